@@ -1,0 +1,48 @@
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from includes.common cimport en_status, en_binary_view
+
+cdef extern from "shard.h" nogil:
+    ctypedef struct en_chunk:
+        int64_t first_seq
+        int64_t count
+        int32_t *data_offsets
+        int32_t *key_offsets
+        int64_t *seqs
+        int64_t *timestamps
+        uint8_t *data
+        uint8_t *keys
+
+    ctypedef struct en_shard_config:
+        int64_t min_chunk_records
+        int64_t max_chunk_records
+        int64_t min_chunk_bytes
+        int64_t max_chunk_bytes
+
+    ctypedef struct en_shard:
+        pass
+
+    ctypedef struct en_span:
+        en_chunk *chunk
+        int64_t begin
+        int64_t end
+
+    ctypedef struct en_shard_stats:
+        int64_t first_seq
+        int64_t last_seq
+        int64_t records
+        int64_t bytes_allocated
+        int64_t n_chunks
+        int64_t last_ts
+
+    en_status en_shard_init(en_shard *s, const en_shard_config *cfg)
+    void en_shard_destroy(en_shard *s)
+    en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
+                              const int64_t *order, int64_t n,
+                              const en_binary_view *keys, const en_binary_view *data,
+                              int64_t *out_seqs)
+    en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out)
+    int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms)
+    int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq)
+    void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
+    void en_shard_stats_get(en_shard *s, en_shard_stats *out)
+    void en_chunk_unpin(en_chunk *c)

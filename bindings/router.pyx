@@ -1,0 +1,99 @@
+# MD5 hash keys and routing of a whole batch to hash-key ranges.
+
+
+def md5_hash_keys(keys):
+    """MD5 of each key as a 128-bit big-endian integer: returns (hi, lo) uint64 numpy arrays."""
+    cdef BinaryView view = BinaryView(as_binary_array(keys, "keys"))
+    hi = np.empty(view.length, dtype=np.uint64)
+    lo = np.empty(view.length, dtype=np.uint64)
+    cdef uint64_t[::1] hi_v = hi
+    cdef uint64_t[::1] lo_v = lo
+    if view.length:
+        with nogil:
+            check(c_md5.en_md5_batch(&view.view, view.length, &hi_v[0], &lo_v[0]))
+    return hi, lo
+
+
+def parse_hash_keys(values):
+    """Decimal strings (0 .. 2^128-1) -> (hi, lo, present): nulls are rows without a key.
+    Raises CoreValueError/CoreRangeError with `.row` set for the first bad row."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not isinstance(arr, pa.Array):
+        arr = pa.array(values, type=pa.string())
+    if pa.types.is_null(arr.type):
+        arr = arr.cast(pa.string())
+    present = arr.is_valid().to_numpy(zero_copy_only=False)
+    filled = arr.fill_null("0") if arr.null_count else arr
+    cdef BinaryView view = BinaryView(as_binary_array(filled, "explicit_hash_keys"))
+    hi = np.zeros(view.length, dtype=np.uint64)
+    lo = np.zeros(view.length, dtype=np.uint64)
+    cdef uint64_t[::1] hi_v = hi
+    cdef uint64_t[::1] lo_v = lo
+    cdef int64_t bad_row = -1
+    cdef en_status rc = EN_OK
+    if view.length:
+        with nogil:
+            rc = c_hashkey.en_parse_u128_batch(&view.view, NULL, 0, view.length, &hi_v[0], &lo_v[0], &bad_row)
+    if rc != EN_OK:
+        try:
+            check(rc)
+        except CoreValueError as exc:
+            exc.row = bad_row
+            raise
+    return hi, lo, present
+
+
+cdef class Router:
+    """Maps 128-bit hash keys to ranges by binary search over the sorted range starts.
+    Built once per shard layout; route() crosses into C once per batch."""
+    cdef object _start_hi, _start_lo
+    cdef readonly int64_t size
+
+    def __init__(self, starts):
+        starts = [int(s) for s in starts]
+        if not starts or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
+            raise CoreValueError("range starts must begin at 0 and strictly increase")
+        self._start_hi = np.array([s >> 64 for s in starts], dtype=np.uint64)
+        self._start_lo = np.array([s & 0xFFFFFFFFFFFFFFFF for s in starts], dtype=np.uint64)
+        self.size = len(starts)
+
+    def route_hashes(self, hi, lo):
+        hi = np.ascontiguousarray(hi, dtype=np.uint64)
+        lo = np.ascontiguousarray(lo, dtype=np.uint64)
+        out = np.empty(len(hi), dtype=np.int32)
+        cdef uint64_t[::1] hi_v = hi
+        cdef uint64_t[::1] lo_v = lo
+        cdef uint64_t[::1] shi = self._start_hi
+        cdef uint64_t[::1] slo = self._start_lo
+        cdef int32_t[::1] out_v = out
+        cdef int64_t n = len(hi)
+        if n:
+            with nogil:
+                check(c_hashkey.en_route(&hi_v[0], &lo_v[0], n, &shi[0], &slo[0], self.size, &out_v[0]))
+        return out
+
+    def route(self, keys, explicit_hash_keys=None):
+        """Range index of each partition key (MD5), or of its explicit hash key where given."""
+        cdef BinaryView view = BinaryView(as_binary_array(keys, "partition_keys"))
+        cdef int64_t n = view.length
+        hi = np.empty(n, dtype=np.uint64)
+        lo = np.empty(n, dtype=np.uint64)
+        out = np.empty(n, dtype=np.int32)
+        cdef uint64_t[::1] hi_v = hi
+        cdef uint64_t[::1] lo_v = lo
+        cdef uint64_t[::1] shi = self._start_hi
+        cdef uint64_t[::1] slo = self._start_lo
+        cdef int32_t[::1] out_v = out
+        if n == 0:
+            return out
+        with nogil:
+            check(c_md5.en_md5_batch(&view.view, n, &hi_v[0], &lo_v[0]))
+        if explicit_hash_keys is not None:
+            ehi, elo, present = parse_hash_keys(explicit_hash_keys)
+            if len(ehi) != n:
+                raise CoreValueError("explicit_hash_keys must have one item per partition key")
+            hi[present] = ehi[present]
+            lo[present] = elo[present]
+        with nogil:
+            check(c_hashkey.en_route(&hi_v[0], &lo_v[0], n, &shi[0], &slo[0], self.size, &out_v[0]))
+        return out

@@ -1,0 +1,45 @@
+/* Shared by every csrc file: status codes, branch hints, fixed-width types. No Python.h. */
+#ifndef EN_COMMON_H
+#define EN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define EN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define EN_INLINE static inline __attribute__((always_inline))
+#else
+#define EN_LIKELY(x) (x)
+#define EN_UNLIKELY(x) (x)
+#define EN_INLINE static inline
+#endif
+
+#ifdef EN_DEBUG
+#include <assert.h>
+#define EN_ASSERT(x) assert(x)
+#else
+#define EN_ASSERT(x) ((void)0)
+#endif
+
+/* Every csrc function that can fail returns one of these; bindings/errors.pyx maps them. */
+typedef enum {
+    EN_OK = 0,
+    EN_ENOMEM = 1,    /* allocation failed; nothing was changed */
+    EN_EINVAL = 2,    /* malformed input (e.g. a non-decimal hash key) */
+    EN_ERANGE = 3,    /* value out of range (e.g. hash key > 2^128-1) */
+    EN_ETOOBIG = 4    /* one item larger than a chunk can ever hold */
+} en_status;
+
+/* Offsets of an Arrow binary (int32) or large_binary (int64) array. */
+typedef struct {
+    const void *offsets;
+    const uint8_t *data;
+    int wide;          /* 1: int64 offsets, 0: int32 offsets */
+} en_binary_view;
+
+EN_INLINE int64_t en_view_start(const en_binary_view *v, int64_t i) {
+    return v->wide ? ((const int64_t *)v->offsets)[i] : (int64_t)((const int32_t *)v->offsets)[i];
+}
+
+#endif

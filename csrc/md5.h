@@ -1,0 +1,12 @@
+/* MD5 (RFC 1321), one message or a whole batch of Arrow-layout keys. */
+#ifndef EN_MD5_H
+#define EN_MD5_H
+
+#include "common.h"
+
+void en_md5(const uint8_t *msg, size_t len, uint8_t digest[16]);
+
+/* Digest of each key, as a big-endian 128-bit integer split into hi/lo 64-bit halves. */
+en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo);
+
+#endif

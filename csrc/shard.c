@@ -1,0 +1,340 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "shard.h"
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static void chunk_free(en_chunk *c) {
+    free(c->data_offsets);
+    free(c->key_offsets);
+    free(c->seqs);
+    free(c->timestamps);
+    free(c->data);
+    free(c->keys);
+    free(c);
+}
+
+static int64_t chunk_bytes(const en_chunk *c) {
+    return (c->cap_records + 1) * 8 + c->cap_records * 16 + c->data_cap + c->key_cap;
+}
+
+static en_chunk *chunk_new(int64_t first_seq, int64_t cap_records, int64_t data_cap, int64_t key_cap) {
+    en_chunk *c = calloc(1, sizeof(en_chunk));
+    if (!c) return NULL;
+    c->refs = 1;
+    c->first_seq = first_seq;
+    c->cap_records = cap_records;
+    c->data_cap = data_cap;
+    c->key_cap = key_cap;
+    c->data_offsets = malloc(sizeof(int32_t) * (size_t)(cap_records + 1));
+    c->key_offsets = malloc(sizeof(int32_t) * (size_t)(cap_records + 1));
+    c->seqs = malloc(sizeof(int64_t) * (size_t)cap_records);
+    c->timestamps = malloc(sizeof(int64_t) * (size_t)cap_records);
+    c->data = malloc((size_t)max64(data_cap, 1));
+    c->keys = malloc((size_t)max64(key_cap, 1));
+    if (!c->data_offsets || !c->key_offsets || !c->seqs || !c->timestamps || !c->data || !c->keys) {
+        chunk_free(c);
+        return NULL;
+    }
+    c->data_offsets[0] = 0;
+    c->key_offsets[0] = 0;
+    return c;
+}
+
+void en_chunk_unpin(en_chunk *c) {
+    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) chunk_free(c);
+}
+
+static void chunk_pin(en_chunk *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
+
+en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    if (s->cfg.min_chunk_records < 1) s->cfg.min_chunk_records = 1;
+    if (s->cfg.max_chunk_records < s->cfg.min_chunk_records) s->cfg.max_chunk_records = s->cfg.min_chunk_records;
+    if (s->cfg.min_chunk_bytes < 64) s->cfg.min_chunk_bytes = 64;
+    if (s->cfg.max_chunk_bytes < s->cfg.min_chunk_bytes) s->cfg.max_chunk_bytes = s->cfg.min_chunk_bytes;
+    if (s->cfg.max_chunk_bytes > INT32_MAX) s->cfg.max_chunk_bytes = INT32_MAX;
+    s->visible_seq = -1;
+    s->trim_seq = -1;
+    s->last_ts = INT64_MIN;
+    s->next_records = s->cfg.min_chunk_records;
+    s->next_bytes = s->cfg.min_chunk_bytes;
+    if (pthread_mutex_init(&s->write_lock, NULL) != 0) return EN_ENOMEM;
+    if (pthread_mutex_init(&s->list_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->write_lock);
+        return EN_ENOMEM;
+    }
+    return EN_OK;
+}
+
+void en_shard_destroy(en_shard *s) {
+    en_chunk *c = s->head;
+    while (c) {
+        en_chunk *next = c->next;
+        en_chunk_unpin(c);   /* readers still holding a pin keep their chunk alive */
+        c = next;
+    }
+    s->head = s->tail = NULL;
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->list_lock);
+}
+
+static void link_chunk(en_shard *s, en_chunk *c) {
+    pthread_mutex_lock(&s->list_lock);
+    if (s->tail) s->tail->next = c;
+    else s->head = c;
+    s->tail = c;
+    s->n_chunks++;
+    s->bytes_allocated += chunk_bytes(c);
+    pthread_mutex_unlock(&s->list_lock);
+}
+
+/* Called with list_lock held. */
+static void unlink_head(en_shard *s) {
+    en_chunk *c = s->head;
+    s->head = c->next;
+    if (!s->head) s->tail = NULL;
+    s->n_chunks--;
+    s->bytes_allocated -= chunk_bytes(c);
+    en_chunk_unpin(c);
+}
+
+en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
+                          const int64_t *order, int64_t n,
+                          const en_binary_view *keys, const en_binary_view *data,
+                          int64_t *out_seqs) {
+    if (n <= 0) return EN_OK;
+    int64_t rem_data = 0, rem_keys = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t row = order ? order[k] : k;
+        int64_t dlen = en_view_start(data, row + 1) - en_view_start(data, row);
+        int64_t klen = en_view_start(keys, row + 1) - en_view_start(keys, row);
+        if (EN_UNLIKELY(dlen > s->cfg.max_chunk_bytes || klen > s->cfg.max_chunk_bytes)) return EN_ETOOBIG;
+        rem_data += dlen;
+        rem_keys += klen;
+    }
+
+    pthread_mutex_lock(&s->write_lock);
+    if (ts_ms < s->last_ts) ts_ms = s->last_ts;
+    int64_t base = __atomic_fetch_add(seq_counter, n, __ATOMIC_ACQ_REL);
+    en_chunk *old_tail = s->tail;
+    int64_t old_count = old_tail ? old_tail->count : 0;
+    en_chunk *c = old_tail;
+    int64_t cnt = old_count;
+
+    for (int64_t k = 0; k < n; k++) {
+        int64_t row = order ? order[k] : k;
+        int64_t dstart = en_view_start(data, row), dlen = en_view_start(data, row + 1) - dstart;
+        int64_t kstart = en_view_start(keys, row), klen = en_view_start(keys, row + 1) - kstart;
+        if (EN_UNLIKELY(!c || cnt == c->cap_records || c->data_offsets[cnt] + dlen > c->data_cap ||
+                        c->key_offsets[cnt] + klen > c->key_cap)) {
+            const en_shard_config *cfg = &s->cfg;
+            int64_t records = clamp64(max64(s->next_records, n - k), cfg->min_chunk_records, cfg->max_chunk_records);
+            int64_t dcap = max64(clamp64(max64(s->next_bytes, rem_data), cfg->min_chunk_bytes, cfg->max_chunk_bytes), dlen);
+            int64_t kcap = max64(clamp64(max64(s->next_bytes / 4, rem_keys), cfg->min_chunk_bytes / 4, cfg->max_chunk_bytes), klen);
+            en_chunk *fresh = chunk_new(base + k, records, dcap, kcap);
+            if (EN_UNLIKELY(!fresh)) goto rollback;
+            if (c) STORE(&c->count, cnt);
+            link_chunk(s, fresh);
+            s->next_records = clamp64(s->next_records * 2, cfg->min_chunk_records, cfg->max_chunk_records);
+            s->next_bytes = clamp64(s->next_bytes * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
+            c = fresh;
+            cnt = 0;
+        }
+        int32_t doff = c->data_offsets[cnt], koff = c->key_offsets[cnt];
+        memcpy(c->data + doff, data->data + dstart, (size_t)dlen);
+        memcpy(c->keys + koff, keys->data + kstart, (size_t)klen);
+        c->data_offsets[cnt + 1] = doff + (int32_t)dlen;
+        c->key_offsets[cnt + 1] = koff + (int32_t)klen;
+        c->seqs[cnt] = base + k;
+        c->timestamps[cnt] = ts_ms;
+        out_seqs[row] = base + k;
+        cnt++;
+        rem_data -= dlen;
+        rem_keys -= klen;
+    }
+    STORE(&c->count, cnt);
+    s->last_ts = ts_ms;
+    STORE(&s->visible_seq, base + n - 1);   /* publish the whole batch at once */
+    pthread_mutex_unlock(&s->write_lock);
+    return EN_OK;
+
+rollback:
+    /* Nothing of this batch was published: drop chunks it added, forget rows it wrote. */
+    pthread_mutex_lock(&s->list_lock);
+    if (old_tail) {
+        en_chunk *extra = old_tail->next;
+        old_tail->next = NULL;
+        s->tail = old_tail;
+        while (extra) {
+            en_chunk *next = extra->next;
+            s->n_chunks--;
+            s->bytes_allocated -= chunk_bytes(extra);
+            en_chunk_unpin(extra);
+            extra = next;
+        }
+        STORE(&old_tail->count, old_count);
+    } else {
+        while (s->head) unlink_head(s);
+    }
+    pthread_mutex_unlock(&s->list_lock);
+    pthread_mutex_unlock(&s->write_lock);
+    return EN_ENOMEM;
+}
+
+/* First row in [0, cnt) whose seq >= seq. */
+static int64_t lower_seq(const en_chunk *c, int64_t cnt, int64_t seq) {
+    int64_t lo = 0, hi = cnt;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) >> 1;
+        if (c->seqs[mid] < seq) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int64_t lower_ts(const en_chunk *c, int64_t cnt, int64_t ts) {
+    int64_t lo = 0, hi = cnt;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) >> 1;
+        if (c->timestamps[mid] < ts) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out) {
+    out->chunk = NULL;
+    out->begin = out->end = 0;
+    int64_t visible = LOAD(&s->visible_seq);
+    pthread_mutex_lock(&s->list_lock);
+    int64_t start = start_seq > s->trim_seq ? start_seq : s->trim_seq;
+    en_chunk *c = NULL;
+    int64_t cnt = 0;
+    if (visible >= 0 && start <= visible) {
+        for (en_chunk *it = s->head; it; it = it->next) {
+            int64_t n = LOAD(&it->count);
+            if (n > 0 && it->seqs[n - 1] >= start) {
+                c = it;
+                cnt = n;
+                chunk_pin(c);
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->list_lock);
+    if (!c) return EN_OK;
+
+    int64_t begin = lower_seq(c, cnt, start);
+    int64_t end = lower_seq(c, cnt, visible + 1);
+    if (max_records > 0 && end - begin > max_records) end = begin + max_records;
+    if (max_bytes > 0 && end - begin > 1 && c->data_offsets[end] - c->data_offsets[begin] > max_bytes) {
+        int64_t lo = begin + 1, hi = end;   /* largest end' with bytes(begin, end') <= max_bytes, at least one */
+        while (lo < hi) {
+            int64_t mid = (lo + hi + 1) >> 1;
+            if (c->data_offsets[mid] - c->data_offsets[begin] <= max_bytes) lo = mid;
+            else hi = mid - 1;
+        }
+        end = lo;
+    }
+    if (begin >= end) {
+        en_chunk_unpin(c);
+        return EN_OK;
+    }
+    out->chunk = c;
+    out->begin = begin;
+    out->end = end;
+    return EN_OK;
+}
+
+int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms) {
+    int64_t visible = LOAD(&s->visible_seq);
+    int64_t result = visible + 1;
+    pthread_mutex_lock(&s->list_lock);
+    for (en_chunk *it = s->head; it; it = it->next) {
+        int64_t n = LOAD(&it->count);
+        if (n > 0 && it->timestamps[n - 1] >= ts_ms) {
+            int64_t row = lower_ts(it, n, ts_ms);
+            if (it->seqs[row] <= visible) result = it->seqs[row];
+            break;
+        }
+    }
+    if (result < s->trim_seq) result = s->trim_seq;
+    pthread_mutex_unlock(&s->list_lock);
+    return result;
+}
+
+int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq) {
+    int64_t visible = LOAD(&s->visible_seq);
+    int64_t result = visible + 1;
+    pthread_mutex_lock(&s->list_lock);
+    if (seq < s->trim_seq) seq = s->trim_seq;
+    for (en_chunk *it = s->head; it; it = it->next) {
+        int64_t n = LOAD(&it->count);
+        if (n > 0 && it->seqs[n - 1] >= seq) {
+            int64_t row = lower_seq(it, n, seq);
+            if (it->seqs[row] <= visible) result = it->seqs[row];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->list_lock);
+    return result;
+}
+
+void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
+    int64_t visible = LOAD(&s->visible_seq);
+    pthread_mutex_lock(&s->list_lock);
+    /* By age: hide every record older than min_ts (binary search in the first chunk that has a newer one). */
+    int64_t new_trim = visible + 1;
+    for (en_chunk *it = s->head; it; it = it->next) {
+        int64_t n = LOAD(&it->count);
+        if (n > 0 && it->timestamps[n - 1] >= min_ts_ms) {
+            int64_t row = lower_ts(it, n, min_ts_ms);
+            if (it->seqs[row] <= visible) new_trim = it->seqs[row];
+            break;
+        }
+    }
+    if (new_trim > s->trim_seq) s->trim_seq = new_trim;
+    /* By memory: drop whole published chunks from the front. */
+    while (max_bytes >= 0 && s->bytes_allocated > max_bytes && s->head && s->head != s->tail) {
+        int64_t n = LOAD(&s->head->count);
+        if (n > 0 && s->head->seqs[n - 1] > visible) break;
+        if (n > 0 && s->head->seqs[n - 1] + 1 > s->trim_seq) s->trim_seq = s->head->seqs[n - 1] + 1;
+        unlink_head(s);
+    }
+    /* Free chunks whose every record is hidden; the newest stays for the writer. */
+    while (s->head && s->head != s->tail) {
+        int64_t n = LOAD(&s->head->count);
+        if (n > 0 && s->head->seqs[n - 1] >= s->trim_seq) break;
+        unlink_head(s);
+    }
+    pthread_mutex_unlock(&s->list_lock);
+}
+
+void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
+    int64_t visible = LOAD(&s->visible_seq);
+    memset(out, 0, sizeof(*out));
+    out->first_seq = -1;
+    out->last_seq = visible;
+    pthread_mutex_lock(&s->list_lock);
+    for (en_chunk *it = s->head; it; it = it->next) {
+        int64_t n = LOAD(&it->count);
+        if (n == 0) continue;
+        int64_t begin = lower_seq(it, n, s->trim_seq);
+        int64_t end = lower_seq(it, n, visible + 1);
+        if (end > begin) {
+            if (out->first_seq < 0) out->first_seq = it->seqs[begin];
+            out->records += end - begin;
+        }
+    }
+    out->bytes_allocated = s->bytes_allocated;
+    out->n_chunks = s->n_chunks;
+    out->last_ts = s->last_ts;
+    pthread_mutex_unlock(&s->list_lock);
+}

@@ -1,0 +1,98 @@
+/* A shard's log: records in chunks of Arrow-layout buffers, appended a batch at a time.
+ *
+ * Each chunk holds, for its records: int32 offsets + bytes for keys and for data (Arrow
+ * `binary` layout), int64 sequence numbers and int64 arrival timestamps (ms). A chunk's
+ * buffers never move once allocated, so readers use them in place (zero-copy) while a
+ * writer appends after them. Chunks are the unit of retention: trimming frees whole chunks
+ * from the front, and the same unit can later be persisted as a segment file
+ * (<first_seq>.log) without changing the layout.
+ *
+ * Concurrency contract: writers are serialized by `write_lock` (one writer at a time per
+ * shard); the chunk list is guarded by `list_lock`; readers pin the chunk they read, and see
+ * only records up to `visible_seq`, which a writer publishes once per batch (release
+ * store) after every record of the batch is in place: a reader never sees half a batch.
+ */
+#ifndef EN_SHARD_H
+#define EN_SHARD_H
+
+#include <pthread.h>
+
+#include "common.h"
+
+typedef struct en_chunk {
+    struct en_chunk *next;
+    int64_t refs;            /* the shard's own reference + one per reader pin (atomic) */
+    int64_t first_seq;       /* sequence number of record 0 (segment base) */
+    int64_t count;           /* records written; readers bound themselves by visible_seq */
+    int64_t cap_records;
+    int64_t data_cap, key_cap;
+    int32_t *data_offsets;   /* cap_records + 1 */
+    int32_t *key_offsets;    /* cap_records + 1 */
+    int64_t *seqs;           /* cap_records, strictly increasing */
+    int64_t *timestamps;     /* cap_records, non-decreasing (ms) */
+    uint8_t *data;
+    uint8_t *keys;
+} en_chunk;
+
+typedef struct {
+    int64_t min_chunk_records, max_chunk_records;
+    int64_t min_chunk_bytes, max_chunk_bytes;
+} en_shard_config;
+
+typedef struct {
+    pthread_mutex_t write_lock;
+    pthread_mutex_t list_lock;
+    en_shard_config cfg;
+    en_chunk *head, *tail;
+    int64_t n_chunks;
+    int64_t visible_seq;     /* last published sequence number; -1 when empty (atomic) */
+    int64_t trim_seq;        /* records below this are trimmed (logically, then whole chunks freed) */
+    int64_t last_ts;         /* arrival timestamps never go backwards within a shard */
+    int64_t next_records, next_bytes;   /* geometric growth of chunk sizes */
+    int64_t bytes_allocated;            /* all buffers of all chunks */
+} en_shard;
+
+typedef struct {
+    en_chunk *chunk;         /* pinned: release with en_chunk_unpin; NULL if nothing to read */
+    int64_t begin, end;      /* record rows [begin, end) of chunk */
+} en_span;
+
+typedef struct {
+    int64_t first_seq;       /* oldest readable (TRIM_HORIZON); -1 when empty */
+    int64_t last_seq;        /* newest readable (visible_seq) */
+    int64_t records;         /* readable records */
+    int64_t bytes_allocated;
+    int64_t n_chunks;
+    int64_t last_ts;
+} en_shard_stats;
+
+en_status en_shard_init(en_shard *s, const en_shard_config *cfg);
+void en_shard_destroy(en_shard *s);
+
+/* Append rows order[0..n) (or 0..n when order is NULL) of a batch. Sequence numbers come
+ * from *seq_counter (shared by the shards of a stream, advanced atomically), so they also
+ * order records across shards by arrival. out_seqs[row] gets each row's sequence number.
+ * On failure nothing becomes visible. */
+en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
+                          const int64_t *order, int64_t n,
+                          const en_binary_view *keys, const en_binary_view *data,
+                          int64_t *out_seqs);
+
+/* Pin the chunk holding the first readable record with seq >= start_seq and return up to
+ * max_records / max_bytes (data bytes; at least one record) from that chunk. */
+en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out);
+
+/* Sequence number of the first readable record with timestamp >= ts_ms, or visible_seq + 1. */
+int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms);
+
+/* Sequence number of the first readable record with seq >= seq, or visible_seq + 1. */
+int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
+
+/* Hide records older than min_ts_ms; then, while more than max_bytes are allocated, drop the
+ * oldest chunks. Frees every chunk whose records are all hidden (except the newest). */
+void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
+
+void en_shard_stats_get(en_shard *s, en_shard_stats *out);
+void en_chunk_unpin(en_chunk *c);
+
+#endif

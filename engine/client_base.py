@@ -1,0 +1,194 @@
+"""What every boto3-shaped client shares: operation naming, error translation, metadata,
+paginators, and the parameter checks botocore would make before sending a request."""
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import re
+from types import SimpleNamespace
+
+from .errors import ClientError, ExceptionsNamespace, ParamValidationError
+
+_request_ids = itertools.count(1)
+
+
+def operation_name(method_name: str) -> str:
+    return "".join(part.capitalize() for part in method_name.split("_"))
+
+
+def response_metadata(status: int = 200) -> dict:
+    return {
+        "RequestId": f"00000000-0000-4000-8000-{next(_request_ids):012x}",
+        "HTTPStatusCode": status,
+        "HTTPHeaders": {},
+        "RetryAttempts": 0,
+    }
+
+
+def _wrap(method):
+    op = operation_name(method.__name__)
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if args:
+            raise TypeError(f"{method.__name__}() only accepts keyword arguments.")
+        try:
+            result = method(self, **kwargs)
+        except ClientError as err:
+            raise err.with_operation(op) from None
+        except TypeError:
+            try:
+                signature.bind(self, **kwargs)
+            except TypeError:
+                raise _binding_error(signature, kwargs) from None
+            raise
+        if isinstance(result, dict):
+            result["ResponseMetadata"] = response_metadata()
+        return result
+
+    call.operation_name = op
+    return call
+
+
+def _binding_error(signature, kwargs) -> ParamValidationError:
+    params = signature.parameters
+    accepted = [n for n, p in params.items() if n != "self" and p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD and n != "self"]
+    reports = []
+    for name in kwargs:
+        if name not in params:
+            reports.append(f'Unknown parameter in input: "{name}", must be one of: {", ".join(accepted)}')
+    for name, p in params.items():
+        if name != "self" and p.default is p.empty and p.kind is not p.VAR_KEYWORD and name not in kwargs:
+            reports.append(f'Missing required parameter in input: "{name}"')
+    return ParamValidationError("\n".join(reports) or "invalid parameters")
+
+
+class Paginator:
+    def __init__(self, client, method_name, spec):
+        self._client = client
+        self._method = getattr(client, method_name)
+        self._input_token, self._output_token, self._limit_key, self._result_keys = spec
+
+    def paginate(self, PaginationConfig=None, **kwargs):
+        config = PaginationConfig or {}
+        if config.get("PageSize") and self._limit_key:
+            kwargs[self._limit_key] = config["PageSize"]
+        if config.get("StartingToken"):
+            kwargs[self._input_token] = config["StartingToken"]
+        max_items = config.get("MaxItems")
+        seen = 0
+        while True:
+            page = self._method(**kwargs)
+            yield page
+            if max_items is not None:
+                seen += sum(len(page.get(k, ())) for k in self._result_keys)
+                if seen >= max_items:
+                    return
+            token = page.get(self._output_token)
+            if not token:
+                return
+            kwargs = dict(kwargs)
+            kwargs[self._input_token] = token
+            if self._input_token == "NextToken" and "StreamName" in kwargs and self._method.__name__ == "list_shards":
+                kwargs.pop("StreamName")  # ListShards refuses StreamName together with NextToken
+
+
+class BaseClient:
+    """Base of the boto3-shaped clients. Subclasses set `service_name`, `error_modules` and
+    `paginators` ({method: (input_token, output_token, limit_key, result_keys)})."""
+
+    service_name = ""
+    error_modules: tuple = ()
+    paginators: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in list(cls.__dict__.items()):
+            if not name.startswith("_") and inspect.isfunction(value) and name not in _NOT_OPERATIONS:
+                setattr(cls, name, _wrap(value))
+        cls._exceptions_namespace = ExceptionsNamespace(*cls.error_modules)
+
+    def __init__(self, engine, region_name: str):
+        self._engine = engine
+        self.meta = SimpleNamespace(region_name=region_name, service_name=self.service_name,
+                                    endpoint_url=f"https://{self.service_name}.{region_name}.amazonaws.com")
+
+    @property
+    def exceptions(self) -> ExceptionsNamespace:
+        return self._exceptions_namespace
+
+    def can_paginate(self, operation_name: str) -> bool:
+        return operation_name in self.paginators
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        if operation_name not in self.paginators:
+            raise ValueError(f"Operation cannot be paginated: {operation_name}")
+        return Paginator(self, operation_name, self.paginators[operation_name])
+
+    def close(self) -> None:
+        """boto3 clients have close(); ours hold no connection."""
+
+
+_NOT_OPERATIONS = {"can_paginate", "get_paginator", "close", "get_waiter", "exceptions"}
+
+
+# --- request checks ------------------------------------------------------------------
+# Type errors are raised client-side as botocore does (ParamValidationError); value
+# constraints are the service's job and use the AWS validation message format below.
+
+def constraint_message(field: str, value, constraint: str) -> str:
+    shown = value if not isinstance(value, (bytes, bytearray)) else "java.nio.HeapByteBuffer"
+    return f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy constraint: {constraint}"
+
+
+def check_type(name: str, value, types, type_name: str):
+    if not isinstance(value, types) or (types is int and isinstance(value, bool)):
+        raise ParamValidationError(
+            f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {type_name}")
+    return value
+
+
+def check_str(name, value):
+    return check_type(name, value, str, "<class 'str'>")
+
+
+def check_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamValidationError(
+            f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: <class 'int'>")
+    return value
+
+
+def check_bool(name, value):
+    return check_type(name, value, bool, "<class 'bool'>")
+
+
+def check_list(name, value):
+    return check_type(name, value, (list, tuple), "<class 'list'>, <class 'tuple'>")
+
+
+def check_dict(name, value):
+    return check_type(name, value, dict, "<class 'dict'>")
+
+
+def to_blob(name, value) -> bytes:
+    """boto3 blobs: bytes, bytearray, str (utf-8) or a readable file object."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if hasattr(value, "read"):
+        data = value.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    raise ParamValidationError(
+        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, "
+        "valid types: <class 'bytes'>, <class 'bytearray'>, file-like object")
+
+
+def check_pattern(pattern: str):
+    compiled = re.compile(pattern)
+    return lambda value: compiled.fullmatch(value) is not None

@@ -1,0 +1,146 @@
+"""Engine: one isolated AWS account in memory; backends per (service, region), one clock."""
+from __future__ import annotations
+
+import atexit
+import importlib
+import threading
+import weakref
+from typing import Callable
+
+from . import limits
+from .arn import lambda_arn
+from .clock import Clock, ManualClock, WallClock
+
+# service name -> (backend class path, client class path); imported on first use
+SERVICES: dict[str, tuple[str, str]] = {
+    "kinesis": ("engine.kinesis.models:KinesisBackend", "engine.kinesis.client:KinesisClient"),
+    "firehose": ("engine.firehose.models:FirehoseBackend", "engine.firehose.client:FirehoseClient"),
+    "glue": ("engine.glue.models:GlueBackend", "engine.glue.client:GlueClient"),
+    "sqs": ("engine.sqs.models:SQSBackend", "engine.sqs.client:SQSClient"),
+    "sns": ("engine.sns.models:SNSBackend", "engine.sns.client:SNSClient"),
+}
+
+
+def _load(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Engine:
+    """An isolated, in-memory AWS account.
+
+    >>> eng = Engine()
+    >>> kinesis = eng.client("kinesis", region_name="us-east-1")
+    """
+
+    def __init__(self, *, s3_root: str | None = None, clock: Clock | None = None,
+                 enforce_limits: bool = False, account_id: str = limits.ACCOUNT_ID,
+                 region_name: str = limits.DEFAULT_REGION):
+        self.account_id = account_id
+        self.default_region = region_name
+        self.s3_root = s3_root if s3_root is not None else "./s3"
+        self.clock = clock or WallClock()
+        self.enforce_limits = enforce_limits
+        self._backends: dict[tuple[str, str], object] = {}
+        self._lock = threading.RLock()
+        self._functions: dict[str, Callable] = {}
+        self._closed = False
+        self.outbox: list[dict] = []   # SNS email/sms/application deliveries land here
+        _live_engines.add(self)
+
+    # --- services ------------------------------------------------------------------
+    def client(self, service_name: str, region_name: str | None = None, **_boto3_kwargs):
+        """A boto3-shaped client. boto3's credential/endpoint/config kwargs are accepted and ignored."""
+        if service_name not in SERVICES:
+            raise ValueError(f"Unknown service: '{service_name}'. Valid service names are: {', '.join(sorted(SERVICES))}")
+        region = region_name or self.default_region
+        client_cls = _load(SERVICES[service_name][1])
+        return client_cls(self, region)
+
+    def backend(self, service_name: str, region_name: str | None = None):
+        key = (service_name, region_name or self.default_region)
+        backend = self._backends.get(key)
+        if backend is None:
+            with self._lock:
+                backend = self._backends.get(key)
+                if backend is None:
+                    if self._closed:
+                        raise RuntimeError("this Engine is closed")
+                    backend = _load(SERVICES[service_name][0])(self, key[1])
+                    self._backends[key] = backend
+        return backend
+
+    def backends(self, service_name: str):
+        return [b for (name, _), b in list(self._backends.items()) if name == service_name]
+
+    # --- Lambda-shaped hooks ---------------------------------------------------------
+    def register_function(self, name: str, handler: Callable, region_name: str | None = None) -> str:
+        """Register a Python callable as a Lambda function; returns its ARN.
+
+        The handler is called as handler(event, context) exactly like an AWS Lambda handler."""
+        arn = name if name.startswith("arn:") else lambda_arn(region_name or self.default_region, self.account_id, name)
+        self._functions[arn] = handler
+        return arn
+
+    def function(self, arn: str) -> Callable | None:
+        if arn in self._functions:
+            return self._functions[arn]
+        # AWS accepts a qualified ARN (…:function:name:$LATEST) or a bare name
+        base = arn.split(":$LATEST")[0]
+        if base in self._functions:
+            return self._functions[base]
+        for known, handler in self._functions.items():
+            if known.rsplit(":", 1)[-1] == arn:
+                return handler
+        return None
+
+    # --- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush and stop every backend (Firehose delivers what it buffered). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            backends = list(self._backends.values())
+        for backend in backends:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
+        self.clock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_live_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+_default_engine: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    global _default_engine
+    with _default_lock:
+        if _default_engine is None or _default_engine._closed:
+            _default_engine = Engine()
+        return _default_engine
+
+
+def client(service_name: str, region_name: str | None = None, **kwargs):
+    """A client of the process-wide default Engine, for scripts: engine.client("sqs")."""
+    return default_engine().client(service_name, region_name=region_name, **kwargs)
+
+
+@atexit.register
+def _close_all() -> None:
+    # Nothing accepted is dropped on a clean interpreter exit.
+    for eng in list(_live_engines):
+        try:
+            eng.close()
+        except Exception:  # pragma: no cover
+            pass
+
+
+__all__ = ["Engine", "ManualClock", "WallClock", "client", "default_engine"]

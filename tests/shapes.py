@@ -1,0 +1,84 @@
+"""botocore's service models as the oracle for response shapes.
+
+Every member of a response must exist in the operation's output shape with the right type,
+and every required member must be present. ResponseMetadata is added by botocore itself and
+is checked separately.
+"""
+import datetime
+import functools
+
+import botocore.session
+
+_session = botocore.session.get_session()
+
+
+@functools.lru_cache(maxsize=None)
+def _model(service):
+    return _session.get_service_model(service)
+
+
+def output_shape(service, operation):
+    return _model(service).operation_model(operation).output_shape
+
+
+def _check(shape, value, path, errors):
+    t = shape.type_name
+    if t == "structure":
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected dict, got {type(value).__name__}")
+            return
+        for name in getattr(shape, "required_members", []):
+            if name not in value:
+                errors.append(f"{path}: missing required member {name}")
+        for key, item in value.items():
+            if key not in shape.members:
+                errors.append(f"{path}: unknown member {key}")
+            else:
+                _check(shape.members[key], item, f"{path}.{key}", errors)
+    elif t == "list":
+        if not isinstance(value, list):
+            errors.append(f"{path}: expected list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{i}]", errors)
+    elif t == "map":
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected dict, got {type(value).__name__}")
+            return
+        for k, v in value.items():
+            _check(shape.key, k, f"{path}<key>", errors)
+            _check(shape.value, v, f"{path}[{k}]", errors)
+    elif t == "string":
+        if not isinstance(value, str):
+            errors.append(f"{path}: expected str, got {type(value).__name__}")
+        elif shape.enum and value not in shape.enum:
+            errors.append(f"{path}: {value!r} not in enum {shape.enum}")
+    elif t in ("integer", "long"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append(f"{path}: expected int, got {type(value).__name__}")
+    elif t in ("float", "double"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            errors.append(f"{path}: expected number, got {type(value).__name__}")
+    elif t == "boolean":
+        if not isinstance(value, bool):
+            errors.append(f"{path}: expected bool, got {type(value).__name__}")
+    elif t == "blob":
+        if not isinstance(value, (bytes, bytearray)):
+            errors.append(f"{path}: expected bytes, got {type(value).__name__}")
+    elif t == "timestamp":
+        if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+            errors.append(f"{path}: expected tz-aware datetime, got {value!r}")
+
+
+def assert_shape(service, operation, response):
+    """Raise AssertionError listing every way `response` departs from botocore's output shape."""
+    response = dict(response)
+    meta = response.pop("ResponseMetadata", None)
+    assert meta is not None and meta["HTTPStatusCode"] == 200, f"{operation}: missing ResponseMetadata"
+    shape = output_shape(service, operation)
+    errors = []
+    if shape is None:
+        assert not response, f"{operation} returns no members, got {response}"
+        return
+    _check(shape, response, operation, errors)
+    assert not errors, "\n".join(errors)
