@@ -1,0 +1,1 @@
+"""Kinesis Data Streams: models (streams over the native shard log) and the boto3-shaped client."""

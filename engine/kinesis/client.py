@@ -1,0 +1,762 @@
+"""boto3-shaped Kinesis client: validates parameters, calls the stream models, and shapes
+responses exactly as boto3 returns them. Nothing here touches records one by one except
+where the boto3 shape itself is a list of per-record dicts."""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import re
+import threading
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+
+from .. import limits
+from ..arn import parse_shard_id
+from ..client_base import (BaseClient, check_dict, check_int, check_list, check_str, constraint_message, to_blob)
+from ..errors import ParamValidationError
+from . import errors as kinesis_errors
+from . import iterators
+from .errors import (InvalidArgumentException, ResourceInUseException, ResourceNotFoundException,
+                     ValidationException, stream_not_found)
+from .models import (HASH_KEY_MAX, Stream, format_sequence_number, parse_sequence_number)
+
+_UTC = datetime.timezone.utc
+_STREAM_NAME = re.compile(limits.KINESIS_STREAM_NAME_PATTERN)
+_HASH_KEY = re.compile(r"0|[1-9]\d{0,38}")
+_CONSUMER_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+_ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_SHARD_FILTERS = ("AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
+                  "FROM_TIMESTAMP")
+
+
+def _dt(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(seconds, _UTC)
+
+
+def _to_epoch(name: str, value) -> float:
+    """boto3 timestamps: datetime (naive = UTC), epoch seconds, or ISO 8601 text."""
+    if isinstance(value, datetime.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)).timestamp()
+        except ValueError:
+            pass
+    raise ParamValidationError(f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, "
+                               "valid types: <class 'datetime.datetime'>, timestamp string")
+
+
+def _shard_shape(shard) -> dict:
+    out = {"ShardId": shard.shard_id}
+    if shard.parent:
+        out["ParentShardId"] = shard.parent
+    if shard.adjacent_parent:
+        out["AdjacentParentShardId"] = shard.adjacent_parent
+    out["HashKeyRange"] = {"StartingHashKey": str(shard.start_hash), "EndingHashKey": str(shard.end_hash)}
+    seq_range = {"StartingSequenceNumber": format_sequence_number(shard.starting_seq)}
+    if shard.ending_seq is not None:
+        seq_range["EndingSequenceNumber"] = format_sequence_number(shard.ending_seq)
+    out["SequenceNumberRange"] = seq_range
+    return out
+
+
+def _child_shards(stream: Stream, shard) -> list[dict]:
+    children = [s for s in stream.shards if s.parent == shard.shard_id or s.adjacent_parent == shard.shard_id]
+    return [{"ShardId": c.shard_id, "ParentShards": [p for p in (c.parent, c.adjacent_parent) if p],
+             "HashKeyRange": {"StartingHashKey": str(c.start_hash), "EndingHashKey": str(c.end_hash)}}
+            for c in children]
+
+
+def _encode_token(*parts) -> str:
+    return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode()
+
+
+def _decode_token(token: str, expected: int) -> list[str]:
+    try:
+        parts = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+    except (ValueError, binascii.Error, UnicodeError):
+        parts = []
+    if len(parts) != expected:
+        raise InvalidArgumentException(f"NextToken {token} is invalid or has expired.")
+    return parts
+
+
+class KinesisClient(BaseClient):
+    service_name = "kinesis"
+    error_modules = (kinesis_errors,)
+    paginators = {
+        "list_streams": ("NextToken", "NextToken", "Limit", ("StreamNames", "StreamSummaries")),
+        "list_shards": ("NextToken", "NextToken", "MaxResults", ("Shards",)),
+        "list_stream_consumers": ("NextToken", "NextToken", "MaxResults", ("Consumers",)),
+    }
+
+    def __init__(self, engine, region_name):
+        super().__init__(engine, region_name)
+        self._backend = engine.backend("kinesis", region_name)
+        self._subscriptions_lock = threading.Lock()
+
+    # --- helpers -----------------------------------------------------------------------
+    def _stream(self, StreamName=None, StreamARN=None) -> Stream:
+        if StreamARN is not None:
+            check_str("StreamARN", StreamARN)
+            stream = self._backend.stream_by_arn(StreamARN)
+            if StreamName is not None and StreamName != stream.name:
+                raise InvalidArgumentException(f"StreamName {StreamName} and StreamARN {StreamARN} do not match.")
+            return stream
+        if StreamName is None:
+            raise ValidationException("Either StreamName or StreamARN must be provided.")
+        self._check_stream_name(StreamName)
+        return self._backend.get_stream(StreamName)
+
+    @staticmethod
+    def _check_stream_name(name) -> None:
+        check_str("StreamName", name)
+        if not 1 <= len(name) <= limits.KINESIS_STREAM_NAME_MAX:
+            raise ValidationException(constraint_message(
+                "streamName", name, f"Member must have length less than or equal to {limits.KINESIS_STREAM_NAME_MAX}"
+                if name else "Member must have length greater than or equal to 1"))
+        if not _STREAM_NAME.fullmatch(name):
+            raise ValidationException(constraint_message(
+                "streamName", name, f"Member must satisfy regular expression pattern: {limits.KINESIS_STREAM_NAME_PATTERN}"))
+
+    @staticmethod
+    def _check_range(field: str, value, lo: int, hi: int, error=ValidationException) -> int:
+        check_int(field, value)
+        if value < lo:
+            raise error(constraint_message(field, value, f"Member must have value greater than or equal to {lo}"))
+        if value > hi:
+            raise error(constraint_message(field, value, f"Member must have value less than or equal to {hi}"))
+        return value
+
+    # --- streams -------------------------------------------------------------------------
+    def create_stream(self, StreamName, ShardCount=None, StreamModeDetails=None, Tags=None,
+                      WarmThroughputMiBps=None, MaxRecordSizeInKiB=None):
+        self._check_stream_name(StreamName)
+        mode = "PROVISIONED" if ShardCount is not None else "ON_DEMAND"
+        if StreamModeDetails is not None:
+            check_dict("StreamModeDetails", StreamModeDetails)
+            mode = StreamModeDetails.get("StreamMode")
+            if mode not in ("PROVISIONED", "ON_DEMAND"):
+                raise ValidationException(constraint_message(
+                    "streamModeDetails.streamMode", mode, "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))
+        if mode == "PROVISIONED":
+            if ShardCount is None:
+                raise InvalidArgumentException("ShardCount is required for streams in PROVISIONED mode.")
+            self._check_range("shardCount", ShardCount, limits.KINESIS_SHARD_COUNT_MIN, limits.KINESIS_SHARD_COUNT_MAX)
+        elif ShardCount is not None:
+            raise InvalidArgumentException("ShardCount cannot be specified for streams in ON_DEMAND mode.")
+        if MaxRecordSizeInKiB is not None:
+            self._check_range("maxRecordSizeInKiB", MaxRecordSizeInKiB, limits.KINESIS_RECORD_SIZE_MIN_KIB,
+                              limits.KINESIS_RECORD_SIZE_MAX_KIB)
+        if Tags is not None:
+            self._check_tags(Tags)
+        self._backend.create_stream(StreamName, ShardCount, mode, MaxRecordSizeInKiB, Tags)
+        return {}
+
+    def delete_stream(self, StreamName=None, EnforceConsumerDeletion=False, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        self._backend.delete_stream(stream.name, bool(EnforceConsumerDeletion))
+        return {}
+
+    def _summary_fields(self, stream: Stream) -> dict:
+        out = {
+            "StreamName": stream.name,
+            "StreamARN": stream.arn,
+            "StreamStatus": stream.status,
+            "StreamModeDetails": {"StreamMode": stream.mode},
+            "RetentionPeriodHours": stream.retention_hours,
+            "StreamCreationTimestamp": _dt(stream.created),
+            "EnhancedMonitoring": [{"ShardLevelMetrics": list(stream.shard_level_metrics)}],
+            "EncryptionType": stream.encryption_type,
+        }
+        if stream.key_id:
+            out["KeyId"] = stream.key_id
+        return out
+
+    def describe_stream(self, StreamName=None, Limit=None, ExclusiveStartShardId=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        limit = 100 if Limit is None else self._check_range("limit", Limit, 1, 10000)
+        shards = stream.visible_shards()
+        if ExclusiveStartShardId is not None:
+            after = parse_shard_id(check_str("ExclusiveStartShardId", ExclusiveStartShardId))
+            shards = [s for s in shards if after is not None and s.index > after]
+        page = shards[:limit]
+        fields = self._summary_fields(stream)
+        description = {k: fields[k] for k in ("StreamName", "StreamARN", "StreamStatus", "StreamModeDetails")}
+        description["Shards"] = [_shard_shape(s) for s in page]
+        description["HasMoreShards"] = len(shards) > limit
+        description.update({k: v for k, v in fields.items() if k not in description})
+        return {"StreamDescription": description}
+
+    def describe_stream_summary(self, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        summary = self._summary_fields(stream)
+        summary["OpenShardCount"] = len(stream.open_shards())
+        summary["ConsumerCount"] = len(stream.consumers)
+        summary["MaxRecordSizeInKiB"] = stream.max_record_size_kib
+        return {"StreamDescriptionSummary": summary}
+
+    def list_streams(self, Limit=None, ExclusiveStartStreamName=None, NextToken=None):
+        limit = 100 if Limit is None else self._check_range("limit", Limit, 1, limits.KINESIS_LIST_STREAMS_MAX)
+        names = sorted(self._backend.streams)
+        start = ExclusiveStartStreamName
+        if NextToken is not None:
+            start = _decode_token(check_str("NextToken", NextToken), 1)[0]
+        if start is not None:
+            names = [n for n in names if n > start]
+        page = names[:limit]
+        out = {
+            "StreamNames": page,
+            "HasMoreStreams": len(names) > limit,
+            "StreamSummaries": [],
+        }
+        for name in page:
+            s = self._backend.streams.get(name)
+            if s is not None:
+                out["StreamSummaries"].append({
+                    "StreamName": s.name, "StreamARN": s.arn, "StreamStatus": s.status,
+                    "StreamModeDetails": {"StreamMode": s.mode}, "StreamCreationTimestamp": _dt(s.created)})
+        if len(names) > limit:
+            out["NextToken"] = _encode_token(page[-1])
+        return out
+
+    def list_shards(self, StreamName=None, NextToken=None, ExclusiveStartShardId=None, MaxResults=None,
+                    StreamCreationTimestamp=None, ShardFilter=None, StreamARN=None, StreamId=None):
+        limit = 1000 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, limits.KINESIS_LIST_SHARDS_MAX)
+        if NextToken is not None:
+            if StreamName is not None or ExclusiveStartShardId is not None or ShardFilter is not None:
+                raise InvalidArgumentException(
+                    "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
+            name, created_ms, after = _decode_token(check_str("NextToken", NextToken), 3)
+            stream = self._backend.streams.get(name)
+            if stream is None or int(stream.created * 1000) != int(created_ms):
+                raise kinesis_errors.ExpiredNextTokenException(f"NextToken {NextToken} has expired or is invalid.")
+            shards = [s for s in stream.visible_shards() if s.index > int(after)]
+        else:
+            stream = self._stream(StreamName, StreamARN)
+            shards = self._filter_shards(stream, ShardFilter)
+            if ExclusiveStartShardId is not None:
+                after = parse_shard_id(check_str("ExclusiveStartShardId", ExclusiveStartShardId))
+                shards = [s for s in shards if after is not None and s.index > after]
+        page = shards[:limit]
+        out = {"Shards": [_shard_shape(s) for s in page]}
+        if len(shards) > limit:
+            out["NextToken"] = _encode_token(stream.name, int(stream.created * 1000), page[-1].index)
+        return out
+
+    def _filter_shards(self, stream: Stream, shard_filter) -> list:
+        shards = stream.visible_shards()
+        if shard_filter is None:
+            return shards
+        check_dict("ShardFilter", shard_filter)
+        kind = shard_filter.get("Type")
+        if kind not in _SHARD_FILTERS:
+            raise ValidationException(constraint_message("shardFilter.type", kind,
+                                                         f"Member must satisfy enum value set: [{', '.join(_SHARD_FILTERS)}]"))
+        now = stream.clock.now()
+        horizon = now - stream.retention_seconds
+
+        def open_at(s, t):
+            return s.created_at <= t and (s.is_open or s.closed_at > t)
+
+        if kind == "AFTER_SHARD_ID":
+            if "ShardId" not in shard_filter:
+                raise InvalidArgumentException("ShardId is required for ShardFilter type AFTER_SHARD_ID.")
+            after = parse_shard_id(shard_filter["ShardId"])
+            return [s for s in shards if after is not None and s.index > after]
+        if kind == "AT_LATEST":
+            return [s for s in shards if s.is_open]
+        if kind == "AT_TRIM_HORIZON":
+            return [s for s in shards if open_at(s, max(horizon, stream.created))]
+        if kind == "FROM_TRIM_HORIZON":
+            return shards
+        if "Timestamp" not in shard_filter:
+            raise InvalidArgumentException(f"Timestamp is required for ShardFilter type {kind}.")
+        t = _to_epoch("ShardFilter.Timestamp", shard_filter["Timestamp"])
+        if kind == "AT_TIMESTAMP":
+            return [s for s in shards if open_at(s, max(t, stream.created))]
+        return [s for s in shards if s.is_open or s.closed_at > t]   # FROM_TIMESTAMP
+
+    # --- writes --------------------------------------------------------------------------
+    def put_record(self, Data, PartitionKey, StreamName=None, ExplicitHashKey=None, SequenceNumberForOrdering=None,
+                   StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        data = to_blob("Data", Data)
+        check_str("PartitionKey", PartitionKey)
+        if not 1 <= len(PartitionKey) <= limits.KINESIS_PARTITION_KEY_MAX:
+            raise ValidationException(constraint_message(
+                "partitionKey", PartitionKey, "Member must have length less than or equal to 256 and greater than or equal to 1"))
+        if len(data) > stream.max_record_bytes:
+            raise ValidationException(constraint_message(
+                "data", data, f"Member must have length less than or equal to {stream.max_record_bytes}"))
+        explicit = None
+        if ExplicitHashKey is not None:
+            self._check_hash_key(ExplicitHashKey, "explicitHashKey")
+            explicit = [ExplicitHashKey]
+        if SequenceNumberForOrdering is not None:
+            check_str("SequenceNumberForOrdering", SequenceNumberForOrdering)
+            if parse_sequence_number(SequenceNumberForOrdering) is None:
+                raise ValidationException(constraint_message(
+                    "sequenceNumberForOrdering", SequenceNumberForOrdering,
+                    f"Member must satisfy regular expression pattern: {limits.KINESIS_SEQUENCE_NUMBER_PATTERN}"))
+            # Our sequence numbers grow with every put, so ordering after it always holds.
+        result = stream.put_batch([data], [PartitionKey], explicit)
+        if result.throttled is not None and result.throttled[0]:
+            shard = stream.shards[int(result.shard_index[0])]
+            raise kinesis_errors.ProvisionedThroughputExceededException(
+                f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account {self._backend.account_id}.")
+        return {"ShardId": stream.shards[int(result.shard_index[0])].shard_id,
+                "SequenceNumber": format_sequence_number(int(result.sequence_number[0])),
+                "EncryptionType": stream.encryption_type}
+
+    @staticmethod
+    def _check_hash_key(value, field: str) -> None:
+        check_str("ExplicitHashKey", value)
+        if not _HASH_KEY.fullmatch(value):
+            raise ValidationException(constraint_message(field, value, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"))
+        if int(value) > HASH_KEY_MAX:
+            raise InvalidArgumentException(f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {value}")
+
+    def put_records(self, Records, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        check_list("Records", Records)
+        n = len(Records)
+        if n == 0:
+            raise ValidationException(constraint_message("records", "[]", "Member must have length greater than or equal to 1"))
+        if n > limits.KINESIS_PUT_RECORDS_MAX:
+            raise ValidationException(constraint_message(
+                "records", f"[{n} records]", f"Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}"))
+        data, keys, explicit = _split_records(Records)
+        size = pa.compute.sum(pa.compute.binary_length(data)).as_py() + pa.compute.sum(pa.compute.binary_length(keys)).as_py()
+        if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
+            raise InvalidArgumentException(f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
+        result = stream.put_batch(data, keys, explicit)
+        shard_ids = [s.shard_id for s in stream.shards]
+        seqs = result.sequence_number.tolist()
+        where = result.shard_index.tolist()
+        if result.throttled is None:
+            records = [{"SequenceNumber": str(q), "ShardId": shard_ids[i]} for q, i in zip(seqs, where)]
+            failed = 0
+        else:
+            records, failed = [], 0
+            for q, i, refused in zip(seqs, where, result.throttled.tolist()):
+                if refused:
+                    failed += 1
+                    records.append({"ErrorCode": "ProvisionedThroughputExceededException",
+                                    "ErrorMessage": f"Rate exceeded for shard {shard_ids[i]} in stream {stream.name} "
+                                                    f"under account {self._backend.account_id}."})
+                else:
+                    records.append({"SequenceNumber": str(q), "ShardId": shard_ids[i]})
+        return {"FailedRecordCount": failed, "Records": records, "EncryptionType": stream.encryption_type}
+
+    # --- reads ---------------------------------------------------------------------------
+    def get_shard_iterator(self, ShardId, ShardIteratorType, StreamName=None, StartingSequenceNumber=None,
+                           Timestamp=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        check_str("ShardId", ShardId)
+        shard = stream.shard(ShardId)
+        position = self._resolve_position(stream, shard, ShardIteratorType, StartingSequenceNumber, Timestamp,
+                                          "shardIteratorType")
+        state = iterators.IteratorState(stream.name, int(stream.created * 1000), shard.index, position,
+                                        stream.clock.now_ms())
+        return {"ShardIterator": iterators.encode(state)}
+
+    def _resolve_position(self, stream, shard, kind, sequence_number, timestamp, field) -> int:
+        check_str("ShardIteratorType", kind)
+        if kind not in _ITERATOR_TYPES:
+            raise ValidationException(constraint_message(field, kind, f"Member must satisfy enum value set: [{', '.join(_ITERATOR_TYPES)}]"))
+        stream.apply_retention()
+        if kind == "TRIM_HORIZON":
+            return 0
+        if kind == "LATEST":
+            return shard.last_seq() + 1 if shard.is_open else shard.ending_seq + 1
+        if kind == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise InvalidArgumentException("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+            return shard.log.seq_at_time(int(_to_epoch("Timestamp", timestamp) * 1000))
+        if sequence_number is None:
+            raise InvalidArgumentException(f"Must specify startingSequenceNumber for iterator of type {kind}.")
+        check_str("StartingSequenceNumber", sequence_number)
+        seq = parse_sequence_number(sequence_number)
+        upper = shard.ending_seq if shard.ending_seq is not None else stream._seq.next_value - 1
+        if seq is None or seq < shard.starting_seq or seq > upper:
+            raise InvalidArgumentException(
+                f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} in stream "
+                f"{stream.name} under account {self._backend.account_id} is invalid because it did not come from this stream.")
+        return seq if kind == "AT_SEQUENCE_NUMBER" else seq + 1
+
+    def get_records(self, ShardIterator, Limit=None, StreamARN=None, StreamId=None):
+        check_str("ShardIterator", ShardIterator)
+        limit = limits.KINESIS_GET_RECORDS_MAX if Limit is None else self._check_range(
+            "limit", Limit, 1, limits.KINESIS_GET_RECORDS_MAX)
+        now_ms = self._engine.clock.now_ms()
+        state = iterators.decode(ShardIterator, now_ms)
+        stream = self._backend.streams.get(state.stream_name)
+        if stream is None or int(stream.created * 1000) != state.stream_created_ms:
+            raise stream_not_found(state.stream_name, self._backend.account_id)
+        shard = stream.shard(state.shard_index)
+        stream.check_read_limits(shard, now_ms / 1000)
+        records, position, behind, nbytes = _read_records(stream, shard, state.position, limit,
+                                                          limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
+        stream.charge_read_bytes(shard, nbytes)
+        out = {"Records": records, "MillisBehindLatest": behind}
+        if not shard.is_open and not shard.has_records_from(position):
+            out["ChildShards"] = _child_shards(stream, shard)
+        else:
+            out["NextShardIterator"] = iterators.encode(iterators.IteratorState(
+                stream.name, state.stream_created_ms, shard.index, position, now_ms))
+        return out
+
+    # --- retention, size, mode -------------------------------------------------------------
+    def increase_stream_retention_period(self, RetentionPeriodHours, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        hours = self._check_retention(RetentionPeriodHours)
+        if hours < stream.retention_hours:
+            raise InvalidArgumentException(
+                f"Requested retention period ({hours} hours) for stream {stream.name} can not be shorter than existing "
+                f"retention period ({stream.retention_hours} hours). Use DecreaseRetentionPeriod API.")
+        stream.retention_hours = hours
+        return {}
+
+    def decrease_stream_retention_period(self, RetentionPeriodHours, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        hours = self._check_retention(RetentionPeriodHours)
+        if hours > stream.retention_hours:
+            raise InvalidArgumentException(
+                f"Requested retention period ({hours} hours) for stream {stream.name} can not be longer than existing "
+                f"retention period ({stream.retention_hours} hours). Use IncreaseRetentionPeriod API.")
+        stream.retention_hours = hours
+        stream.apply_retention()
+        return {}
+
+    def _check_retention(self, hours) -> int:
+        check_int("RetentionPeriodHours", hours)
+        if not limits.KINESIS_RETENTION_MIN_H <= hours <= limits.KINESIS_RETENTION_MAX_H:
+            raise InvalidArgumentException(
+                f"Minimum allowed retention period is {limits.KINESIS_RETENTION_MIN_H} hours. Maximum allowed retention "
+                f"period is {limits.KINESIS_RETENTION_MAX_H} hours. Requested retention period ({hours} hours) is too "
+                f"{'short' if hours < limits.KINESIS_RETENTION_MIN_H else 'long'}.")
+        return hours
+
+    def update_max_record_size(self, MaxRecordSizeInKiB, StreamARN=None, StreamId=None):
+        stream = self._stream(None, StreamARN)
+        stream.max_record_size_kib = self._check_range("maxRecordSizeInKiB", MaxRecordSizeInKiB,
+                                                       limits.KINESIS_RECORD_SIZE_MIN_KIB, limits.KINESIS_RECORD_SIZE_MAX_KIB)
+        return {}
+
+    def update_stream_mode(self, StreamARN, StreamModeDetails, WarmThroughputMiBps=None):
+        stream = self._stream(None, StreamARN)
+        check_dict("StreamModeDetails", StreamModeDetails)
+        mode = StreamModeDetails.get("StreamMode")
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise ValidationException(constraint_message("streamModeDetails.streamMode", mode,
+                                                         "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))
+        stream.mode = mode
+        return {}
+
+    def describe_limits(self):
+        streams = self._backend.streams.values()
+        return {"ShardLimit": limits.KINESIS_SHARD_COUNT_MAX, "OpenShardCount": self._backend.open_shard_count(),
+                "OnDemandStreamCount": sum(1 for s in streams if s.mode == "ON_DEMAND"), "OnDemandStreamCountLimit": 50}
+
+    def enable_enhanced_monitoring(self, ShardLevelMetrics, StreamName=None, StreamARN=None, StreamId=None):
+        return self._set_metrics(StreamName, StreamARN, ShardLevelMetrics, enable=True)
+
+    def disable_enhanced_monitoring(self, ShardLevelMetrics, StreamName=None, StreamARN=None, StreamId=None):
+        return self._set_metrics(StreamName, StreamARN, ShardLevelMetrics, enable=False)
+
+    def _set_metrics(self, name, arn, metrics, enable):
+        stream = self._stream(name, arn)
+        check_list("ShardLevelMetrics", metrics)
+        current = list(stream.shard_level_metrics)
+        all_metrics = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
+                       "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
+                       "IteratorAgeMilliseconds"]
+        wanted = all_metrics if "ALL" in metrics else list(metrics)
+        desired = sorted(set(current) | set(wanted)) if enable else sorted(set(current) - set(wanted))
+        stream.shard_level_metrics = desired
+        return {"StreamName": stream.name, "CurrentShardLevelMetrics": current,
+                "DesiredShardLevelMetrics": desired, "StreamARN": stream.arn}
+
+    # --- resharding --------------------------------------------------------------------------
+    def update_shard_count(self, TargetShardCount, ScalingType, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        if ScalingType != "UNIFORM_SCALING":
+            raise ValidationException(constraint_message("scalingType", ScalingType,
+                                                         "Member must satisfy enum value set: [UNIFORM_SCALING]"))
+        self._check_range("targetShardCount", TargetShardCount, 1, limits.KINESIS_SHARD_COUNT_MAX)
+        if stream.mode == "ON_DEMAND":
+            raise ValidationException("UpdateShardCount is not supported for streams in ON_DEMAND mode.")
+        current = stream.update_shard_count(TargetShardCount)
+        return {"StreamName": stream.name, "CurrentShardCount": current, "TargetShardCount": TargetShardCount,
+                "StreamARN": stream.arn}
+
+    def split_shard(self, ShardToSplit, NewStartingHashKey, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        check_str("ShardToSplit", ShardToSplit)
+        self._check_hash_key(NewStartingHashKey, "newStartingHashKey")
+        stream.split_shard(ShardToSplit, int(NewStartingHashKey))
+        return {}
+
+    def merge_shards(self, ShardToMerge, AdjacentShardToMerge, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        check_str("ShardToMerge", ShardToMerge)
+        check_str("AdjacentShardToMerge", AdjacentShardToMerge)
+        stream.merge_shards(ShardToMerge, AdjacentShardToMerge)
+        return {}
+
+    # --- tags --------------------------------------------------------------------------------
+    @staticmethod
+    def _check_tags(tags) -> None:
+        check_dict("Tags", tags)
+        for key, value in tags.items():
+            check_str("Tags key", key)
+            check_str(f"Tags.{key}", value)
+            if not 1 <= len(key) <= limits.KINESIS_TAG_KEY_MAX:
+                raise ValidationException(constraint_message("tags.key", key, "Member must have length less than or equal to 128"))
+            if len(value) > limits.KINESIS_TAG_VALUE_MAX:
+                raise ValidationException(constraint_message("tags.value", value, "Member must have length less than or equal to 256"))
+
+    def _add_tags(self, stream, tags):
+        self._check_tags(tags)
+        if len(tags) > limits.KINESIS_TAGS_PER_CALL:
+            raise InvalidArgumentException(f"Failed to add tags to stream {stream.name} under account "
+                                           f"{self._backend.account_id} because a given request can add at most 10 tags.")
+        merged = {**stream.tags, **tags}
+        if len(merged) > limits.KINESIS_TAGS_PER_STREAM:
+            raise kinesis_errors.LimitExceededException(
+                f"Failed to add tags to stream {stream.name} under account {self._backend.account_id} because the total "
+                f"number of tags would exceed the limit of {limits.KINESIS_TAGS_PER_STREAM}.")
+        stream.tags = merged
+
+    def add_tags_to_stream(self, Tags, StreamName=None, StreamARN=None, StreamId=None):
+        self._add_tags(self._stream(StreamName, StreamARN), Tags)
+        return {}
+
+    def remove_tags_from_stream(self, TagKeys, StreamName=None, StreamARN=None, StreamId=None):
+        self._remove_tags(self._stream(StreamName, StreamARN), TagKeys)
+        return {}
+
+    @staticmethod
+    def _remove_tags(stream, keys) -> None:
+        check_list("TagKeys", keys)
+        for key in keys:
+            stream.tags.pop(check_str("TagKeys", key), None)
+
+    def list_tags_for_stream(self, StreamName=None, ExclusiveStartTagKey=None, Limit=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        limit = 50 if Limit is None else self._check_range("limit", Limit, 1, 50)
+        keys = sorted(stream.tags)
+        if ExclusiveStartTagKey is not None:
+            keys = [k for k in keys if k > ExclusiveStartTagKey]
+        return {"Tags": [{"Key": k, "Value": stream.tags[k]} for k in keys[:limit]], "HasMoreTags": len(keys) > limit}
+
+    def tag_resource(self, Tags, ResourceARN, StreamId=None):
+        self._add_tags(self._stream(None, ResourceARN), Tags)
+        return {}
+
+    def untag_resource(self, TagKeys, ResourceARN, StreamId=None):
+        self._remove_tags(self._stream(None, ResourceARN), TagKeys)
+        return {}
+
+    def list_tags_for_resource(self, ResourceARN, StreamId=None):
+        stream = self._stream(None, ResourceARN)
+        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(stream.tags.items())]}
+
+    # --- encryption --------------------------------------------------------------------------
+    def start_stream_encryption(self, EncryptionType, KeyId, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        if EncryptionType != "KMS":
+            raise ValidationException(constraint_message("encryptionType", EncryptionType,
+                                                          "Member must satisfy enum value set: [KMS, NONE]"))
+        check_str("KeyId", KeyId)
+        if not 1 <= len(KeyId) <= 2048:
+            raise ValidationException(constraint_message("keyId", KeyId, "Member must have length less than or equal to 2048"))
+        stream.encryption_type, stream.key_id = "KMS", KeyId
+        return {}
+
+    def stop_stream_encryption(self, EncryptionType, KeyId, StreamName=None, StreamARN=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        if EncryptionType != "KMS":
+            raise ValidationException(constraint_message("encryptionType", EncryptionType,
+                                                          "Member must satisfy enum value set: [KMS, NONE]"))
+        stream.encryption_type, stream.key_id = "NONE", None
+        return {}
+
+    # --- enhanced fan-out ----------------------------------------------------------------------
+    @staticmethod
+    def _consumer_shape(consumer, stream=None) -> dict:
+        out = {"ConsumerName": consumer.name, "ConsumerARN": consumer.arn, "ConsumerStatus": consumer.status,
+               "ConsumerCreationTimestamp": _dt(consumer.created)}
+        if stream is not None:
+            out["StreamARN"] = stream.arn
+        return out
+
+    def register_stream_consumer(self, StreamARN, ConsumerName, Tags=None):
+        stream = self._stream(None, StreamARN)
+        check_str("ConsumerName", ConsumerName)
+        if not 1 <= len(ConsumerName) <= limits.KINESIS_CONSUMER_NAME_MAX or not _CONSUMER_NAME.fullmatch(ConsumerName):
+            raise ValidationException(constraint_message("consumerName", ConsumerName,
+                                                         "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"))
+        consumer = stream.register_consumer(ConsumerName)
+        return {"Consumer": self._consumer_shape(consumer)}
+
+    def _consumer(self, StreamARN, ConsumerName, ConsumerARN):
+        if ConsumerARN is not None:
+            return self._backend.consumer_by_arn(check_str("ConsumerARN", ConsumerARN))
+        if StreamARN is None or ConsumerName is None:
+            raise InvalidArgumentException("Either ConsumerARN or both StreamARN and ConsumerName must be provided.")
+        stream = self._stream(None, StreamARN)
+        consumer = stream.consumers.get(ConsumerName)
+        if consumer is None:
+            raise ResourceNotFoundException(f"Consumer {ConsumerName} under stream {stream.name} not found for account "
+                                            f"{self._backend.account_id}.")
+        return stream, consumer
+
+    def describe_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None):
+        stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
+        return {"ConsumerDescription": self._consumer_shape(consumer, stream)}
+
+    def list_stream_consumers(self, StreamARN, NextToken=None, MaxResults=None, StreamCreationTimestamp=None):
+        stream = self._stream(None, StreamARN)
+        limit = 100 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, 10000)
+        consumers = sorted(stream.consumers.values(), key=lambda c: c.name)
+        if NextToken is not None:
+            after = _decode_token(check_str("NextToken", NextToken), 1)[0]
+            consumers = [c for c in consumers if c.name > after]
+        page = consumers[:limit]
+        out = {"Consumers": [self._consumer_shape(c) for c in page]}
+        if len(consumers) > limit:
+            out["NextToken"] = _encode_token(page[-1].name)
+        return out
+
+    def deregister_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None):
+        stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
+        stream.deregister_consumer(consumer.name)
+        return {}
+
+    def subscribe_to_shard(self, ConsumerARN, ShardId, StartingPosition):
+        stream, consumer = self._consumer(None, None, ConsumerARN)
+        check_str("ShardId", ShardId)
+        check_dict("StartingPosition", StartingPosition)
+        shard = stream.shard(ShardId)
+        now = stream.clock.now()
+        with self._subscriptions_lock:
+            started = consumer.subscriptions.get(shard.shard_id)
+            if started is not None and now - started < 5:
+                raise ResourceInUseException(
+                    f"Another active subscription exists for consumer {consumer.arn} and shard {shard.shard_id}.")
+            consumer.subscriptions[shard.shard_id] = now
+        position = self._resolve_position(stream, shard, StartingPosition.get("Type"),
+                                          StartingPosition.get("SequenceNumber"), StartingPosition.get("Timestamp"),
+                                          "startingPosition.type")
+        return {"EventStream": ShardEventStream(stream, shard, position, now + limits.KINESIS_SUBSCRIPTION_TTL_S)}
+
+
+class ShardEventStream:
+    """The EventStream of SubscribeToShard: iterate for {"SubscribeToShardEvent": {...}}.
+
+    Each event carries the records that arrived since the last one; with none, it waits
+    (on the engine clock) up to 5 s and sends an empty event, as the service does. It ends
+    when the subscription's 5 minutes run out or the closed shard has been read to its end."""
+
+    def __init__(self, stream: Stream, shard, position: int, expires: float):
+        self._stream = stream
+        self._shard = shard
+        self._position = position
+        self._expires = expires
+        self._done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        stream, shard = self._stream, self._shard
+        if self._done or stream.clock.now() >= self._expires or stream.status == "DELETING":
+            self._done = True
+            raise StopIteration
+        if not shard.has_records_from(self._position) and shard.is_open:
+            stream.wait_for_data(min(self._expires, stream.clock.now() + 5))
+        now_ms = stream.clock.now_ms()
+        records, self._position, behind, _ = _read_records(stream, shard, self._position,
+                                                           limits.KINESIS_GET_RECORDS_MAX,
+                                                           limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
+        event = {"Records": records, "ContinuationSequenceNumber": format_sequence_number(self._position - 1)
+                 if self._position > 0 else format_sequence_number(shard.starting_seq),
+                 "MillisBehindLatest": behind}
+        if not shard.is_open and not shard.has_records_from(self._position):
+            event["ChildShards"] = _child_shards(stream, shard)
+            self._done = True
+        return {"SubscribeToShardEvent": event}
+
+    def close(self) -> None:
+        self._done = True
+
+
+def _split_records(records) -> tuple[pa.Array, pa.Array, list | None]:
+    """PutRecords entries -> Arrow arrays of data and keys (+ explicit hash keys), checking
+    types the way botocore does before a request leaves the client."""
+    try:
+        data = [r["Data"] for r in records]
+        keys = [r["PartitionKey"] for r in records]
+    except (KeyError, TypeError):
+        for i, r in enumerate(records):
+            check_dict(f"Records[{i}]", r)
+            for name in ("Data", "PartitionKey"):
+                if name not in r:
+                    raise ParamValidationError(f'Missing required parameter in input: "Records[{i}].{name}"') from None
+        raise
+    explicit = None
+    if any("ExplicitHashKey" in r for r in records):
+        explicit = [r.get("ExplicitHashKey") for r in records]
+        for value in explicit:
+            if value is not None:
+                KinesisClient._check_hash_key(value, "explicitHashKey")
+    try:
+        data_arr = pa.array(data, type=pa.binary())
+    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError):
+        data_arr = pa.array([to_blob(f"Records[{i}].Data", d) for i, d in enumerate(data)], type=pa.binary())
+    for i, k in enumerate(keys) if not all(type(k) is str for k in keys) else ():
+        check_str(f"Records[{i}].PartitionKey", k)
+    keys_arr = pa.array(keys, type=pa.string())
+    return data_arr, keys_arr, explicit
+
+
+def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: int, now_ms: int):
+    """Up to `limit` records / `max_bytes` from `position` as boto3 Record dicts.
+    Returns (records, next position, MillisBehindLatest, bytes read)."""
+    records: list[dict] = []
+    stamps: dict[int, datetime.datetime] = {}
+    encrypted = stream.encryption_type == "KMS"
+    nbytes = 0
+    while len(records) < limit and nbytes < max_bytes:
+        batch = shard.log.read(position, limit - len(records), max_bytes - nbytes)
+        if batch is None:
+            break
+        keys = batch.column(0).to_pylist()
+        data = batch.column(1).to_pylist()
+        seqs = batch.column(2).to_numpy()
+        ts = batch.column(3).cast(pa.int64()).to_numpy()
+        for ms in np.unique(ts).tolist():
+            stamps.setdefault(ms, datetime.datetime.fromtimestamp(ms / 1000, _UTC))
+        for k, d, q, t in zip(keys, data, seqs.tolist(), ts.tolist()):
+            rec = {"SequenceNumber": str(q), "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
+            if encrypted:
+                rec["EncryptionType"] = "KMS"
+            records.append(rec)
+        nbytes += pa.compute.sum(pa.compute.binary_length(batch.column(1))).as_py() or 0
+        position = int(seqs[-1]) + 1
+    behind = 0
+    if records and shard.has_records_from(position):
+        behind = max(0, now_ms - int(records[-1]["ApproximateArrivalTimestamp"].timestamp() * 1000))
+    return records, position, behind, nbytes

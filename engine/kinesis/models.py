@@ -1,0 +1,616 @@
+"""Kinesis Data Streams domain: streams, shards, resharding, retention, throughput limits.
+
+Typed Python over engine._core: records never become Python objects here. A put is one
+routing call and one append call into C per batch; a read is a zero-copy pyarrow
+RecordBatch over a shard's chunk. No boto3 dict shapes: engine.kinesis.client does that.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import _core, limits
+from ..arn import kinesis_consumer_arn, kinesis_stream_arn, shard_id as format_shard_id
+from .errors import (InvalidArgumentException, LimitExceededException, ProvisionedThroughputExceededException,
+                     ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
+                     stream_not_found)
+
+RECORD_SCHEMA = _core.RECORD_SCHEMA
+HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
+# Sequence numbers are 19-digit decimals: fixed width, so string order equals numeric order.
+SEQUENCE_BASE = 10**18
+
+
+class _SharedExclusive:
+    """Puts share the shard layout; resharding takes it exclusively."""
+
+    __slots__ = ("_cond", "_shared", "_exclusive")
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._shared = 0
+        self._exclusive = False
+
+    def acquire_shared(self):
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._shared += 1
+
+    def release_shared(self):
+        with self._cond:
+            self._shared -= 1
+            if not self._shared:
+                self._cond.notify_all()
+
+    def acquire_exclusive(self):
+        with self._cond:
+            while self._exclusive or self._shared:
+                self._cond.wait()
+            self._exclusive = True
+
+    def release_exclusive(self):
+        with self._cond:
+            self._exclusive = False
+            self._cond.notify_all()
+
+
+class _TokenBucket:
+    """Documented per-shard rates; capacity is one second's worth."""
+
+    __slots__ = ("rate", "tokens", "stamp")
+
+    def __init__(self, rate: float, now: float):
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.stamp = now
+
+    def refill(self, now: float) -> float:
+        if now > self.stamp:
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+        return self.tokens
+
+
+class Shard:
+    """One shard: its hash-key range, lineage, sequence range and its native log."""
+
+    __slots__ = ("index", "shard_id", "log", "start_hash", "end_hash", "parent", "adjacent_parent",
+                 "starting_seq", "ending_seq", "created_at", "closed_at", "write_records", "write_bytes",
+                 "read_calls", "read_bytes", "window_records", "window_bytes")
+
+    def __init__(self, index: int, start_hash: int, end_hash: int, starting_seq: int, now: float,
+                 parent: str | None = None, adjacent_parent: str | None = None):
+        self.index = index
+        self.shard_id = format_shard_id(index)
+        self.log = _core.Shard()
+        self.start_hash = start_hash
+        self.end_hash = end_hash
+        self.parent = parent
+        self.adjacent_parent = adjacent_parent
+        self.starting_seq = starting_seq
+        self.ending_seq: int | None = None
+        self.created_at = now
+        self.closed_at: float | None = None
+        self.write_records = _TokenBucket(limits.KINESIS_SHARD_WRITE_RECORDS_PER_S, now)
+        self.write_bytes = _TokenBucket(limits.KINESIS_SHARD_WRITE_BYTES_PER_S, now)
+        self.read_calls = _TokenBucket(limits.KINESIS_SHARD_READ_CALLS_PER_S, now)
+        self.read_bytes = _TokenBucket(limits.KINESIS_SHARD_READ_BYTES_PER_S, now)
+        self.window_records = 0      # on-demand scaling: writes in the current window
+        self.window_bytes = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.ending_seq is None
+
+    def last_seq(self) -> int:
+        return self.log.stats()["last_seq"]
+
+    def has_records_from(self, seq: int) -> bool:
+        return self.log.seq_at_or_after(seq) <= self.log.stats()["last_seq"]
+
+
+@dataclass
+class PutResult:
+    """Per record: the index of the shard it went to and its sequence number; rows refused
+    by the throughput limits (enforce_limits) have `throttled` set and sequence number -1."""
+
+    shard_index: np.ndarray
+    sequence_number: np.ndarray
+    throttled: np.ndarray | None = None
+
+    @property
+    def failed_count(self) -> int:
+        return 0 if self.throttled is None else int(self.throttled.sum())
+
+
+@dataclass
+class Consumer:
+    name: str
+    arn: str
+    created: float
+    status: str = "ACTIVE"
+    subscriptions: dict = field(default_factory=dict)   # shard id -> subscription start time
+
+
+class _Layout:
+    """The open shards in hash-key order and the router over their ranges. Immutable:
+    resharding builds a new one."""
+
+    __slots__ = ("router", "shards", "logs", "shard_index")
+
+    def __init__(self, open_shards: list[Shard]):
+        self.shards = sorted(open_shards, key=lambda s: s.start_hash)
+        self.router = _core.Router([s.start_hash for s in self.shards])
+        self.logs = [s.log for s in self.shards]
+        self.shard_index = np.array([s.index for s in self.shards], dtype=np.int32)
+
+
+def even_ranges(count: int) -> list[tuple[int, int]]:
+    """Split [0, 2^128-1] into `count` contiguous ranges as AWS does for new streams."""
+    step = (HASH_KEY_MAX + 1) // count
+    starts = [i * step for i in range(count)]
+    return [(s, (starts[i + 1] - 1) if i + 1 < count else HASH_KEY_MAX) for i, s in enumerate(starts)]
+
+
+def format_sequence_number(seq: int) -> str:
+    return str(seq)
+
+
+def parse_sequence_number(value: str) -> int | None:
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 129:
+        return None
+    return int(value)
+
+
+class Stream:
+    def __init__(self, backend: "KinesisBackend", name: str, shard_count: int, mode: str,
+                 max_record_size_kib: int = limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags: dict | None = None):
+        self.backend = backend
+        self.clock = backend.clock
+        self.name = name
+        self.arn = kinesis_stream_arn(backend.region, backend.account_id, name)
+        self.created = self.clock.now()
+        self.status = "ACTIVE"
+        self.mode = mode
+        self.retention_hours = limits.KINESIS_RETENTION_DEFAULT_H
+        self.max_record_size_kib = max_record_size_kib
+        self.encryption_type = "NONE"
+        self.key_id: str | None = None
+        self.tags: dict[str, str] = dict(tags or {})
+        self.shard_level_metrics: list[str] = []
+        self.consumers: dict[str, Consumer] = {}
+        self.memory_cap_bytes: int | None = backend.memory_cap_bytes
+        self._seq = _core.SequenceSource(SEQUENCE_BASE)
+        self._layout_lock = _SharedExclusive()
+        self._admin_lock = threading.RLock()
+        self._data_arrived = threading.Condition(threading.Lock())
+        self._waiters = 0
+        self._last_trim = float("-inf")
+        self._window_start = self.created
+        now = self.clock.now()
+        self.shards: list[Shard] = [Shard(i, lo, hi, self._seq.next_value, now)
+                                    for i, (lo, hi) in enumerate(even_ranges(shard_count))]
+        self._layout = _Layout(self.shards)
+
+    # --- properties ------------------------------------------------------------------
+    @property
+    def max_record_bytes(self) -> int:
+        return self.max_record_size_kib * 1024
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.retention_hours * 3600
+
+    def open_shards(self) -> list[Shard]:
+        return [s for s in self.shards if s.is_open]
+
+    def visible_shards(self) -> list[Shard]:
+        """Open shards plus closed ones still inside the retention period."""
+        cutoff = self.clock.now() - self.retention_seconds
+        return [s for s in self.shards if s.is_open or s.closed_at >= cutoff]
+
+    def shard(self, shard_ref) -> Shard:
+        """A shard by index or shard id; ResourceNotFoundException if absent."""
+        from ..arn import parse_shard_id
+
+        index = shard_ref if isinstance(shard_ref, int) else parse_shard_id(shard_ref)
+        if index is None or not 0 <= index < len(self.shards):
+            raise shard_not_found(str(shard_ref), self.name, self.backend.account_id)
+        return self.shards[index]
+
+    # --- writes ----------------------------------------------------------------------
+    def put_batch(self, data, partition_keys, explicit_hash_keys=None) -> PutResult:
+        """Put a whole batch: lists of bytes/str, numpy arrays or pyarrow arrays.
+
+        Validates every record first (nothing is stored if one is invalid), then routes the
+        batch by MD5 of the partition keys (or the explicit hash keys) and appends it shard
+        by shard in one call into the core."""
+        data_arr = _as_binary(data, "data")
+        keys_arr = _as_keys(partition_keys)
+        n = len(keys_arr)
+        if len(data_arr) != n:
+            raise ValidationException(f"data has {len(data_arr)} items but partition_keys has {n}")
+        if explicit_hash_keys is not None and len(explicit_hash_keys) != n:
+            raise ValidationException(f"explicit_hash_keys has {len(explicit_hash_keys)} items but partition_keys has {n}")
+        if n == 0:
+            return PutResult(np.empty(0, np.int32), np.empty(0, np.int64))
+        self._check_batch(data_arr, keys_arr)
+        now = self.clock.now()
+        self._layout_lock.acquire_shared()
+        try:
+            if self.status == "DELETING":
+                raise stream_not_found(self.name, self.backend.account_id)
+            layout = self._layout
+            try:
+                position = layout.router.route(keys_arr, explicit_hash_keys)
+            except _core.CoreRangeError:
+                raise InvalidArgumentException("ExplicitHashKey must be in the range 0 to 2^128-1") from None
+            except _core.CoreValueError as exc:
+                raise InvalidArgumentException(f"Invalid ExplicitHashKey: {exc}") from None
+            throttled = None
+            if self.backend.engine.enforce_limits or self.mode == "ON_DEMAND":
+                sizes = _record_sizes(data_arr, keys_arr)
+                if self.backend.engine.enforce_limits:
+                    throttled = self._throttle_writes(layout, position, sizes, now)
+                if self.mode == "ON_DEMAND":
+                    self._account_writes(layout, position, sizes, throttled)
+            if throttled is not None and throttled.any():
+                keep = ~throttled
+                seqs = np.full(n, -1, dtype=np.int64)
+                if keep.any():
+                    mask = pa.array(keep)
+                    seqs[keep] = _core.append_routed(layout.logs, self._seq, int(now * 1000), position[keep],
+                                                     keys_arr.filter(mask), data_arr.filter(mask))
+            else:
+                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_arr, data_arr)
+                throttled = None
+            shard_index = layout.shard_index[position]
+        finally:
+            self._layout_lock.release_shared()
+        if self._waiters:
+            with self._data_arrived:
+                self._data_arrived.notify_all()
+        self._housekeeping(now)
+        return PutResult(shard_index, seqs, throttled)
+
+    def _check_batch(self, data_arr: pa.Array, keys_arr: pa.Array) -> None:
+        key_len = pc.utf8_length(keys_arr)
+        lo, hi = pc.min_max(key_len).values()
+        if lo.as_py() < limits.KINESIS_PARTITION_KEY_MIN or hi.as_py() > limits.KINESIS_PARTITION_KEY_MAX:
+            bad = int(pc.index(pc.or_(pc.less(key_len, 1), pc.greater(key_len, 256)), True).as_py())
+            raise ValidationException(
+                f"1 validation error detected: Value at 'records.{bad + 1}.member.partitionKey' failed to satisfy "
+                "constraint: Member must have length less than or equal to 256 and greater than or equal to 1")
+        biggest = pc.max(pc.binary_length(data_arr)).as_py() or 0
+        if biggest > self.max_record_bytes:
+            bad = int(pc.index(pc.greater(pc.binary_length(data_arr), self.max_record_bytes), True).as_py())
+            raise ValidationException(
+                f"1 validation error detected: Value at 'records.{bad + 1}.member.data' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {self.max_record_bytes}")
+
+    def _throttle_writes(self, layout: _Layout, position: np.ndarray, sizes: np.ndarray, now: float) -> np.ndarray:
+        """Refuse the rows past each shard's 1,000 records/s and 1 MiB/s allowance."""
+        throttled = np.zeros(len(position), dtype=bool)
+        for pos, shard in enumerate(layout.shards):
+            rows = np.flatnonzero(position == pos)
+            if not len(rows):
+                continue
+            record_tokens = int(shard.write_records.refill(now))
+            byte_tokens = shard.write_bytes.refill(now)
+            cum_bytes = np.cumsum(sizes[rows])
+            allowed = min(record_tokens, int(np.searchsorted(cum_bytes, byte_tokens, side="right")))
+            throttled[rows[allowed:]] = True
+            shard.write_records.tokens -= allowed
+            shard.write_bytes.tokens -= float(cum_bytes[allowed - 1]) if allowed else 0.0
+        return throttled
+
+    def _account_writes(self, layout: _Layout, position: np.ndarray, sizes: np.ndarray, throttled) -> None:
+        keep = slice(None) if throttled is None else ~throttled
+        counts = np.bincount(position[keep], minlength=len(layout.shards))
+        volume = np.bincount(position[keep], weights=sizes[keep], minlength=len(layout.shards))
+        for shard, c, v in zip(layout.shards, counts, volume):
+            shard.window_records += int(c)
+            shard.window_bytes += int(v)
+
+    # --- housekeeping: retention, on-demand scaling ------------------------------------
+    def _housekeeping(self, now: float) -> None:
+        if now - self._last_trim >= 1.0:
+            self._last_trim = now
+            self.apply_retention(now)
+        if self.mode == "ON_DEMAND" and now - self._window_start >= limits.KINESIS_ON_DEMAND_SCALE_WINDOW_S:
+            self._scale_on_demand(now)
+
+    def apply_retention(self, now: float | None = None) -> None:
+        """Hide records past the retention period; free whole chunks (and the memory cap)."""
+        now = self.clock.now() if now is None else now
+        cutoff_ms = int((now - self.retention_seconds) * 1000)
+        cap = -1 if self.memory_cap_bytes is None else int(self.memory_cap_bytes)
+        for shard in self.shards:
+            shard.log.trim(cutoff_ms, cap)
+
+    def _scale_on_demand(self, now: float) -> None:
+        """Split every open shard whose writes over the last window passed its capacity."""
+        window = max(now - self._window_start, 1e-9)
+        hot = [s for s in self.open_shards()
+               if s.window_records / window > limits.KINESIS_SHARD_WRITE_RECORDS_PER_S
+               or s.window_bytes / window > limits.KINESIS_SHARD_WRITE_BYTES_PER_S]
+        for shard in self.open_shards():
+            shard.window_records = shard.window_bytes = 0
+        self._window_start = now
+        for shard in hot:
+            if len(self.open_shards()) >= limits.KINESIS_SHARD_COUNT_MAX or shard.end_hash <= shard.start_hash:
+                break
+            self.split_shard(shard.shard_id, (shard.start_hash + shard.end_hash + 1) // 2)
+
+    # --- reads -----------------------------------------------------------------------
+    def read(self, shard, start_seq: int | None = None, limit: int | None = None,
+             max_bytes: int | None = None) -> pa.RecordBatch:
+        """Records of one shard with sequence number >= start_seq (None: the oldest
+        retained), as a zero-copy RecordBatch (partition_key, data, sequence_number,
+        approximate_arrival_timestamp). Returns at most one chunk's worth: call again from
+        the last sequence number + 1 for more; an empty batch means caught up."""
+        s = self.shard(shard)
+        self._housekeeping(self.clock.now())
+        batch = s.log.read(0 if start_seq is None else int(start_seq), int(limit or 0), int(max_bytes or 0))
+        return batch if batch is not None else _empty_batch()
+
+    def read_table(self, shard, start_seq: int | None = None, limit: int | None = None) -> pa.Table:
+        """All records from start_seq (up to `limit`) across chunks, as a pyarrow Table
+        whose batches are zero-copy views of the shard's chunks."""
+        s = self.shard(shard)
+        position = 0 if start_seq is None else int(start_seq)
+        batches, remaining = [], limit
+        while remaining is None or remaining > 0:
+            batch = s.log.read(position, int(remaining or 0), 0)
+            if batch is None:
+                break
+            batches.append(batch)
+            position = batch.column(2)[-1].as_py() + 1
+            if remaining is not None:
+                remaining -= batch.num_rows
+        return pa.Table.from_batches(batches, schema=RECORD_SCHEMA)
+
+    def wait_for_data(self, deadline: float) -> None:
+        """Block until a put lands in this stream or the engine clock reaches deadline."""
+        with self._data_arrived:
+            self._waiters += 1
+            try:
+                self.clock.wait(self._data_arrived, deadline)
+            finally:
+                self._waiters -= 1
+
+    def check_read_limits(self, shard: Shard, now: float) -> None:
+        if not self.backend.engine.enforce_limits:
+            return
+        if shard.read_calls.refill(now) < 1 or shard.read_bytes.refill(now) < 0:
+            raise ProvisionedThroughputExceededException(
+                f"Rate exceeded for Shard - {self.backend.account_id}/{self.name}/{shard.shard_id}")
+        shard.read_calls.tokens -= 1
+
+    def charge_read_bytes(self, shard: Shard, nbytes: int) -> None:
+        if self.backend.engine.enforce_limits:
+            shard.read_bytes.tokens -= nbytes   # may go negative: later calls wait it out
+
+    # --- resharding ------------------------------------------------------------------
+    def _new_shard(self, start: int, end: int, now: float, parent=None, adjacent=None) -> Shard:
+        shard = Shard(len(self.shards), start, end, self._seq.next_value, now, parent, adjacent)
+        self.shards.append(shard)
+        return shard
+
+    def _close(self, shard: Shard, now: float) -> None:
+        # Called with the layout held exclusively: no put is in flight.
+        shard.ending_seq = self._seq.next_value - 1
+        shard.closed_at = now
+
+    def _reshard(self, change) -> None:
+        self._layout_lock.acquire_exclusive()
+        try:
+            now = self.clock.now()
+            change(now)
+            self._layout = _Layout(self.open_shards())
+        finally:
+            self._layout_lock.release_exclusive()
+
+    def split_shard(self, shard_ref: str, new_starting_hash_key: int) -> tuple[Shard, Shard]:
+        with self._admin_lock:
+            parent = self.shard(shard_ref)
+            if not parent.is_open:
+                raise ResourceInUseException(f"Shard {parent.shard_id} in stream {self.name} under account "
+                                             f"{self.backend.account_id} has already been merged or split, and thus is not eligible for merging or splitting.")
+            if not parent.start_hash < new_starting_hash_key <= parent.end_hash:
+                raise InvalidArgumentException(
+                    f"NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {parent.shard_id} in stream "
+                    f"{self.name} under account {self.backend.account_id} is not both greater than one plus the shard's "
+                    f"StartingHashKey {parent.start_hash} and less than the shard's EndingHashKey {parent.end_hash}.")
+            self._check_shard_quota(1)
+            children = []
+
+            def change(now):
+                self._close(parent, now)
+                children.append(self._new_shard(parent.start_hash, new_starting_hash_key - 1, now, parent.shard_id))
+                children.append(self._new_shard(new_starting_hash_key, parent.end_hash, now, parent.shard_id))
+
+            self._reshard(change)
+            return children[0], children[1]
+
+    def merge_shards(self, shard_ref: str, adjacent_ref: str) -> Shard:
+        with self._admin_lock:
+            a, b = self.shard(shard_ref), self.shard(adjacent_ref)
+            for s in (a, b):
+                if not s.is_open:
+                    raise ResourceInUseException(f"Shard {s.shard_id} in stream {self.name} under account "
+                                                 f"{self.backend.account_id} has already been merged or split, and thus is not eligible for merging or splitting.")
+            if a is b or not (a.end_hash + 1 == b.start_hash or b.end_hash + 1 == a.start_hash):
+                raise InvalidArgumentException(
+                    f"Shards {a.shard_id} and {b.shard_id} in stream {self.name} under account "
+                    f"{self.backend.account_id} are not an adjacent pair of shards eligible for merging")
+            child = []
+
+            def change(now):
+                self._close(a, now)
+                self._close(b, now)
+                child.append(self._new_shard(min(a.start_hash, b.start_hash), max(a.end_hash, b.end_hash), now,
+                                             a.shard_id, b.shard_id))
+
+            self._reshard(change)
+            return child[0]
+
+    def update_shard_count(self, target: int) -> int:
+        """UNIFORM_SCALING: close every open shard, open `target` evenly spread ones; each new
+        shard names the old shards it overlaps as its parents."""
+        with self._admin_lock:
+            current = len(self.open_shards())
+            if target > 2 * current or target * 2 < current:
+                raise ValidationException(
+                    f"UpdateShardCount cannot scale up over double your current open shard count ({current}) "
+                    f"or scale down below half your current open shard count. Target: {target}")
+            self._check_shard_quota(target - current)
+
+            def change(now):
+                old = sorted(self.open_shards(), key=lambda s: s.start_hash)
+                for s in old:
+                    self._close(s, now)
+                for lo, hi in even_ranges(target):
+                    overlapping = [s for s in old if s.start_hash <= hi and s.end_hash >= lo]
+                    self._new_shard(lo, hi, now, overlapping[0].shard_id,
+                                    overlapping[1].shard_id if len(overlapping) > 1 else None)
+
+            if target != current:
+                self._reshard(change)
+            return current
+
+    def _check_shard_quota(self, extra: int) -> None:
+        if self.backend.open_shard_count() + extra > limits.KINESIS_SHARD_COUNT_MAX:
+            raise LimitExceededException(
+                f"This request would exceed the shard limit for the account {self.backend.account_id} in "
+                f"{self.backend.region}. Current shard count for the account: {self.backend.open_shard_count()}. "
+                f"Limit: {limits.KINESIS_SHARD_COUNT_MAX}.")
+
+    # --- consumers (enhanced fan-out) --------------------------------------------------
+    def register_consumer(self, name: str) -> Consumer:
+        with self._admin_lock:
+            if name in self.consumers:
+                raise ResourceInUseException(f"Consumer {name} under stream {self.name} already exists for account "
+                                             f"{self.backend.account_id}.")
+            if len(self.consumers) >= limits.KINESIS_CONSUMERS_PER_STREAM:
+                raise LimitExceededException(f"Consumer limit of {limits.KINESIS_CONSUMERS_PER_STREAM} reached for "
+                                             f"stream {self.name}")
+            created = self.clock.now()
+            consumer = Consumer(name, kinesis_consumer_arn(self.arn, name, int(created)), created)
+            self.consumers[name] = consumer
+            return consumer
+
+    def deregister_consumer(self, name: str) -> None:
+        with self._admin_lock:
+            if self.consumers.pop(name, None) is None:
+                raise ResourceNotFoundException(f"Consumer {name} under stream {self.name} not found for account "
+                                                f"{self.backend.account_id}.")
+
+    def delete(self) -> None:
+        self._layout_lock.acquire_exclusive()
+        try:
+            self.status = "DELETING"
+        finally:
+            self._layout_lock.release_exclusive()
+        with self._data_arrived:
+            self._data_arrived.notify_all()
+
+
+def _empty_batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
+
+
+def _as_binary(values, name: str) -> pa.Array:
+    try:
+        return _core.as_binary_array(values, name)
+    except _core.CoreValueError as exc:
+        raise ValidationException(str(exc)) from None
+
+
+def _as_keys(values) -> pa.Array:
+    """Partition keys as a utf8 array (bytes must be valid UTF-8)."""
+    arr = _as_binary(values, "partition_keys")
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        try:
+            arr = arr.cast(pa.string() if pa.types.is_binary(arr.type) else pa.large_string())
+        except pa.ArrowInvalid:
+            raise ValidationException("partition keys must be valid UTF-8") from None
+    return arr
+
+
+def _record_sizes(data_arr: pa.Array, keys_arr: pa.Array) -> np.ndarray:
+    return (pc.binary_length(data_arr).to_numpy(zero_copy_only=False).astype(np.int64)
+            + pc.binary_length(keys_arr).to_numpy(zero_copy_only=False).astype(np.int64))
+
+
+class KinesisBackend:
+    """The streams of one account and region."""
+
+    def __init__(self, engine, region: str):
+        self.engine = engine
+        self.region = region
+        self.account_id = engine.account_id
+        self.clock = engine.clock
+        self.memory_cap_bytes: int | None = None
+        self.streams: dict[str, Stream] = {}
+        self._lock = threading.RLock()
+
+    def create_stream(self, name: str, shard_count: int | None = None, mode: str = "PROVISIONED",
+                      max_record_size_kib: int | None = None, tags: dict | None = None) -> Stream:
+        with self._lock:
+            if name in self.streams:
+                raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
+            if mode == "ON_DEMAND":
+                shard_count = limits.KINESIS_ON_DEMAND_INITIAL_SHARDS
+            if self.open_shard_count() + shard_count > limits.KINESIS_SHARD_COUNT_MAX:
+                raise LimitExceededException(
+                    f"This request would exceed the shard limit for the account {self.account_id} in {self.region}. "
+                    f"Current shard count for the account: {self.open_shard_count()}. Limit: "
+                    f"{limits.KINESIS_SHARD_COUNT_MAX}. Number of additional shards that would have resulted from "
+                    f"this request: {shard_count}.")
+            stream = Stream(self, name, shard_count, mode,
+                            max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
+            self.streams[name] = stream
+            return stream
+
+    def delete_stream(self, name: str, enforce_consumer_deletion: bool = False) -> None:
+        with self._lock:
+            stream = self.get_stream(name)
+            if stream.consumers and not enforce_consumer_deletion:
+                raise ResourceInUseException(
+                    f"Stream {name} under account {self.account_id} has registered consumers. Use "
+                    "EnforceConsumerDeletion to delete it with its consumers.")
+            del self.streams[name]
+            stream.delete()
+
+    def get_stream(self, name: str) -> Stream:
+        stream = self.streams.get(name)
+        if stream is None:
+            raise stream_not_found(name, self.account_id)
+        return stream
+
+    def stream_by_arn(self, arn: str) -> Stream:
+        name = arn.rsplit("stream/", 1)[-1].split("/")[0] if "stream/" in arn else None
+        stream = self.streams.get(name) if name else None
+        if stream is None or stream.arn != arn.split("/consumer/")[0]:
+            raise stream_not_found(name or arn, self.account_id)
+        return stream
+
+    def consumer_by_arn(self, arn: str) -> tuple[Stream, Consumer]:
+        stream = self.stream_by_arn(arn.split("/consumer/")[0]) if "/consumer/" in arn else None
+        if stream is not None:
+            for consumer in stream.consumers.values():
+                if consumer.arn == arn:
+                    return stream, consumer
+        raise ResourceNotFoundException(f"Consumer {arn} not found.")
+
+    def open_shard_count(self) -> int:
+        return sum(len(s.open_shards()) for s in self.streams.values())
+
+    def close(self) -> None:
+        pass

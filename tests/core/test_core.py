@@ -1,0 +1,247 @@
+"""The native core through engine._core: MD5, routing, grouping, shard log, trimming, threads."""
+import bisect
+import hashlib
+import threading
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from engine import _core
+
+
+def md5_int(key: bytes) -> int:
+    return int.from_bytes(hashlib.md5(key).digest(), "big")
+
+
+@given(st.lists(st.binary(max_size=300), max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_md5_matches_hashlib(keys):
+    hi, lo = _core.md5_hash_keys(pa.array(keys, pa.binary()))
+    got = [(int(h) << 64) | int(l) for h, l in zip(hi, lo)]
+    assert got == [md5_int(k) for k in keys]
+
+
+def test_md5_accepts_lists_numpy_and_arrow_inputs():
+    keys = ["a", "é", "k" * 64, "0" * 55, "0" * 56]
+    expected = [md5_int(k.encode()) for k in keys]
+    for values in (keys, np.array(keys), pa.array(keys), pa.array(keys, pa.large_string()),
+                   pa.chunked_array([keys[:2], keys[2:]]), pa.array(keys)[1:].to_pylist()):
+        hi, lo = _core.md5_hash_keys(values)
+        got = [(int(h) << 64) | int(l) for h, l in zip(hi, lo)]
+        assert got == expected[len(expected) - len(got):]
+
+
+def test_md5_refuses_nulls_and_non_binary():
+    with pytest.raises(_core.CoreValueError):
+        _core.md5_hash_keys(pa.array(["a", None]))
+    with pytest.raises(_core.CoreValueError):
+        _core.md5_hash_keys(pa.array([1, 2]))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**128 - 1), min_size=0, max_size=30, unique=True),
+       st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=100))
+@settings(max_examples=200, deadline=None)
+def test_routing_matches_bisect_reference(cuts, keys):
+    starts = [0] + sorted(cuts)
+    router = _core.Router(starts)
+    got = router.route(keys).tolist()
+    expected = [bisect.bisect_right(starts, md5_int(k.encode())) - 1 for k in keys]
+    assert got == expected
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=2**128 - 1)), min_size=1, max_size=50))
+@settings(max_examples=100, deadline=None)
+def test_explicit_hash_keys_override_md5(explicit):
+    starts = [0, 2**64, 2**127, 2**127 + 5]
+    keys = [f"key{i}" for i in range(len(explicit))]
+    text = [None if e is None else str(e) for e in explicit]
+    got = _core.Router(starts).route(keys, text).tolist()
+    expected = [bisect.bisect_right(starts, md5_int(k.encode()) if e is None else e) - 1 for k, e in zip(keys, explicit)]
+    assert got == expected
+
+
+@pytest.mark.parametrize("bad,error", [("01", _core.CoreValueError), ("", _core.CoreValueError),
+                                        ("12a", _core.CoreValueError), (str(2**128), _core.CoreRangeError),
+                                        ("9" * 40, _core.CoreValueError)])
+def test_parse_hash_keys_rejects_bad_rows(bad, error):
+    with pytest.raises(error) as info:
+        _core.parse_hash_keys(pa.array(["5", bad]))
+    assert info.value.row == 1
+
+
+def test_parse_hash_key_limits():
+    hi, lo, present = _core.parse_hash_keys(pa.array([str(2**128 - 1), "0", None]))
+    assert (int(hi[0]) << 64 | int(lo[0])) == 2**128 - 1
+    assert int(hi[1]) == 0 and int(lo[1]) == 0
+    assert present.tolist() == [True, True, False]
+
+
+def test_router_rejects_bad_starts():
+    for starts in ([], [1, 2], [0, 5, 5]):
+        with pytest.raises(_core.CoreValueError):
+            _core.Router(starts)
+
+
+def small_shard():
+    return _core.Shard(min_chunk_records=4, max_chunk_records=16, min_chunk_bytes=64, max_chunk_bytes=512)
+
+
+def test_shard_append_read_roundtrip_across_chunks():
+    shard, seqs = small_shard(), _core.SequenceSource(100)
+    data = [bytes([i % 256]) * (i % 37) for i in range(200)]
+    keys = [f"pk-{i}" for i in range(200)]
+    out = np.concatenate([shard.append(seqs, 1000 + i, keys[i:i + 50], data[i:i + 50]) for i in range(0, 200, 50)])
+    assert out.tolist() == list(range(100, 300))
+    stats = shard.stats()
+    assert stats["records"] == 200 and stats["chunks"] > 3
+    got_data, got_keys, got_seq, position = [], [], [], 0
+    while (batch := shard.read(position)) is not None:
+        got_data += batch.column("data").to_pylist()
+        got_keys += batch.column("partition_key").to_pylist()
+        got_seq += batch.column("sequence_number").to_pylist()
+        position = got_seq[-1] + 1
+    assert got_data == data and got_keys == keys and got_seq == list(range(100, 300))
+
+
+def test_shard_read_is_zero_copy_and_survives_trim():
+    shard, seqs = small_shard(), _core.SequenceSource(0)
+    shard.append(seqs, 1, ["k"] * 3, [b"abc", b"", b"xyz"])
+    batch = shard.read(0)
+    data = batch.column("data")
+    # a second read sees the same memory: the chunk is shared, not copied
+    assert shard.read(0).column("data").buffers()[2].address == data.buffers()[2].address
+    for _ in range(20):
+        shard.append(seqs, 10, ["k"] * 4, [b"later"] * 4)
+    shard.trim(5)   # hides and frees the first chunk; our batch pins it
+    assert shard.read(0).column("sequence_number")[0].as_py() > 2
+    assert data.to_pylist() == [b"abc", b"", b"xyz"]
+    del shard
+    assert batch.column("partition_key").to_pylist() == ["k", "k", "k"]
+
+
+def test_shard_read_limits_records_and_bytes():
+    shard, seqs = _core.Shard(), _core.SequenceSource(0)
+    shard.append(seqs, 1, ["k"] * 10, [b"x" * 10] * 10)
+    assert shard.read(0, 3).num_rows == 3
+    assert shard.read(0, 0, 25).num_rows == 2
+    assert shard.read(0, 0, 1).num_rows == 1    # always at least one record
+    assert shard.read(5).column("sequence_number")[0].as_py() == 5
+    assert shard.read(10) is None
+
+
+def test_shard_positions_by_time_and_sequence():
+    shard, seqs = small_shard(), _core.SequenceSource(0)
+    for t in range(10):
+        shard.append(seqs, 1000 * t, [f"k{t}"] * 3, [b"d"] * 3)
+    assert shard.seq_at_time(0) == 0
+    assert shard.seq_at_time(4500) == 15
+    assert shard.seq_at_time(10**12) == 30       # after the tip: the next record to come
+    assert shard.seq_at_or_after(7) == 7
+    assert shard.seq_at_or_after(1000) == 30
+    shard.trim(5000)
+    assert shard.seq_at_time(0) == 15
+    assert shard.stats()["first_seq"] == 15
+    assert shard.stats()["records"] == 15
+
+
+def test_timestamps_never_go_backwards_within_a_shard():
+    shard, seqs = _core.Shard(), _core.SequenceSource(0)
+    shard.append(seqs, 5000, ["a"], [b"1"])
+    shard.append(seqs, 1000, ["a"], [b"2"])
+    ts = shard.read(0).column("approximate_arrival_timestamp").cast(pa.int64()).to_pylist()
+    assert ts == [5000, 5000]
+
+
+def test_trim_frees_whole_chunks_and_memory_cap():
+    shard, seqs = small_shard(), _core.SequenceSource(0)
+    for t in range(40):
+        shard.append(seqs, t, ["k"] * 8, [b"x" * 20] * 8)
+    before = shard.stats()
+    shard.trim(0, 4096)
+    after = shard.stats()
+    assert after["bytes_allocated"] <= 4096 + 2048 and after["chunks"] < before["chunks"]
+    first = after["first_seq"]
+    assert first > 0 and shard.read(0).column("sequence_number")[0].as_py() == first
+    shard.trim(10**9)    # everything expired: the newest chunk stays allocated for the writer
+    assert shard.stats()["records"] == 0 and shard.stats()["chunks"] == 1
+    assert shard.read(0) is None
+    shard.append(seqs, 10**9, ["k"], [b"new"])
+    assert shard.read(0).column("data").to_pylist() == [b"new"]
+
+
+def test_big_record_gets_a_chunk_of_its_own():
+    shard, seqs = small_shard(), _core.SequenceSource(0)
+    with pytest.raises(_core.CoreTooBigError):
+        shard.append(seqs, 1, ["k"], [b"x" * 1000])   # beyond this shard's max chunk bytes
+    assert shard.stats()["records"] == 0
+    big = _core.Shard(min_chunk_bytes=64, max_chunk_bytes=16 << 20)
+    big.append(seqs, 1, ["k", "k"], [b"a", b"y" * (10 << 20)])
+    assert [len(d) for d in big.read(0).column("data").to_pylist()] == [1, 10 << 20]
+
+
+def test_append_routed_groups_rows_and_keeps_order_per_shard():
+    shards = [_core.Shard() for _ in range(3)]
+    seqs = _core.SequenceSource(0)
+    where = np.array([2, 0, 2, 1, 0, 2], dtype=np.int32)
+    out = _core.append_routed(shards, seqs, 7, where, [str(i) for i in range(6)], [b"%d" % i for i in range(6)])
+    assert len(set(out.tolist())) == 6
+    for s_index, shard in enumerate(shards):
+        batch = shard.read(0)
+        rows = [i for i in range(6) if where[i] == s_index]
+        assert batch.column("partition_key").to_pylist() == [str(i) for i in rows]
+        assert batch.column("sequence_number").to_pylist() == out[rows].tolist()
+        assert out[rows].tolist() == sorted(out[rows].tolist())
+
+
+def test_readers_never_see_half_a_batch():
+    shard, seqs = _core.Shard(min_chunk_records=64, min_chunk_bytes=1024), _core.SequenceSource(0)
+    batch_size, batches = 97, 300
+    stop = threading.Event()
+    problems = []
+
+    def reader():
+        while not stop.is_set():
+            total, position = 0, 0
+            while (b := shard.read(position)) is not None:
+                total += b.num_rows
+                position = b.column(2)[-1].as_py() + 1
+            if total % batch_size:
+                problems.append(total)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    keys = [f"k{i}" for i in range(batch_size)]
+    data = [b"v" * (i % 50) for i in range(batch_size)]
+    for i in range(batches):
+        shard.append(seqs, i, keys, data)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not problems
+    assert shard.stats()["records"] == batch_size * batches
+
+
+def test_concurrent_writers_get_unique_increasing_sequence_numbers():
+    shard, seqs = _core.Shard(), _core.SequenceSource(0)
+    results = []
+
+    def writer(tag):
+        for _ in range(200):
+            results.append(shard.append(seqs, 1, [tag] * 10, [tag.encode()] * 10))
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    all_seqs = np.concatenate(results)
+    assert len(np.unique(all_seqs)) == 8000
+    stored = []
+    position = 0
+    while (b := shard.read(position)) is not None:
+        stored += b.column(2).to_pylist()
+        position = stored[-1] + 1
+    assert stored == sorted(all_seqs.tolist())
