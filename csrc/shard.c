@@ -73,7 +73,14 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     return EN_OK;
 }
 
+#define EN_MAX_SPARE_CHUNKS 2
+
 void en_shard_destroy(en_shard *s) {
+    while (s->spare) {
+        en_chunk *next = s->spare->next;
+        chunk_free(s->spare);
+        s->spare = next;
+    }
     en_chunk *c = s->head;
     while (c) {
         en_chunk *next = c->next;
@@ -95,14 +102,45 @@ static void link_chunk(en_shard *s, en_chunk *c) {
     pthread_mutex_unlock(&s->list_lock);
 }
 
-/* Called with list_lock held. */
+/* Called with list_lock held. A chunk no reader pins goes to the spare list (up to a few),
+ * so steady-state ingestion with retention reuses memory already faulted in. */
 static void unlink_head(en_shard *s) {
     en_chunk *c = s->head;
     s->head = c->next;
     if (!s->head) s->tail = NULL;
     s->n_chunks--;
     s->bytes_allocated -= chunk_bytes(c);
-    en_chunk_unpin(c);
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (s->n_spare < EN_MAX_SPARE_CHUNKS) {
+            c->next = s->spare;
+            s->spare = c;
+            s->n_spare++;
+        } else {
+            chunk_free(c);
+        }
+    }
+}
+
+/* A spare chunk big enough for the next record, reset for reuse; NULL if none. */
+static en_chunk *take_spare(en_shard *s, int64_t first_seq, int64_t dlen, int64_t klen) {
+    en_chunk *found = NULL;
+    pthread_mutex_lock(&s->list_lock);
+    for (en_chunk **link = &s->spare; *link; link = &(*link)->next) {
+        if ((*link)->data_cap >= dlen && (*link)->key_cap >= klen) {
+            found = *link;
+            *link = found->next;
+            s->n_spare--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->list_lock);
+    if (found) {
+        found->next = NULL;
+        found->refs = 1;
+        found->first_seq = first_seq;
+        found->count = 0;
+    }
+    return found;
 }
 
 en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
@@ -138,7 +176,8 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
             int64_t records = clamp64(max64(s->next_records, n - k), cfg->min_chunk_records, cfg->max_chunk_records);
             int64_t dcap = max64(clamp64(max64(s->next_bytes, rem_data), cfg->min_chunk_bytes, cfg->max_chunk_bytes), dlen);
             int64_t kcap = max64(clamp64(max64(s->next_bytes / 4, rem_keys), cfg->min_chunk_bytes / 4, cfg->max_chunk_bytes), klen);
-            en_chunk *fresh = chunk_new(base + k, records, dcap, kcap);
+            en_chunk *fresh = take_spare(s, base + k, dlen, klen);
+            if (!fresh) fresh = chunk_new(base + k, records, dcap, kcap);
             if (EN_UNLIKELY(!fresh)) goto rollback;
             if (c) STORE(&c->count, cnt);
             link_chunk(s, fresh);

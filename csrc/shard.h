@@ -50,6 +50,8 @@ typedef struct {
     int64_t last_ts;         /* arrival timestamps never go backwards within a shard */
     int64_t next_records, next_bytes;   /* geometric growth of chunk sizes */
     int64_t bytes_allocated;            /* all buffers of all chunks */
+    en_chunk *spare;                    /* trimmed chunks kept for reuse: no fresh page faults */
+    int64_t n_spare;
 } en_shard;
 
 typedef struct {
