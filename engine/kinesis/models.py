@@ -319,7 +319,8 @@ class Stream:
 
     # --- housekeeping: retention, on-demand scaling ------------------------------------
     def _housekeeping(self, now: float) -> None:
-        if now - self._last_trim >= 1.0:
+        # Age trims once per engine second; a memory cap is enforced on every batch.
+        if now - self._last_trim >= 1.0 or self.memory_cap_bytes is not None:
             self._last_trim = now
             self.apply_retention(now)
         if self.mode == "ON_DEMAND" and now - self._window_start >= limits.KINESIS_ON_DEMAND_SCALE_WINDOW_S:

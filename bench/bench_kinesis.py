@@ -1,0 +1,215 @@
+"""Kinesis benchmarks: the native bulk API, the boto3 shape, a pure-Python baseline and
+moto, in the same run. report.py turns the timings into records/s, MiB/s, multiples of the
+documented per-shard limit (1,000 records/s, 1 MiB/s) and ratios to the baselines."""
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from engine import _core
+from bench.baselines import PythonStream, md5_route
+from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
+
+SHARDS = [1, 4, 16]
+REQUESTS = 20                    # PutRecords calls per round
+STEADY_CAP = 32 << 20            # per-shard memory cap: trimming recycles chunks (steady state)
+
+
+def make_stream(eng, shards, cap=STEADY_CAP):
+    eng.client("kinesis").create_stream(StreamName="bench", ShardCount=shards)
+    stream = eng.backend("kinesis").get_stream("bench")
+    stream.memory_cap_bytes = cap
+    return stream
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_put_batch(benchmark, eng, put_batch_input, shards):
+    data, keys = put_batch_input
+    stream = make_stream(eng, shards)
+    benchmark.group = f"put shards={shards}"
+    record_info(benchmark, records=len(data), bytes_=len(data) * RECORD_BYTES, kind="engine", shards=shards,
+                api="put_batch")
+    result = benchmark(stream.put_batch, data, keys)
+    assert len(result.sequence_number) == len(data)
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_put_records(benchmark, eng, put_records_input, shards):
+    make_stream(eng, shards)
+    kinesis = eng.client("kinesis")
+    benchmark.group = f"put shards={shards}"
+    record_info(benchmark, records=REQUESTS * 500, bytes_=REQUESTS * 500 * RECORD_BYTES, kind="engine",
+                shards=shards, api="put_records")
+
+    def run():
+        for _ in range(REQUESTS):
+            kinesis.put_records(StreamName="bench", Records=put_records_input)
+
+    benchmark(run)
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_put_python_baseline(benchmark, put_records_input, shards):
+    benchmark.group = f"put shards={shards}"
+    record_info(benchmark, records=REQUESTS * 500, bytes_=REQUESTS * 500 * RECORD_BYTES, kind="baseline",
+                shards=shards, api="pure Python")
+    stream = PythonStream(shards)
+
+    def run():
+        for _ in range(REQUESTS):
+            stream.put_records(put_records_input)
+
+    benchmark(run)
+
+
+@pytest.mark.parametrize("shards", [4])
+def test_put_moto(benchmark, put_records_input, shards):
+    moto = pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    benchmark.group = f"put shards={shards}"
+    record_info(benchmark, records=500, bytes_=500 * RECORD_BYTES, kind="moto", shards=shards, api="moto")
+    with moto.mock_aws():
+        client = boto3.client("kinesis", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        client.create_stream(StreamName="bench", ShardCount=shards)
+        benchmark.pedantic(client.put_records, kwargs={"StreamName": "bench", "Records": put_records_input},
+                           rounds=3, iterations=1)
+
+
+@pytest.fixture(scope="module")
+def filled_stream():
+    import engine
+
+    eng = engine.Engine()
+    n = scaled(1_000_000)
+    stream = make_stream(eng, 4, cap=None)
+    data, keys = fixed_width_binary(n, RECORD_BYTES), random_keys(n)
+    step = 100_000
+    for i in range(0, n, step):
+        stream.put_batch(data[i:i + step], keys[i:i + step])
+    yield eng, stream, n
+    eng.close()
+
+
+def test_read(benchmark, filled_stream):
+    eng, stream, n = filled_stream
+    benchmark.group = "read shards=4"
+    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="engine", shards=4, api="read",
+                direction="read")
+
+    def run():
+        return sum(stream.read_table(i).num_rows for i in range(4))
+
+    assert benchmark(run) == n
+
+
+def test_get_records(benchmark, filled_stream):
+    eng, stream, n = filled_stream
+    kinesis = eng.client("kinesis")
+    per_round = 40_000
+    benchmark.group = "read shards=4"
+    record_info(benchmark, records=per_round, bytes_=per_round * RECORD_BYTES, kind="engine", shards=4,
+                api="get_records", direction="read")
+
+    def run():
+        got = 0
+        for shard in range(4):
+            it = kinesis.get_shard_iterator(StreamName="bench", ShardId=f"shardId-{shard:012d}",
+                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            got += len(kinesis.get_records(ShardIterator=it, Limit=per_round // 4)["Records"])
+        return got
+
+    assert benchmark(run) == per_round
+
+
+def test_read_python_baseline(benchmark, put_records_input):
+    benchmark.group = "read shards=4"
+    stream = PythonStream(4)
+    for _ in range(80):
+        stream.put_records(put_records_input)
+    total = sum(len(s) for s in stream.shards)
+    record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="baseline", shards=4,
+                api="pure Python get_records", direction="read")
+
+    def run():
+        got = 0
+        for shard in range(4):
+            position = 0
+            while batch := stream.read(shard, position, 10_000):
+                records = [{"SequenceNumber": str(seq), "ApproximateArrivalTimestamp": ts, "Data": data,
+                            "PartitionKey": key} for seq, ts, key, data in batch]
+                got += len(records)
+                position += len(batch)
+        return got
+
+    assert benchmark(run) == total
+
+
+@pytest.fixture(scope="module")
+def key_input():
+    keys = random_keys(scaled(200_000))
+    return keys, keys.to_pylist()
+
+
+def test_md5(benchmark, key_input):
+    keys, _ = key_input
+    benchmark.group = "md5"
+    record_info(benchmark, records=len(keys), bytes_=pa.compute.sum(pa.compute.binary_length(keys)).as_py(),
+                kind="engine", api="md5 (C, batch)")
+    benchmark(_core.md5_hash_keys, keys)
+
+
+def test_md5_python_baseline(benchmark, key_input):
+    import hashlib
+
+    _, key_list = key_input
+    sample = key_list[:50_000]
+    benchmark.group = "md5"
+    record_info(benchmark, records=len(sample), bytes_=sum(map(len, sample)), kind="baseline", api="hashlib.md5")
+    benchmark(lambda: [hashlib.md5(k.encode()).digest() for k in sample])
+
+
+def test_route(benchmark, key_input):
+    keys, _ = key_input
+    router = _core.Router([i * (2**128 // 16) for i in range(16)])
+    hi, lo = _core.md5_hash_keys(keys)
+    benchmark.group = "routing (16 shards)"
+    record_info(benchmark, records=len(keys), bytes_=0, kind="engine", api="route (C, batch)")
+    benchmark(router.route_hashes, hi, lo)
+
+
+def test_route_python_baseline(benchmark, key_input):
+    import bisect
+
+    keys, _ = key_input
+    hi, lo = _core.md5_hash_keys(keys[:50_000])
+    hashes = [(int(h) << 64) | int(l) for h, l in zip(hi, lo)]
+    starts = [i * (2**128 // 16) for i in range(16)]
+    benchmark.group = "routing (16 shards)"
+    record_info(benchmark, records=len(hashes), bytes_=0, kind="baseline", api="bisect")
+    benchmark(lambda: [bisect.bisect_right(starts, h) - 1 for h in hashes])
+
+
+def test_memory_per_record(benchmark):
+    """Put a million records into a fresh stream (first-touch memory included) and record
+    the core's bytes per record beyond key and data."""
+    import engine
+
+    n = scaled(1_000_000)
+    data, keys = fixed_width_binary(n, RECORD_BYTES), random_keys(n)
+    payload = len(data) * RECORD_BYTES + pa.compute.sum(pa.compute.binary_length(keys)).as_py()
+    overheads = []
+
+    def setup():
+        eng = engine.Engine()
+        eng.client("kinesis").create_stream(StreamName="m", ShardCount=4)
+        return (eng.backend("kinesis").get_stream("m"),), {}
+
+    def run(stream):
+        for i in range(0, n, 100_000):
+            stream.put_batch(data[i:i + 100_000], keys[i:i + 100_000])
+        used = sum(s.log.stats()["bytes_allocated"] for s in stream.shards)
+        overheads.append((used - payload) / n)
+
+    benchmark.group = "put growing stream shards=4"
+    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="engine", shards=4, api="put_batch (fresh stream)")
+    benchmark.pedantic(run, setup=setup, rounds=2, iterations=1)
+    benchmark.extra_info["overhead_bytes_per_record"] = round(min(overheads), 1)
