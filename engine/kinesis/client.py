@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import re
 import threading
 
@@ -20,7 +21,7 @@ from ..errors import ParamValidationError
 from . import errors as kinesis_errors
 from . import iterators
 from .errors import (InvalidArgumentException, ResourceInUseException, ResourceNotFoundException,
-                     ValidationException, stream_not_found)
+                     ValidationException, shard_not_found, stream_not_found)
 from .models import (HASH_KEY_MAX, Stream, format_sequence_number, parse_sequence_number)
 
 _UTC = datetime.timezone.utc
@@ -130,11 +131,11 @@ class KinesisClient(BaseClient):
                 "streamName", name, f"Member must satisfy regular expression pattern: {limits.KINESIS_STREAM_NAME_PATTERN}"))
 
     @staticmethod
-    def _check_range(field: str, value, lo: int, hi: int, error=ValidationException) -> int:
-        check_int(field, value)
+    def _check_range(field: str, value, lo: int, hi: int | None, error=ValidationException) -> int:
+        check_int(field[:1].upper() + field[1:], value)   # botocore names the parameter, AWS the wire field
         if value < lo:
             raise error(constraint_message(field, value, f"Member must have value greater than or equal to {lo}"))
-        if value > hi:
+        if hi is not None and value > hi:
             raise error(constraint_message(field, value, f"Member must have value less than or equal to {hi}"))
         return value
 
@@ -152,7 +153,8 @@ class KinesisClient(BaseClient):
         if mode == "PROVISIONED":
             if ShardCount is None:
                 raise InvalidArgumentException("ShardCount is required for streams in PROVISIONED mode.")
-            self._check_range("shardCount", ShardCount, limits.KINESIS_SHARD_COUNT_MIN, limits.KINESIS_SHARD_COUNT_MAX)
+            # No upper bound in the API: past the account's shard quota it is LimitExceededException.
+            self._check_range("shardCount", ShardCount, limits.KINESIS_SHARD_COUNT_MIN, None)
         elif ShardCount is not None:
             raise InvalidArgumentException("ShardCount cannot be specified for streams in ON_DEMAND mode.")
         if MaxRecordSizeInKiB is not None:
@@ -266,8 +268,8 @@ class KinesisClient(BaseClient):
         now = stream.clock.now()
         horizon = now - stream.retention_seconds
 
-        def open_at(s, t):
-            return s.created_at <= t and (s.is_open or s.closed_at > t)
+        def open_at(s, t):   # the ShardFilter reference: start <= t and (end >= t or still open)
+            return s.created_at <= t and (s.is_open or s.closed_at >= t)
 
         if kind == "AFTER_SHARD_ID":
             if "ShardId" not in shard_filter:
@@ -285,14 +287,14 @@ class KinesisClient(BaseClient):
         t = _to_epoch("ShardFilter.Timestamp", shard_filter["Timestamp"])
         if kind == "AT_TIMESTAMP":
             return [s for s in shards if open_at(s, max(t, stream.created))]
-        return [s for s in shards if s.is_open or s.closed_at > t]   # FROM_TIMESTAMP
+        return [s for s in shards if s.is_open or s.closed_at >= t]   # FROM_TIMESTAMP
 
     # --- writes --------------------------------------------------------------------------
     def put_record(self, Data, PartitionKey, StreamName=None, ExplicitHashKey=None, SequenceNumberForOrdering=None,
                    StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
         data = to_blob("Data", Data)
         check_str("PartitionKey", PartitionKey)
+        stream = self._stream(StreamName, StreamARN)
         if not 1 <= len(PartitionKey) <= limits.KINESIS_PARTITION_KEY_MAX:
             raise ValidationException(constraint_message(
                 "partitionKey", PartitionKey, "Member must have length less than or equal to 256 and greater than or equal to 1"))
@@ -328,15 +330,15 @@ class KinesisClient(BaseClient):
             raise InvalidArgumentException(f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {value}")
 
     def put_records(self, Records, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
         check_list("Records", Records)
         n = len(Records)
         if n == 0:
             raise ValidationException(constraint_message("records", "[]", "Member must have length greater than or equal to 1"))
+        data, keys, explicit = _split_records(Records)   # botocore's client-side checks come first
+        stream = self._stream(StreamName, StreamARN)
         if n > limits.KINESIS_PUT_RECORDS_MAX:
             raise ValidationException(constraint_message(
                 "records", f"[{n} records]", f"Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}"))
-        data, keys, explicit = _split_records(Records)
         size = pa.compute.sum(pa.compute.binary_length(data)).as_py() + pa.compute.sum(pa.compute.binary_length(keys)).as_py()
         if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
             raise InvalidArgumentException(f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
@@ -365,6 +367,9 @@ class KinesisClient(BaseClient):
         stream = self._stream(StreamName, StreamARN)
         check_str("ShardId", ShardId)
         shard = stream.shard(ShardId)
+        if not shard.is_open and shard not in stream.visible_shards():
+            # a closed shard is readable for the retention period only
+            raise shard_not_found(ShardId, stream.name, self._backend.account_id)
         position = self._resolve_position(stream, shard, ShardIteratorType, StartingSequenceNumber, Timestamp,
                                           "shardIteratorType")
         state = iterators.IteratorState(stream.name, int(stream.created * 1000), shard.index, position,
@@ -389,7 +394,10 @@ class KinesisClient(BaseClient):
         check_str("StartingSequenceNumber", sequence_number)
         seq = parse_sequence_number(sequence_number)
         upper = shard.ending_seq if shard.ending_seq is not None else stream._seq.next_value - 1
-        if seq is None or seq < shard.starting_seq or seq > upper:
+        # AFTER_SEQUENCE_NUMBER may name the number just below the shard's first one: the
+        # ContinuationSequenceNumber of a subscription that has not read a record yet.
+        lower = shard.starting_seq - (1 if kind == "AFTER_SEQUENCE_NUMBER" else 0)
+        if seq is None or seq < lower or seq > upper:
             raise InvalidArgumentException(
                 f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} in stream "
                 f"{stream.name} under account {self._backend.account_id} is invalid because it did not come from this stream.")
@@ -405,6 +413,7 @@ class KinesisClient(BaseClient):
         if stream is None or int(stream.created * 1000) != state.stream_created_ms:
             raise stream_not_found(state.stream_name, self._backend.account_id)
         shard = stream.shard(state.shard_index)
+        stream.housekeeping(now_ms / 1000)   # records past the retention period are no longer served
         stream.check_read_limits(shard, now_ms / 1000)
         records, position, behind, nbytes = _read_records(stream, shard, state.position, limit,
                                                           limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
@@ -454,7 +463,7 @@ class KinesisClient(BaseClient):
                                                        limits.KINESIS_RECORD_SIZE_MIN_KIB, limits.KINESIS_RECORD_SIZE_MAX_KIB)
         return {}
 
-    def update_stream_mode(self, StreamARN, StreamModeDetails, WarmThroughputMiBps=None):
+    def update_stream_mode(self, StreamARN, StreamModeDetails, WarmThroughputMiBps=None, StreamId=None):
         stream = self._stream(None, StreamARN)
         check_dict("StreamModeDetails", StreamModeDetails)
         mode = StreamModeDetails.get("StreamMode")
@@ -494,7 +503,7 @@ class KinesisClient(BaseClient):
         if ScalingType != "UNIFORM_SCALING":
             raise ValidationException(constraint_message("scalingType", ScalingType,
                                                          "Member must satisfy enum value set: [UNIFORM_SCALING]"))
-        self._check_range("targetShardCount", TargetShardCount, 1, limits.KINESIS_SHARD_COUNT_MAX)
+        self._check_range("targetShardCount", TargetShardCount, 1, None)
         if stream.mode == "ON_DEMAND":
             raise ValidationException("UpdateShardCount is not supported for streams in ON_DEMAND mode.")
         current = stream.update_shard_count(TargetShardCount)
@@ -602,7 +611,7 @@ class KinesisClient(BaseClient):
             out["StreamARN"] = stream.arn
         return out
 
-    def register_stream_consumer(self, StreamARN, ConsumerName, Tags=None):
+    def register_stream_consumer(self, StreamARN, ConsumerName, Tags=None, StreamId=None):
         stream = self._stream(None, StreamARN)
         check_str("ConsumerName", ConsumerName)
         if not 1 <= len(ConsumerName) <= limits.KINESIS_CONSUMER_NAME_MAX or not _CONSUMER_NAME.fullmatch(ConsumerName):
@@ -623,11 +632,12 @@ class KinesisClient(BaseClient):
                                             f"{self._backend.account_id}.")
         return stream, consumer
 
-    def describe_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None):
+    def describe_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None, StreamId=None):
         stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
         return {"ConsumerDescription": self._consumer_shape(consumer, stream)}
 
-    def list_stream_consumers(self, StreamARN, NextToken=None, MaxResults=None, StreamCreationTimestamp=None):
+    def list_stream_consumers(self, StreamARN, NextToken=None, MaxResults=None, StreamCreationTimestamp=None,
+                              StreamId=None):
         stream = self._stream(None, StreamARN)
         limit = 100 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, 10000)
         consumers = sorted(stream.consumers.values(), key=lambda c: c.name)
@@ -640,12 +650,12 @@ class KinesisClient(BaseClient):
             out["NextToken"] = _encode_token(page[-1].name)
         return out
 
-    def deregister_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None):
+    def deregister_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None, StreamId=None):
         stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
         stream.deregister_consumer(consumer.name)
         return {}
 
-    def subscribe_to_shard(self, ConsumerARN, ShardId, StartingPosition):
+    def subscribe_to_shard(self, ConsumerARN, ShardId, StartingPosition, StreamId=None):
         stream, consumer = self._consumer(None, None, ConsumerARN)
         check_str("ShardId", ShardId)
         check_dict("StartingPosition", StartingPosition)
@@ -691,8 +701,10 @@ class ShardEventStream:
         records, self._position, behind, _ = _read_records(stream, shard, self._position,
                                                            limits.KINESIS_GET_RECORDS_MAX,
                                                            limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
-        event = {"Records": records, "ContinuationSequenceNumber": format_sequence_number(self._position - 1)
-                 if self._position > 0 else format_sequence_number(shard.starting_seq),
+        # Resuming AFTER_SEQUENCE_NUMBER this number continues exactly where this event ends
+        # (position 0 means "from the shard's start").
+        continuation = max(self._position, shard.starting_seq) - 1
+        event = {"Records": records, "ContinuationSequenceNumber": format_sequence_number(continuation),
                  "MillisBehindLatest": behind}
         if not shard.is_open and not shard.has_records_from(self._position):
             event["ChildShards"] = _child_shards(stream, shard)
@@ -728,6 +740,10 @@ def _split_records(records) -> tuple[pa.Array, pa.Array, list | None]:
         data_arr = pa.array([to_blob(f"Records[{i}].Data", d) for i, d in enumerate(data)], type=pa.binary())
     for i, k in enumerate(keys) if not all(type(k) is str for k in keys) else ():
         check_str(f"Records[{i}].PartitionKey", k)
+    if "" in keys:   # botocore refuses an empty key (min length 1) before sending
+        raise ParamValidationError("\n".join(
+            f"Invalid length for parameter Records[{i}].PartitionKey, value: 0, valid min length: 1"
+            for i, k in enumerate(keys) if k == ""))
     keys_arr = pa.array(keys, type=pa.string())
     return data_arr, keys_arr, explicit
 
@@ -749,14 +765,69 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
         ts = batch.column(3).cast(pa.int64()).to_numpy()
         for ms in np.unique(ts).tolist():
             stamps.setdefault(ms, datetime.datetime.fromtimestamp(ms / 1000, _UTC))
-        for k, d, q, t in zip(keys, data, seqs.tolist(), ts.tolist()):
-            rec = {"SequenceNumber": str(q), "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
-            if encrypted:
-                rec["EncryptionType"] = "KMS"
-            records.append(rec)
+        if encrypted:
+            records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k,
+                         "EncryptionType": "KMS"}
+                        for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
+        else:
+            records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
+                        for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
         nbytes += pa.compute.sum(pa.compute.binary_length(batch.column(1))).as_py() or 0
         position = int(seqs[-1]) + 1
     behind = 0
     if records and shard.has_records_from(position):
         behind = max(0, now_ms - int(records[-1]["ApproximateArrivalTimestamp"].timestamp() * 1000))
     return records, position, behind, nbytes
+
+
+# --- botocore's client-side minimums ----------------------------------------------------
+# botocore validates a request against the service model before sending it: besides types
+# and required members it enforces each member's `min` (string/list/map length, integer
+# value), raising ParamValidationError. `max` and `pattern` are left to the service
+# (ValidationException). These are the Kinesis members with a `min`.
+_MIN_LENGTH = {name: 1 for name in (
+    "StreamName", "StreamARN", "StreamId", "ShardId", "ShardToSplit", "ShardToMerge", "AdjacentShardToMerge",
+    "ExclusiveStartShardId", "ExclusiveStartStreamName", "ExclusiveStartTagKey", "NextToken", "ShardIterator",
+    "ConsumerName", "ConsumerARN", "ResourceARN", "KeyId", "PartitionKey", "Records", "TagKeys", "Tags")}
+_MIN_VALUE = {"ShardCount": 1, "TargetShardCount": 1, "Limit": 1, "MaxResults": 1,
+              "MaxRecordSizeInKiB": limits.KINESIS_RECORD_SIZE_MIN_KIB, "WarmThroughputMiBps": 0}
+
+
+def _minimum_reports(kwargs: dict) -> list[str]:
+    reports = []
+    for name, value in kwargs.items():
+        lo = _MIN_LENGTH.get(name)
+        if lo is not None and isinstance(value, (str, list, tuple, dict)) and len(value) < lo:
+            reports.append(f"Invalid length for parameter {name}, value: {len(value)}, valid min length: {lo}")
+        lo = _MIN_VALUE.get(name)
+        if lo is not None and type(value) is int and value < lo:
+            reports.append(f"Invalid value for parameter {name}, value: {value}, valid min value: {lo}")
+    tags = kwargs.get("Tags")
+    if isinstance(tags, dict) and "" in tags:
+        reports.append("Invalid length for parameter Tags (key: ), value: 0, valid min length: 1")
+    keys = kwargs.get("TagKeys")
+    if isinstance(keys, (list, tuple)):
+        reports.extend(f"Invalid length for parameter TagKeys[{i}], value: 0, valid min length: 1"
+                       for i, k in enumerate(keys) if k == "")
+    shard_filter = kwargs.get("ShardFilter")
+    if isinstance(shard_filter, dict) and shard_filter.get("ShardId") == "":
+        reports.append("Invalid length for parameter ShardFilter.ShardId, value: 0, valid min length: 1")
+    return reports
+
+
+def _with_minimums(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if not args:
+            reports = _minimum_reports(kwargs)
+            if reports:
+                raise ParamValidationError("\n".join(reports))
+        return method(self, *args, **kwargs)
+
+    return call
+
+
+for _name, _method in list(vars(KinesisClient).items()):
+    if getattr(_method, "operation_name", None):
+        setattr(KinesisClient, _name, _with_minimums(_method))
+del _name, _method
