@@ -63,12 +63,24 @@ FIREHOSE_RETRY_DURATION_MAX_S = 7200
 FIREHOSE_RETRY_DURATION_DEFAULT_S = 300
 FIREHOSE_LAMBDA_RETRIES = 3
 FIREHOSE_DEAGGREGATION_MAX = 500
+FIREHOSE_RANDOM_STRING_LEN = 11           # !{firehose:random-string}
+FIREHOSE_PREFIX_EVALUATED_MAX = 512        # Prefix/ErrorOutputPrefix after evaluation
+FIREHOSE_PARTITIONING_BUFFER_MIN_MB = 64   # dynamic partitioning and record format conversion
+FIREHOSE_HTTP_BUFFER_SIZE_MAX_MB = 64
+FIREHOSE_LAMBDA_BUFFER_DEFAULT_MB = 1      # Lambda processor BufferSizeInMBs (0.2-3)
+FIREHOSE_LAMBDA_BUFFER_MAX_MB = 3
+FIREHOSE_KINESIS_POLL_INTERVAL_S = 1.0     # engine-time period of a Kinesis source's reader
+FIREHOSE_HTTP_TIMEOUT_S = 180              # an endpoint must answer within 3 minutes
+FIREHOSE_TAGS_MAX = 50
+FIREHOSE_LIST_STREAMS_DEFAULT = 10
+FIREHOSE_DIRECT_PUT_RECORDS_PER_S = 5000   # default quota (enforced with enforce_limits=True)
+FIREHOSE_DIRECT_PUT_BYTES_PER_S = 5 * MiB
 
 # --- SQS ------------------------------------------------------------------------------
 SQS_QUEUE_NAME_MAX = 80
 SQS_MESSAGE_SIZE_MIN = 1 * KiB
 SQS_MESSAGE_SIZE_MAX = 1 * MiB
-SQS_MESSAGE_SIZE_DEFAULT = 256 * KiB      # the CreateQueue reference's default
+SQS_MESSAGE_SIZE_DEFAULT = 1 * MiB        # current CreateQueue reference: "Default: 1,048,576 bytes (1 MiB)" (older: 256 KiB)
 SQS_RETENTION_MIN_S = 60
 SQS_RETENTION_MAX_S = 14 * 24 * 3600
 SQS_RETENTION_DEFAULT_S = 4 * 24 * 3600
@@ -94,6 +106,16 @@ SQS_LIST_QUEUES_MAX = 1000
 SQS_KMS_REUSE_MIN_S = 60
 SQS_KMS_REUSE_MAX_S = 86_400
 SQS_KMS_REUSE_DEFAULT_S = 300
+SQS_BATCH_BYTES_MAX = 1 * MiB             # sum of the bodies (+ attributes) of one SendMessageBatch
+SQS_RECREATE_WAIT_S = 60                  # wait after DeleteQueue before re-creating the name
+SQS_REDRIVE_ALLOW_SOURCES_MAX = 10        # RedriveAllowPolicy sourceQueueArns
+SQS_PERMISSION_ACTIONS_MAX = 7            # actions per AddPermission statement
+SQS_TAGS_MAX = 50
+SQS_TAG_KEY_MAX = 128
+SQS_TAG_VALUE_MAX = 256
+SQS_MOVE_RATE_MAX = 500                   # StartMessageMoveTask MaxNumberOfMessagesPerSecond
+SQS_LIST_MOVE_TASKS_MAX = 10
+SQS_ATTEMPT_ID_WINDOW_S = 300             # ReceiveRequestAttemptId usable for 5 minutes
 
 # --- SNS ------------------------------------------------------------------------------
 SNS_TOPIC_NAME_MAX = 256

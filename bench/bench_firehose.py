@@ -1,0 +1,229 @@
+"""Firehose benchmarks, each group timed against its limit in the same run:
+
+* "firehose kinesis->parquet": records already in a 4-shard Kinesis stream (100-byte records)
+  delivered as snappy Parquet (poll the shards zero-copy + write), versus
+  pyarrow.parquet.write_table of the same table (kind="baseline": the limit).
+* "firehose directput json->parquet": put_batch of JSON records + flush with conversion through
+  a Glue schema, versus pyarrow.json.read_json + pyarrow.parquet.write_table of the same bytes,
+  and moto's Firehose (put_record_batch of the same records, raw delivery) when installed.
+
+report.py turns the timings into records/s, MiB/s and ratios. Sizes scale with ENGINE_BENCH_SCALE.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+import pytest
+
+import engine
+from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
+
+ROLE = "arn:aws:iam::000000000000:role/firehose"
+KINESIS_GROUP = "firehose kinesis->parquet"
+JSON_GROUP = "firehose directput json->parquet"
+
+
+@pytest.fixture
+def s3_eng():
+    root = tempfile.mkdtemp(prefix="bench-s3-")
+    e = engine.Engine(s3_root=root, clock=engine.ManualClock())
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="module")
+def kinesis_input():
+    n = scaled(1_000_000)
+    return fixed_width_binary(n, RECORD_BYTES, seed=3), random_keys(n, seed=4)
+
+
+def _kinesis_delivery(eng, name):
+    kinesis = eng.client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=4)
+    stream = eng.backend("kinesis").get_stream(name)
+    stream.memory_cap_bytes = None
+    glue = eng.client("glue")
+    try:
+        glue.create_database(DatabaseInput={"Name": "bench"})
+        glue.create_table(DatabaseName="bench", TableInput={
+            "Name": "records", "Parameters": {"engine.firehose.input": "kinesis-records"},
+            "StorageDescriptor": {"Columns": [{"Name": "partition_key", "Type": "string"},
+                                              {"Name": "data", "Type": "binary"},
+                                              {"Name": "sequence_number", "Type": "bigint"},
+                                              {"Name": "approximate_arrival_timestamp", "Type": "timestamp"}]}})
+    except eng.client("glue").exceptions.AlreadyExistsException:
+        pass
+    eng.client("firehose").create_delivery_stream(
+        DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": stream.arn, "RoleARN": ROLE},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench", "Prefix": f"{name}/",
+            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900},
+            "DataFormatConversionConfiguration": {
+                "Enabled": True, "SchemaConfiguration": {"DatabaseName": "bench", "TableName": "records"},
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}}}})
+    return stream, eng.backend("firehose").get(name)
+
+
+def test_kinesis_to_parquet(benchmark, s3_eng, kinesis_input):
+    """Firehose's part: read the shards (zero-copy) and write snappy Parquet."""
+    data, keys = kinesis_input
+    rounds = iter(range(1000))
+
+    def setup():
+        stream, delivery = _kinesis_delivery(s3_eng, f"k{next(rounds)}")
+        stream.put_batch(data, keys)
+        return (delivery,), {}
+
+    benchmark.group = KINESIS_GROUP
+    record_info(benchmark, records=len(data), bytes_=len(data) * RECORD_BYTES, kind="engine", shards=4,
+                api="firehose flush (kinesis -> snappy parquet)")
+    benchmark.pedantic(lambda d: d.flush(), setup=setup, rounds=3, iterations=1)
+
+
+def test_kinesis_put_and_deliver_end_to_end(benchmark, s3_eng, kinesis_input):
+    """put_batch into the stream + Firehose delivery, timed together."""
+    data, keys = kinesis_input
+    rounds = iter(range(1000))
+
+    def setup():
+        return _kinesis_delivery(s3_eng, f"e{next(rounds)}"), {}
+
+    def run(stream, delivery):
+        stream.put_batch(data, keys)
+        delivery.flush()
+
+    benchmark.group = KINESIS_GROUP
+    record_info(benchmark, records=len(data), bytes_=len(data) * RECORD_BYTES, kind="engine", shards=4,
+                api="kinesis put_batch + firehose flush")
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+
+
+def test_kinesis_baseline_pyarrow_write_table(benchmark, s3_eng, kinesis_input):
+    """The limit: pyarrow.parquet.write_table of the same records as one table."""
+    data, keys = kinesis_input
+    stream, delivery = _kinesis_delivery(s3_eng, "baseline")
+    stream.put_batch(data, keys)
+    table = pa.concat_tables([stream.read_table(i) for i in range(4)])
+    path = os.path.join(s3_eng.s3_root, "baseline.parquet")
+    benchmark.group = KINESIS_GROUP
+    record_info(benchmark, records=table.num_rows, bytes_=table.num_rows * RECORD_BYTES, kind="baseline", shards=4,
+                api="pyarrow.parquet.write_table (snappy)")
+    benchmark.pedantic(lambda: pq.write_table(table, path, compression="snappy"), rounds=3, iterations=1)
+
+
+# --- DirectPut JSON with conversion ----------------------------------------------------
+@pytest.fixture(scope="module")
+def json_input():
+    n = scaled(200_000)
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 10**9, n)
+    docs = [json.dumps({"id": int(i), "user": f"u{int(i) % 1000:04d}", "amount": float(i % 997) / 7,
+                        "ok": bool(i & 1), "at": "2024-01-02T03:04:05"}).encode() for i in ids]
+    return pa.array(docs, pa.binary())
+
+
+def _json_delivery(eng, name):
+    glue = eng.client("glue")
+    glue.create_database(DatabaseInput={"Name": name})
+    glue.create_table(DatabaseName=name, TableInput={"Name": "events", "StorageDescriptor": {"Columns": [
+        {"Name": "id", "Type": "bigint"}, {"Name": "user", "Type": "string"}, {"Name": "amount", "Type": "double"},
+        {"Name": "ok", "Type": "boolean"}, {"Name": "at", "Type": "timestamp"}]}})
+    eng.client("firehose").create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench", "Prefix": f"{name}/",
+        "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900},
+        "DataFormatConversionConfiguration": {
+            "Enabled": True, "SchemaConfiguration": {"DatabaseName": name, "TableName": "events"},
+            "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+            "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}}})
+    return eng.backend("firehose").get(name)
+
+
+def _bytes(arr):
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    return int(offsets[-1] - offsets[0])
+
+
+def test_directput_json_to_parquet(benchmark, s3_eng, json_input):
+    rounds = iter(range(1000))
+
+    def setup():
+        return (_json_delivery(s3_eng, f"j{next(rounds)}"),), {}
+
+    def run(delivery):
+        delivery.put_batch(json_input)
+        delivery.flush()
+
+    benchmark.group = JSON_GROUP
+    record_info(benchmark, records=len(json_input), bytes_=_bytes(json_input), kind="engine",
+                api="put_batch + flush (json -> parquet)")
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+
+
+def test_directput_json_boto3_shape(benchmark, s3_eng, json_input):
+    n = min(len(json_input), 50_000)
+    records = [{"Data": d} for d in json_input.slice(0, n).to_pylist()]
+    rounds = iter(range(1000))
+
+    def setup():
+        return (_json_delivery(s3_eng, f"b{next(rounds)}"),), {}
+
+    def run(delivery):
+        fh = s3_eng.client("firehose")
+        for start in range(0, n, 500):
+            fh.put_record_batch(DeliveryStreamName=delivery.name, Records=records[start:start + 500])
+        delivery.flush()
+
+    benchmark.group = JSON_GROUP
+    record_info(benchmark, records=n, bytes_=_bytes(json_input.slice(0, n)), kind="engine",
+                api="put_record_batch + flush (json -> parquet)")
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+
+
+def test_directput_json_baseline_pyarrow(benchmark, s3_eng, json_input):
+    """The limit: pyarrow reads the same JSON lines and writes the same Parquet."""
+    import pyarrow.compute as pc
+    joined = pc.binary_join_element_wise(json_input, pa.scalar(b""), pa.scalar(b"\n"))
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    buf = joined.buffers()[2].slice(0, int(offsets[-1]))
+    schema = pa.schema([("id", pa.int64()), ("user", pa.string()), ("amount", pa.float64()), ("ok", pa.bool_()),
+                        ("at", pa.timestamp("ms"))])
+    path = os.path.join(s3_eng.s3_root, "json-baseline.parquet")
+
+    def run():
+        table = pajson.read_json(pa.BufferReader(buf), parse_options=pajson.ParseOptions(explicit_schema=schema))
+        pq.write_table(table, path, compression="snappy")
+
+    benchmark.group = JSON_GROUP
+    record_info(benchmark, records=len(json_input), bytes_=_bytes(json_input), kind="baseline",
+                api="pyarrow read_json + write_table")
+    benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+def test_directput_moto(benchmark, json_input):
+    moto = pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    n = min(len(json_input), 5_000)
+    records = [{"Data": d} for d in json_input.slice(0, n).to_pylist()]
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with moto.mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bench")
+        fh = boto3.client("firehose", region_name="us-east-1")
+        fh.create_delivery_stream(DeliveryStreamName="m", ExtendedS3DestinationConfiguration={
+            "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench", "Prefix": "m/"})
+
+        def run():
+            for start in range(0, n, 500):
+                fh.put_record_batch(DeliveryStreamName="m", Records=records[start:start + 500])
+
+        benchmark.group = JSON_GROUP
+        record_info(benchmark, records=n, bytes_=_bytes(json_input.slice(0, n)), kind="moto",
+                    api="moto put_record_batch (raw, no conversion)")
+        benchmark.pedantic(run, rounds=3, iterations=1)

@@ -1,0 +1,166 @@
+"""Data transformation through the Lambda contract.
+
+Firehose invokes the function with
+    {"invocationId", "deliveryStreamArn", "region",
+     "records": [{"recordId", "approximateArrivalTimestamp", "data": base64, ["kinesisRecordMetadata"]}]}
+(plus "sourceKinesisStreamArn" for a Kinesis source) and expects
+    {"records": [{"recordId", "result": "Ok" | "Dropped" | "ProcessingFailed", "data": base64,
+                  ["metadata": {"partitionKeys": {...}}]}]}
+with one result per input record. An invocation that raises, or returns a malformed result, is
+retried NumberOfRetries times; then every record of that invocation goes to processing-failed.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+
+RESULTS = ("Ok", "Dropped", "ProcessingFailed")
+
+
+@dataclass
+class Failure:
+    index: int              # position in the batch given to the transformation
+    code: str
+    message: str
+    attempts: int
+    ended_ms: int
+
+
+@dataclass
+class TransformResult:
+    ok_index: np.ndarray               # positions of the Ok records in the input batch
+    data: pa.Array                     # their transformed payloads
+    lambda_keys: list                  # per Ok record: dict of partitionKeys (or None)
+    failed: list[Failure] = field(default_factory=list)
+    dropped: int = 0
+
+
+class _Malformed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _context(arn: str, region: str):
+    name = arn.split(":function:")[-1].split(":")[0]
+    return SimpleNamespace(
+        function_name=name, function_version="$LATEST", invoked_function_arn=arn,
+        memory_limit_in_mb=128, aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{name}", log_stream_name="engine",
+        get_remaining_time_in_millis=lambda: 300_000,
+    )
+
+
+def _parse_response(response, ids: list[str]):
+    if not isinstance(response, dict) or not isinstance(response.get("records"), list):
+        raise _Malformed("Lambda.JsonProcessingException",
+                         "The Lambda function returned a response without a records list.")
+    records = response["records"]
+    by_id = {}
+    for rec in records:
+        if not isinstance(rec, dict) or "recordId" not in rec:
+            raise _Malformed("Lambda.MissingRecordId", "A record in the Lambda response has no recordId.")
+        if rec["recordId"] in by_id:
+            raise _Malformed("Lambda.DuplicatedRecordId",
+                             f"The Lambda response has the recordId {rec['recordId']} more than once.")
+        by_id[rec["recordId"]] = rec
+    if set(by_id) != set(ids):
+        raise _Malformed("Lambda.MissingRecordId",
+                         f"The Lambda response has {len(records)} records for {len(ids)} sent, or record ids "
+                         "that were not sent.")
+    out = []
+    for rid in ids:
+        rec = by_id[rid]
+        result = rec.get("result")
+        if result not in RESULTS:
+            raise _Malformed("Lambda.InvalidRecordResult",
+                             f"Record {rid} has result {result!r}; expected one of {', '.join(RESULTS)}.")
+        data = None
+        if result == "Ok":
+            raw = rec.get("data")
+            if not isinstance(raw, (str, bytes)):
+                raise _Malformed("Lambda.MissingData", f"Record {rid} is Ok but has no base64 data.")
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise _Malformed("Lambda.InvalidBase64", f"Record {rid} has data that is not valid base64.") from None
+        keys = None
+        meta = rec.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("partitionKeys"), dict):
+            keys = {str(k): ("" if v is None else str(v)) for k, v in meta["partitionKeys"].items()}
+        out.append((result, data, keys))
+    return out
+
+
+def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn: str, region: str,
+               data: pa.Array, arrival_ms: np.ndarray, kinesis: Optional[dict] = None) -> TransformResult:
+    """Transform `data` through the registered function `arn`, one invocation per <= buffer_bytes."""
+    n = len(data)
+    payloads = data.to_pylist()
+    ok_index, ok_data, ok_keys = [], [], []
+    failed: list[Failure] = []
+    dropped = 0
+    start = 0
+    while start < n:
+        end, size = start, 0
+        while end < n and (end == start or size + len(payloads[end]) <= buffer_bytes):
+            size += len(payloads[end])
+            end += 1
+        ids = [f"{start + i:020d}" for i in range(end - start)]
+        records = []
+        for i in range(start, end):
+            rec = {"recordId": ids[i - start], "approximateArrivalTimestamp": int(arrival_ms[i]),
+                   "data": base64.b64encode(payloads[i] or b"").decode("ascii")}
+            if kinesis is not None:
+                rec["kinesisRecordMetadata"] = {
+                    "shardId": kinesis["shard_id"][i], "partitionKey": kinesis["partition_key"][i],
+                    "approximateArrivalTimestamp": int(arrival_ms[i]),
+                    "sequenceNumber": str(kinesis["sequence_number"][i]), "subsequenceNumber": 0,
+                }
+            records.append(rec)
+        event = {"invocationId": str(uuid.uuid4()), "deliveryStreamArn": stream_arn, "region": region,
+                 "records": records}
+        if kinesis is not None:
+            event["sourceKinesisStreamArn"] = kinesis["stream_arn"]
+        handler = engine.function(arn)
+        attempts, parsed, code, message = 0, None, "", ""
+        while attempts < 1 + max(0, retries):
+            attempts += 1
+            if handler is None:
+                code, message = "Lambda.FunctionNotFound", f"Function not found: {arn}"
+                continue
+            try:
+                parsed = _parse_response(handler(event, _context(arn, region)), ids)
+                break
+            except _Malformed as err:
+                code, message = err.code, str(err)
+            except Exception as err:  # noqa: BLE001 - the function's own error
+                code = "Lambda.FunctionError"
+                message = ("The Lambda function was successfully invoked but it returned an error result. "
+                           f"{type(err).__name__}: {err}")
+        ended = engine.clock.now_ms()
+        if parsed is None:
+            failed.extend(Failure(i, code, message, attempts, ended) for i in range(start, end))
+        else:
+            for offset, (result, payload, keys) in enumerate(parsed):
+                i = start + offset
+                if result == "Ok":
+                    ok_index.append(i)
+                    ok_data.append(payload)
+                    ok_keys.append(keys)
+                elif result == "Dropped":
+                    dropped += 1
+                else:
+                    failed.append(Failure(i, "Lambda.ProcessingFailed",
+                                          "The Lambda function returned ProcessingFailed for this record.",
+                                          attempts, ended))
+        start = end
+    return TransformResult(np.asarray(ok_index, dtype=np.int64), pa.array(ok_data, pa.binary()), ok_keys,
+                           failed, dropped)
