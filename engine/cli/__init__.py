@@ -1,13 +1,37 @@
-"""python -m engine: the command line (bench now; demo and ingest come with the main-job issue)."""
+"""python -m engine: demo (the main job), ingest, bench."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from .. import limits
 
-def _bench(args, rest) -> int:
-    root = Path(__file__).resolve().parent.parent
+
+def _demo(args) -> int:
+    from . import demo
+
+    result = demo.run(args.records, args.shards, args.root, bucket=args.bucket, quiet=args.quiet)
+    print(demo.report(result))
+    return 0 if result["records_in"] == result["records_out"] else 1
+
+
+def _ingest(args) -> int:
+    from . import ingest
+
+    try:
+        summary = ingest.run(args.files, stream=args.stream, shards=args.shards, partition_key=args.partition_key,
+                             to=args.to, fmt=args.format, partition_by=args.partition_by,
+                             compression=args.compression, batch_size=args.batch_size, quiet=args.quiet)
+    except ingest.IngestError as exc:
+        print(f"engine ingest: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 0 if summary.records_read == summary.records_out else 1
+
+
+def _bench(rest) -> int:
+    root = Path(__file__).resolve().parent.parent.parent
     if not (root / "bench" / "report.py").exists():
         print("engine bench: bench/ not found; run it from a source checkout of engine", file=sys.stderr)
         return 2
@@ -17,16 +41,74 @@ def _bench(args, rest) -> int:
     return report.main(rest)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="engine", description="Local, high-throughput AWS messaging services.")
+def _shards(text: str) -> int:
+    value = int(text)
+    if not limits.KINESIS_SHARD_COUNT_MIN <= value <= 1024:
+        raise argparse.ArgumentTypeError("must be between 1 and 1024")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _columns(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engine", description="Local, high-throughput AWS messaging services: "
+                                     "Kinesis, Firehose, SQS and SNS with boto3-compatible clients.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("bench", help="run the benchmarks and write a report (see `engine bench --help`)",
-                        add_help=False)
+
+    demo = commands.add_parser("demo", help="clickstream -> Kinesis -> Firehose -> Parquet, with throughput",
+                               description="Generate a clickstream with numpy, put it into a Kinesis stream, let a "
+                               "Firehose delivery stream convert it to Parquet partitioned by dt= and hour=, read it "
+                               "back with pyarrow and print records in/out, files and throughput per stage.")
+    demo.add_argument("--records", type=_positive, default=1_000_000, help="events to generate (default 1,000,000)")
+    demo.add_argument("--shards", type=_shards, default=4, help="Kinesis shards (default 4)")
+    demo.add_argument("--root", default="./s3", help="S3-style output root directory (default ./s3)")
+    demo.add_argument("--bucket", default="engine-demo", help="bucket under the root (default engine-demo)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ingest = commands.add_parser("ingest", help="stream JSON Lines / CSV / Parquet files into Parquet or JSON",
+                                 description="Read files in batches, put them through a Kinesis stream and a "
+                                 "Firehose delivery stream, and write objects to s3://bucket/prefix (under "
+                                 "$ENGINE_S3_ROOT, default ./s3) or a directory.")
+    ingest.add_argument("files", nargs="+", metavar="FILE", help=".jsonl/.json, .csv/.tsv or .parquet files")
+    ingest.add_argument("--to", required=True, help="s3://bucket/prefix or a directory")
+    ingest.add_argument("--stream", default="ingest", help="Kinesis stream name (default ingest)")
+    ingest.add_argument("--shards", type=_shards, default=4, help="Kinesis shards (default 4)")
+    ingest.add_argument("--partition-key", default=None, metavar="COLUMN",
+                        help="column whose value is the Kinesis partition key (default: spread evenly)")
+    ingest.add_argument("--format", choices=("parquet", "json"), default="parquet", help="output format")
+    ingest.add_argument("--partition-by", type=_columns, default=[], metavar="COL[,COL...]",
+                        help="hive-style prefixes col=value/ from these columns")
+    ingest.add_argument("--compression", default="snappy", help="parquet: snappy|gzip|zstd|none; "
+                        "json: gzip|snappy|zip|none (default snappy)")
+    ingest.add_argument("--batch-size", type=_positive, default=65_536, help="records per batch read")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    commands.add_parser("bench", help="run the benchmarks and write a report (engine bench --help)", add_help=False)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
-        return _bench(args, rest)
+        return _bench(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "ingest":
+        return _ingest(args)
     parser.print_help()
-    return 0 if args.command is None else 2
+    return 0
 
 
 if __name__ == "__main__":
