@@ -37,9 +37,9 @@ def _column_json(column: pa.Array) -> pa.Array | None:
         finite = pc.is_finite(column)
         out = pc.if_else(finite, column.cast(pa.string()), "null")
     elif pa.types.is_timestamp(t):
-        text = pc.strftime(column, format="%Y-%m-%d %H:%M:%S") if t.unit == "s" else \
-            pc.strftime(column.cast(pa.timestamp("ms", tz=t.tz)), format="%Y-%m-%d %H:%M:%S")
-        out = _quoted(text)
+        # Arrow's cast writes "YYYY-MM-DD hh:mm:ss[.fff]" (+ "Z" when zoned): ISO 8601, and far
+        # faster than strftime.
+        out = pc.binary_join_element_wise('"', column.cast(pa.string()), '"', "")
     elif pa.types.is_date(t):
         out = _quoted(column.cast(pa.string()))
     else:

@@ -34,6 +34,7 @@ def clickstream(n: int, seed: int = 7, hours: int = 6) -> pa.Table:
     product_id = np.where(is_product, page_index - 8 + 1000, -1)
     price = np.round(rng.gamma(2.0, 20.0, n), 2)
     ts = pa.array(event_time, pa.timestamp("ms"))
+    text_time = ts.cast(pa.string())          # "YYYY-MM-DD hh:mm:ss.fff"
     table = pa.table({
         "event_time": ts,
         "user_id": pa.array(user_id),
@@ -44,8 +45,8 @@ def clickstream(n: int, seed: int = 7, hours: int = 6) -> pa.Table:
         "product_id": pa.array(product_id, mask=~is_product),
         "price": pa.array(price, mask=~(is_product & (event == 3))),
         "device": pa.array(DEVICES[rng.integers(0, len(DEVICES), n)]),
-        "dt": pc.strftime(ts, format="%Y-%m-%d"),
-        "hour": pc.strftime(ts, format="%H"),
+        "dt": pc.utf8_slice_codeunits(text_time, 0, 10),
+        "hour": pc.utf8_slice_codeunits(text_time, 11, 13),
     })
     return table
 

@@ -96,10 +96,9 @@ def newline_joined(arr: pa.Array) -> tuple[pa.Buffer, int]:
     if len(arr) == 0:
         return pa.py_buffer(b""), 0
     nl = pa.scalar(b"\n", arr.type)
+    inner = pc.sum(pc.count_substring(arr, "\n")).as_py() or 0
     joined = pc.binary_join_element_wise(arr, pa.scalar(b"", arr.type), nl)
-    buf = concatenated(joined)
-    newlines = int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8) == 10))
-    return buf, newlines
+    return concatenated(joined), int(inner) + len(arr)
 
 
 def base64_list(arr: pa.Array) -> list[str]:
@@ -508,8 +507,10 @@ def extract_keys(arr: pa.Array, queries: list[KeyQuery]) -> tuple[dict, np.ndarr
     n = len(arr)
     try:
         buf, newlines = newline_joined(arr)
-        options = pajson.ParseOptions(newlines_in_values=newlines != n)
-        table = pajson.read_json(pa.BufferReader(buf), parse_options=options)
+        table = _read_key_fields(arr, buf, newlines != n, queries)
+        if table is None:
+            table = pajson.read_json(pa.BufferReader(buf),
+                                     parse_options=pajson.ParseOptions(newlines_in_values=newlines != n))
         if any(_has_timestamp(f.type) for f in table.schema):
             # The reader turns date-like strings into timestamps; jq sees the original text.
             strings = pa.schema([(f.name, _timestamps_as_strings(f.type)) for f in table.schema])
@@ -533,6 +534,28 @@ def extract_keys(arr: pa.Array, queries: list[KeyQuery]) -> tuple[dict, np.ndarr
         # a key that is missing, null or empty cannot name a partition
         ok &= np.asarray(pc.not_equal(pc.fill_null(col, ""), "").to_numpy(zero_copy_only=False), dtype=bool)
     return keys, ok
+
+
+def _read_key_fields(arr: pa.Array, buf: pa.Buffer, newlines_in_values: bool, queries) -> pa.Table | None:
+    """Parse only the top-level fields the queries use, typed as a sample of the batch shows
+    them; None when that cannot work (a field absent from the sample, types changing later)."""
+    if not queries or any(not q.path for q in queries):
+        return None
+    names = list(dict.fromkeys(q.path[0] for q in queries))
+    sample_buf, sample_nl = newline_joined(arr[:1024])
+    try:
+        sample = pajson.read_json(pa.BufferReader(sample_buf),
+                                  parse_options=pajson.ParseOptions(newlines_in_values=newlines_in_values))
+    except pa.ArrowException:
+        return None
+    if any(name not in sample.schema.names or pa.types.is_null(sample.schema.field(name).type) for name in names):
+        return None
+    schema = pa.schema([(name, _timestamps_as_strings(sample.schema.field(name).type)) for name in names])
+    try:
+        return pajson.read_json(pa.BufferReader(buf), parse_options=pajson.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=newlines_in_values))
+    except pa.ArrowException:
+        return None
 
 
 def _has_timestamp(t: pa.DataType) -> bool:

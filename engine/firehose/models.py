@@ -606,8 +606,8 @@ class DeliveryStream:
             groups = [(None, None)]
         query_names = set(plan.query_keys)
         for values, idx in groups:
-            part_records = records if idx is None else records.take(idx)
-            oldest = int(part_records.arrival.min())
+            arrival = records.arrival if idx is None else records.arrival[idx]
+            oldest = int(arrival.min())
             qk = {k: v for k, v in (values or {}).items() if k in query_names}
             lk = {k: v for k, v in (values or {}).items() if k in plan.lambda_keys}
             prefix = plan.prefixes.data_prefix(oldest, qk, lk)
@@ -617,9 +617,10 @@ class DeliveryStream:
                 key = self._object_key(prefix, oldest, s3, fmt.extension)
                 self._store().write(s3.bucket, key, lambda out, part=part: fmt.write(part, out))
             else:
+                part_records = records if idx is None else records.take(idx)
                 key = self._object_key(prefix, oldest, s3, export.compression_extension(s3.compression))
                 self._write_raw(s3, key, export.concatenated(part_records.data))
-            self.stats["delivered_records"] += len(part_records)
+            self.stats["delivered_records"] += len(arrival)
             self.stats["delivered_objects"] += 1
 
     # --- record format conversion ----------------------------------------------------
