@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import limits
 
@@ -144,7 +145,7 @@ class Pipeline:
         stream = self.eng.backend("kinesis").get_stream(self.stream_name)
         data = json_lines
         if self.output_format == "json":   # Firehose concatenates records as they are
-            data = pa.compute.binary_join_element_wise(json_lines, "\n", "")
+            data = pc.binary_join_element_wise(json_lines, "\n", "")
         stream.put_batch(data, partition_keys)
 
     def deliver(self) -> None:

@@ -1,0 +1,146 @@
+"""The command line end to end on small inputs: files written, row counts, exit codes, errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from engine.cli import main
+from engine.cli.arrow_json import batch_to_json_lines
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_demo_puts_records_through_kinesis_and_firehose_into_partitioned_parquet(tmp_path, capsys):
+    code = main(["demo", "--records", "3000", "--shards", "2", "--root", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "records in: 3,000   records out: 3,000   OK: equal" in out
+    for stage in ("generate", "kinesis put", "firehose delivery", "read back"):
+        assert stage in out
+    dataset = ds.dataset(tmp_path / "engine-demo" / "clicks", format="parquet", partitioning="hive")
+    table = dataset.to_table()
+    assert table.num_rows == 3000
+    assert set(table.column("dt").to_pylist()) == {"2026-11-28"}
+    assert {int(h) for h in table.column("hour").to_pylist()} == set(range(6, 12))
+    assert "user_id" in table.column_names and "event_time" in table.column_names
+    files = list((tmp_path / "engine-demo" / "clicks").rglob("*.parquet"))
+    assert files and all(f.parent.name.startswith("hour=") for f in files)
+
+
+def _rows(n=250):
+    return [{"id": i, "name": f"n{i}", "city": ["paris", "oslo", "lima"][i % 3], "score": i / 4,
+             "note": 'quote " and \\ and é' if i % 50 == 0 else None} for i in range(n)]
+
+
+def _write_inputs(tmp_path):
+    rows = _rows()
+    table = pa.Table.from_pylist(rows)
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    csv = tmp_path / "in.csv"
+    pcsv.write_csv(table.drop_columns(["note"]), csv)
+    parquet = tmp_path / "in.parquet"
+    pq.write_table(table, parquet, row_group_size=100)
+    return rows, {"jsonl": jsonl, "csv": csv, "parquet": parquet}
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
+def test_ingest_each_format_to_partitioned_parquet(tmp_path, capsys, kind):
+    rows, files = _write_inputs(tmp_path)
+    out_dir = tmp_path / "out"
+    code = main(["ingest", str(files[kind]), "--to", str(out_dir), "--partition-key", "name",
+                 "--partition-by", "city", "--batch-size", "64", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"ingested {len(rows)} records from 1 file(s)" in out
+    table = ds.dataset(out_dir, format="parquet", partitioning="hive",
+                       ignore_prefixes=[".", "_", "errors"]).to_table()
+    assert table.num_rows == len(rows)
+    assert sorted(table.column("id").to_pylist()) == list(range(len(rows)))
+    assert {d.name for d in out_dir.iterdir() if not d.name.startswith(".")} == \
+        {"city=paris", "city=oslo", "city=lima"}
+    if kind != "csv":
+        notes = {r["id"]: r["note"] for r in table.to_pylist()}
+        assert notes[50] == 'quote " and \\ and é' and notes[1] is None
+
+
+def test_ingest_json_output_with_gzip(tmp_path, capsys):
+    rows, files = _write_inputs(tmp_path)
+    code = main(["ingest", str(files["jsonl"]), "--to", str(tmp_path / "raw"), "--format", "json",
+                 "--compression", "gzip", "--quiet"])
+    assert code == 0
+    objects = [p for p in (tmp_path / "raw").rglob("*") if p.is_file() and ".engine-tmp" not in str(p)]
+    assert objects and all(p.name.endswith(".gz") for p in objects)
+    import gzip
+
+    lines = [json.loads(line) for p in objects for line in gzip.decompress(p.read_bytes()).splitlines() if line]
+    assert sorted(r["id"] for r in lines) == [r["id"] for r in rows]
+
+
+def test_ingest_to_s3_uri_lands_under_the_s3_root(tmp_path, capsys, monkeypatch):
+    _, files = _write_inputs(tmp_path)
+    monkeypatch.setenv("ENGINE_S3_ROOT", str(tmp_path / "s3"))
+    assert main(["ingest", str(files["parquet"]), "--to", "s3://lake/events", "--quiet"]) == 0
+    table = ds.dataset(tmp_path / "s3" / "lake" / "events", format="parquet").to_table()
+    assert table.num_rows == 250
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.jsonl", "--to", "OUT"], "missing.jsonl: no such file"),
+    (["IN.jsonl", "--to", "OUT", "--partition-key", "nope"], "unknown column 'nope'"),
+    (["IN.jsonl", "--to", "OUT", "--partition-by", "city,zzz"], "unknown column 'zzz'"),
+    (["IN.txt", "--to", "OUT"], "unknown file type"),
+    (["BAD.jsonl", "--to", "OUT"], "BAD.jsonl: line 3:"),
+    (["IN.jsonl", "--to", "OUT", "--compression", "lz4"], "--compression lz4"),
+])
+def test_ingest_errors_are_one_clear_line(tmp_path, capsys, args, message):
+    _, files = _write_inputs(tmp_path)
+    (tmp_path / "IN.jsonl").write_text(files["jsonl"].read_text())
+    (tmp_path / "IN.txt").write_text("x")
+    (tmp_path / "BAD.jsonl").write_text('{"a": 1}\n{"a": 2}\n{"a": \n')
+    args = [str(tmp_path / a) if a.isupper() or a.endswith((".jsonl", ".txt")) else a for a in args]
+    code = main(["ingest", *args, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_and_bad_arguments_exit_cleanly(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "demo" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--records", "0"])
+    assert info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_console_module_runs_and_bench_writes_a_report(tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "engine", "bench", "--scale", "0.01", "--out", str(out),
+                           "-k", "md5 or route"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    reports = list(out.glob("*.json"))
+    assert len(reports) == 1
+    rows = json.loads(reports[0].read_text())["results"]
+    assert {r["group"] for r in rows} == {"md5", "routing (16 shards)"}
+    assert all(r["records_per_s"] > 0 for r in rows)
+    assert (out / "latest.md").read_text().count("| md5 |") == 2
+    assert (out / "latest.png").stat().st_size > 1000
+
+
+def test_arrow_json_lines_round_trip_through_json_loads():
+    batch = pa.record_batch({"s": ["a\"b\\", None, "é\n\t\x01"], "i": [1, None, -3], "f": [1.5, float("nan"), None],
+                             "b": [True, False, None], "l": [[1], None, [2, 3]]})
+    docs = [json.loads(line) for line in batch_to_json_lines(batch).to_pylist()]
+    assert docs == [{"s": "a\"b\\", "i": 1, "f": 1.5, "b": True, "l": [1]},
+                    {"s": None, "i": None, "f": None, "b": False, "l": None},
+                    {"s": "é\n\t\x01", "i": -3, "f": None, "b": None, "l": [2, 3]}]
