@@ -241,7 +241,7 @@ class KinesisClient(BaseClient):
                     "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
             name, created_ms, after = _decode_token(check_str("NextToken", NextToken), 3)
             stream = self._backend.streams.get(name)
-            if stream is None or int(stream.created * 1000) != int(created_ms):
+            if stream is None or stream.incarnation != int(created_ms):
                 raise kinesis_errors.ExpiredNextTokenException(f"NextToken {NextToken} has expired or is invalid.")
             shards = [s for s in stream.visible_shards() if s.index > int(after)]
         else:
@@ -253,7 +253,7 @@ class KinesisClient(BaseClient):
         page = shards[:limit]
         out = {"Shards": [_shard_shape(s) for s in page]}
         if len(shards) > limit:
-            out["NextToken"] = _encode_token(stream.name, int(stream.created * 1000), page[-1].index)
+            out["NextToken"] = _encode_token(stream.name, stream.incarnation, page[-1].index)
         return out
 
     def _filter_shards(self, stream: Stream, shard_filter) -> list:
@@ -323,11 +323,12 @@ class KinesisClient(BaseClient):
 
     @staticmethod
     def _check_hash_key(value, field: str) -> None:
-        check_str("ExplicitHashKey", value)
+        param = field[:1].upper() + field[1:]   # explicitHashKey -> ExplicitHashKey, newStartingHashKey -> ...
+        check_str(param, value)
         if not _HASH_KEY.fullmatch(value):
             raise ValidationException(constraint_message(field, value, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"))
         if int(value) > HASH_KEY_MAX:
-            raise InvalidArgumentException(f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {value}")
+            raise InvalidArgumentException(f"Invalid {param}. {param} must be in the range: [0, 2^128-1]. Specified value was {value}")
 
     def put_records(self, Records, StreamName=None, StreamARN=None, StreamId=None):
         check_list("Records", Records)
@@ -372,7 +373,7 @@ class KinesisClient(BaseClient):
             raise shard_not_found(ShardId, stream.name, self._backend.account_id)
         position = self._resolve_position(stream, shard, ShardIteratorType, StartingSequenceNumber, Timestamp,
                                           "shardIteratorType")
-        state = iterators.IteratorState(stream.name, int(stream.created * 1000), shard.index, position,
+        state = iterators.IteratorState(stream.name, stream.incarnation, shard.index, position,
                                         stream.clock.now_ms())
         return {"ShardIterator": iterators.encode(state)}
 
@@ -410,7 +411,7 @@ class KinesisClient(BaseClient):
         now_ms = self._engine.clock.now_ms()
         state = iterators.decode(ShardIterator, now_ms)
         stream = self._backend.streams.get(state.stream_name)
-        if stream is None or int(stream.created * 1000) != state.stream_created_ms:
+        if stream is None or stream.incarnation != state.stream_incarnation:
             raise stream_not_found(state.stream_name, self._backend.account_id)
         shard = stream.shard(state.shard_index)
         stream.housekeeping(now_ms / 1000)   # records past the retention period are no longer served
@@ -423,7 +424,7 @@ class KinesisClient(BaseClient):
             out["ChildShards"] = _child_shards(stream, shard)
         else:
             out["NextShardIterator"] = iterators.encode(iterators.IteratorState(
-                stream.name, state.stream_created_ms, shard.index, position, now_ms))
+                stream.name, state.stream_incarnation, shard.index, position, now_ms))
         return out
 
     # --- retention, size, mode -------------------------------------------------------------
@@ -528,6 +529,8 @@ class KinesisClient(BaseClient):
     @staticmethod
     def _check_tags(tags) -> None:
         check_dict("Tags", tags)
+        if not tags:   # the model's min of 1 for a map is checked by the service, not by botocore
+            raise ValidationException(constraint_message("tags", "{}", "Member must have length greater than or equal to 1"))
         for key, value in tags.items():
             check_str("Tags key", key)
             check_str(f"Tags.{key}", value)
@@ -591,7 +594,7 @@ class KinesisClient(BaseClient):
         check_str("KeyId", KeyId)
         if not 1 <= len(KeyId) <= 2048:
             raise ValidationException(constraint_message("keyId", KeyId, "Member must have length less than or equal to 2048"))
-        stream.encryption_type, stream.key_id = "KMS", KeyId
+        stream.set_encryption("KMS", KeyId)
         return {}
 
     def stop_stream_encryption(self, EncryptionType, KeyId, StreamName=None, StreamARN=None, StreamId=None):
@@ -599,7 +602,7 @@ class KinesisClient(BaseClient):
         if EncryptionType != "KMS":
             raise ValidationException(constraint_message("encryptionType", EncryptionType,
                                                           "Member must satisfy enum value set: [KMS, NONE]"))
-        stream.encryption_type, stream.key_id = "NONE", None
+        stream.set_encryption("NONE", None)
         return {}
 
     # --- enhanced fan-out ----------------------------------------------------------------------
@@ -753,7 +756,6 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
     Returns (records, next position, MillisBehindLatest, bytes read)."""
     records: list[dict] = []
     stamps: dict[int, datetime.datetime] = {}
-    encrypted = stream.encryption_type == "KMS"
     nbytes = 0
     while len(records) < limit and nbytes < max_bytes:
         batch = shard.log.read(position, limit - len(records), max_bytes - nbytes)
@@ -765,10 +767,12 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
         ts = batch.column(3).cast(pa.int64()).to_numpy()
         for ms in np.unique(ts).tolist():
             stamps.setdefault(ms, datetime.datetime.fromtimestamp(ms / 1000, _UTC))
-        if encrypted:
+        encrypted = stream.encrypted(seqs)   # a record keeps the encryption it was written with
+        if encrypted is not None and encrypted.any():
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k,
-                         "EncryptionType": "KMS"}
-                        for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
+                         "EncryptionType": "KMS"} if e else
+                        {"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
+                        for k, d, q, t, e in zip(keys, data, map(str, seqs.tolist()), ts.tolist(), encrypted.tolist())]
         else:
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
                         for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
@@ -788,7 +792,7 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
 _MIN_LENGTH = {name: 1 for name in (
     "StreamName", "StreamARN", "StreamId", "ShardId", "ShardToSplit", "ShardToMerge", "AdjacentShardToMerge",
     "ExclusiveStartShardId", "ExclusiveStartStreamName", "ExclusiveStartTagKey", "NextToken", "ShardIterator",
-    "ConsumerName", "ConsumerARN", "ResourceARN", "KeyId", "PartitionKey", "Records", "TagKeys", "Tags")}
+    "ConsumerName", "ConsumerARN", "ResourceARN", "KeyId", "PartitionKey", "Records", "TagKeys")}
 _MIN_VALUE = {"ShardCount": 1, "TargetShardCount": 1, "Limit": 1, "MaxResults": 1,
               "MaxRecordSizeInKiB": limits.KINESIS_RECORD_SIZE_MIN_KIB, "WarmThroughputMiBps": 0}
 

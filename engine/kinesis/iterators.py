@@ -1,8 +1,9 @@
 """Shard iterators: opaque tokens naming a stream incarnation, a shard and a position.
 
-A token carries the stream's name and creation time (so a re-created stream does not honour
-an old iterator), the shard index, the next sequence number to read, and the engine time at
-which it was issued: iterators expire after 5 minutes, as AWS documents.
+A token carries the stream's name and incarnation number (so a stream deleted and created
+again under the same name does not honour an old iterator), the shard index, the next
+sequence number to read, and the engine time at which it was issued: iterators expire after
+5 minutes, as AWS documents.
 """
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ _VERSION = "e1"
 @dataclass(frozen=True)
 class IteratorState:
     stream_name: str
-    stream_created_ms: int
+    stream_incarnation: int   # unique per Stream object in the process
     shard_index: int
     position: int          # next sequence number to read (inclusive)
     issued_ms: int
 
 
 def encode(state: IteratorState) -> str:
-    raw = "|".join((_VERSION, state.stream_name, str(state.stream_created_ms), str(state.shard_index),
+    raw = "|".join((_VERSION, state.stream_name, str(state.stream_incarnation), str(state.shard_index),
                     str(state.position), str(state.issued_ms)))
     return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 

@@ -6,6 +6,8 @@ RecordBatch over a shard's chunk. No boto3 dict shapes: engine.kinesis.client do
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from dataclasses import dataclass, field
 
@@ -23,6 +25,9 @@ RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
 # Sequence numbers are 19-digit decimals: fixed width, so string order equals numeric order.
 SEQUENCE_BASE = 10**18
+# Each Stream object gets a number of its own: iterators and NextTokens name it, so they do not
+# carry over to a stream deleted and created again under the same name (even in the same ms).
+_incarnations = itertools.count(1)
 
 
 class _SharedExclusive:
@@ -175,12 +180,15 @@ class Stream:
         self.name = name
         self.arn = kinesis_stream_arn(backend.region, backend.account_id, name)
         self.created = self.clock.now()
+        self.incarnation = next(_incarnations)
         self.status = "ACTIVE"
         self.mode = mode
         self.retention_hours = limits.KINESIS_RETENTION_DEFAULT_H
         self.max_record_size_kib = max_record_size_kib
         self.encryption_type = "NONE"
         self.key_id: str | None = None
+        # (first sequence number affected, encrypted): a record keeps the encryption it was written with
+        self._encryption_changes: list[tuple[int, bool]] = []
         self.tags: dict[str, str] = dict(tags or {})
         self.shard_level_metrics: list[str] = []
         self.consumers: dict[str, Consumer] = {}
@@ -318,6 +326,10 @@ class Stream:
             shard.window_bytes += int(v)
 
     # --- housekeeping: retention, on-demand scaling ------------------------------------
+    def housekeeping(self, now: float | None = None) -> None:
+        """Apply retention (at most once per engine second) and on-demand scaling when due."""
+        self._housekeeping(self.clock.now() if now is None else now)
+
     def _housekeeping(self, now: float) -> None:
         # Age trims once per engine second; a memory cap is enforced on every batch.
         if now - self._last_trim >= 1.0 or self.memory_cap_bytes is not None:
@@ -417,6 +429,18 @@ class Stream:
         finally:
             self._layout_lock.release_exclusive()
 
+    def _split(self, parent: Shard, key: int, now: float) -> tuple[Shard, Shard]:
+        # With the layout held exclusively.
+        self._close(parent, now)
+        return (self._new_shard(parent.start_hash, key - 1, now, parent.shard_id),
+                self._new_shard(key, parent.end_hash, now, parent.shard_id))
+
+    def _merge(self, low: Shard, high: Shard, now: float) -> Shard:
+        # With the layout held exclusively; `low` ends just below where `high` starts.
+        self._close(low, now)
+        self._close(high, now)
+        return self._new_shard(low.start_hash, high.end_hash, now, low.shard_id, high.shard_id)
+
     def split_shard(self, shard_ref: str, new_starting_hash_key: int) -> tuple[Shard, Shard]:
         with self._admin_lock:
             parent = self.shard(shard_ref)
@@ -430,13 +454,7 @@ class Stream:
                     f"StartingHashKey {parent.start_hash} and less than the shard's EndingHashKey {parent.end_hash}.")
             self._check_shard_quota(1)
             children = []
-
-            def change(now):
-                self._close(parent, now)
-                children.append(self._new_shard(parent.start_hash, new_starting_hash_key - 1, now, parent.shard_id))
-                children.append(self._new_shard(new_starting_hash_key, parent.end_hash, now, parent.shard_id))
-
-            self._reshard(change)
+            self._reshard(lambda now: children.extend(self._split(parent, new_starting_hash_key, now)))
             return children[0], children[1]
 
     def merge_shards(self, shard_ref: str, adjacent_ref: str) -> Shard:
@@ -462,24 +480,37 @@ class Stream:
             return child[0]
 
     def update_shard_count(self, target: int) -> int:
-        """UNIFORM_SCALING: close every open shard, open `target` evenly spread ones; each new
-        shard names the old shards it overlaps as its parents."""
+        """UNIFORM_SCALING to `target` evenly spread shards, done as AWS does it: splits of the
+        open shards at the new boundaries, then merges of the pieces of each new range. Every
+        shard so keeps at most two parents whose ranges cover it exactly (short-lived
+        intermediate shards appear, closed, in the shard list), so consumers that follow the
+        lineage keep per-key order."""
         with self._admin_lock:
             current = len(self.open_shards())
             if target > 2 * current or target * 2 < current:
-                raise ValidationException(
+                raise LimitExceededException(
                     f"UpdateShardCount cannot scale up over double your current open shard count ({current}) "
                     f"or scale down below half your current open shard count. Target: {target}")
             self._check_shard_quota(target - current)
+            ranges = even_ranges(target)
+            bounds = [lo for lo, _ in ranges[1:]]
 
             def change(now):
-                old = sorted(self.open_shards(), key=lambda s: s.start_hash)
-                for s in old:
-                    self._close(s, now)
-                for lo, hi in even_ranges(target):
-                    overlapping = [s for s in old if s.start_hash <= hi and s.end_hash >= lo]
-                    self._new_shard(lo, hi, now, overlapping[0].shard_id,
-                                    overlapping[1].shard_id if len(overlapping) > 1 else None)
+                pieces = []
+                for shard in sorted(self.open_shards(), key=lambda s: s.start_hash):
+                    i = bisect.bisect_right(bounds, shard.start_hash)
+                    while i < len(bounds) and bounds[i] <= shard.end_hash:
+                        left, shard = self._split(shard, bounds[i], now)
+                        pieces.append(left)
+                        i += 1
+                    pieces.append(shard)
+                j = 0
+                for _, hi in ranges:
+                    merged = pieces[j]
+                    j += 1
+                    while j < len(pieces) and pieces[j].end_hash <= hi:
+                        merged = self._merge(merged, pieces[j], now)
+                        j += 1
 
             if target != current:
                 self._reshard(change)
@@ -491,6 +522,26 @@ class Stream:
                 f"This request would exceed the shard limit for the account {self.backend.account_id} in "
                 f"{self.backend.region}. Current shard count for the account: {self.backend.open_shard_count()}. "
                 f"Limit: {limits.KINESIS_SHARD_COUNT_MAX}.")
+
+    # --- server-side encryption ------------------------------------------------------------
+    def set_encryption(self, encryption_type: str, key_id: str | None) -> None:
+        """KMS or NONE from the next record on; records already stored keep theirs."""
+        self._layout_lock.acquire_exclusive()   # no put in flight: the boundary is exact
+        try:
+            self.encryption_type, self.key_id = encryption_type, key_id
+            self._encryption_changes.append((self._seq.next_value, encryption_type == "KMS"))
+        finally:
+            self._layout_lock.release_exclusive()
+
+    def encrypted(self, sequence_numbers: np.ndarray) -> np.ndarray | None:
+        """Per sequence number, whether that record was written encrypted (None: none ever was)."""
+        changes = self._encryption_changes
+        if not changes:
+            return None
+        starts = np.array([c[0] for c in changes], dtype=np.int64)
+        flags = np.array([c[1] for c in changes], dtype=bool)
+        idx = np.searchsorted(starts, sequence_numbers, side="right") - 1
+        return np.where(idx >= 0, flags[np.maximum(idx, 0)], False)
 
     # --- consumers (enhanced fan-out) --------------------------------------------------
     def register_consumer(self, name: str) -> Consumer:
