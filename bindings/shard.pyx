@@ -19,6 +19,10 @@ cdef class SequenceSource:
     def next_value(self):
         return self.value
 
+    def reserve(self, int64_t n=1):
+        """Take n numbers without appending (atomically); returns the first."""
+        return c_shard.en_seq_reserve(&self.value, n)
+
 
 cdef class ChunkPin:
     """Owns one pin on a chunk; pyarrow buffers over the chunk keep this object alive."""

@@ -377,3 +377,7 @@ void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
     out->last_ts = s->last_ts;
     pthread_mutex_unlock(&s->list_lock);
 }
+
+int64_t en_seq_reserve(int64_t *seq_counter, int64_t n) {
+    return __atomic_fetch_add(seq_counter, n, __ATOMIC_ACQ_REL);
+}

@@ -95,6 +95,9 @@ int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
 void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
 
 void en_shard_stats_get(en_shard *s, en_shard_stats *out);
+
+/* Take n sequence numbers from a shared counter without appending (atomic); returns the first. */
+int64_t en_seq_reserve(int64_t *seq_counter, int64_t n);
 void en_chunk_unpin(en_chunk *c);
 
 #endif

@@ -26,6 +26,7 @@ class Router:
 class SequenceSource:
     next_value: int
     def __init__(self, start: int = ...) -> None: ...
+    def reserve(self, n: int = ...) -> int: ...
 
 class Shard:
     def __init__(self, min_chunk_records: int = ..., max_chunk_records: int = ...,

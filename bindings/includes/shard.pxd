@@ -46,3 +46,4 @@ cdef extern from "shard.h" nogil:
     void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
     void en_shard_stats_get(en_shard *s, en_shard_stats *out)
     void en_chunk_unpin(en_chunk *c)
+    int64_t en_seq_reserve(int64_t *seq_counter, int64_t n)

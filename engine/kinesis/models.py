@@ -418,6 +418,9 @@ class Stream:
     def _close(self, shard: Shard, now: float) -> None:
         # Called with the layout held exclusively: no put is in flight.
         shard.ending_seq = self._seq.next_value - 1
+        if shard.ending_seq < shard.starting_seq:
+            # Nothing was written: spend one number so the range is not empty and children start after it.
+            shard.ending_seq = self._seq.reserve(1)
         shard.closed_at = now
 
     def _reshard(self, change) -> None:

@@ -50,6 +50,7 @@ def assert_lineage_exact(shards):
             end = by_id[p]["SequenceNumberRange"].get("EndingSequenceNumber")
             assert end is not None, f"parent {p} of {s['ShardId']} is still open"
             assert int(end) < int(s["SequenceNumberRange"]["StartingSequenceNumber"])
+            assert int(end) >= int(by_id[p]["SequenceNumberRange"]["StartingSequenceNumber"]), "empty range"
     # a split's children tile their parent exactly
     children = {}
     for s in shards:
