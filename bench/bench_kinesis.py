@@ -75,64 +75,66 @@ def test_put_moto(benchmark, put_records_input, shards):
                            rounds=3, iterations=1)
 
 
-@pytest.fixture(scope="module")
-def filled_stream():
+@pytest.fixture(scope="module", params=SHARDS, ids=lambda n: f"{n}")
+def filled_stream(request):
     import engine
 
+    shards = request.param
     eng = engine.Engine()
     n = scaled(1_000_000)
-    stream = make_stream(eng, 4, cap=None)
+    stream = make_stream(eng, shards, cap=None)
     data, keys = fixed_width_binary(n, RECORD_BYTES), random_keys(n)
     step = 100_000
     for i in range(0, n, step):
         stream.put_batch(data[i:i + step], keys[i:i + step])
-    yield eng, stream, n
+    yield eng, stream, n, shards
     eng.close()
 
 
 def test_read(benchmark, filled_stream):
-    eng, stream, n = filled_stream
-    benchmark.group = "read shards=4"
-    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="engine", shards=4, api="read",
+    eng, stream, n, shards = filled_stream
+    benchmark.group = f"read shards={shards}"
+    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="engine", shards=shards, api="read",
                 direction="read")
 
     def run():
-        return sum(stream.read_table(i).num_rows for i in range(4))
+        return sum(stream.read_table(i).num_rows for i in range(shards))
 
     assert benchmark(run) == n
 
 
 def test_get_records(benchmark, filled_stream):
-    eng, stream, n = filled_stream
+    eng, stream, n, shards = filled_stream
     kinesis = eng.client("kinesis")
-    per_round = 40_000
-    benchmark.group = "read shards=4"
-    record_info(benchmark, records=per_round, bytes_=per_round * RECORD_BYTES, kind="engine", shards=4,
-                api="get_records", direction="read")
+    per_shard = 10_000
+    benchmark.group = f"read shards={shards}"
+    record_info(benchmark, records=per_shard * shards, bytes_=per_shard * shards * RECORD_BYTES, kind="engine",
+                shards=shards, api="get_records", direction="read")
 
     def run():
         got = 0
-        for shard in range(4):
+        for shard in range(shards):
             it = kinesis.get_shard_iterator(StreamName="bench", ShardId=f"shardId-{shard:012d}",
                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            got += len(kinesis.get_records(ShardIterator=it, Limit=per_round // 4)["Records"])
+            got += len(kinesis.get_records(ShardIterator=it, Limit=per_shard)["Records"])
         return got
 
-    assert benchmark(run) == per_round
+    assert benchmark(run) == per_shard * shards
 
 
-def test_read_python_baseline(benchmark, put_records_input):
-    benchmark.group = "read shards=4"
-    stream = PythonStream(4)
+@pytest.mark.parametrize("shards", SHARDS)
+def test_read_python_baseline(benchmark, put_records_input, shards):
+    benchmark.group = f"read shards={shards}"
+    stream = PythonStream(shards)
     for _ in range(80):
         stream.put_records(put_records_input)
     total = sum(len(s) for s in stream.shards)
-    record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="baseline", shards=4,
+    record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="baseline", shards=shards,
                 api="pure Python get_records", direction="read")
 
     def run():
         got = 0
-        for shard in range(4):
+        for shard in range(shards):
             position = 0
             while batch := stream.read(shard, position, 10_000):
                 records = [{"SequenceNumber": str(seq), "ApproximateArrivalTimestamp": ts, "Data": data,

@@ -100,24 +100,34 @@ def chart(rows: list[dict], path: Path) -> bool:
     except ImportError:
         print("matplotlib is not installed: no chart (pip install -e '.[bench]')")
         return False
-    put_rows = [r for r in rows if r["group"].startswith("put shards=")]
-    other = [r for r in rows if not r["group"].startswith("put shards=")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    series = {}
-    for r in put_rows:
-        series.setdefault(f"{r['api']} ({r['kind']})", []).append((r["shards"], r["records_per_s"]))
-    for label, points in sorted(series.items()):
-        points.sort()
-        left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-    shard_counts = sorted({r["shards"] for r in put_rows}) or [1, 4, 16]
-    left.plot(shard_counts, [SHARD_RECORDS_PER_S * s for s in shard_counts], "k--",
-              label="AWS documented limit (1,000 records/s per shard)")
-    left.set_xscale("log", base=2)
-    left.set_yscale("log")
-    left.set_xlabel("shards")
-    left.set_ylabel("records/s (log)")
-    left.set_title("Kinesis put: records/s against shard count")
-    left.legend(fontsize=8)
+    def by_shards(prefix):
+        return [r for r in rows if r["group"].startswith(prefix)]
+
+    put_rows, read_rows = by_shards("put shards="), by_shards("read shards=")
+    other = [r for r in rows if r not in put_rows and r not in read_rows]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(18, 5.5))
+    for axis, chosen, title, limit, limit_label in (
+            (left, put_rows, "Kinesis put", SHARD_RECORDS_PER_S, "AWS limit in: 1,000 records/s per shard"),
+            (middle, read_rows, "Kinesis read", None, None)):
+        series = {}
+        for r in chosen:
+            series.setdefault(f"{r['api']} ({r['kind']})", []).append((r["shards"], r["records_per_s"]))
+        for label, points in sorted(series.items()):
+            points.sort()
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        counts = sorted({r["shards"] for r in chosen}) or [1, 4, 16]
+        if limit:
+            axis.plot(counts, [limit * c for c in counts], "k--", label=limit_label)
+        else:   # reads: 2 MiB/s per shard, as records/s of the measured record size
+            size = next((r["mib_per_s"] * 2**20 / r["records_per_s"] for r in chosen if r["mib_per_s"]), 100)
+            axis.plot(counts, [SHARD_READ_MIB_PER_S * 2**20 / size * c for c in counts], "k--",
+                      label=f"AWS limit out: 2 MiB/s per shard ({size:.0f}-byte records)")
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xlabel("shards")
+        axis.set_ylabel("records/s (log)")
+        axis.set_title(f"{title}: records/s against shard count")
+        axis.legend(fontsize=7)
     labels = [f"{r['group']}\n{r['api']}" for r in other]
     colors = ["tab:blue" if r["kind"] == "engine" else "tab:gray" if r["kind"] == "baseline" else "tab:orange"
               for r in other]
