@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+
+@pytest.fixture
+def sqs(eng):
+    return eng.client("sqs")
+
+
+@pytest.fixture
+def queue_url(sqs):
+    return sqs.create_queue(QueueName="jobs")["QueueUrl"]
+
+
+@pytest.fixture
+def fifo_url(sqs):
+    return sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+
+def arn_of(sqs, url):
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def redrive(dlq_arn, count):
+    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": count})
+
+
+def entries(n, body="m{}", start=0):
+    return [{"Id": f"e{i}", "MessageBody": body.format(i)} for i in range(start, start + n)]
+
+
+def delete_all(sqs, url, messages):
+    return sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+
+def error_of(excinfo):
+    err = excinfo.value.response["Error"]
+    return err["Code"], err["Message"]
