@@ -31,6 +31,14 @@ def test_demo_puts_records_through_kinesis_and_firehose_into_partitioned_parquet
     assert "user_id" in table.column_names and "event_time" in table.column_names
     files = list((tmp_path / "engine-demo" / "clicks").rglob("*.parquet"))
     assert files and all(f.parent.name.startswith("hour=") for f in files)
+    # the same files read at once by DuckDB and polars
+    import duckdb
+
+    pattern = f"{tmp_path}/engine-demo/clicks/**/*.parquet"
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}', hive_partitioning=true)").fetchall()[0][0] == 3000
+    pl = pytest.importorskip("polars")
+    frame = pl.read_parquet(pattern, hive_partitioning=True)
+    assert frame.height == 3000 and frame["user_id"].sum() == table.column("user_id").to_numpy().sum()
 
 
 def _rows(n=250):
