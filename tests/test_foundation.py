@@ -84,3 +84,33 @@ def test_register_function_returns_lambda_arn():
         assert eng.function(arn + ":$LATEST") is not None
         assert eng.function("transform") is not None
         assert eng.function("missing") is None
+
+
+def test_default_engine_client_is_shared_by_scripts():
+    a = engine.client("kinesis", region_name="eu-west-1")
+    b = engine.client("kinesis", region_name="eu-west-1")
+    a.create_stream(StreamName="shared-by-default", ShardCount=1)
+    assert "shared-by-default" in b.list_streams()["StreamNames"]
+    assert engine.client("kinesis").meta.region_name == "us-east-1"
+    assert "shared-by-default" not in engine.client("kinesis").list_streams()["StreamNames"]
+    a.delete_stream(StreamName="shared-by-default")
+
+
+def test_interpreter_exit_delivers_what_firehose_buffered(tmp_path):
+    """Nothing accepted is dropped on a clean shutdown: the atexit hook closes live engines."""
+    import subprocess
+    import sys
+
+    script = f"""
+import engine
+eng = engine.Engine(s3_root={str(tmp_path)!r})
+fh = eng.client("firehose")
+fh.create_delivery_stream(DeliveryStreamName="exit", ExtendedS3DestinationConfiguration={{
+    "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b",
+    "BufferingHints": {{"SizeInMBs": 128, "IntervalInSeconds": 900}}}})
+fh.put_record_batch(DeliveryStreamName="exit", Records=[{{"Data": b"line %d\\n" % i}} for i in range(100)])
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    objects = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
+    assert len(objects) == 1
+    assert objects[0].read_bytes() == b"".join(b"line %d\n" % i for i in range(100))
