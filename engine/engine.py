@@ -19,6 +19,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "sqs": ("engine.sqs.models:SQSBackend", "engine.sqs.client:SQSClient"),
     "sns": ("engine.sns.models:SNSBackend", "engine.sns.client:SNSClient"),
 }
+CLOSE_ORDER = ("sns", "kinesis", "firehose", "sqs", "glue")
 
 
 def _load(path: str):
@@ -101,7 +102,10 @@ class Engine:
             if self._closed:
                 return
             self._closed = True
-            backends = list(self._backends.values())
+            # Producers first: SNS drains into SQS and Firehose, Firehose then delivers its buffers.
+            order = {name: i for i, name in enumerate(CLOSE_ORDER)}
+            backends = [b for (name, _), b in sorted(self._backends.items(),
+                                                      key=lambda item: order.get(item[0][0], len(order)))]
         for backend in backends:
             close = getattr(backend, "close", None)
             if close is not None:

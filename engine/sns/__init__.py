@@ -1,0 +1,15 @@
+"""Amazon SNS: standard and FIFO topics, subscriptions, filter policies and fan-out.
+
+    eng = engine.Engine()
+    sns = eng.client("sns")                         # boto3-shaped (engine.sns.client.SNSClient)
+    backend = eng.backend("sns")                    # typed domain (engine.sns.models.SNSBackend)
+    topic = backend.topics[arn]; topic.publish_many(bodies)   # native bulk publishing
+
+models.py holds topics, subscriptions and publishing, filter.py the filter-policy language
+(validated and compiled once per subscription), delivery.py the per-protocol delivery (SQS,
+Lambda, HTTP/S, Firehose; email, email-json, sms and application into `engine.outbox`), errors.py
+the AWS error codes and client.py the boto3 shapes.
+"""
+from .models import Message, SNSBackend, Subscription, Topic
+
+__all__ = ["SNSBackend", "Topic", "Subscription", "Message"]

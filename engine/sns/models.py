@@ -1,0 +1,1185 @@
+"""SNS domain: topics, subscriptions, publishing and fan-out. Typed Python methods, no boto3
+dict shapes (engine.sns.client does the translation); delivery itself lives in delivery.py.
+
+Publishing path (the hot one):
+
+1. `prepare` validates one message (size, subject, attributes, MessageStructure, FIFO ids) and
+   builds a `Message`; attribute filter values are computed once per message, lazily.
+2. `publish_prepared` stamps the messages (id, timestamp; FIFO: deduplication within 5 minutes
+   and a sequence number, under the topic's lock so that concurrent publishers keep group order)
+   and fans them out: for each confirmed subscription (a tuple snapshot, rebuilt on change, so
+   publishing takes no lock on standard topics), the subscription's compiled filter selects the
+   messages, and its delivery target receives them as one batch.
+3. The SQS envelope is built as head + UnsubscribeURL + tail: the head and tail are computed once
+   per message and shared by every subscription.
+
+Native bulk API (beside the boto3 shape): `Topic.publish(body, ...)` and
+`Topic.publish_many(bodies, attributes=None)`.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from collections import deque
+from urllib.parse import parse_qs, urlsplit
+
+from .. import limits
+from ..arn import parse_arn, sns_topic_arn
+from ..errors import ClientError
+from . import delivery
+from . import filter as filters
+from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InvalidParameter,
+                     ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
+                     TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
+
+log = logging.getLogger("engine.sns")
+
+PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose")
+NEEDS_CONFIRMATION = frozenset(("http", "https", "email", "email-json"))
+RAW_PROTOCOLS = frozenset(("sqs", "http", "https", "firehose"))
+PLATFORMS = ("ADM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "GCM", "MACOS",
+             "MACOS_SANDBOX", "MPNS", "WNS")
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}" % limits.SNS_TOPIC_NAME_MAX)
+_FIFO_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}\.fifo" % (limits.SNS_TOPIC_NAME_MAX - 5))
+_ATTR_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+_ATTR_TYPE = re.compile(r"(String|Number|Binary)(\..+)?", re.S)
+_FIFO_ID = re.compile(r"""[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,""" + str(limits.SNS_FIFO_ID_MAX) + "}")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_E164 = re.compile(r"\+?[1-9]\d{1,14}")
+_SUBJECT_BAD = re.compile(r"[^\x20-\x7e]")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_EMPTY: dict = {}
+# derived from a message's attributes alone, shared by messages with the same attributes (bounded)
+_avals_cache: dict = {}
+_tail_cache: dict = {}
+
+FEEDBACK_ATTRIBUTES = tuple(f"{p}{k}" for p in ("HTTP", "Application", "Firehose", "Lambda", "SQS")
+                            for k in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn"))
+TOPIC_SETTABLE = ("DeliveryPolicy", "DisplayName", "Policy", "TracingConfig", "KmsMasterKeyId", "SignatureVersion",
+                  "ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy",
+                  "DataProtectionPolicy") + FEEDBACK_ATTRIBUTES
+FIFO_ONLY = ("ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy")
+SUBSCRIPTION_SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
+                         "SubscriptionRoleArn", "ReplayPolicy")
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _unb64(token: str) -> str:
+    try:
+        value = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+    except Exception:
+        value = ""
+    if not value.startswith("arn:"):
+        raise invalid("NextToken")
+    return value
+
+
+def _id_prefix() -> str:
+    raw = os.urandom(10).hex()
+    return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-{'89ab'[int(raw[16], 16) & 3]}{raw[17:20]}-"
+
+
+# --- messages -----------------------------------------------------------------------------------
+class Message:
+    """One published message. Everything derived from it (filter values, envelope parts, SQS
+    attributes) is computed at most once and shared by all subscriptions."""
+    __slots__ = ("id", "topic", "body", "subject", "attrs", "structure", "group", "dedup", "dedup_id", "seq",
+                 "ts", "timestamp", "size", "duplicate", "_avals", "_bvals", "_head", "_heads", "_tail", "_sqs")
+
+    def __init__(self, topic, body: str, subject=None, attrs=None, structure=None, group=None, dedup=None):
+        self.id = None
+        self.topic = topic
+        self.body = body
+        self.subject = subject
+        self.attrs = attrs            # {name: (data_type, str | bytes)} or None
+        self.structure = structure    # {protocol: message} (MessageStructure=json) or None
+        self.group = group
+        self.dedup = dedup            # as given
+        self.dedup_id = None          # FIFO: given, or content-based
+        self.seq = None               # FIFO sequence number (str)
+        self.ts = 0.0
+        self.timestamp = ""
+        self.size = 0
+        self.duplicate = False        # FIFO: accepted, deduplicated, not delivered
+        self._avals = None
+        self._bvals = None
+        self._head = None
+        self._heads = None
+        self._tail = None
+        self._sqs = None
+
+    def content(self, key: str) -> str:
+        """The message text for a protocol (or a platform, for application endpoints)."""
+        s = self.structure
+        if s is None:
+            return self.body
+        v = s.get(key)
+        return v if v is not None else s["default"]
+
+    @property
+    def avals(self) -> dict:
+        v = self._avals
+        if v is None:
+            attrs = self.attrs
+            if not attrs:
+                v = _EMPTY
+            else:
+                key = tuple(attrs.items())
+                v = _avals_cache.get(key)
+                if v is None:
+                    v = filters.attribute_values(attrs)
+                    if len(_avals_cache) >= 4096:
+                        _avals_cache.clear()
+                    _avals_cache[key] = v
+            self._avals = v
+        return v
+
+    def body_values(self, key: str):
+        content = self.content(key)
+        cache = self._bvals
+        if cache is None:
+            cache = self._bvals = {}
+        if content not in cache:
+            cache[content] = filters.body_values(content)
+        return cache[content]
+
+    def head(self, key: str = "sqs") -> str:
+        if self.structure is None:
+            h = self._head
+            if h is None:
+                h = self._head = delivery.notification_head(self, self.body)
+            return h
+        content = self.content(key)
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = {}
+        h = heads.get(content)
+        if h is None:
+            h = heads[content] = delivery.notification_head(self, content)
+        return h
+
+    def sqs_head(self) -> str:
+        h = self._head
+        if h is not None and self.structure is None:
+            return h
+        return self.head("sqs")
+
+    def tail(self) -> str:
+        t = self._tail
+        if t is None:
+            attrs = self.attrs
+            if not attrs:
+                t = '"\n}'
+            else:
+                key = tuple(attrs.items())
+                t = _tail_cache.get(key)
+                if t is None:
+                    t = delivery.notification_tail(attrs)
+                    if len(_tail_cache) >= 4096:
+                        _tail_cache.clear()
+                    _tail_cache[key] = t
+            self._tail = t
+        return t
+
+    def envelope(self, key: str, unsubscribe_url: str) -> str:
+        """The JSON notification an SQS queue, HTTP/S endpoint or email-json address receives."""
+        return self.head(key) + unsubscribe_url + self.tail()
+
+    def sqs_attributes(self) -> dict:
+        """Message attributes as SQS message attributes (raw delivery)."""
+        v = self._sqs
+        if v is None:
+            from ..sqs.models import AttributeValue
+            v = {}
+            for name, (dt, value) in (self.attrs or {}).items():
+                if isinstance(value, (bytes, bytearray)):
+                    v[name] = AttributeValue(dt, None, bytes(value))
+                else:
+                    v[name] = AttributeValue(dt, value, None)
+            self._sqs = v
+        return v
+
+    def __repr__(self):  # pragma: no cover - debugging aid
+        return f"Message({self.id}, topic={self.topic.name})"
+
+
+_valid_attributes: dict = {}  # (name, data_type, string, binary) -> size, for attributes already found valid
+
+
+def validate_message_attributes(attributes: dict) -> tuple[dict, int]:
+    """{name: (data_type, string_value, binary_value)} -> ({name: (data_type, value)}, bytes
+    counted towards the message size). Raises ParameterValueInvalid as AWS does. Attributes seen
+    before are recognised through a bounded cache (bulk publishers repeat the same few)."""
+    out = {}
+    size = 0
+    cache = _valid_attributes
+    for name, (dt, sv, bv) in attributes.items():
+        if bv is not None and not isinstance(bv, bytes):
+            bv = bytes(bv)
+        key = (name, dt, sv, bv)
+        n = cache.get(key)
+        if n is None:
+            n = _validate_attribute(name, dt, sv, bv)
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = n
+        out[name] = (dt, bv if bv is not None and dt.startswith("Binary") else sv)
+        size += n
+    return out, size
+
+
+def _validate_attribute(name: str, dt, sv, bv) -> int:
+    if not name:
+        raise ParameterValueInvalid("The message attribute name must not be empty.")
+    if len(name.encode("utf-8")) > limits.SNS_ATTRIBUTE_NAME_MAX:
+        raise ParameterValueInvalid("Length of message attribute name must be less than 256 bytes.")
+    if not _ATTR_NAME_CHARS.issuperset(name) or name[0] == "." or name[-1] == "." or ".." in name:
+        if name[0] == ".":
+            raise ParameterValueInvalid("Invalid message attribute name starting with character '.' was found.")
+        if name[-1] == ".":
+            raise ParameterValueInvalid("Invalid message attribute name ending with character '.' was found.")
+        for c in name:
+            if c not in _ATTR_NAME_CHARS:
+                raise ParameterValueInvalid(
+                    f"Invalid non-alphanumeric character '#x{ord(c):X}' was found in the message attribute "
+                    "name. Can only include alphanumeric characters, hyphens, underscores, or dots.")
+        raise ParameterValueInvalid("Message attribute name can not have successive '.' character.")
+    if not isinstance(dt, str) or not _ATTR_TYPE.fullmatch(dt):
+        raise ParameterValueInvalid(
+            f"The message attribute '{name}' has an invalid message attribute type, the set of supported type "
+            "prefixes is Binary, Number, and String.")
+    empty = (f"The message attribute '{name}' must contain non-empty message attribute value for message "
+             f"attribute type '{dt}'.")
+    if dt.startswith("Binary"):
+        if bv is None:
+            if sv is not None:
+                raise ParameterValueInvalid(f"The message attribute '{name}' with type '{dt}' must use field "
+                                            "'Binary'.")
+            raise ParameterValueInvalid(empty)
+        if not bv:
+            raise ParameterValueInvalid(empty)
+        vsize = len(bv)
+    else:
+        if sv is None:
+            if bv is not None:
+                raise ParameterValueInvalid(f"The message attribute '{name}' with type '{dt}' must use field "
+                                            "'String'.")
+            raise ParameterValueInvalid(empty)
+        if sv == "":
+            raise ParameterValueInvalid(empty)
+        if dt.startswith("Number") and not _NUMBER.fullmatch(sv.strip()):
+            raise ParameterValueInvalid(f"Could not cast message attribute '{name}' value to number.")
+        if dt.startswith("String.Array"):
+            try:
+                items = json.loads(sv)
+            except ValueError:
+                items = None
+            if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
+                raise ParameterValueInvalid(
+                    f"The message attribute '{name}' with type 'String.Array' must be a JSON array of strings, "
+                    "numbers, true, false or null.")
+        vsize = len(sv.encode("utf-8", "surrogatepass"))
+    return len(name.encode("utf-8")) + len(dt.encode("utf-8")) + vsize
+
+
+def _check_fifo_id(value: str, param: str) -> None:
+    if not _FIFO_ID.fullmatch(value):
+        raise invalid(f"{param} Reason: {param} can only include alphanumeric and punctuation characters. 1 to "
+                      f"{limits.SNS_FIFO_ID_MAX} in length.")
+
+
+# --- topics ------------------------------------------------------------------------------------------
+def default_policy(arn: str, account: str) -> str:
+    return json.dumps({
+        "Version": "2008-10-17", "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic",
+                       "SNS:Publish"],
+            "Resource": arn, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]},
+        separators=(",", ":"))
+
+
+def _bool_text(name: str, value: str, prefix: str) -> str:
+    low = value.lower() if isinstance(value, str) else ""
+    if low not in ("true", "false"):
+        raise InvalidParameter(f"{prefix}{name}: Invalid value [{value}]. Must be true or false.")
+    return low
+
+
+def _json_text(name: str, value: str, prefix: str) -> None:
+    try:
+        json.loads(value)
+    except ValueError:
+        raise InvalidParameter(f"{prefix}{name}: failed to parse JSON.") from None
+
+
+def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Invalid parameter: "):
+    """One settable topic attribute -> its canonical value ('' removes an optional one)."""
+    if name not in TOPIC_SETTABLE:
+        raise InvalidParameter(f"{prefix}AttributeName")
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    if name in FIFO_ONLY and not fifo:
+        raise InvalidParameter(f"{prefix}{name}: {name} is only valid for FIFO topics")
+    if name == "DisplayName":
+        if len(value) > 100:
+            raise InvalidParameter(f"{prefix}DisplayName: must be at most 100 characters")
+    elif name == "Policy":
+        if value:
+            try:
+                doc = json.loads(value)
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict):
+                raise InvalidParameter(f"{prefix}Policy Error: null")
+    elif name == "DeliveryPolicy":
+        if value:
+            try:
+                delivery.parse_topic_policy(value)
+            except delivery.PolicyError as err:
+                raise InvalidParameter(f"{prefix}DeliveryPolicy: {err}") from None
+    elif name == "TracingConfig":
+        if value not in ("PassThrough", "Active"):
+            raise InvalidParameter(f"{prefix}TracingConfig: Invalid value [{value}]. Must be PassThrough or Active.")
+    elif name == "SignatureVersion":
+        if value not in ("1", "2"):
+            raise InvalidParameter(f"{prefix}SignatureVersion: Invalid value [{value}]. Must be 1 or 2.")
+    elif name == "ContentBasedDeduplication":
+        value = _bool_text(name, value, prefix)
+    elif name == "FifoThroughputScope":
+        if value not in ("Topic", "MessageGroup"):
+            raise InvalidParameter(f"{prefix}FifoThroughputScope: Invalid value [{value}]. Must be Topic or "
+                                   "MessageGroup.")
+    elif name in ("ArchivePolicy", "DataProtectionPolicy"):
+        if value:
+            _json_text(name, value, prefix)
+    elif name.endswith("SampleRate"):
+        if not value.isdigit() or not 0 <= int(value) <= 100:
+            raise InvalidParameter(f"{prefix}{name}: must be an integer between 0 and 100")
+    return value
+
+
+class Topic:
+    """A standard or FIFO topic."""
+
+    def __init__(self, backend: "SNSBackend", name: str, fifo: bool, attributes: dict, tags: dict):
+        self.backend = backend
+        self.name = name
+        self.fifo = fifo
+        self.arn = sns_topic_arn(backend.region, backend.account_id, name)
+        self.lock = threading.RLock()
+        self.attributes: dict[str, str] = {"DisplayName": "", "Policy": default_policy(self.arn, backend.account_id)}
+        if fifo:
+            self.attributes["ContentBasedDeduplication"] = "false"
+        self.tags: dict[str, str] = dict(tags)
+        self.subscriptions: dict[str, Subscription] = {}
+        self.active: tuple = ()        # confirmed subscriptions, a snapshot replaced on change
+        self.deleted_count = 0
+        self.deleted = False
+        self.content_dedup = False
+        self.signature_version = "1"
+        self.delivery_doc = None
+        self.delivery_version = 0
+        self._dedup: dict = {}
+        self._dedup_log: deque = deque()
+        self._seq = itertools.count(10**19 + int(backend.clock.now()) * 1000)
+        for key, value in attributes.items():
+            self._apply(key, value)
+
+    def _apply(self, name: str, value: str) -> None:
+        if value == "" and name not in ("DisplayName", "Policy"):
+            self.attributes.pop(name, None)
+        elif name == "Policy" and value == "":
+            self.attributes["Policy"] = default_policy(self.arn, self.backend.account_id)
+        else:
+            self.attributes[name] = value
+        if name == "ContentBasedDeduplication":
+            self.content_dedup = value == "true"
+        elif name == "SignatureVersion":
+            self.signature_version = value or "1"
+        elif name == "DeliveryPolicy":
+            self.delivery_doc = json.loads(value) if value else None
+            self.delivery_version += 1
+
+    def rebuild(self) -> None:
+        """Refresh the snapshot of confirmed subscriptions (call with the lock held)."""
+        self.active = tuple(s for s in self.subscriptions.values() if not s.pending)
+
+    def get_attributes(self) -> dict[str, str]:
+        with self.lock:
+            subs = list(self.subscriptions.values())
+            out = {
+                "Policy": self.attributes["Policy"],
+                "Owner": self.backend.account_id,
+                "SubscriptionsPending": str(sum(1 for s in subs if s.pending)),
+                "TopicArn": self.arn,
+                "EffectiveDeliveryPolicy": self.effective_delivery_policy(),
+                "SubscriptionsConfirmed": str(sum(1 for s in subs if not s.pending)),
+                "DisplayName": self.attributes["DisplayName"],
+                "SubscriptionsDeleted": str(self.deleted_count),
+            }
+            for key, value in self.attributes.items():
+                out.setdefault(key, value)
+            if self.fifo:
+                out["FifoTopic"] = "true"
+        return out
+
+    def effective_delivery_policy(self) -> str:
+        http = {"defaultHealthyRetryPolicy": dict(delivery.DEFAULT_HTTP_RETRY), "disableSubscriptionOverrides": False,
+                "defaultRequestPolicy": {"headerContentType": delivery.DEFAULT_CONTENT_TYPE}}
+        doc = {"http": http}
+        if self.delivery_doc:
+            for proto, section in self.delivery_doc.items():
+                merged = dict(http) if proto in ("http", "https") else {}
+                merged.update(section)
+                doc[proto] = merged
+        return json.dumps(doc, separators=(",", ":"))
+
+    # --- native publishing API ----------------------------------------------------------------------
+    def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
+        """Publish one message. `attributes`: {name: (data_type, value)} with value str or bytes."""
+        attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
+                 for k, (dt, v) in attributes.items()} if attributes else None
+        msg = self.backend.prepare(self, body, subject=subject, attributes=attrs, structure=structure, group=group,
+                                   dedup=dedup)
+        return self.backend.publish_prepared(self, [msg])[0]
+
+    def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> list[Message]:
+        """Publish many messages in one fan-out (each subscription receives them as one batch).
+        `attributes` is one map for all, or a list of maps (one per body), as in `publish`."""
+        backend = self.backend
+        prepare = backend.prepare
+        per_message = isinstance(attributes, list)
+        shared = None
+        if attributes and not per_message:
+            shared = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
+                      for k, (dt, v) in attributes.items()}
+        msgs = []
+        for i, body in enumerate(bodies):
+            attrs = shared
+            if per_message and attributes[i]:
+                attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
+                         for k, (dt, v) in attributes[i].items()}
+            msgs.append(prepare(self, body, subject=subject, attributes=attrs, group=group))
+        return backend.publish_prepared(self, msgs)
+
+
+# --- subscriptions -----------------------------------------------------------------------------------
+class Subscription:
+    def __init__(self, backend: "SNSBackend", topic: Topic, protocol: str, endpoint: str):
+        self.backend = backend
+        self.topic = topic
+        self.protocol = protocol
+        self.endpoint = endpoint
+        self.arn = f"{topic.arn}:{uuid.uuid4()}"
+        self.owner = backend.account_id
+        self.pending = protocol in NEEDS_CONFIRMATION
+        self.authenticated = not self.pending
+        self.auth_on_unsubscribe = False
+        self.deleted = False
+        self.attributes: dict[str, str] = {}
+        self.raw = False
+        self.scope = filters.MESSAGE_ATTRIBUTES
+        self.policy = None                 # parsed FilterPolicy
+        self.filter = None                 # (match, body_scope) or None
+        self.dlq_arn = None
+        self.delivery_doc = None
+        self._http_policy = (None, None)
+        self.unsubscribe_url = f"{backend.base_url}/?Action=Unsubscribe&SubscriptionArn={self.arn}"
+        self.content_key = protocol
+        if protocol == "application":
+            resource = (parse_arn(endpoint) or {}).get("resource", "")
+            parts = resource.split("/")
+            self.content_key = parts[1] if len(parts) > 2 else "default"
+        self.target = delivery.make_target(self, backend.dispatcher)
+
+    def apply(self, name: str, value: str, parsed=None) -> None:
+        """Apply a validated attribute (`parsed`: the parsed FilterPolicy, for FilterPolicy/Scope)."""
+        if value == "" and name != "FilterPolicy":
+            self.attributes.pop(name, None)
+        else:
+            self.attributes[name] = value
+        if name == "RawMessageDelivery":
+            self.raw = value == "true"
+        elif name in ("FilterPolicy", "FilterPolicyScope"):
+            if name == "FilterPolicy":
+                self.policy = parsed
+                if parsed is None:
+                    self.attributes.pop("FilterPolicy", None)
+            else:
+                self.scope = value or filters.MESSAGE_ATTRIBUTES
+            match = filters.compile_policy(self.policy)
+            self.filter = (match, self.scope == filters.MESSAGE_BODY) if match is not None else None
+        elif name == "RedrivePolicy":
+            self.dlq_arn = json.loads(value)["deadLetterTargetArn"] if value else None
+        elif name == "DeliveryPolicy":
+            self.delivery_doc = json.loads(value) if value else None
+
+    def http_policy(self) -> delivery.HttpPolicy:
+        key = (self.topic.delivery_version, id(self.delivery_doc))
+        cached_key, policy = self._http_policy
+        if cached_key != key:
+            policy = delivery.effective_http_policy(self.protocol, self.topic.delivery_doc, self.delivery_doc)
+            self._http_policy = (key, policy)
+        return policy
+
+    def get_attributes(self) -> dict[str, str]:
+        out = {
+            "ConfirmationWasAuthenticated": "true" if self.authenticated else "false",
+            "Owner": self.owner,
+            "PendingConfirmation": "true" if self.pending else "false",
+            "RawMessageDelivery": "true" if self.raw else "false",
+            "SubscriptionArn": self.arn,
+            "TopicArn": self.topic.arn,
+            "Endpoint": self.endpoint,
+            "Protocol": self.protocol,
+        }
+        for key, value in self.attributes.items():
+            if key != "RawMessageDelivery":
+                out[key] = value
+        if "FilterPolicy" in out:
+            out["FilterPolicyScope"] = self.scope
+        else:
+            out.pop("FilterPolicyScope", None)
+        if self.protocol in ("http", "https"):
+            out["EffectiveDeliveryPolicy"] = delivery.effective_policy_json(self.protocol, self.topic.delivery_doc,
+                                                                             self.delivery_doc)
+        return out
+
+
+class _Token:
+    __slots__ = ("kind", "topic_arn", "sub_arn", "spec", "expires")
+
+    def __init__(self, kind, topic_arn, sub_arn, spec, expires):
+        self.kind = kind            # "confirm" | "resubscribe"
+        self.topic_arn = topic_arn
+        self.sub_arn = sub_arn
+        self.spec = spec            # resubscribe: (protocol, endpoint, attributes)
+        self.expires = expires
+
+
+# --- backend -----------------------------------------------------------------------------------------
+class SNSBackend:
+    """All topics and subscriptions of one account in one region."""
+
+    def __init__(self, engine, region: str):
+        self.engine = engine
+        self.region = region
+        self.account_id = engine.account_id
+        self.clock = engine.clock
+        self._lock = threading.RLock()
+        self.topics: dict[str, Topic] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self._tokens: dict[str, _Token] = {}
+        self.base_url = f"https://sns.{region}.amazonaws.com"
+        self.cert_url = (f"{self.base_url}/SimpleNotificationService-"
+                         f"{hashlib.md5(region.encode()).hexdigest()}.pem")
+        self._id_prefix = _id_prefix()
+        self._ids = itertools.count(1)
+        self.dispatcher = delivery.Dispatcher(self)
+
+    def new_message_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids):012x}"
+
+    # --- lookups ------------------------------------------------------------------------------------
+    def _parse_topic_arn(self, arn, param: str = "TopicArn"):
+        info = parse_arn(arn) if isinstance(arn, str) else None
+        if info is None:
+            count = len(arn.split(":")) if isinstance(arn, str) else 0
+            raise invalid(f"{param} Reason: An ARN must have at least 6 elements, not {count}")
+        if info["service"] != "sns" or info["region"] != self.region or ":" in info["resource"]:
+            raise invalid(param)
+        return info
+
+    def get_topic(self, arn, param: str = "TopicArn") -> Topic:
+        topic = self.topics.get(arn)
+        if topic is not None:
+            return topic
+        self._parse_topic_arn(arn, param)
+        raise topic_not_found()
+
+    def get_subscription(self, arn) -> Subscription:
+        sub = self.subscriptions.get(arn)
+        if sub is None:
+            info = parse_arn(arn) if isinstance(arn, str) else None
+            if info is None:
+                count = len(arn.split(":")) if isinstance(arn, str) else 0
+                raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {count}")
+            raise subscription_not_found()
+        return sub
+
+    # --- topics -------------------------------------------------------------------------------------
+    def create_topic(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Topic:
+        attributes = dict(attributes or {})
+        flag = attributes.pop("FifoTopic", None)
+        fifo = False
+        if flag is not None:
+            fifo = _bool_text("FifoTopic", flag, "Invalid parameter: Attributes Reason: ") == "true"
+        if fifo:
+            if not _FIFO_TOPIC_NAME.fullmatch(name):
+                raise InvalidParameter(
+                    "Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII "
+                    "letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.")
+        elif not _TOPIC_NAME.fullmatch(name):
+            raise invalid("Topic Name")
+        attrs = {key: normalize_topic_attribute(key, value, fifo, "Invalid parameter: Attributes Reason: ")
+                 for key, value in attributes.items()}
+        tags = dict(tags or {})
+        self._check_tags(tags, {})
+        arn = sns_topic_arn(self.region, self.account_id, name)
+        with self._lock:
+            existing = self.topics.get(arn)
+            if existing is not None:
+                for key, value in attrs.items():
+                    if existing.attributes.get(key, "") != value:
+                        raise invalid("Attributes Reason: Topic already exists with different attributes")
+                for key, value in tags.items():
+                    if existing.tags.get(key) != value:
+                        raise invalid("Tags Reason: Topic already exists with different tags")
+                return existing
+            count = sum(1 for t in self.topics.values() if t.fifo == fifo)
+            if count >= (limits.SNS_FIFO_TOPICS_MAX if fifo else limits.SNS_TOPICS_MAX):
+                raise TopicLimitExceeded("Topic limit exceeded")
+            topic = Topic(self, name, fifo, attrs, tags)
+            self.topics[arn] = topic
+            return topic
+
+    def delete_topic(self, arn: str) -> None:
+        # lock order is topic.lock -> self._lock (subscribe); never hold them the other way round
+        with self._lock:
+            topic = self.topics.pop(arn, None)
+        if topic is None:
+            self._parse_topic_arn(arn)
+            return  # deleting a topic that does not exist succeeds
+        with topic.lock:
+            topic.deleted = True
+            subs = list(topic.subscriptions.values())
+            for sub in subs:
+                sub.deleted = True
+            topic.subscriptions.clear()
+            topic.active = ()
+        with self._lock:
+            for sub in subs:
+                self.subscriptions.pop(sub.arn, None)
+
+    def list_topics(self, next_token: str | None = None) -> tuple[list[Topic], str | None]:
+        with self._lock:
+            arns = sorted(self.topics)
+        if next_token is not None:
+            after = _unb64(next_token)
+            arns = [a for a in arns if a > after]
+        page = arns[:limits.SNS_LIST_PAGE]
+        token = _b64(page[-1]) if len(arns) > limits.SNS_LIST_PAGE else None
+        return [self.topics[a] for a in page if a in self.topics], token
+
+    def set_topic_attribute(self, topic: Topic, name: str, value) -> None:
+        if name == "FifoTopic":
+            raise invalid("AttributeName")
+        canonical = normalize_topic_attribute(name, value, topic.fifo)
+        with topic.lock:
+            topic._apply(name, canonical)
+
+    # --- tags ------------------------------------------------------------------------------------------
+    def _resource(self, arn) -> Topic:
+        topic = self.topics.get(arn)
+        if topic is None:
+            if not isinstance(arn, str) or parse_arn(arn) is None:
+                raise invalid("ResourceArn")
+            raise ResourceNotFound("Resource does not exist")
+        return topic
+
+    @staticmethod
+    def _check_tags(new: dict, existing: dict) -> None:
+        for key, value in new.items():
+            if not 1 <= len(key) <= limits.SNS_TAG_KEY_MAX:
+                raise invalid(f"Tags Reason: Tag key must be between 1 and {limits.SNS_TAG_KEY_MAX} characters")
+            if len(value) > limits.SNS_TAG_VALUE_MAX:
+                raise invalid(f"Tags Reason: Tag value must be at most {limits.SNS_TAG_VALUE_MAX} characters")
+        if len(set(existing) | set(new)) > limits.SNS_TAGS_MAX:
+            raise TagLimitExceeded("Could not complete request: tag quota of per resource exceeded")
+
+    def tag_resource(self, arn: str, tags: dict) -> None:
+        topic = self._resource(arn)
+        with topic.lock:
+            self._check_tags(tags, topic.tags)
+            topic.tags.update(tags)
+
+    def untag_resource(self, arn: str, keys: list) -> None:
+        topic = self._resource(arn)
+        with topic.lock:
+            for key in keys:
+                topic.tags.pop(key, None)
+
+    def list_tags(self, arn: str) -> dict:
+        return dict(self._resource(arn).tags)
+
+    # --- subscriptions ----------------------------------------------------------------------------------
+    def _check_endpoint(self, topic: Topic, protocol: str, endpoint) -> None:
+        if protocol not in PROTOCOLS:
+            raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
+        if not endpoint:
+            raise invalid("Endpoint")
+        if protocol in ("http", "https"):
+            if not endpoint.lower().startswith(f"{protocol}://") or not urlsplit(endpoint).hostname:
+                raise invalid("Endpoint must match the specified protocol")
+        elif protocol in ("email", "email-json"):
+            local, _, domain = endpoint.partition("@")
+            if not local or "." not in domain or any(c.isspace() for c in endpoint):
+                raise invalid("Email address")
+        elif protocol == "sms":
+            if not _E164.fullmatch(re.sub(r"[\s().-]", "", endpoint)):
+                raise InvalidParameter(f"Invalid SMS endpoint: {endpoint}")
+        else:
+            info = parse_arn(endpoint)
+            resource = info["resource"] if info else ""
+            if protocol == "sqs":
+                if info is None or info["service"] != "sqs" or not _QUEUE_NAME.fullmatch(resource):
+                    raise invalid("SQS endpoint ARN")
+            elif protocol == "lambda":
+                if info is None or info["service"] != "lambda" or not resource.startswith("function:"):
+                    raise invalid("Lambda endpoint ARN")
+            elif protocol == "firehose":
+                if info is None or info["service"] != "firehose" or not resource.startswith("deliverystream/"):
+                    raise invalid("Firehose endpoint ARN")
+            elif protocol == "application":
+                parts = resource.split("/")
+                if info is None or info["service"] != "sns" or parts[0] != "endpoint" or len(parts) != 4:
+                    raise invalid("ApplicationEndpoint ARN")
+        is_fifo_queue = protocol == "sqs" and endpoint.endswith(".fifo")
+        if is_fifo_queue and not topic.fifo:
+            raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS "
+                          "topics")
+        if topic.fifo and not is_fifo_queue:
+            raise invalid("Invalid parameter: Endpoint Reason: Please use FIFO SQS queue")
+
+    def _normalize_sub_attribute(self, topic: Topic, protocol: str, endpoint: str, name: str, value, scope: str,
+                                 subscribe: bool):
+        """-> (canonical value, parsed filter policy or None)."""
+        prefix = "Invalid parameter: Attributes Reason: " if subscribe else "Invalid parameter: "
+        if name not in SUBSCRIPTION_SETTABLE:
+            raise InvalidParameter(f"{prefix}AttributeName")
+        if not isinstance(value, str):
+            value = "" if value is None else str(value)
+        if name == "RawMessageDelivery":
+            value = _bool_text(name, value, prefix)
+            if protocol not in RAW_PROTOCOLS:
+                raise InvalidParameter(f"{prefix}Delivery protocol [{protocol}] does not support raw message "
+                                       "delivery.")
+        elif name == "FilterPolicyScope":
+            if value not in filters.SCOPES:
+                raise InvalidParameter(f"{prefix}FilterPolicyScope: Invalid value [{value}]. Please use either "
+                                       "MessageBody or MessageAttributes")
+        elif name == "FilterPolicy":
+            return value, filters.parse_policy(value, scope, subscribe=subscribe)
+        elif name == "RedrivePolicy":
+            if value:
+                try:
+                    doc = json.loads(value)
+                except ValueError:
+                    raise InvalidParameter(f"{prefix}RedrivePolicy: failed to parse JSON.") from None
+                target = doc.get("deadLetterTargetArn") if isinstance(doc, dict) else None
+                info = parse_arn(target) if isinstance(target, str) else None
+                if info is None or info["service"] != "sqs" or not _QUEUE_NAME.fullmatch(info["resource"]):
+                    raise InvalidParameter(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+                if topic.fifo != info["resource"].endswith(".fifo"):
+                    if topic.fifo:
+                        raise InvalidParameter(f"{prefix}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
+                                               "Subscription to a FIFO Topic.")
+                    raise InvalidParameter(f"{prefix}RedrivePolicy: must use a standard queue as DLQ for a "
+                                           "subscription to a standard topic.")
+        elif name == "DeliveryPolicy":
+            if value:
+                try:
+                    delivery.parse_subscription_policy(value)
+                except delivery.PolicyError as err:
+                    raise InvalidParameter(f"{prefix}DeliveryPolicy: {err}") from None
+        elif name == "SubscriptionRoleArn":
+            if value and parse_arn(value) is None:
+                raise InvalidParameter(f"{prefix}SubscriptionRoleArn")
+        elif name == "ReplayPolicy":
+            raise InvalidParameter(f"{prefix}ReplayPolicy: message replay is not supported by this engine")
+        return value, None
+
+    def _normalize_sub_attributes(self, topic, protocol, endpoint, attributes: dict, scope: str) -> list:
+        scope = attributes.get("FilterPolicyScope", scope)
+        out = []
+        for name in sorted(attributes, key=lambda n: n != "FilterPolicyScope"):  # scope first
+            value, parsed = self._normalize_sub_attribute(topic, protocol, endpoint, name, attributes[name], scope,
+                                                          True)
+            out.append((name, value, parsed))
+        return out
+
+    def subscribe(self, topic_arn: str, protocol: str, endpoint, attributes: dict | None = None) -> Subscription:
+        topic = self.get_topic(topic_arn)
+        self._check_endpoint(topic, protocol, endpoint)
+        normalized = self._normalize_sub_attributes(topic, protocol, endpoint, attributes or {},
+                                                    filters.MESSAGE_ATTRIBUTES)
+        with topic.lock:
+            if topic.deleted:
+                raise topic_not_found()
+            for sub in topic.subscriptions.values():
+                if sub.protocol == protocol and sub.endpoint == endpoint:
+                    current = sub.get_attributes()
+                    for name, value, _ in normalized:
+                        if current.get(name, "") != value and not (name == "FilterPolicyScope" and
+                                                                   value == filters.MESSAGE_ATTRIBUTES and
+                                                                   "FilterPolicy" not in current):
+                            raise invalid("Attributes Reason: Subscription already exists with different attributes")
+                    return sub
+            if topic.fifo and len(topic.subscriptions) >= limits.SNS_FIFO_SUBSCRIPTIONS_MAX:
+                raise SubscriptionLimitExceeded("Subscription limit exceeded")
+            if any(n == "FilterPolicy" and p is not None for n, _, p in normalized):
+                self._check_filter_quota(topic)
+            sub = Subscription(self, topic, protocol, endpoint)
+            for name, value, parsed in normalized:
+                sub.apply(name, value, parsed)
+            topic.subscriptions[sub.arn] = sub
+            with self._lock:
+                self.subscriptions[sub.arn] = sub
+            topic.rebuild()
+        if sub.pending:
+            self._send_confirmation(sub, "SubscriptionConfirmation", self._new_token("confirm", topic, sub.arn))
+        return sub
+
+    @staticmethod
+    def _check_filter_quota(topic: Topic, exclude=None) -> None:
+        count = sum(1 for s in topic.subscriptions.values() if s.policy is not None and s is not exclude)
+        if count >= limits.SNS_FILTER_POLICIES_PER_TOPIC_MAX:
+            raise FilterPolicyLimitExceeded("Filter policy limit exceeded")
+
+    def _new_token(self, kind: str, topic: Topic, sub_arn=None, spec=None) -> str:
+        token = os.urandom(144).hex()  # AWS tokens are long hex strings
+        with self._lock:
+            now = self.clock.now()
+            for old in [t for t, rec in self._tokens.items() if rec.expires <= now]:
+                del self._tokens[old]
+            self._tokens[token] = _Token(kind, topic.arn, sub_arn, spec, now + limits.SNS_CONFIRM_TOKEN_TTL_S)
+        return token
+
+    def _send_confirmation(self, sub: Subscription, kind: str, token: str) -> None:
+        topic = sub.topic
+        url = f"{self.base_url}/?Action=ConfirmSubscription&TopicArn={topic.arn}&Token={token}"
+        if kind == "SubscriptionConfirmation":
+            text = (f"You have chosen to subscribe to the topic {topic.arn}.\n"
+                    "To confirm the subscription, visit the SubscribeURL included in this message.")
+        else:
+            text = (f"You have chosen to deactivate subscription {sub.arn}.\n"
+                    "To cancel this operation and restore the subscription, visit the SubscribeURL included in this "
+                    "message.")
+        sub.target.confirm(kind, token, text, url)
+
+    def confirm_subscription(self, topic_arn: str, token: str, authenticate_on_unsubscribe: bool = False,
+                             *, authenticated: bool = True) -> Subscription:
+        topic = self.get_topic(topic_arn)
+        with self._lock:
+            rec = self._tokens.get(token)
+            if rec is None or rec.topic_arn != topic.arn or rec.expires <= self.clock.now():
+                raise invalid("Token")
+        if rec.kind == "resubscribe":
+            protocol, endpoint, attributes = rec.spec
+            with topic.lock:
+                for sub in topic.subscriptions.values():
+                    if sub.protocol == protocol and sub.endpoint == endpoint:
+                        return sub
+                sub = Subscription(self, topic, protocol, endpoint)
+                scope = attributes.get("FilterPolicyScope", filters.MESSAGE_ATTRIBUTES)
+                for name, value in attributes.items():
+                    parsed = filters.parse_policy(value, scope, subscribe=False) if name == "FilterPolicy" else None
+                    sub.apply(name, value, parsed)
+                sub.pending = False
+                sub.authenticated = authenticated
+                topic.subscriptions[sub.arn] = sub
+                with self._lock:
+                    self.subscriptions[sub.arn] = sub
+                topic.rebuild()
+            return sub
+        sub = self.subscriptions.get(rec.sub_arn)
+        if sub is None:
+            raise invalid("Token")
+        with topic.lock:
+            if sub.pending:
+                sub.pending = False
+                sub.authenticated = authenticated
+                sub.auth_on_unsubscribe = bool(authenticate_on_unsubscribe)
+                topic.rebuild()
+        return sub
+
+    def unsubscribe(self, arn: str) -> None:
+        info = parse_arn(arn) if isinstance(arn, str) else None
+        if info is None:
+            count = len(arn.split(":")) if isinstance(arn, str) else 0
+            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {count}")
+        if ":" not in info["resource"]:
+            raise invalid("SubscriptionId")
+        with self._lock:
+            sub = self.subscriptions.pop(arn, None)
+        if sub is None:
+            return  # idempotent
+        topic = sub.topic
+        with topic.lock:
+            sub.deleted = True
+            topic.subscriptions.pop(arn, None)
+            topic.deleted_count += 1
+            topic.rebuild()
+        if sub.protocol in ("http", "https") and not topic.deleted:
+            spec = (sub.protocol, sub.endpoint, dict(sub.attributes))
+            self._send_confirmation(sub, "UnsubscribeConfirmation", self._new_token("resubscribe", topic, arn, spec))
+
+    def list_subscriptions(self, topic: Topic | None = None, next_token: str | None = None):
+        if topic is not None:
+            with topic.lock:
+                subs = sorted(topic.subscriptions.values(), key=lambda s: s.arn)
+        else:
+            with self._lock:
+                subs = sorted(self.subscriptions.values(), key=lambda s: s.arn)
+        if next_token is not None:
+            after = _unb64(next_token)
+            subs = [s for s in subs if s.arn > after]
+        page = subs[:limits.SNS_LIST_PAGE]
+        token = _b64(page[-1].arn) if len(subs) > limits.SNS_LIST_PAGE else None
+        return page, token
+
+    def set_subscription_attribute(self, sub: Subscription, name: str, value) -> None:
+        topic = sub.topic
+        with topic.lock:
+            scope = value if name == "FilterPolicyScope" else sub.scope
+            canonical, parsed = self._normalize_sub_attribute(topic, sub.protocol, sub.endpoint, name, value, scope,
+                                                              False)
+            if name == "FilterPolicyScope" and sub.policy is not None:
+                # the existing policy must be valid in the new scope
+                filters.parse_policy(sub.attributes["FilterPolicy"], canonical, subscribe=False)
+            if name == "FilterPolicy" and parsed is not None and sub.policy is None:
+                self._check_filter_quota(topic, exclude=sub)
+            sub.apply(name, canonical, parsed)
+
+    def visit(self, url: str, *, authenticated: bool = False) -> str:
+        """Follow a SubscribeURL or UnsubscribeURL as an endpoint owner would (an unauthenticated
+        GET); returns the subscription ARN it acted on."""
+        query = parse_qs(urlsplit(url).query)
+        action = (query.get("Action") or [""])[0]
+        if action == "ConfirmSubscription":
+            sub = self.confirm_subscription((query.get("TopicArn") or [""])[0], (query.get("Token") or [""])[0],
+                                            authenticated=authenticated)
+            return sub.arn
+        if action == "Unsubscribe":
+            arn = (query.get("SubscriptionArn") or [""])[0]
+            sub = self.subscriptions.get(arn)
+            if sub is not None and sub.auth_on_unsubscribe and not authenticated:
+                raise AuthorizationError("Unsubscribe of this subscription requires authentication")
+            self.unsubscribe(arn)
+            return arn
+        raise invalid("Action")
+
+    # --- publishing ---------------------------------------------------------------------------------------
+    def prepare(self, topic: Topic, body, *, subject=None, attributes=None, structure=None, group=None,
+                dedup=None, check_attributes: bool = True) -> Message:
+        """Validate one message (AWS's rules and messages); returns it, not yet published.
+        `attributes`: {name: (data_type, string_value, binary_value)}."""
+        if not body:
+            raise invalid("Empty message")
+        if subject is not None:
+            if not subject or len(subject) > limits.SNS_SUBJECT_MAX or _SUBJECT_BAD.search(subject) or \
+                    not subject[0].strip():
+                raise invalid("Subject")
+        attrs = None
+        size = len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
+        if attributes:
+            attrs, asize = validate_message_attributes(attributes)
+            size += asize
+        if size > limits.SNS_MESSAGE_SIZE_MAX:
+            raise invalid("Message too long")
+        parsed = None
+        if structure is not None:
+            if structure != "json":
+                raise invalid("MessageStructure")
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                raise invalid("Message Structure - JSON message body failed to parse") from None
+            if not isinstance(doc, dict):
+                raise invalid("Message Structure - JSON message body failed to parse")
+            parsed = {k: v for k, v in doc.items() if isinstance(v, str)}
+            if "default" not in parsed:
+                raise invalid("Message Structure - No default entry in JSON message body")
+        if topic.fifo:
+            if group is None:
+                raise invalid("The MessageGroupId parameter is required for FIFO topics")
+            _check_fifo_id(group, "MessageGroupId")
+            if dedup is None:
+                if not topic.content_dedup:
+                    raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                                  "MessageDeduplicationId provided explicitly")
+            else:
+                _check_fifo_id(dedup, "MessageDeduplicationId")
+        else:
+            if dedup is not None:
+                raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter "
+                              "that is not valid for this topic type")
+            if group is not None:
+                _check_fifo_id(group, "MessageGroupId")
+        m = Message(topic, body, subject, attrs, parsed, group, dedup)
+        m.size = size
+        m.id = self.new_message_id()
+        if topic.fifo:
+            m.dedup_id = dedup if dedup is not None else \
+                hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        return m
+
+    def publish(self, topic: Topic, body, **kwargs) -> Message:
+        return self.publish_prepared(topic, [self.prepare(topic, body, **kwargs)])[0]
+
+    def publish_prepared(self, topic: Topic, msgs: list) -> list:
+        """Stamp, deduplicate (FIFO) and fan out prepared messages; returns them (a FIFO duplicate
+        carries the original's MessageId and SequenceNumber and `duplicate=True`)."""
+        now = self.clock.now()
+        ts = delivery.iso_timestamp(now)
+        for m in msgs:
+            m.ts = now
+            m.timestamp = ts
+        if not topic.fifo:
+            self._fan_out(topic, msgs)
+            return msgs
+        with topic.lock:
+            log_ = topic._dedup_log
+            seen = topic._dedup
+            while log_ and log_[0][0] <= now:
+                expiry, key = log_.popleft()
+                rec = seen.get(key)
+                if rec is not None and rec[0] <= now:
+                    del seen[key]
+            fresh = []
+            window = limits.SNS_DEDUP_WINDOW_S
+            per_group = topic.attributes.get("FifoThroughputScope") == "MessageGroup"  # dedup within a group
+            for m in msgs:
+                key = (m.group, m.dedup_id) if per_group else m.dedup_id
+                rec = seen.get(key)
+                if rec is not None and rec[0] > now:
+                    m.id, m.seq, m.duplicate = rec[1], rec[2], True
+                    continue
+                m.seq = str(next(topic._seq))
+                seen[key] = (now + window, m.id, m.seq)
+                log_.append((now + window, key))
+                fresh.append(m)
+            if fresh:
+                self._fan_out(topic, fresh)
+        return msgs
+
+    @staticmethod
+    def _fan_out(topic: Topic, msgs: list) -> None:
+        single = msgs[0] if len(msgs) == 1 else None
+        for sub in topic.active:
+            f = sub.filter
+            if f is None:
+                selected = msgs
+            else:
+                match, body = f
+                if single is not None:
+                    values = single.body_values(sub.content_key) if body else single.avals
+                    if values is None or not match(values):
+                        continue
+                    selected = msgs
+                elif body:
+                    key = sub.content_key
+                    selected = [m for m in msgs if (v := m.body_values(key)) is not None and match(v)]
+                else:
+                    selected = [m for m in msgs if match(m.avals)]
+                if not selected:
+                    continue
+            try:
+                sub.target.deliver(selected)
+            except Exception:  # one broken subscription must not stop the fan-out
+                log.exception("SNS delivery to %s failed", sub.arn)
+
+    def publish_batch(self, topic: Topic, entries: list) -> list:
+        """PublishBatch body. `entries`: dicts with body, subject, attributes, structure, group,
+        dedup. Request-level rules raise; per-entry problems come back as ClientErrors in the
+        returned list (one item per entry, else the published Message)."""
+        validated = []
+        total = 0
+        for e in entries:
+            attrs = None
+            if e.get("attributes"):
+                attrs, asize = validate_message_attributes(e["attributes"])
+                total += asize
+            body = e.get("body") or ""
+            total += len(body.encode("utf-8", "surrogatepass"))
+            validated.append(attrs)
+            if topic.fifo and e.get("group") is None:
+                raise invalid("The MessageGroupId parameter is required for FIFO topics")
+        if total > limits.SNS_MESSAGE_SIZE_MAX:
+            raise BatchRequestTooLong("The length of all the messages put together is more than the limit.")
+        out = []
+        good = []
+        for e, attrs in zip(entries, validated):
+            try:
+                m = self.prepare(topic, e.get("body"), subject=e.get("subject"), structure=e.get("structure"),
+                                 group=e.get("group"), dedup=e.get("dedup"))
+                if attrs:
+                    m.attrs = attrs
+                out.append(m)
+                good.append(m)
+            except ClientError as err:
+                out.append(err)
+        if good:
+            self.publish_prepared(topic, good)
+        return out
+
+    def publish_sms(self, phone_number: str, body: str, subject=None, attributes=None) -> Message:
+        """Publish(PhoneNumber=...): straight to the outbox."""
+        if not _E164.fullmatch(phone_number or ""):
+            raise invalid(f"PhoneNumber Reason: {phone_number} is not valid to publish to")
+        if not body:
+            raise invalid("Empty message")
+        if len(body.encode("utf-8", "surrogatepass")) > limits.SNS_SMS_BYTES_MAX:
+            raise invalid("Message too long")
+        attrs = validate_message_attributes(attributes)[0] if attributes else None
+        msg_id = self.new_message_id()
+        self.engine.outbox.append({
+            "Protocol": "sms", "Endpoint": phone_number, "Type": "Notification", "TopicArn": None,
+            "SubscriptionArn": None, "MessageId": msg_id, "Timestamp": delivery.iso_timestamp(self.clock.now()),
+            "Subject": subject, "Message": body,
+            "MessageAttributes": delivery.envelope_attributes(attrs) if attrs else {}, "Body": body})
+        m = Message(None, body, subject, attrs)
+        m.id = msg_id
+        return m
+
+    # --- inspection and lifecycle ------------------------------------------------------------------------
+    def outbox(self, protocol: str | None = None, endpoint: str | None = None, kind: str | None = None) -> list[dict]:
+        """Entries of `engine.outbox` (email, email-json, sms, application deliveries) of this
+        region's topics, optionally filtered."""
+        prefix = f"arn:aws:sns:{self.region}:"
+        return [e for e in list(self.engine.outbox)
+                if (e.get("TopicArn") is None or e["TopicArn"].startswith(prefix))
+                and (protocol is None or e.get("Protocol") == protocol)
+                and (endpoint is None or e.get("Endpoint") == endpoint)
+                and (kind is None or e.get("Type") == kind)]
+
+    @property
+    def failures(self):
+        """Deliveries given up without a dead-letter queue (dicts: SubscriptionArn, MessageId,
+        ErrorCode, ErrorMessage, Body)."""
+        return self.dispatcher.failures
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait (real time) until queued HTTP/S, Lambda and Firehose deliveries have run. Retries
+        waiting on the engine clock are not waited for (advance a ManualClock to run them)."""
+        return self.dispatcher.drain(timeout)
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+
+__all__ = ["SNSBackend", "Topic", "Subscription", "Message", "PROTOCOLS", "validate_message_attributes"]
