@@ -419,3 +419,14 @@ def test_engine_close_stops_retries(clock, tmp_path):
     eng.close()
     assert backend.dispatcher.scheduled_retries == 0
     clock.advance(100)  # nothing left to fire
+
+
+def test_engine_close_delivers_sns_fan_out_into_firehose_before_firehose_flushes(sns, eng, topic, stream):
+    # Firehose is created (by the fixture) before SNS delivers into it; close must still drain
+    # SNS first so Firehose's final flush includes every notification.
+    sns.subscribe(TopicArn=topic, Protocol="firehose", Endpoint=stream, Attributes={"RawMessageDelivery": "true"})
+    for i in range(50):
+        sns.publish(TopicArn=topic, Message=f"m{i}")
+    eng.close()
+    [(key, data)] = _s3_objects(eng).items()
+    assert data.decode().splitlines() == [f"m{i}" for i in range(50)]
