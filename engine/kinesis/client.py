@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute as pc
 
 from .. import limits
 from ..arn import parse_shard_id
@@ -340,7 +340,7 @@ class KinesisClient(BaseClient):
         if n > limits.KINESIS_PUT_RECORDS_MAX:
             raise ValidationException(constraint_message(
                 "records", f"[{n} records]", f"Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}"))
-        size = pa.compute.sum(pa.compute.binary_length(data)).as_py() + pa.compute.sum(pa.compute.binary_length(keys)).as_py()
+        size = pc.sum(pc.binary_length(data)).as_py() + pc.sum(pc.binary_length(keys)).as_py()
         if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
             raise InvalidArgumentException(f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
         result = stream.put_batch(data, keys, explicit)
@@ -776,7 +776,7 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
         else:
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
                         for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
-        nbytes += pa.compute.sum(pa.compute.binary_length(batch.column(1))).as_py() or 0
+        nbytes += pc.sum(pc.binary_length(batch.column(1))).as_py() or 0
         position = int(seqs[-1]) + 1
     behind = 0
     if records and shard.has_records_from(position):
