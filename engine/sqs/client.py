@@ -344,6 +344,20 @@ class SQSClient(BaseClient):
                 total += len(body)
             else:
                 if len(set(ids)) == len(ids) and total <= limits.SQS_BATCH_BYTES_MAX:
+                    send_raw = getattr(queue, "send_raw", None)
+                    if send_raw is not None:  # the native queue: columns, no message objects
+                        status, mids, md5s = send_raw(bodies)
+                        if status is None:
+                            return {"Successful": [{"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5}
+                                                   for eid, mid, md5 in zip(ids, mids, md5s)], "Failed": []}
+                        ok = []
+                        failed = []
+                        for eid, body, mid, md5, code in zip(ids, bodies, mids, md5s, status):
+                            if code:
+                                failed.append(_failed(eid, queue.send_error(body, code)))
+                            else:
+                                ok.append({"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5})
+                        return {"Successful": ok, "Failed": failed}
                     results = queue.send_bodies(bodies)
                     try:
                         return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}
@@ -496,6 +510,10 @@ class SQSClient(BaseClient):
         if MessageAttributeNames:
             _str_list("MessageAttributeNames", MessageAttributeNames)
             user = MessageAttributeNames
+        if system is None and user is None and not queue.fifo:  # the native queue: columns
+            ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds)[:4]
+            return {"Messages": [{"MessageId": i, "ReceiptHandle": h, "MD5OfBody": m, "Body": b}
+                                 for i, h, m, b in zip(ids, handles, md5s, bodies)]}
         deliveries = queue.receive(n, VisibilityTimeout, WaitTimeSeconds, attempt)
         if system is None and user is None:
             return {"Messages": [{"MessageId": m.id, "ReceiptHandle": h, "MD5OfBody": m.md5, "Body": m.body}

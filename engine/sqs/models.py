@@ -2,26 +2,34 @@
 redrive and message move tasks. Typed Python methods; no boto3 dict shapes (engine.sqs.client
 does the translation).
 
-Data structures (per queue, all guarded by one lock):
+Standard queues (`Queue`) keep their hot state in the native core (engine._core.MessageQueue,
+csrc/queue.c): fixed-size message structs (number, MD5, times, receive count, body offset) in
+slot pages, bodies in a chunked arena, one heap of timed transitions (delay, visibility,
+retention: O(log n) per message, no scan per receive), receipt handles as (slot, generation).
+Bodies are checked against the XML character ranges and digested in C, a batch per call. What
+a message carries beyond its body (attributes, trace header, dead-letter source, a MessageId
+kept from another queue) is a MessageExtra the core holds by tag. `Queue` adds the AWS rules:
+limits, error codes, dead-letter moves, long polling on the engine clock.
+
+FIFO queues (`FifoQueue`, over `PyQueue`) keep per-group order and deduplication in Python
+(bodies are checked and digested by the core in their bulk path):
 
 - a message is one `Message` object (slots) in exactly one state: VISIBLE, INFLIGHT, DELAYED or
   DEAD. Containers hold references and drop stale ones lazily when they reach the front;
   every container is compacted when its stale entries outnumber the live ones, so each
   operation is amortised O(1) (deques, dicts) or O(log n) (heaps) per message, and no receive
   ever scans the queue.
-- standard queue: `_visible` deque (receive pops the left), `_delayed` heap keyed by due time.
-- FIFO queue: one `_Group` per MessageGroupId (pending deque + heap of messages returned from
-  flight, ordered by sequence) and a `_ready` deque of groups that can deliver now; a group with
-  a message in flight is not in `_ready`, which is how per-group order is kept.
+- one `_Group` per MessageGroupId (pending deque + heap of messages returned from flight,
+  ordered by sequence) and a `_ready` deque of groups that can deliver now; a group with a
+  message in flight is not in `_ready`, which is how per-group order is kept.
 - in flight: `_handles` maps the current receipt handle to its message; visibility deadlines
   live in a timing wheel: one deque per distinct timeout value, entries appended in deadline
   order (deadline = now + timeout), one entry per receive call.
-- retention: `_log` deque in enqueue order (plus a heap for the rare out-of-order arrival: a
-  standard message moved to a dead-letter queue keeps its original enqueue time).
+- retention: `_log` deque in enqueue order.
 
 Time comes from the engine clock only. Timed transitions run lazily at the start of every
-operation (`_tick`); long pollers wait on the queue's condition through `clock.wait` with a
-deadline that is the earlier of their WaitTimeSeconds and the next timed transition.
+operation; long pollers wait on the queue's condition through `clock.wait` with a deadline
+that is the earlier of their WaitTimeSeconds and the next timed transition.
 """
 from __future__ import annotations
 
@@ -44,6 +52,7 @@ from .errors import (InvalidAttributeName, InvalidAttributeValue, InvalidMessage
                      MissingParameter, OverLimit, PurgeQueueInProgress, QueueDeletedRecently,
                      QueueDoesNotExist, QueueNameExists, ReceiptHandleIsInvalid, invalid_value)
 from .md5 import _md5, attributes_md5
+from .. import _core
 
 # --- message states ---------------------------------------------------------------------
 VISIBLE = 0
@@ -105,10 +114,10 @@ class AttributeValue(NamedTuple):
 class MessageExtra:
     """The fields most messages do not have, kept off the hot object."""
     __slots__ = ("attrs", "attrs_md5", "trace", "trace_md5", "group", "dedup", "seq",
-                 "dlq_source")
+                 "dlq_source", "mid")
 
     def __init__(self, attrs=None, attrs_md5=None, trace=None, trace_md5=None, group=None,
-                 dedup=None, seq=0, dlq_source=None):
+                 dedup=None, seq=0, dlq_source=None, mid=None):
         self.attrs = attrs            # dict[str, AttributeValue] | None
         self.attrs_md5 = attrs_md5
         self.trace = trace            # AWSTraceHeader value | None
@@ -117,13 +126,15 @@ class MessageExtra:
         self.dedup = dedup            # MessageDeduplicationId (FIFO)
         self.seq = seq                # FIFO sequence number (int)
         self.dlq_source = dlq_source  # DeadLetterQueueSourceArn
+        self.mid = mid                # MessageId carried from another queue (kept by a native
+        #                               queue beside its own numbering); None: the queue's own id
 
 
 class FifoExtra:
     """MessageExtra for the common FIFO message (no attributes, no trace): three slots, the rest
     read as class-level defaults."""
     __slots__ = ("group", "dedup", "seq")
-    attrs = attrs_md5 = trace = trace_md5 = dlq_source = None
+    attrs = attrs_md5 = trace = trace_md5 = dlq_source = mid = None
 
     def __init__(self, group, dedup, seq=0):
         self.group = group
@@ -446,8 +457,9 @@ def _random_token(n: int) -> str:
 
 
 # --- queues ---------------------------------------------------------------------------------
-class Queue:
-    """A standard queue. FifoQueue overrides the enqueue/take/return hooks."""
+class PyQueue:
+    """A queue over Python message objects: the FIFO queue builds on it (per-group order and
+    deduplication stay in Python). Standard queues are `Queue`, over the native core."""
 
     fifo = False
 
@@ -564,12 +576,12 @@ class Queue:
         for name in names:
             if name not in ALL_ATTRIBUTES:
                 raise InvalidAttributeName(f"Unknown Attribute {name}.")
+        visible, inflight, delayed = self._counts()
         with self._lock:
-            self._tick(self.clock.now())
             full = dict(self.attributes)
-            full["ApproximateNumberOfMessages"] = str(self._n_visible)
-            full["ApproximateNumberOfMessagesNotVisible"] = str(self._n_inflight)
-            full["ApproximateNumberOfMessagesDelayed"] = str(self._n_delayed)
+            full["ApproximateNumberOfMessages"] = str(visible)
+            full["ApproximateNumberOfMessagesNotVisible"] = str(inflight)
+            full["ApproximateNumberOfMessagesDelayed"] = str(delayed)
             full["CreatedTimestamp"] = str(self.created)
             full["LastModifiedTimestamp"] = str(self.modified)
             full["QueueArn"] = self.arn
@@ -577,23 +589,23 @@ class Queue:
             return dict(sorted(full.items()))
         return {name: full[name] for name in names if name in full}
 
-    @property
-    def approximate_number_of_messages(self) -> int:
+    def _counts(self) -> tuple[int, int, int]:
+        """(visible, in flight, delayed) after running due transitions."""
         with self._lock:
             self._tick(self.clock.now())
-            return self._n_visible
+            return self._n_visible, self._n_inflight, self._n_delayed
+
+    @property
+    def approximate_number_of_messages(self) -> int:
+        return self._counts()[0]
 
     @property
     def approximate_number_of_messages_not_visible(self) -> int:
-        with self._lock:
-            self._tick(self.clock.now())
-            return self._n_inflight
+        return self._counts()[1]
 
     @property
     def approximate_number_of_messages_delayed(self) -> int:
-        with self._lock:
-            self._tick(self.clock.now())
-            return self._n_delayed
+        return self._counts()[2]
 
     # --- sending ----------------------------------------------------------------------------
     def prepare(self, body: str, delay=None, attrs=None, trace=None, group=None, dedup=None,
@@ -1260,6 +1272,312 @@ class Queue:
         self.enqueue(fresh)
 
 
+class Queue(PyQueue):
+    """A standard queue over the native core (engine._core.MessageQueue): message structs,
+    body arena, visibility/delay/retention heap and receipt handles live in C; this class
+    keeps the AWS rules (limits, error codes, dead-letter redrive, long polling).
+
+    Messages that carry more than a body (attributes, trace header, tenant group id, dead-letter
+    source, a foreign message id) keep those in a MessageExtra the core holds by tag."""
+
+    def __init__(self, backend: "SQSBackend", name: str, attributes: dict, tags: dict | None):
+        super().__init__(backend, name, attributes, tags)
+        self._q = _core.MessageQueue(self.retention * 1000, self._id_prefix, self._hprefix, _ID_START)
+        self._ret_ms = self.retention * 1000
+
+    def _apply(self, attrs: dict) -> None:
+        super()._apply(attrs)
+        q = getattr(self, "_q", None)
+        if q is not None and self.retention * 1000 != self._ret_ms:
+            self._ret_ms = self.retention * 1000
+            q.set_retention(_ms(self.clock.now()), self._ret_ms)
+
+    def _now_ms(self) -> int:
+        return _ms(self.clock.now())
+
+    def _counts(self) -> tuple[int, int, int]:
+        v, i, d, _ = self._q.counts(self._now_ms())
+        return v, i, d
+
+    def _next_due(self) -> float | None:
+        due = self._q.counts(self._now_ms())[3]
+        return None if due is None else due / 1000.0
+
+    def _wake(self) -> None:
+        if self._waiters:
+            with self._cond:
+                self._cond.notify_all()
+
+    # --- sending ---------------------------------------------------------------------------------
+    def send_raw(self, bodies) -> tuple:
+        """The native bulk send: plain bodies with the queue's defaults. Returns (status, ids,
+        md5s) as engine._core.MessageQueue.send does: status None when all were stored."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        delay = self.delay
+        out = self._q.send(int(self.clock.now() * 1000), bodies, delay * 1000, self.max_size)
+        if self._waiters and not delay:
+            self._wake()
+        return out
+
+    def send_error(self, body, code: int) -> ClientError:
+        """The exact error for a body the core refused (code: a _core.SEND_* status)."""
+        try:
+            self.prepare(body)
+        except ClientError as err:
+            return err
+        if code == _core.SEND_EMPTY:  # pragma: no cover - prepare refuses these first
+            return MissingParameter("The request must contain the parameter MessageBody.")
+        if code == _core.SEND_TOO_LONG:  # pragma: no cover
+            return InvalidParameterValue(f"One or more parameters are invalid. Reason: Message must be shorter "
+                                         f"than {self.max_size} bytes.")
+        return InvalidMessageContents(MESSAGE_CONTENT_ERROR)  # pragma: no cover
+
+    def send_bodies(self, bodies) -> list:
+        """Native bulk send; per body the stored Message or the ClientError that refused it."""
+        bodies = list(bodies)
+        status, ids, md5s = self.send_raw(bodies)
+        now = self.clock.now()
+        if status is None:
+            return [Message(i, b, h, now) for i, b, h in zip(ids, bodies, md5s)]
+        return [Message(i, b, h, now) if code == 0 else self.send_error(b, code)
+                for i, b, h, code in zip(ids, bodies, md5s, status)]
+
+    def enqueue(self, messages: list) -> list:
+        """Store prepared messages (Message.due carries a per-message delay, -1: the queue's)."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        qdelay = self.delay
+        delays = [(qdelay if m.due < 0 else m.due) * 1000 for m in messages]
+        status, ids, _ = self._q.send(self._now_ms(), [m.body for m in messages], 0, -1, delays,
+                                      [m.x for m in messages])
+        if status is not None:  # pragma: no cover - prepare() checked every body
+            raise InvalidMessageContents(MESSAGE_CONTENT_ERROR)
+        now = self.clock.now()
+        for m, mid, delay in zip(messages, ids, delays):
+            m.id = mid
+            m.sent = now
+            m.state = DELAYED if delay else VISIBLE
+        if self._waiters:
+            self._wake()
+        return messages
+
+    # --- receiving -------------------------------------------------------------------------------------
+    def _max_rc(self) -> int:
+        redrive = self.redrive
+        if redrive is not None and self._dlq_accepts(None):
+            return redrive.max_receive_count
+        return _NO_LIMIT
+
+    def _take_raw(self, n: int, vt: int, wait: int):
+        over, got, moved = self._q.receive(self._now_ms(), n, vt * 1000, self._max_rc(),
+                                           limits.SQS_INFLIGHT_STANDARD_MAX)
+        if over and not wait:
+            raise OverLimit(f"The maximum number of in flight messages ({limits.SQS_INFLIGHT_STANDARD_MAX}) "
+                            "has been reached.")
+        return got, moved
+
+    def receive_raw(self, max_messages: int = 1, visibility_timeout: int | None = None,
+                    wait_time: int | None = None):
+        """ReceiveMessage in columns: (ids, handles, md5s, bodies, receive_counts,
+        first_receive_ms, sent_ms, extras). wait_time None uses the queue's
+        ReceiveMessageWaitTimeSeconds; a long poll returns as soon as a message is available."""
+        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        wait = self.wait_time if wait_time is None else wait_time
+        if self.deleted:
+            return [], [], [], [], [], [], [], []
+        clock = self.clock
+        start = clock.now()
+        if self.redrive is None:  # the common case, inline
+            over, got, moved = self._q.receive(int(start * 1000), max_messages, vt * 1000, _NO_LIMIT,
+                                               limits.SQS_INFLIGHT_STANDARD_MAX)
+            if got[0] and moved is None:
+                extras = got[7]
+                if extras.count(None) != len(extras):
+                    self._own_ids(got)
+                return got
+            if over and not wait:
+                raise OverLimit(f"The maximum number of in flight messages "
+                                f"({limits.SQS_INFLIGHT_STANDARD_MAX}) has been reached.")
+        else:
+            got, moved = self._take_raw(max_messages, vt, wait)
+        if not got[0] and wait > 0 and moved is None:
+            deadline = start + wait
+            with self._cond:
+                while True:
+                    self._waiters += 1  # before the check: a send after it sees a waiter
+                    try:
+                        got, moved = self._take_raw(max_messages, vt, wait)
+                        if got[0] or moved is not None or self.deleted:
+                            break
+                        now = clock.now()
+                        if now >= deadline:
+                            break
+                        nd = self._next_due()
+                        clock.wait(self._cond, deadline if nd is None or nd > deadline else nd)
+                    finally:
+                        self._waiters -= 1
+        if moved is not None:
+            self._deliver_dead_letters(self._views(moved, None))
+            if not got[0] and wait > 0:
+                left = max(0, int(wait - (clock.now() - start)))
+                return self.receive_raw(max_messages, visibility_timeout, left)
+        extras = got[7]
+        if extras.count(None) != len(extras):
+            self._own_ids(got)
+        return got
+
+    @staticmethod
+    def _own_ids(cols) -> None:
+        """Messages that kept their MessageId from another queue report it."""
+        ids = cols[0]
+        for k, x in enumerate(cols[7]):
+            if x is not None and x.mid is not None:
+                ids[k] = x.mid
+
+    def receive(self, max_messages: int = 1, visibility_timeout: int | None = None,
+                wait_time: int | None = None, attempt_id: str | None = None) -> list:
+        """ReceiveMessage: (Message, receipt handle, receive count, first receive) tuples."""
+        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        ids, handles, md5s, bodies, rcs, firsts, sents, extras = self.receive_raw(max_messages, vt, wait_time)
+        state = INFLIGHT if vt else VISIBLE
+        out = []
+        for mid, h, md5, body, rc, first, sent, x in zip(ids, handles, md5s, bodies, rcs, firsts, sents, extras):
+            m = Message(mid, body, md5, sent / 1000.0, x)
+            m.rc = rc
+            m.first = first / 1000.0
+            m.state = state
+            m.handle = h
+            out.append((m, h, rc, m.first))
+        return out
+
+    @staticmethod
+    def _views(cols, state) -> list:
+        """Message objects for messages that left the core (moved or taken)."""
+        out = []
+        for mid, md5, body, rc, first, sent, x in zip(cols[0], cols[2], cols[3], cols[4], cols[5], cols[6],
+                                                      cols[7]):
+            if x is not None and x.mid is not None:
+                mid = x.mid
+            m = Message(mid, body, md5, sent / 1000.0, x)
+            m.rc = rc
+            m.first = first / 1000.0 if first >= 0 else 0.0
+            m.state = DEAD
+            out.append(m)
+        return out
+
+    def accept_dead_letters(self, messages: list, source_arn: str | None) -> None:
+        """Messages moved here from `source_arn` after maxReceiveCount receives (None: put back
+        into their own queue unchanged). Their ids, enqueue time, receive counts stay."""
+        if self.deleted or not messages:
+            return
+        extras = []
+        for old in messages:
+            ox = old.x
+            if source_arn is None:
+                x = ox
+                if x is None or x.mid is None:
+                    x = MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace,
+                                     trace_md5=ox.trace_md5, group=ox.group, dlq_source=ox.dlq_source,
+                                     mid=old.id) if ox is not None else MessageExtra(mid=old.id)
+            elif ox is not None:
+                x = MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace, trace_md5=ox.trace_md5,
+                                 group=ox.group, dlq_source=source_arn, mid=old.id)
+            else:
+                x = MessageExtra(dlq_source=source_arn, mid=old.id)
+            extras.append(x)
+        self._q.restore(self._now_ms(), [m.body for m in messages], [m.md5 for m in messages],
+                        sent_ms=[_ms(m.sent) for m in messages], rcs=[m.rc for m in messages],
+                        first_ms=[_ms(m.first) if m.first else -1 for m in messages], extras=extras)
+        self._wake()
+
+    # --- deleting and visibility ----------------------------------------------------------------------
+    def delete_batch(self, handles) -> list:
+        """DeleteMessage(Batch): per handle None (deleted) or the ClientError."""
+        res = self._q.delete(int(self.clock.now() * 1000), handles)
+        if res is None:
+            return [None] * len(handles)
+        return [None if r != _core.HANDLE_INVALID else self._invalid_handle(h) for h, r in zip(handles, res)]
+
+    def change_visibility_batch(self, entries) -> list:
+        """ChangeMessageVisibility(Batch): entries are (handle, timeout); per entry None or error."""
+        out = [None] * len(entries)
+        rows = []
+        for k, (h, timeout) in enumerate(entries):
+            if not limits.SQS_VISIBILITY_MIN_S <= timeout <= limits.SQS_VISIBILITY_MAX_S:
+                out[k] = invalid_value("VisibilityTimeout", timeout,
+                                       f"Must be >= {limits.SQS_VISIBILITY_MIN_S} and <= "
+                                       f"{limits.SQS_VISIBILITY_MAX_S}, if provided.")
+            else:
+                rows.append(k)
+        if rows:
+            res = self._q.change_visibility(self._now_ms(), [entries[k][0] for k in rows],
+                                            [entries[k][1] * 1000 for k in rows],
+                                            limits.SQS_VISIBILITY_MAX_S * 1000)
+            for k, r in zip(rows, res):
+                h, timeout = entries[k]
+                if r == _core.HANDLE_STALE:
+                    out[k] = invalid_value("ReceiptHandle", h, "Message does not exist or is not available for "
+                                                               "visibility timeout change.")
+                elif r == _core.HANDLE_INVALID:
+                    out[k] = self._invalid_handle(h)
+                elif r == _core.HANDLE_TOO_LONG:
+                    out[k] = invalid_value("VisibilityTimeout", timeout,
+                                           "Total VisibilityTimeout for the message is beyond the limit "
+                                           f"[{limits.SQS_VISIBILITY_MAX_S} seconds]")
+            self._wake()
+        return out
+
+    # --- housekeeping ------------------------------------------------------------------------------------
+    def purge(self) -> None:
+        with self._lock:
+            now = self.clock.now()
+            if self.last_purge is not None and now - self.last_purge < limits.SQS_PURGE_INTERVAL_S:
+                raise PurgeQueueInProgress(f"Only one PurgeQueue operation on {self.name} is allowed every "
+                                           f"{limits.SQS_PURGE_INTERVAL_S} seconds.")
+            self.last_purge = now
+        self._q.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self.deleted = True
+            self._cond.notify_all()
+        self._q.clear()
+
+    def stats(self) -> dict:
+        """The core's view: counts, slots, heap entries, bytes allocated and held."""
+        return self._q.stats(self._now_ms())
+
+    # --- message move tasks ----------------------------------------------------------------------------
+    def take_for_move(self, n: int) -> list[Message]:
+        """Remove up to n visible messages, oldest first (the source side of a move task)."""
+        _, got, _ = self._q.receive(self._now_ms(), n, 0, remove=True)
+        return self._views(got, DEAD)
+
+    def accept_redriven(self, messages: list) -> None:
+        """Messages moved here by a move task: new messages (new MessageId, new enqueue time)
+        with the same body and attributes."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        extras = []
+        for old in messages:
+            ox = old.x
+            x = None
+            if ox is not None and (ox.attrs or ox.trace is not None or ox.group is not None):
+                x = MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace, trace_md5=ox.trace_md5,
+                                 group=ox.group)
+            extras.append(x)
+        self._q.restore(self._now_ms(), [m.body for m in messages], [m.md5 for m in messages], extras=extras)
+        self._wake()
+
+
+_NO_LIMIT = 1 << 62
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
 class _Group:
     """One FIFO message group."""
     __slots__ = ("id", "pending", "returned", "inflight", "live", "queued")
@@ -1273,7 +1591,7 @@ class _Group:
         self.queued = False
 
 
-class FifoQueue(Queue):
+class FifoQueue(PyQueue):
     """A FIFO queue: per-group order, a group is held while any of its messages is in flight,
     deduplication within 5 minutes, sequence numbers, ReceiveRequestAttemptId retries."""
 
@@ -1328,27 +1646,27 @@ class FifoQueue(Queue):
         ids and deduplication ids. Returns per message the stored Message (for a duplicate, one
         carrying the original's ids) or the ClientError that refused it; a batch with anything
         unusual goes through the general path."""
-        md5 = _md5
+        def general():
+            return self.send_batch([(b, None, None, None, g, d) for b, g, d in zip(bodies, groups, dedups)])
+        try:  # bodies checked and digested by the core, a batch at a time
+            status, md5s = _core.digest_bodies(bodies, self.max_size)
+        except _core.CoreValueError:
+            return general()
+        if status is not None:
+            return general()
         pref = self._id_prefix
-        allowed = _ASCII_ALLOWED
-        maxsize = self.max_size
         prepared = []
         known = _known_groups
-        for body, group, dedup, n in zip(bodies, groups, dedups, map(str, itertools.islice(self._ids, len(bodies)))):
-            raw = None
-            if (body.__class__ is str and body.isascii() and body and (group in known or fifo_id_ok(group))
-                    and dedup.__class__ is str and 0 < len(dedup) <= 128 and dedup.isascii()
-                    and dedup.isprintable() and " " not in dedup):
-                raw = body.encode()
-                if len(raw) > maxsize or raw.translate(None, allowed):
-                    raw = None
-                elif group not in known:
-                    if len(known) > 4096:
-                        known.clear()
-                    known.add(group)
-            if raw is None:
-                return self.send_batch([(b, None, None, None, g, d) for b, g, d in zip(bodies, groups, dedups)])
-            prepared.append(Message(pref + n, body, md5(raw).hexdigest(), 0.0, FifoExtra(group, dedup)))
+        for body, group, dedup, n, md5 in zip(bodies, groups, dedups,
+                                              map(str, itertools.islice(self._ids, len(bodies))), md5s):
+            if not ((group in known or fifo_id_ok(group)) and dedup.__class__ is str and 0 < len(dedup) <= 128
+                    and dedup.isascii() and dedup.isprintable() and " " not in dedup):
+                return general()
+            if group not in known:
+                if len(known) > 4096:
+                    known.clear()
+                known.add(group)
+            prepared.append(Message(pref + n, body, md5, 0.0, FifoExtra(group, dedup)))
         return self.enqueue(prepared)
 
     def enqueue(self, messages: list) -> list:
@@ -1501,7 +1819,7 @@ class FifoQueue(Queue):
         if state == DEAD:
             return
         g = self._groups.get(m.x.group)
-        Queue._kill(self, m)
+        PyQueue._kill(self, m)
         if g is None:
             return
         if state == INFLIGHT:
@@ -1566,7 +1884,7 @@ class FifoQueue(Queue):
                 rc = m.rc + 1
                 if rc > maxrc and self._dlq_accepts(m):
                     g.live -= 1
-                    Queue._kill(self, m)
+                    PyQueue._kill(self, m)
                     moved.append(m)
                     continue
                 g.live -= 1

@@ -1,0 +1,649 @@
+# Message queues: batch send / receive / delete / change visibility over csrc/queue.c.
+#
+# The C queue stores fixed-size message structs and body bytes; this wrapper marshals a batch
+# (str/bytes bodies -> pointers, handles -> (slot, generation)), runs one C call without the
+# GIL, and builds the result columns. Per-message Python objects are only the strings a
+# caller asked for. Opaque per-message Python objects ("extras") are kept here, by tag.
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_DecodeASCII
+from libc.string cimport memcpy, memcmp
+from libc.stdint cimport INT64_MAX, UINT64_MAX, uint32_t
+from includes cimport queue as c_queue
+from includes cimport utf8 as c_utf8
+from includes cimport md5many as c_md5many
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+    str PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object s)
+
+# per-row send status
+cdef enum:
+    Q_STORED = 0
+    Q_EMPTY = 1
+    Q_BAD_TEXT = 2
+    Q_TOO_LONG = 3
+
+SEND_STORED = Q_STORED
+SEND_EMPTY = Q_EMPTY
+SEND_BAD_TEXT = Q_BAD_TEXT
+SEND_TOO_LONG = Q_TOO_LONG
+# per-row delete / change-visibility results
+HANDLE_OK = c_queue.EN_QR_OK
+HANDLE_STALE = c_queue.EN_QR_STALE
+HANDLE_INVALID = c_queue.EN_QR_INVALID
+HANDLE_NOT_INFLIGHT = c_queue.EN_QR_NOT_INFLIGHT
+HANDLE_TOO_LONG = c_queue.EN_QR_TOO_LONG
+
+DEF SMALL = 16
+DEF SMALL_BUF = 16384
+# The GIL is released around the C work of a batch when the batch is big enough for the work
+# to outweigh a GIL hand-off (which, with threads waiting, costs more than a 10-message batch).
+DEF NOGIL_ROWS = 64
+DEF NOGIL_BYTES = 65536
+
+cdef const char *_HEX = b"0123456789abcdef"
+
+
+cdef inline str _hex16(const uint8_t *d):
+    cdef str s = PyUnicode_New(32, 127)
+    cdef char *out = <char *>PyUnicode_DATA(s)
+    cdef int i
+    for i in range(16):
+        out[2 * i] = _HEX[d[i] >> 4]
+        out[2 * i + 1] = _HEX[d[i] & 15]
+    return s
+
+
+cdef inline str _fmt(const char *prefix, Py_ssize_t plen, uint64_t v):
+    """prefix (ASCII) + decimal v, written straight into a new compact ASCII str."""
+    cdef char digits[24]
+    cdef int k = 0, i
+    while True:
+        digits[k] = <char>(48 + v % 10)
+        k += 1
+        v //= 10
+        if v == 0:
+            break
+    cdef str s = PyUnicode_New(plen + k, 127)
+    cdef char *out = <char *>PyUnicode_DATA(s)
+    memcpy(out, prefix, plen)
+    for i in range(k):
+        out[plen + i] = digits[k - 1 - i]
+    return s
+
+
+cdef inline int _parse_handle(object h, const char *prefix, Py_ssize_t plen, int64_t *slot, uint32_t *gen):
+    """prefix + decimal(gen << 32 | slot), no leading zero; 0 when malformed."""
+    cdef Py_ssize_t n, i
+    cdef const char *p
+    cdef uint64_t v = 0
+    if type(h) is not str:
+        return 0
+    try:
+        p = PyUnicode_AsUTF8AndSize(h, &n)
+    except UnicodeError:
+        return 0
+    if n <= plen or n - plen > 20 or memcmp(p, prefix, plen) != 0 or p[plen] == 48:
+        return 0
+    for i in range(plen, n):
+        if p[i] < 48 or p[i] > 57:
+            return 0
+        if v > (UINT64_MAX - <uint64_t>(p[i] - 48)) // 10:
+            return 0
+        v = v * 10 + <uint64_t>(p[i] - 48)
+    slot[0] = <int64_t>(v & 0xFFFFFFFF)
+    gen[0] = <uint32_t>(v >> 32)
+    return 1
+
+
+cdef int64_t _check_and_digest(c_queue.en_qnew *items, uint8_t *stat, const uint8_t **ptrs, int64_t *lens,
+                               uint8_t *dig, Py_ssize_t n, int64_t max_len) noexcept nogil:
+    """Check rows not refused yet (non-empty, max_len, XML text), move the good ones to the
+    front (order kept) and digest them; returns how many are good."""
+    cdef Py_ssize_t i
+    cdef int64_t k = 0
+    for i in range(n):
+        if stat[i]:
+            continue
+        if items[i].len == 0:
+            stat[i] = Q_EMPTY
+        elif max_len >= 0 and items[i].len > max_len:
+            stat[i] = Q_TOO_LONG
+        elif not c_utf8.en_xml_text_ok(items[i].body, items[i].len):
+            stat[i] = Q_BAD_TEXT
+    for i in range(n):
+        if stat[i] == 0:
+            if k != i:
+                items[k] = items[i]
+            ptrs[k] = items[k].body
+            lens[k] = items[k].len
+            k += 1
+    c_md5many.en_md5_many(ptrs, lens, k, dig)
+    for i in range(k):
+        memcpy(items[i].md5, dig + 16 * i, 16)
+    return k
+
+
+cdef class MessageQueue:
+    """A queue of messages with visibility timeouts, delays, retention and receive counts.
+
+    Message numbers are formatted as `id_prefix + decimal`, receipt handles as
+    `handle_prefix + decimal(generation << 32 | slot)`. Times are int64 milliseconds of the
+    caller's clock. Every method is one C call with the GIL released; the C queue has its
+    own lock, so threads may share a queue."""
+    cdef c_queue.en_queue *q
+    cdef bytes _idp, _hp
+    cdef readonly str id_prefix, handle_prefix
+    cdef dict extras
+    cdef int32_t next_tag
+
+    def __cinit__(self, int64_t retention_ms, str id_prefix="", str handle_prefix="", int64_t first_num=0,
+                  uint32_t chunk_bytes=1 << 20):
+        self.q = <c_queue.en_queue *>malloc(sizeof(c_queue.en_queue))
+        if self.q is NULL:
+            raise CoreMemoryError("cannot allocate a queue")
+        cdef en_status rc = c_queue.en_queue_init(self.q, retention_ms, first_num, chunk_bytes)
+        if rc != EN_OK:
+            free(self.q)
+            self.q = NULL
+            check(rc)
+        if not (id_prefix.isascii() and handle_prefix.isascii()):
+            raise CoreValueError("id and handle prefixes must be ASCII")
+        self.id_prefix = id_prefix
+        self.handle_prefix = handle_prefix
+        self._idp = id_prefix.encode()
+        self._hp = handle_prefix.encode()
+        self.extras = {}
+        self.next_tag = 0
+
+    def __dealloc__(self):
+        if self.q is not NULL:
+            c_queue.en_queue_destroy(self.q)
+            free(self.q)
+            self.q = NULL
+
+    # --- tags ----------------------------------------------------------------------------------
+    cdef int32_t _tag(self, object extra) except -2:
+        # Tags are not reused until the counter wraps (2^31 tagged messages later): a receive
+        # that read a tag just before another thread released it never sees another's extra.
+        cdef int32_t t
+        if extra is None:
+            return -1
+        t = self.next_tag
+        while t in self.extras:
+            t = 0 if t == 0x7FFFFFFF else t + 1
+        self.next_tag = 0 if t == 0x7FFFFFFF else t + 1
+        self.extras[t] = extra
+        return t
+
+    cdef object _untag(self, int32_t t):
+        if t < 0:
+            return None
+        return self.extras.pop(t, None)
+
+    cdef int _drain(self) except -1:
+        cdef int32_t tags[256]
+        cdef int64_t n, i
+        while self.q.n_dead_tags:
+            with nogil:
+                n = c_queue.en_queue_drain_tags(self.q, tags, 256)
+            if n == 0:
+                break
+            for i in range(n):
+                self._untag(tags[i])
+        return 0
+
+    # --- send ----------------------------------------------------------------------------------
+    def send(self, int64_t now_ms, bodies, int64_t delay_ms=0, int64_t max_len=-1, delays=None,
+             extras=None, bint strings=True):
+        """Check (non-empty, UTF-8 in the XML text ranges, at most max_len bytes), digest (MD5)
+        and store a batch of str/bytes bodies. delays (per row, ms, None: delay_ms) and extras
+        (per row, an object handed back with the message) are optional.
+
+        Returns (status, ids, md5s): status None when every row was stored, else bytes of
+        per-row SEND_* codes; ids and md5s (hex) are lists with None for refused rows (both
+        None when strings is False)."""
+        cdef tuple rows = tuple(bodies)
+        cdef Py_ssize_t n = len(rows), i, blen
+        cdef c_queue.en_qnew small[SMALL]
+        cdef c_queue.en_qnew *items = small
+        cdef uint8_t sstat[SMALL]
+        cdef uint8_t *stat = sstat
+        cdef const uint8_t *sptrs[SMALL]
+        cdef int64_t slens[SMALL]
+        cdef uint8_t sdig[16 * SMALL]
+        cdef const uint8_t **ptrs = sptrs
+        cdef int64_t *lens = slens
+        cdef uint8_t *dig = sdig
+        cdef int64_t k = 0, bad = 0, j, total = 0
+        cdef bint release
+        cdef const char *p
+        cdef object b, d
+        cdef tuple ext = tuple(extras) if extras is not None else None
+        cdef tuple dl = tuple(delays) if delays is not None else None
+        if n == 0:
+            return None, [], []
+        if (ext is not None and len(ext) != n) or (dl is not None and len(dl) != n):
+            raise CoreValueError("bodies, delays and extras differ in length")
+        if n > SMALL:
+            items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
+            if items is NULL:
+                raise CoreMemoryError("cannot allocate a batch")
+            ptrs = <const uint8_t **>(items + n)
+            lens = <int64_t *>(ptrs + n)
+            dig = <uint8_t *>(lens + n)
+            stat = dig + 16 * n
+        try:
+            for i in range(n):
+                b = rows[i]
+                if type(b) is str:
+                    try:
+                        p = PyUnicode_AsUTF8AndSize(b, &blen)
+                    except UnicodeError:
+                        stat[i] = Q_BAD_TEXT
+                        bad += 1
+                        continue
+                elif isinstance(b, bytes):
+                    p = PyBytes_AS_STRING(b)
+                    blen = PyBytes_GET_SIZE(b)
+                else:
+                    raise CoreValueError(f"bodies[{i}]: expected str or bytes, got {type(b).__name__}")
+                stat[i] = 0
+                items[i].body = <const uint8_t *>p
+                items[i].len = blen
+                total += blen
+                if dl is not None and dl[i] is not None:
+                    items[i].delay_ms = dl[i]
+                else:
+                    items[i].delay_ms = delay_ms
+                items[i].num = -1
+                items[i].sent_ms = -1
+                items[i].rc = 0
+                items[i].first_ms = -1
+                items[i].tag = -1
+            release = n >= NOGIL_ROWS or total >= NOGIL_BYTES
+            if release:
+                with nogil:
+                    k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+            else:
+                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+            bad = n - k
+            if ext is not None:
+                j = 0
+                for i in range(n):
+                    if stat[i] == 0:
+                        items[j].tag = self._tag(ext[i])
+                        j += 1
+            if k:
+                if release:
+                    with nogil:
+                        rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+                else:
+                    rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+                if rc != EN_OK:
+                    for j in range(k):
+                        self._untag(items[j].tag)
+                    check(rc)
+            if self.q.n_dead_tags:
+                self._drain()
+            status = None if bad == 0 else PyBytes_FromStringAndSize(<char *>stat, n)
+            if not strings:
+                return status, None, None
+            ids = []
+            md5s = []
+            j = 0
+            for i in range(n):
+                if stat[i]:
+                    ids.append(None)
+                    md5s.append(None)
+                else:
+                    ids.append(_fmt(self._idp, len(self._idp), <uint64_t>items[j].num))
+                    md5s.append(_hex16(items[j].md5))
+                    j += 1
+            return status, ids, md5s
+        finally:
+            if items is not small:
+                free(items)
+
+    def restore(self, int64_t now_ms, bodies, md5s, nums=None, sent_ms=None, rcs=None, first_ms=None,
+                extras=None, bint front=False):
+        """Store messages carried over from elsewhere, unchecked: str/bytes bodies, hex MD5s,
+        and optionally their numbers (None: new ones), send times, receive counts and first
+        receive times (ms, -1: never). front: at the head of the visible list. Returns the ids."""
+        cdef tuple rows = tuple(bodies)
+        cdef Py_ssize_t n = len(rows), i, blen
+        cdef const char *p
+        if n == 0:
+            return []
+        cdef c_queue.en_qnew *items = <c_queue.en_qnew *>malloc(sizeof(c_queue.en_qnew) * n)
+        if items is NULL:
+            raise CoreMemoryError("cannot allocate a batch")
+        md5s = list(md5s)
+        cdef list keep = []
+        try:
+            for i in range(n):
+                b = rows[i]
+                if type(b) is str:
+                    b = (<str>b).encode("utf-8", "surrogatepass")
+                keep.append(b)
+                items[i].body = <const uint8_t *>PyBytes_AS_STRING(b)
+                items[i].len = PyBytes_GET_SIZE(b)
+                raw = bytes.fromhex(md5s[i])
+                memcpy(items[i].md5, PyBytes_AS_STRING(raw), 16)
+                items[i].delay_ms = 0
+                items[i].num = -1 if nums is None or nums[i] is None else nums[i]
+                items[i].sent_ms = -1 if sent_ms is None or sent_ms[i] is None else sent_ms[i]
+                items[i].rc = 0 if rcs is None else rcs[i]
+                items[i].first_ms = -1 if first_ms is None or first_ms[i] is None else first_ms[i]
+                items[i].tag = -1
+            if extras is not None:
+                for i in range(n):
+                    items[i].tag = self._tag(extras[i])
+            with nogil:
+                rc = c_queue.en_queue_push(self.q, now_ms, items, n, 1 if front else 0)
+            if rc != EN_OK:
+                for i in range(n):
+                    self._untag(items[i].tag)
+                check(rc)
+            if self.q.n_dead_tags:
+                self._drain()
+            return [_fmt(self._idp, len(self._idp), <uint64_t>items[i].num) for i in range(n)]
+        finally:
+            free(items)
+
+    # --- receive ----------------------------------------------------------------------------------
+    def receive(self, int64_t now_ms, int64_t max_n, int64_t vis_ms, int64_t max_rc=INT64_MAX,
+                int64_t inflight_max=INT64_MAX, bint remove=False, bint as_bytes=False):
+        """Receive (or, with remove, take out) up to max_n visible messages, head first.
+
+        Returns (over_limit, got, moved). got holds columns
+        (ids, handles, md5s, bodies, receive_counts, first_ms, sent_ms, extras); handles is None
+        when removing. moved holds the same columns (handles None) for messages whose receive
+        count would have exceeded max_rc: they left the queue (their extras go with them)."""
+        cdef c_queue.en_qout sout[SMALL]
+        cdef c_queue.en_qout smoved[SMALL]
+        cdef uint8_t sbuf[SMALL_BUF]
+        cdef c_queue.en_qout *out = sout
+        cdef c_queue.en_qout *moved = smoved
+        cdef uint8_t *buf = sbuf
+        cdef int64_t cap = SMALL_BUF, n_out = 0, n_moved = 0, need = 0
+        cdef int over = 0
+        cdef en_status rc
+        cdef tuple got = None, mv = None, part, mpart
+        if max_n <= 0:
+            return False, _empty_columns(not remove), None
+        if max_n > SMALL:
+            out = <c_queue.en_qout *>malloc(sizeof(c_queue.en_qout) * max_n * 2)
+            if out is NULL:
+                raise CoreMemoryError("cannot allocate a batch")
+            moved = out + max_n
+        try:
+            while True:
+                if max_n >= NOGIL_ROWS:
+                    with nogil:
+                        rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
+                                                      1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
+                                                      &need, &over)
+                else:
+                    rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
+                                                  1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
+                                                  &need, &over)
+                check(rc)
+                if self.q.n_dead_tags:
+                    self._drain()
+                if n_out or n_moved or need == 0:
+                    part = self._columns(out, n_out, buf, not remove, remove, as_bytes)
+                    mpart = self._columns(moved, n_moved, buf, False, True, as_bytes) if n_moved else None
+                    if got is None:
+                        got, mv = part, mpart
+                    else:  # a later round of the same call: append
+                        for a, b in zip(got, part):
+                            if a is not None:
+                                a.extend(b)
+                        if mpart is not None:
+                            if mv is None:
+                                mv = mpart
+                            else:
+                                for a, b in zip(mv, mpart):
+                                    if a is not None:
+                                        a.extend(b)
+                    max_n -= n_out + n_moved
+                    if need == 0 or max_n <= 0 or over:
+                        break
+                if need > cap:  # the next body needs a bigger buffer
+                    if buf is not sbuf:
+                        free(buf)
+                    buf = NULL
+                    cap = max(need, cap * 2)
+                    buf = <uint8_t *>malloc(cap)
+                    if buf is NULL:
+                        raise CoreMemoryError("cannot allocate a receive buffer")
+            return bool(over), got, mv
+        finally:
+            if buf is not sbuf and buf is not NULL:
+                free(buf)
+            if out is not sout:
+                free(out)
+
+    cdef tuple _columns(self, c_queue.en_qout *o, int64_t n, uint8_t *buf, bint handles, bint take,
+                        bint as_bytes):
+        cdef list ids = [], hs = [], md5s = [], bodies = [], rcs = [], firsts = [], sents = [], extras = []
+        cdef int64_t i
+        cdef const char *idp = self._idp
+        cdef Py_ssize_t idl = len(self._idp)
+        cdef const char *hp = self._hp
+        cdef Py_ssize_t hl = len(self._hp)
+        for i in range(n):
+            ids.append(_fmt(idp, idl, <uint64_t>o[i].num))
+            if handles:
+                hs.append(_fmt(hp, hl, (<uint64_t>o[i].gen << 32) | <uint64_t>o[i].slot))
+            md5s.append(_hex16(o[i].md5))
+            if as_bytes:
+                bodies.append(PyBytes_FromStringAndSize(<char *>buf + o[i].body_off, o[i].body_len))
+            else:
+                bodies.append(PyUnicode_DecodeUTF8(<char *>buf + o[i].body_off, o[i].body_len, "surrogatepass"))
+            rcs.append(o[i].rc)
+            firsts.append(o[i].first_ms)
+            sents.append(o[i].sent_ms)
+            if o[i].tag < 0:
+                extras.append(None)
+            elif take:
+                extras.append(self._untag(o[i].tag))
+            else:
+                extras.append(self.extras.get(o[i].tag))
+        return ids, (hs if handles else None), md5s, bodies, rcs, firsts, sents, extras
+
+    # --- delete / change visibility ------------------------------------------------------------------
+    def delete(self, int64_t now_ms, handles):
+        """Delete by receipt handles. Returns None when every handle was current, else bytes of
+        per-row HANDLE_OK / HANDLE_STALE / HANDLE_INVALID."""
+        cdef tuple rows = tuple(handles)
+        cdef Py_ssize_t n = len(rows), i
+        cdef int64_t sslots[SMALL]
+        cdef uint32_t sgens[SMALL]
+        cdef uint8_t sres[SMALL]
+        cdef int64_t *slots = sslots
+        cdef uint32_t *gens = sgens
+        cdef uint8_t *res = sres
+        cdef const char *hp = self._hp
+        cdef Py_ssize_t hl = len(self._hp)
+        cdef int bad = 0
+        if n == 0:
+            return None
+        if n > SMALL:
+            slots = <int64_t *>malloc(n * (8 + 4 + 1))
+            if slots is NULL:
+                raise CoreMemoryError("cannot allocate a batch")
+            gens = <uint32_t *>(slots + n)
+            res = <uint8_t *>(gens + n)
+        try:
+            for i in range(n):
+                if not _parse_handle(rows[i], hp, hl, &slots[i], &gens[i]):
+                    slots[i] = -1
+                    gens[i] = 0
+            if n >= NOGIL_ROWS:
+                with nogil:
+                    c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+            else:
+                c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+            for i in range(n):
+                if res[i]:
+                    bad = 1
+            if self.q.n_dead_tags:
+                self._drain()
+            return PyBytes_FromStringAndSize(<char *>res, n) if bad else None
+        finally:
+            if slots is not sslots:
+                free(slots)
+
+    def change_visibility(self, int64_t now_ms, handles, vis_ms, int64_t max_hold_ms):
+        """Change visibility by receipt handles (vis_ms per row; 0: visible at once). Returns
+        bytes of per-row HANDLE_* results."""
+        cdef tuple rows = tuple(handles)
+        cdef tuple vis = tuple(vis_ms)
+        cdef Py_ssize_t n = len(rows), i
+        if n != len(vis):
+            raise CoreValueError("handles and vis_ms differ in length")
+        if n == 0:
+            return b""
+        cdef int64_t *slots = <int64_t *>malloc(n * (8 + 8 + 4 + 1))
+        if slots is NULL:
+            raise CoreMemoryError("cannot allocate a batch")
+        cdef int64_t *v = slots + n
+        cdef uint32_t *gens = <uint32_t *>(v + n)
+        cdef uint8_t *res = <uint8_t *>(gens + n)
+        cdef const char *hp = self._hp
+        cdef Py_ssize_t hl = len(self._hp)
+        try:
+            for i in range(n):
+                v[i] = vis[i]
+                if not _parse_handle(rows[i], hp, hl, &slots[i], &gens[i]):
+                    slots[i] = -1
+                    gens[i] = 0
+            with nogil:
+                c_queue.en_queue_change(self.q, now_ms, slots, gens, v, n, max_hold_ms, res)
+            if self.q.n_dead_tags:
+                self._drain()
+            return PyBytes_FromStringAndSize(<char *>res, n)
+        finally:
+            free(slots)
+
+    # --- housekeeping ---------------------------------------------------------------------------------
+    def clear(self):
+        """Remove every message."""
+        with nogil:
+            c_queue.en_queue_clear(self.q)
+        self._drain()
+        self.extras.clear()
+
+    def set_retention(self, int64_t now_ms, int64_t retention_ms):
+        with nogil:
+            c_queue.en_queue_set_retention(self.q, now_ms, retention_ms)
+        if self.q.n_dead_tags:
+            self._drain()
+
+    def counts(self, int64_t now_ms):
+        """(visible, in flight, delayed, next due ms or None) after running due transitions."""
+        cdef c_queue.en_queue_stats st
+        with nogil:
+            c_queue.en_queue_stats_get(self.q, now_ms, &st)
+        if self.q.n_dead_tags:
+            self._drain()
+        return (st.n_visible, st.n_inflight, st.n_delayed,
+                None if st.next_due_ms == INT64_MAX else st.next_due_ms)
+
+    def stats(self, int64_t now_ms):
+        cdef c_queue.en_queue_stats st
+        with nogil:
+            c_queue.en_queue_stats_get(self.q, now_ms, &st)
+        if self.q.n_dead_tags:
+            self._drain()
+        return {"visible": st.n_visible, "inflight": st.n_inflight, "delayed": st.n_delayed,
+                "next_due_ms": None if st.next_due_ms == INT64_MAX else st.next_due_ms,
+                "slots": st.slots, "heap": st.heap_n, "bytes_allocated": st.bytes_allocated,
+                "body_bytes": st.body_bytes, "chunks": st.chunks, "extras": len(self.extras)}
+
+    def parse_handle(self, handle):
+        """(slot, generation) of a receipt handle of this queue's format, or None."""
+        cdef int64_t slot
+        cdef uint32_t gen
+        if _parse_handle(handle, self._hp, len(self._hp), &slot, &gen):
+            return slot, gen
+        return None
+
+
+cdef tuple _empty_columns(bint handles):
+    return [], ([] if handles else None), [], [], [], [], [], []
+
+
+def xml_text_ok(data):
+    """Whether str/bytes data is UTF-8 text in the XML character ranges."""
+    cdef const char *p
+    cdef Py_ssize_t n
+    if type(data) is str:
+        try:
+            p = PyUnicode_AsUTF8AndSize(data, &n)
+        except UnicodeError:
+            return False
+    else:
+        p = PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+    cdef int ok
+    with nogil:
+        ok = c_utf8.en_xml_text_ok(<const uint8_t *>p, n)
+    return ok != 0
+
+
+def digest_bodies(bodies, int64_t max_len=-1):
+    """Check (as MessageQueue.send does) and MD5 a batch of str/bytes bodies without storing
+    them. Returns (status, md5s): status None when every row passed, else bytes of per-row
+    SEND_* codes; md5s are hex digests (None for refused rows)."""
+    cdef tuple rows = tuple(bodies)
+    cdef Py_ssize_t n = len(rows), i, blen
+    cdef int64_t k, j, total = 0
+    cdef const char *p
+    if n == 0:
+        return None, []
+    cdef c_queue.en_qnew *items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
+    if items is NULL:
+        raise CoreMemoryError("cannot allocate a batch")
+    cdef const uint8_t **ptrs = <const uint8_t **>(items + n)
+    cdef int64_t *lens = <int64_t *>(ptrs + n)
+    cdef uint8_t *dig = <uint8_t *>(lens + n)
+    cdef uint8_t *stat = dig + 16 * n
+    try:
+        for i in range(n):
+            b = rows[i]
+            stat[i] = 0
+            if type(b) is str:
+                try:
+                    p = PyUnicode_AsUTF8AndSize(b, &blen)
+                except UnicodeError:
+                    stat[i] = Q_BAD_TEXT
+                    continue
+            elif isinstance(b, bytes):
+                p = PyBytes_AS_STRING(b)
+                blen = PyBytes_GET_SIZE(b)
+            else:
+                raise CoreValueError(f"bodies[{i}]: expected str or bytes, got {type(b).__name__}")
+            items[i].body = <const uint8_t *>p
+            items[i].len = blen
+            total += blen
+        if n >= NOGIL_ROWS or total >= NOGIL_BYTES:
+            with nogil:
+                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+        else:
+            k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+        md5s = []
+        j = 0
+        for i in range(n):
+            if stat[i]:
+                md5s.append(None)
+            else:
+                md5s.append(_hex16(items[j].md5))
+                j += 1
+        return (None if k == n else PyBytes_FromStringAndSize(<char *>stat, n)), md5s
+    finally:
+        free(items)

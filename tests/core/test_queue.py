@@ -1,0 +1,382 @@
+"""The native message queue (csrc/queue.c through engine._core.MessageQueue): batch send with
+text checks and MD5s, receive / delete / change visibility by (slot, generation) handles,
+delays, visibility and retention on the caller's clock, receive-count moves, extras by tag,
+threads, and a hypothesis state machine against a plain Python model."""
+import hashlib
+import re
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from engine import _core
+
+HOUR = 3600 * 1000
+_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def make(retention_ms=HOUR, **kw):
+    return _core.MessageQueue(retention_ms, "id-", "h-", 1000, **kw)
+
+
+def ids_bodies(cols):
+    return cols[0], cols[3]
+
+
+def test_send_receive_delete_round_trip():
+    q = make()
+    status, ids, md5s = q.send(0, ["a", "bb", "é\U0001F600"])
+    assert status is None
+    assert ids == ["id-1000", "id-1001", "id-1002"]
+    assert md5s == [hashlib.md5(b.encode()).hexdigest() for b in ["a", "bb", "é\U0001F600"]]
+    over, got, moved = q.receive(0, 10, 30_000)
+    assert not over and moved is None
+    mids, handles, digests, bodies, rcs, firsts, sents, extras = got
+    assert mids == ids and digests == md5s and bodies == ["a", "bb", "é\U0001F600"]
+    assert rcs == [1, 1, 1] and firsts == [0, 0, 0] and sents == [0, 0, 0] and extras == [None] * 3
+    assert all(h.startswith("h-") for h in handles) and len(set(handles)) == 3
+    assert q.counts(0) == (0, 3, 0, 30_000)
+    assert q.delete(0, handles) is None
+    assert q.counts(0)[:3] == (0, 0, 0)
+    assert q.stats(0)["heap"] == 0 and q.stats(0)["body_bytes"] == 0
+
+
+def test_bytes_bodies_and_as_bytes():
+    q = make()
+    assert q.send(5, [b"raw", "text"], strings=False) == (None, None, None)
+    _, got, _ = q.receive(5, 10, 1000, as_bytes=True)
+    assert got[3] == [b"raw", b"text"]
+
+
+@pytest.mark.parametrize("body,code", [
+    ("", _core.SEND_EMPTY), ("a\x00b", _core.SEND_BAD_TEXT), ("\ud800", _core.SEND_BAD_TEXT),
+    ("\ufffe", _core.SEND_BAD_TEXT), ("\x0b", _core.SEND_BAD_TEXT), (b"\xff", _core.SEND_BAD_TEXT),
+    (b"\xc0\x80", _core.SEND_BAD_TEXT), (b"\xed\xa0\x80", _core.SEND_BAD_TEXT), ("x" * 11, _core.SEND_TOO_LONG),
+])
+def test_refused_rows_are_reported_and_the_rest_stored(body, code):
+    q = make()
+    status, ids, md5s = q.send(0, ["ok1", body, "ok2"], max_len=10)
+    assert status == bytes([0, code, 0])
+    assert ids == ["id-1000", None, "id-1001"] and md5s[1] is None
+    assert q.receive(0, 10, 0)[1][3] == ["ok1", "ok2"]
+
+
+def test_non_text_rows_raise():
+    with pytest.raises(_core.CoreValueError):
+        make().send(0, ["a", 3])
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_xml_check_matches_the_character_ranges(text):
+    assert _core.xml_text_ok(text) == (_XML.search(text) is None and not any(0xD800 <= ord(c) <= 0xDFFF for c in text))
+
+
+@given(st.binary(max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_xml_check_on_bytes_matches_utf8_decoding(raw):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        assert not _core.xml_text_ok(raw)
+        return
+    assert _core.xml_text_ok(raw) == (_XML.search(text) is None)
+
+
+def test_visibility_expiry_returns_messages_first():
+    q = make()
+    q.send(0, ["a", "b", "c"])
+    _, got, _ = q.receive(0, 1, 10_000)
+    assert got[3] == ["a"]
+    assert q.receive(9_999, 10, 0)[1][3] == ["b", "c"]   # vis 0: received, visible again at the tail
+    _, got, _ = q.receive(10_000, 10, 10_000)
+    assert got[3] == ["a", "b", "c"] and got[4] == [2, 2, 2]
+    assert got[5] == [0, 9_999, 9_999]                   # first receive times stay
+
+
+def test_delays_and_per_row_delays():
+    q = make()
+    q.send(0, ["late", "later"], delays=[5_000, None], delay_ms=9_000)
+    q.send(0, ["now"])
+    assert q.counts(0) == (1, 0, 2, 5_000)
+    assert q.receive(4_999, 10, 0)[1][3] == ["now"]
+    assert q.receive(5_000, 10, 1)[1][3] == ["now", "late"]  # (a delayed one joins the tail)
+    assert q.counts(9_000)[:3] == (3, 0, 0)
+
+
+def test_retention_expires_every_state_and_releases_extras():
+    q = make(retention_ms=60_000)
+    q.send(0, ["v", "i", "d"], delays=[0, 0, 120_000], extras=[{"x": 1}, {"x": 2}, {"x": 3}])
+    q.receive(0, 1, 300_000)
+    assert q.counts(0)[:3] == (1, 1, 1)
+    assert q.stats(59_999)["extras"] == 3
+    assert q.counts(60_000)[:3] == (0, 0, 0)
+    st = q.stats(60_000)
+    assert st["extras"] == 0 and st["heap"] == 0 and st["body_bytes"] == 0
+
+
+def test_set_retention_rekeys_the_heap():
+    q = make(retention_ms=HOUR)
+    q.send(0, ["a"])
+    q.send(10_000, ["b"])
+    q.set_retention(20_000, 15_000)
+    assert q.counts(20_000)[:3] == (1, 0, 0)
+    assert q.receive(20_000, 10, 0)[1][3] == ["b"]
+
+
+def test_handles_current_stale_invalid():
+    q = make()
+    q.send(0, ["a"])
+    h1 = q.receive(0, 1, 0)[1][1][0]
+    h2 = q.receive(0, 1, 1000)[1][1][0]
+    assert h1 != h2
+    assert q.delete(0, [h1, "junk", "h-0", "h-01", "h-" + "9" * 30, None, "h-99999999999"]) == bytes(
+        [_core.HANDLE_STALE] + [_core.HANDLE_INVALID] * 6)
+    assert q.change_visibility(0, [h1], [10], HOUR) == bytes([_core.HANDLE_STALE])
+    assert q.delete(0, [h2]) is None
+    assert q.delete(0, [h2]) == bytes([_core.HANDLE_STALE])
+    # the slot is reused: the old handles never touch the new message
+    q.send(1, ["b"])
+    assert q.delete(1, [h2, h1]) == bytes([_core.HANDLE_STALE, _core.HANDLE_STALE])
+    assert q.counts(1)[0] == 1
+    slot, gen = q.parse_handle(h2)
+    assert slot == 0 and gen >= 1
+
+
+def test_change_visibility():
+    q = make()
+    q.send(0, ["a", "b"])
+    h = q.receive(0, 2, 1000)[1][1]
+    assert q.change_visibility(0, h, [5_000, 0], 10_000) == bytes([0, 0])
+    assert q.counts(0)[:3] == (1, 1, 0)                     # b is back at once
+    assert q.receive(4_999, 10, 0)[1][3] == ["b"]
+    assert q.receive(5_000, 10, 0)[1][3] == ["a", "b"]
+    h = q.receive(6_000, 1, 1000)[1][1]
+    assert q.change_visibility(6_000, h, [10_001], 10_000) == bytes([_core.HANDLE_TOO_LONG])
+    assert q.change_visibility(6_500, h, [9_600], 10_000) == bytes([_core.HANDLE_TOO_LONG])
+    assert q.change_visibility(6_500, h, [9_500], 10_000) == bytes([0])   # up to receive + 10 s
+    h_vis = q.receive(16_000, 1, 0)[1][1]
+    assert q.change_visibility(16_000, h_vis, [10], 10_000) == bytes([_core.HANDLE_NOT_INFLIGHT])
+
+
+def test_receive_count_limit_moves_messages_out():
+    q = make()
+    q.send(0, ["a", "b"], extras=[None, "x-b"])
+    q.receive(0, 10, 0)
+    over, got, moved = q.receive(0, 10, 1000, max_rc=1)
+    assert got[3] == [] and moved[3] == ["a", "b"] and moved[1] is None
+    assert moved[4] == [1, 1] and moved[7] == [None, "x-b"]
+    assert q.counts(0)[:3] == (0, 0, 0) and q.stats(0)["extras"] == 0
+
+
+def test_inflight_limit_and_remove():
+    q = make()
+    q.send(0, ["a", "b", "c", "d"], extras=["xa", None, None, None])
+    over, got, _ = q.receive(0, 10, 1000, inflight_max=2)
+    assert not over and got[3] == ["a", "b"] and got[7] == ["xa", None]
+    over, got, _ = q.receive(0, 10, 1000, inflight_max=2)
+    assert over and got[3] == []
+    _, got, _ = q.receive(0, 10, 0, remove=True)
+    assert got[3] == ["c", "d"] and got[1] is None
+    assert q.counts(0)[:3] == (0, 2, 0)
+
+
+def test_restore_keeps_numbers_times_and_counts():
+    q = make()
+    md5 = hashlib.md5(b"x").hexdigest()
+    ids = q.restore(100, ["x", "y"], [md5, md5], nums=[7, None], sent_ms=[50, None], rcs=[3, 0],
+                    first_ms=[60, None], extras=["e", None])
+    assert ids == ["id-7", "id-1000"]
+    q.restore(100, ["front"], [md5], front=True)
+    _, got, _ = q.receive(100, 10, 1000)
+    assert got[3] == ["front", "x", "y"] and got[4] == [1, 4, 1]
+    assert got[5] == [100, 60, 100] and got[6] == [100, 50, 100] and got[7] == [None, "e", None]
+
+
+def test_big_bodies_grow_the_receive_buffer_and_the_arena():
+    q = make(chunk_bytes=4096)
+    bodies = ["x" * 100_000, "y" * 10, "z" * 30_000]
+    q.send(0, bodies)
+    got = []
+    while len(got) < 3:
+        got += q.receive(0, 10, 1000)[1][3]
+    assert got == bodies
+    assert q.stats(0)["chunks"] >= 2
+
+
+def test_clear_releases_everything():
+    q = make()
+    q.send(0, ["a"] * 5000, extras=[i for i in range(5000)])
+    q.receive(0, 100, 1000)
+    q.clear()
+    st = q.stats(0)
+    assert (st["visible"], st["inflight"], st["heap"], st["extras"], st["body_bytes"]) == (0, 0, 0, 0, 0)
+    q.send(0, ["b"])
+    assert q.receive(0, 10, 0)[1][3] == ["b"]
+
+
+def test_memory_per_message_stays_small():
+    q = make()
+    n = 50_000
+    for i in range(0, n, 1000):
+        q.send(0, ["m" * 256] * 1000)
+    st = q.stats(0)
+    # an 88-byte slot + a 4-byte heap entry, plus the slack of the last slot page, heap growth and
+    # the last 1 MiB arena chunk (about 30 bytes a message at 50,000; under 100 at a million)
+    assert (st["bytes_allocated"] - st["body_bytes"]) / n < 130
+
+
+def test_threads_never_hand_out_a_message_twice():
+    q = make()
+    n_threads, per = 4, 2000
+    seen = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def producer(k):
+        for i in range(0, per, 10):
+            q.send(0, [f"{k}:{j}" for j in range(i, i + 10)])
+
+    def consumer():
+        mine = []
+        while True:
+            _, got, _ = q.receive(0, 10, HOUR)
+            if got[3]:
+                mine += got[3]
+                assert q.delete(0, got[1]) is None
+            elif done.is_set() and q.counts(0)[0] == 0:
+                break
+        with lock:
+            seen.extend(mine)
+
+    producers = [threading.Thread(target=producer, args=(k,)) for k in range(n_threads)]
+    consumers = [threading.Thread(target=consumer) for _ in range(n_threads)]
+    for t in producers + consumers:
+        t.start()
+    for t in producers:
+        t.join()
+    done.set()
+    for t in consumers:
+        t.join()
+    assert len(seen) == n_threads * per and len(set(seen)) == n_threads * per
+    assert q.counts(0)[:3] == (0, 0, 0)
+
+
+# --- a hypothesis state machine against a plain model -----------------------------------------------
+class QueueMachine(RuleBasedStateMachine):
+    RET = 100_000
+
+    @initialize()
+    def setup(self):
+        self.q = _core.MessageQueue(self.RET, "i", "h", 0)
+        self.now = 0
+        self.model = {}      # id -> dict(body, sent, at, state, handle, rc)
+        self.handles = []    # (handle, id) ever issued
+
+    def live(self):
+        return {i: m for i, m in self.model.items() if m["sent"] + self.RET > self.now}
+
+    def expire(self):
+        for i in [i for i, m in self.model.items() if m["sent"] + self.RET <= self.now]:
+            del self.model[i]
+
+    @rule(n=st.integers(1, 5), delay=st.sampled_from([0, 0, 1000, 50_000]))
+    def send(self, n, delay):
+        self.expire()
+        bodies = [f"b{self.now}.{k}" for k in range(n)]
+        status, ids, _ = self.q.send(self.now, bodies, delay)
+        assert status is None
+        for i, b in zip(ids, bodies):
+            self.model[i] = {"body": b, "sent": self.now, "at": self.now + delay, "handle": None, "rc": 0}
+
+    @rule(n=st.integers(1, 10), vis=st.sampled_from([0, 500, 5_000, 200_000]))
+    def receive(self, n, vis):
+        self.expire()
+        _, got, moved = self.q.receive(self.now, n, vis)
+        assert moved is None
+        receivable = {i for i, m in self.model.items() if m["at"] <= self.now}
+        assert len(got[0]) == min(n, len(receivable))
+        for i, h, body, rc in zip(got[0], got[1], got[3], got[4]):
+            assert i in receivable
+            m = self.model[i]
+            assert body == m["body"] and rc == m["rc"] + 1
+            m["rc"] = rc
+            m["handle"] = h
+            m["at"] = self.now + vis
+            self.handles.append((h, i))
+
+    @precondition(lambda self: self.handles)
+    @rule(data=st.data())
+    def delete(self, data):
+        self.expire()
+        h, i = data.draw(st.sampled_from(self.handles))
+        res = self.q.delete(self.now, [h])
+        m = self.model.get(i)
+        if m is not None and m["handle"] == h:
+            assert res is None
+            del self.model[i]
+        else:
+            assert res == bytes([_core.HANDLE_STALE])
+
+    @precondition(lambda self: self.handles)
+    @rule(data=st.data(), vis=st.sampled_from([0, 100, 10_000]))
+    def change(self, data, vis):
+        self.expire()
+        h, i = data.draw(st.sampled_from(self.handles))
+        res = self.q.change_visibility(self.now, [h], [vis], 10**9)
+        m = self.model.get(i)
+        if m is None or m["handle"] != h:
+            assert res == bytes([_core.HANDLE_STALE])
+        elif m["at"] <= self.now:
+            assert res == bytes([_core.HANDLE_NOT_INFLIGHT])
+        else:
+            assert res == bytes([0])
+            m["at"] = self.now + vis
+
+    @rule(dt=st.sampled_from([1, 499, 500, 1000, 5_000, 60_000]))
+    def advance(self, dt):
+        self.now += dt
+
+    @invariant()
+    def counts_match(self):
+        if not hasattr(self, "q"):
+            return
+        self.expire()
+        v, i, d, _ = self.q.counts(self.now)
+        live = self.model.values()
+        vis = sum(1 for m in live if m["at"] <= self.now)
+        inflight = sum(1 for m in live if m["at"] > self.now and m["rc"])
+        delayed = sum(1 for m in live if m["at"] > self.now and not m["rc"])
+        assert (v, i, d) == (vis, inflight, delayed)
+
+
+TestQueueMachine = QueueMachine.TestCase
+TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+
+
+@given(st.lists(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=1, max_size=300),
+                min_size=1, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_batch_digests_match_hashlib(bodies):
+    """Rows are digested four at a time (SIMD lanes) where their padded lengths match."""
+    _, _, md5s = make().send(0, bodies)
+    assert md5s == [hashlib.md5(b.encode()).hexdigest() for b in bodies]
+
+
+def test_one_receive_returns_more_bodies_than_its_first_buffer_holds():
+    q = make()
+    bodies = [f"{i:04d}" + "x" * 1000 for i in range(100)]
+    q.send(0, bodies, extras=list(range(100)))
+    q.send(0, ["y" * 50_000])
+    _, got, _ = q.receive(0, 101, 1000)
+    assert got[3] == bodies + ["y" * 50_000] and len(set(got[1])) == 101 and got[7] == list(range(100)) + [None]
+    assert q.delete(0, got[1]) is None and q.stats(0)["extras"] == 0
+
+
+def test_digest_bodies_checks_and_digests_without_storing():
+    status, md5s = _core.digest_bodies(["a", "", "b\x00", "é" * 3, b"raw"], max_len=5)
+    assert status == bytes([0, _core.SEND_EMPTY, _core.SEND_BAD_TEXT, _core.SEND_TOO_LONG, 0])
+    assert md5s == [hashlib.md5(b"a").hexdigest(), None, None, None, hashlib.md5(b"raw").hexdigest()]
+    assert _core.digest_bodies(["x" * 300] * 100) == (None, [hashlib.md5(b"x" * 300).hexdigest()] * 100)
