@@ -143,10 +143,36 @@ def constraint_message(field: str, value, constraint: str) -> str:
     return f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy constraint: {constraint}"
 
 
+def type_error(name: str, value, valid: str) -> ParamValidationError:
+    return ParamValidationError(
+        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {valid}")
+
+
 def check_type(name: str, value, types, type_name: str):
     if not isinstance(value, types) or (types is int and isinstance(value, bool)):
-        raise ParamValidationError(
-            f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {type_name}")
+        raise type_error(name, value, type_name)
+    return value
+
+
+def check_members(name: str, value, allowed, required) -> dict:
+    """A nested structure: a dict with only `allowed` keys and every `required` one."""
+    if not isinstance(value, dict):
+        raise type_error(name, value, "<class 'dict'>")
+    for key in value:
+        if key not in allowed:
+            raise ParamValidationError(f'Unknown parameter in {name}: "{key}", must be one of: {", ".join(allowed)}')
+    for key in required:
+        if key not in value:
+            raise ParamValidationError(f'Missing required parameter in {name}: "{key}"')
+    return value
+
+
+def check_str_map(name: str, value) -> dict:
+    check_dict(name, value)
+    for key, item in value.items():
+        check_str(f"{name} keys", key)
+        if not isinstance(item, str):
+            raise type_error(f"{name}.{key}", item, "<class 'str'>")
     return value
 
 

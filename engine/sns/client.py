@@ -12,6 +12,7 @@ import re
 
 from .. import limits
 from ..client_base import BaseClient, check_bool, check_dict, check_list, check_str, to_blob
+from ..client_base import check_members as _members, check_str_map as _str_map, type_error as _type_error
 from ..errors import ClientError, ParamValidationError
 from . import errors as sns_errors
 from .errors import (BatchEntryIdsNotDistinct, EmptyBatchRequest, InvalidBatchEntryId, TooManyEntriesInBatchRequest,
@@ -24,21 +25,8 @@ _ENTRY_KEYS = ("Id", "Message", "Subject", "MessageStructure", "MessageAttribute
                "MessageGroupId")
 
 
-def _type_error(name, value, valid):
-    return ParamValidationError(
-        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {valid}")
 
 
-def _members(name: str, value, allowed, required) -> dict:
-    if not isinstance(value, dict):
-        raise _type_error(name, value, "<class 'dict'>")
-    for key in value:
-        if key not in allowed:
-            raise ParamValidationError(f'Unknown parameter in {name}: "{key}", must be one of: {", ".join(allowed)}')
-    for key in required:
-        if key not in value:
-            raise ParamValidationError(f'Missing required parameter in {name}: "{key}"')
-    return value
 
 
 def _opt_str(name, value):
@@ -47,13 +35,6 @@ def _opt_str(name, value):
     return value
 
 
-def _str_map(name: str, value) -> dict:
-    check_dict(name, value)
-    for key, item in value.items():
-        check_str(f"{name} keys", key)
-        if not isinstance(item, str):
-            raise _type_error(f"{name}.{key}", item, "<class 'str'>")
-    return value
 
 
 def _message_attributes(name: str, value) -> dict | None:

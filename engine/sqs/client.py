@@ -16,6 +16,7 @@ import re
 
 from .. import limits
 from ..client_base import BaseClient, check_dict, check_int, check_list, check_str, to_blob
+from ..client_base import check_members as _check_members, check_str_map as _str_map, type_error as _type_error
 from ..errors import ClientError, InvalidParameterValue, ParamValidationError
 from . import errors as sqs_errors
 from .errors import (BatchEntryIdsNotDistinct, BatchRequestTooLong, EmptyBatchRequest,
@@ -36,21 +37,8 @@ _ATTRIBUTE_VALUE_KEYS = ("StringValue", "BinaryValue", "StringListValues", "Bina
 
 
 # --- botocore-style client-side checks -----------------------------------------------------------
-def _type_error(name, value, valid):
-    return ParamValidationError(
-        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {valid}")
 
 
-def _check_members(name: str, value, allowed, required) -> None:
-    if not isinstance(value, dict):
-        raise _type_error(name, value, "<class 'dict'>")
-    for key in value:
-        if key not in allowed:
-            raise ParamValidationError(f'Unknown parameter in {name}: "{key}", must be one of: '
-                                       f'{", ".join(allowed)}')
-    for key in required:
-        if key not in value:
-            raise ParamValidationError(f'Missing required parameter in {name}: "{key}"')
 
 
 def _opt_int(name, value):
@@ -59,13 +47,6 @@ def _opt_int(name, value):
     return value
 
 
-def _str_map(name: str, value) -> dict:
-    check_dict(name, value)
-    for key, item in value.items():
-        check_str(f"{name} keys", key)
-        if not isinstance(item, str):
-            raise _type_error(f"{name}.{key}", item, "<class 'str'>")
-    return value
 
 
 def _str_list(name: str, value) -> list:
