@@ -25,16 +25,10 @@ _ENTRY_KEYS = ("Id", "Message", "Subject", "MessageStructure", "MessageAttribute
                "MessageGroupId")
 
 
-
-
-
-
 def _opt_str(name, value):
     if value is not None:
         check_str(name, value)
     return value
-
-
 
 
 def _message_attributes(name: str, value) -> dict | None:

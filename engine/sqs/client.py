@@ -39,14 +39,10 @@ _ATTRIBUTE_VALUE_KEYS = ("StringValue", "BinaryValue", "StringListValues", "Bina
 # --- botocore-style client-side checks -----------------------------------------------------------
 
 
-
-
 def _opt_int(name, value):
     if value is not None:
         check_int(name, value)
     return value
-
-
 
 
 def _str_list(name: str, value) -> list:
