@@ -22,6 +22,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 SHARD_RECORDS_PER_S = 1000
 SHARD_MIB_PER_S = 1.0
 SHARD_READ_MIB_PER_S = 2.0
+NOTE_KEYS = ("overhead_bytes_per_record", "reserved_bytes_per_record", "overhead_bytes_per_message")
 
 
 def run_suites(scale: float, select: str | None, json_path: Path) -> int:
@@ -83,7 +84,7 @@ def markdown(rows: list[dict], when: str) -> str:
              "| group | implementation | records/s | MiB/s | × per-shard record limit (1,000/s) | × per-shard MiB/s limit (1 in, 2 out) | × baseline | notes |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["group"], r["kind"] != "engine", -r["records_per_s"])):
-        notes = ", ".join(f"{k}={v}" for k, v in r.items() if k in ("overhead_bytes_per_record",))
+        notes = ", ".join(f"{k}={v}" for k, v in r.items() if k in NOTE_KEYS)
         lines.append(f"| {r['group']} | {r['api']} ({r['kind']}) | {_fmt(r['records_per_s'])} | "
                      f"{_fmt(r['mib_per_s'], '{:,.1f}') if r['mib_per_s'] else ''} | "
                      f"{_fmt(r.get('x_record_limit'), '{:,.0f}×')} | {_fmt(r.get('x_byte_limit'), '{:,.0f}×')} | "
