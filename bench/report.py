@@ -106,7 +106,10 @@ def chart(rows: list[dict], path: Path) -> bool:
 
     put_rows, read_rows = by_shards("put shards="), by_shards("read shards=")
     other = [r for r in rows if r not in put_rows and r not in read_rows]
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(18, 5.5))
+    bar_height = max(3.0, 0.24 * len(other) + 1.0)
+    fig = plt.figure(figsize=(15, 5.5 + bar_height))
+    grid = fig.add_gridspec(2, 2, height_ratios=[5.5, bar_height])
+    left, middle, right = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
     for axis, chosen, title, limit, limit_label in (
             (left, put_rows, "Kinesis put", SHARD_RECORDS_PER_S, "AWS limit in: 1,000 records/s per shard"),
             (middle, read_rows, "Kinesis read", None, None)):
@@ -129,15 +132,17 @@ def chart(rows: list[dict], path: Path) -> bool:
         axis.set_ylabel("records/s (log)")
         axis.set_title(f"{title}: records/s against shard count")
         axis.legend(fontsize=7)
-    labels = [f"{r['group']}\n{r['api']}" for r in other]
+    other = sorted(other, key=lambda r: (r["group"], r["kind"] != "engine", -r["records_per_s"]), reverse=True)
+    labels = [f"{r['group']}  —  {r['api']}" for r in other]
     colors = ["tab:blue" if r["kind"] == "engine" else "tab:gray" if r["kind"] == "baseline" else "tab:orange"
               for r in other]
     right.barh(range(len(other)), [r["records_per_s"] for r in other], color=colors)
     right.set_yticks(range(len(other)))
     right.set_yticklabels(labels, fontsize=7)
     right.set_xscale("log")
-    right.set_xlabel("records/s (log); blue engine, grey baseline, orange peer")
-    right.set_title("Reads, hashing, routing, delivery")
+    right.set_xlabel("records (messages, deliveries) per second, log scale; blue engine, grey baseline, orange peer")
+    right.set_title("Firehose, SQS, SNS, hashing and routing")
+    right.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
