@@ -71,10 +71,11 @@ def iso_timestamp(t: float) -> str:
 
 
 def signature(canonical: str, version: str) -> str:
-    """A placeholder of the right shape (344 base64 characters, like a 2048-bit RSA signature):
-    a 256-byte SHAKE-256 digest of the version and the canonical string. Not verifiable."""
-    digest = hashlib.shake_256(f"{version}\n{canonical}".encode("utf-8", "surrogatepass")).digest(256)
-    return base64.b64encode(digest).decode("ascii")
+    """A placeholder of the right shape (344 base64 characters, like a 2048-bit RSA signature),
+    derived from the version and the canonical string (BLAKE2b, cheaper than a 256-byte XOF
+    on the publish path). Not verifiable."""
+    digest = hashlib.blake2b(f"{version}\n{canonical}".encode("utf-8", "surrogatepass"), digest_size=64).digest()
+    return base64.b64encode(digest * 4).decode("ascii")
 
 
 def notification_canonical(message: str, message_id: str, subject, timestamp: str, topic_arn: str) -> str:
