@@ -764,6 +764,7 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
         keys = batch.column(0).to_pylist()
         data = batch.column(1).to_pylist()
         seqs = batch.column(2).to_numpy()
+        seq_text = batch.column(2).cast(pa.string()).to_pylist()   # formatted in C
         ts = batch.column(3).cast(pa.int64()).to_numpy()
         for ms in np.unique(ts).tolist():
             stamps.setdefault(ms, datetime.datetime.fromtimestamp(ms / 1000, _UTC))
@@ -772,10 +773,10 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k,
                          "EncryptionType": "KMS"} if e else
                         {"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
-                        for k, d, q, t, e in zip(keys, data, map(str, seqs.tolist()), ts.tolist(), encrypted.tolist())]
+                        for k, d, q, t, e in zip(keys, data, seq_text, ts.tolist(), encrypted.tolist())]
         else:
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
-                        for k, d, q, t in zip(keys, data, map(str, seqs.tolist()), ts.tolist())]
+                        for k, d, q, t in zip(keys, data, seq_text, ts.tolist())]
         nbytes += pc.sum(pc.binary_length(batch.column(1))).as_py() or 0
         position = int(seqs[-1]) + 1
     behind = 0
