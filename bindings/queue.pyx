@@ -24,11 +24,15 @@ cdef enum:
     Q_EMPTY = 1
     Q_BAD_TEXT = 2
     Q_TOO_LONG = 3
+    Q_BAD_GROUP = 4
+    Q_BAD_DEDUP = 5
 
 SEND_STORED = Q_STORED
 SEND_EMPTY = Q_EMPTY
 SEND_BAD_TEXT = Q_BAD_TEXT
 SEND_TOO_LONG = Q_TOO_LONG
+SEND_BAD_GROUP = Q_BAD_GROUP
+SEND_BAD_DEDUP = Q_BAD_DEDUP
 # per-row delete / change-visibility results
 HANDLE_OK = c_queue.EN_QR_OK
 HANDLE_STALE = c_queue.EN_QR_STALE
@@ -126,6 +130,60 @@ cdef int64_t _check_and_digest(c_queue.en_qnew *items, uint8_t *stat, const uint
     return k
 
 
+cdef inline int _body_item(object b, Py_ssize_t i, c_queue.en_qnew *item, uint8_t *stat) except -1:
+    """Point `item` at a str (as UTF-8) or bytes body. Returns 1 and sets *stat when the text
+    cannot be encoded, 0 otherwise; other types raise."""
+    cdef const char *p
+    cdef Py_ssize_t blen
+    stat[0] = 0
+    if type(b) is str:
+        try:
+            p = PyUnicode_AsUTF8AndSize(b, &blen)
+        except UnicodeError:
+            stat[0] = Q_BAD_TEXT
+            return 1
+    elif isinstance(b, bytes):
+        p = PyBytes_AS_STRING(b)
+        blen = PyBytes_GET_SIZE(b)
+    else:
+        raise CoreValueError(f"bodies[{i}]: expected str or bytes, got {type(b).__name__}")
+    item.body = <const uint8_t *>p
+    item.len = blen
+    return 0
+
+
+cdef inline int _fifo_id(object v, const uint8_t **p, int32_t *n):
+    """A FIFO group / deduplication id: 1-128 printable ASCII characters, no space. 0 if not."""
+    cdef Py_ssize_t blen, i
+    cdef const char *c
+    if type(v) is not str:
+        return 0
+    try:
+        c = PyUnicode_AsUTF8AndSize(v, &blen)
+    except UnicodeError:
+        return 0
+    if blen < 1 or blen > 128:
+        return 0
+    for i in range(blen):
+        if c[i] < 0x21 or c[i] > 0x7e:
+            return 0
+    p[0] = <const uint8_t *>c
+    n[0] = <int32_t>blen
+    return 1
+
+
+cdef inline str _fmt_pad10(const char *prefix, Py_ssize_t plen, uint64_t v):
+    """prefix (ASCII) + v in exactly 10 decimal digits (v < 10^10)."""
+    cdef str s = PyUnicode_New(plen + 10, 127)
+    cdef char *out = <char *>PyUnicode_DATA(s)
+    cdef int i
+    memcpy(out, prefix, plen)
+    for i in range(9, -1, -1):
+        out[plen + i] = <char>(48 + v % 10)
+        v //= 10
+    return s
+
+
 cdef class MessageQueue:
     """A queue of messages with visibility timeouts, delays, retention and receive counts.
 
@@ -138,9 +196,13 @@ cdef class MessageQueue:
     cdef readonly str id_prefix, handle_prefix
     cdef dict extras
     cdef int32_t next_tag
+    cdef readonly bint fifo
+    cdef readonly object seq_base
+    cdef bytes _seqp
 
     def __cinit__(self, int64_t retention_ms, str id_prefix="", str handle_prefix="", int64_t first_num=0,
-                  uint32_t chunk_bytes=1 << 20):
+                  uint32_t chunk_bytes=1 << 20, bint fifo=False, seq_base=0, int64_t window_ms=300000,
+                  int64_t delay_ms=0, bint group_scope=False):
         self.q = <c_queue.en_queue *>malloc(sizeof(c_queue.en_queue))
         if self.q is NULL:
             raise CoreMemoryError("cannot allocate a queue")
@@ -149,6 +211,15 @@ cdef class MessageQueue:
             free(self.q)
             self.q = NULL
             check(rc)
+        self.fifo = fifo
+        if fifo:
+            check(c_queue.en_queue_init_fifo(self.q, 1, window_ms, delay_ms, 1 if group_scope else 0))
+        # sequence numbers are seq_base + a counter from 1; a base that is a multiple of 10^10
+        # prints as its head and the counter in 10 digits, without Python integer arithmetic
+        self.seq_base = int(seq_base)
+        if self.seq_base < 0:
+            raise CoreValueError("seq_base must not be negative")
+        self._seqp = str(self.seq_base // 10**10).encode() if self.seq_base % 10**10 == 0 and self.seq_base else None
         if not (id_prefix.isascii() and handle_prefix.isascii()):
             raise CoreValueError("id and handle prefixes must be ASCII")
         self.id_prefix = id_prefix
@@ -157,6 +228,11 @@ cdef class MessageQueue:
         self._hp = handle_prefix.encode()
         self.extras = {}
         self.next_tag = 0
+
+    cdef str _seq(self, uint64_t c):
+        if self._seqp is not None and c < 10000000000:
+            return _fmt_pad10(self._seqp, len(self._seqp), c)
+        return str(self.seq_base + c)
 
     def __dealloc__(self):
         if self.q is not NULL:
@@ -237,23 +313,10 @@ cdef class MessageQueue:
             stat = dig + 16 * n
         try:
             for i in range(n):
-                b = rows[i]
-                if type(b) is str:
-                    try:
-                        p = PyUnicode_AsUTF8AndSize(b, &blen)
-                    except UnicodeError:
-                        stat[i] = Q_BAD_TEXT
-                        bad += 1
-                        continue
-                elif isinstance(b, bytes):
-                    p = PyBytes_AS_STRING(b)
-                    blen = PyBytes_GET_SIZE(b)
-                else:
-                    raise CoreValueError(f"bodies[{i}]: expected str or bytes, got {type(b).__name__}")
-                stat[i] = 0
-                items[i].body = <const uint8_t *>p
-                items[i].len = blen
-                total += blen
+                if _body_item(rows[i], i, &items[i], &stat[i]):
+                    bad += 1
+                    continue
+                total += items[i].len
                 if dl is not None and dl[i] is not None:
                     items[i].delay_ms = dl[i]
                 else:
@@ -307,11 +370,160 @@ cdef class MessageQueue:
             if items is not small:
                 free(items)
 
+    def send_fifo(self, int64_t now_ms, bodies, groups, dedups, int64_t max_len=-1, extras=None):
+        """FIFO queues: check (as send does, plus group and deduplication ids: 1-128 printable
+        ASCII, no space; a None deduplication id: none), digest and store a batch, deduplicating
+        within the window. Returns (status, ids, md5s, seqs, dups): status None when every row
+        was accepted, else bytes of per-row SEND_* codes; ids, md5s and seqs (decimal str) are
+        lists with None for refused rows; dups is None, or bytes with 1 for each duplicate row
+        (accepted, not stored: its id and sequence number are the original's)."""
+        cdef tuple rows = tuple(bodies)
+        cdef tuple grs = tuple(groups)
+        cdef tuple dds = tuple(dedups)
+        cdef Py_ssize_t n = len(rows), i, blen
+        cdef c_queue.en_qnew small[SMALL]
+        cdef c_queue.en_qnew *items = small
+        cdef uint8_t sstat[SMALL]
+        cdef uint8_t *stat = sstat
+        cdef const uint8_t *sptrs[SMALL]
+        cdef int64_t slens[SMALL]
+        cdef uint8_t sdig[16 * SMALL]
+        cdef const uint8_t **ptrs = sptrs
+        cdef int64_t *lens = slens
+        cdef uint8_t *dig = sdig
+        cdef int64_t k = 0, j, total = 0
+        cdef bint release, anydup = False
+        cdef const char *p
+        cdef object b, d
+        cdef en_status rc
+        cdef tuple ext = tuple(extras) if extras is not None else None
+        if not self.fifo:
+            raise CoreValueError("not a FIFO queue")
+        if n == 0:
+            return None, [], [], [], None
+        if len(grs) != n or len(dds) != n or (ext is not None and len(ext) != n):
+            raise CoreValueError("bodies, groups, dedups and extras differ in length")
+        if n > SMALL:
+            items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
+            if items is NULL:
+                raise CoreMemoryError("cannot allocate a batch")
+            ptrs = <const uint8_t **>(items + n)
+            lens = <int64_t *>(ptrs + n)
+            dig = <uint8_t *>(lens + n)
+            stat = dig + 16 * n
+        try:
+            for i in range(n):
+                if _body_item(rows[i], i, &items[i], &stat[i]):
+                    continue
+                total += items[i].len
+                if not _fifo_id(grs[i], &items[i].group, &items[i].glen):
+                    stat[i] = Q_BAD_GROUP
+                    continue
+                d = dds[i]
+                if d is None:
+                    items[i].dedup = NULL
+                    items[i].dlen = 0
+                elif not _fifo_id(d, &items[i].dedup, &items[i].dlen):
+                    stat[i] = Q_BAD_DEDUP
+                    continue
+                items[i].delay_ms = 0
+                items[i].num = -1
+                items[i].sent_ms = -1
+                items[i].rc = 0
+                items[i].first_ms = -1
+                items[i].tag = -1
+                items[i].seq = 0
+                items[i].dup = 0
+            release = n >= NOGIL_ROWS or total >= NOGIL_BYTES
+            if release:
+                with nogil:
+                    k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+            else:
+                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+            if ext is not None:
+                j = 0
+                for i in range(n):
+                    if stat[i] == 0:
+                        items[j].tag = self._tag(ext[i])
+                        j += 1
+            if k:
+                if release:
+                    with nogil:
+                        rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+                else:
+                    rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+                if rc != EN_OK:
+                    for j in range(k):
+                        self._untag(items[j].tag)
+                    check(rc)
+                for j in range(k):
+                    if items[j].dup:
+                        anydup = True
+                        self._untag(items[j].tag)
+            if self.q.n_dead_tags:
+                self._drain()
+            status = None if k == n else PyBytes_FromStringAndSize(<char *>stat, n)
+            ids = []
+            md5s = []
+            seqs = []
+            dups = bytearray(n) if anydup else None
+            j = 0
+            for i in range(n):
+                if stat[i]:
+                    ids.append(None)
+                    md5s.append(None)
+                    seqs.append(None)
+                else:
+                    ids.append(_fmt(self._idp, len(self._idp), <uint64_t>items[j].num))
+                    md5s.append(_hex16(items[j].md5))
+                    seqs.append(self._seq(items[j].seq))
+                    if items[j].dup:
+                        dups[i] = 1
+                    j += 1
+            return status, ids, md5s, seqs, (bytes(dups) if anydup else None)
+        finally:
+            if items is not small:
+                free(items)
+
+    def retry(self, int64_t now_ms, handles, int64_t due_ms, int64_t vis_ms):
+        """Redo a receive (FIFO ReceiveRequestAttemptId): when every handle is current and its
+        message still in flight until due_ms, each gets vis_ms more from now (0: visible
+        again) and this returns True; otherwise nothing changes and it returns False."""
+        cdef tuple rows = tuple(handles)
+        cdef Py_ssize_t n = len(rows), i
+        cdef int ok = 0
+        if n == 0:
+            return False
+        cdef int64_t *slots = <int64_t *>malloc(n * (8 + 4))
+        if slots is NULL:
+            raise CoreMemoryError("cannot allocate a batch")
+        cdef uint32_t *gens = <uint32_t *>(slots + n)
+        try:
+            for i in range(n):
+                if not _parse_handle(rows[i], self._hp, len(self._hp), &slots[i], &gens[i]):
+                    return False
+            with nogil:
+                c_queue.en_queue_retry(self.q, now_ms, slots, gens, n, due_ms, vis_ms, &ok)
+            if self.q.n_dead_tags:
+                self._drain()
+            return ok != 0
+        finally:
+            free(slots)
+
+    def set_fifo(self, int64_t now_ms, int64_t delay_ms, bint group_scope):
+        """FIFO: the queue's delay (retroactive) and deduplication scope."""
+        with nogil:
+            c_queue.en_queue_set_fifo(self.q, now_ms, delay_ms, 1 if group_scope else 0)
+        if self.q.n_dead_tags:
+            self._drain()
+
     def restore(self, int64_t now_ms, bodies, md5s, nums=None, sent_ms=None, rcs=None, first_ms=None,
-                extras=None, bint front=False):
+                extras=None, bint front=False, groups=None, dedups=None, seqs=None):
         """Store messages carried over from elsewhere, unchecked: str/bytes bodies, hex MD5s,
         and optionally their numbers (None: new ones), send times, receive counts and first
-        receive times (ms, -1: never). front: at the head of the visible list. Returns the ids."""
+        receive times (ms, -1: never). front: at the head of the visible list. FIFO queues:
+        groups (required), dedups (None: none) and seqs (int, kept: no deduplication, in order
+        in the group; None: new, deduplicated; a duplicate is dropped). Returns the ids."""
         cdef tuple rows = tuple(bodies)
         cdef Py_ssize_t n = len(rows), i, blen
         cdef const char *p
@@ -322,6 +534,10 @@ cdef class MessageQueue:
             raise CoreMemoryError("cannot allocate a batch")
         md5s = list(md5s)
         cdef list keep = []
+        cdef object g
+        if self.fifo and groups is None:
+            free(items)
+            raise CoreValueError("a FIFO queue needs group ids")
         try:
             for i in range(n):
                 b = rows[i]
@@ -338,6 +554,22 @@ cdef class MessageQueue:
                 items[i].rc = 0 if rcs is None else rcs[i]
                 items[i].first_ms = -1 if first_ms is None or first_ms[i] is None else first_ms[i]
                 items[i].tag = -1
+                if self.fifo:
+                    g = groups[i].encode()
+                    keep.append(g)
+                    items[i].group = <const uint8_t *>PyBytes_AS_STRING(g)
+                    items[i].glen = <int32_t>PyBytes_GET_SIZE(g)
+                    g = None if dedups is None else dedups[i]
+                    if g is None:
+                        items[i].dedup = NULL
+                        items[i].dlen = 0
+                    else:
+                        g = g.encode()
+                        keep.append(g)
+                        items[i].dedup = <const uint8_t *>PyBytes_AS_STRING(g)
+                        items[i].dlen = <int32_t>PyBytes_GET_SIZE(g)
+                    items[i].seq = 0 if seqs is None or seqs[i] is None else seqs[i] - self.seq_base
+                    items[i].dup = 0
             if extras is not None:
                 for i in range(n):
                     items[i].tag = self._tag(extras[i])
@@ -347,6 +579,10 @@ cdef class MessageQueue:
                 for i in range(n):
                     self._untag(items[i].tag)
                 check(rc)
+            if self.fifo:
+                for i in range(n):
+                    if items[i].dup:
+                        self._untag(items[i].tag)
             if self.q.n_dead_tags:
                 self._drain()
             return [_fmt(self._idp, len(self._idp), <uint64_t>items[i].num) for i in range(n)]
@@ -355,13 +591,15 @@ cdef class MessageQueue:
 
     # --- receive ----------------------------------------------------------------------------------
     def receive(self, int64_t now_ms, int64_t max_n, int64_t vis_ms, int64_t max_rc=INT64_MAX,
-                int64_t inflight_max=INT64_MAX, bint remove=False, bint as_bytes=False):
+                int64_t inflight_max=INT64_MAX, bint remove=False, bint as_bytes=False, bint fifo_cols=False):
         """Receive (or, with remove, take out) up to max_n visible messages, head first.
 
         Returns (over_limit, got, moved). got holds columns
         (ids, handles, md5s, bodies, receive_counts, first_ms, sent_ms, extras); handles is None
         when removing. moved holds the same columns (handles None) for messages whose receive
-        count would have exceeded max_rc: they left the queue (their extras go with them)."""
+        count would have exceeded max_rc: they left the queue (their extras go with them).
+        FIFO queues add columns (groups, dedups, seqs) to moved and removed messages, and to
+        received ones when fifo_cols is set."""
         cdef c_queue.en_qout sout[SMALL]
         cdef c_queue.en_qout smoved[SMALL]
         cdef uint8_t sbuf[SMALL_BUF]
@@ -370,10 +608,12 @@ cdef class MessageQueue:
         cdef uint8_t *buf = sbuf
         cdef int64_t cap = SMALL_BUF, n_out = 0, n_moved = 0, need = 0
         cdef int over = 0
+        cdef int64_t cont = -1
         cdef en_status rc
         cdef tuple got = None, mv = None, part, mpart
+        cdef bint fc = self.fifo and (fifo_cols or remove)
         if max_n <= 0:
-            return False, _empty_columns(not remove), None
+            return False, _empty_columns(not remove, fc), None
         if max_n > SMALL:
             out = <c_queue.en_qout *>malloc(sizeof(c_queue.en_qout) * max_n * 2)
             if out is NULL:
@@ -385,17 +625,17 @@ cdef class MessageQueue:
                     with nogil:
                         rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
                                                       1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
-                                                      &need, &over)
+                                                      &need, &over, &cont)
                 else:
                     rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
                                                   1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
-                                                  &need, &over)
+                                                  &need, &over, &cont)
                 check(rc)
                 if self.q.n_dead_tags:
                     self._drain()
                 if n_out or n_moved or need == 0:
-                    part = self._columns(out, n_out, buf, not remove, remove, as_bytes)
-                    mpart = self._columns(moved, n_moved, buf, False, True, as_bytes) if n_moved else None
+                    part = self._columns(out, n_out, buf, not remove, remove, as_bytes, fc)
+                    mpart = self._columns(moved, n_moved, buf, False, True, as_bytes, self.fifo) if n_moved else None
                     if got is None:
                         got, mv = part, mpart
                     else:  # a later round of the same call: append
@@ -428,8 +668,10 @@ cdef class MessageQueue:
                 free(out)
 
     cdef tuple _columns(self, c_queue.en_qout *o, int64_t n, uint8_t *buf, bint handles, bint take,
-                        bint as_bytes):
+                        bint as_bytes, bint fifo_cols=False):
         cdef list ids = [], hs = [], md5s = [], bodies = [], rcs = [], firsts = [], sents = [], extras = []
+        cdef list grs = [], dds = [], seqs = []
+        cdef char *aux
         cdef int64_t i
         cdef const char *idp = self._idp
         cdef Py_ssize_t idl = len(self._idp)
@@ -453,6 +695,13 @@ cdef class MessageQueue:
                 extras.append(self._untag(o[i].tag))
             else:
                 extras.append(self.extras.get(o[i].tag))
+            if fifo_cols:
+                aux = <char *>buf + o[i].body_off + o[i].body_len
+                grs.append(PyUnicode_DecodeASCII(aux, o[i].glen, NULL))
+                dds.append(PyUnicode_DecodeASCII(aux + o[i].glen, o[i].dlen, NULL) if o[i].dlen else None)
+                seqs.append(self._seq(o[i].seq))
+        if fifo_cols:
+            return ids, (hs if handles else None), md5s, bodies, rcs, firsts, sents, extras, grs, dds, seqs
         return ids, (hs if handles else None), md5s, bodies, rcs, firsts, sents, extras
 
     # --- delete / change visibility ------------------------------------------------------------------
@@ -563,7 +812,8 @@ cdef class MessageQueue:
         return {"visible": st.n_visible, "inflight": st.n_inflight, "delayed": st.n_delayed,
                 "next_due_ms": None if st.next_due_ms == INT64_MAX else st.next_due_ms,
                 "slots": st.slots, "heap": st.heap_n, "bytes_allocated": st.bytes_allocated,
-                "body_bytes": st.body_bytes, "chunks": st.chunks, "extras": len(self.extras)}
+                "body_bytes": st.body_bytes, "chunks": st.chunks, "extras": len(self.extras),
+                "groups": st.groups, "dedups": st.dedups}
 
     def parse_handle(self, handle):
         """(slot, generation) of a receipt handle of this queue's format, or None."""
@@ -574,7 +824,9 @@ cdef class MessageQueue:
         return None
 
 
-cdef tuple _empty_columns(bint handles):
+cdef tuple _empty_columns(bint handles, bint fifo_cols=False):
+    if fifo_cols:
+        return [], ([] if handles else None), [], [], [], [], [], [], [], [], []
     return [], ([] if handles else None), [], [], [], [], [], []
 
 
@@ -615,22 +867,9 @@ def digest_bodies(bodies, int64_t max_len=-1):
     cdef uint8_t *stat = dig + 16 * n
     try:
         for i in range(n):
-            b = rows[i]
-            stat[i] = 0
-            if type(b) is str:
-                try:
-                    p = PyUnicode_AsUTF8AndSize(b, &blen)
-                except UnicodeError:
-                    stat[i] = Q_BAD_TEXT
-                    continue
-            elif isinstance(b, bytes):
-                p = PyBytes_AS_STRING(b)
-                blen = PyBytes_GET_SIZE(b)
-            else:
-                raise CoreValueError(f"bodies[{i}]: expected str or bytes, got {type(b).__name__}")
-            items[i].body = <const uint8_t *>p
-            items[i].len = blen
-            total += blen
+            if _body_item(rows[i], i, &items[i], &stat[i]):
+                continue
+            total += items[i].len
         if n >= NOGIL_ROWS or total >= NOGIL_BYTES:
             with nogil:
                 k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)

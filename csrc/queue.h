@@ -23,6 +23,16 @@
  * (deleted, expired, cleared) are collected in `dead_tags` so the caller can release what it
  * keeps for them (en_queue_drain_tags).
  *
+ * FIFO mode (en_queue_init_fifo): every message also belongs to a message group (a digest of
+ * its group id) and carries a sequence number. VISIBLE and DELAYED messages wait in their
+ * group's list in sequence order (the visible list is unused); a group is "ready" (in the
+ * ready list, in the order groups became ready) while none of its messages is in flight and
+ * its head is VISIBLE. A receive takes groups from the ready list, as many messages of one
+ * group as fit before the next. Deduplication records (16-byte digests of the deduplication
+ * id, or of group + id) live window_ms after their send, whatever becomes of the message;
+ * they expire in send order (a FIFO list: send times never go back). The group id and
+ * deduplication id bytes are stored in the arena after the body ("aux" bytes).
+ *
  * Concurrency: every function takes the queue's mutex; none calls back.
  */
 #ifndef EN_QUEUE_H
@@ -65,6 +75,33 @@ typedef struct {
     uint8_t issued;         /* a handle was issued for the current generation */
 } en_qmsg;
 
+/* FIFO fields of a message (a page table parallel to the slots, FIFO queues only) */
+typedef struct {
+    uint64_t seq;
+    int32_t group;          /* group index */
+    int32_t gnext, gprev;   /* group list while VISIBLE / DELAYED */
+    uint8_t glen, dlen;     /* aux bytes after the body: group id, then deduplication id */
+} en_qfmsg;
+
+typedef struct {
+    uint8_t key[16];
+    int32_t head, tail;     /* waiting (VISIBLE / DELAYED) messages, in sequence order */
+    int32_t n_inflight, n_waiting;
+    int32_t rnext, rprev;   /* ready list */
+    int32_t hnext;          /* hash chain (free list when unused) */
+    uint32_t gen;           /* a new one per group (tells a reused entry from the old group) */
+    uint8_t ready, used;
+} en_qgroup;
+
+typedef struct {
+    uint8_t key[16];
+    int64_t expires_ms;
+    int64_t num;            /* the message stored under this id */
+    uint64_t seq;
+    int32_t hnext;          /* free list when unused */
+    int32_t onext;          /* expiry order */
+} en_qdedup;
+
 typedef struct {
     uint8_t *data;
     uint32_t used, cap;
@@ -94,6 +131,26 @@ typedef struct {
     int64_t body_bytes;         /* live body bytes */
     int32_t *dead_tags;
     int64_t n_dead_tags, cap_dead_tags;
+    /* FIFO mode */
+    int fifo;
+    int group_scope;        /* deduplication per group (else per queue) */
+    int64_t fifo_delay_ms;  /* queue delay: a message is due at sent_ms + delay */
+    int64_t window_ms;      /* deduplication window */
+    uint64_t next_seq;
+    en_qfmsg **fpages;
+    en_qgroup *groups;
+    int64_t n_groups, hw_groups, cap_groups;
+    int32_t group_free;
+    uint32_t group_gen;
+    int32_t *gbuckets;
+    int64_t n_gbuckets;     /* a power of two (0: none yet) */
+    int32_t ready_head, ready_tail;
+    en_qdedup *dedups;
+    int64_t n_dedups, hw_dedups, cap_dedups;
+    int32_t dedup_free;
+    uint64_t *dindex;       /* deduplication index (open addressing, see queue.c) */
+    int64_t n_dindex;
+    int32_t dold, dnew;     /* expiry order: oldest, newest */
 } en_queue;
 
 /* One message to store (en_queue_push). Fields marked "in" are read; num is written back. */
@@ -107,6 +164,14 @@ typedef struct {
     int32_t rc;             /* in: receive count carried over (0 for a new message) */
     int64_t first_ms;       /* in: first receive carried over, -1 never */
     int32_t tag;            /* in */
+    /* FIFO queues */
+    const uint8_t *group;   /* in: group id bytes (1..255) */
+    const uint8_t *dedup;   /* in: deduplication id bytes (1..255); NULL: no deduplication */
+    int32_t glen, dlen;     /* in */
+    uint64_t seq;           /* in: 0 assigns the next one (and deduplicates), else kept (a message
+                             *     put back: in sequence order in its group); out: the number */
+    int32_t dup;            /* out: 1 when a duplicate (num / seq: the original's, not stored) */
+    int32_t slot;           /* (internal) */
 } en_qnew;
 
 /* One message handed out by en_queue_receive. Body bytes are copied into the caller's buffer. */
@@ -120,6 +185,9 @@ typedef struct {
     int32_t rc;
     int32_t tag;
     uint8_t md5[16];
+    uint64_t seq;           /* FIFO: sequence number; group id and deduplication id bytes follow
+                             * the body in the buffer (glen, then dlen bytes) */
+    int32_t glen, dlen;
 } en_qout;
 
 typedef struct {
@@ -129,13 +197,28 @@ typedef struct {
     int64_t heap_n;
     int64_t bytes_allocated, body_bytes;
     int64_t chunks;
+    int64_t groups, dedups; /* FIFO: live groups, deduplication records */
 } en_queue_stats;
 
 en_status en_queue_init(en_queue *q, int64_t retention_ms, int64_t first_num, uint32_t chunk_bytes);
 void en_queue_destroy(en_queue *q);
 
+/* Make an empty queue a FIFO queue (see above). */
+en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms, int64_t delay_ms, int group_scope);
+
+/* FIFO: new delay (retroactive: every DELAYED message is due at sent + delay; O(n)) and
+ * deduplication scope. */
+void en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope);
+
+/* FIFO retry of a receive (ReceiveRequestAttemptId): when every handle is current, its message
+ * in flight and due at due_ms, each becomes due at now + vis_ms (0: visible again), *ok = 1;
+ * otherwise nothing changes, *ok = 0. */
+en_status en_queue_retry(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens, int64_t n,
+                         int64_t due_ms, int64_t vis_ms, int *ok);
+
 /* Store items[0..n) (all or nothing), in order: not delayed ones at the tail of the visible
- * list (or at its head when `front`). */
+ * list (or at its head when `front`). FIFO: items carry group and deduplication ids (see
+ * en_qnew); duplicates are reported, not stored; delay_ms is ignored (the queue's applies). */
 en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, int front);
 
 /* Receive up to max_n visible messages (head first): each becomes INFLIGHT until now + vis_ms
@@ -144,14 +227,17 @@ en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, 
  * and returned in `moved` (up to max_n). No message is taken while n_inflight >= inflight_max
  * (*over_limit = 1). When `remove` is set the messages are removed (not received) and
  * returned in `out`. Bodies are copied into buf (cap bytes); when the next body does not fit
- * the call stops early and sets *need to its size (0 otherwise). */
+ * the call stops early and sets *need to its size (0 otherwise). FIFO: *cont (in) is a group
+ * to go on with first although it is held (-1: none), *cont (out) the group the call stopped in
+ * when the buffer was full (else -1; an opaque group id and generation): pass it to the next
+ * call of the same receive. */
 en_status en_queue_receive(en_queue *q, int64_t now_ms, int64_t max_n, int64_t vis_ms, int64_t max_rc,
                            int64_t inflight_max, int remove, en_qout *out, int64_t *n_out,
                            en_qout *moved, int64_t *n_moved, uint8_t *buf, int64_t cap, int64_t *need,
-                           int *over_limit);
+                           int *over_limit, int64_t *cont);
 
 /* Delete by handles (slot, gen): results[i] is EN_QR_OK, _STALE or _INVALID. A current handle
- * deletes the message in any state. */
+ * deletes the message in any state (FIFO: only in flight, else EN_QR_NOT_INFLIGHT). */
 en_status en_queue_delete(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
                           int64_t n, uint8_t *results);
 

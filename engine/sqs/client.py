@@ -345,13 +345,15 @@ class SQSClient(BaseClient):
                                 "Failed": [_failed(eid, m) for eid, m in zip(ids, results)
                                            if m.__class__ is not Message]}
         if Entries.__class__ is list and 0 < len(Entries) <= 10 and queue.fifo:
-            # FIFO fast path: Id, MessageBody, MessageGroupId and MessageDeduplicationId only
+            # FIFO fast path: Id, MessageBody, MessageGroupId and MessageDeduplicationId only, all
+            # str, known-good Ids, ASCII bodies
             ids = []
             bodies = []
             groups = []
             dedups = []
             total = 0
             ok_ids = _ok_ids
+            fast = False
             for e in Entries:
                 if e.__class__ is not dict or len(e) != 4:
                     break
@@ -368,15 +370,33 @@ class SQSClient(BaseClient):
                 dedups.append(dedup)
                 total += len(body)
             else:
-                if len(set(ids)) == len(ids) and total <= limits.SQS_BATCH_BYTES_MAX:
-                    results = queue.send_fifo(bodies, groups, dedups)
-                    try:
-                        return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5,
-                                                "SequenceNumber": str(m.x.seq)} for eid, m in zip(ids, results)],
+                fast = len(set(ids)) == len(ids) and total <= limits.SQS_BATCH_BYTES_MAX
+            if fast:
+                send_raw = getattr(queue, "send_fifo_raw", None)
+                if send_raw is not None:  # the native FIFO queue: columns, no message objects
+                    status, mids, md5s, seqs = send_raw(bodies, groups, dedups)
+                    if status is None:
+                        return {"Successful": [{"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5,
+                                                "SequenceNumber": seq}
+                                               for eid, mid, md5, seq in zip(ids, mids, md5s, seqs)],
                                 "Failed": []}
-                    except AttributeError:  # some entries were refused
-                        pass
-                    return self._batch_result(ids, results)
+                    ok = []
+                    failed = []
+                    for k, code in enumerate(status):
+                        if code:
+                            failed.append(_failed(ids[k], queue.fifo_send_error(bodies[k], groups[k], dedups[k])))
+                        else:
+                            ok.append({"Id": ids[k], "MessageId": mids[k], "MD5OfMessageBody": md5s[k],
+                                       "SequenceNumber": seqs[k]})
+                    return {"Successful": ok, "Failed": failed}
+                results = queue.send_fifo(bodies, groups, dedups)
+                try:
+                    return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5,
+                                            "SequenceNumber": str(m.x.seq)} for eid, m in zip(ids, results)],
+                            "Failed": []}
+                except AttributeError:  # some entries were refused
+                    pass
+                return self._batch_result(ids, results)
         ids = _check_batch(Entries, "Entries", "SendMessageBatch", _SEND_ENTRY_KEYS, ("Id", "MessageBody"))
         items = []
         total = 0
@@ -487,8 +507,12 @@ class SQSClient(BaseClient):
         if MessageAttributeNames:
             _str_list("MessageAttributeNames", MessageAttributeNames)
             user = MessageAttributeNames
-        if system is None and user is None and not queue.fifo:  # the native queue: columns
-            ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds)[:4]
+        if system is None and user is None and (not queue.fifo or hasattr(queue, "send_fifo_raw")):
+            # the native queue: columns
+            if queue.fifo:
+                ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds, attempt)[:4]
+            else:
+                ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds)[:4]
             return {"Messages": [{"MessageId": i, "ReceiptHandle": h, "MD5OfBody": m, "Body": b}
                                  for i, h, m, b in zip(ids, handles, md5s, bodies)]}
         deliveries = queue.receive(n, VisibilityTimeout, WaitTimeSeconds, attempt)

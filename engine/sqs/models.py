@@ -11,8 +11,15 @@ a message carries beyond its body (attributes, trace header, dead-letter source,
 kept from another queue) is a MessageExtra the core holds by tag. `Queue` adds the AWS rules:
 limits, error codes, dead-letter moves, long polling on the engine clock.
 
-FIFO queues (`FifoQueue`, over `PyQueue`) keep per-group order and deduplication in Python
-(bodies are checked and digested by the core in their bulk path):
+FIFO queues (`FifoQueue`) run on the same core in its FIFO mode: per-group lists of waiting
+messages in sequence order, a ready list of groups that can deliver (a group with a message in
+flight is not in it), deduplication records keyed by 16-byte digests (remembered 5 minutes
+after the send, whatever became of the message; queue or group scope) and sequence numbers, all
+in C; the group and deduplication ids are stored beside the body. `FifoQueue` adds the AWS
+rules (validation, ReceiveRequestAttemptId retries, dead-letter moves, long polling).
+
+`PyQueue` / `PyFifoQueue` are the earlier pure-Python queues (kept as a reference and a
+fallback: `NATIVE_FIFO = False` makes FIFO queues `PyFifoQueue` again):
 
 - a message is one `Message` object (slots) in exactly one state: VISIBLE, INFLIGHT, DELAYED or
   DEAD. Containers hold references and drop stale ones lazily when they reach the front;
@@ -749,7 +756,7 @@ class PyQueue:
                 x.trace_md5 = attributes_md5({"AWSTraceHeader": ("String", x.trace, None)})
 
     def enqueue(self, messages: list) -> list:
-        """Store prepared messages; returns what each send reports (see FifoQueue)."""
+        """Store prepared messages; returns what each send reports (see PyFifoQueue)."""
         with self._lock:
             if self.deleted:
                 raise QueueDoesNotExist()
@@ -1521,6 +1528,8 @@ class Queue(PyQueue):
                                                                "visibility timeout change.")
                 elif r == _core.HANDLE_INVALID:
                     out[k] = self._invalid_handle(h)
+                elif r == _core.HANDLE_NOT_INFLIGHT:
+                    out[k] = self._not_in_flight(h)
                 elif r == _core.HANDLE_TOO_LONG:
                     out[k] = invalid_value("VisibilityTimeout", timeout,
                                            "Total VisibilityTimeout for the message is beyond the limit "
@@ -1591,7 +1600,7 @@ class _Group:
         self.queued = False
 
 
-class FifoQueue(PyQueue):
+class PyFifoQueue(PyQueue):
     """A FIFO queue: per-group order, a group is held while any of its messages is in flight,
     deduplication within 5 minutes, sequence numbers, ReceiveRequestAttemptId retries."""
 
@@ -2084,6 +2093,322 @@ class FifoQueue(PyQueue):
         return out
 
 
+class FifoQueue(Queue):
+    """A FIFO queue over the native core (engine._core.MessageQueue in FIFO mode): message
+    groups, the ready list, deduplication records and sequence numbers live in C beside the
+    messages; this class keeps the AWS rules (validation, error codes, dead-letter redrive,
+    ReceiveRequestAttemptId retries, long polling).
+
+    Per-group order, a group held while any message of it is in flight, deduplication within
+    5 minutes (queue or group scope, remembered after delete), sequence numbers. The 120,000
+    messages-scanned rule is approximated by taking ready groups in the order they became
+    ready."""
+
+    fifo = True
+    _check_delay = PyFifoQueue._check_delay
+    _extra = PyFifoQueue._extra
+
+    def __init__(self, backend, name, attributes, tags):
+        PyQueue.__init__(self, backend, name, attributes, tags)
+        self._ret_ms = self.retention * 1000
+        self._fifo_opts = (self.delay, self.group_dedup)
+        self._q = _core.MessageQueue(self._ret_ms, self._id_prefix, self._hprefix, _ID_START, fifo=True,
+                                     seq_base=int(self.clock.now()) * 10**10 + 10**19,
+                                     window_ms=limits.SQS_DEDUP_WINDOW_S * 1000, delay_ms=self.delay * 1000,
+                                     group_scope=self.group_dedup)
+        self._attempts: dict = {}
+
+    def _apply(self, attrs: dict) -> None:
+        super()._apply(attrs)
+        q = getattr(self, "_q", None)
+        if q is not None and (self.delay, self.group_dedup) != self._fifo_opts:
+            # (set_attributes holds the lock and wakes pollers itself)
+            self._fifo_opts = (self.delay, self.group_dedup)
+            q.set_fifo(self._now_ms(), self.delay * 1000, self.group_dedup)
+
+    # --- sending -------------------------------------------------------------------------------
+    def prepare(self, body, delay=None, attrs=None, trace=None, group=None, dedup=None, *, batch=False):
+        if group is None:
+            if batch:
+                raise InvalidParameterValue("The request must contain the parameter MessageGroupId.")
+            raise MissingParameter("The request must contain the parameter MessageGroupId.")
+        if dedup is None and not self.content_dedup:
+            raise InvalidParameterValue("The queue should either have ContentBasedDeduplication enabled or "
+                                        "MessageDeduplicationId provided explicitly")
+        m = PyQueue.prepare(self, body, delay, attrs, trace, group, dedup, batch=batch)
+        if m.x.dedup is None:
+            m.x.dedup = hashlib.sha256(m.body.encode("utf-8")).hexdigest()
+        m.due = -1.0
+        return m
+
+    def send_bodies(self, bodies) -> list:  # pragma: no cover - FIFO needs group ids
+        raise MissingParameter("The request must contain the parameter MessageGroupId.")
+
+    def send_raw(self, bodies) -> tuple:  # pragma: no cover - FIFO needs group ids
+        raise MissingParameter("The request must contain the parameter MessageGroupId.")
+
+    def send_fifo_raw(self, bodies, groups, dedups):
+        """The native bulk FIFO send (the SendMessageBatch hot path): parallel lists of bodies,
+        group ids and deduplication ids, checked, digested and deduplicated by the core.
+        Returns (status, ids, md5s, seqs): status None when every row was accepted (a duplicate
+        reports the original's id and sequence number), else bytes of per-row codes
+        (_core.SEND_*: fifo_send_error gives the exact error) with None in the columns."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        status, ids, md5s, seqs, _ = self._q.send_fifo(int(self.clock.now() * 1000), bodies, groups, dedups,
+                                                       self.max_size)
+        if self._waiters and not self.delay:
+            self._wake()
+        return status, ids, md5s, seqs
+
+    def fifo_send_error(self, body, group, dedup) -> ClientError:
+        """The exact error for a row the core refused."""
+        try:
+            self.prepare(body, group=group, dedup=dedup, batch=True)
+        except ClientError as err:
+            return err
+        return InvalidParameterValue("One or more parameters are invalid.")  # pragma: no cover
+
+    def send_fifo(self, bodies, groups, dedups) -> list:
+        """Bulk FIFO send: per message the stored Message (for a duplicate, one carrying the
+        original's ids) or the ClientError that refused it."""
+        status, ids, md5s, seqs = self.send_fifo_raw(bodies, groups, dedups)
+        now = self.clock.now()
+        out = []
+        for k, (b, g, d, mid, md5, seq) in enumerate(zip(bodies, groups, dedups, ids, md5s, seqs)):
+            if status is not None and status[k]:
+                out.append(self.fifo_send_error(b, g, d))
+            else:
+                out.append(Message(mid, b, md5, now, FifoExtra(g, d, int(seq))))
+        return out
+
+    def enqueue(self, messages: list) -> list:
+        """Store prepared messages; a duplicate is reported with the original's id and sequence
+        number (and not stored)."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        xs = [m.x for m in messages]
+        extras = [x if (x.attrs or x.trace is not None or x.dlq_source is not None or x.mid is not None) else None
+                  for x in xs]
+        status, ids, _, seqs, dups = self._q.send_fifo(self._now_ms(), [m.body for m in messages],
+                                                       [x.group for x in xs], [x.dedup for x in xs], -1,
+                                                       extras if extras.count(None) != len(extras) else None)
+        if status is not None:  # pragma: no cover - prepare() checked every body
+            raise InvalidMessageContents(MESSAGE_CONTENT_ERROR)
+        now = self.clock.now()
+        state = DELAYED if self.delay else VISIBLE
+        out = []
+        for k, (m, mid, seq) in enumerate(zip(messages, ids, seqs)):
+            x = m.x
+            if dups is not None and dups[k]:
+                dup = Message(mid, m.body, m.md5, now, MessageExtra(
+                    attrs=x.attrs, attrs_md5=x.attrs_md5, trace=x.trace, trace_md5=x.trace_md5,
+                    group=x.group, dedup=x.dedup, seq=int(seq)))
+                dup.state = DEAD
+                out.append(dup)
+                continue
+            if x.mid is None:
+                m.id = mid
+            x.seq = int(seq)
+            m.sent = now
+            m.state = state
+            out.append(m)
+        if self._waiters and not self.delay:
+            self._wake()
+        return out
+
+    # --- receiving ------------------------------------------------------------------------------
+    def _take_fifo(self, n: int, vt: int, attempt_id, fifo_cols: bool):
+        now = self._now_ms()
+        if attempt_id is not None:
+            rec = self._attempts.get(attempt_id)
+            if rec is not None:
+                expiry, due, cols = rec
+                if expiry > now and self._q.retry(now, cols[1], due, vt * 1000):
+                    if vt:
+                        self._attempts[attempt_id] = (expiry, now + vt * 1000, cols)
+                    return tuple(list(c) for c in cols), None
+                del self._attempts[attempt_id]
+        _, got, moved = self._q.receive(now, n, vt * 1000, self._max_rc(), limits.SQS_INFLIGHT_FIFO_MAX,
+                                        fifo_cols=fifo_cols or attempt_id is not None)
+        if got[0]:
+            if attempt_id is not None:
+                att = self._attempts
+                if len(att) > 1024:
+                    for key in [k for k, r in att.items() if r[0] <= now]:
+                        del att[key]
+                att[attempt_id] = (now + limits.SQS_ATTEMPT_ID_WINDOW_S * 1000, now + vt * 1000,
+                                   tuple(list(c) for c in got))
+        return got, moved
+
+    def receive_raw(self, max_messages: int = 1, visibility_timeout: int | None = None,
+                    wait_time: int | None = None, attempt_id: str | None = None, fifo_cols: bool = False):
+        """ReceiveMessage in columns: (ids, handles, md5s, bodies, receive_counts,
+        first_receive_ms, sent_ms, extras), and (groups, dedups, seqs) with fifo_cols or an
+        attempt id. A long poll returns as soon as a message is available."""
+        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        wait = self.wait_time if wait_time is None else wait_time
+        if self.deleted:
+            return ([], [], [], [], [], [], [], [], [], [], []) if fifo_cols else ([], [], [], [], [], [], [], [])
+        clock = self.clock
+        start = clock.now()
+        if attempt_id is None and self.redrive is None and vt:  # the common case, inline
+            _, got, moved = self._q.receive(int(start * 1000), max_messages, vt * 1000, _NO_LIMIT,
+                                            limits.SQS_INFLIGHT_FIFO_MAX, fifo_cols=fifo_cols)
+            if got[0]:
+                extras = got[7]
+                if extras.count(None) != len(extras):
+                    self._own_ids(got)
+                return got
+        else:
+            got, moved = self._take_fifo(max_messages, vt, attempt_id, fifo_cols)
+        if not got[0] and wait > 0 and moved is None:
+            deadline = start + wait
+            with self._cond:
+                while True:
+                    self._waiters += 1  # before the check: a send after it sees a waiter
+                    try:
+                        got, moved = self._take_fifo(max_messages, vt, attempt_id, fifo_cols)
+                        if got[0] or moved is not None or self.deleted:
+                            break
+                        now = clock.now()
+                        if now >= deadline:
+                            break
+                        nd = self._next_due()
+                        clock.wait(self._cond, deadline if nd is None or nd > deadline else nd)
+                    finally:
+                        self._waiters -= 1
+        if moved is not None:
+            self._deliver_dead_letters(self._fifo_views(moved))
+            if not got[0] and wait > 0:
+                left = max(0, int(wait - (clock.now() - start)))
+                return self.receive_raw(max_messages, visibility_timeout, left, attempt_id, fifo_cols)
+        if not vt and got[0]:
+            self._wake()  # visible again at once: other pollers may take them (the lock is free here)
+        extras = got[7]
+        if extras.count(None) != len(extras):
+            self._own_ids(got)
+        return got
+
+    def receive(self, max_messages: int = 1, visibility_timeout: int | None = None,
+                wait_time: int | None = None, attempt_id: str | None = None) -> list:
+        """ReceiveMessage: (Message, receipt handle, receive count, first receive) tuples."""
+        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        cols = self.receive_raw(max_messages, vt, wait_time, attempt_id, fifo_cols=True)
+        state = INFLIGHT if vt else VISIBLE
+        out = []
+        for mid, h, md5, body, rc, first, sent, x, g, d, seq in zip(*cols):
+            m = Message(mid, body, md5, sent / 1000.0, _fifo_extra(x, g, d, seq))
+            m.rc = rc
+            m.first = first / 1000.0
+            m.state = state
+            m.handle = h
+            out.append((m, h, rc, m.first))
+        return out
+
+    @staticmethod
+    def _fifo_views(cols) -> list:
+        """Message objects for messages that left the core (moved or taken), with their
+        group, deduplication id and sequence number."""
+        out = []
+        for mid, md5, body, rc, first, sent, x, g, d, seq in zip(cols[0], *cols[2:]):
+            if x is not None and x.mid is not None:
+                mid = x.mid
+            m = Message(mid, body, md5, sent / 1000.0, _fifo_extra(x, g, d, seq))
+            m.rc = rc
+            m.first = first / 1000.0 if first >= 0 else 0.0
+            m.state = DEAD
+            out.append(m)
+        return out
+
+    # --- deleting / visibility ------------------------------------------------------------------
+    def delete_batch(self, handles) -> list:
+        """DeleteMessage(Batch): per handle None or the ClientError (FIFO: only a message in
+        flight with its current handle can be deleted)."""
+        res = self._q.delete(self._now_ms(), handles)
+        if self._waiters:
+            self._wake()  # a group may have been released
+        if res is None:
+            return [None] * len(handles)
+        invalid = _core.HANDLE_INVALID
+        return [None if r == 0 else self._invalid_handle(h) if r == invalid else
+                invalid_value("ReceiptHandle", h, "The receipt handle has expired.") for h, r in zip(handles, res)]
+
+    def _not_in_flight(self, h):
+        return invalid_value("ReceiptHandle", h, "The receipt handle has expired.")
+
+    # --- dead letters / redrive -------------------------------------------------------------------
+    def accept_dead_letters(self, messages: list, source_arn: str | None) -> None:
+        """FIFO dead-letter queue: enqueue time resets, ids, receive counts stay; the
+        deduplication id becomes the original message id (so two messages sharing a dedup id
+        both land). source_arn None: back into this queue unchanged, at their place in their
+        groups."""
+        if self.deleted or not messages:
+            return
+        extras = []
+        for old in messages:
+            ox = old.x
+            if source_arn is None:
+                extras.append(MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace,
+                                           trace_md5=ox.trace_md5, group=ox.group, dedup=ox.dedup,
+                                           dlq_source=ox.dlq_source, mid=old.id))
+            else:
+                extras.append(MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace,
+                                           trace_md5=ox.trace_md5, group=ox.group, dedup=old.id,
+                                           dlq_source=source_arn, mid=old.id))
+        keep = source_arn is None
+        self._q.restore(self._now_ms(), [m.body for m in messages], [m.md5 for m in messages],
+                        sent_ms=[_ms(m.sent) for m in messages] if keep else None, rcs=[m.rc for m in messages],
+                        first_ms=[_ms(m.first) if m.first else -1 for m in messages], extras=extras,
+                        groups=[x.group for x in extras],
+                        dedups=[x.dedup for x in extras],
+                        seqs=[m.x.seq or None for m in messages] if keep else None)
+        self._wake()
+
+    def accept_redriven(self, messages: list) -> None:
+        """Messages moved here by a move task: new messages (new MessageId, new enqueue time and
+        sequence number) with the same body, attributes and group."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        extras = []
+        dedups = []
+        for old in messages:
+            ox = old.x
+            x = None
+            if ox.attrs or ox.trace is not None:
+                x = MessageExtra(attrs=ox.attrs, attrs_md5=ox.attrs_md5, trace=ox.trace, trace_md5=ox.trace_md5,
+                                 group=ox.group)
+            extras.append(x)
+            dedups.append(ox.dedup or old.id)
+        self._q.restore(self._now_ms(), [m.body for m in messages], [m.md5 for m in messages], extras=extras,
+                        groups=[m.x.group for m in messages], dedups=dedups)
+        self._wake()
+
+    def take_for_move(self, n: int) -> list[Message]:
+        _, got, _ = self._q.receive(self._now_ms(), n, 0, remove=True)
+        return self._fifo_views(got)
+
+    # --- housekeeping ---------------------------------------------------------------------------
+    def purge(self) -> None:
+        super().purge()
+        self._attempts.clear()
+
+    def close(self) -> None:
+        super().close()
+        self._attempts.clear()
+
+
+def _fifo_extra(x, group, dedup, seq):
+    """The MessageExtra of a FIFO message read back from the core."""
+    if x is None:
+        return FifoExtra(group, dedup, int(seq))
+    return MessageExtra(attrs=x.attrs, attrs_md5=x.attrs_md5, trace=x.trace, trace_md5=x.trace_md5, group=group,
+                        dedup=dedup, seq=int(seq), dlq_source=x.dlq_source, mid=x.mid)
+
+
+NATIVE_FIFO = True  # FIFO queues over the native core (False: the Python PyFifoQueue)
+
+
 # --- message move tasks ---------------------------------------------------------------------------
 class MoveTask:
     RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"
@@ -2154,7 +2479,7 @@ class SQSBackend:
                 raise QueueDeletedRecently(f"You must wait {limits.SQS_RECREATE_WAIT_S} seconds after deleting "
                                            "a queue before you can create another with the same name.")
             self._check_redrive_target(attrs, name, fifo)
-            queue = (FifoQueue if fifo else Queue)(self, name, attrs, tags)
+            queue = ((FifoQueue if NATIVE_FIFO else PyFifoQueue) if fifo else Queue)(self, name, attrs, tags)
             self.queues[name] = queue
             self.by_url[queue.url] = queue
             self.by_arn[queue.arn] = queue

@@ -94,6 +94,19 @@ def test_fifo_long_poll_woken_when_the_group_is_released(sqs, fifo_url, clock):
     assert [m["Body"] for m in p.result["Messages"]] == ["b"]
 
 
+def test_fifo_long_poll_with_visibility_zero_and_attribute_changes(sqs, fifo_url, clock):
+    p = start(lambda: sqs.receive_message(QueueUrl=fifo_url, WaitTimeSeconds=20, VisibilityTimeout=0))
+    assert not p.done.wait(0.1)
+    sqs.set_queue_attributes(QueueUrl=fifo_url, Attributes={"DelaySeconds": "0"})  # with a poller waiting
+    sqs.send_message(QueueUrl=fifo_url, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="a")
+    assert p.done.wait(2), "the poller was not woken (or deadlocked)"
+    assert p.error is None and [m["Body"] for m in p.result["Messages"]] == ["a"]
+    again = start(lambda: sqs.receive_message(QueueUrl=fifo_url, WaitTimeSeconds=20, VisibilityTimeout=0,
+                                              ReceiveRequestAttemptId="x"))
+    assert again.done.wait(2) and again.error is None
+    assert [m["Body"] for m in again.result["Messages"]] == ["a"]
+
+
 def test_deleting_the_queue_releases_pollers(sqs, queue_url):
     p = start(lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=20))
     assert not p.done.wait(0.1)
