@@ -290,9 +290,11 @@ class KinesisClient(BaseClient):
         return [s for s in shards if s.is_open or s.closed_at >= t]   # FROM_TIMESTAMP
 
     # --- writes --------------------------------------------------------------------------
-    def put_record(self, Data, PartitionKey, StreamName=None, ExplicitHashKey=None, SequenceNumberForOrdering=None,
-                   StreamARN=None, StreamId=None):
+    def put_record(self, Data, PartitionKey=None, StreamName=None, ExplicitHashKey=None,
+                   SequenceNumberForOrdering=None, StreamARN=None, StreamId=None):
         data = to_blob("Data", Data)
+        if PartitionKey is None:
+            raise _missing_partition_key("partitionKey")
         check_str("PartitionKey", PartitionKey)
         stream = self._stream(StreamName, StreamARN)
         if not 1 <= len(PartitionKey) <= limits.KINESIS_PARTITION_KEY_MAX:
@@ -718,6 +720,13 @@ class ShardEventStream:
         self._done = True
 
 
+def _missing_partition_key(field: str) -> ValidationException:
+    # Current AWS models make PartitionKey optional on the client (streams with the AUTO record
+    # distribution strategy ignore it); our streams use USER_PARTITION_KEY, where the service requires it.
+    return ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy constraint: "
+                               "Member must not be null")
+
+
 def _split_records(records) -> tuple[pa.Array, pa.Array, list | None]:
     """PutRecords entries -> Arrow arrays of data and keys (+ explicit hash keys), checking
     types the way botocore does before a request leaves the client."""
@@ -727,9 +736,11 @@ def _split_records(records) -> tuple[pa.Array, pa.Array, list | None]:
     except (KeyError, TypeError):
         for i, r in enumerate(records):
             check_dict(f"Records[{i}]", r)
-            for name in ("Data", "PartitionKey"):
-                if name not in r:
-                    raise ParamValidationError(f'Missing required parameter in input: "Records[{i}].{name}"') from None
+            if "Data" not in r:
+                raise ParamValidationError(f'Missing required parameter in input: "Records[{i}].Data"') from None
+        for i, r in enumerate(records):
+            if "PartitionKey" not in r:
+                raise _missing_partition_key(f"records.{i + 1}.member.partitionKey") from None
         raise
     explicit = None
     if any("ExplicitHashKey" in r for r in records):

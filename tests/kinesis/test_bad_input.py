@@ -66,7 +66,6 @@ CASES = [
         {"Data": b"", "PartitionKey": "k" * 6}]}, "InvalidArgumentException"),        # keys count too
     ("put_records", {**S, "Records": REC}, PVE),
     ("put_records", {**S, "Records": ["not a dict"]}, PVE),
-    ("put_records", {**S, "Records": [{"Data": b"x"}]}, PVE),
     ("put_records", {**S, "Records": [{"PartitionKey": "k"}]}, PVE),
     # --- explicit hash keys ---
     ("put_record", {**S, "Data": b"x", "PartitionKey": "k", "ExplicitHashKey": str(HASH_MAX + 1)},
@@ -165,7 +164,6 @@ CASES = [
     ("register_stream_consumer", {"StreamARN": stream_arn("s")}, PVE),
     # --- missing or unknown parameters ---
     ("create_stream", {"ShardCount": 1}, PVE),
-    ("put_record", {**S, "Data": b"x"}, PVE),
     ("put_record", {**S, "PartitionKey": "k"}, PVE),
     ("put_records", {**S}, PVE),
     ("get_records", {}, PVE),
@@ -296,3 +294,18 @@ def test_timestamp_as_iso_string(kin, populated, clock):
     iso = datetime.datetime.fromtimestamp(clock.now() - 3600, datetime.timezone.utc).isoformat()
     it = iterator(kin, "s", shard_id(0), "AT_TIMESTAMP", Timestamp=iso)
     assert len(kin.get_records(ShardIterator=it)["Records"]) == len(populated()["records"][shard_id(0)])
+
+
+@pytest.mark.parametrize("op,params,field", [
+    ("put_record", {"StreamName": "s", "Data": b"x"}, "partitionKey"),
+    ("put_records", {"StreamName": "s", "Records": [REC, {"Data": b"x"}]}, "records.2.member.partitionKey"),
+])
+def test_missing_partition_key_is_refused_by_the_service(kin, populated, op, params, field):
+    """Newer botocore models make PartitionKey optional (the AUTO record distribution
+    strategy); on USER_PARTITION_KEY streams, ours, the service refuses a record without one,
+    whatever botocore version the user has."""
+    before = populated()
+    with pytest.raises(kin.exceptions.ValidationException) as err:
+        getattr(kin, op)(**params)
+    assert f"Value null at '{field}'" in err.value.response["Error"]["Message"]
+    assert populated() == before
