@@ -29,6 +29,3 @@ class PythonStream:
     def read(self, shard: int, start: int, limit: int):
         return self.shards[shard][start:start + limit]
 
-
-def md5_route(keys, starts):
-    return [bisect.bisect_right(starts, int.from_bytes(hashlib.md5(k.encode()).digest(), "big")) - 1 for k in keys]

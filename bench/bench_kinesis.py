@@ -3,13 +3,11 @@ moto, in the same run. report.py turns the timings into records/s, MiB/s, multip
 documented per-shard limit (1,000 records/s, 1 MiB/s) and ratios to the baselines."""
 import os
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from engine import _core
-from bench.baselines import PythonStream, md5_route
+from bench.baselines import PythonStream
 from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
 
 SHARDS = [1, 4, 16]

@@ -18,7 +18,6 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 import pyarrow as pa

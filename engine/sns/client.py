@@ -12,8 +12,8 @@ import re
 
 from .. import limits
 from ..client_base import BaseClient, check_bool, check_dict, check_list, check_str, to_blob
-from ..client_base import check_members as _members, check_str_map as _str_map, type_error as _type_error
-from ..errors import ClientError, ParamValidationError
+from ..client_base import check_members as _members, check_str_map as _str_map
+from ..errors import ClientError
 from . import errors as sns_errors
 from .errors import (BatchEntryIdsNotDistinct, EmptyBatchRequest, InvalidBatchEntryId, TooManyEntriesInBatchRequest,
                      invalid)

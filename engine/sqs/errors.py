@@ -10,7 +10,7 @@ engine.errors and are re-exported here so `client.exceptions.<Code>` finds them.
 """
 from __future__ import annotations
 
-from ..errors import ClientError, InvalidParameterValue, ResourceNotFoundException
+from ..errors import ClientError, InvalidParameterValue, ResourceNotFoundException  # noqa: F401  (client.exceptions)
 
 # Legacy query codes for the shared classes (the classes themselves belong to engine.errors).
 SHARED_QUERY_CODES = {

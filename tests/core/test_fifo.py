@@ -3,7 +3,6 @@ per-group order, a group held while any of its messages is in flight, the ready 
 deduplication records (queue or group scope, a window on the caller's clock, kept after delete),
 sequence numbers, retries of a receive, retroactive delay, take / move, and a hypothesis state
 machine against a plain Python model."""
-import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 

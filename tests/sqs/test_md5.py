@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.sqs.md5 import attributes_md5, attributes_md5_boto, md5_of_body
+from engine.sqs.md5 import attributes_md5_boto, md5_of_body
 
 AWS_RECORDED = [
     ({"Foo": {"DataType": "String", "StringValue": "Bar"}}, "ae7155c6026991b6d54b11589678bf9c"),

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import engine
-from engine.sqs.models import INFLIGHT, VISIBLE, FifoQueue, Message, Queue
+from engine.sqs.models import INFLIGHT, FifoQueue, Message, Queue
 
 
 @pytest.fixture
