@@ -468,11 +468,20 @@ class Topic:
             shared = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
                       for k, (dt, v) in attributes.items()}
         msgs = []
+        converted = {}   # bulk publishers repeat a few attribute maps: convert each once
         for i, body in enumerate(bodies):
             attrs = shared
             if per_message and attributes[i]:
-                attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
-                         for k, (dt, v) in attributes[i].items()}
+                try:
+                    key = tuple(attributes[i].items())
+                    attrs = converted.get(key)
+                except TypeError:   # an unhashable value (bytearray): convert this one alone
+                    key, attrs = None, None
+                if attrs is None:
+                    attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
+                             for k, (dt, v) in attributes[i].items()}
+                    if key is not None:
+                        converted[key] = attrs
             msgs.append(prepare(self, body, subject=subject, attributes=attrs, group=group))
         return backend.publish_prepared(self, msgs)
 
