@@ -271,6 +271,38 @@ cdef class MessageQueue:
                 self._untag(tags[i])
         return 0
 
+    cdef int64_t _check_tag_push(self, int64_t now_ms, c_queue.en_qnew *items, uint8_t *stat,
+                                 const uint8_t **ptrs, int64_t *lens, uint8_t *dig, Py_ssize_t n,
+                                 int64_t max_len, tuple ext, bint release) except -1:
+        """Check and digest the rows, tag the accepted ones with their extras and push them in
+        one call (the GIL released for big batches); returns how many were accepted: the first
+        k items, in order. On failure nothing is stored and the tags are released."""
+        cdef int64_t k, j
+        cdef Py_ssize_t i
+        cdef en_status rc = EN_OK
+        if release:
+            with nogil:
+                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+        else:
+            k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+        if ext is not None:
+            j = 0
+            for i in range(n):
+                if stat[i] == 0:
+                    items[j].tag = self._tag(ext[i])
+                    j += 1
+        if k:
+            if release:
+                with nogil:
+                    rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+            else:
+                rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
+            if rc != EN_OK:
+                for j in range(k):
+                    self._untag(items[j].tag)
+                check(rc)
+        return k
+
     # --- send ----------------------------------------------------------------------------------
     def send(self, int64_t now_ms, bodies, int64_t delay_ms=0, int64_t max_len=-1, delays=None,
              extras=None, bint strings=True):
@@ -327,28 +359,8 @@ cdef class MessageQueue:
                 items[i].first_ms = -1
                 items[i].tag = -1
             release = n >= NOGIL_ROWS or total >= NOGIL_BYTES
-            if release:
-                with nogil:
-                    k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
-            else:
-                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
+            k = self._check_tag_push(now_ms, items, stat, ptrs, lens, dig, n, max_len, ext, release)
             bad = n - k
-            if ext is not None:
-                j = 0
-                for i in range(n):
-                    if stat[i] == 0:
-                        items[j].tag = self._tag(ext[i])
-                        j += 1
-            if k:
-                if release:
-                    with nogil:
-                        rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
-                else:
-                    rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
-                if rc != EN_OK:
-                    for j in range(k):
-                        self._untag(items[j].tag)
-                    check(rc)
             if self.q.n_dead_tags:
                 self._drain()
             status = None if bad == 0 else PyBytes_FromStringAndSize(<char *>stat, n)
@@ -435,27 +447,8 @@ cdef class MessageQueue:
                 items[i].seq = 0
                 items[i].dup = 0
             release = n >= NOGIL_ROWS or total >= NOGIL_BYTES
-            if release:
-                with nogil:
-                    k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
-            else:
-                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
-            if ext is not None:
-                j = 0
-                for i in range(n):
-                    if stat[i] == 0:
-                        items[j].tag = self._tag(ext[i])
-                        j += 1
+            k = self._check_tag_push(now_ms, items, stat, ptrs, lens, dig, n, max_len, ext, release)
             if k:
-                if release:
-                    with nogil:
-                        rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
-                else:
-                    rc = c_queue.en_queue_push(self.q, now_ms, items, k, 0)
-                if rc != EN_OK:
-                    for j in range(k):
-                        self._untag(items[j].tag)
-                    check(rc)
                 for j in range(k):
                     if items[j].dup:
                         anydup = True
