@@ -694,14 +694,7 @@ class PyQueue:
         allowed = _ASCII_ALLOWED
         failed = 0
         with self._lock:
-            if self.deleted:
-                raise QueueDoesNotExist()
-            now = self.clock.now()
-            if now < self._last_sent:
-                now = self._last_sent
-            self._last_sent = now
-            if now >= self._next_event:
-                self._run_timers(now)
+            now = self._send_time()
             maxsize = self.max_size
             for body, n in zip(bodies, map(str, self._reserve_ids(len(bodies)))):
                 if body.isascii() and body:
@@ -758,13 +751,7 @@ class PyQueue:
     def enqueue(self, messages: list) -> list:
         """Store prepared messages; returns what each send reports (see PyFifoQueue)."""
         with self._lock:
-            if self.deleted:
-                raise QueueDoesNotExist()
-            now = self.clock.now()
-            if now < self._last_sent:
-                now = self._last_sent  # a clock that steps back must not reorder the log
-            self._last_sent = now
-            self._tick(now)
+            now = self._send_time()
             log = self._log.append
             visible = self._visible.append
             qdelay = self.delay
@@ -796,6 +783,18 @@ class PyQueue:
         return messages
 
     # --- timed transitions --------------------------------------------------------------------
+    def _send_time(self) -> float:
+        """With the lock held: refuse a deleted queue, and give the send a time that never steps
+        back (a clock that steps back must not reorder the log), after running what is due."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        now = self.clock.now()
+        if now < self._last_sent:
+            now = self._last_sent
+        self._last_sent = now
+        self._tick(now)
+        return now
+
     def _tick(self, now: float) -> None:
         """Run the timed transitions that are due. `_next_event` is never later than the
         earliest pending one, so most operations pay a single comparison."""
@@ -1681,14 +1680,7 @@ class PyFifoQueue(PyQueue):
     def enqueue(self, messages: list) -> list:
         out = []
         with self._lock:
-            if self.deleted:
-                raise QueueDoesNotExist()
-            now = self.clock.now()
-            if now < self._last_sent:
-                now = self._last_sent
-            self._last_sent = now
-            if now >= self._next_event:
-                self._run_timers(now)
+            now = self._send_time()
             dlog = self._dedup_log
             if dlog and dlog[0][0] <= now:
                 self._expire_dedup(now)
