@@ -173,6 +173,19 @@ def _paginate(queues, next_token, max_results):
     return page, token
 
 
+
+def _sent_digests(out: dict, m) -> dict:
+    """Add what a send reports beyond id and body digest: attribute digests, FIFO sequence number."""
+    x = m.x
+    if x is not None:
+        if x.attrs_md5:
+            out["MD5OfMessageAttributes"] = x.attrs_md5
+        if x.trace_md5:
+            out["MD5OfMessageSystemAttributes"] = x.trace_md5
+        if x.seq:
+            out["SequenceNumber"] = str(x.seq)
+    return out
+
 class SQSClient(BaseClient):
     """boto3's SQS client, in process."""
 
@@ -290,16 +303,7 @@ class SQSClient(BaseClient):
         if MessageGroupId is not None:
             check_str("MessageGroupId", MessageGroupId)
         m = queue.send(MessageBody, DelaySeconds, attrs, trace, MessageGroupId, MessageDeduplicationId)
-        out = {"MD5OfMessageBody": m.md5, "MessageId": m.id}
-        x = m.x
-        if x is not None:
-            if x.attrs_md5:
-                out["MD5OfMessageAttributes"] = x.attrs_md5
-            if x.trace_md5:
-                out["MD5OfMessageSystemAttributes"] = x.trace_md5
-            if x.seq:
-                out["SequenceNumber"] = str(x.seq)
-        return out
+        return _sent_digests({"MD5OfMessageBody": m.md5, "MessageId": m.id}, m)
 
     def send_message_batch(self, *, QueueUrl, Entries):
         queue = self._queue(QueueUrl)
@@ -445,16 +449,7 @@ class SQSClient(BaseClient):
         failed = []
         for eid, m in zip(ids, results):
             if m.__class__ is Message:
-                d = {"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}
-                x = m.x
-                if x is not None:
-                    if x.attrs_md5:
-                        d["MD5OfMessageAttributes"] = x.attrs_md5
-                    if x.trace_md5:
-                        d["MD5OfMessageSystemAttributes"] = x.trace_md5
-                    if x.seq:
-                        d["SequenceNumber"] = str(x.seq)
-                ok.append(d)
+                ok.append(_sent_digests({"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}, m))
             else:
                 failed.append(_failed(eid, m))
         return {"Successful": ok, "Failed": failed}
