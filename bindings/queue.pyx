@@ -485,6 +485,7 @@ cdef class MessageQueue:
         cdef tuple rows = tuple(handles)
         cdef Py_ssize_t n = len(rows), i
         cdef int ok = 0
+        cdef en_status rc
         if n == 0:
             return False
         cdef int64_t *slots = <int64_t *>malloc(n * (8 + 4))
@@ -496,7 +497,8 @@ cdef class MessageQueue:
                 if not _parse_handle(rows[i], self._hp, len(self._hp), &slots[i], &gens[i]):
                     return False
             with nogil:
-                c_queue.en_queue_retry(self.q, now_ms, slots, gens, n, due_ms, vis_ms, &ok)
+                rc = c_queue.en_queue_retry(self.q, now_ms, slots, gens, n, due_ms, vis_ms, &ok)
+            check(rc)
             if self.q.n_dead_tags:
                 self._drain()
             return ok != 0
@@ -505,8 +507,10 @@ cdef class MessageQueue:
 
     def set_fifo(self, int64_t now_ms, int64_t delay_ms, bint group_scope):
         """FIFO: the queue's delay (retroactive) and deduplication scope."""
+        cdef en_status rc
         with nogil:
-            c_queue.en_queue_set_fifo(self.q, now_ms, delay_ms, 1 if group_scope else 0)
+            rc = c_queue.en_queue_set_fifo(self.q, now_ms, delay_ms, 1 if group_scope else 0)
+        check(rc)
         if self.q.n_dead_tags:
             self._drain()
 
@@ -540,6 +544,8 @@ cdef class MessageQueue:
                 items[i].body = <const uint8_t *>PyBytes_AS_STRING(b)
                 items[i].len = PyBytes_GET_SIZE(b)
                 raw = bytes.fromhex(md5s[i])
+                if len(raw) != 16:
+                    raise CoreValueError(f"md5s[{i}]: expected 32 hex digits")
                 memcpy(items[i].md5, PyBytes_AS_STRING(raw), 16)
                 items[i].delay_ms = 0
                 items[i].num = -1 if nums is None or nums[i] is None else nums[i]
@@ -605,6 +611,13 @@ cdef class MessageQueue:
         cdef en_status rc
         cdef tuple got = None, mv = None, part, mpart
         cdef bint fc = self.fifo and (fifo_cols or remove)
+        cdef c_queue.en_queue_stats st
+        if max_n > SMALL:
+            # no call returns more than the visible messages: the row arrays never outgrow the queue
+            with nogil:
+                rc = c_queue.en_queue_stats_get(self.q, now_ms, &st)
+            check(rc)
+            max_n = min(max_n, st.n_visible)
         if max_n <= 0:
             return False, _empty_columns(not remove, fc), None
         if max_n > SMALL:
@@ -712,6 +725,7 @@ cdef class MessageQueue:
         cdef const char *hp = self._hp
         cdef Py_ssize_t hl = len(self._hp)
         cdef int bad = 0
+        cdef en_status rc
         if n == 0:
             return None
         if n > SMALL:
@@ -727,9 +741,10 @@ cdef class MessageQueue:
                     gens[i] = 0
             if n >= NOGIL_ROWS:
                 with nogil:
-                    c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+                    rc = c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
             else:
-                c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+                rc = c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+            check(rc)
             for i in range(n):
                 if res[i]:
                     bad = 1
@@ -758,6 +773,7 @@ cdef class MessageQueue:
         cdef uint8_t *res = <uint8_t *>(gens + n)
         cdef const char *hp = self._hp
         cdef Py_ssize_t hl = len(self._hp)
+        cdef en_status rc
         try:
             for i in range(n):
                 v[i] = vis[i]
@@ -765,7 +781,8 @@ cdef class MessageQueue:
                     slots[i] = -1
                     gens[i] = 0
             with nogil:
-                c_queue.en_queue_change(self.q, now_ms, slots, gens, v, n, max_hold_ms, res)
+                rc = c_queue.en_queue_change(self.q, now_ms, slots, gens, v, n, max_hold_ms, res)
+            check(rc)
             if self.q.n_dead_tags:
                 self._drain()
             return PyBytes_FromStringAndSize(<char *>res, n)
@@ -781,16 +798,20 @@ cdef class MessageQueue:
         self.extras.clear()
 
     def set_retention(self, int64_t now_ms, int64_t retention_ms):
+        cdef en_status rc
         with nogil:
-            c_queue.en_queue_set_retention(self.q, now_ms, retention_ms)
+            rc = c_queue.en_queue_set_retention(self.q, now_ms, retention_ms)
+        check(rc)
         if self.q.n_dead_tags:
             self._drain()
 
     def counts(self, int64_t now_ms):
         """(visible, in flight, delayed, next due ms or None) after running due transitions."""
         cdef c_queue.en_queue_stats st
+        cdef en_status rc
         with nogil:
-            c_queue.en_queue_stats_get(self.q, now_ms, &st)
+            rc = c_queue.en_queue_stats_get(self.q, now_ms, &st)
+        check(rc)
         if self.q.n_dead_tags:
             self._drain()
         return (st.n_visible, st.n_inflight, st.n_delayed,
@@ -798,8 +819,10 @@ cdef class MessageQueue:
 
     def stats(self, int64_t now_ms):
         cdef c_queue.en_queue_stats st
+        cdef en_status rc
         with nogil:
-            c_queue.en_queue_stats_get(self.q, now_ms, &st)
+            rc = c_queue.en_queue_stats_get(self.q, now_ms, &st)
+        check(rc)
         if self.q.n_dead_tags:
             self._drain()
         return {"visible": st.n_visible, "inflight": st.n_inflight, "delayed": st.n_delayed,

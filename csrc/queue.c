@@ -5,6 +5,17 @@
 
 #define NIL (-1)
 
+/* a time or duration the queue accepts (see queue.h) */
+EN_INLINE int time_ok(int64_t t) { return t >= 0 && t <= EN_Q_TIME_MAX; }
+
+/* what a carried-over message may bring: -1 (none) or a time */
+EN_INLINE int opt_time_ok(int64_t t) { return t == -1 || time_ok(t); }
+
+/* a receive count goes up, never past INT32_MAX */
+EN_INLINE void count_receive(en_qmsg *m) {
+    if (m->rc < INT32_MAX) m->rc++;
+}
+
 EN_INLINE en_qmsg *slot_at(const en_queue *q, int64_t i) {
     return &q->pages[i >> EN_QPAGE_SHIFT][i & (EN_QPAGE - 1)];
 }
@@ -654,6 +665,7 @@ EN_INLINE void unlock(en_queue *q) { pthread_mutex_unlock(&q->lock); }
 /* --- API ---------------------------------------------------------------------------------- */
 en_status en_queue_init(en_queue *q, int64_t retention_ms, int64_t first_num, uint32_t chunk_bytes) {
     memset(q, 0, sizeof(*q));
+    if (!time_ok(retention_ms) || first_num < 0) return EN_ERANGE;
     if (pthread_mutex_init(&q->lock, NULL) != 0) return EN_ENOMEM;
     q->free_head = q->vis_head = q->vis_tail = NIL;
     q->chunk_free_head = q->cur_chunk = NIL;
@@ -666,6 +678,7 @@ en_status en_queue_init(en_queue *q, int64_t retention_ms, int64_t first_num, ui
 
 en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms, int64_t delay_ms, int group_scope) {
     if (q->n_pages || q->fifo) return EN_EINVAL;
+    if (!time_ok(window_ms) || !time_ok(delay_ms)) return EN_ERANGE;
     q->fifo = 1;
     q->next_seq = first_seq ? first_seq : 1;
     q->window_ms = window_ms;
@@ -943,8 +956,22 @@ static en_status push_fifo_locked(en_queue *q, int64_t now, en_qnew *items, int6
     return EN_OK;
 }
 
+/* what every pushed item must satisfy (sizes are checked by each push) */
+static en_status items_ok(const en_qnew *items, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const en_qnew *it = &items[i];
+        if (!time_ok(it->delay_ms) || !opt_time_ok(it->sent_ms) || !opt_time_ok(it->first_ms) || it->rc < 0
+            || it->num < -1)
+            return EN_ERANGE;
+    }
+    return EN_OK;
+}
+
 en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, int front) {
     if (n <= 0) return EN_OK;
+    if (!time_ok(now_ms)) return EN_ERANGE;
+    en_status bad = items_ok(items, n);
+    if (bad != EN_OK) return bad;
     lock(q);
     en_status rc = q->fifo ? push_fifo_locked(q, now_ms, items, n) : push_locked(q, now_ms, items, n, front);
     unlock(q);
@@ -1028,7 +1055,7 @@ static void receive_fifo(en_queue *q, int64_t now, int64_t max_n, int64_t vis_ms
             m->state = EN_QM_INFLIGHT;
             q->n_visible--;
             q->n_inflight++;
-            m->rc++;
+            count_receive(m);
             m->gen++;
             m->issued = 1;
             int64_t rel = now - m->sent_ms;
@@ -1074,6 +1101,8 @@ en_status en_queue_receive(en_queue *q, int64_t now, int64_t max_n, int64_t vis_
     int64_t k = 0, km = 0, used = 0;
     *need = 0;
     *over_limit = 0;
+    *n_out = *n_moved = 0;
+    if (!time_ok(now) || !time_ok(vis_ms) || inflight_max < 0 || cap < 0) return EN_ERANGE;
     lock(q);
     tick(q, now);
     if (!remove) {
@@ -1107,7 +1136,7 @@ en_status en_queue_receive(en_queue *q, int64_t now, int64_t max_n, int64_t vis_
             continue;
         }
         vis_unlink(q, m);
-        m->rc++;
+        count_receive(m);
         m->gen++;
         m->issued = 1;
         int64_t rel = now - m->sent_ms;
@@ -1155,6 +1184,7 @@ EN_INLINE int handle_state(const en_queue *q, int64_t s, uint32_t gen, en_qmsg *
 
 en_status en_queue_delete(en_queue *q, int64_t now, const int64_t *slots, const uint32_t *gens,
                           int64_t n, uint8_t *results) {
+    if (!time_ok(now)) return EN_ERANGE;
     lock(q);
     tick(q, now);
     for (int64_t i = 0; i < n; i++) {
@@ -1172,6 +1202,9 @@ en_status en_queue_delete(en_queue *q, int64_t now, const int64_t *slots, const 
 
 en_status en_queue_change(en_queue *q, int64_t now, const int64_t *slots, const uint32_t *gens,
                           const int64_t *vis_ms, int64_t n, int64_t max_hold_ms, uint8_t *results) {
+    if (!time_ok(now) || !time_ok(max_hold_ms)) return EN_ERANGE;
+    for (int64_t i = 0; i < n; i++)
+        if (!time_ok(vis_ms[i])) return EN_ERANGE;
     lock(q);
     tick(q, now);
     for (int64_t i = 0; i < n; i++) {
@@ -1239,15 +1272,18 @@ void en_queue_clear(en_queue *q) {
     unlock(q);
 }
 
-void en_queue_set_retention(en_queue *q, int64_t now, int64_t retention_ms) {
+en_status en_queue_set_retention(en_queue *q, int64_t now, int64_t retention_ms) {
+    if (!time_ok(now) || !time_ok(retention_ms)) return EN_ERANGE;
     lock(q);
     q->retention_ms = retention_ms;
     for (int64_t i = q->heap_n / 2 - 1; i >= 0; i--) sift_down(q, i);
     tick(q, now);
     unlock(q);
+    return EN_OK;
 }
 
-void en_queue_set_fifo(en_queue *q, int64_t now, int64_t delay_ms, int group_scope) {
+en_status en_queue_set_fifo(en_queue *q, int64_t now, int64_t delay_ms, int group_scope) {
+    if (!time_ok(now) || !time_ok(delay_ms)) return EN_ERANGE;
     lock(q);
     q->group_scope = group_scope;
     if (q->fifo && delay_ms != q->fifo_delay_ms) {
@@ -1260,10 +1296,13 @@ void en_queue_set_fifo(en_queue *q, int64_t now, int64_t delay_ms, int group_sco
     }
     tick(q, now);
     unlock(q);
+    return EN_OK;
 }
 
 en_status en_queue_retry(en_queue *q, int64_t now, const int64_t *slots, const uint32_t *gens, int64_t n,
                          int64_t due_ms, int64_t vis_ms, int *ok) {
+    *ok = 0;
+    if (!time_ok(now) || !time_ok(vis_ms)) return EN_ERANGE;
     lock(q);
     tick(q, now);
     *ok = 1;
@@ -1294,7 +1333,8 @@ en_status en_queue_retry(en_queue *q, int64_t now, const int64_t *slots, const u
     return EN_OK;
 }
 
-void en_queue_stats_get(en_queue *q, int64_t now, en_queue_stats *out) {
+en_status en_queue_stats_get(en_queue *q, int64_t now, en_queue_stats *out) {
+    if (!time_ok(now)) return EN_ERANGE;
     lock(q);
     tick(q, now);
     out->n_visible = q->n_visible;
@@ -1311,9 +1351,11 @@ void en_queue_stats_get(en_queue *q, int64_t now, en_queue_stats *out) {
     out->groups = q->n_groups;
     out->dedups = q->n_dedups;
     unlock(q);
+    return EN_OK;
 }
 
 int64_t en_queue_drain_tags(en_queue *q, int32_t *out, int64_t cap) {
+    if (cap <= 0) return 0;
     lock(q);
     int64_t n = q->n_dead_tags < cap ? q->n_dead_tags : cap;
     memcpy(out, q->dead_tags + (q->n_dead_tags - n), sizeof(int32_t) * (size_t)n);

@@ -33,6 +33,10 @@
  * they expire in send order (a FIFO list: send times never go back). The group id and
  * deduplication id bytes are stored in the arena after the body ("aux" bytes).
  *
+ * Times and durations (ms) are checked at every entry point: a time or duration outside
+ * [0, EN_Q_TIME_MAX], a negative count or receive count is refused with EN_ERANGE before anything
+ * changes, so no sum of two of them overflows.
+ *
  * Concurrency: every function takes the queue's mutex; none calls back.
  */
 #ifndef EN_QUEUE_H
@@ -57,6 +61,7 @@ enum {
 };
 
 #define EN_Q_NEVER INT32_MIN
+#define EN_Q_TIME_MAX ((int64_t)1 << 61)   /* ms: 73 million years */
 
 typedef struct {
     int64_t num;            /* message number (caller-visible id), unique per queue */
@@ -208,7 +213,7 @@ en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms,
 
 /* FIFO: new delay (retroactive: every DELAYED message is due at sent + delay; O(n)) and
  * deduplication scope. */
-void en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope);
+en_status en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope);
 
 /* FIFO retry of a receive (ReceiveRequestAttemptId): when every handle is current, its message
  * in flight and due at due_ms, each becomes due at now + vis_ms (0: visible again), *ok = 1;
@@ -250,10 +255,10 @@ en_status en_queue_change(en_queue *q, int64_t now_ms, const int64_t *slots, con
 void en_queue_clear(en_queue *q);
 
 /* New retention period: every timed key is recomputed (O(n)). */
-void en_queue_set_retention(en_queue *q, int64_t now_ms, int64_t retention_ms);
+en_status en_queue_set_retention(en_queue *q, int64_t now_ms, int64_t retention_ms);
 
 /* Run due transitions, then fill *out. */
-void en_queue_stats_get(en_queue *q, int64_t now_ms, en_queue_stats *out);
+en_status en_queue_stats_get(en_queue *q, int64_t now_ms, en_queue_stats *out);
 
 /* Move up to cap collected dead tags to out; returns how many. */
 int64_t en_queue_drain_tags(en_queue *q, int32_t *out, int64_t cap);

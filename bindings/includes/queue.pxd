@@ -61,7 +61,7 @@ cdef extern from "queue.h" nogil:
     en_status en_queue_init(en_queue *q, int64_t retention_ms, int64_t first_num, uint32_t chunk_bytes)
     void en_queue_destroy(en_queue *q)
     en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms, int64_t delay_ms, int group_scope)
-    void en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope)
+    en_status en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope)
     en_status en_queue_retry(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens, int64_t n,
                              int64_t due_ms, int64_t vis_ms, int *ok)
     en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, int front)
@@ -74,6 +74,6 @@ cdef extern from "queue.h" nogil:
     en_status en_queue_change(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
                               const int64_t *vis_ms, int64_t n, int64_t max_hold_ms, uint8_t *results)
     void en_queue_clear(en_queue *q)
-    void en_queue_set_retention(en_queue *q, int64_t now_ms, int64_t retention_ms)
-    void en_queue_stats_get(en_queue *q, int64_t now_ms, en_queue_stats *out)
+    en_status en_queue_set_retention(en_queue *q, int64_t now_ms, int64_t retention_ms)
+    en_status en_queue_stats_get(en_queue *q, int64_t now_ms, en_queue_stats *out)
     int64_t en_queue_drain_tags(en_queue *q, int32_t *out, int64_t cap)

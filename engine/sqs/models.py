@@ -212,6 +212,37 @@ class RedrivePolicy(NamedTuple):
 
 
 # --- validation shared by queues and the client --------------------------------------------
+def whole_number(param: str, value, lo: int, hi: int | None, reason: str) -> int:
+    """A caller's count or duration: an int (not a bool) in [lo, hi] (hi None: unbounded), else
+    InvalidParameterValue with AWS's wording. Whatever the size of the int, nothing overflows
+    below this point: the native queue only ever sees checked values."""
+    if value.__class__ is int and lo <= value and (hi is None or value <= hi):
+        return value
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise invalid_value(param, value, reason)
+    number = value.__index__()  # numpy integers and the like
+    if number < lo or (hi is not None and number > hi):
+        raise invalid_value(param, value, reason)
+    return number
+
+
+def visibility_seconds(value) -> int:
+    return whole_number("VisibilityTimeout", value, limits.SQS_VISIBILITY_MIN_S, limits.SQS_VISIBILITY_MAX_S,
+                        f"Must be >= {limits.SQS_VISIBILITY_MIN_S} and <= {limits.SQS_VISIBILITY_MAX_S}, "
+                        "if provided.")
+
+
+def wait_seconds(value) -> int:
+    return whole_number("WaitTimeSeconds", value, 0, limits.SQS_WAIT_TIME_MAX_S,
+                        f"Must be >= 0 and <= {limits.SQS_WAIT_TIME_MAX_S}, if provided.")
+
+
+def message_count(value) -> int:
+    """How many messages a native receive asks for: at least one, no upper bound (the native API
+    has no batch cap; a receive never returns more than the queue holds)."""
+    return min(whole_number("MaxNumberOfMessages", value, 1, None, "Must be at least 1."), _NO_LIMIT)
+
+
 def body_bytes(body: str) -> bytes:
     """UTF-8 bytes of a body, refusing characters SQS does not accept (InvalidMessageContents)."""
     try:
@@ -618,6 +649,8 @@ class PyQueue:
     def prepare(self, body: str, delay=None, attrs=None, trace=None, group=None, dedup=None,
                 *, batch: bool = False) -> Message:
         """Validate one message and build it (not yet enqueued). Raises the AWS error."""
+        if body.__class__ is not str:
+            raise InvalidParameterValue("Invalid value for the parameter MessageBody. Reason: must be a string.")
         if not body:
             raise MissingParameter("The request must contain the parameter MessageBody.")
         raw = body_bytes(body)
@@ -640,9 +673,8 @@ class PyQueue:
         return m
 
     def _check_delay(self, delay: int) -> None:
-        if not limits.SQS_DELAY_MIN_S <= delay <= limits.SQS_DELAY_MAX_S:
-            raise invalid_value("DelaySeconds", delay, f"DelaySeconds must be >= {limits.SQS_DELAY_MIN_S} "
-                                                       f"and <= {limits.SQS_DELAY_MAX_S}.")
+        whole_number("DelaySeconds", delay, limits.SQS_DELAY_MIN_S, limits.SQS_DELAY_MAX_S,
+                     f"DelaySeconds must be >= {limits.SQS_DELAY_MIN_S} and <= {limits.SQS_DELAY_MAX_S}.")
 
     def _extra(self, attrs, trace, group, dedup, batch) -> MessageExtra:
         if dedup is not None:
@@ -1321,7 +1353,10 @@ class Queue(PyQueue):
         if self.deleted:
             raise QueueDoesNotExist()
         delay = self.delay
-        out = self._q.send(int(self.clock.now() * 1000), bodies, delay * 1000, self.max_size)
+        try:
+            out = self._q.send(int(self.clock.now() * 1000), bodies, delay * 1000, self.max_size)
+        except _core.CoreValueError as err:  # a body that is neither str nor bytes
+            raise _not_a_body(err) from None
         if self._waiters and not delay:
             self._wake()
         return out
@@ -1388,8 +1423,9 @@ class Queue(PyQueue):
         """ReceiveMessage in columns: (ids, handles, md5s, bodies, receive_counts,
         first_receive_ms, sent_ms, extras). wait_time None uses the queue's
         ReceiveMessageWaitTimeSeconds; a long poll returns as soon as a message is available."""
-        vt = self.visibility if visibility_timeout is None else visibility_timeout
-        wait = self.wait_time if wait_time is None else wait_time
+        max_messages = message_count(max_messages)
+        vt = self.visibility if visibility_timeout is None else visibility_seconds(visibility_timeout)
+        wait = self.wait_time if wait_time is None else wait_seconds(wait_time)
         if self.deleted:
             return [], [], [], [], [], [], [], []
         clock = self.clock
@@ -1444,7 +1480,7 @@ class Queue(PyQueue):
     def receive(self, max_messages: int = 1, visibility_timeout: int | None = None,
                 wait_time: int | None = None, attempt_id: str | None = None) -> list:
         """ReceiveMessage: (Message, receipt handle, receive count, first receive) tuples."""
-        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        vt = self.visibility if visibility_timeout is None else visibility_seconds(visibility_timeout)
         ids, handles, md5s, bodies, rcs, firsts, sents, extras = self.receive_raw(max_messages, vt, wait_time)
         state = INFLIGHT if vt else VISIBLE
         out = []
@@ -1510,10 +1546,10 @@ class Queue(PyQueue):
         out = [None] * len(entries)
         rows = []
         for k, (h, timeout) in enumerate(entries):
-            if not limits.SQS_VISIBILITY_MIN_S <= timeout <= limits.SQS_VISIBILITY_MAX_S:
-                out[k] = invalid_value("VisibilityTimeout", timeout,
-                                       f"Must be >= {limits.SQS_VISIBILITY_MIN_S} and <= "
-                                       f"{limits.SQS_VISIBILITY_MAX_S}, if provided.")
+            try:
+                visibility_seconds(timeout)
+            except ClientError as err:
+                out[k] = err
             else:
                 rows.append(k)
         if rows:
@@ -1580,6 +1616,10 @@ class Queue(PyQueue):
 
 
 _NO_LIMIT = 1 << 62
+
+
+def _not_a_body(err) -> ClientError:
+    return InvalidParameterValue(f"Invalid value for the parameter MessageBody. Reason: {err}.")
 
 
 def _ms(seconds: float) -> int:
@@ -2147,8 +2187,11 @@ class FifoQueue(Queue):
         (_core.SEND_*: fifo_send_error gives the exact error) with None in the columns."""
         if self.deleted:
             raise QueueDoesNotExist()
-        status, ids, md5s, seqs, _ = self._q.send_fifo(int(self.clock.now() * 1000), bodies, groups, dedups,
-                                                       self.max_size)
+        try:
+            status, ids, md5s, seqs, _ = self._q.send_fifo(int(self.clock.now() * 1000), bodies, groups, dedups,
+                                                           self.max_size)
+        except _core.CoreValueError as err:  # a body that is neither str nor bytes, columns of other lengths
+            raise _not_a_body(err) from None
         if self._waiters and not self.delay:
             self._wake()
         return status, ids, md5s, seqs
@@ -2238,8 +2281,9 @@ class FifoQueue(Queue):
         """ReceiveMessage in columns: (ids, handles, md5s, bodies, receive_counts,
         first_receive_ms, sent_ms, extras), and (groups, dedups, seqs) with fifo_cols or an
         attempt id. A long poll returns as soon as a message is available."""
-        vt = self.visibility if visibility_timeout is None else visibility_timeout
-        wait = self.wait_time if wait_time is None else wait_time
+        max_messages = message_count(max_messages)
+        vt = self.visibility if visibility_timeout is None else visibility_seconds(visibility_timeout)
+        wait = self.wait_time if wait_time is None else wait_seconds(wait_time)
         if self.deleted:
             return ([], [], [], [], [], [], [], [], [], [], []) if fifo_cols else ([], [], [], [], [], [], [], [])
         clock = self.clock
@@ -2285,7 +2329,7 @@ class FifoQueue(Queue):
     def receive(self, max_messages: int = 1, visibility_timeout: int | None = None,
                 wait_time: int | None = None, attempt_id: str | None = None) -> list:
         """ReceiveMessage: (Message, receipt handle, receive count, first receive) tuples."""
-        vt = self.visibility if visibility_timeout is None else visibility_timeout
+        vt = self.visibility if visibility_timeout is None else visibility_seconds(visibility_timeout)
         cols = self.receive_raw(max_messages, vt, wait_time, attempt_id, fifo_cols=True)
         state = INFLIGHT if vt else VISIBLE
         out = []

@@ -4,6 +4,9 @@ delays, visibility and retention on the caller's clock, receive-count moves, ext
 threads, and a hypothesis state machine against a plain Python model."""
 import hashlib
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -380,3 +383,140 @@ def test_digest_bodies_checks_and_digests_without_storing():
     assert status == bytes([0, _core.SEND_EMPTY, _core.SEND_BAD_TEXT, _core.SEND_TOO_LONG, 0])
     assert md5s == [hashlib.md5(b"a").hexdigest(), None, None, None, hashlib.md5(b"raw").hexdigest()]
     assert _core.digest_bodies(["x" * 300] * 100) == (None, [hashlib.md5(b"x" * 300).hexdigest()] * 100)
+
+
+# --- numbers from the caller: sizes, counts, times ---------------------------------------------------
+# Each case runs in a fresh interpreter, so a heap corruption fails the case instead of the run
+# (and shows under ASan: ENGINE_SANITIZE=1 builds). Every case also checks that a refused call
+# changed nothing.
+_PRELUDE = """
+from engine import _core
+HOUR = 3600 * 1000
+def make(retention_ms=HOUR, **kw):
+    return _core.MessageQueue(retention_ms, "id-", "h-", 1000, **kw)
+def fifo():
+    return make(fifo=True, seq_base=10**19)
+def refused(exc, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc:
+        return True
+    raise AssertionError(f"{fn.__name__}{args} was accepted")
+"""
+
+NATIVE_CASES = {
+    "receive count beyond any buffer, standard": """
+        q = make()
+        q.send(0, ["x" * 100] * 300)
+        over, got, moved = q.receive(0, 2**60, 30_000)
+        assert not over and moved is None and len(got[0]) == 300 and got[3] == ["x" * 100] * 300
+        assert q.counts(0)[:3] == (0, 300, 0)
+    """,
+    "receive count beyond any buffer, FIFO": """
+        q = fifo()
+        n = 300
+        q.send_fifo(0, ["y" * 100] * n, [f"g{i % 7}" for i in range(n)], [str(i) for i in range(n)])
+        over, got, moved = q.receive(0, 2**62, 30_000, fifo_cols=True)
+        assert len(got[0]) == n and len(set(got[1])) == n
+        assert q.counts(0)[:3] == (0, n, 0)
+    """,
+    "take (remove) beyond any buffer": """
+        q = make()
+        q.send(0, ["z"] * 50)
+        _, got, _ = q.receive(0, 2**62, 0, remove=True)
+        assert len(got[0]) == 50 and q.counts(0)[:3] == (0, 0, 0)
+    """,
+    "moves beyond max receive count with a huge count": """
+        q = make()
+        q.send(0, ["m"] * 40)
+        q.receive(0, 2**62, 0)
+        _, got, moved = q.receive(0, 2**62, 1000, max_rc=1)
+        assert got[0] == [] and len(moved[0]) == 40
+    """,
+    "times and durations outside the range are refused": """
+        q = make()
+        q.send(0, ["a", "b"])
+        for now, vis in ((-1, 1000), (2**62, 1000), (0, -1), (0, 2**62)):
+            refused(_core.CoreRangeError, q.receive, now, 1, vis)
+        refused(_core.CoreRangeError, q.receive, 0, 1, 1000, inflight_max=-5)
+        assert q.counts(0)[:3] == (2, 0, 0)
+        refused(_core.CoreRangeError, q.counts, -1)
+        refused(_core.CoreRangeError, q.stats, 2**62)
+        refused(_core.CoreRangeError, q.delete, -1, ["h-1"])
+    """,
+    "send delays outside the range store nothing": """
+        q = make()
+        for kw in ({"delays": [0, 2**62]}, {"delays": [-1, 0]}, {"delay_ms": 2**62}, {"delay_ms": -1}):
+            refused(_core.CoreRangeError, q.send, 0, ["a", "b"], **kw)
+        refused(_core.CoreRangeError, q.send, -5, ["a"])
+        assert q.counts(0)[:3] == (0, 0, 0) and q.stats(0)["body_bytes"] == 0
+    """,
+    "change visibility outside the range changes nothing": """
+        q = make()
+        q.send(0, ["a", "b"])
+        _, got, _ = q.receive(0, 2, 10_000)
+        for vis in ([2**62, 0], [0, -1]):
+            refused(_core.CoreRangeError, q.change_visibility, 0, got[1], vis, 12 * HOUR)
+        refused(_core.CoreRangeError, q.change_visibility, 0, got[1], [0, 0], -1)
+        assert q.counts(0) == (0, 2, 0, 10_000)
+    """,
+    "retention and FIFO delay outside the range are refused": """
+        q = make()
+        q.send(0, ["a"])
+        refused(_core.CoreRangeError, q.set_retention, 0, 2**62)
+        refused(_core.CoreRangeError, q.set_retention, 0, -1)
+        assert q.counts(HOUR - 1)[:3] == (1, 0, 0) and q.counts(HOUR)[:3] == (0, 0, 0)
+        f = fifo()
+        refused(_core.CoreRangeError, f.set_fifo, 0, 2**62, False)
+        refused(_core.CoreRangeError, f.set_fifo, 0, -1, False)
+        refused(_core.CoreRangeError, make, -1)
+        refused(_core.CoreRangeError, make, HOUR, fifo=True, window_ms=-1)
+        refused(_core.CoreRangeError, make, HOUR, fifo=True, delay_ms=2**62)
+    """,
+    "restore checks digests, times and counts": """
+        q = make()
+        md5 = "0" * 32
+        refused(_core.CoreValueError, q.restore, 0, ["a"], ["00"])
+        refused(ValueError, q.restore, 0, ["a"], ["zz" * 16])
+        refused(_core.CoreRangeError, q.restore, 0, ["a"], [md5], sent_ms=[2**62])
+        refused(_core.CoreRangeError, q.restore, 0, ["a"], [md5], first_ms=[-7])
+        refused(_core.CoreRangeError, q.restore, 0, ["a"], [md5], rcs=[-1])
+        refused(_core.CoreRangeError, q.restore, 0, ["a"], [md5], nums=[-2])
+        assert q.counts(0)[:3] == (0, 0, 0)
+        q.restore(0, ["a"], [md5], rcs=[2**31 - 1])
+        _, got, _ = q.receive(0, 1, 0)
+        assert got[4] == [2**31 - 1]  # a receive count saturates, never wraps
+    """,
+    "FIFO retry outside the range is refused": """
+        q = fifo()
+        q.send_fifo(0, ["a"], ["g"], ["d"])
+        _, got, _ = q.receive(0, 1, 10_000)
+        refused(_core.CoreRangeError, q.retry, 0, got[1], 10_000, 2**62)
+        refused(_core.CoreRangeError, q.retry, -1, got[1], 10_000, 0)
+        assert q.retry(0, got[1], 10_000, 5_000)
+    """,
+    "Python ints beyond int64 stop at the binding": """
+        q = make()
+        for call in (lambda: q.receive(0, 2**64, 0), lambda: q.send(0, ["a"], delays=[2**64]),
+                     lambda: q.counts(2**70)):
+            try:
+                call()
+            except OverflowError:
+                pass
+            else:
+                raise AssertionError("accepted")
+        assert q.counts(0)[:3] == (0, 0, 0)
+    """,
+}
+
+
+def run_isolated(code: str) -> str:
+    """Run code in a fresh interpreter (same environment, so LD_PRELOAD/ASAN_OPTIONS carry over)."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_CASES))
+def test_native_numbers_never_corrupt_the_queue(case):
+    run_isolated(_PRELUDE + textwrap.dedent(NATIVE_CASES[case]) + "\nprint('done')\n")
