@@ -155,3 +155,17 @@ SNS_MANAGED_MIN_DELAY_S = 1
 SNS_MANAGED_MAX_DELAY_S = 20
 SNS_LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)  # Lambda's own async-invoke retries of a failing handler
 SNS_DELIVERY_WORKERS_MAX = 8              # worker threads per slow protocol lane (http, lambda, firehose)
+
+# --- Firehose delivery guarantees, S3 keys (appended by the Firehose reliability work) ----------
+FIREHOSE_S3_RETRY_DURATION_S = 24 * 3600   # S3 delivery is retried for up to 24 h (DirectPut retention)
+FIREHOSE_S3_RETRY_INTERVAL_MAX_S = 5       # back-off 1, 2, 4 s, then every 5 s as AWS retries S3
+FIREHOSE_HTTP_RETRY_INTERVAL_MAX_S = 30    # HTTP endpoint back-off cap
+FIREHOSE_DP_RETRY_DURATION_DEFAULT_S = 300  # DynamicPartitioningConfiguration.RetryOptions default
+FIREHOSE_PENDING_BUFFERS_MAX = 4           # sealed buffers awaiting delivery per stream; then puts get
+                                           # ServiceUnavailableException (Kinesis sources stop reading)
+FIREHOSE_CLOSE_DRAIN_S = 30.0              # wall seconds close/delete waits for deliveries before the
+                                           # rest goes to the error output (FirehoseBackend.close_drain_s)
+S3_BUCKET_NAME_MIN = 3
+S3_BUCKET_NAME_MAX = 63
+S3_KEY_MAX_BYTES = 1024                    # UTF-8 bytes of an object key
+LOCAL_PATH_SEGMENT_MAX_BYTES = 255         # NAME_MAX of local filesystems: one key segment

@@ -9,10 +9,20 @@ in `<s3_root>/.engine-tmp/` and renamed into place (rename is atomic on POSIX, a
 temporary directory is outside every bucket, so a reader listing a prefix never sees a partial
 file); on an object store it is one PUT (or a multipart upload, which becomes visible only when
 it completes).
+
+How a key maps to a path. An S3 key is a flat string; the store splits it at "/" and turns each
+piece into one path segment, escaping what a filesystem would interpret: "%" -> "%25",
+"\\" -> "%5C", NUL -> "%00", a segment "." or ".." -> "%2E" / "%2E%2E", and an empty segment
+(from "//" or a leading "/") -> "%". Ordinary keys (`dt=2024-01-02/hour=03/x.parquet`) are left
+as they are; the mapping is one-to-one, so `list` gives the keys back, and whatever a key holds,
+its path stays under `<s3_root>/<bucket>/` (Hive-style readers decode %XX the same way). Bucket
+names must follow S3's naming rules, so a bucket is always one plain directory.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import threading
 import uuid
 import weakref
@@ -21,7 +31,55 @@ from typing import Callable
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from . import limits
+
 TMP_DIR = ".engine-tmp"
+_BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_SEGMENT_ESCAPES = str.maketrans({"%": "%25", "\\": "%5C", "\0": "%00"})
+_ESCAPE = re.compile(r"%(25|5C|00|2E)")
+_UNESCAPE = {"25": "%", "5C": "\\", "00": "\0", "2E": "."}
+
+
+class InvalidObjectKey(ValueError):
+    """A key this store cannot hold (a segment longer than the filesystem allows)."""
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why `name` breaks S3's general-purpose bucket naming rules, or None if it follows them."""
+    if not limits.S3_BUCKET_NAME_MIN <= len(name) <= limits.S3_BUCKET_NAME_MAX:
+        return (f"Bucket names must be between {limits.S3_BUCKET_NAME_MIN} and {limits.S3_BUCKET_NAME_MAX} "
+                "characters long.")
+    if not _BUCKET_CHARS.fullmatch(name):
+        return ("Bucket names can consist only of lowercase letters, numbers, periods and hyphens, and must "
+                "begin and end with a letter or number.")
+    if ".." in name:
+        return "Bucket names must not contain two adjacent periods."
+    try:
+        ipaddress.IPv4Address(name)
+        return "Bucket names must not be formatted as an IP address."
+    except ValueError:
+        pass
+    if name.startswith(_RESERVED_BUCKET_PREFIXES) or name.endswith(_RESERVED_BUCKET_SUFFIXES):
+        return "Bucket names must not use a prefix or suffix that S3 reserves."
+    return None
+
+
+def key_to_path(key: str) -> str:
+    """The relative path of an object key (see the module docstring)."""
+    return "/".join(_segment(part) for part in key.split("/"))
+
+
+def _segment(part: str) -> str:
+    if part in ("", ".", ".."):
+        return "%" if not part else "%2E" * len(part)
+    return part.translate(_SEGMENT_ESCAPES)
+
+
+def path_to_key(path: str) -> str:
+    return "/".join("" if part == "%" else _ESCAPE.sub(lambda m: _UNESCAPE[m.group(1)], part)
+                    for part in path.split("/"))
 
 
 def bucket_from_arn(bucket_arn: str) -> str:
@@ -55,8 +113,17 @@ class S3Store:
     # --- paths -------------------------------------------------------------------------
     def path(self, bucket: str, key: str = "") -> str:
         """Filesystem path of s3://bucket/key (a directory when key is '' or ends with '/')."""
-        parts = [p for p in (self.base, bucket, key) if p]
-        return "/".join(parts)
+        problem = bucket_name_problem(bucket)
+        if problem is not None:
+            raise ValueError(f"invalid bucket name {bucket!r}: {problem}")
+        if key.endswith("/"):
+            key = key[:-1]
+        relative = key_to_path(key) if key else ""
+        if self.is_local and any(len(part.encode("utf-8", "surrogatepass")) > limits.LOCAL_PATH_SEGMENT_MAX_BYTES
+                                 for part in relative.split("/")):
+            raise InvalidObjectKey(f"a segment of the key {key[:80]!r}... is longer than "
+                                   f"{limits.LOCAL_PATH_SEGMENT_MAX_BYTES} bytes")
+        return "/".join(p for p in (self.base, bucket, relative) if p)
 
     def _ensure_dir(self, directory: str) -> None:
         if not directory or directory in self._made:
@@ -65,26 +132,38 @@ class S3Store:
         with self._lock:
             self._made.add(directory)
 
+    def _forget_dir(self, directory: str) -> None:
+        """After a failed write: the directory may have gone; check it again next time."""
+        with self._lock:
+            self._made.discard(directory)
+
     # --- writing -----------------------------------------------------------------------
     def write(self, bucket: str, key: str, writer: Callable[[pa.NativeFile], None]) -> str:
         """Create s3://bucket/key atomically; `writer(stream)` writes the content."""
         final = self.path(bucket, key)
-        self._ensure_dir(final.rsplit("/", 1)[0] if "/" in final else "")
-        if not self.is_local:
-            with self.filesystem.open_output_stream(final, compression=None) as out:
-                writer(out)
-            return final
+        directory = final.rsplit("/", 1)[0] if "/" in final else ""
+        try:
+            self._ensure_dir(directory)
+            if not self.is_local:
+                with self.filesystem.open_output_stream(final, compression=None) as out:
+                    writer(out)
+                return final
+        except BaseException:
+            self._forget_dir(directory)
+            raise
         tmp_dir = "/".join(p for p in (self.base, TMP_DIR) if p)
-        self._ensure_dir(tmp_dir)
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
         try:
+            self._ensure_dir(tmp_dir)
             with self.filesystem.open_output_stream(tmp, compression=None) as out:
                 writer(out)
             self.filesystem.move(tmp, final)
         except BaseException:
+            self._forget_dir(directory)
+            self._forget_dir(tmp_dir)
             try:
                 self.filesystem.delete_file(tmp)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the temporary file may never have been created
                 pass
             raise
         return final
@@ -105,7 +184,7 @@ class S3Store:
         keys = []
         for info in self.filesystem.get_file_info(selector):
             if info.type == pafs.FileType.File:
-                key = info.path[len(root) + 1:] if root else info.path
+                key = path_to_key(info.path[len(root) + 1:] if root else info.path)
                 if key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
@@ -139,4 +218,5 @@ def resolve(engine, uri: str) -> tuple[pafs.FileSystem, str]:
     return store.filesystem, store.path(bucket, key.rstrip("/"))
 
 
-__all__ = ["S3Store", "store_for", "resolve", "parse_s3_uri", "bucket_from_arn"]
+__all__ = ["S3Store", "store_for", "resolve", "parse_s3_uri", "bucket_from_arn", "bucket_name_problem",
+           "key_to_path", "path_to_key", "InvalidObjectKey"]

@@ -72,7 +72,7 @@ def value_bytes(arr: pa.Array) -> int:
     return int(offsets[-1] - offsets[0])
 
 
-def _offsets(arr: pa.Array) -> np.ndarray:
+def offsets(arr: pa.Array) -> np.ndarray:
     width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
     return np.frombuffer(arr.buffers()[1], dtype=width, count=len(arr) + 1, offset=arr.offset * width().itemsize)
 
@@ -83,11 +83,11 @@ def concatenated(arr: pa.Array) -> pa.Buffer:
         return pa.py_buffer(b"")
     if arr.null_count:
         arr = pc.fill_null(arr, pa.scalar(b"", arr.type))
-    offsets = _offsets(arr)
+    bounds = offsets(arr)
     data = arr.buffers()[2]
     if data is None:
         return pa.py_buffer(b"")
-    return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    return data.slice(int(bounds[0]), int(bounds[-1] - bounds[0]))
 
 
 def newline_joined(arr: pa.Array) -> tuple[pa.Buffer, int]:
@@ -526,7 +526,7 @@ def extract_keys(arr: pa.Array, queries: list[KeyQuery]) -> tuple[dict, np.ndarr
                 keys[q.key] = pa.nulls(n, pa.string())
                 continue
             keys[q.key] = _apply_filters(col, q.filters)
-    except (pa.ArrowException, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 - the batch read failed somewhere: decide record by record
         keys = _extract_slow(arr, queries)
     ok = np.ones(n, dtype=bool)
     for col in keys.values():
@@ -578,22 +578,36 @@ def _timestamps_as_strings(t: pa.DataType) -> pa.DataType:
 
 
 def _extract_slow(arr: pa.Array, queries: list[KeyQuery]) -> dict:
+    """One record at a time: a record whose query fails gets a null key (and goes to the error
+    output), the others keep theirs."""
     values = {q.key: [] for q in queries}
     for raw in arr.to_pylist():
         try:
             doc = json.loads(raw)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - not JSON (or nested beyond the parser): no keys
             doc = None
         for q in queries:
             v = doc
-            for name in q.path:
-                v = v.get(name) if isinstance(v, dict) else None
             try:
-                v = _jq_scalar(v, q.filters)
-            except Exception:  # noqa: BLE001
+                for name in q.path:
+                    v = v.get(name) if isinstance(v, dict) else None
+                v = partition_value(_jq_scalar(v, q.filters))
+            except Exception:  # noqa: BLE001 - the query failed on this record
                 v = None
             values[q.key].append(v)
     return {k: pa.array(v, pa.string()) for k, v in values.items()}
+
+
+def partition_value(value) -> str | None:
+    """A partition key value as a string an object key can hold, or None (the record fails)."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate
+        return None
+    return text
 
 
 def _jq_scalar(v, filters):
@@ -625,9 +639,14 @@ def group_indices(keys: dict, names: list[str]) -> list[tuple[dict, np.ndarray]]
     n = len(cols[0])
     if n == 0:
         return []
-    combined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\x1f")
-    encoded = pc.dictionary_encode(combined)
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    # one code per distinct tuple of values, from each column's dictionary codes (no separator
+    # that a value could also hold)
+    codes = np.zeros(n, dtype=np.int64)
+    for col in cols:
+        encoded = pc.dictionary_encode(col)
+        col_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes = codes * (len(encoded.dictionary) + 1) + col_codes
+        _, codes = np.unique(codes, return_inverse=True)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     bounds = np.flatnonzero(np.diff(sorted_codes)) + 1

@@ -2,9 +2,13 @@
 
 A delivery stream buffers records as Arrow binary arrays (DirectPut) or as the zero-copy
 RecordBatches a Kinesis source stream returns, and delivers when the buffered bytes reach
-SizeInMBs (in the putting thread, which gives natural back-pressure) or when IntervalInSeconds
-has passed since the first record of the buffer (an engine-clock timer), whichever comes first;
-also on flush(), delete, Engine.close() and interpreter exit.
+SizeInMBs or when IntervalInSeconds has passed since the first record of the buffer (an
+engine-clock timer), whichever comes first; also on flush(), delete, Engine.close() and
+interpreter exit. A put only appends and, when the buffer is full, seals it and hands it to the
+stream's delivery worker: no put waits on a destination. Each failed write or request is retried
+on the engine clock for its destination's retry duration, then written to the error output;
+close and delete refuse new records first, then deliver what was accepted within a bounded
+drain time (FirehoseBackend.close_drain_s).
 
 Delivery (ExtendedS3): optional S3 backup of the source records -> Lambda transformation ->
 dynamic partition keys -> record format conversion (JSON -> Arrow -> Parquet/ORC) -> one object
@@ -14,10 +18,14 @@ Lambda transformation -> POST with retries on the engine clock -> S3 backup of w
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
+import ssl
 import threading
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -27,7 +35,8 @@ import pyarrow.compute as pc
 
 from .. import limits
 from ..arn import firehose_arn, parse_arn
-from ..s3 import bucket_from_arn, store_for
+from ..clock import ManualClock
+from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, store_for
 from . import export, httpdest, prefix as prefixes
 from .errors import (
     ConcurrentModificationException,
@@ -37,7 +46,7 @@ from .errors import (
     ResourceNotFoundException,
     ServiceUnavailableException,
 )
-from .transform import Failure, run_lambda
+from .transform import run_lambda
 
 log = logging.getLogger("engine.firehose")
 
@@ -219,6 +228,23 @@ class _Plan:
             else:
                 self.format = export.ColumnarFormat("parquet", opts.get("Compression", "SNAPPY"), dict(opts))
             stream._resolve_schema(conv)   # the Glue table must exist and parse
+        self._check_storable(stream, dest)
+
+    def _check_storable(self, stream: "DeliveryStream", dest: Destination) -> None:
+        """Prefix and ErrorOutputPrefix (and the backup's) must give keys the store can hold."""
+        now = stream.clock.now_ms()
+        store = store_for(stream.engine)
+        layouts = [(dest.s3, self.prefixes)]
+        if self.backup_prefixes is not None:
+            layouts.append((dest.backup, self.backup_prefixes))
+        sample = export.object_name(stream.name, 1, now, datetime.timezone.utc, ".parquet")
+        for s3, layout in layouts:
+            for prefix in (layout.data_prefix(now), layout.error_prefix(now, prefixes.FORMAT_CONVERSION_FAILED)):
+                try:
+                    store.path(s3.bucket, prefix + sample)
+                except InvalidObjectKey as err:
+                    raise InvalidArgumentException(f"The prefix {prefix!r} gives object keys that can't be "
+                                                   f"stored: {err}") from None
 
     def converter(self, schema: pa.Schema, conv: Conversion) -> export.JsonConverter:
         key = (schema, conv.deserializer, json.dumps(conv.deserializer_options, sort_keys=True, default=str))
@@ -271,14 +297,164 @@ def _combine(chunks: list[_Chunk]) -> _Records:
     meta = None
     if chunks and chunks[0].meta is not None:
         meta = pa.Table.from_batches([c.meta for c in chunks])   # zero-copy
-    return _Records(data, arrival, meta)
+    records = _Records(data, arrival, meta)
+    if meta is not None:
+        records.shard_ids = [c.shard_id for c in chunks for _ in range(len(c.data))]
+    return records
 
 
-def _shard_ids(chunks: list[_Chunk]) -> list:
-    out = []
-    for c in chunks:
-        out.extend([c.shard_id] * len(c.data))
-    return out
+def _error_doc(records: _Records, i: int, code: str, message: str, attempts: int, ended_ms: int) -> dict:
+    """One line of an error object, as AWS writes them (processing-failed and the others)."""
+    return {"attemptsMade": attempts, "arrivalTimestamp": int(records.arrival[i]), "errorCode": code,
+            "errorMessage": message, "attemptEndingTimestamp": ended_ms,
+            "rawData": base64.b64encode(records.data[i].as_py() or b"").decode("ascii")}
+
+
+# --- delivery work ---------------------------------------------------------------------
+# A sealed buffer becomes a _Batch; a stream's worker turns it into units (object writes, an HTTP
+# request) and attempts each. A failed unit waits for its retry on the engine clock (parked), then
+# goes back to the worker; after its retry duration it goes to the error output. A batch stays
+# "open" until every unit made from it has settled (delivered, written as an error, or counted as
+# undeliverable): open batches are what backpressure counts.
+class _Batch:
+    __slots__ = ("chunks", "plan", "destination", "version", "open_units", "n_records")
+
+    def __init__(self, chunks: list[_Chunk], plan: "_Plan", destination, version: int):
+        self.chunks = chunks
+        self.plan = plan                  # the configuration at seal time (update_destination may follow)
+        self.destination = destination
+        self.version = version
+        self.open_units = 1               # its _Process job
+        self.n_records = sum(len(c.data) for c in chunks)
+
+
+class _Unit:
+    """Work on the stream's worker that settles exactly once."""
+
+    kind = "unit"
+    max_interval_s = limits.FIREHOSE_S3_RETRY_INTERVAL_MAX_S
+
+    def __init__(self, batch: _Batch, n_records: int, retry_s: float = 0.0):
+        self.batch = batch
+        self.n_records = n_records
+        self.retry_s = retry_s
+        self.attempts = 0
+        self.first_failure: Optional[float] = None
+        self.final = False                # one attempt, then the error output (close)
+        self.timer = None
+        self.settled = False
+
+    def delay(self, elapsed: float) -> float:
+        return max(min(2 ** (self.attempts - 1), self.max_interval_s, self.retry_s - elapsed), 1)
+
+    def run(self, stream: "DeliveryStream") -> None:
+        raise NotImplementedError   # pragma: no cover
+
+    def give_up(self, stream: "DeliveryStream", code: str, message: str) -> None:
+        raise NotImplementedError   # pragma: no cover
+
+    def expire(self, stream: "DeliveryStream") -> None:
+        """The drain time at close ran out before the worker reached this unit."""
+        self.give_up(stream, CLOSE_TIMEOUT_CODE, CLOSE_TIMEOUT_MESSAGE)
+
+
+CLOSE_TIMEOUT_CODE = "Engine.CloseDrainTimeout"
+CLOSE_TIMEOUT_MESSAGE = "The delivery stream was closed before these records could be delivered."
+
+
+class _Process(_Unit):
+    """A sealed buffer: transform, partition, convert; then attempt the resulting units in order."""
+
+    kind = "buffer"
+
+    def __init__(self, batch: _Batch):
+        super().__init__(batch, batch.n_records)
+        self.settled = False
+
+    def run(self, stream):
+        units = stream._make_units(self.batch)
+        stream._add_units(units)
+        stream._settle(self)
+        for unit in units:
+            unit.run(stream)
+
+    def give_up(self, stream, code, message):
+        records = _combine(self.batch.chunks)
+        unit = stream._error_write(self.batch, records, np.arange(len(records)), stream._failure_type(self.batch),
+                                   code, message, self.attempts or 1)
+        stream._add_units([unit])
+        stream._settle(self)
+        unit.final = True
+        unit.run(stream)
+
+
+class _Write(_Unit):
+    """One S3 object: data, error documents, or a backup copy."""
+
+    DATA, ERROR, BACKUP = "data", "error", "backup"
+
+    def __init__(self, batch, kind: str, dest: S3Destination, key: str, payload, n_records: int, retry_s: float,
+                 records: Optional[_Records] = None, idx: Optional[np.ndarray] = None, error_type: str = ""):
+        super().__init__(batch, n_records, retry_s)
+        self.kind = kind
+        self.dest = dest
+        self.key = key
+        self.payload = payload            # bytes or pyarrow Buffer, complete before the first attempt
+        self.records = records            # data writes: the records it holds, for the error output
+        self.idx = idx
+        self.error_type = error_type
+
+    def run(self, stream):
+        self.attempts += 1
+        try:
+            stream._store().put(self.dest.bucket, self.key, self.payload)
+        except Exception as err:  # noqa: BLE001 - any storage failure is a destination failure
+            stream._failed(self, "S3.WriteFailed", f"{type(err).__name__}: {err}")
+            return
+        stream._written(self)
+
+    def give_up(self, stream, code, message):
+        if self.kind == _Write.DATA:
+            fallback = stream._error_write(self.batch, self.records, self.idx, S3_FAILED, code, message,
+                                           self.attempts)
+            stream._replace(self, fallback)
+        else:
+            stream._undeliverable(self, code, message)
+
+
+class _HttpDelivery(_Unit):
+    """One batch on its way to an HTTP endpoint; the request id stays the same across retries."""
+
+    kind = "http"
+    max_interval_s = limits.FIREHOSE_HTTP_RETRY_INTERVAL_MAX_S
+
+    def __init__(self, batch, dest: HttpEndpoint, records: _Records):
+        super().__init__(batch, len(records), dest.retry_s)
+        self.dest = dest
+        self.records = records
+        self.request_id = str(uuid.uuid4())
+        self.b64 = export.base64_list(records.data)
+
+    def run(self, stream):
+        self.attempts += 1
+        dest = self.dest
+        outcome = httpdest.post(
+            dest.url, request_id=self.request_id, timestamp_ms=stream.clock.now_ms(), records_b64=self.b64,
+            source_arn=stream.arn, access_key=dest.access_key, common_attributes=dest.common_attributes,
+            gzip_body=dest.content_encoding == "GZIP", timeout=stream._http_timeout(),
+            ssl_context=stream.backend.ssl_context)
+        if outcome.ok:
+            stream._written(self)
+        else:
+            stream._failed(self, outcome.code, outcome.message)
+
+    def give_up(self, stream, code, message):
+        fallback = stream._error_write(self.batch, self.records, np.arange(len(self.records)),
+                                       prefixes.HTTP_ENDPOINT_FAILED, code, message, self.attempts)
+        stream._replace(self, fallback)
+
+
+S3_FAILED = "s3-failed"      # engine's error-output-type for objects S3 refused for the whole retry duration
 
 
 # --- delivery stream ---------------------------------------------------------------------
@@ -299,16 +475,34 @@ class DeliveryStream:
         self.source = source
         self.encryption = encryption
         self.tags = dict(tags)
-        self.stats = {"delivered_records": 0, "delivered_objects": 0, "failed_records": 0, "dropped_records": 0}
-        self._lock = threading.Lock()              # the buffer
-        self._deliver_lock = threading.RLock()     # one delivery at a time, in order
+        self.stats = {"delivered_records": 0, "delivered_objects": 0, "failed_records": 0, "dropped_records": 0,
+                      "retried_attempts": 0, "undeliverable_records": 0, "expired_at_close_records": 0,
+                      "in_flight_at_close_records": 0}
+        # One lock orders puts, seals and close: a put either lands in a buffer before the seal that
+        # close makes, or sees the stream closed and is refused; nothing is left in a buffer no one seals.
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._poll_lock = threading.Lock()        # one Kinesis read at a time; close reads last
         self._chunks: list[_Chunk] = []
         self._bytes = 0
         self._timer = None
         self._poll_timer = None
         self._positions: dict[int, int] = {}
-        self._pending_http: set = set()
+        # Delivery runs on one worker thread per stream, started when a buffer is sealed and ended
+        # when the queue is empty: a stream's deliveries stay in order, a slow destination holds only
+        # its own stream's thread (never a put, never another stream), and idle streams hold none.
+        self._queue: deque = deque()
+        self._worker = False
+        self._current: Optional[_Unit] = None
+        self._parked: set = set()                 # units waiting for a retry timer
+        self._open_batches = 0
         self._closed = False
+        self._closed_error: Optional[Exception] = None
+        self._final = False                       # closing: failures go to the error output at once
+        self._drain_deadline: Optional[float] = None
+        # With a ManualClock, a timer's deliveries finish before advance() returns, so tests step
+        # through time deterministically; with real time the timer thread only hands work off.
+        self._sync_timers = isinstance(self.clock, ManualClock)
         self._window = (0, 0, 0)                   # second, records, bytes (enforce_limits)
         self._plan = _Plan(self, destination)
         if source is not None:
@@ -317,24 +511,45 @@ class DeliveryStream:
 
     # --- native API ------------------------------------------------------------------
     def put_batch(self, records) -> int:
-        """Buffer records (list of bytes/str, numpy array, or pyarrow binary/string array)."""
+        """Buffer records (list of bytes/str, numpy array, or pyarrow binary/string array).
+
+        Never waits on the destination. Raises ServiceUnavailableException while the stream has
+        FIREHOSE_PENDING_BUFFERS_MAX sealed buffers undelivered, ResourceNotFoundException once the
+        stream is deleted."""
         if self.source is not None:
             raise InvalidArgumentException("This operation is not permitted on KinesisStreamAsSource delivery "
                                            "stream type.")
-        arr = export.as_binary_array(records)
+        try:
+            arr = export.as_binary_array(records)
+        except (TypeError, ValueError, pa.ArrowException) as err:
+            raise InvalidArgumentException(f"Records must be bytes or strings: {err}") from None
         if len(arr) == 0:
             return 0
-        self._append(_Chunk(arr, self.clock.now_ms()))
+        if arr.null_count:
+            raise InvalidArgumentException("Record data must not be null.")
+        sizes = np.diff(export.offsets(arr))
+        if sizes.max() > limits.FIREHOSE_RECORD_MAX:
+            raise InvalidArgumentException(f"A record is larger than {limits.FIREHOSE_RECORD_MAX} bytes.")
+        self._append(_Chunk(arr, self.clock.now_ms()), accepting=True)
         return len(arr)
 
-    def flush(self) -> None:
-        """Deliver everything buffered now (a Kinesis source is read up to its tip first)."""
-        if self.source is not None:
-            self._poll()
-        with self._deliver_lock:
-            chunks = self._take()
-            if chunks:
-                self._deliver(chunks)
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Deliver everything buffered now (a Kinesis source is read up to its tip first) and wait
+        until each sealed buffer has had its delivery attempt. Failed writes keep waiting for their
+        retry on the engine clock. Returns False if `timeout` (wall seconds) ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            more = self._poll() if self.source is not None else False
+            with self._lock:
+                self._seal_locked()
+            if not self._wait_idle(deadline):
+                return False
+            if not more:
+                return True
+
+    def drain(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the worker has nothing queued or running (what is buffered stays buffered)."""
+        return self._wait_idle(None if timeout is None else time.monotonic() + timeout)
 
     @property
     def buffered_bytes(self) -> int:
@@ -344,6 +559,11 @@ class DeliveryStream:
     def buffered_records(self) -> int:
         with self._lock:
             return sum(len(c.data) for c in self._chunks)
+
+    @property
+    def pending_buffers(self) -> int:
+        """Sealed buffers not yet settled (queued, being delivered, or waiting for a retry)."""
+        return self._open_batches
 
     # --- throughput quota (enforce_limits) ------------------------------------------
     def admit(self, sizes: list[int]) -> int:
@@ -367,39 +587,154 @@ class DeliveryStream:
             return accepted
 
     # --- buffering ---------------------------------------------------------------------
-    def _append(self, chunk: _Chunk) -> None:
-        if self._closed:
-            raise ServiceUnavailableException(f"Firehose {self.name} is being deleted.")
+    def _append(self, chunk: _Chunk, accepting: bool) -> None:
+        """Add to the buffer; seal it when full. `accepting`: a put, refused when closed or behind."""
         hints = self.destination.buffering
         with self._lock:
+            if accepting:
+                if self._closed:
+                    raise self._closed_error
+                if self._open_batches >= self.backend.pending_buffers_max:
+                    raise ServiceUnavailableException(
+                        f"Firehose {self.name} has {self._open_batches} buffers waiting for delivery. Slow down.")
             self._chunks.append(chunk)
             self._bytes += chunk.nbytes
-            full = self._bytes >= hints.size_mb * MiB
-            if not full and self._timer is None:
+            if self._bytes >= hints.size_mb * MiB:
+                self._seal_locked()
+            elif self._timer is None and not self._closed:
                 self._timer = self.clock.call_later(hints.interval_s, self._on_interval)
-        if full:
-            with self._deliver_lock:
-                chunks = self._take()
-                if chunks:
-                    self._deliver(chunks)
 
-    def _take(self) -> list[_Chunk]:
-        with self._lock:
-            chunks, self._chunks, self._bytes = self._chunks, [], 0
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        return chunks
+    def _seal_locked(self) -> None:
+        """Hand the buffer to the worker (self._lock held)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._chunks:
+            return
+        batch = _Batch(self._chunks, self._plan, self.destination, self.version)
+        self._chunks, self._bytes = [], 0
+        self._open_batches += 1
+        self._queue.append(_Process(batch))
+        self._start_worker_locked()
 
     def _on_interval(self) -> None:
         with self._lock:
             self._timer = None
         if self.source is not None:
             self._poll()
-        with self._deliver_lock:
-            chunks = self._take()
-            if chunks:
-                self._deliver(chunks)
+        with self._lock:
+            self._seal_locked()
+        self._after_timer()
+
+    def _after_timer(self) -> None:
+        if self._sync_timers:
+            self._wait_idle(None)
+
+    # --- worker --------------------------------------------------------------------------
+    def _start_worker_locked(self) -> None:
+        if not self._worker and self._queue:
+            self._worker = True
+            threading.Thread(target=self._work, name=f"engine-firehose-{self.name}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._worker = False
+                    self._idle.notify_all()
+                    return
+                unit = self._current = self._queue.popleft()
+            try:
+                unit.run(self)
+            except BaseException:  # noqa: BLE001 - a bug in delivery must not lose the unit's records
+                log.exception("Firehose %s: delivery of %d records failed", self.name, unit.n_records)
+                if not unit.settled:
+                    self._undeliverable(unit, "Engine.InternalError", "delivery raised an unexpected error")
+            with self._lock:
+                self._current = None
+
+    def _wait_idle(self, deadline: Optional[float]) -> bool:
+        with self._lock:
+            while self._worker or self._queue:
+                if deadline is None:
+                    self._idle.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
+
+    # --- unit bookkeeping -------------------------------------------------------------
+    def _add_units(self, units: list[_Unit]) -> None:
+        with self._lock:
+            for unit in units:
+                unit.batch.open_units += 1
+                unit.final = unit.final or self._final
+
+    def _settle(self, unit: _Unit) -> None:
+        with self._lock:
+            if unit.settled:
+                return
+            unit.settled = True
+            unit.batch.open_units -= 1
+            if unit.batch.open_units == 0:
+                self._open_batches -= 1
+
+    def _count(self, name: str, n: int) -> None:
+        with self._lock:
+            self.stats[name] += n
+
+    def _written(self, unit: _Unit) -> None:
+        if isinstance(unit, _Write) and unit.kind == _Write.ERROR:
+            self._count("failed_records", unit.n_records)
+        elif unit.kind in (_Write.DATA, "http"):
+            with self._lock:
+                self.stats["delivered_records"] += unit.n_records
+                self.stats["delivered_objects"] += unit.kind == _Write.DATA
+        self._settle(unit)
+
+    def _replace(self, unit: _Unit, fallback: _Unit) -> None:
+        """`unit` gave up; `fallback` (its error output) takes its records."""
+        self._add_units([fallback])
+        self._settle(unit)
+        fallback.run(self)
+
+    def _undeliverable(self, unit: _Unit, code: str, message: str) -> None:
+        self._count("undeliverable_records", unit.n_records)
+        log.error("Firehose %s: %d records could not be written to any output (%s %s: %s: %s)", self.name,
+                  unit.n_records, unit.kind, getattr(unit, "key", ""), code, message)
+        self._settle(unit)
+
+    def _failed(self, unit: _Unit, code: str, message: str) -> None:
+        """A unit's attempt failed: retry it on the engine clock, or give up after its duration."""
+        now = self.clock.now()
+        if unit.first_failure is None:
+            unit.first_failure = now
+        elapsed = now - unit.first_failure
+        with self._lock:
+            retry = not (unit.final or self._final) and elapsed < unit.retry_s
+            if retry:
+                self.stats["retried_attempts"] += 1
+                unit.timer = self.clock.call_later(unit.delay(elapsed), lambda: self._retry(unit))
+                self._parked.add(unit)
+        if not retry:
+            unit.give_up(self, code, message)
+
+    def _retry(self, unit: _Unit) -> None:
+        with self._lock:
+            if unit not in self._parked:
+                return           # moved to the queue by close
+            self._parked.discard(unit)
+            unit.timer = None
+            self._queue.append(unit)
+            self._start_worker_locked()
+        self._after_timer()
+
+    def _http_timeout(self) -> float:
+        if self._drain_deadline is None:
+            return self.backend.http_timeout
+        return max(0.1, min(self.backend.http_timeout, self._drain_deadline - time.monotonic()))
 
     # --- Kinesis source ----------------------------------------------------------------
     def _kinesis_stream(self):
@@ -430,17 +765,27 @@ class DeliveryStream:
         try:
             self._poll()
         finally:
-            if not self._closed:
-                self._poll_timer = self.clock.call_later(limits.FIREHOSE_KINESIS_POLL_INTERVAL_S, self._poll_tick)
+            with self._lock:
+                if not self._closed:
+                    self._poll_timer = self.clock.call_later(limits.FIREHOSE_KINESIS_POLL_INTERVAL_S,
+                                                             self._poll_tick)
+        self._after_timer()
 
-    def _poll(self) -> None:
-        try:
-            stream = self._kinesis_stream()
-        except ResourceNotFoundException:
-            return   # the source stream is gone; nothing more to read
-        with self._deliver_lock:
+    def _poll(self, final: bool = False) -> bool:
+        """Read what the source holds into the buffer. Stops early (and returns True) while the
+        stream has its maximum of sealed buffers pending, leaving the records in Kinesis;
+        `final` (close) reads to the tip whatever is pending."""
+        with self._poll_lock:
+            if self._closed:
+                return False
+            try:
+                stream = self._kinesis_stream()
+            except ResourceNotFoundException:
+                return False   # the source stream is gone; nothing more to read
             for shard in list(stream.shards):
                 while True:   # read returns up to one chunk of the shard's log per call
+                    if not final and self._open_batches >= self.backend.pending_buffers_max:
+                        return True
                     batch = stream.read(shard.index, start_seq=self._positions.get(shard.index))
                     if batch.num_rows == 0:
                         break
@@ -448,67 +793,74 @@ class DeliveryStream:
                     self._positions[shard.index] = int(seqs[batch.num_rows - 1].as_py()) + 1
                     arrival = batch.column("approximate_arrival_timestamp").cast(pa.int64())
                     arrival = arrival.to_numpy(zero_copy_only=arrival.null_count == 0)
-                    self._append(_Chunk(batch.column("data"), arrival, batch, shard.shard_id))
+                    self._append(_Chunk(batch.column("data"), arrival, batch, shard.shard_id), accepting=False)
+            return False
 
-    # --- delivery ----------------------------------------------------------------------
-    def _deliver(self, chunks: list[_Chunk]) -> None:
-        records = _combine(chunks)
-        if records.meta is not None:
-            records.shard_ids = _shard_ids(chunks)
-        try:
-            if isinstance(self.destination, HttpEndpoint):
-                self._deliver_http(records)
-            else:
-                self._deliver_s3(records)
-        except Exception:   # noqa: BLE001 - keep the stream running; report once
-            log.exception("Firehose %s: delivery of %d records failed", self.name, len(records))
-            raise
-
+    # --- turning a buffer into units ------------------------------------------------------
     def _store(self):
         return store_for(self.engine)
 
-    def _write_raw(self, dest: S3Destination, key: str, payload) -> None:
-        content = export.compress(payload, dest.compression, inner_name=key.rsplit("/", 1)[-1])
-        self._store().put(dest.bucket, key, content)
+    def _failure_type(self, batch: _Batch) -> str:
+        return prefixes.HTTP_ENDPOINT_FAILED if isinstance(batch.destination, HttpEndpoint) else S3_FAILED
 
-    def _object_key(self, prefix: str, oldest_ms: int, dest: S3Destination, extension: str) -> str:
+    def _make_units(self, batch: _Batch) -> list[_Unit]:
+        """The writes and requests that deliver `batch`; never raises: a failure in a step sends the
+        records it concerns to the error output, and an unexpected one sends the whole buffer."""
+        records = _combine(batch.chunks)
+        try:
+            if isinstance(batch.destination, HttpEndpoint):
+                return self._http_units(batch, records)
+            return self._s3_units(batch, records)
+        except Exception as err:  # noqa: BLE001 - isolate the failure to this buffer, never lose it
+            log.exception("Firehose %s: processing %d records failed", self.name, len(records))
+            return [self._error_write(batch, records, np.arange(len(records)), prefixes.PROCESSING_FAILED,
+                                      "Engine.ProcessingFailed", f"{type(err).__name__}: {err}", 1)]
+
+    def _object_key(self, prefix: str, oldest_ms: int, dest: S3Destination, extension: str, version: int) -> str:
         tz = prefixes.timezone(dest.custom_time_zone)
         ext = dest.file_extension if dest.file_extension else extension
-        return prefix + export.object_name(self.name, self.version, oldest_ms, tz, ext)
+        return prefix + export.object_name(self.name, version, oldest_ms, tz, ext)
 
-    def _write_errors(self, dest: S3Destination, plan_prefixes, error_type: str, docs: list[dict],
-                      arrivals: np.ndarray) -> None:
-        if not docs:
-            return
-        oldest = int(arrivals.min())
-        key = self._object_key(plan_prefixes.error_prefix(oldest, error_type), oldest, dest,
-                               export.compression_extension(dest.compression))
+    def _s3_retry_s(self, batch: _Batch) -> float:
+        dest = batch.destination
+        if isinstance(dest, ExtendedS3) and dest.dynamic_partitioning:
+            return dest.dynamic_partitioning_retry_s if dest.dynamic_partitioning_retry_s is not None \
+                else limits.FIREHOSE_DP_RETRY_DURATION_DEFAULT_S
+        return self.backend.s3_retry_s
+
+    def _error_write(self, batch: _Batch, records: _Records, idx: np.ndarray, error_type: str, code: str,
+                     message: str, attempts: int, docs: Optional[list] = None) -> _Write:
+        """Error documents for records[idx] under the destination's ErrorOutputPrefix."""
+        dest = batch.destination
+        s3 = dest.s3
+        now = self.clock.now_ms()
+        if docs is None:
+            docs = [_error_doc(records, int(i), code, message, attempts, now) for i in idx]
+        if isinstance(dest, ExtendedS3) and batch.plan.lambda_proc is not None and error_type == \
+                prefixes.PROCESSING_FAILED and code.startswith("Lambda."):
+            for doc in docs:
+                doc["lambdaArn"] = batch.plan.lambda_proc.parameters.get("LambdaArn")
+        oldest = int(records.arrival[idx].min()) if len(idx) else now
+        key = self._object_key(batch.plan.prefixes.error_prefix(oldest, error_type), oldest, s3,
+                               export.compression_extension(s3.compression), batch.version)
         body = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs).encode("utf-8")
-        self._write_raw(dest, key, body)
-        self.stats["failed_records"] += len(docs)
+        payload = export.compress(body, s3.compression, inner_name=key.rsplit("/", 1)[-1])
+        return _Write(batch, _Write.ERROR, s3, key, payload, len(docs), self.backend.s3_retry_s,
+                      error_type=error_type)
 
-    def _write_backup(self, records: _Records) -> None:
-        dest = self.destination.backup
-        oldest = int(records.arrival.min())
-        key = self._object_key(self._plan.backup_prefixes.data_prefix(oldest), oldest, dest,
-                               export.compression_extension(dest.compression))
-        self._write_raw(dest, key, export.concatenated(records.data))
+    def _raw_write(self, batch: _Batch, kind: str, dest: S3Destination, prefix: str, records: _Records,
+                   idx: Optional[np.ndarray], retry_s: float) -> _Write:
+        part = records if idx is None else records.take(idx)
+        oldest = int(part.arrival.min())
+        key = self._object_key(prefix, oldest, dest, export.compression_extension(dest.compression), batch.version)
+        payload = export.compress(export.concatenated(part.data), dest.compression,
+                                  inner_name=key.rsplit("/", 1)[-1])
+        return _Write(batch, kind, dest, key, payload, len(part), retry_s, records,
+                      np.arange(len(records)) if idx is None else idx)
 
-    def _processing_failed_docs(self, failures: list[Failure], records: _Records) -> list[dict]:
-        arn = self._plan.lambda_proc.parameters.get("LambdaArn") if self._plan.lambda_proc else None
-        docs = []
-        for f in failures:
-            doc = {"attemptsMade": f.attempts, "arrivalTimestamp": int(records.arrival[f.index]),
-                   "errorCode": f.code, "errorMessage": f.message, "attemptEndingTimestamp": f.ended_ms,
-                   "rawData": base64.b64encode(records.data[f.index].as_py() or b"").decode("ascii")}
-            if arn:
-                doc["lambdaArn"] = arn
-            docs.append(doc)
-        return docs
-
-    def _transform(self, records: _Records):
-        """Lambda step -> (records that are Ok with their new data, lambda keys, failure docs)."""
-        plan = self._plan
+    def _transform(self, batch: _Batch, records: _Records):
+        """Lambda step -> (records that are Ok with their new data, lambda keys, processing-failed writes)."""
+        plan = batch.plan
         if plan.lambda_proc is None:
             return records, None, []
         params = plan.lambda_proc.parameters
@@ -522,18 +874,147 @@ class DeliveryStream:
                             retries=int(params.get("NumberOfRetries", limits.FIREHOSE_LAMBDA_RETRIES)),
                             buffer_bytes=int(buffer_mb * MiB), stream_arn=self.arn, region=self.backend.region,
                             data=records.data, arrival_ms=records.arrival, kinesis=kinesis)
-        docs = self._processing_failed_docs(result.failed, records)
-        self.stats["dropped_records"] += result.dropped
+        writes = []
+        if result.failed:
+            arn = params.get("LambdaArn")
+            docs = []
+            for f in result.failed:
+                doc = _error_doc(records, f.index, f.code, f.message, f.attempts, f.ended_ms)
+                doc["lambdaArn"] = arn
+                docs.append(doc)
+            idx = np.asarray([f.index for f in result.failed], dtype=np.int64)
+            writes.append(self._error_write(batch, records, idx, prefixes.PROCESSING_FAILED, "", "", 0, docs=docs))
+        self._count("dropped_records", result.dropped)
         ok = records.take(result.ok_index)
         ok = _Records(result.data, ok.arrival, ok.meta, ok.shard_ids)
         if ok.meta is not None:
             ok.meta = ok.meta.set_column(ok.meta.schema.get_field_index("data"), "data",
                                          result.data.cast(ok.meta.schema.field("data").type))
-        return ok, result.lambda_keys, docs
+        return ok, result.lambda_keys, writes
 
-    def _partition_keys(self, records: _Records, lambda_keys):
-        """-> (keys {name: string array}, ok mask) for dynamic partitioning."""
-        plan = self._plan
+    def _http_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
+        dest: HttpEndpoint = batch.destination
+        if len(records) == 0:
+            return []
+        units: list[_Unit] = []
+        if dest.backup_mode == "AllData":
+            oldest = int(records.arrival.min())
+            units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
+                                         records, None, self.backend.s3_retry_s))
+        records, _keys, failed = self._transform(batch, records)
+        units += failed
+        if len(records):
+            units.append(_HttpDelivery(batch, dest, records))
+        return units
+
+    def _s3_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
+        plan = batch.plan
+        dest: ExtendedS3 = batch.destination
+        s3 = dest.s3
+        if len(records) == 0:
+            return []
+        units: list[_Unit] = []
+        if plan.backup_prefixes is not None:
+            oldest = int(records.arrival.min())
+            units.append(self._raw_write(batch, _Write.BACKUP, dest.backup,
+                                         plan.backup_prefixes.data_prefix(oldest), records, None,
+                                         self.backend.s3_retry_s))
+        records, lambda_keys, failed = self._transform(batch, records)
+        units += failed
+        if len(records) == 0:
+            return units
+        if plan.delimiter and plan.conversion is None:
+            t = records.data.type
+            records.data = pc.binary_join_element_wise(records.data, pa.scalar(b"", t), pa.scalar(plan.delimiter, t))
+
+        groups = [(None, np.arange(len(records), dtype=np.int64))]
+        if plan.dynamic:
+            keys, ok, why = self._partition_keys(plan, records, lambda_keys)
+            if not ok.all():
+                bad = np.flatnonzero(~ok)
+                units.append(self._partitioning_failed(batch, records, bad, why))
+                good = np.flatnonzero(ok)
+                ia = pa.array(good, pa.int64())
+                keys = {k: v.take(ia) for k, v in keys.items()}
+                records = records.take(good)
+                if len(records) == 0:
+                    return units
+            groups = export.group_indices(keys, list(dict.fromkeys(plan.key_names)))
+
+        table = None
+        if plan.conversion is not None:
+            table, good, failed_write = self._convert(batch, records)
+            if failed_write is not None:
+                units.append(failed_write)
+            if table is None or len(good) == 0:
+                return units
+            if len(good) != len(records):
+                # regroup: positions in `records` -> positions in the converted table
+                where = np.full(len(records), -1, dtype=np.int64)
+                where[good] = np.arange(len(good), dtype=np.int64)
+                groups = [(values, where[idx][where[idx] >= 0]) for values, idx in groups]
+                groups = [(values, idx) for values, idx in groups if len(idx)]
+                records = records.take(good)
+
+        retry_s = self._s3_retry_s(batch)
+        query_names = set(plan.query_keys)
+        for values, idx in groups:
+            arrival = records.arrival[idx]
+            oldest = int(arrival.min())
+            qk = {k: v for k, v in (values or {}).items() if k in query_names}
+            lk = {k: v for k, v in (values or {}).items() if k in plan.lambda_keys}
+            prefix = plan.prefixes.data_prefix(oldest, qk, lk)
+            if table is not None:
+                key = self._object_key(prefix, oldest, s3, plan.format.extension, batch.version)
+            else:
+                key = self._object_key(prefix, oldest, s3, export.compression_extension(s3.compression),
+                                       batch.version)
+            if values is not None:
+                problem = self._key_problem(s3.bucket, prefix, key)
+                if problem is not None:
+                    units.append(self._partitioning_failed(batch, records, idx, problem,
+                                                           "DynamicPartitioning.InvalidPartitionKey"))
+                    continue
+            if table is None:
+                units.append(self._raw_write(batch, _Write.DATA, s3, prefix, records, idx, retry_s))
+                continue
+            part = table if len(idx) == len(records) else table.take(pa.array(idx, pa.int64()))
+            try:
+                sink = pa.BufferOutputStream()
+                plan.format.write(part, sink)
+                payload = sink.getvalue()
+            except Exception as err:  # noqa: BLE001 - the rows could not be written in the format
+                units.append(self._conversion_failed(batch, records, idx, "DataFormatConversion.WriteFailed",
+                                                     f"{type(err).__name__}: {err}"))
+                continue
+            units.append(_Write(batch, _Write.DATA, s3, key, payload, len(idx), retry_s, records, idx))
+        return units
+
+    def _key_problem(self, bucket: str, prefix: str, key: str) -> Optional[str]:
+        """Why an object key built from partition keys can't name an S3 object, or None."""
+        if "\0" in prefix:
+            return "The evaluated prefix contains a NUL character."
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "The evaluated prefix is not valid Unicode (it holds a lone surrogate)."
+        if len(prefix) > limits.FIREHOSE_PREFIX_EVALUATED_MAX:
+            return f"The evaluated prefix is longer than {limits.FIREHOSE_PREFIX_EVALUATED_MAX} characters."
+        if size > limits.S3_KEY_MAX_BYTES:
+            return f"The object key is longer than {limits.S3_KEY_MAX_BYTES} bytes."
+        try:
+            self._store().path(bucket, key)
+        except InvalidObjectKey as err:
+            return f"The object key can't be stored: {err}"
+        return None
+
+    def _partitioning_failed(self, batch, records, idx, message,
+                             code="DynamicPartitioning.MetadataExtractionFailed") -> _Write:
+        return self._error_write(batch, records, np.asarray(idx, dtype=np.int64), PARTITIONING_FAILED, code,
+                                 message, 1)
+
+    def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys):
+        """-> (keys {name: string array}, ok mask, why not ok) for dynamic partitioning."""
         n = len(records)
         keys = {}
         ok = np.ones(n, dtype=bool)
@@ -543,85 +1024,11 @@ class DeliveryStream:
             keys.update(qkeys)
             ok &= qok
         for name in plan.lambda_keys:
-            values = [(k or {}).get(name) for k in (lambda_keys or [None] * n)]
-            arr = pa.array(values, pa.string())
-            keys[name] = arr
+            values = [export.partition_value((k or {}).get(name)) for k in (lambda_keys or [None] * n)]
+            keys[name] = pa.array(values, pa.string())
             ok &= np.asarray([v is not None and v != "" for v in values], dtype=bool)
-        return keys, ok
-
-    def _deliver_s3(self, records: _Records) -> None:
-        plan = self._plan
-        dest: ExtendedS3 = self.destination
-        s3 = dest.s3
-        if len(records) == 0:
-            return
-        if plan.backup_prefixes is not None:
-            self._write_backup(records)
-        records, lambda_keys, failed_docs = self._transform(records)
-        if failed_docs:
-            arrivals = np.asarray([d["arrivalTimestamp"] for d in failed_docs], dtype=np.int64)
-            self._write_errors(s3, plan.prefixes, prefixes.PROCESSING_FAILED, failed_docs, arrivals)
-        if len(records) == 0:
-            return
-        if plan.delimiter and plan.conversion is None:
-            t = records.data.type
-            records.data = pc.binary_join_element_wise(records.data, pa.scalar(b"", t), pa.scalar(plan.delimiter, t))
-
-        keys = None
-        if plan.dynamic:
-            keys, ok = self._partition_keys(records, lambda_keys)
-            if not ok.all():
-                bad = np.flatnonzero(~ok)
-                docs = [{"attemptsMade": 1, "arrivalTimestamp": int(records.arrival[i]),
-                         "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
-                         "errorMessage": "Partition keys could not be extracted from the record: a key is missing, "
-                                         "null or empty, or the record is not valid JSON.",
-                         "attemptEndingTimestamp": self.clock.now_ms(),
-                         "rawData": base64.b64encode(records.data[int(i)].as_py() or b"").decode("ascii")}
-                        for i in bad]
-                self._write_errors(s3, plan.prefixes, prefixes.PROCESSING_FAILED, docs, records.arrival[bad])
-                good = np.flatnonzero(ok)
-                ia = pa.array(good, pa.int64())
-                keys = {k: v.take(ia) for k, v in keys.items()}
-                records = records.take(good)
-                if len(records) == 0:
-                    return
-
-        table = None
-        if plan.conversion is not None:
-            table, good = self._convert(records)
-            if table is None:
-                return
-            if len(good) != len(records):
-                ia = pa.array(good, pa.int64())
-                if keys is not None:
-                    keys = {k: v.take(ia) for k, v in keys.items()}
-                records = records.take(good)
-            if len(records) == 0:
-                return
-
-        if keys is not None:
-            groups = export.group_indices(keys, list(dict.fromkeys(plan.key_names)))
-        else:
-            groups = [(None, None)]
-        query_names = set(plan.query_keys)
-        for values, idx in groups:
-            arrival = records.arrival if idx is None else records.arrival[idx]
-            oldest = int(arrival.min())
-            qk = {k: v for k, v in (values or {}).items() if k in query_names}
-            lk = {k: v for k, v in (values or {}).items() if k in plan.lambda_keys}
-            prefix = plan.prefixes.data_prefix(oldest, qk, lk)
-            if table is not None:
-                part = table if idx is None else table.take(pa.array(idx, pa.int64()))
-                fmt = plan.format
-                key = self._object_key(prefix, oldest, s3, fmt.extension)
-                self._store().write(s3.bucket, key, lambda out, part=part: fmt.write(part, out))
-            else:
-                part_records = records if idx is None else records.take(idx)
-                key = self._object_key(prefix, oldest, s3, export.compression_extension(s3.compression))
-                self._write_raw(s3, key, export.concatenated(part_records.data))
-            self.stats["delivered_records"] += len(arrival)
-            self.stats["delivered_objects"] += 1
+        return keys, ok, ("Partition keys could not be extracted from the record: a key is missing, null or "
+                          "empty, or the record is not valid JSON.")
 
     # --- record format conversion ----------------------------------------------------
     def _resolve_schema(self, conv: Conversion) -> tuple[pa.Schema, str, object]:
@@ -646,47 +1053,52 @@ class DeliveryStream:
                               else "json")
         return schema, kind, table
 
-    def _conversion_docs(self, records: _Records, failed: dict, code: str, table) -> list[dict]:
-        conv = self._plan.conversion
+    def _conversion_failed(self, batch: _Batch, records: _Records, idx, code: str, message: str,
+                           messages: Optional[dict] = None) -> _Write:
+        conv = batch.plan.conversion
         region = conv.region or self.backend.region
-        catalog = {"catalogId": conv.catalog_id or self.backend.account_id, "databaseName": conv.database or "",
-                   "tableName": conv.table or "", "region": region, "versionId": conv.version_id or "LATEST",
-                   "catalogArn": f"arn:aws:glue:{region}:{conv.catalog_id or self.backend.account_id}:catalog"}
+        catalog_id = conv.catalog_id or self.backend.account_id
+        catalog = {"catalogId": catalog_id, "databaseName": conv.database or "", "tableName": conv.table or "",
+                   "region": region, "versionId": conv.version_id or "LATEST",
+                   "catalogArn": f"arn:aws:glue:{region}:{catalog_id}:catalog"}
         now = self.clock.now_ms()
-        docs = []
         seqs = records.meta.column("sequence_number") if records.meta is not None else None
-        for i, message in sorted(failed.items()):
+        docs = []
+        for i in (int(i) for i in idx):
             doc = {"attemptsMade": 1, "arrivalTimestamp": int(records.arrival[i]), "ErrorCode": code,
-                   "ErrorMessage": message, "attemptEndingTimestamp": now,
+                   "ErrorMessage": (messages or {}).get(i, message), "attemptEndingTimestamp": now,
                    "rawData": base64.b64encode(records.data[i].as_py() or b"").decode("ascii")}
             if seqs is not None:
                 doc["sequenceNumber"] = str(seqs[i].as_py())
                 doc["subSequenceNumber"] = 0
             doc["dataCatalogTable"] = catalog
             docs.append(doc)
-        return docs
+        return self._error_write(batch, records, np.asarray(idx, dtype=np.int64), prefixes.FORMAT_CONVERSION_FAILED,
+                                 code, message, 1, docs=docs)
 
-    def _convert(self, records: _Records):
-        """-> (Arrow table of the converted rows, indices of those records) or (None, None)."""
-        plan = self._plan
+    def _convert(self, batch: _Batch, records: _Records):
+        """-> (Arrow table of the converted rows or None, indices of those records, format-conversion-failed
+        write or None). A schema that can't be used (table gone, type changed) fails the whole buffer."""
+        plan = batch.plan
         conv = plan.conversion
+        everything = np.arange(len(records), dtype=np.int64)
         try:
             schema, kind, _table = self._resolve_schema(conv)
+            if kind == KINESIS_RECORDS and records.meta is not None:
+                return self._kinesis_table(records.meta, schema), everything, None
+            table, good, failed = plan.converter(schema, conv).convert(records.data)
         except InvalidArgumentException as err:
-            failed = {i: err.message for i in range(len(records))}
-            docs = self._conversion_docs(records, failed, "DataFormatConversion.EntityNotFound", None)
-            self._write_errors(self.destination.s3, plan.prefixes, prefixes.FORMAT_CONVERSION_FAILED, docs,
-                               records.arrival)
-            return None, None
-        if kind == KINESIS_RECORDS and records.meta is not None:
-            return self._kinesis_table(records.meta, schema), np.arange(len(records), dtype=np.int64)
-        table, good, failed = plan.converter(schema, conv).convert(records.data)
+            return None, None, self._conversion_failed(batch, records, everything,
+                                                       "DataFormatConversion.EntityNotFound", err.message)
+        except Exception as err:  # noqa: BLE001 - a schema the converter can't use
+            return None, None, self._conversion_failed(batch, records, everything,
+                                                       "DataFormatConversion.InvalidSchema",
+                                                       f"{type(err).__name__}: {err}")
+        write = None
         if failed:
-            docs = self._conversion_docs(records, failed, "DataFormatConversion.MalformedData", None)
-            bad = np.asarray(sorted(failed), dtype=np.int64)
-            self._write_errors(self.destination.s3, plan.prefixes, prefixes.FORMAT_CONVERSION_FAILED, docs,
-                               records.arrival[bad])
-        return table, good
+            write = self._conversion_failed(batch, records, sorted(failed), "DataFormatConversion.MalformedData",
+                                            "", messages=failed)
+        return table, good, write
 
     @staticmethod
     def _kinesis_table(meta: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -701,89 +1113,77 @@ class DeliveryStream:
                     out = out.set_column(out.schema.get_field_index(f.name), f.name, out.column(f.name).cast(f.type))
         return out
 
-    # --- HTTP endpoint -----------------------------------------------------------------
-    def _deliver_http(self, records: _Records) -> None:
-        dest: HttpEndpoint = self.destination
-        if len(records) == 0:
-            return
-        if dest.backup_mode == "AllData":
-            oldest = int(records.arrival.min())
-            key = self._object_key(self._plan.prefixes.data_prefix(oldest), oldest, dest.s3,
-                                   export.compression_extension(dest.s3.compression))
-            self._write_raw(dest.s3, key, export.concatenated(records.data))
-        records, _keys, failed_docs = self._transform(records)
-        if failed_docs:
-            arrivals = np.asarray([d["arrivalTimestamp"] for d in failed_docs], dtype=np.int64)
-            self._write_errors(dest.s3, self._plan.prefixes, prefixes.PROCESSING_FAILED, failed_docs, arrivals)
-        if len(records) == 0:
-            return
-        attempt = _HttpDelivery(self, records)
-        attempt.run()
-
     # --- lifecycle ---------------------------------------------------------------------
     def apply_destination(self, destination: Destination) -> None:
-        """Switch to a new configuration: buffered records are delivered under the old one first."""
+        """Switch to a new configuration: what is buffered is sealed under the old one first."""
         plan = _Plan(self, destination)
-        self.flush()
-        with self._deliver_lock:
+        with self._lock:
+            self._seal_locked()
             self.destination = destination
             self._plan = plan
             self.version += 1
             self.update_time = self.clock.now()
 
-    def close(self) -> None:
-        """Deliver everything (buffer, pending HTTP retries) and stop the timers."""
-        if self._closed:
-            return
-        try:
-            self.flush()
-        finally:
+    def begin_close(self, error: Exception) -> None:
+        """Refuse puts from now on (with `error`), read the source to its tip, seal the buffer, and
+        give every unit waiting for a retry one last attempt; failures now go to the error output."""
+        if self.source is not None and not self._closed:
+            self._poll(final=True)
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
+            self._closed_error = error
+            self._final = True
+            self._drain_deadline = time.monotonic() + self.backend.close_drain_s
             for timer in (self._timer, self._poll_timer):
                 if timer is not None:
                     timer.cancel()
-            for pending in list(self._pending_http):
-                pending.run(final=True)
+            self._poll_timer = None
+            self._seal_locked()
+            for unit in self._parked:
+                if unit.timer is not None:
+                    unit.timer.cancel()
+                unit.final = True
+                self._queue.append(unit)
+            self._parked.clear()
+            self._start_worker_locked()
 
-
-class _HttpDelivery:
-    """One batch on its way to an HTTP endpoint; retried on the engine clock until RetryDuration."""
-
-    def __init__(self, stream: DeliveryStream, records: _Records):
-        self.stream = stream
-        self.records = records
-        self.request_id = str(uuid.uuid4())
-        self.first = stream.clock.now()
-        self.attempts = 0
-        self.timer = None
-        self.b64 = export.base64_list(records.data)
-
-    def run(self, final: bool = False) -> None:
-        s = self.stream
-        dest: HttpEndpoint = s.destination
-        self.timer = None
-        self.attempts += 1
-        outcome = httpdest.post(
-            dest.url, request_id=self.request_id, timestamp_ms=s.clock.now_ms(), records_b64=self.b64,
-            source_arn=s.arn, access_key=dest.access_key, common_attributes=dest.common_attributes,
-            gzip_body=dest.content_encoding == "GZIP", timeout=s.backend.http_timeout)
-        if outcome.ok:
-            s._pending_http.discard(self)
-            s.stats["delivered_records"] += len(self.records)
+    def finish_close(self, deadline: float) -> None:
+        """Wait for the worker until `deadline` (monotonic); then what it has not reached goes to the
+        error output from here, and what it is running is counted and reported."""
+        if self._wait_idle(deadline):
             return
-        elapsed = s.clock.now() - self.first
-        if final or s._closed or elapsed >= dest.retry_s:
-            s._pending_http.discard(self)
-            now = s.clock.now_ms()
-            docs = [{"attemptsMade": self.attempts, "arrivalTimestamp": int(self.records.arrival[i]),
-                     "errorCode": outcome.code, "errorMessage": outcome.message, "attemptEndingTimestamp": now,
-                     "rawData": self.b64[i]} for i in range(len(self.records))]
-            with s._deliver_lock:
-                s._write_errors(dest.s3, s._plan.prefixes, prefixes.HTTP_ENDPOINT_FAILED, docs, self.records.arrival)
-            return
-        s._pending_http.add(self)
-        delay = min(2 ** (self.attempts - 1), 30, max(dest.retry_s - elapsed, 0) or 1)
-        self.timer = s.clock.call_later(delay, self.run)
+        with self._lock:
+            late = list(self._queue)
+            self._queue.clear()
+            running = self._current
+        n_late = sum(u.n_records for u in late)
+        if running is not None:
+            self._count("in_flight_at_close_records", running.n_records)
+            log.warning("Firehose %s: %d records were still being delivered when the close drain time ran out; "
+                        "they settle when that delivery returns", self.name, running.n_records)
+        if late:
+            self._count("expired_at_close_records", n_late)
+            log.warning("Firehose %s: the close drain time ran out; %d records go to the error output",
+                        self.name, n_late)
+        for unit in late:
+            try:
+                unit.expire(self)
+            except Exception:  # noqa: BLE001 - count them rather than stop closing
+                log.exception("Firehose %s: writing %d records to the error output failed", self.name,
+                              unit.n_records)
+                if not unit.settled:
+                    self._undeliverable(unit, CLOSE_TIMEOUT_CODE, CLOSE_TIMEOUT_MESSAGE)
+
+    def close(self, error: Optional[Exception] = None) -> None:
+        """Stop accepting, deliver everything within the backend's close drain time."""
+        self.begin_close(error or ResourceNotFoundException(
+            f"Firehose {self.name} under account {self.backend.account_id} not found."))
+        self.finish_close(self._drain_deadline)
+
+
+PARTITIONING_FAILED = "partitioning-failed"
 
 
 # --- backend ------------------------------------------------------------------------------
@@ -798,12 +1198,20 @@ class FirehoseBackend:
         self.account_id = engine.account_id
         self.streams: dict[str, DeliveryStream] = {}
         self.http_timeout = float(limits.FIREHOSE_HTTP_TIMEOUT_S)
+        self.ssl_context: Optional[ssl.SSLContext] = None     # HTTPS endpoints: None = the default CAs
+        self.s3_retry_s = float(limits.FIREHOSE_S3_RETRY_DURATION_S)
+        self.close_drain_s = float(limits.FIREHOSE_CLOSE_DRAIN_S)
+        self.pending_buffers_max = limits.FIREHOSE_PENDING_BUFFERS_MAX
         self._lock = threading.RLock()
+        self._closed = False
+        self._retired: list[DeliveryStream] = []      # deleted streams whose last delivery may still run
 
     def create_delivery_stream(self, name: str, destination: Destination, *, stream_type: str = "DirectPut",
                                kinesis_source: Optional[KinesisSource] = None,
                                encryption: Optional[Encryption] = None, tags: Optional[dict] = None) -> DeliveryStream:
         with self._lock:
+            if self._closed:
+                raise ServiceUnavailableException("The engine is closed; create a new engine.Engine().")
             if name in self.streams:
                 raise ResourceInUseException(f"Firehose {name} under accountId {self.account_id} already exists")
             if len(self.streams) >= self.MAX_STREAMS:
@@ -831,9 +1239,18 @@ class FirehoseBackend:
             self.streams[name] = stream
             return stream
 
-    @staticmethod
-    def validate(dest: Destination) -> None:
-        """The rules AWS checks across fields (ranges and types are the client's job)."""
+    def validate(self, dest: Destination) -> None:
+        """The rules AWS checks across fields and inside strings (ranges and types are the client's job)."""
+        for s3 in (dest.s3, getattr(dest, "backup", None)):
+            if s3 is None:
+                continue
+            problem = bucket_name_problem(s3.bucket)
+            if problem is not None:
+                raise InvalidArgumentException(f"BucketARN {s3.bucket_arn} is not valid: {problem}")
+        if isinstance(dest, HttpEndpoint):
+            problem = httpdest.url_problem(dest.url)
+            if problem is not None:
+                raise InvalidArgumentException(f"The HTTP endpoint URL is not valid: {problem}")
         if isinstance(dest, ExtendedS3):
             conversion = dest.conversion is not None and dest.conversion.enabled
             if conversion and dest.s3.compression != "UNCOMPRESSED":
@@ -862,13 +1279,16 @@ class FirehoseBackend:
         return self.get(arn.rsplit("/", 1)[-1])
 
     def delete_delivery_stream(self, name: str) -> None:
+        """Refuse new records at once, deliver what was accepted (within close_drain_s), then forget it."""
         stream = self.get(name)
         stream.status = "DELETING"
         try:
             stream.close()
         finally:
             with self._lock:
-                self.streams.pop(name, None)
+                if self.streams.get(name) is stream:
+                    del self.streams[name]
+                self._retired = [s for s in self._retired if not s.drain(0)] + [stream]
 
     def list_delivery_streams(self, stream_type: Optional[str] = None, start_after: Optional[str] = None) -> list[str]:
         names = sorted(n for n, s in self.streams.items() if stream_type is None or s.type == stream_type)
@@ -897,14 +1317,31 @@ class FirehoseBackend:
             self.validate(destination)
             stream.apply_destination(destination)
 
+    def drain(self, timeout: Optional[float] = None) -> bool:
+        """Wait (wall time) until no stream has a delivery queued or running. Buffers are not sealed
+        and retries waiting on the engine clock are not run: advance a ManualClock for those."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            streams = list(self.streams.values()) + list(self._retired)
+        return all([s._wait_idle(deadline) for s in streams])
+
     def close(self) -> None:
-        for stream in list(self.streams.values()):
+        """Engine close: every stream refuses puts at once, then all deliver in parallel within
+        close_drain_s; what is left after that goes to the error output, counted in each stream's stats."""
+        with self._lock:
+            self._closed = True
+            streams = list(self.streams.values())
+        error = ServiceUnavailableException("The engine is closed; create a new engine.Engine().")
+        for stream in streams:
             try:
-                stream.close()
+                stream.begin_close(error)
             except Exception:  # noqa: BLE001 - close every stream even if one fails
                 log.exception("Firehose %s: close failed", stream.name)
+        deadline = time.monotonic() + self.close_drain_s
+        for stream in streams:
+            stream.finish_close(deadline)
 
 
 __all__ = ["FirehoseBackend", "DeliveryStream", "ExtendedS3", "HttpEndpoint", "S3Destination", "BufferingHints",
            "Processing", "Processor", "Conversion", "KinesisSource", "Encryption", "KINESIS_RECORDS_PARAMETER",
-           "KINESIS_RECORDS"]
+           "KINESIS_RECORDS", "PARTITIONING_FAILED", "S3_FAILED"]

@@ -141,7 +141,8 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
                 break
             except _Malformed as err:
                 code, message = err.code, str(err)
-            except Exception as err:  # noqa: BLE001 - the function's own error
+            except BaseException as err:  # noqa: BLE001 - the function's own error, SystemExit included:
+                # this runs on a delivery worker, where no real interrupt ever arrives
                 code = "Lambda.FunctionError"
                 message = ("The Lambda function was successfully invoked but it returned an error result. "
                            f"{type(err).__name__}: {err}")
