@@ -305,11 +305,26 @@ class HttpPolicy:
         self.content_type = content_type
 
 
+def _fields(doc, where: str, allowed) -> dict:
+    """`doc` as an object holding only `allowed` fields (policies stay shallow: their values are
+    echoed back in EffectiveDeliveryPolicy)."""
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where} must be an object")
+    for key in doc:
+        if key not in allowed:
+            raise PolicyError(f"{where}: unknown field {key}")
+    return doc
+
+
+def _flag(doc: dict, key: str, where: str) -> None:
+    if key in doc and not isinstance(doc[key], bool):
+        raise PolicyError(f"{where}.{key} must be true or false")
+
+
 def _throttle(doc, where):
     if doc is None:
         return None
-    if not isinstance(doc, dict):
-        raise PolicyError(f"{where} must be an object")
+    _fields(doc, where, ("maxReceivesPerSecond",))
     value = doc.get("maxReceivesPerSecond")
     if value is None:
         return None
@@ -321,49 +336,44 @@ def _throttle(doc, where):
 def _content_type(doc, where):
     if doc is None:
         return None
-    if not isinstance(doc, dict):
-        raise PolicyError(f"{where} must be an object")
+    _fields(doc, where, ("headerContentType",))
     value = doc.get("headerContentType")
     if value is not None and not isinstance(value, str):
         raise PolicyError(f"{where}.headerContentType must be a string")
     return value
 
 
-def parse_subscription_policy(text: str) -> dict:
-    """Validate a subscription DeliveryPolicy; returns the parsed document."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise PolicyError("failed to parse JSON") from None
+def check_subscription_policy(doc) -> None:
+    """Validate a parsed subscription DeliveryPolicy."""
     if not isinstance(doc, dict):
         raise PolicyError("must be a JSON object")
     for key in doc:
         if key not in ("healthyRetryPolicy", "sicklyRetryPolicy", "throttlePolicy", "requestPolicy", "guaranteed"):
             raise PolicyError(f"unknown field {key}")
-    if doc.get("healthyRetryPolicy") is not None:
-        retry_policy(doc["healthyRetryPolicy"], "healthyRetryPolicy")
+    for key in ("healthyRetryPolicy", "sicklyRetryPolicy"):
+        if doc.get(key) is not None:
+            retry_policy(doc[key], key)
+    _flag(doc, "guaranteed", "DeliveryPolicy")
     _throttle(doc.get("throttlePolicy"), "throttlePolicy")
     _content_type(doc.get("requestPolicy"), "requestPolicy")
-    return doc
 
 
-def parse_topic_policy(text: str) -> dict:
-    """Validate a topic DeliveryPolicy ({"http": {"defaultHealthyRetryPolicy", ...}})."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise PolicyError("failed to parse JSON") from None
+_TOPIC_SECTION_FIELDS = ("defaultHealthyRetryPolicy", "defaultSicklyRetryPolicy", "defaultThrottlePolicy",
+                         "defaultRequestPolicy", "disableSubscriptionOverrides")
+
+
+def check_topic_policy(doc) -> None:
+    """Validate a parsed topic DeliveryPolicy ({"http": {"defaultHealthyRetryPolicy", ...}})."""
     if not isinstance(doc, dict):
         raise PolicyError("must be a JSON object")
     for proto, section in doc.items():
-        if not isinstance(section, dict):
-            raise PolicyError(f"{proto} must be an object")
-        if proto in ("http", "https"):
-            if section.get("defaultHealthyRetryPolicy") is not None:
-                retry_policy(section["defaultHealthyRetryPolicy"], f"{proto}.defaultHealthyRetryPolicy")
-            _throttle(section.get("defaultThrottlePolicy"), f"{proto}.defaultThrottlePolicy")
-            _content_type(section.get("defaultRequestPolicy"), f"{proto}.defaultRequestPolicy")
-    return doc
+        _fields(section, proto, _TOPIC_SECTION_FIELDS)
+        for key in ("defaultHealthyRetryPolicy", "defaultSicklyRetryPolicy"):
+            if section.get(key) is not None:
+                retry_policy(section[key], f"{proto}.{key}")
+        _throttle(section.get("defaultThrottlePolicy"), f"{proto}.defaultThrottlePolicy")
+        _content_type(section.get("defaultRequestPolicy"), f"{proto}.defaultRequestPolicy")
+        _flag(section, "disableSubscriptionOverrides", proto)
 
 
 def effective_http_policy(protocol: str, topic_doc: dict | None, sub_doc: dict | None) -> HttpPolicy:
@@ -963,5 +973,5 @@ def make_target(sub, dispatcher: Dispatcher) -> Target:
 
 __all__ = ["Dispatcher", "Lane", "RetryPolicy", "HttpPolicy", "PolicyError", "MANAGED_POLICY", "make_target",
            "iso_timestamp", "notification_head", "notification_tail", "compact_notification", "lambda_event",
-           "envelope_attributes", "parse_subscription_policy", "parse_topic_policy", "effective_http_policy",
+           "envelope_attributes", "check_subscription_policy", "check_topic_policy", "effective_http_policy",
            "effective_policy_json", "sqs_queue"]

@@ -8,8 +8,9 @@ by every subscription of the topic, so a message is never re-parsed per subscrip
 policy is never re-interpreted per message.
 
 Value encoding (message side and policy side agree on it, so matching is set membership):
-strings stay `str`; numbers become `float`; true/false/null become the sentinels TRUE, FALSE,
-NULL (so that `True == 1.0` cannot make a boolean match a number).
+strings stay `str`; numbers become `int`s in units of 10^-5 (floored), the documented five
+decimal digits of accuracy, and only within the documented range of +-10^9 (a number outside
+it matches no numeric condition); true/false/null become the sentinels TRUE, FALSE, NULL.
 
 Semantics (AWS developer guide, "Amazon SNS subscription filter policies" and the pages it
 links): properties are ANDed; the values listed for a property are ORed; `$or` ORs whole
@@ -17,16 +18,23 @@ sub-policies. A property absent from the message matches only `{"exists": false}
 String.Array attribute or a JSON array in the body each element is a candidate value; a
 positive condition matches if any element matches, `anything-but` matches only if none of
 the elements is excluded (the current wording of "String value matching").
+
+Validation happens in the order AWS's errors show: the text is parsed (Jackson's syntax errors,
+"failed to parse JSON. ..."), re-serialized compactly and walked as AWS's rule compiler walks
+it (its errors quote that compact text and the parser's column), then SNS's own limits apply
+(nesting only in the MessageBody scope, 5 keys, 150 combinations, numbers within +-10^9).
 """
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
+from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from .. import limits
+from . import jsontext
 from .errors import InvalidParameter
+from .jsontext import END_ARRAY, END_OBJECT, FIELD_NAME, NUMBERS, START_ARRAY, START_OBJECT, STRING
 
 
 class _Sentinel:
@@ -46,16 +54,30 @@ NULL = _Sentinel("null")
 MESSAGE_ATTRIBUTES = "MessageAttributes"
 MESSAGE_BODY = "MessageBody"
 SCOPES = (MESSAGE_ATTRIBUTES, MESSAGE_BODY)
-_NUMERIC_OPS = ("<", "<=", "=", ">", ">=")
-_ANYTHING_BUT_OPS = ("prefix", "suffix", "equals-ignore-case")
-_NUM_MAX = float(limits.SNS_FILTER_NUMERIC_ABS_MAX)
+NUMBER_SCALE = 10 ** limits.SNS_FILTER_NUMERIC_DECIMALS
+_NUM_MAX = limits.SNS_FILTER_NUMERIC_ABS_MAX
+_SCALED_MAX = _NUM_MAX * NUMBER_SCALE
+_RULER_SNIPPET_MAX = 500     # Jackson quotes at most this much of the source in an error location
 
 Matcher = Callable[[dict], bool]
 
 
 # --- message side ------------------------------------------------------------------------------
+def number(value) -> int | None:
+    """A number (int, float, or numeric text) in units of 10^-5, floored; None outside +-10^9."""
+    if value.__class__ is int:
+        return value * NUMBER_SCALE if -_NUM_MAX <= value <= _NUM_MAX else None
+    try:
+        d = Decimal(value) if value.__class__ is str else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not d.is_finite() or not -_NUM_MAX <= d <= _NUM_MAX:
+        return None
+    return math.floor(d * NUMBER_SCALE)
+
+
 def scalar(value):
-    """A JSON scalar as a filter value."""
+    """A JSON scalar as a filter value (None for a number outside the matchable range)."""
     if value is True:
         return TRUE
     if value is False:
@@ -63,8 +85,12 @@ def scalar(value):
     if value is None:
         return NULL
     if isinstance(value, (int, float)):
-        return float(value)
+        return number(value)
     return value
+
+
+def _candidates(items) -> tuple:
+    return tuple(v for v in (scalar(i) for i in items if not isinstance(i, (list, dict))) if v is not None)
 
 
 def attribute_values(attributes: dict) -> dict:
@@ -74,16 +100,13 @@ def attribute_values(attributes: dict) -> dict:
     for name, (data_type, value) in attributes.items():
         if data_type.startswith("String.Array"):
             try:
-                items = json.loads(value)
-            except ValueError:
+                items = jsontext.loads(value)
+            except jsontext.JsonSyntaxError:
                 items = None
-            out[name] = tuple(scalar(v) for v in items if not isinstance(v, (list, dict))) \
-                if isinstance(items, list) else ()
+            out[name] = _candidates(items) if isinstance(items, list) else ()
         elif data_type.startswith("Number"):
-            try:
-                out[name] = (float(value),)
-            except ValueError:
-                out[name] = ()
+            n = number(value.strip())
+            out[name] = (n,) if n is not None else ()
         elif data_type.startswith("Binary"):
             out[name] = ()
         else:
@@ -97,30 +120,37 @@ def body_values(body: str) -> dict | None:
     if not body or body.lstrip()[:1] != "{":
         return None
     try:
-        doc = json.loads(body)
-    except ValueError:
+        doc = jsontext.loads(body)
+    except jsontext.JsonSyntaxError:
         return None
     if not isinstance(doc, dict):
         return None
     out: dict = {}
-    _flatten(doc, "", out)
+    pending = [(doc, "")]
+    while pending:   # iterative: a body may nest as deep as the parser allows
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                pending.append((value, f"{path}.{key}" if path else key))
+        elif isinstance(node, list):
+            for item in reversed(node):
+                pending.append((item, path))
+        else:
+            v = scalar(node)
+            if v is not None:
+                out.setdefault(path, []).append(v)
+            else:
+                out.setdefault(path, [])
     return {k: tuple(v) for k, v in out.items()}
-
-
-def _flatten(node, path: str, out: dict) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _flatten(value, f"{path}.{key}" if path else key, out)
-    elif isinstance(node, list):
-        for item in node:
-            _flatten(item, path, out)
-    else:
-        out.setdefault(path, []).append(scalar(node))
 
 
 # --- validation ----------------------------------------------------------------------------------
 class _Invalid(Exception):
-    pass
+    """A refusal; `bare` messages are given by AWS without the "FilterPolicy: " part."""
+
+    def __init__(self, message: str, bare: bool = False):
+        super().__init__(message)
+        self.bare = bare
 
 
 def parse_policy(text: str, scope: str, *, subscribe: bool) -> dict | None:
@@ -130,44 +160,67 @@ def parse_policy(text: str, scope: str, *, subscribe: bool) -> dict | None:
     prefix = "Invalid parameter: Attributes Reason: " if subscribe else "Invalid parameter: "
     if text is None or text.strip() == "":
         return None
-    if len(text.encode("utf-8")) > limits.SNS_FILTER_POLICY_BYTES_MAX:
+    if len(text.encode("utf-8", "surrogatepass")) > limits.SNS_FILTER_POLICY_BYTES_MAX:
         raise InvalidParameter(f"{prefix}FilterPolicy: Filter policy is too long")
     try:
-        policy = json.loads(text)
-    except ValueError:
-        raise InvalidParameter(f"{prefix}FilterPolicy: failed to parse JSON.") from None
-    if not isinstance(policy, dict):
-        raise InvalidParameter(f"{prefix}FilterPolicy: Filter policy must be a JSON object")
-    if not policy:
+        document = jsontext.parse(text)
+    except jsontext.JsonSyntaxError as err:
+        raise InvalidParameter(f"{prefix}FilterPolicy: failed to parse JSON. {err.describe()}") from None
+    if isinstance(document, dict) and not document:
         return None
     try:
-        validate(policy, scope)
+        compact = jsontext.dumps_compact(document)
+        frames = _check_rules(compact)
+        policy = jsontext.parse(compact)   # what the rules were checked on (1e400 became "Infinity")
+        validate(policy, scope, frames)
     except _Invalid as err:
-        message = str(err)
-        if message.startswith("!"):  # messages AWS gives without the "FilterPolicy: " part
-            raise InvalidParameter(prefix + message[1:]) from None
-        raise InvalidParameter(f"{prefix}FilterPolicy: {message}") from None
+        if err.bare:
+            raise InvalidParameter(prefix + str(err)) from None
+        raise InvalidParameter(f"{prefix}FilterPolicy: {err}") from None
     return policy
 
 
-def validate(policy: dict, scope: str) -> None:
+def validate(policy: dict, scope: str, depth: int = 1) -> None:
+    """SNS's own limits on a policy the rule compiler accepted. `depth`: the deepest object
+    nesting (a policy deeper than the combination limit cannot pass it: every level multiplies)."""
     if len(policy) > limits.SNS_FILTER_KEYS_MAX:
         raise _Invalid(f"Filter policy can not have more than {limits.SNS_FILTER_KEYS_MAX} keys")
+    if depth > limits.SNS_FILTER_COMBINATIONS_MAX:
+        if scope == MESSAGE_ATTRIBUTES and _nests(policy):
+            raise _NESTED
+        raise _Invalid("Filter policy is too complex")
     rules, combinations = _aggregate(policy, scope, 1, 1)
     # AWS: the product over properties of (number of values x nesting depth), $or branches summed.
     if combinations > limits.SNS_FILTER_COMBINATIONS_MAX:
         raise _Invalid("Filter policy is too complex")
     for conditions in rules:
         for rule in conditions:
-            _validate_rule(rule)
+            if isinstance(rule, dict):
+                if "numeric" in rule:
+                    _check_numbers(rule["numeric"])
+                elif "cidr" in rule:
+                    _check_cidr(rule["cidr"])
+
+
+_NESTED = _Invalid("Filter policy scope MessageAttributes does not support nested filter policy", bare=True)
+
+
+def _nests(policy: dict) -> bool:
+    pending = [policy]
+    while pending:
+        node = pending.pop()
+        for key, value in node.items():
+            if key == "$or":
+                pending.extend(value)
+            elif isinstance(value, dict):
+                return True
+    return False
 
 
 def _aggregate(policy: dict, scope: str, depth: int, combinations: int):
     rules = []
     for key, value in policy.items():
         if key == "$or":
-            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) and v for v in value):
-                raise _Invalid('"$or" must be an array of at least two objects')
             total = 0
             for branch in value:
                 sub_rules, sub = _aggregate(branch, scope, depth, combinations)
@@ -176,116 +229,219 @@ def _aggregate(policy: dict, scope: str, depth: int, combinations: int):
             combinations = total
         elif isinstance(value, dict):
             if scope == MESSAGE_ATTRIBUTES:
-                raise _Invalid("!Filter policy scope MessageAttributes does not support nested filter policy")
-            if not value:
-                raise _Invalid(f'"{key}" must be an object or an array')
+                raise _NESTED
             sub_rules, combinations = _aggregate(value, scope, depth + 1, combinations)
             rules.extend(sub_rules)
-        elif isinstance(value, list):
-            if not value:
-                raise _Invalid("Empty arrays are not allowed")
+        else:
             rules.append(value)
             combinations = combinations * len(value) * depth
-        else:
-            raise _Invalid(f'"{key}" must be an object or an array')
     return rules, combinations
 
 
-def _validate_rule(rule) -> None:
-    if rule is None or isinstance(rule, (str, bool)):
-        return
-    if isinstance(rule, (int, float)):
-        return
-    if not isinstance(rule, dict):
-        raise _Invalid("Match value must be String, number, true, false, or null")
-    if len(rule) != 1:
-        raise _Invalid("Only one key allowed in match expression")
-    (op, value), = rule.items()
-    if op in ("prefix", "suffix", "equals-ignore-case"):
-        if not isinstance(value, str):
-            raise _Invalid(f"{op} match pattern must be a string")
-    elif op == "anything-but":
-        if isinstance(value, list):
-            if not value:
-                raise _Invalid("Empty arrays are not allowed")
-            for item in value:
-                if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-                    raise _Invalid("Inside anything but list, start|null|boolean is not supported.")
-        elif isinstance(value, dict):
-            if len(value) != 1:
-                raise _Invalid("Only one key allowed in match expression")
-            (inner, pattern), = value.items()
-            if inner not in _ANYTHING_BUT_OPS:
-                raise _Invalid(f"Unsupported anything-but pattern: {inner}")
-            if not isinstance(pattern, str):
-                raise _Invalid(f"{inner} match pattern must be a string")
-        elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise _Invalid("Inside anything but list, start|null|boolean is not supported.")
-    elif op == "exists":
-        if not isinstance(value, bool):
-            raise _Invalid("exists match pattern must be either true or false.")
-    elif op == "numeric":
-        _validate_numeric(value)
-    elif op == "cidr":
-        _validate_cidr(value)
-    else:
-        raise _Invalid(f"Unrecognized match type {op}")
+def _check_numbers(terms: list) -> None:
+    for term in terms:
+        if isinstance(term, (int, float)) and not -_NUM_MAX <= term <= _NUM_MAX:
+            raise _Invalid(f"Numeric value must be between -{_NUM_MAX:.1E} and {_NUM_MAX:.1E}"
+                           .replace("E+0", "E").replace("E+", "E"))
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_range(value) -> None:
-    if not math.isfinite(value) or not -_NUM_MAX <= value <= _NUM_MAX:
-        raise _Invalid(f"Numeric value must be between -{_NUM_MAX:.1E} and {_NUM_MAX:.1E}"
-                       .replace("E+0", "E").replace("E+", "E"))
-
-
-def _validate_numeric(value) -> None:
-    if not isinstance(value, list) or not value:
-        raise _Invalid("Invalid member in numeric match: ]")
-    terms = list(value)
-    op = terms.pop(0)
-    if not isinstance(op, str):
-        raise _Invalid(f"Invalid member in numeric match: {op}")
-    if op not in _NUMERIC_OPS:
-        raise _Invalid(f"Unrecognized numeric range operator: {op}")
-    first = terms.pop(0) if terms else None
-    if not _number(first):
-        raise _Invalid(f"Value of {'equals' if op == '=' else op} must be numeric")
-    _check_range(first)
-    if not terms:
-        return
-    if op not in (">", ">="):
-        raise _Invalid("Too many elements in numeric expression")
-    op2 = terms.pop(0)
-    if not isinstance(op2, str):
-        raise _Invalid(f"Bad value in numeric range: {op2}")
-    if op2 not in ("<", "<="):
-        raise _Invalid(f"Bad numeric range operator: {op2}")
-    second = terms.pop(0) if terms else None
-    if not _number(second):
-        raise _Invalid(f"Value of {op2} must be numeric")
-    _check_range(second)
-    if second <= first:
-        raise _Invalid("Bottom must be less than top")
-    if terms:
-        raise _Invalid("Too many terms in numeric range expression")
-
-
-def _validate_cidr(value) -> None:
-    if not isinstance(value, str):
-        raise _Invalid("prefix match pattern must be a string")
+def _check_cidr(value: str) -> None:
     parts = value.split("/")
     if len(parts) != 2:
         raise _Invalid("Malformed CIDR, one '/' required")
-    if not parts[1].isdigit():
+    if not parts[1].isascii() or not parts[1].isdigit():
         raise _Invalid("Malformed CIDR, mask bits must be an integer")
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise _Invalid(f"Nonstandard IP address: {parts[0]}") from None
+
+
+# --- the rule compiler's walk --------------------------------------------------------------------
+class _RuleError(_Invalid):
+    def __init__(self, message: str, reader: jsontext.Reader):
+        line, column = reader.location()
+        source = reader.s
+        snippet = f'(String)"{source[:_RULER_SNIPPET_MAX]}"'
+        if len(source) > _RULER_SNIPPET_MAX:
+            snippet += f"[truncated {len(source) - _RULER_SNIPPET_MAX} chars]"
+        super().__init__(f"{message}\n at [Source: {snippet}; line: {line}, column: {column}]")
+
+
+_OR = "$or"
+_OR_RESERVED = frozenset((
+    "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "numeric", "cidr",
+    "=", "<", "<=", ">", ">=", "wildcard", "regex", "like", "not-like", "not-equals-ignore-case",
+    "date-after", "date-on-or-after", "date-before", "date-on-or-before", "in-date-range"))
+
+
+def _check_rules(compact: str) -> int:
+    """Walk the compact policy as AWS's rule compiler (event-ruler's JsonRuleCompiler, with the
+    match types SNS documents) walks it, token by token, and refuse what it refuses where it
+    refuses it. Iterative; returns the deepest nesting of objects."""
+    r = jsontext.Reader(compact)
+    if r.next_token() != START_OBJECT:
+        raise _RuleError("Filter is not an object", r)
+    stack = [[True, False, False]]     # [is object, has fields / entries, inside $or]
+    objects = deepest = 1
+    while stack:
+        frame = stack[-1]
+        if frame[0]:                            # an object: fields until its end
+            t = r.next_token()
+            if t == END_OBJECT:
+                if not frame[1]:
+                    raise _RuleError("Empty objects are not allowed", r)
+                stack.pop()
+                objects -= 1
+                continue
+            frame[1] = True
+            name = r.name
+            if name == _OR:
+                if r.next_token() != START_ARRAY:
+                    raise _RuleError("It must be an Array followed with $or.", r)
+                stack.append([False, 0, True])
+                continue
+            if frame[2] and name in _OR_RESERVED:
+                raise _RuleError(f"{name} is Ruler reserved fieldName which cannot be used inside $or.", r)
+            t = r.next_token()
+            if t == START_OBJECT:
+                stack.append([True, False, frame[2]])
+                objects += 1
+                deepest = max(deepest, objects)
+            elif t == START_ARRAY:
+                _rule_values(r)
+            else:
+                raise _RuleError(f'"{name}" must be an object or an array', r)
+        else:                                   # a $or array: objects only, at least two
+            t = r.next_token()
+            if t == END_ARRAY:
+                if frame[1] < 2:
+                    raise _RuleError("There must have at least 2 Objects in $or relationship.", r)
+                stack.pop()
+                continue
+            frame[1] += 1
+            if t != START_OBJECT:
+                raise _RuleError("Only JSON object is allowed in array of $or relationship.", r)
+            stack.append([True, False, True])
+            objects += 1
+            deepest = max(deepest, objects)
+    return deepest
+
+
+def _rule_values(r: jsontext.Reader) -> None:
+    count = 0
+    while True:
+        t = r.next_token()
+        if t == END_ARRAY:
+            break
+        count += 1
+        if t == START_OBJECT:
+            _match_expression(r)
+        elif t == STRING:
+            r.text   # reads the string, as the compiler's getText() does
+        elif t == START_ARRAY or t == END_OBJECT:
+            raise _RuleError("Match value must be String, number, true, false, or null", r)
+    if not count:
+        raise _RuleError("Empty arrays are not allowed", r)
+
+
+def _string_operand(r: jsontext.Reader, op: str) -> None:
+    if r.next_token() != STRING:
+        raise _RuleError(f"{op} match pattern must be a string", r)
+    r.text
+    if r.next_token() != END_OBJECT:
+        raise _RuleError("Only one key allowed in match expression", r)
+
+
+def _match_expression(r: jsontext.Reader) -> None:
+    if r.next_token() != FIELD_NAME:
+        raise _RuleError("Match expression name not found", r)
+    op = r.name
+    if op == "exactly":
+        _string_operand(r, "exact")
+    elif op in ("prefix", "suffix", "equals-ignore-case"):
+        _string_operand(r, op)
+    elif op == "cidr":
+        _string_operand(r, "prefix")
+    elif op == "numeric":
+        if r.next_token() != START_ARRAY:
+            raise _RuleError("Value of numeric must be an array.", r)
+        _numeric(r)
+        if r.next_token() != END_OBJECT:
+            raise _RuleError("Too many elements in numeric expression", r)
+    elif op == "anything-but":
+        t = r.next_token()
+        if t == START_OBJECT:
+            if r.next_token() != FIELD_NAME:
+                raise _RuleError("Anything-But expression name not found", r)
+            if r.name != "prefix":   # the only anything-but form SNS documents
+                raise _RuleError(f"Unsupported anything-but pattern: {r.name}", r)
+            if r.next_token() != STRING:
+                raise _RuleError("prefix match pattern must be a string", r)
+            if not r.text:
+                raise _RuleError("Null prefix not allowed", r)
+            if r.next_token() != END_OBJECT or r.next_token() != END_OBJECT:
+                raise _RuleError("Only one key allowed in match expression", r)
+            return
+        if t == START_ARRAY:
+            kinds = set()
+            while (t := r.next_token()) != END_ARRAY:
+                if t == STRING:
+                    r.text
+                    kinds.add(STRING)
+                elif t in NUMBERS:
+                    kinds.add(t)
+                else:
+                    raise _RuleError("Inside anything but list, start|null|boolean is not supported.", r)
+            if (STRING in kinds) == bool(kinds & {jsontext.INT, jsontext.FLOAT}):
+                raise _RuleError("Inside anything but list, either all values are number or string, mixed type "
+                                 "is not supported", r)
+        elif t == STRING:
+            r.text
+        elif t not in NUMBERS:
+            raise _RuleError("Value of anything-but must be an array or single string/number value.", r)
+        if r.next_token() != END_OBJECT:
+            raise _RuleError("Too many elements in numeric expression", r)
+    elif op == "exists":
+        if r.next_token() not in (jsontext.TRUE, jsontext.FALSE):
+            raise _RuleError("exists match pattern must be either true or false.", r)
+        if r.next_token() != END_OBJECT:
+            raise _RuleError("Only one key allowed in match expression", r)
+    else:
+        raise _RuleError(f"Unrecognized match type {op}", r)
+
+
+_NUMERIC_OPS = {"=": "equals", ">=": ">=", ">": ">", "<=": "<=", "<": "<"}
+
+
+def _numeric(r: jsontext.Reader) -> None:
+    """The body of {"numeric": [...]}, after its "[": the compiler's checks, in its order."""
+    if r.next_token() != STRING:
+        raise _RuleError(f"Invalid member in numeric match: {r.text}", r)
+    op = r.text
+    t = r.next_token()
+    if op not in _NUMERIC_OPS:
+        raise _RuleError(f"Unrecognized numeric range operator: {op}", r)
+    if t not in NUMBERS:
+        raise _RuleError(f"Value of {_NUMERIC_OPS[op]} must be numeric", r)
+    bottom = float(r.text)
+    t = r.next_token()
+    if t == END_ARRAY:
+        return
+    if op not in (">", ">="):
+        raise _RuleError("Too many elements in numeric expression", r)
+    if t != STRING:
+        raise _RuleError(f"Bad value in numeric range: {r.text}", r)
+    op2 = r.text
+    if op2 not in ("<", "<="):
+        raise _RuleError(f"Bad numeric range operator: {op2}", r)
+    if r.next_token() not in NUMBERS:
+        raise _RuleError(f"Value of {op2} must be numeric", r)
+    top = float(r.text)
+    if r.next_token() != END_ARRAY:
+        raise _RuleError("Too many terms in numeric range expression", r)
+    if not bottom < top:
+        raise _RuleError("Bottom must be less than top", r)
 
 
 # --- compilation ---------------------------------------------------------------------------------
@@ -354,10 +510,14 @@ def _compile_conditions(conditions: list):
     absent = False
     for cond in conditions:
         if not isinstance(cond, dict):
-            exact.add(scalar(cond))
+            value = scalar(cond)
+            if value is not None:
+                exact.add(value)
             continue
         (op, value), = cond.items()
-        if op == "prefix":
+        if op == "exactly":
+            exact.add(value)
+        elif op == "prefix":
             prefixes.append(value)
         elif op == "suffix":
             suffixes.append(value)
@@ -413,8 +573,9 @@ def _compile_conditions(conditions: list):
 
 
 def _numeric_range(terms: list):
+    """(lo, lo inclusive, hi, hi inclusive) in the scaled integers numbers are compared as."""
     lo, lo_incl, hi, hi_incl = -math.inf, False, math.inf, False
-    op, value = terms[0], float(terms[1])
+    op, value = terms[0], number(terms[1])
     if op == "=":
         return value, True, value, True
     if op in (">", ">="):
@@ -422,14 +583,14 @@ def _numeric_range(terms: list):
     else:
         hi, hi_incl = value, op == "<="
     if len(terms) == 4:
-        hi, hi_incl = float(terms[3]), terms[2] == "<="
+        hi, hi_incl = number(terms[3]), terms[2] == "<="
     return lo, lo_incl, hi, hi_incl
 
 
 def _range_test(lo, lo_incl, hi, hi_incl):
     def test(values):
         for v in values:
-            if v.__class__ is float and (lo < v or (lo_incl and v == lo)) and (v < hi or (hi_incl and v == hi)):
+            if v.__class__ is int and (lo < v or (lo_incl and v == lo)) and (v < hi or (hi_incl and v == hi)):
                 return True
         return False
     return test
@@ -452,16 +613,11 @@ def _cidr_test(nets):
 
 def _anything_but(value):
     """anything-but: the property is present and none of its values is excluded."""
-    if isinstance(value, dict):
-        (op, pattern), = value.items()
-        if op == "prefix":
-            return lambda vs: not any(v.__class__ is str and v.startswith(pattern) for v in vs)
-        if op == "suffix":
-            return lambda vs: not any(v.__class__ is str and v.endswith(pattern) for v in vs)
-        low = pattern.lower()
-        return lambda vs: not any(v.__class__ is str and v.lower() == low for v in vs)
+    if isinstance(value, dict):   # {"prefix": ...}, the one form validation lets through
+        pattern = value["prefix"]
+        return lambda vs: not any(v.__class__ is str and v.startswith(pattern) for v in vs)
     items = value if isinstance(value, list) else [value]
-    excluded = frozenset(scalar(v) for v in items)
+    excluded = frozenset(v for v in map(scalar, items) if v is not None)
     return excluded.isdisjoint
 
 

@@ -28,6 +28,7 @@ import re
 import threading
 import uuid
 from collections import deque
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from .. import limits
@@ -35,6 +36,7 @@ from ..arn import parse_arn, sns_topic_arn
 from ..errors import ClientError
 from . import delivery
 from . import filter as filters
+from . import jsontext
 from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InvalidParameter,
                      ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
                      TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
@@ -52,9 +54,9 @@ _FIFO_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}\.fifo" % (limits.SNS_TOPIC_N
 _ATTR_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 _ATTR_TYPE = re.compile(r"(String|Number|Binary)(\..+)?", re.S)
 _FIFO_ID = re.compile(r"""[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,""" + str(limits.SNS_FIFO_ID_MAX) + "}")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _E164 = re.compile(r"\+?[1-9]\d{1,14}")
-_SUBJECT_BAD = re.compile(r"[^\x20-\x7e]")
+_SUBJECT_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")   # line breaks and control characters
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _EMPTY: dict = {}
 # derived from a message's attributes alone, shared by messages with the same attributes (bounded)
@@ -278,12 +280,12 @@ def _validate_attribute(name: str, dt, sv, bv) -> int:
             raise ParameterValueInvalid(empty)
         if sv == "":
             raise ParameterValueInvalid(empty)
-        if dt.startswith("Number") and not _NUMBER.fullmatch(sv.strip()):
+        if dt.startswith("Number") and not _is_number(sv.strip()):
             raise ParameterValueInvalid(f"Could not cast message attribute '{name}' value to number.")
         if dt.startswith("String.Array"):
             try:
-                items = json.loads(sv)
-            except ValueError:
+                items = jsontext.loads(sv)
+            except jsontext.JsonSyntaxError:
                 items = None
             if not isinstance(items, list) or any(isinstance(i, (list, dict)) for i in items):
                 raise ParameterValueInvalid(
@@ -291,6 +293,35 @@ def _validate_attribute(name: str, dt, sv, bv) -> int:
                     "numbers, true, false or null.")
         vsize = len(sv.encode("utf-8", "surrogatepass"))
     return len(name.encode("utf-8")) + len(dt.encode("utf-8")) + vsize
+
+
+def _check_subject(subject: str) -> None:
+    """Any UTF-8 text of 1 to 100 characters, starting with a visible character, without line
+    breaks or control characters."""
+    if len(subject) > limits.SNS_SUBJECT_MAX:
+        raise InvalidParameter(f"Subject must be less than {limits.SNS_SUBJECT_MAX} characters")
+    if not subject or not subject[0].strip() or _SUBJECT_BAD.search(subject) or not _encodable(subject):
+        raise invalid("Subject")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate: no UTF-8 form
+        return False
+    return True
+
+
+def _is_number(text: str) -> bool:
+    """AWS's Number: decimal notation, up to 38 significant digits, magnitude 10^-128 to 10^126."""
+    if not _NUMBER.fullmatch(text):
+        return False
+    value = Decimal(text)
+    if not value:
+        return True
+    digits = value.normalize().as_tuple().digits
+    return len(digits) <= limits.SNS_NUMBER_DIGITS_MAX and \
+        limits.SNS_NUMBER_EXPONENT_MIN <= value.adjusted() <= limits.SNS_NUMBER_EXPONENT_MAX
 
 
 def _check_fifo_id(value: str, param: str) -> None:
@@ -319,11 +350,12 @@ def _bool_text(name: str, value: str, prefix: str) -> str:
     return low
 
 
-def _json_text(name: str, value: str, prefix: str) -> None:
+def _json_text(name: str, value: str, prefix: str):
+    """The document in a JSON attribute value, or AWS's parse error."""
     try:
-        json.loads(value)
-    except ValueError:
-        raise InvalidParameter(f"{prefix}{name}: failed to parse JSON.") from None
+        return jsontext.parse(value)
+    except jsontext.JsonSyntaxError as err:
+        raise InvalidParameter(f"{prefix}{name}: failed to parse JSON. {err.describe()}") from None
 
 
 def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Invalid parameter: "):
@@ -340,15 +372,16 @@ def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Inval
     elif name == "Policy":
         if value:
             try:
-                doc = json.loads(value)
-            except ValueError:
+                doc = jsontext.parse(value)
+            except jsontext.JsonSyntaxError:
                 doc = None
             if not isinstance(doc, dict):
                 raise InvalidParameter(f"{prefix}Policy Error: null")
     elif name == "DeliveryPolicy":
         if value:
+            doc = _json_text(name, value, prefix)
             try:
-                delivery.parse_topic_policy(value)
+                delivery.check_topic_policy(doc)
             except delivery.PolicyError as err:
                 raise InvalidParameter(f"{prefix}DeliveryPolicy: {err}") from None
     elif name == "TracingConfig":
@@ -367,7 +400,7 @@ def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Inval
         if value:
             _json_text(name, value, prefix)
     elif name.endswith("SampleRate"):
-        if not value.isdigit() or not 0 <= int(value) <= 100:
+        if not value.isascii() or not value.isdigit() or not 0 <= int(value) <= 100:
             raise InvalidParameter(f"{prefix}{name}: must be an integer between 0 and 100")
     return value
 
@@ -411,7 +444,7 @@ class Topic:
         elif name == "SignatureVersion":
             self.signature_version = value or "1"
         elif name == "DeliveryPolicy":
-            self.delivery_doc = json.loads(value) if value else None
+            self.delivery_doc = jsontext.parse(value) if value else None
             self.delivery_version += 1
 
     def rebuild(self) -> None:
@@ -533,9 +566,9 @@ class Subscription:
             match = filters.compile_policy(self.policy)
             self.filter = (match, self.scope == filters.MESSAGE_BODY) if match is not None else None
         elif name == "RedrivePolicy":
-            self.dlq_arn = json.loads(value)["deadLetterTargetArn"] if value else None
+            self.dlq_arn = jsontext.parse(value)["deadLetterTargetArn"] if value else None
         elif name == "DeliveryPolicy":
-            self.delivery_doc = json.loads(value) if value else None
+            self.delivery_doc = jsontext.parse(value) if value else None
 
     def http_policy(self) -> delivery.HttpPolicy:
         key = (self.topic.delivery_version, id(self.delivery_doc))
@@ -795,10 +828,7 @@ class SNSBackend:
             return value, filters.parse_policy(value, scope, subscribe=subscribe)
         elif name == "RedrivePolicy":
             if value:
-                try:
-                    doc = json.loads(value)
-                except ValueError:
-                    raise InvalidParameter(f"{prefix}RedrivePolicy: failed to parse JSON.") from None
+                doc = _json_text(name, value, prefix)
                 target = doc.get("deadLetterTargetArn") if isinstance(doc, dict) else None
                 info = parse_arn(target) if isinstance(target, str) else None
                 if info is None or info["service"] != "sqs" or not _QUEUE_NAME.fullmatch(info["resource"]):
@@ -811,8 +841,9 @@ class SNSBackend:
                                            "subscription to a standard topic.")
         elif name == "DeliveryPolicy":
             if value:
+                doc = _json_text(name, value, prefix)
                 try:
-                    delivery.parse_subscription_policy(value)
+                    delivery.check_subscription_policy(doc)
                 except delivery.PolicyError as err:
                     raise InvalidParameter(f"{prefix}DeliveryPolicy: {err}") from None
         elif name == "SubscriptionRoleArn":
@@ -1000,9 +1031,7 @@ class SNSBackend:
         if not body:
             raise invalid("Empty message")
         if subject is not None:
-            if not subject or len(subject) > limits.SNS_SUBJECT_MAX or _SUBJECT_BAD.search(subject) or \
-                    not subject[0].strip():
-                raise invalid("Subject")
+            _check_subject(subject)
         attrs = None
         size = len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
         if attributes:
@@ -1015,8 +1044,8 @@ class SNSBackend:
             if structure != "json":
                 raise invalid("MessageStructure")
             try:
-                doc = json.loads(body)
-            except ValueError:
+                doc = jsontext.loads(body)
+            except jsontext.JsonSyntaxError:
                 raise invalid("Message Structure - JSON message body failed to parse") from None
             if not isinstance(doc, dict):
                 raise invalid("Message Structure - JSON message body failed to parse")

@@ -154,8 +154,12 @@ def test_message_size_limit(sns, topic, wired, receive):
 @pytest.mark.parametrize("kwargs,text", [
     ({"Message": ""}, "Invalid parameter: Empty message"),
     ({"Message": "m", "Subject": ""}, "Invalid parameter: Subject"),
-    ({"Message": "m", "Subject": "s" * 101}, "Invalid parameter: Subject"),
+    ({"Message": "m", "Subject": "s" * 101}, "Subject must be less than 100 characters"),
     ({"Message": "m", "Subject": "line\nbreak"}, "Invalid parameter: Subject"),
+    ({"Message": "m", "Subject": "tab\tbetween"}, "Invalid parameter: Subject"),
+    ({"Message": "m", "Subject": "nel\x85"}, "Invalid parameter: Subject"),
+    ({"Message": "m", "Subject": " leading space"}, "Invalid parameter: Subject"),
+    ({"Message": "m", "Subject": "lone \ud800"}, "Invalid parameter: Subject"),
     ({"Message": "m", "MessageStructure": "xml"}, "Invalid parameter: MessageStructure"),
     ({"Message": "not json", "MessageStructure": "json"},
      "Invalid parameter: Message Structure - JSON message body failed to parse"),

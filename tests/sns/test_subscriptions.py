@@ -252,8 +252,14 @@ def test_subscription_attributes(sns, topic, make_queue, shape):
     ("RawMessageDelivery", "yes", "Invalid parameter: RawMessageDelivery: Invalid value [yes]. Must be true or false."),
     ("FilterPolicyScope", "Body", "Invalid parameter: FilterPolicyScope: Invalid value [Body]. Please use either "
                                   "MessageBody or MessageAttributes"),
-    ("FilterPolicy", "{nope", "Invalid parameter: FilterPolicy: failed to parse JSON."),
-    ("RedrivePolicy", "{", "Invalid parameter: RedrivePolicy: failed to parse JSON."),
+    ("FilterPolicy", "{nope", "Invalid parameter: FilterPolicy: failed to parse JSON. Unexpected character ('n' "
+                              "(code 110)): was expecting double-quote to start field name\n at [Source: REDACTED "
+                              "(`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 2]"),
+    # recorded from AWS
+    ("RedrivePolicy", "{invalidjson}", "Invalid parameter: RedrivePolicy: failed to parse JSON. Unexpected character "
+                                       "('i' (code 105)): was expecting double-quote to start field name\n at [Source: "
+                                       "REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, "
+                                       "column: 2]"),
     ("RedrivePolicy", json.dumps({"deadLetterTargetArn": "nope"}),
      "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"),
     ("DeliveryPolicy", json.dumps({"healthyRetryPolicy": {"numRetries": 500}}),
