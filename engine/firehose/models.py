@@ -829,18 +829,16 @@ class DeliveryStream:
         return self.backend.s3_retry_s
 
     def _error_write(self, batch: _Batch, records: _Records, idx: np.ndarray, error_type: str, code: str,
-                     message: str, attempts: int, docs: Optional[list] = None) -> _Write:
+                     message: str, attempts: int) -> _Write:
         """Error documents for records[idx] under the destination's ErrorOutputPrefix."""
-        dest = batch.destination
-        s3 = dest.s3
         now = self.clock.now_ms()
-        if docs is None:
-            docs = [_error_doc(records, int(i), code, message, attempts, now) for i in idx]
-        if isinstance(dest, ExtendedS3) and batch.plan.lambda_proc is not None and error_type == \
-                prefixes.PROCESSING_FAILED and code.startswith("Lambda."):
-            for doc in docs:
-                doc["lambdaArn"] = batch.plan.lambda_proc.parameters.get("LambdaArn")
-        oldest = int(records.arrival[idx].min()) if len(idx) else now
+        return self._docs_write(batch, error_type, [_error_doc(records, int(i), code, message, attempts, now)
+                                                    for i in idx])
+
+    def _docs_write(self, batch: _Batch, error_type: str, docs: list[dict]) -> _Write:
+        """One error object holding `docs` (AWS's error documents, one JSON line each)."""
+        s3 = batch.destination.s3
+        oldest = min(d["arrivalTimestamp"] for d in docs)
         key = self._object_key(batch.plan.prefixes.error_prefix(oldest, error_type), oldest, s3,
                                export.compression_extension(s3.compression), batch.version)
         body = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs).encode("utf-8")
@@ -882,8 +880,7 @@ class DeliveryStream:
                 doc = _error_doc(records, f.index, f.code, f.message, f.attempts, f.ended_ms)
                 doc["lambdaArn"] = arn
                 docs.append(doc)
-            idx = np.asarray([f.index for f in result.failed], dtype=np.int64)
-            writes.append(self._error_write(batch, records, idx, prefixes.PROCESSING_FAILED, "", "", 0, docs=docs))
+            writes.append(self._docs_write(batch, prefixes.PROCESSING_FAILED, docs))
         self._count("dropped_records", result.dropped)
         ok = records.take(result.ok_index)
         ok = _Records(result.data, ok.arrival, ok.meta, ok.shard_ids)
@@ -928,27 +925,28 @@ class DeliveryStream:
             records.data = pc.binary_join_element_wise(records.data, pa.scalar(b"", t), pa.scalar(plan.delimiter, t))
 
         groups = [(None, np.arange(len(records), dtype=np.int64))]
+        partitioning_failed: list[dict] = []      # one error object per buffer, as AWS writes them
         if plan.dynamic:
             keys, ok, why = self._partition_keys(plan, records, lambda_keys)
             if not ok.all():
                 bad = np.flatnonzero(~ok)
-                units.append(self._partitioning_failed(batch, records, bad, why))
+                now = self.clock.now_ms()
+                partitioning_failed += [_error_doc(records, int(i), "DynamicPartitioning.MetadataExtractionFailed",
+                                                   why, 1, now) for i in bad]
                 good = np.flatnonzero(ok)
                 ia = pa.array(good, pa.int64())
                 keys = {k: v.take(ia) for k, v in keys.items()}
                 records = records.take(good)
-                if len(records) == 0:
-                    return units
             groups = export.group_indices(keys, list(dict.fromkeys(plan.key_names)))
 
         table = None
-        if plan.conversion is not None:
+        if plan.conversion is not None and len(records):
             table, good, failed_write = self._convert(batch, records)
             if failed_write is not None:
                 units.append(failed_write)
             if table is None or len(good) == 0:
-                return units
-            if len(good) != len(records):
+                groups = []
+            elif len(good) != len(records):
                 # regroup: positions in `records` -> positions in the converted table
                 where = np.full(len(records), -1, dtype=np.int64)
                 where[good] = np.arange(len(good), dtype=np.int64)
@@ -972,8 +970,9 @@ class DeliveryStream:
             if values is not None:
                 problem = self._key_problem(s3.bucket, prefix, key)
                 if problem is not None:
-                    units.append(self._partitioning_failed(batch, records, idx, problem,
-                                                           "DynamicPartitioning.InvalidPartitionKey"))
+                    now = self.clock.now_ms()
+                    partitioning_failed += [_error_doc(records, int(i), "DynamicPartitioning.InvalidPartitionKey",
+                                                       problem, 1, now) for i in idx]
                     continue
             if table is None:
                 units.append(self._raw_write(batch, _Write.DATA, s3, prefix, records, idx, retry_s))
@@ -988,6 +987,8 @@ class DeliveryStream:
                                                      f"{type(err).__name__}: {err}"))
                 continue
             units.append(_Write(batch, _Write.DATA, s3, key, payload, len(idx), retry_s, records, idx))
+        if partitioning_failed:
+            units.append(self._docs_write(batch, PARTITIONING_FAILED, partitioning_failed))
         return units
 
     def _key_problem(self, bucket: str, prefix: str, key: str) -> Optional[str]:
@@ -1007,11 +1008,6 @@ class DeliveryStream:
         except InvalidObjectKey as err:
             return f"The object key can't be stored: {err}"
         return None
-
-    def _partitioning_failed(self, batch, records, idx, message,
-                             code="DynamicPartitioning.MetadataExtractionFailed") -> _Write:
-        return self._error_write(batch, records, np.asarray(idx, dtype=np.int64), PARTITIONING_FAILED, code,
-                                 message, 1)
 
     def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys):
         """-> (keys {name: string array}, ok mask, why not ok) for dynamic partitioning."""
@@ -1073,8 +1069,7 @@ class DeliveryStream:
                 doc["subSequenceNumber"] = 0
             doc["dataCatalogTable"] = catalog
             docs.append(doc)
-        return self._error_write(batch, records, np.asarray(idx, dtype=np.int64), prefixes.FORMAT_CONVERSION_FAILED,
-                                 code, message, 1, docs=docs)
+        return self._docs_write(batch, prefixes.FORMAT_CONVERSION_FAILED, docs)
 
     def _convert(self, batch: _Batch, records: _Records):
         """-> (Arrow table of the converted rows or None, indices of those records, format-conversion-failed
