@@ -138,6 +138,13 @@ class InternalFailure(ClientError):
     sender_fault = False
 
 
+class EngineClosed(ClientError):
+    """Every call on a client of a closed Engine: nothing is accepted that would not be served."""
+    code = "ServiceUnavailable"
+    status = 503
+    sender_fault = False
+
+
 class ExceptionsNamespace:
     """`client.exceptions`: ClientError plus every error class a service module exports."""
 

@@ -282,13 +282,19 @@ def test_iterator_expires_after_five_minutes(kin, raw, clock):
     base64.b64encode(b"e9|s|1|0|0|0").decode(),               # unknown version
     base64.b64encode(b"e1|s|x|0|0|0").decode(),               # not numbers
     base64.b64encode("e1|s|1|0|0|\udcff".encode("utf-8", "surrogatepass")).decode(),
-    "x" * 513,
 ])
 def test_malformed_iterator_is_invalid_argument(kin, raw, token):
     make_stream(kin, "s")
     with pytest.raises(raw.exceptions.InvalidArgumentException) as err:
         kin.get_records(ShardIterator=token)
     assert err.value.response["Error"]["Code"] == "InvalidArgumentException"
+
+
+def test_overlong_iterator_breaks_the_model_constraint(kin, raw):
+    make_stream(kin, "s")
+    with pytest.raises(raw.exceptions.ValidationException, match="at 'shardIterator' failed to satisfy constraint: "
+                                                                   "Member must have length less than or equal to 512"):
+        kin.get_records(ShardIterator="x" * 513)
 
 
 # --- retention --------------------------------------------------------------------------------

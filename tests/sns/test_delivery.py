@@ -22,7 +22,7 @@ def topic(sns):
 
 def confirmed_http(sns, backend, endpoint, topic, path="/", **attributes):
     arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url + path, ReturnSubscriptionArn=True,
-                        Attributes=attributes or None)["SubscriptionArn"]
+                        **({"Attributes": attributes} if attributes else {}))["SubscriptionArn"]
     assert backend.drain()
     confirmation = [r for r in endpoint.wait_for(1) if r["path"] == path][0]
     sns.confirm_subscription(TopicArn=topic, Token=json.loads(confirmation["body"])["Token"])

@@ -36,5 +36,7 @@ def delete_all(sqs, url, messages):
 
 
 def error_of(excinfo):
+    """(JSON error code, message). Against AWS, boto3 puts the JSON code in QueryErrorCode and
+    the legacy query code in Code (tests/test_request_layer.py checks both)."""
     err = excinfo.value.response["Error"]
-    return err["Code"], err["Message"]
+    return err.get("QueryErrorCode", err["Code"]), err["Message"]
