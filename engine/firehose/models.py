@@ -634,7 +634,10 @@ class DeliveryStream:
     def _start_worker_locked(self) -> None:
         if not self._worker and self._queue:
             self._worker = True
-            threading.Thread(target=self._work, name=f"engine-firehose-{self.name}", daemon=True).start()
+            try:
+                threading.Thread(target=self._work, name=f"engine-firehose-{self.name}", daemon=True).start()
+            except RuntimeError:   # no new threads at interpreter shutdown: _wait_idle runs the queue
+                self._worker = False
 
     def _work(self) -> None:
         while True:
@@ -656,6 +659,14 @@ class DeliveryStream:
     def _wait_idle(self, deadline: Optional[float]) -> bool:
         with self._lock:
             while self._worker or self._queue:
+                if not self._worker:          # no worker thread could start: deliver in this thread
+                    self._worker = True
+                    self._lock.release()
+                    try:
+                        self._work()
+                    finally:
+                        self._lock.acquire()
+                    continue
                 if deadline is None:
                     self._idle.wait()
                     continue
