@@ -704,8 +704,8 @@ class SqsTarget(Target):
                 attrs = m.sqs_attributes() if raw and m.attrs else None
                 if fifo:
                     entries.append((body, None, attrs, None, m.group, m.dedup_id))
-                else:
-                    entries.append((body, None, attrs, None, m.group, None))
+                else:   # a FIFO topic's group stays in SNS (AWS delivers to standard queues without it)
+                    entries.append((body, None, attrs, None, None if m.topic.fifo else m.group, None))
             results = q.send_batch(entries)
         except ClientError as err:  # the queue went away
             results = [err] * len(messages)

@@ -28,17 +28,18 @@ import re
 import threading
 import uuid
 from collections import deque
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlsplit
 
 from .. import limits
 from ..arn import parse_arn, sns_topic_arn
-from ..errors import ClientError
+from ..errors import ClientError, ParamValidationError
 from . import delivery
 from . import filter as filters
 from . import jsontext
-from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InvalidParameter,
-                     ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
+from .slots import Slots
+from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InternalError,
+                     InvalidParameter, ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
                      TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
 
 log = logging.getLogger("engine.sns")
@@ -58,11 +59,14 @@ _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _E164 = re.compile(r"\+?[1-9]\d{1,14}")
 _SUBJECT_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")   # line breaks and control characters
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_PAGE_KEY_DIGITS_MAX = 20   # page keys are creation counters
 _EMPTY: dict = {}
 # derived from a message's attributes alone, shared by messages with the same attributes (bounded)
 _avals_cache: dict = {}
 _tail_cache: dict = {}
 
+CLOSED_MESSAGE = "The engine is closed; create a new engine.Engine()."
+CALLER_NAME = "engine"   # the IAM user every call is made as (SubscriptionPrincipal, as Glue's CreatedBy)
 FEEDBACK_ATTRIBUTES = tuple(f"{p}{k}" for p in ("HTTP", "Application", "Firehose", "Lambda", "SQS")
                             for k in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn"))
 TOPIC_SETTABLE = ("DeliveryPolicy", "DisplayName", "Policy", "TracingConfig", "KmsMasterKeyId", "SignatureVersion",
@@ -73,18 +77,22 @@ SUBSCRIPTION_SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", 
                          "SubscriptionRoleArn", "ReplayPolicy")
 
 
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
+def _page_token(key: int) -> str:
+    return base64.urlsafe_b64encode(str(key).encode()).decode()
 
 
-def _unb64(token: str) -> str:
+def _page_key(token: str | None) -> int | None:
+    """The position a NextToken stands for; a token this service did not write is refused."""
+    if token is None:
+        return None
+    raw = token.encode("ascii", "replace")
     try:
-        value = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-    except Exception:
-        value = ""
-    if not value.startswith("arn:"):
+        text = base64.b64decode(raw, altchars=b"-_", validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):   # binascii.Error is a ValueError
+        text = ""
+    if not text.isascii() or not text.isdigit() or len(text) > _PAGE_KEY_DIGITS_MAX:
         raise invalid("NextToken")
-    return value
+    return int(text)
 
 
 def _id_prefix() -> str:
@@ -244,7 +252,7 @@ def validate_message_attributes(attributes: dict) -> tuple[dict, int]:
 def _validate_attribute(name: str, dt, sv, bv) -> int:
     if not name:
         raise ParameterValueInvalid("The message attribute name must not be empty.")
-    if len(name.encode("utf-8")) > limits.SNS_ATTRIBUTE_NAME_MAX:
+    if len(name.encode("utf-8", "surrogatepass")) > limits.SNS_ATTRIBUTE_NAME_MAX:
         raise ParameterValueInvalid("Length of message attribute name must be less than 256 bytes.")
     if not _ATTR_NAME_CHARS.issuperset(name) or name[0] == "." or name[-1] == "." or ".." in name:
         if name[0] == ".":
@@ -257,7 +265,7 @@ def _validate_attribute(name: str, dt, sv, bv) -> int:
                     f"Invalid non-alphanumeric character '#x{ord(c):X}' was found in the message attribute "
                     "name. Can only include alphanumeric characters, hyphens, underscores, or dots.")
         raise ParameterValueInvalid("Message attribute name can not have successive '.' character.")
-    if not isinstance(dt, str) or not _ATTR_TYPE.fullmatch(dt):
+    if not isinstance(dt, str) or not _ATTR_TYPE.fullmatch(dt) or not _encodable(dt):
         raise ParameterValueInvalid(
             f"The message attribute '{name}' has an invalid message attribute type, the set of supported type "
             "prefixes is Binary, Number, and String.")
@@ -292,7 +300,23 @@ def _validate_attribute(name: str, dt, sv, bv) -> int:
                     f"The message attribute '{name}' with type 'String.Array' must be a JSON array of strings, "
                     "numbers, true, false or null.")
         vsize = len(sv.encode("utf-8", "surrogatepass"))
-    return len(name.encode("utf-8")) + len(dt.encode("utf-8")) + vsize
+    return len(name.encode("utf-8", "surrogatepass")) + len(dt.encode("utf-8")) + vsize
+
+
+def _http_url(url: str) -> bool:
+    """An URL an HTTP client can POST to: a host (IDNA-encodable), a port in 1-65535 if any, no
+    blanks or control characters."""
+    if not url.isprintable() or any(c.isspace() for c in url) or not _encodable(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+        if not host:
+            return False
+        host.encode("idna")
+    except (ValueError, UnicodeError):   # a bad port or IPv6 literal, an unencodable host
+        return False
+    return port is None or 0 < port <= 65535
 
 
 def _check_subject(subject: str) -> None:
@@ -316,15 +340,52 @@ def _is_number(text: str) -> bool:
     """AWS's Number: decimal notation, up to 38 significant digits, magnitude 10^-128 to 10^126."""
     if not _NUMBER.fullmatch(text):
         return False
-    value = Decimal(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:   # an exponent beyond what a Decimal holds
+        return False
     if not value:
         return True
-    digits = value.normalize().as_tuple().digits
+    digits = "".join(map(str, value.as_tuple().digits)).strip("0")
     return len(digits) <= limits.SNS_NUMBER_DIGITS_MAX and \
         limits.SNS_NUMBER_EXPONENT_MIN <= value.adjusted() <= limits.SNS_NUMBER_EXPONENT_MAX
 
 
+def _type_error(name: str, value, valid: str) -> ParamValidationError:
+    """A wrong type given to the native API: refused as botocore refuses it from a client."""
+    return ParamValidationError(f"Invalid type for parameter {name}, value: {value!r:.200}, type: {type(value)}, "
+                                f"valid types: {valid}")
+
+
+def native_attributes(attributes) -> dict | None:
+    """The native API's {name: (data_type, value)} (value str, or bytes-like for Binary) ->
+    {name: (data_type, string_value, binary_value)}; wrong shapes are ParamValidationErrors."""
+    if not attributes:
+        if attributes is None or isinstance(attributes, dict):
+            return None
+    if not isinstance(attributes, dict):
+        raise _type_error("attributes", attributes, "<class 'dict'>")
+    out = {}
+    for name, pair in attributes.items():
+        if not isinstance(name, str):
+            raise _type_error("attributes keys", name, "<class 'str'>")
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise _type_error(f"attributes.{name}", pair, "a (data_type, value) pair")
+        dt, value = pair
+        if not isinstance(dt, str):
+            raise _type_error(f"attributes.{name}.data_type", dt, "<class 'str'>")
+        if isinstance(value, str):
+            out[name] = (dt, value, None)
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            out[name] = (dt, None, bytes(value))
+        else:
+            raise _type_error(f"attributes.{name}.value", value, "<class 'str'>, <class 'bytes'>")
+    return out
+
+
 def _check_fifo_id(value: str, param: str) -> None:
+    if not isinstance(value, str):
+        raise _type_error(param, value, "<class 'str'>")
     if not _FIFO_ID.fullmatch(value):
         raise invalid(f"{param} Reason: {param} can only include alphanumeric and punctuation characters. 1 to "
                       f"{limits.SNS_FIFO_ID_MAX} in length.")
@@ -400,7 +461,7 @@ def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Inval
         if value:
             _json_text(name, value, prefix)
     elif name.endswith("SampleRate"):
-        if not value.isascii() or not value.isdigit() or not 0 <= int(value) <= 100:
+        if not value.isascii() or not value.isdigit() or len(value) > 3 or not 0 <= int(value) <= 100:
             raise InvalidParameter(f"{prefix}{name}: must be an integer between 0 and 100")
     return value
 
@@ -418,8 +479,13 @@ class Topic:
         if fifo:
             self.attributes["ContentBasedDeduplication"] = "false"
         self.tags: dict[str, str] = dict(tags)
+        self.key = next(backend.keys)            # creation order: ListTopics pages by it
         self.subscriptions: dict[str, Subscription] = {}
-        self.active: tuple = ()        # confirmed subscriptions, a snapshot replaced on change
+        self.by_endpoint: dict[tuple, Subscription] = {}   # (protocol, endpoint): Subscribe is idempotent
+        self.roster = Slots("topic_slot")        # every subscription, in creation order
+        self.active = Slots("active_slot")       # the confirmed ones: what a publish fans out to
+        self.pending_count = 0
+        self.filter_count = 0                    # subscriptions with a filter policy (a per-topic quota)
         self.deleted_count = 0
         self.deleted = False
         self.content_dedup = False
@@ -447,20 +513,15 @@ class Topic:
             self.delivery_doc = jsontext.parse(value) if value else None
             self.delivery_version += 1
 
-    def rebuild(self) -> None:
-        """Refresh the snapshot of confirmed subscriptions (call with the lock held)."""
-        self.active = tuple(s for s in self.subscriptions.values() if not s.pending)
-
     def get_attributes(self) -> dict[str, str]:
         with self.lock:
-            subs = list(self.subscriptions.values())
             out = {
                 "Policy": self.attributes["Policy"],
                 "Owner": self.backend.account_id,
-                "SubscriptionsPending": str(sum(1 for s in subs if s.pending)),
+                "SubscriptionsPending": str(self.pending_count),
                 "TopicArn": self.arn,
                 "EffectiveDeliveryPolicy": self.effective_delivery_policy(),
-                "SubscriptionsConfirmed": str(sum(1 for s in subs if not s.pending)),
+                "SubscriptionsConfirmed": str(len(self.active)),
                 "DisplayName": self.attributes["DisplayName"],
                 "SubscriptionsDeleted": str(self.deleted_count),
             }
@@ -484,10 +545,8 @@ class Topic:
     # --- native publishing API ----------------------------------------------------------------------
     def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
         """Publish one message. `attributes`: {name: (data_type, value)} with value str or bytes."""
-        attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
-                 for k, (dt, v) in attributes.items()} if attributes else None
-        msg = self.backend.prepare(self, body, subject=subject, attributes=attrs, structure=structure, group=group,
-                                   dedup=dedup)
+        msg = self.backend.prepare(self, body, subject=subject, attributes=native_attributes(attributes),
+                                   structure=structure, group=group, dedup=dedup)
         return self.backend.publish_prepared(self, [msg])[0]
 
     def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> list[Message]:
@@ -495,24 +554,33 @@ class Topic:
         `attributes` is one map for all, or a list of maps (one per body), as in `publish`."""
         backend = self.backend
         prepare = backend.prepare
+        if bodies.__class__ is not list:
+            if isinstance(bodies, (str, bytes, dict)) or not hasattr(bodies, "__iter__"):
+                raise _type_error("bodies", bodies, "a list of <class 'str'>")
+            bodies = list(bodies)
         per_message = isinstance(attributes, list)
         shared = None
-        if attributes and not per_message:
-            shared = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
-                      for k, (dt, v) in attributes.items()}
+        if per_message:
+            if len(attributes) != len(bodies):
+                raise ParamValidationError(f"Invalid length for parameter attributes: {len(attributes)} maps for "
+                                           f"{len(bodies)} bodies")
+        else:
+            shared = native_attributes(attributes)
         msgs = []
         converted = {}   # bulk publishers repeat a few attribute maps: convert each once
         for i, body in enumerate(bodies):
             attrs = shared
             if per_message and attributes[i]:
-                try:
-                    key = tuple(attributes[i].items())
-                    attrs = converted.get(key)
-                except TypeError:   # an unhashable value (bytearray): convert this one alone
-                    key, attrs = None, None
+                given = attributes[i]
+                key = None
+                if given.__class__ is dict:
+                    try:
+                        key = tuple(given.items())
+                        attrs = converted.get(key)
+                    except TypeError:   # an unhashable value (bytearray): convert this one alone
+                        key = None
                 if attrs is None:
-                    attrs = {k: (dt, v if isinstance(v, str) else None, None if isinstance(v, str) else v)
-                             for k, (dt, v) in attributes[i].items()}
+                    attrs = native_attributes(given)
                     if key is not None:
                         converted[key] = attrs
             msgs.append(prepare(self, body, subject=subject, attributes=attrs, group=group))
@@ -528,10 +596,13 @@ class Subscription:
         self.endpoint = endpoint
         self.arn = f"{topic.arn}:{uuid.uuid4()}"
         self.owner = backend.account_id
+        self.key = next(backend.keys)            # creation order: the List* calls page by it
+        self.principal = backend.principal
+        self.topic_slot = self.active_slot = self.account_slot = None   # positions in the Slots holding it
         self.pending = protocol in NEEDS_CONFIRMATION
         self.authenticated = not self.pending
         self.auth_on_unsubscribe = False
-        self.deleted = False
+        self.unsubscribed = False
         self.attributes: dict[str, str] = {}
         self.raw = False
         self.scope = filters.MESSAGE_ATTRIBUTES
@@ -548,6 +619,10 @@ class Subscription:
             self.content_key = parts[1] if len(parts) > 2 else "default"
         self.target = delivery.make_target(self, backend.dispatcher)
 
+    @property
+    def deleted(self) -> bool:
+        return self.unsubscribed or self.topic.deleted
+
     def apply(self, name: str, value: str, parsed=None) -> None:
         """Apply a validated attribute (`parsed`: the parsed FilterPolicy, for FilterPolicy/Scope)."""
         if value == "" and name != "FilterPolicy":
@@ -558,6 +633,7 @@ class Subscription:
             self.raw = value == "true"
         elif name in ("FilterPolicy", "FilterPolicyScope"):
             if name == "FilterPolicy":
+                self.topic.filter_count += (parsed is not None) - (self.policy is not None)
                 self.policy = parsed
                 if parsed is None:
                     self.attributes.pop("FilterPolicy", None)
@@ -588,6 +664,7 @@ class Subscription:
             "TopicArn": self.topic.arn,
             "Endpoint": self.endpoint,
             "Protocol": self.protocol,
+            "SubscriptionPrincipal": self.principal,
         }
         for key, value in self.attributes.items():
             if key != "RawMessageDelivery":
@@ -623,9 +700,20 @@ class SNSBackend:
         self.account_id = engine.account_id
         self.clock = engine.clock
         self._lock = threading.RLock()
+        self.principal = f"arn:aws:iam::{self.account_id}:user/{CALLER_NAME}"
+        self.keys = itertools.count(1)           # creation order of topics and subscriptions
         self.topics: dict[str, Topic] = {}
+        self.topic_roster = Slots("topic_slot")
+        self.topic_counts = {False: 0, True: 0}  # standard and FIFO topics (per-account quotas)
+        # Subscriptions of a deleted topic leave these lazily (deleting a topic is O(1)).
         self.subscriptions: dict[str, Subscription] = {}
+        self.roster = Slots("account_slot", alive=lambda sub: not sub.topic.deleted,
+                            dropped=lambda sub: self.subscriptions.pop(sub.arn, None))
         self._tokens: dict[str, _Token] = {}
+        self._token_expiry: deque = deque()     # (expiry, token) in issue order
+        self._gate = threading.Condition()      # publishes under way, and whether close refuses new ones
+        self._inflight = 0
+        self.closed = False
         self.base_url = f"https://sns.{region}.amazonaws.com"
         self.cert_url = (f"{self.base_url}/SimpleNotificationService-"
                          f"{hashlib.md5(region.encode()).hexdigest()}.pem")
@@ -653,13 +741,20 @@ class SNSBackend:
         self._parse_topic_arn(arn, param)
         raise topic_not_found()
 
+    @staticmethod
+    def _check_subscription_arn(arn) -> None:
+        """AWS's refusals of a subscription ARN that cannot name one (recorded from Unsubscribe)."""
+        info = parse_arn(arn) if isinstance(arn, str) else None
+        if info is None:
+            count = len(arn.split(":")) if isinstance(arn, str) else 0
+            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {count}")
+        if ":" not in info["resource"]:
+            raise invalid("SubscriptionId")
+
     def get_subscription(self, arn) -> Subscription:
         sub = self.subscriptions.get(arn)
-        if sub is None:
-            info = parse_arn(arn) if isinstance(arn, str) else None
-            if info is None:
-                count = len(arn.split(":")) if isinstance(arn, str) else 0
-                raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {count}")
+        if sub is None or sub.topic.deleted:
+            self._check_subscription_arn(arn)
             raise subscription_not_found()
         return sub
 
@@ -692,40 +787,35 @@ class SNSBackend:
                     if existing.tags.get(key) != value:
                         raise invalid("Tags Reason: Topic already exists with different tags")
                 return existing
-            count = sum(1 for t in self.topics.values() if t.fifo == fifo)
-            if count >= (limits.SNS_FIFO_TOPICS_MAX if fifo else limits.SNS_TOPICS_MAX):
+            if self.topic_counts[fifo] >= (limits.SNS_FIFO_TOPICS_MAX if fifo else limits.SNS_TOPICS_MAX):
                 raise TopicLimitExceeded("Topic limit exceeded")
             topic = Topic(self, name, fifo, attrs, tags)
             self.topics[arn] = topic
+            self.topic_roster.append(topic, topic.key)
+            self.topic_counts[fifo] += 1
             return topic
 
     def delete_topic(self, arn: str) -> None:
         # lock order is topic.lock -> self._lock (subscribe); never hold them the other way round
         with self._lock:
             topic = self.topics.pop(arn, None)
+            if topic is not None:
+                self.topic_roster.remove(topic)
+                self.topic_counts[topic.fifo] -= 1
         if topic is None:
             self._parse_topic_arn(arn)
             return  # deleting a topic that does not exist succeeds
         with topic.lock:
-            topic.deleted = True
-            subs = list(topic.subscriptions.values())
-            for sub in subs:
-                sub.deleted = True
-            topic.subscriptions.clear()
-            topic.active = ()
+            topic.deleted = True   # its subscriptions read as deleted from now on
+            count = len(topic.roster)
         with self._lock:
-            for sub in subs:
-                self.subscriptions.pop(sub.arn, None)
+            self.roster.forget(count)
 
     def list_topics(self, next_token: str | None = None) -> tuple[list[Topic], str | None]:
+        after = _page_key(next_token)
         with self._lock:
-            arns = sorted(self.topics)
-        if next_token is not None:
-            after = _unb64(next_token)
-            arns = [a for a in arns if a > after]
-        page = arns[:limits.SNS_LIST_PAGE]
-        token = _b64(page[-1]) if len(arns) > limits.SNS_LIST_PAGE else None
-        return [self.topics[a] for a in page if a in self.topics], token
+            page, last = self.topic_roster.page(after, limits.SNS_LIST_PAGE)
+        return page, _page_token(last) if last is not None else None
 
     def set_topic_attribute(self, topic: Topic, name: str, value) -> None:
         if name == "FifoTopic":
@@ -775,8 +865,10 @@ class SNSBackend:
         if not endpoint:
             raise invalid("Endpoint")
         if protocol in ("http", "https"):
-            if not endpoint.lower().startswith(f"{protocol}://") or not urlsplit(endpoint).hostname:
+            if not endpoint.lower().startswith(f"{protocol}://"):
                 raise invalid("Endpoint must match the specified protocol")
+            if not _http_url(endpoint):
+                raise invalid("Endpoint")
         elif protocol in ("email", "email-json"):
             local, _, domain = endpoint.partition("@")
             if not local or "." not in domain or any(c.isspace() for c in endpoint):
@@ -800,12 +892,12 @@ class SNSBackend:
                 parts = resource.split("/")
                 if info is None or info["service"] != "sns" or parts[0] != "endpoint" or len(parts) != 4:
                     raise invalid("ApplicationEndpoint ARN")
-        is_fifo_queue = protocol == "sqs" and endpoint.endswith(".fifo")
-        if is_fifo_queue and not topic.fifo:
+        if protocol == "sqs" and endpoint.endswith(".fifo") and not topic.fifo:
+            # AWS's text, prefixed twice (recorded from AWS)
             raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS "
                           "topics")
-        if topic.fifo and not is_fifo_queue:
-            raise invalid("Invalid parameter: Endpoint Reason: Please use FIFO SQS queue")
+        if topic.fifo and protocol != "sqs":   # FIFO topics deliver to FIFO and (since 2025) standard queues
+            raise invalid("Endpoint Reason: Please use FIFO SQS queue")
 
     def _normalize_sub_attribute(self, topic: Topic, protocol: str, endpoint: str, name: str, value, scope: str,
                                  subscribe: bool):
@@ -833,8 +925,9 @@ class SNSBackend:
                 info = parse_arn(target) if isinstance(target, str) else None
                 if info is None or info["service"] != "sqs" or not _QUEUE_NAME.fullmatch(info["resource"]):
                     raise InvalidParameter(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
-                if topic.fifo != info["resource"].endswith(".fifo"):
-                    if topic.fifo:
+                fifo_subscription = topic.fifo and protocol == "sqs" and endpoint.endswith(".fifo")
+                if fifo_subscription != info["resource"].endswith(".fifo"):
+                    if fifo_subscription:
                         raise InvalidParameter(f"{prefix}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
                                                "Subscription to a FIFO Topic.")
                     raise InvalidParameter(f"{prefix}RedrivePolicy: must use a standard queue as DLQ for a "
@@ -870,43 +963,56 @@ class SNSBackend:
         with topic.lock:
             if topic.deleted:
                 raise topic_not_found()
-            for sub in topic.subscriptions.values():
-                if sub.protocol == protocol and sub.endpoint == endpoint:
-                    current = sub.get_attributes()
-                    for name, value, _ in normalized:
-                        if current.get(name, "") != value and not (name == "FilterPolicyScope" and
-                                                                   value == filters.MESSAGE_ATTRIBUTES and
-                                                                   "FilterPolicy" not in current):
-                            raise invalid("Attributes Reason: Subscription already exists with different attributes")
-                    return sub
-            if topic.fifo and len(topic.subscriptions) >= limits.SNS_FIFO_SUBSCRIPTIONS_MAX:
+            sub = topic.by_endpoint.get((protocol, endpoint))
+            if sub is not None:
+                current = sub.get_attributes()
+                for name, value, _ in normalized:
+                    if current.get(name, "") != value and not (name == "FilterPolicyScope" and
+                                                               value == filters.MESSAGE_ATTRIBUTES and
+                                                               "FilterPolicy" not in current):
+                        raise invalid("Attributes Reason: Subscription already exists with different attributes")
+                return sub
+            if topic.fifo and len(topic.roster) >= limits.SNS_FIFO_SUBSCRIPTIONS_MAX:
                 raise SubscriptionLimitExceeded("Subscription limit exceeded")
             if any(n == "FilterPolicy" and p is not None for n, _, p in normalized):
                 self._check_filter_quota(topic)
             sub = Subscription(self, topic, protocol, endpoint)
             for name, value, parsed in normalized:
                 sub.apply(name, value, parsed)
-            topic.subscriptions[sub.arn] = sub
-            with self._lock:
-                self.subscriptions[sub.arn] = sub
-            topic.rebuild()
+            self._register(sub)
         if sub.pending:
             self._send_confirmation(sub, "SubscriptionConfirmation", self._new_token("confirm", topic, sub.arn))
         return sub
 
+    def _register(self, sub: Subscription) -> None:
+        """Make a new subscription known everywhere (with its topic's lock held)."""
+        topic = sub.topic
+        topic.subscriptions[sub.arn] = sub
+        topic.by_endpoint[(sub.protocol, sub.endpoint)] = sub
+        topic.roster.append(sub, sub.key)
+        if sub.pending:
+            topic.pending_count += 1
+        else:
+            topic.active.append(sub, sub.key)
+        with self._lock:
+            self.subscriptions[sub.arn] = sub
+            self.roster.append(sub, sub.key)
+
     @staticmethod
-    def _check_filter_quota(topic: Topic, exclude=None) -> None:
-        count = sum(1 for s in topic.subscriptions.values() if s.policy is not None and s is not exclude)
-        if count >= limits.SNS_FILTER_POLICIES_PER_TOPIC_MAX:
+    def _check_filter_quota(topic: Topic) -> None:
+        if topic.filter_count >= limits.SNS_FILTER_POLICIES_PER_TOPIC_MAX:
             raise FilterPolicyLimitExceeded("Filter policy limit exceeded")
 
     def _new_token(self, kind: str, topic: Topic, sub_arn=None, spec=None) -> str:
         token = os.urandom(144).hex()  # AWS tokens are long hex strings
         with self._lock:
             now = self.clock.now()
-            for old in [t for t, rec in self._tokens.items() if rec.expires <= now]:
-                del self._tokens[old]
-            self._tokens[token] = _Token(kind, topic.arn, sub_arn, spec, now + limits.SNS_CONFIRM_TOKEN_TTL_S)
+            expiry = self._token_expiry
+            while expiry and expiry[0][0] <= now:   # tokens expire in issue order
+                self._tokens.pop(expiry.popleft()[1], None)
+            expires = now + limits.SNS_CONFIRM_TOKEN_TTL_S
+            self._tokens[token] = _Token(kind, topic.arn, sub_arn, spec, expires)
+            expiry.append((expires, token))
         return token
 
     def _send_confirmation(self, sub: Subscription, kind: str, token: str) -> None:
@@ -931,9 +1037,9 @@ class SNSBackend:
         if rec.kind == "resubscribe":
             protocol, endpoint, attributes = rec.spec
             with topic.lock:
-                for sub in topic.subscriptions.values():
-                    if sub.protocol == protocol and sub.endpoint == endpoint:
-                        return sub
+                sub = topic.by_endpoint.get((protocol, endpoint))
+                if sub is not None:
+                    return sub
                 sub = Subscription(self, topic, protocol, endpoint)
                 scope = attributes.get("FilterPolicyScope", filters.MESSAGE_ATTRIBUTES)
                 for name, value in attributes.items():
@@ -941,56 +1047,55 @@ class SNSBackend:
                     sub.apply(name, value, parsed)
                 sub.pending = False
                 sub.authenticated = authenticated
-                topic.subscriptions[sub.arn] = sub
-                with self._lock:
-                    self.subscriptions[sub.arn] = sub
-                topic.rebuild()
+                self._register(sub)
             return sub
         sub = self.subscriptions.get(rec.sub_arn)
-        if sub is None:
+        if sub is None or sub.deleted:
             raise invalid("Token")
         with topic.lock:
             if sub.pending:
                 sub.pending = False
                 sub.authenticated = authenticated
                 sub.auth_on_unsubscribe = bool(authenticate_on_unsubscribe)
-                topic.rebuild()
+                topic.pending_count -= 1
+                topic.active.append(sub, sub.key)
         return sub
 
     def unsubscribe(self, arn: str) -> None:
-        info = parse_arn(arn) if isinstance(arn, str) else None
-        if info is None:
-            count = len(arn.split(":")) if isinstance(arn, str) else 0
-            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {count}")
-        if ":" not in info["resource"]:
-            raise invalid("SubscriptionId")
+        self._check_subscription_arn(arn)
         with self._lock:
             sub = self.subscriptions.pop(arn, None)
-        if sub is None:
+            if sub is not None and not sub.topic.deleted:
+                self.roster.remove(sub)
+        if sub is None or sub.topic.deleted:
             return  # idempotent
         topic = sub.topic
         with topic.lock:
-            sub.deleted = True
-            topic.subscriptions.pop(arn, None)
+            sub.unsubscribed = True
+            del topic.subscriptions[arn]
+            del topic.by_endpoint[(sub.protocol, sub.endpoint)]
+            topic.roster.remove(sub)
+            if sub.pending:
+                topic.pending_count -= 1
+            else:
+                topic.active.remove(sub)
+            if sub.policy is not None:
+                topic.filter_count -= 1
             topic.deleted_count += 1
-            topic.rebuild()
         if sub.protocol in ("http", "https") and not topic.deleted:
             spec = (sub.protocol, sub.endpoint, dict(sub.attributes))
             self._send_confirmation(sub, "UnsubscribeConfirmation", self._new_token("resubscribe", topic, arn, spec))
 
     def list_subscriptions(self, topic: Topic | None = None, next_token: str | None = None):
+        """One page of subscriptions (of a topic, or of the account) in creation order."""
+        after = _page_key(next_token)
         if topic is not None:
             with topic.lock:
-                subs = sorted(topic.subscriptions.values(), key=lambda s: s.arn)
+                page, last = topic.roster.page(after, limits.SNS_LIST_PAGE)
         else:
             with self._lock:
-                subs = sorted(self.subscriptions.values(), key=lambda s: s.arn)
-        if next_token is not None:
-            after = _unb64(next_token)
-            subs = [s for s in subs if s.arn > after]
-        page = subs[:limits.SNS_LIST_PAGE]
-        token = _b64(page[-1].arn) if len(subs) > limits.SNS_LIST_PAGE else None
-        return page, token
+                page, last = self.roster.page(after, limits.SNS_LIST_PAGE)
+        return page, _page_token(last) if last is not None else None
 
     def set_subscription_attribute(self, sub: Subscription, name: str, value) -> None:
         topic = sub.topic
@@ -1002,7 +1107,7 @@ class SNSBackend:
                 # the existing policy must be valid in the new scope
                 filters.parse_policy(sub.attributes["FilterPolicy"], canonical, subscribe=False)
             if name == "FilterPolicy" and parsed is not None and sub.policy is None:
-                self._check_filter_quota(topic, exclude=sub)
+                self._check_filter_quota(topic)
             sub.apply(name, canonical, parsed)
 
     def visit(self, url: str, *, authenticated: bool = False) -> str:
@@ -1025,12 +1130,16 @@ class SNSBackend:
 
     # --- publishing ---------------------------------------------------------------------------------------
     def prepare(self, topic: Topic, body, *, subject=None, attributes=None, structure=None, group=None,
-                dedup=None, check_attributes: bool = True) -> Message:
+                dedup=None) -> Message:
         """Validate one message (AWS's rules and messages); returns it, not yet published.
         `attributes`: {name: (data_type, string_value, binary_value)}."""
+        if body.__class__ is not str and not isinstance(body, str):
+            raise _type_error("Message", body, "<class 'str'>")
         if not body:
             raise invalid("Empty message")
         if subject is not None:
+            if not isinstance(subject, str):
+                raise _type_error("Subject", subject, "<class 'str'>")
             _check_subject(subject)
         attrs = None
         size = len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
@@ -1041,6 +1150,8 @@ class SNSBackend:
             raise invalid("Message too long")
         parsed = None
         if structure is not None:
+            if not isinstance(structure, str):
+                raise _type_error("MessageStructure", structure, "<class 'str'>")
             if structure != "json":
                 raise invalid("MessageStructure")
             try:
@@ -1081,7 +1192,28 @@ class SNSBackend:
 
     def publish_prepared(self, topic: Topic, msgs: list) -> list:
         """Stamp, deduplicate (FIFO) and fan out prepared messages; returns them (a FIFO duplicate
-        carries the original's MessageId and SequenceNumber and `duplicate=True`)."""
+        carries the original's MessageId and SequenceNumber and `duplicate=True`). Refused once the
+        backend is closed: nothing gets an id that will not be delivered."""
+        self._enter()
+        try:
+            return self._stamp_and_fan_out(topic, msgs)
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        """Count a publish in; refused after close (which waits for those counted in)."""
+        with self._gate:
+            if self.closed:
+                raise InternalError(CLOSED_MESSAGE)
+            self._inflight += 1
+
+    def _leave(self) -> None:
+        with self._gate:
+            self._inflight -= 1
+            if not self._inflight and self.closed:
+                self._gate.notify_all()
+
+    def _stamp_and_fan_out(self, topic: Topic, msgs: list) -> list:
         now = self.clock.now()
         ts = delivery.iso_timestamp(now)
         for m in msgs:
@@ -1118,7 +1250,9 @@ class SNSBackend:
     @staticmethod
     def _fan_out(topic: Topic, msgs: list) -> None:
         single = msgs[0] if len(msgs) == 1 else None
-        for sub in topic.active:
+        for sub in topic.active.items:
+            if sub is None:
+                continue
             f = sub.filter
             if f is None:
                 selected = msgs
@@ -1184,15 +1318,22 @@ class SNSBackend:
         if len(body.encode("utf-8", "surrogatepass")) > limits.SNS_SMS_BYTES_MAX:
             raise invalid("Message too long")
         attrs = validate_message_attributes(attributes)[0] if attributes else None
-        msg_id = self.new_message_id()
+        self._enter()
+        try:
+            msg_id = self.new_message_id()
+            self._outbox_sms(phone_number, msg_id, subject, body, attrs)
+        finally:
+            self._leave()
+        m = Message(None, body, subject, attrs)
+        m.id = msg_id
+        return m
+
+    def _outbox_sms(self, phone_number, msg_id, subject, body, attrs) -> None:
         self.engine.outbox.append({
             "Protocol": "sms", "Endpoint": phone_number, "Type": "Notification", "TopicArn": None,
             "SubscriptionArn": None, "MessageId": msg_id, "Timestamp": delivery.iso_timestamp(self.clock.now()),
             "Subject": subject, "Message": body,
             "MessageAttributes": delivery.envelope_attributes(attrs) if attrs else {}, "Body": body})
-        m = Message(None, body, subject, attrs)
-        m.id = msg_id
-        return m
 
     # --- inspection and lifecycle ------------------------------------------------------------------------
     def outbox(self, protocol: str | None = None, endpoint: str | None = None, kind: str | None = None) -> list[dict]:
@@ -1217,6 +1358,11 @@ class SNSBackend:
         return self.dispatcher.drain(timeout)
 
     def close(self) -> None:
+        """Refuse new publishes, let those under way finish their fan-out, then drain the
+        asynchronous deliveries (Dispatcher.close)."""
+        with self._gate:
+            self.closed = True
+            self._gate.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
         self.dispatcher.close()
 
 

@@ -94,3 +94,91 @@ def test_deep_json_body_under_a_body_policy_is_not_delivered(sns, topic, make_qu
     for body in (DEEP_OBJECT, '{"a": ' + DEEP + "}", deep_but_parseable):
         assert sns.publish(TopicArn=topic, Message=body)["MessageId"]
     assert len(receive(url)) == 1
+
+
+# --- message attributes ------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["²", "٣", "1e400", "1e99999999999999999999", "1" * 39, "1e127", "1e-129", "NaN",
+                                   "Infinity", "0x10", "1_000", "", " "])
+def test_numbers_aws_cannot_hold_are_refused(sns, topic, value):
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic, Message="m", MessageAttributes={"n": {"DataType": "Number", "StringValue": value}})
+    assert error(e)["Code"] == "ParameterValueInvalid"
+
+
+@pytest.mark.parametrize("value", ["1" * 38, "1e126", "-1e-128", "0.000", "+.5", "5.", "1E+3", " 7 "])
+def test_numbers_aws_holds_are_accepted(sns, topic, value):
+    assert sns.publish(TopicArn=topic, Message="m",
+                       MessageAttributes={"n": {"DataType": "Number", "StringValue": value}})["MessageId"]
+
+
+@pytest.mark.parametrize("data_type", ["Number.", "String.", "string", "", "Strings", "String.\ud800", "Binary\x00"])
+def test_bad_data_types_are_refused(sns, topic, data_type):
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic, Message="m", MessageAttributes={"a": {"DataType": data_type, "StringValue": "1"}})
+    assert error(e) == {"Code": "ParameterValueInvalid", "Message": "The message attribute 'a' has an invalid message "
+                        "attribute type, the set of supported type prefixes is Binary, Number, and String.",
+                        **({"Type": error(e)["Type"]} if "Type" in error(e) else {})}
+
+
+@pytest.mark.parametrize("name", ["\ud800", "a b", "é"])
+def test_bad_attribute_names_are_refused(sns, topic, name):
+    with pytest.raises(ClientError) as e:
+        sns.publish(TopicArn=topic, Message="m", MessageAttributes={name: {"DataType": "String", "StringValue": "v"}})
+    assert error(e)["Message"].startswith(f"Invalid non-alphanumeric character '#x{ord(name[-1]) if len(name) == 1 else 0x20:X}'")
+
+
+@pytest.mark.parametrize("name,value", [("Owner", "x"), ("TopicArn", "x"), ("FifoTopic", "true"), ("Nope", "x"),
+                                        ("", "x"), ("SubscriptionsConfirmed", "1"), ("displayname", "x")])
+def test_topic_attribute_names_not_settable(sns, topic, name, value):
+    before = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    with pytest.raises(ClientError) as e:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=value)
+    assert error(e)["Message"] == "Invalid parameter: AttributeName"   # recorded from AWS
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"] == before
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "-1", "101", "1.5", ""])
+def test_sample_rates_out_of_shape(sns, topic, value):
+    with pytest.raises(ClientError) as e:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="HTTPSuccessFeedbackSampleRate", AttributeValue=value)
+    assert error(e)["Code"] == "InvalidParameter"
+
+
+# --- the native API ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda t: t.publish(5),
+    lambda t: t.publish(b"bytes"),
+    lambda t: t.publish("m", subject=5),
+    lambda t: t.publish("m", structure=5),
+    lambda t: t.publish("m", group=5),
+    lambda t: t.publish("m", attributes=5),
+    lambda t: t.publish("m", attributes={"a": "x"}),
+    lambda t: t.publish("m", attributes={"a": ("String", "x", "y")}),
+    lambda t: t.publish("m", attributes={5: ("String", "x")}),
+    lambda t: t.publish("m", attributes={"a": ("String", 5)}),
+    lambda t: t.publish("m", attributes={"a": (5, "x")}),
+    lambda t: t.publish_many(None),
+    lambda t: t.publish_many("abc"),
+    lambda t: t.publish_many(["m", None]),
+    lambda t: t.publish_many(["m"], attributes=[None, None]),
+    lambda t: t.publish_many(["m"], attributes=[5]),
+    lambda t: t.publish_many(["m"], attributes=["x"]),
+])
+def test_native_api_wrong_types_are_refused_before_anything_is_published(eng, backend, topic, sub, call):
+    from engine.errors import ParamValidationError
+    with pytest.raises(ParamValidationError):
+        call(backend.topics[topic])
+    assert eng.backend("sqs").get_queue("q").approximate_number_of_messages == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.publish(""),
+    lambda t: t.publish("m", attributes={"a": ("Binary", "text")}),
+    lambda t: t.publish("m", attributes={"a": ("Number", "x")}),
+    lambda t: t.publish_many(["m", ""]),
+    lambda t: t.publish("m", subject="two\nlines"),
+])
+def test_native_api_bad_values_get_aws_codes(backend, topic, call):
+    with pytest.raises(ClientError) as e:
+        call(backend.topics[topic])
+    assert error(e)["Code"] in ("InvalidParameter", "ParameterValueInvalid")

@@ -166,14 +166,12 @@ def test_throttle_policy(sns, backend, endpoint, topic, clock):
         [f"m{i}" for i in range(5)]
 
 
-def test_unreachable_endpoint_is_retried(sns, backend, topic, clock):
-    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:9/nothing-listens")
-    sub = backend.subscriptions[next(iter(backend.subscriptions))]
-    sub.pending = False
-    sub.topic.rebuild()
+def test_unreachable_endpoint_is_retried(sns, backend, topic, clock, endpoint):
+    confirmed_http(sns, backend, endpoint, topic)
+    endpoint.close()   # from now on nothing listens there
     sns.publish(TopicArn=topic, Message="m")
     assert backend.drain()
-    assert backend.dispatcher.scheduled_retries == 2  # the confirmation and the notification
+    assert backend.dispatcher.scheduled_retries == 1
     for _ in range(3):
         clock.advance(20)
         backend.drain()

@@ -38,6 +38,7 @@ def test_subscribe_sqs_is_confirmed_at_once(sns, topic, make_queue, shape):
     assert a["PendingConfirmation"] == "false" and a["ConfirmationWasAuthenticated"] == "true"
     assert a["Protocol"] == "sqs" and a["Endpoint"] == qarn and a["TopicArn"] == topic
     assert a["RawMessageDelivery"] == "false" and a["Owner"] == "000000000000"
+    assert a["SubscriptionPrincipal"] == "arn:aws:iam::000000000000:user/engine"   # the caller, as AWS shows it
     assert "FilterPolicy" not in a and "FilterPolicyScope" not in a
     t = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert t["SubscriptionsConfirmed"] == "1" and t["SubscriptionsPending"] == "0"
@@ -92,12 +93,12 @@ def test_fifo_rules(sns, topic, fifo_topic, make_queue):
     assert message(e) == ("Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
                           "subscribed to standard SNS topics")
     with pytest.raises(ClientError) as e:
-        sns.subscribe(TopicArn=fifo_topic, Protocol="sqs", Endpoint=std_q)
-    assert message(e) == "Invalid parameter: Invalid parameter: Endpoint Reason: Please use FIFO SQS queue"
-    with pytest.raises(ClientError):
         sns.subscribe(TopicArn=fifo_topic, Protocol="lambda",
                       Endpoint="arn:aws:lambda:us-east-1:000000000000:function:f")
+    assert message(e) == "Invalid parameter: Endpoint Reason: Please use FIFO SQS queue"   # prefixed once
     assert sns.subscribe(TopicArn=fifo_topic, Protocol="sqs", Endpoint=fifo_q)["SubscriptionArn"].startswith(fifo_topic)
+    # AWS accepts standard queues on FIFO topics since 2025
+    assert sns.subscribe(TopicArn=fifo_topic, Protocol="sqs", Endpoint=std_q)["SubscriptionArn"].startswith(fifo_topic)
 
 
 def test_subscription_to_missing_queue_is_accepted(sns, topic):
@@ -318,3 +319,114 @@ def test_unsubscribe_url_and_authenticate_on_unsubscribe(sns, topic, backend, en
         backend.visit(guarded.unsubscribe_url)
     sns.unsubscribe(SubscriptionArn=guarded.arn)  # an authenticated call may
     assert sns.list_subscriptions()["Subscriptions"] == []
+
+
+def test_fifo_topic_delivers_to_a_standard_queue(sns, fifo_topic, make_queue, receive, sqs):
+    url, std_q = make_queue("plain")
+    dlq_url, dlq = make_queue("plain-dlq")
+    arn = sns.subscribe(TopicArn=fifo_topic, Protocol="sqs", Endpoint=std_q)["SubscriptionArn"]
+    sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RedrivePolicy",
+                                    AttributeValue=json.dumps({"deadLetterTargetArn": dlq}))  # a standard DLQ
+    for _ in range(2):   # the second is a duplicate within the topic's deduplication window
+        sns.publish(TopicArn=fifo_topic, Message="Test", MessageGroupId="g", MessageDeduplicationId="d")
+    [m] = receive(url, attributes=True)
+    body = json.loads(m["Body"])
+    # recorded from AWS: the FIFO envelope (a SequenceNumber, no signature); no MessageGroupId on the message
+    assert body["Message"] == "Test" and body["SequenceNumber"] and "Signature" not in body
+    assert "MessageGroupId" not in m["Attributes"]
+
+
+def test_subscriptions_are_listed_in_creation_order_in_pages(sns, topic, backend):
+    from engine import limits
+    arns = [backend.subscribe(topic, "sqs", f"arn:aws:sqs:us-east-1:000000000000:q{i}").arn
+            for i in range(limits.SNS_LIST_PAGE * 2 + 5)]
+    for arn in arns[10:20]:   # holes in the middle of a page
+        sns.unsubscribe(SubscriptionArn=arn)
+    expected = arns[:10] + arns[20:]
+    for call in (lambda **kw: sns.list_subscriptions(**kw),
+                 lambda **kw: sns.list_subscriptions_by_topic(TopicArn=topic, **kw)):
+        seen, kwargs = [], {}
+        while True:
+            page = call(**kwargs)
+            assert len(page["Subscriptions"]) <= limits.SNS_LIST_PAGE
+            seen += [s["SubscriptionArn"] for s in page["Subscriptions"]]
+            if "NextToken" not in page:   # absent on the last page
+                break
+            kwargs = {"NextToken": page["NextToken"]}
+        assert seen == expected
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"] == arns[0]
+
+
+@pytest.mark.parametrize("token", ["", "x", "!!!", "AAAA", "_w==", "LTE=", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAx", "\ud800",
+                                   "YXJuOmF3czpzbnM6dXMtZWFzdC0xOjAwMDAwMDAwMDAwMDp0", "٣"])
+def test_forged_next_tokens_are_refused(sns, topic, token):
+    for call in (lambda: sns.list_subscriptions(NextToken=token), lambda: sns.list_topics(NextToken=token),
+                 lambda: sns.list_subscriptions_by_topic(TopicArn=topic, NextToken=token)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "InvalidParameter" and message(e) == "Invalid parameter: NextToken"
+
+
+def test_subscriptions_of_a_deleted_topic_are_gone(sns, topic, backend, make_queue):
+    arns = [backend.subscribe(topic, "sqs", f"arn:aws:sqs:us-east-1:000000000000:q{i}").arn for i in range(300)]
+    other = sns.create_topic(Name="other")["TopicArn"]
+    kept = sns.subscribe(TopicArn=other, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:k")
+    sns.delete_topic(TopicArn=topic)
+    assert [s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]] == [kept["SubscriptionArn"]]
+    for arn in arns[:3]:
+        with pytest.raises(sns.exceptions.NotFoundException):
+            sns.get_subscription_attributes(SubscriptionArn=arn)
+        sns.unsubscribe(SubscriptionArn=arn)   # idempotent
+    # re-created under the same name, the topic starts empty
+    sns.create_topic(Name="t")
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsConfirmed"] == "0"
+
+
+@pytest.mark.parametrize("endpoint", ["http://example.com:99999/", "http://example.com:-1/", "http://[::1/",
+                                      "http://example.com:abc/", "http://exa mple.com/", "http://\ud800/",
+                                      "http://example.com/\x00", "http:///path"])
+def test_endpoint_urls_that_cannot_be_posted_to_are_refused(sns, topic, endpoint):
+    for protocol, url in (("http", endpoint), ("https", endpoint.replace("http", "https", 1))):
+        with pytest.raises(ClientError) as e:
+            sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=url)
+        assert code(e) == "InvalidParameter" and message(e) == "Invalid parameter: Endpoint"
+    assert sns.list_subscriptions()["Subscriptions"] == []
+
+
+@pytest.mark.parametrize("protocol", ["SQS", "", " sqs", "sqs\x00", "\ud800", "x" * 1000])
+def test_unknown_protocols_are_refused(sns, topic, protocol):
+    with pytest.raises(ClientError) as e:
+        sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint="arn:aws:sqs:us-east-1:000000000000:q")
+    assert message(e) == f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
+
+
+@pytest.mark.parametrize("arn,text", [
+    ("randomstring", "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"),
+    ("arn:aws:sns:us-east-1:random", "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 "
+                                     "elements, not 5"),
+    ("arn:aws:sns:us-east-1:111111111111:random", "Invalid parameter: SubscriptionId"),
+])
+def test_forged_subscription_arns(sns, topic, arn, text):
+    # recorded from AWS (Unsubscribe); the attribute calls answer alike
+    with pytest.raises(ClientError) as e:
+        sns.unsubscribe(SubscriptionArn=arn)
+    assert code(e) == "InvalidParameter" and message(e) == text
+    for call in (lambda: sns.get_subscription_attributes(SubscriptionArn=arn),
+                 lambda: sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RawMessageDelivery",
+                                                         AttributeValue="true")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "InvalidParameter" and message(e) == text
+
+
+@pytest.mark.parametrize("name", ["Owner", "SubscriptionArn", "Protocol", "PendingConfirmation", "Nope", "",
+                                  "SubscriptionPrincipal", "rawmessagedelivery"])
+def test_subscription_attribute_names_not_settable(sns, topic, make_queue, name):
+    _, qarn = make_queue("q")
+    arn = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"]
+    before = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    with pytest.raises(ClientError) as e:
+        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName=name, AttributeValue="true")
+    assert message(e) == "Invalid parameter: AttributeName"   # recorded from AWS
+    assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"] == before
