@@ -48,7 +48,7 @@ def round_trips(client, url, rounds: int, batches=BATCHES) -> int:
     done = 0
     for i in range(rounds):
         client.send_message_batch(QueueUrl=url, Entries=batches[i % len(batches)])
-        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         client.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(got)])
         done += len(got)
@@ -79,7 +79,7 @@ def fifo_round_trips(client, url, rounds: int) -> int:
     done = 0
     for i in range(rounds):
         client.send_message_batch(QueueUrl=url, Entries=fifo_batch(i))
-        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         client.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(got)])
         done += len(got)

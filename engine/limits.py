@@ -175,3 +175,7 @@ SNS_FILTER_NUMERIC_DECIMALS = 5           # filter policies compare numbers to f
 SNS_NUMBER_DIGITS_MAX = 38                # Number message attributes: 38 significant digits,
 SNS_NUMBER_EXPONENT_MIN = -128            #   magnitude from 10^-128
 SNS_NUMBER_EXPONENT_MAX = 126             #   to 10^126
+# --- SQS values inside strings (appended by the SQS work) ------------------------------------------
+SQS_ATTRIBUTE_NAME_MAX = 256              # message attribute names and DataType labels
+SQS_NUMBER_DIGITS_MAX = 38                # Number message attributes: 38 significant digits, 10^-128..10^+126
+SQS_NUMBER_TEXT_MAX = 1024                # longest Number text parsed at all (longer is not a number SQS keeps)

@@ -125,6 +125,16 @@ def _check_batch(entries, name: str, kind: str, keys, required) -> list:
     return ids
 
 
+def _batch(ok: list, failed: list) -> dict:
+    """A batch result: AWS omits the list that has no entries."""
+    out = {}
+    if ok:
+        out["Successful"] = ok
+    if failed:
+        out["Failed"] = failed
+    return out
+
+
 def _failed(eid: str, err: ClientError) -> dict:
     e = err.response["Error"]
     return {"Id": eid, "SenderFault": err.sender_fault, "Code": e["Code"], "Message": e["Message"]}
@@ -244,7 +254,8 @@ class SQSClient(BaseClient):
     def get_queue_attributes(self, *, QueueUrl, AttributeNames=None):
         queue = self._queue(QueueUrl)
         names = _str_list("AttributeNames", AttributeNames) if AttributeNames is not None else []
-        return {"Attributes": queue.get_attributes(names) if names else {}}
+        attributes = queue.get_attributes(names) if names else None
+        return {"Attributes": attributes} if attributes else {}
 
     def set_queue_attributes(self, *, QueueUrl, Attributes):
         queue = self._queue(QueueUrl)
@@ -258,7 +269,7 @@ class SQSClient(BaseClient):
     def list_dead_letter_source_queues(self, *, QueueUrl, NextToken=None, MaxResults=None):
         queue = self._queue(QueueUrl)
         page, token = _paginate(self._backend.dead_letter_sources(queue), NextToken, MaxResults)
-        out = {"queueUrls": [q.url for q in page]}
+        out = {"queueUrls": [q.url for q in page]} if page else {}
         if token:
             out["NextToken"] = token
         return out
@@ -275,7 +286,8 @@ class SQSClient(BaseClient):
         return {}
 
     def list_queue_tags(self, *, QueueUrl):
-        return {"Tags": dict(self._queue(QueueUrl).tags)}
+        tags = self._queue(QueueUrl).tags
+        return {"Tags": dict(tags)} if tags else {}
 
     def add_permission(self, *, QueueUrl, Label, AWSAccountIds, Actions):
         queue = self._queue(QueueUrl)
@@ -330,7 +342,7 @@ class SQSClient(BaseClient):
                         status, mids, md5s = send_raw(bodies)
                         if status is None:
                             return {"Successful": [{"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5}
-                                                   for eid, mid, md5 in zip(ids, mids, md5s)], "Failed": []}
+                                                   for eid, mid, md5 in zip(ids, mids, md5s)]}
                         ok = []
                         failed = []
                         for eid, body, mid, md5, code in zip(ids, bodies, mids, md5s, status):
@@ -338,16 +350,15 @@ class SQSClient(BaseClient):
                                 failed.append(_failed(eid, queue.send_error(body, code)))
                             else:
                                 ok.append({"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5})
-                        return {"Successful": ok, "Failed": failed}
+                        return _batch(ok, failed)
                     results = queue.send_bodies(bodies)
                     try:
                         return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}
-                                               for eid, m in zip(ids, results)], "Failed": []}
+                                               for eid, m in zip(ids, results)]}
                     except AttributeError:  # some entries were refused
-                        return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}
-                                               for eid, m in zip(ids, results) if m.__class__ is Message],
-                                "Failed": [_failed(eid, m) for eid, m in zip(ids, results)
-                                           if m.__class__ is not Message]}
+                        return _batch([{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}
+                                       for eid, m in zip(ids, results) if m.__class__ is Message],
+                                      [_failed(eid, m) for eid, m in zip(ids, results) if m.__class__ is not Message])
         if Entries.__class__ is list and 0 < len(Entries) <= 10 and queue.fifo:
             # FIFO fast path: Id, MessageBody, MessageGroupId and MessageDeduplicationId only, all
             # str, known-good Ids, ASCII bodies
@@ -382,8 +393,7 @@ class SQSClient(BaseClient):
                     if status is None:
                         return {"Successful": [{"Id": eid, "MessageId": mid, "MD5OfMessageBody": md5,
                                                 "SequenceNumber": seq}
-                                               for eid, mid, md5, seq in zip(ids, mids, md5s, seqs)],
-                                "Failed": []}
+                                               for eid, mid, md5, seq in zip(ids, mids, md5s, seqs)]}
                     ok = []
                     failed = []
                     for k, code in enumerate(status):
@@ -392,12 +402,11 @@ class SQSClient(BaseClient):
                         else:
                             ok.append({"Id": ids[k], "MessageId": mids[k], "MD5OfMessageBody": md5s[k],
                                        "SequenceNumber": seqs[k]})
-                    return {"Successful": ok, "Failed": failed}
+                    return _batch(ok, failed)
                 results = queue.send_fifo(bodies, groups, dedups)
                 try:
                     return {"Successful": [{"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5,
-                                            "SequenceNumber": str(m.x.seq)} for eid, m in zip(ids, results)],
-                            "Failed": []}
+                                            "SequenceNumber": str(m.x.seq)} for eid, m in zip(ids, results)]}
                 except AttributeError:  # some entries were refused
                     pass
                 return self._batch_result(ids, results)
@@ -452,7 +461,7 @@ class SQSClient(BaseClient):
                 ok.append(_sent_digests({"Id": eid, "MessageId": m.id, "MD5OfMessageBody": m.md5}, m))
             else:
                 failed.append(_failed(eid, m))
-        return {"Successful": ok, "Failed": failed}
+        return _batch(ok, failed)
 
     # --- receiving ---------------------------------------------------------------------------------------
     def receive_message(self, *, QueueUrl, AttributeNames=None, MessageSystemAttributeNames=None,
@@ -508,9 +517,13 @@ class SQSClient(BaseClient):
                 ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds, attempt)[:4]
             else:
                 ids, handles, md5s, bodies = queue.receive_raw(n, VisibilityTimeout, WaitTimeSeconds)[:4]
+            if not ids:
+                return {}
             return {"Messages": [{"MessageId": i, "ReceiptHandle": h, "MD5OfBody": m, "Body": b}
                                  for i, h, m, b in zip(ids, handles, md5s, bodies)]}
         deliveries = queue.receive(n, VisibilityTimeout, WaitTimeSeconds, attempt)
+        if not deliveries:
+            return {}
         if system is None and user is None:
             return {"Messages": [{"MessageId": m.id, "ReceiptHandle": h, "MD5OfBody": m.md5, "Body": m.body}
                                  for m, h, _, _ in deliveries]}
@@ -520,7 +533,9 @@ class SQSClient(BaseClient):
             for m, h, rc, first in deliveries:
                 d = {"MessageId": m.id, "ReceiptHandle": h, "MD5OfBody": m.md5, "Body": m.body}
                 if system:
-                    d["Attributes"] = self._system_attributes(m, rc, first, system)
+                    attributes = self._system_attributes(m, rc, first, system)
+                    if attributes:
+                        d["Attributes"] = attributes
                 if user is not None and m.x is not None and m.x.attrs:
                     self._user_attributes(d, m.x, user)
                 append(d)
@@ -571,7 +586,7 @@ class SQSClient(BaseClient):
                 out[name] = {"BinaryValue": a.binary_value, "DataType": a.data_type}
         if out:
             d["MD5OfMessageAttributes"] = x.attrs_md5 if len(chosen) == len(attrs) else attributes_md5(chosen)
-        d["MessageAttributes"] = out
+            d["MessageAttributes"] = out
 
     # --- deleting and visibility ----------------------------------------------------------------------
     def delete_message(self, *, QueueUrl, ReceiptHandle):
@@ -599,9 +614,9 @@ class SQSClient(BaseClient):
                 if len(set(ids)) == len(ids):
                     errors = queue.delete_batch(handles)
                     if not any(errors):
-                        return {"Successful": [{"Id": eid} for eid in ids], "Failed": []}
-                    return {"Successful": [{"Id": eid} for eid, err in zip(ids, errors) if err is None],
-                            "Failed": [_failed(eid, err) for eid, err in zip(ids, errors) if err is not None]}
+                        return {"Successful": [{"Id": eid} for eid in ids]}
+                    return _batch([{"Id": eid} for eid, err in zip(ids, errors) if err is None],
+                                  [_failed(eid, err) for eid, err in zip(ids, errors) if err is not None])
         ids = _check_batch(Entries, "Entries", "DeleteMessageBatch", _DELETE_ENTRY_KEYS, _DELETE_ENTRY_KEYS)
         handles = []
         for i, e in enumerate(Entries):
@@ -611,16 +626,8 @@ class SQSClient(BaseClient):
                 check_str(f"Entries[{i}].ReceiptHandle", h)
             handles.append(h)
         errors = queue.delete_batch(handles)
-        if not any(errors):
-            return {"Successful": [{"Id": eid} for eid in ids], "Failed": []}
-        ok = []
-        failed = []
-        for eid, err in zip(ids, errors):
-            if err is None:
-                ok.append({"Id": eid})
-            else:
-                failed.append(_failed(eid, err))
-        return {"Successful": ok, "Failed": failed}
+        return _batch([{"Id": eid} for eid, err in zip(ids, errors) if err is None],
+                      [_failed(eid, err) for eid, err in zip(ids, errors) if err is not None])
 
     def change_message_visibility(self, *, QueueUrl, ReceiptHandle, VisibilityTimeout):
         queue = self._queue(QueueUrl)
@@ -649,7 +656,7 @@ class SQSClient(BaseClient):
                 ok.append({"Id": eid})
             else:
                 failed.append(_failed(eid, err))
-        return {"Successful": ok, "Failed": failed}
+        return _batch(ok, failed)
 
     # --- message move tasks -----------------------------------------------------------------------------
     def start_message_move_task(self, *, SourceArn, DestinationArn=None, MaxNumberOfMessagesPerSecond=None):
@@ -662,15 +669,8 @@ class SQSClient(BaseClient):
 
     def list_message_move_tasks(self, *, SourceArn, MaxResults=None):
         check_str("SourceArn", SourceArn)
-        n = 1
-        if MaxResults is not None:
-            check_int("MaxResults", MaxResults)
-            if not 1 <= MaxResults <= limits.SQS_LIST_MOVE_TASKS_MAX:
-                raise invalid_value("MaxResults", MaxResults, "You must enter a number that's between 1 and "
-                                                              f"{limits.SQS_LIST_MOVE_TASKS_MAX}.")
-            n = MaxResults
         results = []
-        for task in self._backend.list_message_move_tasks(SourceArn, n):
+        for task in self._backend.list_message_move_tasks(SourceArn, 1 if MaxResults is None else MaxResults):
             entry = {}
             if task.status == MoveTask.RUNNING:
                 entry["TaskHandle"] = task.handle
@@ -686,7 +686,7 @@ class SQSClient(BaseClient):
                 entry["FailureReason"] = task.failure
             entry["StartedTimestamp"] = task.started_ms
             results.append(entry)
-        return {"Results": results}
+        return {"Results": results} if results else {}
 
     def cancel_message_move_task(self, *, TaskHandle):
         check_str("TaskHandle", TaskHandle)

@@ -41,6 +41,7 @@ that is the earlier of their WaitTimeSeconds and the next timed transition.
 from __future__ import annotations
 
 import base64
+import decimal
 import hashlib
 import heapq
 import itertools
@@ -49,6 +50,7 @@ import math
 import os
 import re
 import threading
+import uuid
 from collections import deque
 from typing import NamedTuple
 
@@ -75,8 +77,12 @@ _INVALID_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010f
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}" % limits.SQS_QUEUE_NAME_MAX)
 _FIFO_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}\.fifo" % (limits.SQS_QUEUE_NAME_MAX - 5))
 _FIFO_ID = re.compile(r"""[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}""")
-_ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-\u00c0-\u017f]+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+# ASCII digits only: str.isdigit() and re's \d also take "²" or "٣"
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
+_NUMBER_MIN = decimal.Decimal("1e-128")
+_NUMBER_MAX = decimal.Decimal("1e126")
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 FIFO_ONLY_ATTRIBUTES = ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
@@ -266,65 +272,91 @@ def _valid_text(value: str) -> bool:
 def validate_message_attributes(attrs: dict) -> int:
     """Check a message attribute map (name -> AttributeValue); return the bytes it counts
     towards the message size."""
+    if not isinstance(attrs, dict):
+        raise InvalidParameterValue("Message (user) attributes must be a map of names to attribute values.")
     if len(attrs) > limits.SQS_MESSAGE_ATTRIBUTES_MAX:
         raise InvalidParameterValue(f"Number of message attributes [{len(attrs)}] exceeds the allowed "
                                     f"maximum [{limits.SQS_MESSAGE_ATTRIBUTES_MAX}].")
     size = 0
     for name, value in attrs.items():
-        if not name:
-            raise InvalidParameterValue("The request must contain non-empty message attribute name.")
-        if len(name) > 256:
-            raise InvalidParameterValue("Message (user) attribute names must be shorter than 256 Bytes")
-        if not _ATTR_NAME.fullmatch(name):
-            raise InvalidParameterValue(
-                f"Message (user) attribute name '{name}' is invalid. Attribute names can contain only "
-                "alphanumeric characters, hyphens (-), underscores (_), and periods (.).")
-        low = name.lower()
-        if low.startswith(("aws.", "amazon.")) or name.startswith(".") or name.endswith(".") or ".." in name:
-            raise InvalidParameterValue(
-                f"Message (user) attribute name '{name}' is invalid. You can't use message attribute "
-                "names beginning with 'AWS.' or 'Amazon.'. These strings are reserved for internal use. "
-                "Additionally, they cannot start or end with '.' or contain '..'.")
-        data_type = value.data_type
+        check_attribute_name(name)
+        try:
+            data_type, sv, bv = value
+        except (TypeError, ValueError):
+            raise InvalidParameterValue(f"The message (user) attribute '{name}' must contain a non-empty message "
+                                        "attribute value.") from None
         if not data_type:
             raise InvalidParameterValue(f"The message attribute '{name}' must contain non-empty message "
                                         "attribute type.")
-        base = data_type.split(".", 1)[0]
+        base = data_type.split(".", 1)[0] if data_type.__class__ is str else ""
         if base not in ("String", "Number", "Binary") or (
                 len(data_type) > len(base) and (data_type[len(base)] != "." or len(data_type) == len(base) + 1)):
             raise InvalidParameterValue(
                 f"The type of message (user) attribute '{name}' is invalid. You must use only the "
                 "following supported type prefixes: Binary, Number, String.")
-        if len(data_type) > 256:
+        if len(data_type) > limits.SQS_ATTRIBUTE_NAME_MAX:
             raise InvalidParameterValue("Message (user) attribute types must be shorter than 256 Bytes")
-        if value.string_value is None and value.binary_value is None:
+        if not _valid_text(data_type):
+            raise InvalidParameterValue(MESSAGE_CONTENT_ERROR)
+        if sv is None and bv is None:
             raise InvalidParameterValue(f"The message attribute '{name}' must contain non-empty message "
                                         f"attribute value for message attribute type '{data_type}'.")
         if base == "Binary":
-            if value.binary_value is None or value.string_value is not None:
+            if bv is None or sv is not None or not isinstance(bv, (bytes, bytearray)):
                 raise InvalidParameterValue(
                     f"The message attribute '{name}' with type 'Binary' must use field 'Binary'.")
-            if not value.binary_value:
+            if not bv:
                 raise InvalidParameterValue(
                     f"Message (user) attribute '{name}' must contain a non-empty value of type 'Binary'.")
-            vsize = len(value.binary_value)
+            vsize = len(bv)
         else:
-            if value.string_value is None or value.binary_value is not None:
+            if sv is None or bv is not None or sv.__class__ is not str:
                 raise InvalidParameterValue(
                     f"The message attribute '{name}' with type '{base}' must use field 'String'.")
-            sv = value.string_value
             if not sv:
                 raise InvalidParameterValue(
                     f"Message (user) attribute '{name}' must contain a non-empty value of type '{base}'.")
             if not _valid_text(sv):
                 raise InvalidParameterValue(MESSAGE_CONTENT_ERROR)
             if base == "Number":
-                if not _NUMBER.fullmatch(sv):
-                    raise InvalidParameterValue(
-                        f"Can't cast the value of message (user) attribute '{name}' to a number.")
+                check_number(name, sv)
             vsize = len(sv.encode("utf-8"))
-        size += len(name.encode("utf-8")) + len(data_type.encode("utf-8")) + vsize
+        size += len(name) + len(data_type.encode("utf-8")) + vsize
     return size
+
+
+# AWS's texts for a bad message attribute name (as SQS returns them, the trailing space included)
+ATTRIBUTE_NAME_CHARACTERS_ERROR = ("Message (user) attributes name can only contain upper and lower score "
+                                   "characters, digits, periods, hyphens and underscores. ")
+ATTRIBUTE_NAME_RESERVED_ERROR = ("You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. "
+                                 "These strings are reserved for internal use. Additionally, they cannot start or "
+                                 "end with '.'.")
+
+
+def check_attribute_name(name) -> None:
+    """A message attribute name: 1-256 of A-Z a-z 0-9 _ - . , not starting with AWS. or Amazon.
+    (any case), not starting or ending with '.', no '..'."""
+    if not name:
+        raise InvalidParameterValue("The request must contain non-empty message (user) attribute names.")
+    if name.__class__ is not str or not _ATTR_NAME.fullmatch(name):
+        raise InvalidParameterValue(ATTRIBUTE_NAME_CHARACTERS_ERROR)
+    if len(name) > limits.SQS_ATTRIBUTE_NAME_MAX:
+        raise InvalidParameterValue("Message (user) attribute names must be shorter than 256 Bytes")
+    if name.lower().startswith(("aws.", "amazon.")) or name[0] == "." or name[-1] == "." or ".." in name:
+        raise InvalidParameterValue(ATTRIBUTE_NAME_RESERVED_ERROR)
+
+
+def check_number(name: str, text: str) -> None:
+    """A Number attribute value: a decimal number (ASCII digits) of at most 38 significant
+    digits, zero or between 10^-128 and 10^+126 in magnitude."""
+    if len(text) > limits.SQS_NUMBER_TEXT_MAX or not _NUMBER.fullmatch(text):
+        raise InvalidParameterValue(f"Can't cast the value of message (user) attribute '{name}' to a number.")
+    number = decimal.Decimal(text)
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    if number and (len(digits) > limits.SQS_NUMBER_DIGITS_MAX or not _NUMBER_MIN <= abs(number) <= _NUMBER_MAX):
+        raise InvalidParameterValue(
+            f"Value {text} for message (user) attribute '{name}' is out of range. A number can have up to "
+            f"{limits.SQS_NUMBER_DIGITS_MAX} digits of precision and be between 10^-128 and 10^+126.")
 
 
 def validate_trace_header(attrs: dict) -> str | None:
@@ -333,23 +365,27 @@ def validate_trace_header(attrs: dict) -> str | None:
     for name, value in attrs.items():
         if name != "AWSTraceHeader":
             raise InvalidParameterValue(f"Message system attribute name '{name}' is invalid.")
-        if value.data_type != "String" or value.string_value is None:
+        if value.data_type != "String" or value.string_value.__class__ is not str:
             raise InvalidParameterValue(
                 "Message system attribute 'AWSTraceHeader' must be of type String and contain a StringValue.")
         if not value.string_value:
             raise InvalidParameterValue(
                 "Message system attribute 'AWSTraceHeader' must contain a non-empty value of type 'String'.")
+        if not _valid_text(value.string_value):
+            raise InvalidParameterValue(MESSAGE_CONTENT_ERROR)
         trace = value.string_value
     return trace
 
 
 def validate_fifo_id(value: str, param: str) -> None:
-    if not _FIFO_ID.fullmatch(value):
+    if value.__class__ is not str or not _FIFO_ID.fullmatch(value):
         raise invalid_value(param, value, f"{param} can only include alphanumeric and punctuation "
                                           "characters. 1 to 128 in length.")
 
 
 def validate_queue_name(name: str, fifo: bool) -> None:
+    if name.__class__ is not str:
+        raise InvalidParameterValue("Value for parameter QueueName is invalid. Reason: must be a string.")
     if fifo:
         if not _FIFO_NAME.fullmatch(name):
             raise InvalidParameterValue(
@@ -361,14 +397,22 @@ def validate_queue_name(name: str, fifo: bool) -> None:
 
 
 def _int_attr(name: str, value: str) -> int:
+    """An integer attribute: ASCII digits with an optional sign, in the attribute's range."""
     lo, hi = _INT_RANGES[name]
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+    if value.__class__ is not str or not _INTEGER.fullmatch(value) or not lo <= int(value) <= hi:
         raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
-    number = int(text)
-    if not lo <= number <= hi:
-        raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
-    return number
+    return int(value)
+
+
+def json_document(raw):
+    """The JSON value of an attribute string, or None when it is not JSON (or nests too deep
+    for the parser: 5,000 levels raise RecursionError)."""
+    if raw.__class__ is not str:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
 
 
 def normalize_queue_attributes(attributes: dict, *, fifo: bool, creating: bool) -> dict:
@@ -383,13 +427,15 @@ def normalize_queue_attributes(attributes: dict, *, fifo: bool, creating: bool) 
             if name in ("DeduplicationScope", "FifoThroughputLimit"):
                 raise InvalidAttributeName(f"You can specify the {name} only when FifoQueue is set to true.")
             raise InvalidAttributeName(f"Unknown Attribute {name}.")
-        if name == "FifoQueue" and not creating and str(value).lower() != "true":
+        if value.__class__ is not str:
+            raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
+        if name == "FifoQueue" and not creating and value.lower() != "true":
             raise InvalidAttributeValue("Invalid value for the parameter FifoQueue. Reason: Modifying queue "
                                         "type is not supported.")
         if name in _INT_RANGES:
             out[name] = str(_int_attr(name, value))
         elif name in _BOOL_ATTRIBUTES:
-            low = str(value).lower()
+            low = value.lower()
             if low not in ("true", "false"):
                 raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
             out[name] = low
@@ -398,13 +444,8 @@ def normalize_queue_attributes(attributes: dict, *, fifo: bool, creating: bool) 
                 raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
             out[name] = value
         elif name == "Policy":
-            if value:
-                try:
-                    doc = json.loads(value)
-                except ValueError:
-                    raise InvalidAttributeValue("Invalid value for the parameter Policy.") from None
-                if not isinstance(doc, dict):
-                    raise InvalidAttributeValue("Invalid value for the parameter Policy.")
+            if value and not isinstance(json_document(value), dict):
+                raise InvalidAttributeValue("Invalid value for the parameter Policy.")
             out[name] = value
         elif name == "RedriveAllowPolicy":
             if value:
@@ -422,10 +463,7 @@ def normalize_queue_attributes(attributes: dict, *, fifo: bool, creating: bool) 
 def parse_redrive_policy(raw: str) -> RedrivePolicy:
     def bad(reason):
         return invalid_value("RedrivePolicy", raw, reason)
-    try:
-        doc = json.loads(raw)
-    except (TypeError, ValueError):
-        raise bad("Redrive policy is not a valid JSON map.") from None
+    doc = json_document(raw)
     if not isinstance(doc, dict):
         raise bad("Redrive policy is not a valid JSON map.")
     for key in doc:
@@ -440,24 +478,52 @@ def parse_redrive_policy(raw: str) -> RedrivePolicy:
     if parts is None or parts["service"] != "sqs" or not parts["resource"]:
         raise bad("Invalid value for deadLetterTargetArn.")
     count = doc["maxReceiveCount"]
-    try:
-        number = int(count) if not isinstance(count, bool) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or (isinstance(count, float) and not count.is_integer()) or not (
-            limits.SQS_MAX_RECEIVE_COUNT_MIN <= number <= limits.SQS_MAX_RECEIVE_COUNT_MAX):
+    number = _receive_count_value(count)
+    if number is None or not limits.SQS_MAX_RECEIVE_COUNT_MIN <= number <= limits.SQS_MAX_RECEIVE_COUNT_MAX:
         raise bad(f"Invalid value for maxReceiveCount: {count}, valid values are from "
                   f"{limits.SQS_MAX_RECEIVE_COUNT_MIN} to {limits.SQS_MAX_RECEIVE_COUNT_MAX} both inclusive.")
     return RedrivePolicy(target, number)
 
 
+def _receive_count_value(count) -> int | None:
+    """maxReceiveCount as a JSON number or a string of ASCII digits; None when it is neither (a
+    float must be whole: 1e400 reads as infinity, NaN as not a number)."""
+    if count.__class__ is int:
+        return count
+    if count.__class__ is float:
+        return int(count) if count.is_integer() else None
+    if count.__class__ is str and _INTEGER.fullmatch(count):
+        return int(count)
+    return None
+
+
+def _string_map(param: str, value) -> dict:
+    """A map of strings to strings from the native API (None: empty), copied."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or any(k.__class__ is not str for k in value):
+        raise InvalidParameterValue(f"Invalid value for the parameter {param}. Reason: must be a map of strings.")
+    return dict(value)
+
+
+def validate_tags(tags: dict, queue_name: str) -> dict:
+    """A queue's tags: at most 50, keys of 1-128 and values of 0-256 characters."""
+    for key, value in tags.items():
+        if not 1 <= len(key) <= limits.SQS_TAG_KEY_MAX:
+            raise InvalidParameterValue(f"Tag keys must be between 1 and {limits.SQS_TAG_KEY_MAX} "
+                                        "characters in length.")
+        if value.__class__ is not str or len(value) > limits.SQS_TAG_VALUE_MAX:
+            raise InvalidParameterValue(f"Tag values must be between 0 and {limits.SQS_TAG_VALUE_MAX} "
+                                        "characters in length.")
+    if len(tags) > limits.SQS_TAGS_MAX:
+        raise InvalidParameterValue(f"Too many tags added for queue {queue_name}.")
+    return tags
+
+
 def parse_redrive_allow_policy(raw: str) -> tuple[str, tuple]:
     def bad(reason):
         return invalid_value("RedriveAllowPolicy", raw, reason)
-    try:
-        doc = json.loads(raw)
-    except (TypeError, ValueError):
-        raise bad("Redrive allow policy is not a valid JSON map.") from None
+    doc = json_document(raw)
     if not isinstance(doc, dict):
         raise bad("Redrive allow policy is not a valid JSON map.")
     permission = doc.get("redrivePermission")
@@ -2450,7 +2516,7 @@ class MoveTask:
     RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"
 
     def __init__(self, source_arn, destination_arn, rate, started_ms):
-        self.task_id = _random_token(12)
+        self.task_id = str(uuid.uuid4())
         self.source_arn = source_arn
         self.destination_arn = destination_arn
         self.rate = rate
@@ -2465,11 +2531,16 @@ class MoveTask:
 
 
 def decode_task_handle(handle: str) -> tuple[str, str]:
-    try:
-        doc = json.loads(base64.b64decode(handle.encode(), validate=True))
+    """(task id, source ARN) of a TaskHandle: base64 of {"taskId": <uuid>, "sourceArn": <arn>}."""
+    doc = None
+    if handle.__class__ is str:
+        try:
+            doc = json_document(base64.b64decode(handle.encode(), validate=True).decode())
+        except (ValueError, UnicodeError):  # not base64, not UTF-8
+            doc = None
+    if isinstance(doc, dict) and doc.get("taskId").__class__ is str and doc.get("sourceArn").__class__ is str:
         return doc["taskId"], doc["sourceArn"]
-    except Exception:  # any malformed handle
-        raise InvalidParameterValue("Value for parameter TaskHandle is invalid.") from None
+    raise InvalidParameterValue("Value for parameter TaskHandle is invalid.")
 
 
 # --- the backend ------------------------------------------------------------------------------------
@@ -2491,15 +2562,17 @@ class SQSBackend:
 
     # --- queues ---------------------------------------------------------------------------
     def create_queue(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Queue:
-        attributes = dict(attributes or {})
+        attributes = _string_map("Attributes", attributes)
         if attributes.get("Policy") == "":
             del attributes["Policy"]
-        fifo_flag = str(attributes.get("FifoQueue", "")).lower()
+        fifo_flag = attributes.get("FifoQueue", "")
+        fifo_flag = fifo_flag.lower() if fifo_flag.__class__ is str else "?"
         fifo = fifo_flag == "true"
         if fifo_flag and fifo_flag not in ("true", "false"):
             raise InvalidAttributeValue("Invalid value for the parameter FifoQueue.")
         validate_queue_name(name, fifo)
         attrs = normalize_queue_attributes(attributes, fifo=fifo, creating=True)
+        tags = validate_tags(_string_map("tags", tags), name)
         with self._lock:
             existing = self.queues.get(name)
             if existing is not None:
@@ -2538,7 +2611,7 @@ class SQSBackend:
                                 "dead-letter queue " + target.arn + " (RedriveAllowPolicy).")
 
     def set_queue_attributes(self, queue: Queue, attributes: dict) -> None:
-        attrs = normalize_queue_attributes(attributes, fifo=queue.fifo, creating=False)
+        attrs = normalize_queue_attributes(_string_map("Attributes", attributes), fifo=queue.fifo, creating=False)
         with self._lock:
             self._check_redrive_target(attrs, queue.name, queue.fifo)
             queue.set_attributes(attrs)
@@ -2564,7 +2637,7 @@ class SQSBackend:
         raise QueueDoesNotExist()
 
     def queue_by_arn(self, arn: str) -> Queue | None:
-        return self.by_arn.get(arn)
+        return self.by_arn.get(arn) if arn.__class__ is str else None
 
     def delete_queue(self, queue: Queue) -> None:
         with self._lock:
@@ -2637,25 +2710,19 @@ class SQSBackend:
 
     # --- tags ---------------------------------------------------------------------------------------
     def tag_queue(self, queue: Queue, tags: dict) -> None:
+        tags = _string_map("Tags", tags)
         if not tags:
             raise MissingParameter("The request must contain the parameter Tags.")
-        for key, value in tags.items():
-            if not 1 <= len(key) <= limits.SQS_TAG_KEY_MAX:
-                raise InvalidParameterValue(f"Tag keys must be between 1 and {limits.SQS_TAG_KEY_MAX} "
-                                            "characters in length.")
-            if len(value) > limits.SQS_TAG_VALUE_MAX:
-                raise InvalidParameterValue(f"Tag values must be between 0 and {limits.SQS_TAG_VALUE_MAX} "
-                                            "characters in length.")
         with queue._lock:
             merged = dict(queue.tags)
             merged.update(tags)
-            if len(merged) > limits.SQS_TAGS_MAX:
-                raise InvalidParameterValue(f"Too many tags added for queue {queue.name}.")
-            queue.tags = merged
+            queue.tags = validate_tags(merged, queue.name)
 
     def untag_queue(self, queue: Queue, keys: list) -> None:
         if not keys:
             raise MissingParameter("The request must contain the parameter TagKeys.")
+        if not isinstance(keys, (list, tuple)) or any(k.__class__ is not str for k in keys):
+            raise InvalidParameterValue("Tag keys must be strings.")
         with queue._lock:
             for key in keys:
                 queue.tags.pop(key, None)
@@ -2663,7 +2730,7 @@ class SQSBackend:
     # --- message move tasks ---------------------------------------------------------------------------
     def start_message_move_task(self, source_arn: str, destination_arn: str | None = None,
                                 rate: int | None = None) -> MoveTask:
-        source = self.by_arn.get(source_arn)
+        source = self.queue_by_arn(source_arn)
         if source is None:
             raise ResourceNotFoundException("The resource that you specified for the SourceArn parameter "
                                             "doesn't exist.", status=404)
@@ -2673,16 +2740,16 @@ class SQSBackend:
                 raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
         destination = None
         if destination_arn is not None:
-            destination = self.by_arn.get(destination_arn)
+            destination = self.queue_by_arn(destination_arn)
             if destination is None:
                 raise ResourceNotFoundException("The resource that you specified for the DestinationArn "
                                                 "parameter doesn't exist.", status=404)
             if destination.fifo != source.fifo:
                 raise InvalidParameterValue("The source queue and the destination queue must be of the same "
                                             "type (standard or FIFO).")
-        if rate is not None and not 1 <= rate <= limits.SQS_MOVE_RATE_MAX:
-            raise invalid_value("MaxNumberOfMessagesPerSecond", rate,
-                                f"You must enter a number that's between 1 and {limits.SQS_MOVE_RATE_MAX}.")
+        if rate is not None:
+            whole_number("MaxNumberOfMessagesPerSecond", rate, 1, limits.SQS_MOVE_RATE_MAX,
+                         f"Must be between 1 and {limits.SQS_MOVE_RATE_MAX}.")
         with self._lock:
             for task in self.move_tasks.values():
                 if task.source_arn == source_arn and task.status in (MoveTask.RUNNING, MoveTask.CANCELLING):
@@ -2723,7 +2790,8 @@ class SQSBackend:
                 target = self.by_arn.get(target_arn) if target_arn else None
                 if target is None or target.deleted:
                     source.accept_redriven(msgs)  # nothing accepted is lost: back into the DLQ
-                    self._fail(task, "AWS.SimpleQueueService.NonExistentQueue")
+                    self._fail(task, "AWS.SimpleQueueService.NonExistentQueue" if target_arn else
+                               "CouldNotDetermineMessageSource")
                     return
                 target.accept_redriven(msgs)
                 task.moved += len(msgs)
@@ -2744,7 +2812,9 @@ class SQSBackend:
             task.timer = None
 
     def list_message_move_tasks(self, source_arn: str, max_results: int = 1) -> list[MoveTask]:
-        if self.by_arn.get(source_arn) is None:
+        whole_number("MaxResults", max_results, 1, limits.SQS_LIST_MOVE_TASKS_MAX,
+                     f"Must be between 1 and {limits.SQS_LIST_MOVE_TASKS_MAX}.")
+        if self.queue_by_arn(source_arn) is None:
             raise ResourceNotFoundException("The resource that you specified for the SourceArn parameter "
                                             "doesn't exist.", status=404)
         with self._lock:
@@ -2754,7 +2824,7 @@ class SQSBackend:
 
     def cancel_message_move_task(self, handle: str) -> MoveTask:
         task_id, source_arn = decode_task_handle(handle)
-        if self.by_arn.get(source_arn) is None:
+        if self.queue_by_arn(source_arn) is None:
             raise ResourceNotFoundException("The resource that you specified for the SourceArn parameter "
                                             "doesn't exist.", status=404)
         with self._lock:

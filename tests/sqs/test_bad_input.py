@@ -8,7 +8,6 @@ import textwrap
 import pytest
 
 import engine
-from engine.sqs.models import FifoQueue, Queue
 
 
 @pytest.fixture
@@ -116,3 +115,205 @@ def test_a_body_of_the_wrong_type_is_refused(std, fifo, body):
             call()
         assert code_of(exc) == "InvalidParameterValue"
     assert counts(std) == (3, 0, 0) and counts(fifo) == (3, 0, 0)
+
+
+# --- numbers and JSON inside attribute strings -------------------------------------------------------
+@pytest.fixture
+def sqs(eng):
+    return eng.client("sqs")
+
+
+INT_ATTRIBUTES = ["DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                  "VisibilityTimeout", "KmsDataKeyReusePeriodSeconds"]
+BAD_INTEGERS = ["\u00b2", "\u0663", "\uff15", " 5", "5 ", "5.0", "1e3", "", " ", "0x10", "-1", "+-1",
+                "99999999999999999999999", "9" * 5000, "NaN", "Infinity", "\x00"]
+
+
+@pytest.mark.parametrize("value", BAD_INTEGERS)
+@pytest.mark.parametrize("name", INT_ATTRIBUTES)
+def test_integer_attributes_take_ascii_digits_in_range(sqs, name, value):
+    extra = {"KmsMasterKeyId": "alias/aws/sqs"} if name.startswith("Kms") else {}
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue) as exc:
+        sqs.create_queue(QueueName="q", Attributes={name: value, **extra})
+    assert exc.value.response["Error"]["Message"] == f"Invalid value for the parameter {name}."
+    assert "QueueUrls" not in sqs.list_queues()
+    url = sqs.create_queue(QueueName="q", Attributes=extra)["QueueUrl"]
+    before = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue):
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "7", name: value})
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"] == before
+
+
+@pytest.mark.parametrize("name,value", [
+    ("SqsManagedSseEnabled", "yes"), ("SqsManagedSseEnabled", ""), ("SqsManagedSseEnabled", "true "),
+    ("ContentBasedDeduplication", "1"), ("DeduplicationScope", "Queue"), ("FifoThroughputLimit", ""),
+])
+def test_boolean_and_enum_attributes(sqs, name, value):
+    fifo = {"FifoQueue": "true"} if name != "SqsManagedSseEnabled" else {}
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue):
+        sqs.create_queue(QueueName="q.fifo" if fifo else "q", Attributes={**fifo, name: value})
+    assert "QueueUrls" not in sqs.list_queues()
+
+
+def deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.fixture
+def dlq_arn(sqs):
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.mark.parametrize("count", ["1e400", "-1e400", "NaN", "5.5", "true", "null", "[]", "{}", '"\\u00b2"',
+                                   '"\\u0663"', '" 5"', '"5.0"', "0", "1001", "1" + "0" * 400])
+def test_max_receive_count_values(sqs, dlq_arn, count):
+    policy = '{"deadLetterTargetArn": "%s", "maxReceiveCount": %s}' % (dlq_arn, count)
+    with pytest.raises(sqs.exceptions.InvalidParameterValue) as exc:
+        sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": policy})
+    assert "Invalid value for maxReceiveCount" in exc.value.response["Error"]["Message"]
+    assert len(sqs.list_queues()["QueueUrls"]) == 1
+
+
+@pytest.mark.parametrize("count", ["5", '"5"', "5.0"])
+def test_max_receive_count_forms_aws_accepts(sqs, dlq_arn, count):
+    policy = '{"deadLetterTargetArn": "%s", "maxReceiveCount": %s}' % (dlq_arn, count)
+    sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": policy})
+
+
+@pytest.mark.parametrize("name,code", [("Policy", "InvalidAttributeValue"),
+                                       ("RedrivePolicy", "InvalidParameterValue"),
+                                       ("RedriveAllowPolicy", "InvalidParameterValue")])
+@pytest.mark.parametrize("text", [deep(5000), '{"a":' * 5000 + "1" + "}" * 5000, "{", "[1]", '"x"', "\ud800"])
+def test_json_attributes_nested_or_malformed(sqs, name, code, text):
+    with pytest.raises(engine.ClientError) as exc:
+        sqs.create_queue(QueueName="q", Attributes={name: text})
+    assert code_of(exc) == code
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    with pytest.raises(engine.ClientError) as exc:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={name: text})
+    assert code_of(exc) == code
+    assert name not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+# --- forged identifiers ------------------------------------------------------------------------------
+FORGED_HANDLES = ["", "x", "AQEB", "AQEB" + "9" * 40, "AQEBZm9vYmFy", "\u00b2\u00b3", "\ud800", "a" * 5_000,
+                  "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=", str(2**64), str(2**200)]
+
+
+@pytest.mark.parametrize("handle", FORGED_HANDLES)
+@pytest.mark.parametrize("kind", ["standard", "fifo"])
+def test_forged_receipt_handles(sqs, kind, handle):
+    if kind == "fifo":
+        url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true",
+                                                               "ContentBasedDeduplication": "true"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId="g")
+    else:
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+    real = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+    for call in (lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle=handle),
+                 lambda: sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=5)):
+        with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+            call()
+    for batch in (sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": handle}]),
+                  sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                      {"Id": "a", "ReceiptHandle": handle, "VisibilityTimeout": 5}])):
+        assert "Successful" not in batch and batch["Failed"][0]["Code"] == "ReceiptHandleIsInvalid"
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=real)
+
+
+def b64(raw: bytes) -> str:
+    import base64
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize("handle", [
+    "foobared", "", b64(b"[]"), b64(b"null"), b64(b'{"taskId": [1], "sourceArn": "x"}'),
+    b64(b'{"taskId": "x", "sourceArn": {"a": 1}}'), b64(b'{"taskId": "x"}'), b64(b"\xff\xfe"),
+    b64(deep(5000).encode()), b64(b'{"taskId": "' + b"x" * 10 + b'", "sourceArn": null}'),
+])
+def test_forged_move_task_handles(sqs, handle):
+    with pytest.raises(sqs.exceptions.InvalidParameterValue) as exc:
+        sqs.cancel_message_move_task(TaskHandle=handle)
+    assert exc.value.response["Error"]["Message"] == "Value for parameter TaskHandle is invalid."
+
+
+def test_move_task_handles_hold_a_uuid_and_the_source_arn(sqs, dlq_arn):
+    import base64
+    import json
+    import uuid
+    sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    doc = json.loads(base64.b64decode(handle))
+    assert set(doc) == {"taskId", "sourceArn"} and doc["sourceArn"] == dlq_arn
+    assert str(uuid.UUID(doc["taskId"])) == doc["taskId"]
+    forged = b64(json.dumps({"taskId": str(uuid.uuid4()), "sourceArn": dlq_arn}).encode())
+    with pytest.raises(sqs.exceptions.ResourceNotFoundException):
+        sqs.cancel_message_move_task(TaskHandle=forged)
+    assert sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"] == 0
+
+
+@pytest.mark.parametrize("rate", [0, 501, -1, 2**70])
+def test_move_task_rate(sqs, dlq_arn, rate):
+    import json
+    sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})
+    with pytest.raises(sqs.exceptions.InvalidParameterValue) as exc:
+        sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=rate)
+    assert exc.value.response["Error"]["Message"] == (
+        f"Value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.")
+    assert "Results" not in sqs.list_message_move_tasks(SourceArn=dlq_arn)
+
+
+@pytest.mark.parametrize("max_results", [0, 11, -5, 2**70])
+def test_list_move_tasks_max_results(sqs, dlq_arn, max_results):
+    with pytest.raises(sqs.exceptions.InvalidParameterValue) as exc:
+        sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=max_results)
+    assert exc.value.response["Error"]["Message"] == (
+        f"Value {max_results} for parameter MaxResults is invalid. Reason: Must be between 1 and 10.")
+
+
+@pytest.mark.parametrize("token", ["x", "====", b64(b"\xff\xfe"), b64(b"zzz"), "\ud800", "a" * 10_000,
+                                   b64(deep(5000).encode())])
+def test_forged_next_tokens(sqs, dlq_arn, token):
+    sqs.create_queue(QueueName="a")
+    for call in (lambda: sqs.list_queues(NextToken=token, MaxResults=1),
+                 lambda: sqs.list_dead_letter_source_queues(QueueUrl=sqs.get_queue_url(QueueName="dlq")["QueueUrl"],
+                                                            NextToken=token, MaxResults=1)):
+        try:
+            page = call()
+        except sqs.exceptions.InvalidParameterValue as err:
+            assert err.response["Error"]["Message"] == "Invalid NextToken value."
+        else:
+            assert set(page) <= {"QueueUrls", "queueUrls", "NextToken", "ResponseMetadata"}
+
+
+# --- message attributes through the native API --------------------------------------------------------
+@pytest.mark.parametrize("attrs", [
+    {"k": ("String",)}, {"k": 5}, {"k": (5, "v", None)}, {"k": ("String", 5, None)},
+    {"k": ("Binary", None, "text")}, {"k": ("Number", "\u0663", None)}, {3: ("String", "v", None)},
+    [("k", "v")], {"k": ("String\x00", "v", None)},
+])
+def test_native_message_attributes_of_the_wrong_shape(std, attrs):
+    with pytest.raises(engine.ClientError) as exc:
+        std.send("body", attrs=attrs)
+    assert code_of(exc) == "InvalidParameterValue"
+    assert counts(std) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda b: b.create_queue(5), lambda b: b.create_queue("q", {"DelaySeconds": 5}),
+    lambda b: b.create_queue("q", ["DelaySeconds"]), lambda b: b.create_queue("q", {}, {"k": 5}),
+    lambda b: b.create_queue("q", {}, {"": "v"}), lambda b: b.create_queue("q", {}, {f"k{i}": "v" for i in range(51)}),
+    lambda b: b.create_queue("q", {"FifoQueue": True}),
+    lambda b: b.list_message_move_tasks(["arn"]), lambda b: b.cancel_message_move_task(None),
+    lambda b: b.start_message_move_task({"arn": 1}),
+])
+def test_native_backend_calls_with_bad_values(backend, call):
+    with pytest.raises(engine.ClientError):
+        call(backend)
+    assert backend.list_queues() == []

@@ -15,7 +15,7 @@ def send(sqs, url, body, group="g", dedup=None, **kw):
 
 
 def bodies(response):
-    return [m["Body"] for m in response["Messages"]]
+    return [m["Body"] for m in response.get("Messages", [])]
 
 
 def test_send_returns_sequence_numbers(sqs, fifo_url, shape):
@@ -34,7 +34,7 @@ def test_strict_order_within_a_group(sqs, fifo_url):
         send(sqs, fifo_url, f"m{i}")
     seen = []
     while True:
-        got = sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]
+        got = sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10).get("Messages", [])
         if not got:
             break
         seen += [m["Body"] for m in got]
@@ -51,7 +51,7 @@ def test_group_is_held_while_a_message_is_in_flight(sqs, fifo_url, clock):
     assert bodies({"Messages": first}) == ["g0"]
     # group g is blocked; only h can deliver
     assert bodies(sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)) == ["h0"]
-    assert sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)
     sqs.delete_message(QueueUrl=fifo_url, ReceiptHandle=first[0]["ReceiptHandle"])
     assert bodies(sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)) == ["g1", "g2"]
 
@@ -64,7 +64,7 @@ def test_visibility_expiry_returns_messages_in_order(sqs, fifo_url, clock):
     # m1 gets more time; m0 expires first but the group stays held while m1 is in flight
     sqs.change_message_visibility(QueueUrl=fifo_url, ReceiptHandle=got[1]["ReceiptHandle"], VisibilityTimeout=20)
     clock.advance(10)
-    assert sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)
     clock.advance(10)
     again = sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"])
     assert bodies(again) == ["m0", "m1", "m2", "m3"]
@@ -89,7 +89,7 @@ def test_many_groups_interleave_but_each_stays_ordered(sqs, fifo_url):
     seen = {}
     while True:
         got = sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10,
-                                  AttributeNames=["MessageGroupId"])["Messages"]
+                                  AttributeNames=["MessageGroupId"]).get("Messages", [])
         if not got:
             break
         for m in got:
@@ -108,7 +108,7 @@ def test_deduplication_window_is_five_minutes_even_after_delete(sqs, fifo_url, c
     sqs.delete_message(QueueUrl=fifo_url, ReceiptHandle=m[0]["ReceiptHandle"])
     clock.advance(299)
     send(sqs, fifo_url, "again", dedup="d1")
-    assert sqs.receive_message(QueueUrl=fifo_url)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url)
     clock.advance(1)
     fresh = send(sqs, fifo_url, "again", dedup="d1")
     assert fresh["MessageId"] != first["MessageId"]
@@ -189,7 +189,7 @@ def test_fifo_batch_validation_fails_the_whole_batch(sqs, fifo_url):
     with pytest.raises(sqs.exceptions.InvalidParameterValue) as e:
         sqs.send_message_batch(QueueUrl=fifo_url, Entries=[{"Id": "a", "MessageBody": "x", "MessageGroupId": "g"}])
     assert "ContentBasedDeduplication" in error_of(e)[1]
-    assert sqs.receive_message(QueueUrl=fifo_url)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url)
 
 
 def test_fifo_expired_receipt_handle_cannot_delete(sqs, fifo_url, clock):
@@ -212,7 +212,7 @@ def test_fifo_queue_delay_is_retroactive(sqs, clock):
     a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
     assert a == {"ApproximateNumberOfMessagesDelayed": "2"}
     clock.advance(10)
-    assert sqs.receive_message(QueueUrl=url)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "10"})
     assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)) == ["a", "b"]
 
@@ -253,7 +253,7 @@ def test_receive_request_attempt_id_expires_after_five_minutes(sqs, fifo_url, cl
     send(sqs, fifo_url, "a")
     first = sqs.receive_message(QueueUrl=fifo_url, ReceiveRequestAttemptId="x", VisibilityTimeout=600)
     clock.advance(limits.SQS_ATTEMPT_ID_WINDOW_S)
-    assert sqs.receive_message(QueueUrl=fifo_url, ReceiveRequestAttemptId="x")["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url, ReceiveRequestAttemptId="x")
     assert first["Messages"]
 
 
@@ -275,7 +275,7 @@ def test_fifo_counts_and_purge(sqs, fifo_url):
     assert (a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
     # dedup ids outlive the purge (they are remembered for 5 minutes)
     send(sqs, fifo_url, "m0", group="g0")
-    assert sqs.receive_message(QueueUrl=fifo_url)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url)
     send(sqs, fifo_url, "new", group="g0")
     assert bodies(sqs.receive_message(QueueUrl=fifo_url)) == ["new"]
 
@@ -302,4 +302,4 @@ def test_fifo_inflight_limit_gives_no_error(sqs, fifo_url, monkeypatch):
     for i in range(5):
         send(sqs, fifo_url, f"m{i}", group=f"g{i}")
     assert len(sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]) == 3
-    assert sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"] == []
+    assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)

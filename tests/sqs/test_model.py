@@ -177,7 +177,7 @@ class StandardQueueMachine(RuleBasedStateMachine):
         expected = min(n, len(self.receivable()))
         candidates = self.receivable()
         got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n, VisibilityTimeout=vt,
-                                       AttributeNames=["ApproximateReceiveCount"])["Messages"]
+                                       AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
         assert len(got) == expected
         ids = [m["MessageId"] for m in got]
         assert len(set(ids)) == len(ids) and set(ids) <= candidates
@@ -287,7 +287,7 @@ class FifoQueueMachine(RuleBasedStateMachine):
     @rule(n=st.integers(1, 10), vt=st.sampled_from([0, 5, 20]))
     def receive(self, n, vt):
         ready = self.deliverable()
-        got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n, VisibilityTimeout=vt)["Messages"]
+        got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=n, VisibilityTimeout=vt).get("Messages", [])
         assert len(got) == min(n, sum(len(v) for v in ready.values()))
         per_group = {}
         for m in got:
