@@ -369,14 +369,13 @@ class _Process(_Unit):
 
     def __init__(self, batch: _Batch):
         super().__init__(batch, batch.n_records)
-        self.settled = False
 
     def run(self, stream):
         units = stream._make_units(self.batch)
         stream._add_units(units)
         stream._settle(self)
         for unit in units:
-            unit.run(stream)
+            stream._run_unit(unit)
 
     def give_up(self, stream, code, message):
         records = _combine(self.batch.chunks)
@@ -420,6 +419,13 @@ class _Write(_Unit):
             stream._replace(self, fallback)
         else:
             stream._undeliverable(self, code, message)
+
+    def expire(self, stream):
+        if self.kind == _Write.DATA:
+            super().expire(stream)
+        else:              # an error or backup object has no other place to go: one last attempt
+            self.final = True
+            stream._run_unit(self)
 
 
 class _HttpDelivery(_Unit):
@@ -647,14 +653,17 @@ class DeliveryStream:
                     self._idle.notify_all()
                     return
                 unit = self._current = self._queue.popleft()
-            try:
-                unit.run(self)
-            except BaseException:  # noqa: BLE001 - a bug in delivery must not lose the unit's records
-                log.exception("Firehose %s: delivery of %d records failed", self.name, unit.n_records)
-                if not unit.settled:
-                    self._undeliverable(unit, "Engine.InternalError", "delivery raised an unexpected error")
+            self._run_unit(unit)
             with self._lock:
                 self._current = None
+
+    def _run_unit(self, unit: _Unit) -> None:
+        try:
+            unit.run(self)
+        except BaseException:  # noqa: BLE001 - a bug in delivery must not leave the unit's records unaccounted
+            log.exception("Firehose %s: delivery of %d records failed", self.name, unit.n_records)
+            if not unit.settled:
+                self._undeliverable(unit, "Engine.InternalError", "delivery raised an unexpected error")
 
     def _wait_idle(self, deadline: Optional[float]) -> bool:
         with self._lock:
@@ -1134,7 +1143,10 @@ class DeliveryStream:
         """Refuse puts from now on (with `error`), read the source to its tip, seal the buffer, and
         give every unit waiting for a retry one last attempt; failures now go to the error output."""
         if self.source is not None and not self._closed:
-            self._poll(final=True)
+            try:
+                self._poll(final=True)
+            except Exception:  # noqa: BLE001 - what was read is buffered; closing must go on
+                log.exception("Firehose %s: the last read of the Kinesis source failed", self.name)
         with self._lock:
             if self._closed:
                 return
