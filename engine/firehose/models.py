@@ -372,6 +372,7 @@ class _Process(_Unit):
 
     def run(self, stream):
         units = stream._make_units(self.batch)
+        self.batch.chunks = None          # the units hold what they need; the raw buffer can go
         stream._add_units(units)
         stream._settle(self)
         for unit in units:
