@@ -106,11 +106,11 @@ import engine
 eng = engine.Engine(s3_root={str(tmp_path)!r})
 fh = eng.client("firehose")
 fh.create_delivery_stream(DeliveryStreamName="exit", ExtendedS3DestinationConfiguration={{
-    "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::b",
+    "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::exit-bucket",
     "BufferingHints": {{"SizeInMBs": 128, "IntervalInSeconds": 900}}}})
 fh.put_record_batch(DeliveryStreamName="exit", Records=[{{"Data": b"line %d\\n" % i}} for i in range(100)])
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
-    objects = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
+    objects = [p for p in (tmp_path / "exit-bucket").rglob("*") if p.is_file()]
     assert len(objects) == 1
     assert objects[0].read_bytes() == b"".join(b"line %d\n" % i for i in range(100))
