@@ -3,33 +3,23 @@ from __future__ import annotations
 
 import datetime
 
-from ..client_base import BaseClient, check_dict, check_int, check_list, check_str, constraint_message
+from ..client_base import BaseClient
 from . import errors
 from .errors import InvalidInputException
 from .models import Column, Database, SerDeInfo, StorageDescriptor, Table
 
-_NAME_MAX = 255
+_PAGE_DEFAULT = 100
 
 
 def _ts(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
 
 
-def _check_name(field: str, value) -> str:
-    check_str(field, value)
-    if not 1 <= len(value) <= _NAME_MAX:
-        raise InvalidInputException(
-            constraint_message(field, value, f"Member must have length between 1 and {_NAME_MAX}"))
-    return value
+# Types, required members, lengths and patterns are checked against botocore's Glue model by the
+# request layer before these run; here only the translation to the model's objects.
 
-
-def _columns(name: str, value) -> list[Column]:
-    out = []
-    for i, col in enumerate(check_list(name, value or [])):
-        check_dict(f"{name}[{i}]", col)
-        out.append(Column(_check_name("name", col.get("Name")), col.get("Type"), col.get("Comment"),
-                          col.get("Parameters")))
-    return out
+def _columns(value) -> list[Column]:
+    return [Column(col["Name"], col.get("Type"), col.get("Comment"), col.get("Parameters")) for col in value or []]
 
 
 def _column_dict(col: Column) -> dict:
@@ -44,13 +34,10 @@ def _column_dict(col: Column) -> dict:
 
 
 def _table_from_input(table_input: dict) -> Table:
-    check_dict("TableInput", table_input)
-    name = _check_name("tableInput.name", table_input.get("Name"))
     sd_in = table_input.get("StorageDescriptor") or {}
-    check_dict("TableInput.StorageDescriptor", sd_in)
     serde = sd_in.get("SerdeInfo")
     sd = StorageDescriptor(
-        columns=_columns("TableInput.StorageDescriptor.Columns", sd_in.get("Columns")),
+        columns=_columns(sd_in.get("Columns")),
         location=sd_in.get("Location"),
         input_format=sd_in.get("InputFormat"),
         output_format=sd_in.get("OutputFormat"),
@@ -63,14 +50,11 @@ def _table_from_input(table_input: dict) -> Table:
         parameters=sd_in.get("Parameters"),
         stored_as_sub_directories=sd_in.get("StoredAsSubDirectories"),
     )
-    retention = table_input.get("Retention")
-    if retention is not None:
-        check_int("TableInput.Retention", retention)
     return Table(
-        name=name, database="", storage=sd,
-        partition_keys=_columns("TableInput.PartitionKeys", table_input.get("PartitionKeys")),
+        name=table_input["Name"], database="", storage=sd,
+        partition_keys=_columns(table_input.get("PartitionKeys")),
         description=table_input.get("Description"), owner=table_input.get("Owner"),
-        retention=retention, table_type=table_input.get("TableType"),
+        retention=table_input.get("Retention"), table_type=table_input.get("TableType"),
         parameters=dict(table_input.get("Parameters") or {}),
     )
 
@@ -137,14 +121,12 @@ class GlueClient(BaseClient):
 
     # --- databases -------------------------------------------------------------------
     def create_database(self, *, DatabaseInput, CatalogId=None, Tags=None):
-        check_dict("DatabaseInput", DatabaseInput)
-        name = _check_name("databaseInput.name", DatabaseInput.get("Name"))
-        self._backend.create_database(name, DatabaseInput.get("Description"), DatabaseInput.get("LocationUri"),
+        self._backend.create_database(DatabaseInput["Name"], DatabaseInput.get("Description"), DatabaseInput.get("LocationUri"),
                                       DatabaseInput.get("Parameters"))
         return {}
 
     def get_database(self, *, Name, CatalogId=None):
-        return {"Database": _database_dict(self._backend.get_database(_check_name("name", Name)))}
+        return {"Database": _database_dict(self._backend.get_database(Name))}
 
     def get_databases(self, *, CatalogId=None, NextToken=None, MaxResults=None, ResourceShareType=None,
                       AttributesToGet=None):
@@ -153,27 +135,24 @@ class GlueClient(BaseClient):
                           NextToken, MaxResults)
 
     def delete_database(self, *, Name, CatalogId=None):
-        self._backend.delete_database(_check_name("name", Name))
+        self._backend.delete_database(Name)
         return {}
 
     # --- tables ----------------------------------------------------------------------
     def create_table(self, *, DatabaseName, TableInput=None, CatalogId=None, Name=None, PartitionIndexes=None,
                      TransactionId=None, OpenTableFormatInput=None):
-        _check_name("databaseName", DatabaseName)
-        if TableInput is None:
-            raise InvalidInputException("TableInput is required.")
         self._backend.create_table(DatabaseName, _table_from_input(TableInput))
         return {}
 
     def get_table(self, *, DatabaseName, Name, CatalogId=None, TransactionId=None, QueryAsOfTime=None,
                   AuditContext=None, IncludeStatusDetails=None):
-        table = self._backend.get_table(_check_name("databaseName", DatabaseName), _check_name("name", Name))
+        table = self._backend.get_table(DatabaseName, Name)
         return {"Table": _table_dict(table)}
 
     def get_tables(self, *, DatabaseName, CatalogId=None, Expression=None, NextToken=None, MaxResults=None,
                    TransactionId=None, QueryAsOfTime=None, AuditContext=None, IncludeStatusDetails=None,
                    AttributesToGet=None):
-        tables = self._backend.list_tables(_check_name("databaseName", DatabaseName))
+        tables = self._backend.list_tables(DatabaseName)
         if Expression:
             import fnmatch
             pattern = Expression.replace(".*", "*")
@@ -183,25 +162,22 @@ class GlueClient(BaseClient):
     def update_table(self, *, DatabaseName, TableInput=None, CatalogId=None, Name=None, SkipArchive=None,
                      TransactionId=None, VersionId=None, ViewUpdateAction=None, Force=None,
                      UpdateOpenTableFormatInput=None):
-        _check_name("databaseName", DatabaseName)
-        if TableInput is None:
-            raise InvalidInputException("TableInput is required.")
         self._backend.update_table(DatabaseName, _table_from_input(TableInput), VersionId)
         return {}
 
     def delete_table(self, *, DatabaseName, Name, CatalogId=None, TransactionId=None):
-        self._backend.delete_table(_check_name("databaseName", DatabaseName), _check_name("name", Name))
+        self._backend.delete_table(DatabaseName, Name)
         return {}
 
     @staticmethod
     def _page(key, items, token, limit):
-        start = int(token) if token else 0
-        if limit is not None:
-            check_int("MaxResults", limit)
-            if not 1 <= limit <= 1000:
-                raise InvalidInputException(
-                    constraint_message("maxResults", limit, "Member must have value between 1 and 1000"))
-        end = start + (limit or 100)
+        """A page of `items`; the token is the decimal offset of the next page."""
+        start = 0
+        if token:
+            if not (token.isascii() and token.isdigit() and int(token) <= len(items)):
+                raise InvalidInputException("The pagination token is invalid.")
+            start = int(token)
+        end = start + (limit or _PAGE_DEFAULT)
         out = {key: items[start:end]}
         if end < len(items):
             out["NextToken"] = str(end)

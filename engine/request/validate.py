@@ -211,24 +211,26 @@ def _shown(value) -> str:
     return str(value)
 
 
-def _scalar_violation(service: str, shape, value) -> str | None:
+def _scalar_violations(service: str, shape, value) -> list[str]:
+    """Every constraint a scalar breaks (AWS lists each one as an error of its own)."""
     md = shape.metadata
     kind = shape.type_name
+    found = []
     if kind in ("string", "blob"):
-        size = len(value.encode("utf-8")) if kind == "blob" and isinstance(value, str) else \
-            len(value) if isinstance(value, (str, bytes, bytearray)) else None
-        if size is not None and "max" in md and size > md["max"]:
-            return f"Member must have length less than or equal to {md['max']}"
         if kind == "string":
             if shape.enum and value not in shape.enum:
-                return f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+                found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             pattern, compiled = shape_pattern(service, shape)
-            if compiled is not None and compiled.fullmatch(value) is None:
-                return f"Member must satisfy regular expression pattern: {pattern}"
+            if compiled is not None and isinstance(value, str) and compiled.fullmatch(value) is None:
+                found.append(f"Member must satisfy regular expression pattern: {pattern}")
+        size = len(value.encode("utf-8", "surrogatepass")) if kind == "blob" and isinstance(value, str) else \
+            len(value) if isinstance(value, (str, bytes, bytearray)) else None
+        if size is not None and "max" in md and size > md["max"]:
+            found.append(f"Member must have length less than or equal to {md['max']}")
     elif kind in ("integer", "long", "float", "double") and not isinstance(value, bool):
         if "max" in md and value > md["max"]:
-            return f"Member must have value less than or equal to {md['max']}"
-    return None
+            found.append(f"Member must have value less than or equal to {md['max']}")
+    return found
 
 
 def constraint_violations(service: str, params, shape, path: str = "") -> list[str]:
@@ -245,8 +247,7 @@ def constraint_violations(service: str, params, shape, path: str = "") -> list[s
                          f"Member must have length less than or equal to {shape.metadata['max']}")
         member = shape.member
         if member.type_name in _SCALARS:
-            broken = [_scalar_violation(service, member, item) for item in params]
-            reasons = sorted({b for b in broken if b})
+            reasons = sorted({r for item in params for r in _scalar_violations(service, member, item)})
             if reasons:
                 found.append(f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: Member must "
                              f"satisfy constraint: [{', '.join(reasons)}]")
@@ -261,15 +262,24 @@ def constraint_violations(service: str, params, shape, path: str = "") -> list[s
             found += constraint_violations(service, key, shape.key, f"{path}.{key}.key")
             found += constraint_violations(service, value, shape.value, f"{path}.{key}.value")
     elif kind in _SCALARS:
-        reason = _scalar_violation(service, shape, params)
-        if reason:
-            found.append(f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: {reason}")
+        found += [f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: {reason}"
+                  for reason in _scalar_violations(service, shape, params)]
     return found
 
 
 def constraint_message(violations: list[str]) -> str:
     n = len(violations)
     return f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(violations)
+
+
+class _BotocoreValidator(ParamValidator):
+    def _type_check_datetime(self, value):
+        # botocore itself raises RuntimeError/OverflowError on some numbers (1e20): a value it
+        # cannot read as a time is a value of the wrong type, reported the way botocore reports it.
+        try:
+            return super()._type_check_datetime(value)
+        except Exception:
+            return False
 
 
 class OperationValidator:
@@ -294,7 +304,7 @@ class OperationValidator:
     def judge(self, params: dict) -> None:
         """The slow path: raise what boto3, then the service, answers to this request, if anything.
         Also called when a column-checking client refused a request, so its answer is the model's."""
-        report = ParamValidator().validate(params, self.shape)
+        report = _BotocoreValidator().validate(params, self.shape)
         if report.has_errors():
             raise ParamValidationError(report.generate_report())
         if self.constraint_error is not None:
