@@ -33,7 +33,9 @@ def _column_dict(col: Column) -> dict:
     return out
 
 
-def _table_from_input(table_input: dict) -> Table:
+def _table_from_input(table_input: dict | None) -> Table:
+    if table_input is None:   # optional in the model (OpenTableFormatInput is the other way), required here
+        raise InvalidInputException("TableInput is required.")
     sd_in = table_input.get("StorageDescriptor") or {}
     serde = sd_in.get("SerdeInfo")
     sd = StorageDescriptor(
