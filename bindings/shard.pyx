@@ -13,6 +13,8 @@ cdef class SequenceSource:
     cdef int64_t value
 
     def __cinit__(self, int64_t start=0):
+        if start < 0:
+            raise CoreRangeError("sequence numbers start at 0 or above")
         self.value = start
 
     @property
@@ -20,8 +22,52 @@ cdef class SequenceSource:
         return self.value
 
     def reserve(self, int64_t n=1):
-        """Take n numbers without appending (atomically); returns the first."""
-        return c_shard.en_seq_reserve(&self.value, n)
+        """Take n >= 0 numbers without appending (atomically); returns the first."""
+        cdef int64_t first = 0
+        check(c_shard.en_seq_reserve(&self.value, n, &first))
+        return first
+
+
+cdef BinaryView _view(values, str name):
+    """A checked view over `values` (reused as is when the caller already made one)."""
+    if isinstance(values, BinaryView):
+        return <BinaryView>values
+    return BinaryView(as_binary_array(values, name))
+
+
+BATCH_OK = c_shard.EN_BATCH_OK
+BATCH_KEY_TEXT = c_shard.EN_BATCH_KEY_TEXT
+BATCH_KEY_LENGTH = c_shard.EN_BATCH_KEY_LENGTH
+BATCH_RECORD_SIZE = c_shard.EN_BATCH_RECORD_SIZE
+
+
+cdef class BatchReport:
+    """What check_batch found: `fault` (a BATCH_* value) at `row` (-1: none), and the
+    key + data bytes of the rows before it (all rows when the batch passed)."""
+    cdef readonly int fault
+    cdef readonly int64_t row
+    cdef readonly int64_t bytes
+
+
+def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_t max_record_bytes):
+    """Keys well-formed UTF-8 of key_min_chars..key_max_chars code points, and key + data
+    bytes of each record at most max_record_bytes: one pass in C without the GIL."""
+    cdef BinaryView kv = _view(keys, "partition_keys")
+    cdef BinaryView dv = _view(data, "data")
+    if kv.length != dv.length:
+        raise CoreValueError("keys and data differ in length")
+    cdef c_shard.en_batch_rules rules
+    rules.key_min_chars = key_min_chars
+    rules.key_max_chars = key_max_chars
+    rules.max_record_bytes = max_record_bytes
+    cdef c_shard.en_batch_report report
+    with nogil:
+        c_shard.en_batch_check(&kv.view, &dv.view, kv.length, &rules, &report)
+    cdef BatchReport out = BatchReport.__new__(BatchReport)
+    out.fault = report.fault
+    out.row = report.row
+    out.bytes = report.bytes
+    return out
 
 
 cdef class ChunkPin:
@@ -68,8 +114,8 @@ cdef class Shard:
 
     def append(self, SequenceSource seqs, int64_t ts_ms, keys, data):
         """Append a whole batch to this shard; returns the int64 sequence numbers."""
-        cdef BinaryView kv = BinaryView(as_binary_array(keys, "partition_keys"))
-        cdef BinaryView dv = BinaryView(as_binary_array(data, "data"))
+        cdef BinaryView kv = _view(keys, "partition_keys")
+        cdef BinaryView dv = _view(data, "data")
         if kv.length != dv.length:
             raise CoreValueError("keys and data differ in length")
         out = np.empty(kv.length, dtype=np.int64)
@@ -134,16 +180,24 @@ cdef object _span_batch(c_shard.en_span span):
     ], schema=RECORD_SCHEMA)
 
 
+cdef object _shard_positions(shard_index, int64_t n, int64_t m):
+    """shard_index as int32, checked to hold n values in range(m) before any cast can wrap."""
+    raw = np.asarray(shard_index)
+    if raw.ndim != 1 or len(raw) != n or (n and raw.dtype.kind not in "iu"):
+        raise CoreValueError("shard_index must hold one integer per record")
+    if n and (m == 0 or raw.min() < 0 or raw.max() >= m):
+        raise CoreRangeError("shard_index out of range")
+    return np.ascontiguousarray(raw, dtype=np.int32)
+
+
 def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, keys, data):
     """Append a batch whose rows are already routed (shard_index[i] in range(len(shards))):
     rows are grouped per shard (stable) and each group is appended under that shard's
     write lock, all in one GIL-free section. Returns int64 sequence numbers in row order."""
-    cdef BinaryView kv = BinaryView(as_binary_array(keys, "partition_keys"))
-    cdef BinaryView dv = BinaryView(as_binary_array(data, "data"))
+    cdef BinaryView kv = _view(keys, "partition_keys")
+    cdef BinaryView dv = _view(data, "data")
     cdef int64_t n = kv.length, m = len(shards), b
-    if dv.length != n or len(shard_index) != n:
-        raise CoreValueError("keys, data and shard_index differ in length")
-    idx = np.ascontiguousarray(shard_index, dtype=np.int32)
+    idx = _shard_positions(shard_index, n, m)
     out = np.empty(n, dtype=np.int64)
     if n == 0:
         return out

@@ -2,9 +2,13 @@
 #include <string.h>
 
 #include "shard.h"
+#include "utf8.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Records per chunk at most: keeps every buffer size computed from it far from overflow. */
+#define EN_CHUNK_RECORDS_LIMIT (INT64_C(1) << 24)
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -52,6 +56,17 @@ void en_chunk_unpin(en_chunk *c) {
 
 static void chunk_pin(en_chunk *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
 
+/* The counter's numbers [*first, *first + n); 0 when n < 0 or they would pass INT64_MAX - 1
+ * (a shard's visible_seq + 1 must stay representable). */
+static int seq_take(int64_t *counter, int64_t n, int64_t *first) {
+    int64_t cur = LOAD(counter);
+    do {
+        if (n < 0 || cur < 0 || cur > INT64_MAX - 1 - n) return 0;
+    } while (!__atomic_compare_exchange_n(counter, &cur, cur + n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    *first = cur;
+    return 1;
+}
+
 en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
@@ -59,7 +74,10 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     if (s->cfg.max_chunk_records < s->cfg.min_chunk_records) s->cfg.max_chunk_records = s->cfg.min_chunk_records;
     if (s->cfg.min_chunk_bytes < 64) s->cfg.min_chunk_bytes = 64;
     if (s->cfg.max_chunk_bytes < s->cfg.min_chunk_bytes) s->cfg.max_chunk_bytes = s->cfg.min_chunk_bytes;
-    if (s->cfg.max_chunk_bytes > INT32_MAX) s->cfg.max_chunk_bytes = INT32_MAX;
+    if (s->cfg.max_chunk_bytes > INT32_MAX) s->cfg.max_chunk_bytes = INT32_MAX;   /* int32 offsets */
+    if (s->cfg.max_chunk_records > EN_CHUNK_RECORDS_LIMIT) s->cfg.max_chunk_records = EN_CHUNK_RECORDS_LIMIT;
+    if (s->cfg.min_chunk_records > s->cfg.max_chunk_records) s->cfg.min_chunk_records = s->cfg.max_chunk_records;
+    if (s->cfg.min_chunk_bytes > s->cfg.max_chunk_bytes) s->cfg.min_chunk_bytes = s->cfg.max_chunk_bytes;
     s->visible_seq = -1;
     s->trim_seq = -1;
     s->last_ts = INT64_MIN;
@@ -159,8 +177,12 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
     }
 
     pthread_mutex_lock(&s->write_lock);
+    int64_t base;
+    if (EN_UNLIKELY(!seq_take(seq_counter, n, &base))) {
+        pthread_mutex_unlock(&s->write_lock);
+        return EN_ERANGE;
+    }
     if (ts_ms < s->last_ts) ts_ms = s->last_ts;
-    int64_t base = __atomic_fetch_add(seq_counter, n, __ATOMIC_ACQ_REL);
     en_chunk *old_tail = s->tail;
     int64_t old_count = old_tail ? old_tail->count : 0;
     en_chunk *c = old_tail;
@@ -378,6 +400,46 @@ void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
     pthread_mutex_unlock(&s->list_lock);
 }
 
-int64_t en_seq_reserve(int64_t *seq_counter, int64_t n) {
-    return __atomic_fetch_add(seq_counter, n, __ATOMIC_ACQ_REL);
+en_status en_seq_reserve(int64_t *seq_counter, int64_t n, int64_t *first) {
+    return seq_take(seq_counter, n, first) ? EN_OK : EN_ERANGE;
+}
+
+en_status en_view_check(const en_binary_view *v, int64_t n, int64_t data_len, int64_t *bad_row) {
+    int64_t prev = en_view_start(v, 0);
+    if (prev < 0 || prev > data_len) {
+        *bad_row = 0;
+        return EN_EINVAL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t next = en_view_start(v, i + 1);
+        if (EN_UNLIKELY(next < prev || next > data_len)) {
+            *bad_row = i;
+            return EN_EINVAL;
+        }
+        prev = next;
+    }
+    return EN_OK;
+}
+
+void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
+                    const en_batch_rules *rules, en_batch_report *out) {
+    out->fault = EN_BATCH_OK;
+    out->row = -1;
+    int64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t kstart = en_view_start(keys, i), klen = en_view_start(keys, i + 1) - kstart;
+        int64_t dlen = en_view_start(data, i + 1) - en_view_start(data, i);
+        en_batch_fault fault = EN_BATCH_OK;
+        int64_t chars = en_utf8_count(keys->data + kstart, (size_t)klen);
+        if (chars < 0) fault = EN_BATCH_KEY_TEXT;
+        else if (chars < rules->key_min_chars || chars > rules->key_max_chars) fault = EN_BATCH_KEY_LENGTH;
+        else if (klen + dlen > rules->max_record_bytes) fault = EN_BATCH_RECORD_SIZE;
+        if (EN_UNLIKELY(fault != EN_BATCH_OK)) {
+            out->fault = fault;
+            out->row = i;
+            break;
+        }
+        total += klen + dlen;
+    }
+    out->bytes = total;
 }

@@ -96,8 +96,32 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
 
 void en_shard_stats_get(en_shard *s, en_shard_stats *out);
 
-/* Take n sequence numbers from a shared counter without appending (atomic); returns the first. */
-int64_t en_seq_reserve(int64_t *seq_counter, int64_t n);
+/* Take n >= 0 sequence numbers from a shared counter without appending (atomic); *first gets
+ * the first. EN_ERANGE (counter unchanged) when n < 0 or the counter would pass INT64_MAX. */
+en_status en_seq_reserve(int64_t *seq_counter, int64_t n, int64_t *first);
 void en_chunk_unpin(en_chunk *c);
+
+/* Rows [0, n) of a view have offsets that never decrease and stay inside [0, data_len];
+ * EN_EINVAL with *bad_row otherwise. Every view a caller built is checked so before use. */
+en_status en_view_check(const en_binary_view *v, int64_t n, int64_t data_len, int64_t *bad_row);
+
+/* The checks a batch passes before it is appended: keys are well-formed UTF-8 of
+ * key_min_chars..key_max_chars code points; a record (key bytes + data bytes) is at most
+ * max_record_bytes. The report names the first row at fault (row order) and sums the bytes. */
+typedef enum { EN_BATCH_OK = 0, EN_BATCH_KEY_TEXT, EN_BATCH_KEY_LENGTH, EN_BATCH_RECORD_SIZE } en_batch_fault;
+
+typedef struct {
+    int64_t key_min_chars, key_max_chars;
+    int64_t max_record_bytes;
+} en_batch_rules;
+
+typedef struct {
+    en_batch_fault fault;
+    int64_t row;             /* first row at fault; -1 when none */
+    int64_t bytes;           /* key + data bytes of the rows checked */
+} en_batch_report;
+
+void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
+                    const en_batch_rules *rules, en_batch_report *out);
 
 #endif

@@ -60,3 +60,50 @@ int en_xml_text_ok(const uint8_t *s, size_t n) {
     }
     return 1;
 }
+
+int64_t en_utf8_count(const uint8_t *s, size_t n) {
+    int64_t chars = 0;
+    size_t i = 0;
+    while (i < n) {
+        /* fast path: 8 ASCII bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+            chars += 8;
+        }
+        if (i >= n) break;
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            chars++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k;
+        if (c >= 0xC2 && c <= 0xDF) {
+            cp = c & 0x1F;
+            k = 1;
+        } else if ((c & 0xF0) == 0xE0) {
+            cp = c & 0x0F;
+            k = 2;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            cp = c & 0x07;
+            k = 3;
+        } else {
+            return -1;   /* continuation byte first, overlong 2-byte lead, or above U+10FFFF */
+        }
+        if (k >= n - i) return -1;   /* truncated */
+        for (size_t j = 1; j <= k; j++) {
+            uint8_t d = s[i + j];
+            if ((d & 0xC0) != 0x80) return -1;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return -1;
+        i += k + 1;
+        chars++;
+    }
+    return chars;
+}

@@ -179,3 +179,4 @@ SNS_NUMBER_EXPONENT_MAX = 126             #   to 10^126
 SQS_ATTRIBUTE_NAME_MAX = 256              # message attribute names and DataType labels
 SQS_NUMBER_DIGITS_MAX = 38                # Number message attributes: 38 significant digits, 10^-128..10^+126
 SQS_NUMBER_TEXT_MAX = 1024                # longest Number text parsed at all (longer is not a number SQS keeps)
+KINESIS_HASH_KEY_PATTERN = r"0|([1-9]\d{0,38})"   # ExplicitHashKey, NewStartingHashKey

@@ -46,4 +46,24 @@ cdef extern from "shard.h" nogil:
     void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
     void en_shard_stats_get(en_shard *s, en_shard_stats *out)
     void en_chunk_unpin(en_chunk *c)
-    int64_t en_seq_reserve(int64_t *seq_counter, int64_t n)
+    en_status en_seq_reserve(int64_t *seq_counter, int64_t n, int64_t *first)
+    en_status en_view_check(const en_binary_view *v, int64_t n, int64_t data_len, int64_t *bad_row)
+
+    ctypedef enum en_batch_fault:
+        EN_BATCH_OK
+        EN_BATCH_KEY_TEXT
+        EN_BATCH_KEY_LENGTH
+        EN_BATCH_RECORD_SIZE
+
+    ctypedef struct en_batch_rules:
+        int64_t key_min_chars
+        int64_t key_max_chars
+        int64_t max_record_bytes
+
+    ctypedef struct en_batch_report:
+        en_batch_fault fault
+        int64_t row
+        int64_t bytes
+
+    void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
+                        const en_batch_rules *rules, en_batch_report *out)

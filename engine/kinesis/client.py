@@ -18,6 +18,7 @@ from .. import limits
 from ..arn import parse_shard_id
 from ..client_base import (BaseClient, check_dict, check_int, check_list, check_str, constraint_message, to_blob)
 from ..errors import ParamValidationError
+from ..request.validate import validator_for
 from . import errors as kinesis_errors
 from . import iterators
 from .errors import (InvalidArgumentException, ResourceInUseException, ResourceNotFoundException,
@@ -26,7 +27,7 @@ from .models import (HASH_KEY_MAX, Stream, format_sequence_number, parse_sequenc
 
 _UTC = datetime.timezone.utc
 _STREAM_NAME = re.compile(limits.KINESIS_STREAM_NAME_PATTERN)
-_HASH_KEY = re.compile(r"0|[1-9]\d{0,38}")
+_HASH_KEY = re.compile(limits.KINESIS_HASH_KEY_PATTERN)
 _CONSUMER_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 _ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _SHARD_FILTERS = ("AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
@@ -300,7 +301,8 @@ class KinesisClient(BaseClient):
         if not 1 <= len(PartitionKey) <= limits.KINESIS_PARTITION_KEY_MAX:
             raise ValidationException(constraint_message(
                 "partitionKey", PartitionKey, "Member must have length less than or equal to 256 and greater than or equal to 1"))
-        if len(data) > stream.max_record_bytes:
+        if len(data) + len(PartitionKey.encode("utf-8", "surrogatepass")) > stream.max_record_bytes:
+            # AWS counts the partition key in the record size
             raise ValidationException(constraint_message(
                 "data", data, f"Member must have length less than or equal to {stream.max_record_bytes}"))
         explicit = None
@@ -328,7 +330,8 @@ class KinesisClient(BaseClient):
         param = field[:1].upper() + field[1:]   # explicitHashKey -> ExplicitHashKey, newStartingHashKey -> ...
         check_str(param, value)
         if not _HASH_KEY.fullmatch(value):
-            raise ValidationException(constraint_message(field, value, "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"))
+            raise ValidationException(constraint_message(
+                field, value, f"Member must satisfy regular expression pattern: {limits.KINESIS_HASH_KEY_PATTERN}"))
         if int(value) > HASH_KEY_MAX:
             raise InvalidArgumentException(f"Invalid {param}. {param} must be in the range: [0, 2^128-1]. Specified value was {value}")
 
@@ -342,7 +345,9 @@ class KinesisClient(BaseClient):
         if n > limits.KINESIS_PUT_RECORDS_MAX:
             raise ValidationException(constraint_message(
                 "records", f"[{n} records]", f"Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}"))
-        size = pc.sum(pc.binary_length(data)).as_py() + pc.sum(pc.binary_length(keys)).as_py()
+        size = pc.sum(pc.binary_length(data)).as_py()
+        if isinstance(keys, pa.Array):
+            size += pc.sum(pc.binary_length(keys)).as_py()
         if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
             raise InvalidArgumentException(f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
         result = stream.put_batch(data, keys, explicit)
@@ -727,39 +732,50 @@ def _missing_partition_key(field: str) -> ValidationException:
                                "Member must not be null")
 
 
-def _split_records(records) -> tuple[pa.Array, pa.Array, list | None]:
-    """PutRecords entries -> Arrow arrays of data and keys (+ explicit hash keys), checking
-    types the way botocore does before a request leaves the client."""
+_RECORD_MEMBERS = ("Data", "ExplicitHashKey", "PartitionKey")
+
+
+def _split_records(records) -> tuple[pa.Array, pa.Array | list, list | None]:
+    """PutRecords entries -> Arrow data and keys, and the explicit hash keys (None: none
+    given), column by column. The request validator leaves the entries to this function:
+    what the column checks doubt goes to the validator's full judgement (botocore's report,
+    then the model's constraints); the stream model judges the values it stores."""
     try:
         data = [r["Data"] for r in records]
         keys = [r["PartitionKey"] for r in records]
     except (KeyError, TypeError):
-        for i, r in enumerate(records):
-            check_dict(f"Records[{i}]", r)
-            if "Data" not in r:
-                raise ParamValidationError(f'Missing required parameter in input: "Records[{i}].Data"') from None
-        for i, r in enumerate(records):
-            if "PartitionKey" not in r:
-                raise _missing_partition_key(f"records.{i + 1}.member.partitionKey") from None
+        _judge_entries(records)
         raise
     explicit = None
-    if any("ExplicitHashKey" in r for r in records):
+    if max(map(len, records)) > 2:   # some entry holds more than Data and PartitionKey
         explicit = [r.get("ExplicitHashKey") for r in records]
-        for value in explicit:
-            if value is not None:
-                KinesisClient._check_hash_key(value, "explicitHashKey")
+        if not all(len(r) == 2 or (len(r) == 3 and type(e) is str) for r, e in zip(records, explicit)):
+            _judge_entries(records)
+    if not all(type(k) is str and k for k in keys):
+        _judge_entries(records)
     try:
         data_arr = pa.array(data, type=pa.binary())
-    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError):
+    except (pa.ArrowException, TypeError, ValueError):
         data_arr = pa.array([to_blob(f"Records[{i}].Data", d) for i, d in enumerate(data)], type=pa.binary())
-    for i, k in enumerate(keys) if not all(type(k) is str for k in keys) else ():
-        check_str(f"Records[{i}].PartitionKey", k)
-    if "" in keys:   # botocore refuses an empty key (min length 1) before sending
-        raise ParamValidationError("\n".join(
-            f"Invalid length for parameter Records[{i}].PartitionKey, value: 0, valid min length: 1"
-            for i, k in enumerate(keys) if k == ""))
-    keys_arr = pa.array(keys, type=pa.string())
+    try:
+        keys_arr = pa.array(keys, type=pa.string())
+    except (pa.ArrowException, ValueError):   # not encodable (lone surrogates): the model refuses them
+        return data_arr, keys, explicit
     return data_arr, keys_arr, explicit
+
+
+@functools.cache
+def _put_records_validator():
+    return validator_for("kinesis", "PutRecords")
+
+
+def _judge_entries(records) -> None:
+    """Raise what boto3, then the service, answers for these entries; a record without a
+    PartitionKey is refused by the service whatever the botocore model says."""
+    _put_records_validator().judge({"Records": records})
+    for i, r in enumerate(records):
+        if "PartitionKey" not in r:
+            raise _missing_partition_key(f"records.{i + 1}.member.partitionKey")
 
 
 def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: int, now_ms: int):
@@ -771,6 +787,9 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
     while len(records) < limit and nbytes < max_bytes:
         batch = shard.log.read(position, limit - len(records), max_bytes - nbytes)
         if batch is None:
+            break
+        batch_bytes = pc.sum(pc.binary_length(batch.column(1))).as_py() or 0
+        if records and nbytes + batch_bytes > max_bytes:   # only a response's first record may pass the cap
             break
         keys = batch.column(0).to_pylist()
         data = batch.column(1).to_pylist()
@@ -788,62 +807,9 @@ def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: i
         else:
             records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
                         for k, d, q, t in zip(keys, data, seq_text, ts.tolist())]
-        nbytes += pc.sum(pc.binary_length(batch.column(1))).as_py() or 0
+        nbytes += batch_bytes
         position = int(seqs[-1]) + 1
     behind = 0
     if records and shard.has_records_from(position):
         behind = max(0, now_ms - int(records[-1]["ApproximateArrivalTimestamp"].timestamp() * 1000))
     return records, position, behind, nbytes
-
-
-# --- botocore's client-side minimums ----------------------------------------------------
-# botocore validates a request against the service model before sending it: besides types
-# and required members it enforces each member's `min` (string/list/map length, integer
-# value), raising ParamValidationError. `max` and `pattern` are left to the service
-# (ValidationException). These are the Kinesis members with a `min`.
-_MIN_LENGTH = {name: 1 for name in (
-    "StreamName", "StreamARN", "StreamId", "ShardId", "ShardToSplit", "ShardToMerge", "AdjacentShardToMerge",
-    "ExclusiveStartShardId", "ExclusiveStartStreamName", "ExclusiveStartTagKey", "NextToken", "ShardIterator",
-    "ConsumerName", "ConsumerARN", "ResourceARN", "KeyId", "PartitionKey", "Records", "TagKeys")}
-_MIN_VALUE = {"ShardCount": 1, "TargetShardCount": 1, "Limit": 1, "MaxResults": 1,
-              "MaxRecordSizeInKiB": limits.KINESIS_RECORD_SIZE_MIN_KIB, "WarmThroughputMiBps": 0}
-
-
-def _minimum_reports(kwargs: dict) -> list[str]:
-    reports = []
-    for name, value in kwargs.items():
-        lo = _MIN_LENGTH.get(name)
-        if lo is not None and isinstance(value, (str, list, tuple, dict)) and len(value) < lo:
-            reports.append(f"Invalid length for parameter {name}, value: {len(value)}, valid min length: {lo}")
-        lo = _MIN_VALUE.get(name)
-        if lo is not None and type(value) is int and value < lo:
-            reports.append(f"Invalid value for parameter {name}, value: {value}, valid min value: {lo}")
-    tags = kwargs.get("Tags")
-    if isinstance(tags, dict) and "" in tags:
-        reports.append("Invalid length for parameter Tags (key: ), value: 0, valid min length: 1")
-    keys = kwargs.get("TagKeys")
-    if isinstance(keys, (list, tuple)):
-        reports.extend(f"Invalid length for parameter TagKeys[{i}], value: 0, valid min length: 1"
-                       for i, k in enumerate(keys) if k == "")
-    shard_filter = kwargs.get("ShardFilter")
-    if isinstance(shard_filter, dict) and shard_filter.get("ShardId") == "":
-        reports.append("Invalid length for parameter ShardFilter.ShardId, value: 0, valid min length: 1")
-    return reports
-
-
-def _with_minimums(method):
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        if not args:
-            reports = _minimum_reports(kwargs)
-            if reports:
-                raise ParamValidationError("\n".join(reports))
-        return method(self, *args, **kwargs)
-
-    return call
-
-
-for _name, _method in list(vars(KinesisClient).items()):
-    if getattr(_method, "operation_name", None):
-        setattr(KinesisClient, _name, _with_minimums(_method))
-del _name, _method

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import threading
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import _core, limits
-from ..arn import kinesis_consumer_arn, kinesis_stream_arn, shard_id as format_shard_id
+from ..arn import kinesis_consumer_arn, kinesis_stream_arn, parse_shard_id, shard_id as format_shard_id
 from .errors import (InvalidArgumentException, LimitExceededException, ProvisionedThroughputExceededException,
                      ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
                      stream_not_found)
@@ -25,6 +26,7 @@ RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
 # Sequence numbers are 19-digit decimals: fixed width, so string order equals numeric order.
 SEQUENCE_BASE = 10**18
+_INT64_MAX = 2**63 - 1
 # Each Stream object gets a number of its own: iterators and NextTokens name it, so they do not
 # carry over to a stream deleted and created again under the same name (even in the same ms).
 _incarnations = itertools.count(1)
@@ -224,9 +226,7 @@ class Stream:
 
     def shard(self, shard_ref) -> Shard:
         """A shard by index or shard id; ResourceNotFoundException if absent."""
-        from ..arn import parse_shard_id
-
-        index = shard_ref if isinstance(shard_ref, int) else parse_shard_id(shard_ref)
+        index = parse_shard_id(shard_ref) if isinstance(shard_ref, str) else _integer(shard_ref)
         if index is None or not 0 <= index < len(self.shards):
             raise shard_not_found(str(shard_ref), self.name, self.backend.account_id)
         return self.shards[index]
@@ -238,31 +238,27 @@ class Stream:
         Validates every record first (nothing is stored if one is invalid), then routes the
         batch by MD5 of the partition keys (or the explicit hash keys) and appends it shard
         by shard in one call into the core."""
-        data_arr = _as_binary(data, "data")
-        keys_arr = _as_keys(partition_keys)
-        n = len(keys_arr)
-        if len(data_arr) != n:
-            raise ValidationException(f"data has {len(data_arr)} items but partition_keys has {n}")
-        if explicit_hash_keys is not None and len(explicit_hash_keys) != n:
-            raise ValidationException(f"explicit_hash_keys has {len(explicit_hash_keys)} items but partition_keys has {n}")
+        data_view = _view(data, "data")
+        keys_view = _view(partition_keys, "partition_keys")
+        n = keys_view.length
+        if data_view.length != n:
+            raise ValidationException(f"data has {data_view.length} items but partition_keys has {n}")
+        explicit = None if explicit_hash_keys is None else _parse_hash_keys(explicit_hash_keys)
+        if explicit is not None and len(explicit) != n:
+            raise ValidationException(f"explicit_hash_keys has {len(explicit)} items but partition_keys has {n}")
         if n == 0:
             return PutResult(np.empty(0, np.int32), np.empty(0, np.int64))
-        self._check_batch(data_arr, keys_arr)
+        self._check_batch(keys_view, data_view)
         now = self.clock.now()
         self._layout_lock.acquire_shared()
         try:
             if self.status == "DELETING":
                 raise stream_not_found(self.name, self.backend.account_id)
             layout = self._layout
-            try:
-                position = layout.router.route(keys_arr, explicit_hash_keys)
-            except _core.CoreRangeError:
-                raise InvalidArgumentException("ExplicitHashKey must be in the range 0 to 2^128-1") from None
-            except _core.CoreValueError as exc:
-                raise InvalidArgumentException(f"Invalid ExplicitHashKey: {exc}") from None
+            position = layout.router.route(keys_view, explicit)
             throttled = None
             if self.backend.engine.enforce_limits or self.mode == "ON_DEMAND":
-                sizes = _record_sizes(data_arr, keys_arr)
+                sizes = _record_sizes(data_view.array, keys_view.array)
                 if self.backend.engine.enforce_limits:
                     throttled = self._throttle_writes(layout, position, sizes, now)
                 if self.mode == "ON_DEMAND":
@@ -273,9 +269,9 @@ class Stream:
                 if keep.any():
                     mask = pa.array(keep)
                     seqs[keep] = _core.append_routed(layout.logs, self._seq, int(now * 1000), position[keep],
-                                                     keys_arr.filter(mask), data_arr.filter(mask))
+                                                     keys_view.array.filter(mask), data_view.array.filter(mask))
             else:
-                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_arr, data_arr)
+                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_view, data_view)
                 throttled = None
             shard_index = layout.shard_index[position]
         finally:
@@ -286,20 +282,24 @@ class Stream:
         self._housekeeping(now)
         return PutResult(shard_index, seqs, throttled)
 
-    def _check_batch(self, data_arr: pa.Array, keys_arr: pa.Array) -> None:
-        key_len = pc.utf8_length(keys_arr)
-        lo, hi = pc.min_max(key_len).values()
-        if lo.as_py() < limits.KINESIS_PARTITION_KEY_MIN or hi.as_py() > limits.KINESIS_PARTITION_KEY_MAX:
-            bad = int(pc.index(pc.or_(pc.less(key_len, 1), pc.greater(key_len, 256)), True).as_py())
+    def _check_batch(self, keys_view, data_view) -> None:
+        """Keys of 1-256 characters of well-formed UTF-8, key + data within the record size."""
+        report = _core.check_batch(keys_view, data_view, limits.KINESIS_PARTITION_KEY_MIN,
+                                   limits.KINESIS_PARTITION_KEY_MAX, self.max_record_bytes)
+        if report.fault == _core.BATCH_OK:
+            return
+        where = f"records.{report.row + 1}.member"
+        if report.fault == _core.BATCH_KEY_TEXT:
+            raise ValidationException(f"1 validation error detected: Value at '{where}.partitionKey' failed to "
+                                      "satisfy constraint: Member must be valid UTF-8 text")
+        if report.fault == _core.BATCH_KEY_LENGTH:
             raise ValidationException(
-                f"1 validation error detected: Value at 'records.{bad + 1}.member.partitionKey' failed to satisfy "
-                "constraint: Member must have length less than or equal to 256 and greater than or equal to 1")
-        biggest = pc.max(pc.binary_length(data_arr)).as_py() or 0
-        if biggest > self.max_record_bytes:
-            bad = int(pc.index(pc.greater(pc.binary_length(data_arr), self.max_record_bytes), True).as_py())
-            raise ValidationException(
-                f"1 validation error detected: Value at 'records.{bad + 1}.member.data' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {self.max_record_bytes}")
+                f"1 validation error detected: Value at '{where}.partitionKey' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {limits.KINESIS_PARTITION_KEY_MAX} and greater "
+                f"than or equal to {limits.KINESIS_PARTITION_KEY_MIN}")
+        raise ValidationException(   # the record size counts the partition key too
+            f"1 validation error detected: Value at '{where}.data' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {self.max_record_bytes}")
 
     def _throttle_writes(self, layout: _Layout, position: np.ndarray, sizes: np.ndarray, now: float) -> np.ndarray:
         """Refuse the rows past each shard's 1,000 records/s and 1 MiB/s allowance."""
@@ -368,18 +368,20 @@ class Stream:
         approximate_arrival_timestamp). Returns at most one chunk's worth: call again from
         the last sequence number + 1 for more; an empty batch means caught up."""
         s = self.shard(shard)
+        position = _read_bound("start_seq", start_seq, 0)
         self._housekeeping(self.clock.now())
-        batch = s.log.read(0 if start_seq is None else int(start_seq), int(limit or 0), int(max_bytes or 0))
+        batch = s.log.read(position, _read_bound("limit", limit, 1), _read_bound("max_bytes", max_bytes, 1))
         return batch if batch is not None else _empty_batch()
 
     def read_table(self, shard, start_seq: int | None = None, limit: int | None = None) -> pa.Table:
         """All records from start_seq (up to `limit`) across chunks, as a pyarrow Table
         whose batches are zero-copy views of the shard's chunks."""
         s = self.shard(shard)
-        position = 0 if start_seq is None else int(start_seq)
-        batches, remaining = [], limit
+        position = _read_bound("start_seq", start_seq, 0)
+        remaining = None if limit is None else _read_bound("limit", limit, 1)
+        batches = []
         while remaining is None or remaining > 0:
-            batch = s.log.read(position, int(remaining or 0), 0)
+            batch = s.log.read(position, remaining or 0, 0)
             if batch is None:
                 break
             batches.append(batch)
@@ -580,22 +582,59 @@ def _empty_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
 
 
-def _as_binary(values, name: str) -> pa.Array:
+def _view(values, name: str):
+    """A checked native view over a column (lists, numpy or Arrow arrays of bytes or str)."""
     try:
-        return _core.as_binary_array(values, name)
+        array = _core.as_binary_array(values, name)
     except _core.CoreValueError as exc:
         raise ValidationException(str(exc)) from None
+    try:
+        return _core.BinaryView(array)
+    except _core.CoreValueError as exc:
+        raise ValidationException(f"{name}: {exc}") from None
 
 
-def _as_keys(values) -> pa.Array:
-    """Partition keys as a utf8 array (bytes must be valid UTF-8)."""
-    arr = _as_binary(values, "partition_keys")
-    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
-        try:
-            arr = arr.cast(pa.string() if pa.types.is_binary(arr.type) else pa.large_string())
-        except pa.ArrowInvalid:
-            raise ValidationException("partition keys must be valid UTF-8") from None
-    return arr
+def _parse_hash_keys(values):
+    """Explicit hash keys: a decimal of at most 39 digits (the model's pattern), else
+    ValidationException; within 0..2^128-1, else InvalidArgumentException, as AWS answers."""
+    try:
+        return _core.parse_hash_keys(values)
+    except _core.CoreRangeError as exc:
+        raise InvalidArgumentException(f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+                                       f"[0, 2^128-1]. Specified value was {_text(exc.value)}") from None
+    except _core.CoreValueError as exc:
+        if not hasattr(exc, "row"):   # not text at all
+            raise ValidationException(str(exc)) from None
+        raise ValidationException(
+            f"1 validation error detected: Value '{_text(exc.value)}' at 'records.{exc.row + 1}.member."
+            "explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+            f"{limits.KINESIS_HASH_KEY_PATTERN}") from None
+
+
+def _integer(value) -> int | None:
+    """An int from an int-like value (int, numpy integer), else None."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _read_bound(name: str, value, lowest: int) -> int:
+    """A caller's start sequence number or count for the core: None means 0 (from the start,
+    no limit); anything not an integer >= lowest is refused; past int64 it is clamped (no
+    record has so high a number, no batch so many records)."""
+    if value is None:
+        return 0
+    number = _integer(value)
+    if number is None or isinstance(value, bool):
+        raise ValidationException(f"{name} must be an integer, not {type(value).__name__}")
+    if number < lowest:
+        raise InvalidArgumentException(f"{name} must be at least {lowest}; got {number}")
+    return min(number, _INT64_MAX)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _record_sizes(data_arr: pa.Array, keys_arr: pa.Array) -> np.ndarray:

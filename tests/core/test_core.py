@@ -72,10 +72,10 @@ def test_parse_hash_keys_rejects_bad_rows(bad, error):
 
 
 def test_parse_hash_key_limits():
-    hi, lo, present = _core.parse_hash_keys(pa.array([str(2**128 - 1), "0", None]))
-    assert (int(hi[0]) << 64 | int(lo[0])) == 2**128 - 1
-    assert int(hi[1]) == 0 and int(lo[1]) == 0
-    assert present.tolist() == [True, True, False]
+    keys = _core.parse_hash_keys(pa.array([str(2**128 - 1), "0", None]))
+    assert (int(keys.hi[0]) << 64 | int(keys.lo[0])) == 2**128 - 1
+    assert int(keys.hi[1]) == 0 and int(keys.lo[1]) == 0
+    assert keys.present.tolist() == [True, True, False]
 
 
 def test_router_rejects_bad_starts():
@@ -245,3 +245,91 @@ def test_concurrent_writers_get_unique_increasing_sequence_numbers():
         stored += b.column(2).to_pylist()
         position = stored[-1] + 1
     assert stored == sorted(all_seqs.tolist())
+
+
+# --- every number and array a caller gives is checked before C uses it ---------------------------
+
+@given(st.lists(st.binary(max_size=12), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_batch_check_agrees_with_python_on_utf8_and_length(raw_keys):
+    def fault(k):
+        try:
+            chars = len(k.decode("utf-8"))
+        except UnicodeDecodeError:
+            return _core.BATCH_KEY_TEXT
+        return _core.BATCH_KEY_LENGTH if not 1 <= chars <= 3 else _core.BATCH_OK
+
+    expected = next(((i, f) for i, f in enumerate(map(fault, raw_keys)) if f != _core.BATCH_OK), (-1, _core.BATCH_OK))
+    report = _core.check_batch(pa.array(raw_keys, pa.binary()), [b"d"] * len(raw_keys), 1, 3, 100)
+    assert (report.row, report.fault) == expected
+
+
+def test_batch_check_record_size_and_bytes():
+    keys, data = ["ab", "é", "c"], [b"x" * 8, b"y" * 8, b"z" * 9]
+    report = _core.check_batch(keys, data, 1, 256, 10)
+    assert (report.fault, report.row, report.bytes) == (_core.BATCH_OK, -1, 2 + 8 + 2 + 8 + 1 + 9)
+    report = _core.check_batch(keys, data, 1, 256, 9)
+    assert (report.fault, report.row) == (_core.BATCH_RECORD_SIZE, 0)
+    with pytest.raises(_core.CoreValueError):
+        _core.check_batch(keys, data[:2], 1, 256, 10)
+
+
+def test_router_refuses_starts_past_128_bits_and_uneven_hashes():
+    with pytest.raises(_core.CoreRangeError):
+        _core.Router([0, 2**128])
+    router = _core.Router([0, 2**127])
+    with pytest.raises(_core.CoreValueError):
+        router.route_hashes(np.zeros(10, np.uint64), np.zeros(3, np.uint64))
+    with pytest.raises(_core.CoreValueError):
+        router.route(["a", "b"], ["1"])
+
+
+def test_sequence_source_refuses_negative_and_overflowing_counts():
+    with pytest.raises(_core.CoreRangeError):
+        _core.SequenceSource(-1)
+    seqs = _core.SequenceSource(5)
+    with pytest.raises(_core.CoreRangeError):
+        seqs.reserve(-3)
+    assert seqs.reserve(0) == 5 and seqs.reserve(2) == 5 and seqs.next_value == 7
+    near_end = _core.SequenceSource(2**63 - 3)
+    with pytest.raises(_core.CoreRangeError):
+        near_end.reserve(5)
+    shard = _core.Shard()
+    with pytest.raises(_core.CoreRangeError):
+        shard.append(near_end, 1, ["k"] * 5, [b"x"] * 5)
+    assert shard.stats()["records"] == 0 and near_end.next_value == 2**63 - 3
+    assert shard.append(near_end, 1, ["k"], [b"x"]).tolist() == [2**63 - 3]
+
+
+@pytest.mark.parametrize("where", [[0, 3], [0, -1], np.array([0, 2**32], np.int64), [0.0, 1.0], [[0], [1]], [0]])
+def test_append_routed_refuses_bad_shard_positions(where):
+    shards = [_core.Shard() for _ in range(3)]
+    with pytest.raises(_core.CoreValueError):
+        _core.append_routed(shards, _core.SequenceSource(0), 1, where, ["a", "b"], [b"1", b"2"])
+    assert all(s.stats()["records"] == 0 for s in shards)
+    with pytest.raises(_core.CoreValueError):
+        _core.append_routed([], _core.SequenceSource(0), 1, [0], ["a"], [b"1"])
+
+
+def test_shard_config_extremes_are_clamped():
+    for kwargs in ({"min_chunk_records": 2**62, "max_chunk_records": 2**62}, {"min_chunk_records": -5},
+                   {"min_chunk_bytes": 2**62, "max_chunk_bytes": -1}, {"max_chunk_bytes": 2**62}):
+        shard = _core.Shard(**kwargs)
+        try:
+            shard.append(_core.SequenceSource(0), 1, ["k"], [b"v"])
+        except _core.CoreMemoryError:
+            continue   # a clamped but still huge chunk may not fit in memory: refused, not a crash
+        assert shard.read(0).column("data").to_pylist() == [b"v"]
+
+
+def test_reads_take_any_int64_bounds():
+    shard, seqs = _core.Shard(), _core.SequenceSource(0)
+    shard.append(seqs, 1, ["k"] * 3, [b"x"] * 3)
+    for start in (-2**63, -1, 0):
+        assert shard.read(start, -5, -5).num_rows == 3
+    assert shard.read(2**63 - 1) is None
+    assert shard.seq_at_time(-2**63) == 0 and shard.seq_at_time(2**63 - 1) == 3
+    assert shard.seq_at_or_after(2**63 - 1) == 3
+    shard.trim(-2**63, -2**63)
+    shard.trim(2**63 - 1, 2**63 - 1)
+    assert shard.stats()["records"] == 0

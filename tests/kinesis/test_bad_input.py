@@ -57,6 +57,15 @@ CASES = [
     ("put_record", {**S, "Data": ["x"], "PartitionKey": "k"}, PVE),
     ("put_records", {**S, "Records": [REC, {"Data": b"x" * (MiB + 1), "PartitionKey": "k"}]}, "ValidationException"),
     ("put_records", {**S, "Records": [{"Data": 1, "PartitionKey": "k"}]}, PVE),
+    # the 1 MiB record limit counts data plus partition key (AWS's rule)
+    ("put_record", {**S, "Data": b"x" * MiB, "PartitionKey": "k"}, "ValidationException"),
+    ("put_records", {**S, "Records": [REC, {"Data": b"x" * (MiB - 1), "PartitionKey": "kk"}]}, "ValidationException"),
+    # entries of PutRecords: botocore refuses unknown members and non-string hash keys
+    ("put_records", {**S, "Records": [REC, {**REC, "Foo": 1}]}, PVE),
+    ("put_records", {**S, "Records": [REC, {**REC, "ExplicitHashKey": None}]}, PVE),
+    ("put_records", {**S, "Records": [REC, {**REC, "ExplicitHashKey": 5}]}, PVE),
+    ("put_records", {**S, "Records": [REC, {"Data": b"x", "PartitionKey": "\ud800"}]}, "ValidationException"),
+    ("put_record", {**S, "Data": b"x", "PartitionKey": "\ud800"}, "ValidationException"),
     # --- PutRecords request size ---
     ("put_records", {**S, "Records": []}, PVE),
     ("put_records", {**S, "Records": [REC] * 501}, "ValidationException"),

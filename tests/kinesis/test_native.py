@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from engine import _core
-from engine.errors import ValidationException
+from engine.errors import ClientError, ValidationException
 from tests.kinesis.conftest import HASH_MAX, md5_int
 
 N = 64
@@ -162,11 +162,20 @@ def test_put_batch_refuses_bad_batches_whole(stream, data, keys, explicit):
     assert all(stream.read(s.index).num_rows == 0 for s in stream.shards)
 
 
-@pytest.mark.parametrize("explicit", [["1", str(HASH_MAX + 1)], ["1", "abc"], ["1", "-5"]])
-def test_put_batch_refuses_bad_explicit_hash_keys(stream, explicit):
-    from engine.errors import InvalidArgumentException
-    with pytest.raises(InvalidArgumentException):
+@pytest.mark.parametrize("explicit,code", [
+    (["1", str(HASH_MAX + 1)], "InvalidArgumentException"),     # a decimal, out of range
+    (["1", "9" * 39], "InvalidArgumentException"),
+    (["1", "abc"], "ValidationException"),                      # not the model's pattern
+    (["1", "-5"], "ValidationException"),
+    (["1", "01"], "ValidationException"),
+    (["1", "1" * 40], "ValidationException"),
+])
+def test_put_batch_refuses_bad_explicit_hash_keys(stream, explicit, code):
+    """The same codes as PutRecords answers for the same values."""
+    with pytest.raises(ClientError) as err:
         stream.put_batch([b"a", b"b"], ["k", "k"], explicit_hash_keys=explicit)
+    assert err.value.response["Error"]["Code"] == code
+    assert explicit[1] in err.value.response["Error"]["Message"]
     assert all(stream.read(s.index).num_rows == 0 for s in stream.shards)
 
 

@@ -217,17 +217,17 @@ def test_get_records_default_limit_is_10000(kin, backend):
 
 def test_get_records_returns_at_most_10_mib(kin, backend):
     make_stream(kin, "s")
-    backend.get_stream("s").put_batch([b"m" * (1024 * 1024)] * 12, ["k"] * 12)
+    backend.get_stream("s").put_batch([b"m" * (1024 * 1024 - 1)] * 12, ["k"] * 12)   # + the key: 1 MiB
     resp = kin.get_records(ShardIterator=iterator(kin, "s", shard_id(0)))
     assert len(resp["Records"]) == 10
     resp = kin.get_records(ShardIterator=resp["NextShardIterator"])
     assert len(resp["Records"]) == 2
     # a single record of the largest size still comes back alone
     kin.update_max_record_size(StreamARN=stream_arn("s"), MaxRecordSizeInKiB=10240)
-    kin.put_record(StreamName="s", Data=b"L" * (10 * 1024 * 1024), PartitionKey="k")
+    kin.put_record(StreamName="s", Data=b"L" * (10 * 1024 * 1024 - 1), PartitionKey="k")
     kin.put_record(StreamName="s", Data=b"tail", PartitionKey="k")
     resp = kin.get_records(ShardIterator=resp["NextShardIterator"])
-    assert [len(r["Data"]) for r in resp["Records"]] == [10 * 1024 * 1024]
+    assert [len(r["Data"]) for r in resp["Records"]] == [10 * 1024 * 1024 - 1]
     assert [r["Data"] for r in kin.get_records(ShardIterator=resp["NextShardIterator"])["Records"]] == [b"tail"]
 
 

@@ -72,12 +72,12 @@ def test_max_record_size_on_create(kin, raw):
     kin.create_stream(StreamName="big", ShardCount=1, MaxRecordSizeInKiB=2048)
     summary = kin.describe_stream_summary(StreamName="big")["StreamDescriptionSummary"]
     assert summary["MaxRecordSizeInKiB"] == 2048
-    two_mib = b"\x01" * (2 * 1024 * 1024)
-    kin.put_record(StreamName="big", Data=two_mib, PartitionKey="k")
+    largest = b"\x01" * (2 * 1024 * 1024 - 1)       # with the one-byte key: 2 MiB
+    kin.put_record(StreamName="big", Data=largest, PartitionKey="k")
     with pytest.raises(raw.exceptions.ValidationException):
-        kin.put_record(StreamName="big", Data=two_mib + b"x", PartitionKey="k")
+        kin.put_record(StreamName="big", Data=largest + b"x", PartitionKey="k")
     records = read_shard(kin, "big", shard_id(0))
-    assert [r["Data"] for r in records] == [two_mib]
+    assert [r["Data"] for r in records] == [largest]
 
 
 def test_update_max_record_size(kin, raw):
