@@ -360,7 +360,7 @@ static int32_t group_new(en_queue *q, const uint8_t *key) {  /* reserved beforeh
     }
     en_qgroup *g = &q->groups[gi];
     memcpy(g->key, key, 16);
-    g->head = g->tail = NIL;
+    g->head = g->tail = g->flight = NIL;
     g->n_inflight = g->n_waiting = 0;
     g->rnext = g->rprev = NIL;
     g->ready = 0;
@@ -406,16 +406,40 @@ static void group_release(en_queue *q, int32_t gi) {
     q->n_groups--;
 }
 
+/* Whether the group's head can be received: VISIBLE, and no message before it in flight. */
+static int group_can_deliver(const en_queue *q, const en_qgroup *g) {
+    if (g->head == NIL || slot_at(q, g->head)->state != EN_QM_VISIBLE) return 0;
+    return g->flight == NIL || fslot_at(q, g->head)->seq < fslot_at(q, g->flight)->seq;
+}
+
 /* After any change to a group: release it when empty, put it in the ready list when it can
- * deliver (nothing in flight, a VISIBLE head). */
+ * deliver. */
 static void group_check(en_queue *q, int32_t gi) {
     en_qgroup *g = &q->groups[gi];
     if (g->n_inflight == 0 && g->n_waiting == 0) {
         group_release(q, gi);
         return;
     }
-    if (!g->ready && g->n_inflight == 0 && g->head != NIL && slot_at(q, g->head)->state == EN_QM_VISIBLE)
-        ready_push(q, gi);
+    if (!g->ready && group_can_deliver(q, g)) ready_push(q, gi);
+}
+
+/* Put message s in the group's in-flight list after `after` (NIL: first); the caller keeps
+ * the list in sequence order. */
+static void flight_link_after(en_queue *q, en_qgroup *g, int32_t after, int32_t s) {
+    en_qfmsg *f = fslot_at(q, s);
+    f->gprev = after;
+    f->gnext = after == NIL ? g->flight : fslot_at(q, after)->gnext;
+    if (f->gnext != NIL) fslot_at(q, f->gnext)->gprev = s;
+    if (after == NIL) g->flight = s;
+    else fslot_at(q, after)->gnext = s;
+}
+
+static void flight_unlink(en_queue *q, en_qgroup *g, int32_t s) {
+    en_qfmsg *f = fslot_at(q, s);
+    if (f->gprev != NIL) fslot_at(q, f->gprev)->gnext = f->gnext;
+    else g->flight = f->gnext;
+    if (f->gnext != NIL) fslot_at(q, f->gnext)->gprev = f->gprev;
+    f->gnext = f->gprev = NIL;
 }
 
 static void group_link_tail(en_queue *q, int32_t gi, int32_t s) {
@@ -577,6 +601,7 @@ static void fifo_return(en_queue *q, int32_t s, en_qmsg *m) {
     q->n_inflight--;
     q->n_visible++;
     q->groups[f->group].n_inflight--;
+    flight_unlink(q, &q->groups[f->group], s);
     group_link_sorted(q, f->group, s);
     group_check(q, f->group);
 }
@@ -607,8 +632,12 @@ static void kill(en_queue *q, int32_t s, en_qmsg *m, int report) {
     }
     if (q->fifo) {
         en_qfmsg *f = fslot_at(q, s);
-        if (m->state == EN_QM_INFLIGHT) q->groups[f->group].n_inflight--;
-        else group_unlink(q, f->group, s);
+        if (m->state == EN_QM_INFLIGHT) {
+            q->groups[f->group].n_inflight--;
+            flight_unlink(q, &q->groups[f->group], s);
+        } else {
+            group_unlink(q, f->group, s);
+        }
         m->state = EN_QM_FREE;  /* (for group_check) */
         group_check(q, f->group);
     }
@@ -1028,10 +1057,22 @@ static void receive_fifo(en_queue *q, int64_t now, int64_t max_n, int64_t vis_ms
     while (!stop && k < max_n && gi != NIL) {
         en_qgroup *g = &q->groups[gi];
         int32_t gnext = g->rnext;
+        /* Messages this visit receives go in flight after `after`, in order; the first message
+         * in flight from before (sequence number `limit`) holds the rest of the group. Going on
+         * with a group after a full buffer, the ones received before in this call come first. */
+        int32_t after = NIL, x = g->flight;
+        if (gi == first && g->head != NIL) {
+            uint64_t head_seq = fslot_at(q, g->head)->seq;
+            while (x != NIL && fslot_at(q, x)->seq < head_seq) {
+                after = x;
+                x = fslot_at(q, x)->gnext;
+            }
+        }
+        uint64_t limit = x == NIL ? UINT64_MAX : fslot_at(q, x)->seq;
         while (k < max_n && g->used && g->head != NIL) {
             int32_t s = g->head;
             en_qmsg *m = slot_at(q, s);
-            if (m->state != EN_QM_VISIBLE) break;
+            if (m->state != EN_QM_VISIBLE || fslot_at(q, s)->seq > limit) break;
             int64_t sz = out_bytes(q, m, s);
             if (used + sz > cap) {
                 *need = sz;
@@ -1051,6 +1092,8 @@ static void receive_fifo(en_queue *q, int64_t now, int64_t max_n, int64_t vis_ms
                 continue;
             }
             group_unlink(q, gi, s);
+            flight_link_after(q, g, after, s);
+            after = s;
             g->n_inflight++;
             m->state = EN_QM_INFLIGHT;
             q->n_visible--;
@@ -1073,8 +1116,7 @@ static void receive_fifo(en_queue *q, int64_t now, int64_t max_n, int64_t vis_ms
                 again_tail = s;
             }
         }
-        if (g->used && (g->n_inflight > 0 || g->head == NIL || slot_at(q, g->head)->state != EN_QM_VISIBLE))
-            ready_unlink(q, gi);
+        if (g->used && !group_can_deliver(q, g)) ready_unlink(q, gi);
         if (gi == first) {  /* then the ready list from its head */
             first = NIL;
             gnext = q->ready_head;

@@ -25,10 +25,13 @@
  *
  * FIFO mode (en_queue_init_fifo): every message also belongs to a message group (a digest of
  * its group id) and carries a sequence number. VISIBLE and DELAYED messages wait in their
- * group's list in sequence order (the visible list is unused); a group is "ready" (in the
- * ready list, in the order groups became ready) while none of its messages is in flight and
- * its head is VISIBLE. A receive takes groups from the ready list, as many messages of one
- * group as fit before the next. Deduplication records (16-byte digests of the deduplication
+ * group's list in sequence order (the visible list is unused), INFLIGHT ones in the group's
+ * in-flight list, in sequence order too. A message can be received while no message of its
+ * group before it is in flight (as AWS does: a message back from flight is receivable at once,
+ * its later siblings still in flight hold the rest of the group); a group is "ready" (in the
+ * ready list, in the order groups became ready) while its head is VISIBLE and so receivable.
+ * A receive takes groups from the ready list, as many messages of one group as fit before
+ * the next. Deduplication records (16-byte digests of the deduplication
  * id, or of group + id) live window_ms after their send, whatever becomes of the message;
  * they expire in send order (a FIFO list: send times never go back). The group id and
  * deduplication id bytes are stored in the arena after the body ("aux" bytes).
@@ -84,13 +87,14 @@ typedef struct {
 typedef struct {
     uint64_t seq;
     int32_t group;          /* group index */
-    int32_t gnext, gprev;   /* group list while VISIBLE / DELAYED */
+    int32_t gnext, gprev;   /* group list while VISIBLE / DELAYED, in-flight list while INFLIGHT */
     uint8_t glen, dlen;     /* aux bytes after the body: group id, then deduplication id */
 } en_qfmsg;
 
 typedef struct {
     uint8_t key[16];
     int32_t head, tail;     /* waiting (VISIBLE / DELAYED) messages, in sequence order */
+    int32_t flight;         /* first in-flight message (the list is in sequence order) */
     int32_t n_inflight, n_waiting;
     int32_t rnext, rprev;   /* ready list */
     int32_t hnext;          /* hash chain (free list when unused) */

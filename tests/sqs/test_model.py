@@ -255,15 +255,21 @@ class FifoQueueMachine(RuleBasedStateMachine):
         self.eng.close()
 
     def deliverable(self):
-        """group -> ids that may be delivered now, in order (empty for held groups)."""
+        """group -> ids that may be delivered now, in order: the group's messages before its first
+        message in flight (that one holds the rest of the group)."""
         now = self.clock.now()
         out = {}
         for g, ids in self.groups.items():
-            live = [i for i in ids if not self.ref[i]["deleted"]]
-            if any(self.ref[i]["at"] > now for i in live):
-                continue  # a message of the group is in flight: the group is held
-            if live:
-                out[g] = live
+            ready = []
+            for i in ids:
+                r = self.ref[i]
+                if r["deleted"]:
+                    continue
+                if r["at"] > now:
+                    break
+                ready.append(i)
+            if ready:
+                out[g] = ready
         return out
 
     @rule(group=st.sampled_from("abc"), dup=st.booleans())
