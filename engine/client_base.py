@@ -6,8 +6,12 @@ import functools
 import inspect
 import itertools
 import re
-from types import SimpleNamespace
 
+import botocore.config
+import botocore.exceptions
+import botocore.hooks
+import botocore.paginate
+import botocore.waiter
 from botocore import xform_name
 
 from .errors import ClientError, EngineClosed, ExceptionsNamespace, ParamValidationError
@@ -113,43 +117,11 @@ def _binding_error(signature, kwargs) -> ParamValidationError:
     return ParamValidationError("\n".join(reports) or "invalid parameters")
 
 
-class Paginator:
-    def __init__(self, client, method_name, spec):
-        self._client = client
-        self._method = getattr(client, method_name)
-        self._input_token, self._output_token, self._limit_key, self._result_keys = spec
-
-    def paginate(self, PaginationConfig=None, **kwargs):
-        config = PaginationConfig or {}
-        if config.get("PageSize") and self._limit_key:
-            kwargs[self._limit_key] = config["PageSize"]
-        if config.get("StartingToken"):
-            kwargs[self._input_token] = config["StartingToken"]
-        max_items = config.get("MaxItems")
-        seen = 0
-        while True:
-            page = self._method(**kwargs)
-            yield page
-            if max_items is not None:
-                seen += sum(len(page.get(k, ())) for k in self._result_keys)
-                if seen >= max_items:
-                    return
-            token = page.get(self._output_token)
-            if not token:
-                return
-            kwargs = dict(kwargs)
-            kwargs[self._input_token] = token
-            if self._input_token == "NextToken" and "StreamName" in kwargs and self._method.__name__ == "list_shards":
-                kwargs.pop("StreamName")  # ListShards refuses StreamName together with NextToken
-
-
 class BaseClient:
-    """Base of the boto3-shaped clients. Subclasses set `service_name`, `error_modules` and
-    `paginators` ({method: (input_token, output_token, limit_key, result_keys)})."""
+    """Base of the boto3-shaped clients. Subclasses set `service_name` and `error_modules`."""
 
     service_name = ""
     error_modules: tuple = ()
-    paginators: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -161,26 +133,63 @@ class BaseClient:
 
     def __init__(self, engine, region_name: str):
         self._engine = engine
-        self.meta = SimpleNamespace(region_name=region_name, service_name=self.service_name,
-                                    endpoint_url=f"https://{self.service_name}.{region_name}.amazonaws.com")
+        model = service_models.service_model(self.service_name)
+        self.meta = ClientMeta(region_name, model)
 
     @property
     def exceptions(self) -> ExceptionsNamespace:
         return self._exceptions_namespace
 
+    # Paginators and waiters are botocore's own, driven by its paginator and waiter models over
+    # this client's methods, so they page and wait exactly as they do against AWS.
     def can_paginate(self, operation_name: str) -> bool:
-        return operation_name in self.paginators
+        return self._api_name(operation_name) in service_models.paginator_config(self.service_name)
 
-    def get_paginator(self, operation_name: str) -> Paginator:
-        if operation_name not in self.paginators:
-            raise ValueError(f"Operation cannot be paginated: {operation_name}")
-        return Paginator(self, operation_name, self.paginators[operation_name])
+    def get_paginator(self, operation_name: str) -> botocore.paginate.Paginator:
+        api_name = self._api_name(operation_name)
+        config = service_models.paginator_config(self.service_name).get(api_name)
+        if config is None:
+            raise botocore.exceptions.OperationNotPageableError(operation_name=operation_name)
+        return botocore.paginate.Paginator(getattr(self, operation_name), config,
+                                           self.meta.service_model.operation_model(api_name))
+
+    @property
+    def waiter_names(self) -> list[str]:
+        model = service_models.waiter_model(self.service_name)
+        return sorted(xform_name(name) for name in model.waiter_names) if model else []
+
+    def get_waiter(self, waiter_name: str):
+        model = service_models.waiter_model(self.service_name)
+        names = {xform_name(name): name for name in model.waiter_names} if model else {}
+        if waiter_name not in names:
+            raise ValueError(f"Waiter does not exist: {waiter_name}")
+        return botocore.waiter.create_waiter_with_client(names[waiter_name], model, self)
+
+    def _api_name(self, method_name: str) -> str:
+        return self.meta.method_to_api_mapping.get(method_name, operation_name(method_name))
 
     def close(self) -> None:
         """boto3 clients have close(); ours hold no connection."""
 
 
-_NOT_OPERATIONS = {"can_paginate", "get_paginator", "close", "get_waiter", "exceptions"}
+class ClientMeta:
+    """`client.meta` as botocore builds it: region, service model, events, endpoint."""
+
+    def __init__(self, region_name: str, service_model):
+        self.region_name = region_name
+        self.service_model = service_model
+        self.partition = "aws"
+        self.events = botocore.hooks.HierarchicalEmitter()
+        self.config = botocore.config.Config(region_name=region_name)
+        self.endpoint_url = f"https://{service_model.endpoint_prefix}.{region_name}.amazonaws.com"
+        self.method_to_api_mapping = {xform_name(name): name for name in service_model.operation_names}
+
+    @property
+    def service_name(self) -> str:
+        return self.service_model.service_name
+
+
+_NOT_OPERATIONS = {"can_paginate", "get_paginator", "close", "get_waiter", "waiter_names", "exceptions"}
 
 
 # --- request checks ------------------------------------------------------------------

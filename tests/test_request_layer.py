@@ -123,3 +123,26 @@ def test_the_compiled_check_never_passes_what_the_models_refuse(service, operati
                 assert not constraint_violations(service, params, shape), params
 
     agree()
+
+
+def test_meta_paginators_and_waiters_are_botocores(eng):
+    kin, sqs = eng.client("kinesis"), eng.client("sqs")
+    assert kin.meta.service_model.service_name == "kinesis"
+    assert kin.meta.region_name == "us-east-1"
+    assert kin.meta.method_to_api_mapping["put_records"] == "PutRecords"
+    assert kin.waiter_names == ["stream_exists", "stream_not_exists"]
+    kin.create_stream(StreamName="s", ShardCount=1)
+    kin.get_waiter("stream_exists").wait(StreamName="s", WaiterConfig={"Delay": 0, "MaxAttempts": 2})
+    kin.delete_stream(StreamName="s")
+    kin.get_waiter("stream_not_exists").wait(StreamName="s", WaiterConfig={"Delay": 0, "MaxAttempts": 2})
+    for name in "abcde":
+        sqs.create_queue(QueueName=name)
+    assert sqs.can_paginate("list_queues") and not sqs.can_paginate("send_message")
+    pages = list(sqs.get_paginator("list_queues").paginate(PaginationConfig={"PageSize": 2}))
+    assert [len(p["QueueUrls"]) for p in pages] == [2, 2, 1]
+    first = sqs.get_paginator("list_queues").paginate(PaginationConfig={"MaxItems": 3, "PageSize": 2}).build_full_result()
+    assert len(first["QueueUrls"]) == 3 and "NextToken" in first
+    rest = sqs.get_paginator("list_queues").paginate(PaginationConfig={"StartingToken": first["NextToken"]})
+    assert len(rest.build_full_result()["QueueUrls"]) == 2
+    with pytest.raises(ValueError, match="Waiter does not exist"):
+        sqs.get_waiter("queue_exists")

@@ -458,8 +458,6 @@ def _record_id() -> str:
 class FirehoseClient(BaseClient):
     service_name = "firehose"
     error_modules = (errors,)
-    paginators = {}
-
     @property
     def _backend(self):
         return self._engine.backend("firehose", self.meta.region_name)

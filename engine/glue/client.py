@@ -112,11 +112,6 @@ def _database_dict(db: Database) -> dict:
 class GlueClient(BaseClient):
     service_name = "glue"
     error_modules = (errors,)
-    paginators = {
-        "get_tables": ("NextToken", "NextToken", "MaxResults", ("TableList",)),
-        "get_databases": ("NextToken", "NextToken", "MaxResults", ("DatabaseList",)),
-    }
-
     @property
     def _backend(self):
         return self._engine.backend("glue", self.meta.region_name)

@@ -96,12 +96,6 @@ def _decode_token(token: str, expected: int) -> list[str]:
 class KinesisClient(BaseClient):
     service_name = "kinesis"
     error_modules = (kinesis_errors,)
-    paginators = {
-        "list_streams": ("NextToken", "NextToken", "Limit", ("StreamNames", "StreamSummaries")),
-        "list_shards": ("NextToken", "NextToken", "MaxResults", ("Shards",)),
-        "list_stream_consumers": ("NextToken", "NextToken", "MaxResults", ("Consumers",)),
-    }
-
     def __init__(self, engine, region_name):
         super().__init__(engine, region_name)
         self._backend = engine.backend("kinesis", region_name)

@@ -80,12 +80,6 @@ class SNSClient(BaseClient):
 
     service_name = "sns"
     error_modules = (sns_errors,)
-    paginators = {
-        "list_topics": ("NextToken", "NextToken", None, ("Topics",)),
-        "list_subscriptions": ("NextToken", "NextToken", None, ("Subscriptions",)),
-        "list_subscriptions_by_topic": ("NextToken", "NextToken", None, ("Subscriptions",)),
-    }
-
     def __init__(self, engine, region_name: str):
         super().__init__(engine, region_name)
         self._backend = engine.backend("sns", region_name)

@@ -201,11 +201,6 @@ class SQSClient(BaseClient):
 
     service_name = "sqs"
     error_modules = (sqs_errors,)
-    paginators = {
-        "list_queues": ("NextToken", "NextToken", "MaxResults", ("QueueUrls",)),
-        "list_dead_letter_source_queues": ("NextToken", "NextToken", "MaxResults", ("queueUrls",)),
-    }
-
     def __init__(self, engine, region_name: str):
         super().__init__(engine, region_name)
         self._backend = engine.backend("sqs", region_name)
