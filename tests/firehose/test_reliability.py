@@ -3,6 +3,7 @@ they accepted, one bad record or a failing destination costs only what it concer
 destination that recovers gets everything (issue 9)."""
 import base64
 import json
+import logging
 import os
 import threading
 
@@ -144,6 +145,7 @@ def test_puts_racing_delete_or_close_are_delivered_or_refused(clock, tmp_path, h
 
 
 def test_close_drain_time_sends_what_is_left_to_the_error_output(eng, fh, faults, caplog):
+    caplog.set_level(logging.WARNING, logger="engine.firehose")
     _backend(eng).close_drain_s = 0.2
     fh.create_delivery_stream(DeliveryStreamName="stuck", ExtendedS3DestinationConfiguration=s3_config(
         Prefix="data/", ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
@@ -329,6 +331,7 @@ def test_s3_failure_beyond_the_retry_duration_goes_to_the_error_output(eng, fh, 
 
 
 def test_an_unwritable_error_output_is_counted_and_logged_not_dropped_silently(eng, fh, clock, faults, caplog):
+    caplog.set_level(logging.ERROR, logger="engine.firehose")
     _backend(eng).s3_retry_s = 20
     fh.create_delivery_stream(DeliveryStreamName="u", ExtendedS3DestinationConfiguration=s3_config())
     faults.fail.add("bucket")
