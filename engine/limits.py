@@ -180,3 +180,4 @@ SQS_ATTRIBUTE_NAME_MAX = 256              # message attribute names and DataType
 SQS_NUMBER_DIGITS_MAX = 38                # Number message attributes: 38 significant digits, 10^-128..10^+126
 SQS_NUMBER_TEXT_MAX = 1024                # longest Number text parsed at all (longer is not a number SQS keeps)
 KINESIS_HASH_KEY_PATTERN = r"0|([1-9]\d{0,38})"   # ExplicitHashKey, NewStartingHashKey
+KINESIS_NEXT_TOKEN_TTL_S = 300            # ListShards/ListStreamConsumers NextTokens expire after 300 s

@@ -3,8 +3,6 @@ responses exactly as boto3 returns them. Nothing here touches records one by one
 where the boto3 shape itself is a list of per-record dicts."""
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import functools
 import re
@@ -20,7 +18,7 @@ from ..client_base import (BaseClient, check_dict, check_int, check_list, check_
 from ..errors import ParamValidationError
 from ..request.validate import validator_for
 from . import errors as kinesis_errors
-from . import iterators
+from . import iterators, tokens
 from .errors import (InvalidArgumentException, ResourceInUseException, ResourceNotFoundException,
                      ValidationException, shard_not_found, stream_not_found)
 from .models import (HASH_KEY_MAX, Stream, format_sequence_number, parse_sequence_number)
@@ -79,18 +77,20 @@ def _child_shards(stream: Stream, shard) -> list[dict]:
             for c in children]
 
 
-def _encode_token(*parts) -> str:
-    return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode()
+def _next_token(kind: str, now_ms: int, *fields) -> str:
+    return tokens.seal(kind, now_ms, *fields)
 
 
-def _decode_token(token: str, expected: int) -> list[str]:
-    try:
-        parts = base64.urlsafe_b64decode(token.encode()).decode().split("|")
-    except (ValueError, binascii.Error, UnicodeError):
-        parts = []
-    if len(parts) != expected:
-        raise InvalidArgumentException(f"NextToken {token} is invalid or has expired.")
-    return parts
+def _read_next_token(kind: str, token: str, count: int, now_ms: int, ttl_s: int | None) -> list[str]:
+    """The fields of a NextToken this client issued for `kind`; InvalidArgumentException for
+    any other text, ExpiredNextTokenException once it is older than ttl_s (None: never)."""
+    fields = tokens.unseal(kind, token, count + 1)
+    if fields is None:
+        raise InvalidArgumentException(f"Invalid NextToken: {token[:64]}")
+    if ttl_s is not None and now_ms - int(fields[0]) > ttl_s * 1000:
+        raise kinesis_errors.ExpiredNextTokenException(
+            f"The NextToken has expired: tokens are valid for {ttl_s} seconds.")
+    return fields[1:]
 
 
 class KinesisClient(BaseClient):
@@ -208,7 +208,7 @@ class KinesisClient(BaseClient):
         names = sorted(self._backend.streams)
         start = ExclusiveStartStreamName
         if NextToken is not None:
-            start = _decode_token(check_str("NextToken", NextToken), 1)[0]
+            start = _read_next_token("streams", NextToken, 1, self._engine.clock.now_ms(), None)[0]
         if start is not None:
             names = [n for n in names if n > start]
         page = names[:limit]
@@ -224,7 +224,7 @@ class KinesisClient(BaseClient):
                     "StreamName": s.name, "StreamARN": s.arn, "StreamStatus": s.status,
                     "StreamModeDetails": {"StreamMode": s.mode}, "StreamCreationTimestamp": _dt(s.created)})
         if len(names) > limit:
-            out["NextToken"] = _encode_token(page[-1])
+            out["NextToken"] = _next_token("streams", self._engine.clock.now_ms(), page[-1])
         return out
 
     def list_shards(self, StreamName=None, NextToken=None, ExclusiveStartShardId=None, MaxResults=None,
@@ -234,10 +234,12 @@ class KinesisClient(BaseClient):
             if StreamName is not None or ExclusiveStartShardId is not None or ShardFilter is not None:
                 raise InvalidArgumentException(
                     "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
-            name, created_ms, after = _decode_token(check_str("NextToken", NextToken), 3)
+            name, incarnation, after = _read_next_token("shards", NextToken, 3, self._engine.clock.now_ms(),
+                                                        limits.KINESIS_NEXT_TOKEN_TTL_S)
             stream = self._backend.streams.get(name)
-            if stream is None or stream.incarnation != int(created_ms):
-                raise kinesis_errors.ExpiredNextTokenException(f"NextToken {NextToken} has expired or is invalid.")
+            if stream is None or stream.incarnation != int(incarnation):
+                raise kinesis_errors.ExpiredNextTokenException(
+                    f"The NextToken has expired: stream {name} was deleted after it was issued.")
             shards = [s for s in stream.visible_shards() if s.index > int(after)]
         else:
             stream = self._stream(StreamName, StreamARN)
@@ -248,7 +250,8 @@ class KinesisClient(BaseClient):
         page = shards[:limit]
         out = {"Shards": [_shard_shape(s) for s in page]}
         if len(shards) > limit:
-            out["NextToken"] = _encode_token(stream.name, stream.incarnation, page[-1].index)
+            out["NextToken"] = _next_token("shards", self._engine.clock.now_ms(), stream.name, stream.incarnation,
+                                           page[-1].index)
         return out
 
     def _filter_shards(self, stream: Stream, shard_filter) -> list:
@@ -646,12 +649,16 @@ class KinesisClient(BaseClient):
         limit = 100 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, 10000)
         consumers = sorted(stream.consumers.values(), key=lambda c: c.name)
         if NextToken is not None:
-            after = _decode_token(check_str("NextToken", NextToken), 1)[0]
+            incarnation, after = _read_next_token("consumers", NextToken, 2, self._engine.clock.now_ms(),
+                                                  limits.KINESIS_NEXT_TOKEN_TTL_S)
+            if int(incarnation) != stream.incarnation:
+                raise InvalidArgumentException(f"NextToken {NextToken[:64]} was not issued for stream {stream.name}.")
             consumers = [c for c in consumers if c.name > after]
         page = consumers[:limit]
         out = {"Consumers": [self._consumer_shape(c) for c in page]}
         if len(consumers) > limit:
-            out["NextToken"] = _encode_token(page[-1].name)
+            out["NextToken"] = _next_token("consumers", self._engine.clock.now_ms(), stream.incarnation,
+                                           page[-1].name)
         return out
 
     def deregister_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None, StreamId=None):

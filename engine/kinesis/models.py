@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -168,8 +169,12 @@ def format_sequence_number(seq: int) -> str:
     return str(seq)
 
 
+_SEQUENCE_NUMBER = re.compile(limits.KINESIS_SEQUENCE_NUMBER_PATTERN, re.ASCII)
+
+
 def parse_sequence_number(value: str) -> int | None:
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 129:
+    """A sequence number in the model's pattern (ASCII digits, no leading zero), else None."""
+    if not isinstance(value, str) or not _SEQUENCE_NUMBER.fullmatch(value):
         return None
     return int(value)
 
