@@ -162,24 +162,16 @@ def _page_token(name: str) -> str:
 def _page_after(token: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
-    except Exception:
+    except (ValueError, UnicodeError, AttributeError):  # not base64 of UTF-8 text, not a string
         raise InvalidParameterValue("Invalid NextToken value.") from None
 
 
-def _paginate(queues, next_token, max_results):
-    """ListQueues / ListDeadLetterSourceQueues paging over name-sorted queues."""
-    if max_results is not None:
-        check_int("MaxResults", max_results)
-        if not 1 <= max_results <= limits.SQS_LIST_QUEUES_MAX:
-            raise invalid_value("MaxResults", max_results,
-                                f"MaxResults must be an integer between 1 and {limits.SQS_LIST_QUEUES_MAX}.")
-    if next_token is not None:
-        check_str("NextToken", next_token)
-        after = _page_after(next_token)
-        queues = [q for q in queues if q.name > after]
-    limit = max_results or limits.SQS_LIST_QUEUES_MAX
-    page = queues[:limit]
-    token = _page_token(page[-1].name) if max_results is not None and len(queues) > limit else None
+def _paginate(listing, next_token, max_results):
+    """ListQueues / ListDeadLetterSourceQueues paging: listing(after, limit) pages the model's
+    names; a NextToken (the last name, encoded) only when MaxResults was given."""
+    after = _page_after(next_token) if next_token is not None else ""
+    page, more = listing(after, limits.SQS_LIST_QUEUES_MAX if max_results is None else max_results)
+    token = _page_token(page[-1].name) if max_results is not None and more else None
     return page, token
 
 
@@ -234,7 +226,8 @@ class SQSClient(BaseClient):
     def list_queues(self, *, QueueNamePrefix=None, NextToken=None, MaxResults=None):
         if QueueNamePrefix is not None:
             check_str("QueueNamePrefix", QueueNamePrefix)
-        page, token = _paginate(self._backend.list_queues(QueueNamePrefix), NextToken, MaxResults)
+        page, token = _paginate(lambda after, limit: self._backend.list_queues(QueueNamePrefix, after, limit),
+                                NextToken, MaxResults)
         out = {}
         if page:
             out["QueueUrls"] = [q.url for q in page]
@@ -263,7 +256,8 @@ class SQSClient(BaseClient):
 
     def list_dead_letter_source_queues(self, *, QueueUrl, NextToken=None, MaxResults=None):
         queue = self._queue(QueueUrl)
-        page, token = _paginate(self._backend.dead_letter_sources(queue), NextToken, MaxResults)
+        page, token = _paginate(lambda after, limit: self._backend.dead_letter_sources(queue, after, limit),
+                                NextToken, MaxResults)
         out = {"queueUrls": [q.url for q in page]} if page else {}
         if token:
             out["NextToken"] = token

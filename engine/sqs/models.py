@@ -51,7 +51,8 @@ import os
 import re
 import threading
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
+from itertools import islice
 from typing import NamedTuple
 
 from .. import limits
@@ -61,6 +62,7 @@ from .errors import (InvalidAttributeName, InvalidAttributeValue, InvalidMessage
                      MissingParameter, OverLimit, PurgeQueueInProgress, QueueDeletedRecently,
                      QueueDoesNotExist, QueueNameExists, ReceiptHandleIsInvalid, invalid_value)
 from .md5 import _md5, attributes_md5
+from .names import SortedNames
 from .. import _core
 
 # --- message states ---------------------------------------------------------------------
@@ -2543,6 +2545,10 @@ def decode_task_handle(handle: str) -> tuple[str, str]:
     raise InvalidParameterValue("Value for parameter TaskHandle is invalid.")
 
 
+def _redrive_target(queue) -> str | None:
+    return queue.redrive.dead_letter_target_arn if queue.redrive is not None else None
+
+
 # --- the backend ------------------------------------------------------------------------------------
 class SQSBackend:
     """All queues of one account in one region."""
@@ -2556,9 +2562,12 @@ class SQSBackend:
         self.queues: dict[str, Queue] = {}
         self.by_url: dict[str, Queue] = {}
         self.by_arn: dict[str, Queue] = {}
-        self._deleted: dict[str, float] = {}
+        self._names = SortedNames()
+        self._sources: dict[str, SortedNames] = {}   # dead-letter queue ARN -> names of its source queues
+        self._deleted: OrderedDict[str, float] = OrderedDict()  # name -> deletion time, oldest first
         self._seq = itertools.count(int(self.clock.now()) * 10**10 + 10**19)
         self.move_tasks: dict[str, MoveTask] = {}
+        self._tasks_by_source: dict[str, deque] = {}  # source ARN -> its latest tasks, oldest first
 
     # --- queues ---------------------------------------------------------------------------
     def create_queue(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Queue:
@@ -2583,8 +2592,11 @@ class SQSBackend:
                         raise QueueNameExists(f"A queue already exists with the same name and a different value "
                                               f"for attribute {key}")
                 return existing
+            now = self.clock.now()
+            while self._deleted and next(iter(self._deleted.values())) <= now - limits.SQS_RECREATE_WAIT_S:
+                self._deleted.popitem(last=False)
             deleted = self._deleted.get(name)
-            if deleted is not None and self.clock.now() - deleted < limits.SQS_RECREATE_WAIT_S:
+            if deleted is not None and now - deleted < limits.SQS_RECREATE_WAIT_S:
                 raise QueueDeletedRecently(f"You must wait {limits.SQS_RECREATE_WAIT_S} seconds after deleting "
                                            "a queue before you can create another with the same name.")
             self._check_redrive_target(attrs, name, fifo)
@@ -2592,7 +2604,21 @@ class SQSBackend:
             self.queues[name] = queue
             self.by_url[queue.url] = queue
             self.by_arn[queue.arn] = queue
+            self._names.add(name)
+            self._index_redrive(name, None, _redrive_target(queue))
             return queue
+
+    def _index_redrive(self, name: str, old_target: str | None, target: str | None) -> None:
+        """Keep the dead-letter index (target ARN -> source names) in step with a queue's policy."""
+        if target == old_target:
+            return
+        if old_target is not None:
+            sources = self._sources[old_target]
+            sources.discard(name)
+            if not len(sources):
+                del self._sources[old_target]
+        if target is not None:
+            self._sources.setdefault(target, SortedNames()).add(name)
 
     def _check_redrive_target(self, attrs: dict, name: str, fifo: bool) -> None:
         raw = attrs.get("RedrivePolicy")
@@ -2614,7 +2640,9 @@ class SQSBackend:
         attrs = normalize_queue_attributes(_string_map("Attributes", attributes), fifo=queue.fifo, creating=False)
         with self._lock:
             self._check_redrive_target(attrs, queue.name, queue.fifo)
+            old = _redrive_target(queue)
             queue.set_attributes(attrs)
+            self._index_redrive(queue.name, old, _redrive_target(queue))
 
     def get_queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
@@ -2646,19 +2674,33 @@ class SQSBackend:
             del self.queues[queue.name]
             self.by_url.pop(queue.url, None)
             self.by_arn.pop(queue.arn, None)
+            self._names.discard(queue.name)
+            self._index_redrive(queue.name, _redrive_target(queue), None)
+            self._deleted.pop(queue.name, None)
             self._deleted[queue.name] = self.clock.now()
         queue.close()
 
-    def list_queues(self, prefix: str | None = None) -> list[Queue]:
-        with self._lock:
-            queues = [q for name, q in self.queues.items() if not prefix or name.startswith(prefix)]
-        return sorted(queues, key=lambda q: q.name)
+    def list_queues(self, prefix: str | None = None, after: str = "",
+                    limit: int = limits.SQS_LIST_QUEUES_MAX) -> tuple[list[Queue], bool]:
+        """Up to `limit` queues whose names start with prefix, in name order after `after`, and
+        whether more follow. Costs O(log n + limit) in the number of queues."""
+        return self._page(self._names, prefix or "", after, limit)
 
-    def dead_letter_sources(self, queue: Queue) -> list[Queue]:
+    def dead_letter_sources(self, queue: Queue, after: str = "",
+                            limit: int = limits.SQS_LIST_QUEUES_MAX) -> tuple[list[Queue], bool]:
+        """The queues whose RedrivePolicy targets `queue`, paged as list_queues pages."""
+        return self._page(self._sources.get(queue.arn), "", after, limit)
+
+    def _page(self, names: SortedNames | None, prefix: str, after: str, limit: int) -> tuple[list[Queue], bool]:
+        if prefix.__class__ is not str or after.__class__ is not str:
+            raise InvalidParameterValue("Value for parameter QueueNamePrefix is invalid. Reason: must be a string.")
+        whole_number("MaxResults", limit, 1, limits.SQS_LIST_QUEUES_MAX,
+                     f"MaxResults must be an integer between 1 and {limits.SQS_LIST_QUEUES_MAX}.")
+        if names is None:
+            return [], False
         with self._lock:
-            return sorted((q for q in self.queues.values()
-                           if q.redrive is not None and q.redrive.dead_letter_target_arn == queue.arn),
-                          key=lambda q: q.name)
+            found = [self.queues[name] for name in islice(names.after(after, prefix), limit + 1)]
+        return found[:limit], len(found) > limit
 
     # --- permissions --------------------------------------------------------------------------
     def add_permission(self, queue: Queue, label: str, account_ids: list, actions: list) -> None:
@@ -2734,10 +2776,8 @@ class SQSBackend:
         if source is None:
             raise ResourceNotFoundException("The resource that you specified for the SourceArn parameter "
                                             "doesn't exist.", status=404)
-        with self._lock:
-            if not any(q.redrive is not None and q.redrive.dead_letter_target_arn == source_arn
-                       for q in self.queues.values()):
-                raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+        if source_arn not in self._sources:
+            raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
         destination = None
         if destination_arn is not None:
             destination = self.queue_by_arn(destination_arn)
@@ -2751,12 +2791,15 @@ class SQSBackend:
             whole_number("MaxNumberOfMessagesPerSecond", rate, 1, limits.SQS_MOVE_RATE_MAX,
                          f"Must be between 1 and {limits.SQS_MOVE_RATE_MAX}.")
         with self._lock:
-            for task in self.move_tasks.values():
-                if task.source_arn == source_arn and task.status in (MoveTask.RUNNING, MoveTask.CANCELLING):
-                    raise InvalidParameterValue("There is already a task running. Only one active task is "
-                                                "allowed for a source queue arn at a given time.")
+            latest = self._tasks_by_source.setdefault(source_arn, deque())
+            if latest and latest[-1].status in (MoveTask.RUNNING, MoveTask.CANCELLING):
+                raise InvalidParameterValue("There is already a task running. Only one active task is "
+                                            "allowed for a source queue arn at a given time.")
             task = MoveTask(source_arn, destination_arn, rate, int(self.clock.now() * 1000))
             task.to_move = source.approximate_number_of_messages
+            if len(latest) == limits.SQS_LIST_MOVE_TASKS_MAX:  # only the latest ten are listed or kept
+                del self.move_tasks[latest.popleft().task_id]
+            latest.append(task)
             self.move_tasks[task.task_id] = task
         if rate is None:
             self._move_step(task)  # the whole backlog at once
@@ -2818,9 +2861,8 @@ class SQSBackend:
             raise ResourceNotFoundException("The resource that you specified for the SourceArn parameter "
                                             "doesn't exist.", status=404)
         with self._lock:
-            tasks = [t for t in self.move_tasks.values() if t.source_arn == source_arn]
-        tasks.sort(key=lambda t: t.started_ms, reverse=True)
-        return tasks[:max_results]
+            latest = self._tasks_by_source.get(source_arn, ())
+            return [latest[-1 - k] for k in range(min(max_results, len(latest)))]
 
     def cancel_message_move_task(self, handle: str) -> MoveTask:
         task_id, source_arn = decode_task_handle(handle)

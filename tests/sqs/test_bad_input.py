@@ -316,4 +316,4 @@ def test_native_message_attributes_of_the_wrong_shape(std, attrs):
 def test_native_backend_calls_with_bad_values(backend, call):
     with pytest.raises(engine.ClientError):
         call(backend)
-    assert backend.list_queues() == []
+    assert backend.list_queues() == ([], False)

@@ -373,3 +373,72 @@ def test_dead_letter_source_listing(sqs, shape):
     pages = sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq, PaginationConfig={"PageSize": 1})
     assert [u for p in pages for u in p["queueUrls"]] == got["queueUrls"]
     assert "queueUrls" not in sqs.list_dead_letter_source_queues(QueueUrl=URL + "unrelated")
+
+
+# --- control-plane calls never walk every queue ------------------------------------------------------
+class NoScan(dict):
+    """The backend's queue table, refusing whole-table iteration: every control-plane call must
+    find what it needs by key or through an index (O(1) or O(log n) in the number of queues)."""
+
+    def __iter__(self):
+        raise AssertionError("a control-plane call walked every queue")
+
+    keys = values = items = __iter__
+
+
+@pytest.fixture
+def no_scan(eng):
+    backend = eng.backend("sqs")
+    backend.queues = NoScan(backend.queues)
+    yield
+    backend.queues = {name: backend.queues[name] for name in backend._names.after()}  # (for close)
+
+
+def test_control_plane_calls_find_queues_without_scanning(sqs, eng, no_scan, clock):
+    for i in range(300):
+        sqs.create_queue(QueueName=f"q{i:03d}")
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    for i in (5, 7, 250):
+        sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=f"q{i:03d}")["QueueUrl"],
+                                 Attributes={"RedrivePolicy": policy})
+    sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": policy})
+    assert sqs.create_queue(QueueName="q001")["QueueUrl"].endswith("/q001")
+    page = sqs.list_queues(QueueNamePrefix="q1", MaxResults=7)
+    assert [u.rsplit("/", 1)[1] for u in page["QueueUrls"]] == [f"q1{i:02d}" for i in range(7)]
+    rest = sqs.list_queues(QueueNamePrefix="q1", MaxResults=1000, NextToken=page["NextToken"])
+    assert len(rest["QueueUrls"]) == 93 and "NextToken" not in rest
+    assert len(sqs.list_queues()["QueueUrls"]) == 302
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+    assert [u.rsplit("/", 1)[1] for u in sources] == ["q005", "q007", "q250", "src"]
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="q007")["QueueUrl"])
+    sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="q005")["QueueUrl"],
+                             Attributes={"RedrivePolicy": ""})
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"]
+    assert [u.rsplit("/", 1)[1] for u in sources] == ["q250", "src"]
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"][0]["Status"] == "COMPLETED"
+    with pytest.raises(sqs.exceptions.InvalidParameterValue):
+        sqs.cancel_message_move_task(TaskHandle=handle)
+
+
+def test_move_tasks_keep_the_latest_ten_per_source(sqs, eng, clock):
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})
+    for rate in range(1, 16):
+        sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=rate)
+        clock.advance(1)  # the (empty) move completes at its first step
+    listed = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    assert [t["MaxNumberOfMessagesPerSecond"] for t in listed] == list(range(15, 5, -1))
+    assert len(eng.backend("sqs").move_tasks) == 10
+
+
+def test_a_deleted_name_is_forgotten_after_the_wait(sqs, eng, clock):
+    for i in range(50):
+        sqs.delete_queue(QueueUrl=sqs.create_queue(QueueName=f"gone{i}")["QueueUrl"])
+    clock.advance(limits.SQS_RECREATE_WAIT_S)
+    sqs.create_queue(QueueName="gone0")
+    assert len(eng.backend("sqs")._deleted) == 0
