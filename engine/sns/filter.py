@@ -56,7 +56,6 @@ MESSAGE_BODY = "MessageBody"
 SCOPES = (MESSAGE_ATTRIBUTES, MESSAGE_BODY)
 NUMBER_SCALE = 10 ** limits.SNS_FILTER_NUMERIC_DECIMALS
 _NUM_MAX = limits.SNS_FILTER_NUMERIC_ABS_MAX
-_SCALED_MAX = _NUM_MAX * NUMBER_SCALE
 _RULER_SNIPPET_MAX = 500     # Jackson quotes at most this much of the source in an error location
 
 Matcher = Callable[[dict], bool]

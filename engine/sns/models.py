@@ -60,10 +60,7 @@ _E164 = re.compile(r"\+?[1-9]\d{1,14}")
 _SUBJECT_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")   # line breaks and control characters
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 _PAGE_KEY_DIGITS_MAX = 20   # page keys are creation counters
-_EMPTY: dict = {}
-# derived from a message's attributes alone, shared by messages with the same attributes (bounded)
-_avals_cache: dict = {}
-_tail_cache: dict = {}
+_ATTRIBUTE_SETS_MAX = 4096   # distinct attribute maps remembered (validated and rendered) at a time
 
 CLOSED_MESSAGE = "The engine is closed; create a new engine.Engine()."
 CALLER_NAME = "engine"   # the IAM user every call is made as (SubscriptionPrincipal, as Glue's CreatedBy)
@@ -101,18 +98,83 @@ def _id_prefix() -> str:
 
 
 # --- messages -----------------------------------------------------------------------------------
+class AttributeSet:
+    """The message attributes of a publish, validated once and shared by every message that carries
+    the same map (bulk publishers repeat a few): their size, filter values and renderings (the
+    envelope's MessageAttributes, SQS message attributes) are computed at most once."""
+    __slots__ = ("values", "size", "tail", "tail_bytes", "_filter_values", "_sqs")
+
+    def __init__(self, values: dict, size: int):
+        self.values = values          # {name: (data_type, str | bytes)}
+        self.size = size              # bytes counted towards the message size
+        self.tail = delivery.notification_tail(values)   # the end of a JSON notification carrying them
+        self.tail_bytes = self.tail.encode("utf-8", "surrogatepass")
+        self._filter_values = None
+        self._sqs = None
+
+    @property
+    def filter_values(self) -> dict:
+        v = self._filter_values
+        if v is None:
+            v = self._filter_values = filters.attribute_values(self.values)
+        return v
+
+    @property
+    def sqs(self) -> dict:
+        """As SQS message attributes (raw delivery)."""
+        v = self._sqs
+        if v is None:
+            from ..sqs.models import AttributeValue
+            v = {}
+            for name, (dt, value) in self.values.items():
+                if isinstance(value, bytes):
+                    v[name] = AttributeValue(dt, None, value)
+                else:
+                    v[name] = AttributeValue(dt, value, None)
+            self._sqs = v
+        return v
+
+
+_attribute_sets: dict = {}   # {tuple of (name, (data_type, string, binary))}: AttributeSet, bounded
+
+
+NO_ATTRIBUTES = AttributeSet({}, 0)
+
+
+def attribute_set(attributes: dict | None) -> AttributeSet:
+    """{name: (data_type, string_value, binary_value)} -> its AttributeSet (NO_ATTRIBUTES when
+    empty). Raises ParameterValueInvalid as AWS does."""
+    if not attributes:
+        return NO_ATTRIBUTES
+    try:
+        key = tuple(attributes.items())
+        aset = _attribute_sets.get(key)
+    except TypeError:   # an unhashable value: validated alone
+        key = aset = None
+    if aset is None:
+        aset = AttributeSet(*validate_message_attributes(attributes))
+        if key is not None:
+            if len(_attribute_sets) >= _ATTRIBUTE_SETS_MAX:
+                _attribute_sets.clear()
+            _attribute_sets[key] = aset
+    return aset
+
+
 class Message:
     """One published message. Everything derived from it (filter values, envelope parts, SQS
     attributes) is computed at most once and shared by all subscriptions."""
-    __slots__ = ("id", "topic", "body", "subject", "attrs", "structure", "group", "dedup", "dedup_id", "seq",
-                 "ts", "timestamp", "size", "duplicate", "_avals", "_bvals", "_head", "_heads", "_tail", "_sqs")
+    __slots__ = ("_id", "n", "topic", "body", "subject", "aset", "attrs", "structure", "group", "dedup", "dedup_id",
+                 "seq", "ts", "timestamp", "size", "duplicate", "_bvals", "_head", "_heads")
 
-    def __init__(self, topic, body: str, subject=None, attrs=None, structure=None, group=None, dedup=None):
-        self.id = None
+    def __init__(self, topic, body: str, subject=None, aset: AttributeSet = NO_ATTRIBUTES, structure=None,
+                 group=None, dedup=None):
+        self._id = None
+        self.n = 0                    # the backend's message counter: the id's number, the signature's seed
         self.topic = topic
         self.body = body
         self.subject = subject
-        self.attrs = attrs            # {name: (data_type, str | bytes)} or None
+        self.aset = aset
+        self.attrs = aset.values      # {name: (data_type, str | bytes)}, empty when there are none
         self.structure = structure    # {protocol: message} (MessageStructure=json) or None
         self.group = group
         self.dedup = dedup            # as given
@@ -122,12 +184,22 @@ class Message:
         self.timestamp = ""
         self.size = 0
         self.duplicate = False        # FIFO: accepted, deduplicated, not delivered
-        self._avals = None
         self._bvals = None
         self._head = None
         self._heads = None
-        self._tail = None
-        self._sqs = None
+
+    @property
+    def id(self) -> str:
+        """The MessageId: the backend's prefix and the message number (formatted when first read:
+        the bulk envelope builder writes it from the number)."""
+        i = self._id
+        if i is None:
+            i = self._id = f"{self.topic.backend.id_prefix}{self.n:012x}"
+        return i
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = value
 
     def content(self, key: str) -> str:
         """The message text for a protocol (or a platform, for application endpoints)."""
@@ -139,21 +211,7 @@ class Message:
 
     @property
     def avals(self) -> dict:
-        v = self._avals
-        if v is None:
-            attrs = self.attrs
-            if not attrs:
-                v = _EMPTY
-            else:
-                key = tuple(attrs.items())
-                v = _avals_cache.get(key)
-                if v is None:
-                    v = filters.attribute_values(attrs)
-                    if len(_avals_cache) >= 4096:
-                        _avals_cache.clear()
-                    _avals_cache[key] = v
-            self._avals = v
-        return v
+        return self.aset.filter_values
 
     def body_values(self, key: str):
         content = self.content(key)
@@ -179,28 +237,8 @@ class Message:
             h = heads[content] = delivery.notification_head(self, content)
         return h
 
-    def sqs_head(self) -> str:
-        h = self._head
-        if h is not None and self.structure is None:
-            return h
-        return self.head("sqs")
-
     def tail(self) -> str:
-        t = self._tail
-        if t is None:
-            attrs = self.attrs
-            if not attrs:
-                t = '"\n}'
-            else:
-                key = tuple(attrs.items())
-                t = _tail_cache.get(key)
-                if t is None:
-                    t = delivery.notification_tail(attrs)
-                    if len(_tail_cache) >= 4096:
-                        _tail_cache.clear()
-                    _tail_cache[key] = t
-            self._tail = t
-        return t
+        return self.aset.tail
 
     def envelope(self, key: str, unsubscribe_url: str) -> str:
         """The JSON notification an SQS queue, HTTP/S endpoint or email-json address receives."""
@@ -208,44 +246,22 @@ class Message:
 
     def sqs_attributes(self) -> dict:
         """Message attributes as SQS message attributes (raw delivery)."""
-        v = self._sqs
-        if v is None:
-            from ..sqs.models import AttributeValue
-            v = {}
-            for name, (dt, value) in (self.attrs or {}).items():
-                if isinstance(value, (bytes, bytearray)):
-                    v[name] = AttributeValue(dt, None, bytes(value))
-                else:
-                    v[name] = AttributeValue(dt, value, None)
-            self._sqs = v
-        return v
+        return self.aset.sqs
 
     def __repr__(self):  # pragma: no cover - debugging aid
         return f"Message({self.id}, topic={self.topic.name})"
 
 
-_valid_attributes: dict = {}  # (name, data_type, string, binary) -> size, for attributes already found valid
-
-
 def validate_message_attributes(attributes: dict) -> tuple[dict, int]:
     """{name: (data_type, string_value, binary_value)} -> ({name: (data_type, value)}, bytes
-    counted towards the message size). Raises ParameterValueInvalid as AWS does. Attributes seen
-    before are recognised through a bounded cache (bulk publishers repeat the same few)."""
+    counted towards the message size). Raises ParameterValueInvalid as AWS does."""
     out = {}
     size = 0
-    cache = _valid_attributes
     for name, (dt, sv, bv) in attributes.items():
         if bv is not None and not isinstance(bv, bytes):
             bv = bytes(bv)
-        key = (name, dt, sv, bv)
-        n = cache.get(key)
-        if n is None:
-            n = _validate_attribute(name, dt, sv, bv)
-            if len(cache) >= 4096:
-                cache.clear()
-            cache[key] = n
+        size += _validate_attribute(name, dt, sv, bv)
         out[name] = (dt, bv if bv is not None and dt.startswith("Binary") else sv)
-        size += n
     return out, size
 
 
@@ -317,6 +333,20 @@ def _http_url(url: str) -> bool:
     except (ValueError, UnicodeError):   # a bad port or IPv6 literal, an unencodable host
         return False
     return port is None or 0 < port <= 65535
+
+
+def _parse_structure(body: str) -> dict:
+    """A MessageStructure=json body -> {protocol: message}, with AWS's refusals."""
+    try:
+        doc = jsontext.loads(body)
+    except jsontext.JsonSyntaxError:
+        raise invalid("Message Structure - JSON message body failed to parse") from None
+    if not isinstance(doc, dict):
+        raise invalid("Message Structure - JSON message body failed to parse")
+    parsed = {k: v for k, v in doc.items() if isinstance(v, str)}
+    if "default" not in parsed:
+        raise invalid("Message Structure - No default entry in JSON message body")
+    return parsed
 
 
 def _check_subject(subject: str) -> None:
@@ -545,7 +575,7 @@ class Topic:
     # --- native publishing API ----------------------------------------------------------------------
     def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
         """Publish one message. `attributes`: {name: (data_type, value)} with value str or bytes."""
-        msg = self.backend.prepare(self, body, subject=subject, attributes=native_attributes(attributes),
+        msg = self.backend.prepare(self, body, subject=subject, attributes=attribute_set(native_attributes(attributes)),
                                    structure=structure, group=group, dedup=dedup)
         return self.backend.publish_prepared(self, [msg])[0]
 
@@ -553,7 +583,6 @@ class Topic:
         """Publish many messages in one fan-out (each subscription receives them as one batch).
         `attributes` is one map for all, or a list of maps (one per body), as in `publish`."""
         backend = self.backend
-        prepare = backend.prepare
         if bodies.__class__ is not list:
             if isinstance(bodies, (str, bytes, dict)) or not hasattr(bodies, "__iter__"):
                 raise _type_error("bodies", bodies, "a list of <class 'str'>")
@@ -565,26 +594,29 @@ class Topic:
                 raise ParamValidationError(f"Invalid length for parameter attributes: {len(attributes)} maps for "
                                            f"{len(bodies)} bodies")
         else:
-            shared = native_attributes(attributes)
-        msgs = []
-        converted = {}   # bulk publishers repeat a few attribute maps: convert each once
-        for i, body in enumerate(bodies):
-            attrs = shared
-            if per_message and attributes[i]:
-                given = attributes[i]
-                key = None
+            shared = attribute_set(native_attributes(attributes))
+        if per_message:
+            sets = []
+            converted = {}   # bulk publishers repeat a few attribute maps: resolve each once per call
+            for given in attributes:
+                if not given:
+                    sets.append(NO_ATTRIBUTES)
+                    continue
+                key = aset = None
                 if given.__class__ is dict:
                     try:
                         key = tuple(given.items())
-                        attrs = converted.get(key)
-                    except TypeError:   # an unhashable value (bytearray): convert this one alone
+                        aset = converted.get(key)
+                    except TypeError:   # an unhashable value (bytearray): resolved alone
                         key = None
-                if attrs is None:
-                    attrs = native_attributes(given)
+                if aset is None:
+                    aset = attribute_set(native_attributes(given))
                     if key is not None:
-                        converted[key] = attrs
-            msgs.append(prepare(self, body, subject=subject, attributes=attrs, group=group))
-        return backend.publish_prepared(self, msgs)
+                        converted[key] = aset
+                sets.append(aset)
+        else:
+            sets = [shared] * len(bodies)
+        return backend.publish_prepared(self, backend.prepare_many(self, bodies, sets, subject=subject, group=group))
 
 
 # --- subscriptions -----------------------------------------------------------------------------------
@@ -711,18 +743,24 @@ class SNSBackend:
                             dropped=lambda sub: self.subscriptions.pop(sub.arn, None))
         self._tokens: dict[str, _Token] = {}
         self._token_expiry: deque = deque()     # (expiry, token) in issue order
-        self._gate = threading.Condition()      # publishes under way, and whether close refuses new ones
+        self._gate = threading.Lock()           # guards the count of publishes under way and `closed`
+        self._drained = threading.Condition(self._gate)   # close waits on it for that count to reach 0
         self._inflight = 0
         self.closed = False
         self.base_url = f"https://sns.{region}.amazonaws.com"
         self.cert_url = (f"{self.base_url}/SimpleNotificationService-"
                          f"{hashlib.md5(region.encode()).hexdigest()}.pem")
-        self._id_prefix = _id_prefix()
+        self.id_prefix = _id_prefix()          # message ids: this prefix and a 12-digit hex counter
         self._ids = itertools.count(1)
+        self._signature_seed = int.from_bytes(os.urandom(8), "little")
         self.dispatcher = delivery.Dispatcher(self)
 
     def new_message_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids):012x}"
+        return f"{self.id_prefix}{next(self._ids):012x}"
+
+    def signature_seed(self, version: str) -> int:
+        """The seed of the placeholder signatures of one SignatureVersion."""
+        return self._signature_seed ^ int(version)   # validated: "1" or "2"
 
     # --- lookups ------------------------------------------------------------------------------------
     def _parse_topic_arn(self, arn, param: str = "TopicArn"):
@@ -1129,41 +1167,33 @@ class SNSBackend:
         raise invalid("Action")
 
     # --- publishing ---------------------------------------------------------------------------------------
-    def prepare(self, topic: Topic, body, *, subject=None, attributes=None, structure=None, group=None,
-                dedup=None) -> Message:
-        """Validate one message (AWS's rules and messages); returns it, not yet published.
-        `attributes`: {name: (data_type, string_value, binary_value)}."""
-        if body.__class__ is not str and not isinstance(body, str):
-            raise _type_error("Message", body, "<class 'str'>")
-        if not body:
-            raise invalid("Empty message")
+    def prepare(self, topic: Topic, body, *, subject=None, attributes: AttributeSet = NO_ATTRIBUTES, structure=None,
+                group=None, dedup=None) -> Message:
+        """Validate one message (AWS's rules and messages); returns it, not yet published."""
+        return self.prepare_many(topic, [body], [attributes], subject=subject, structure=structure, group=group,
+                                 dedup=dedup)[0]
+
+    def prepare_many(self, topic: Topic, bodies: list, attribute_sets: list, *, subject=None, structure=None,
+                     group=None, dedup=None) -> list:
+        """Validate messages sharing everything but their body and attributes; returns them, not
+        yet published. What they share is checked once."""
+        str_ = str
+        for body in bodies:
+            if body.__class__ is not str_ and not isinstance(body, str_):
+                raise _type_error("Message", body, "<class 'str'>")
+            if not body:
+                raise invalid("Empty message")
         if subject is not None:
             if not isinstance(subject, str):
                 raise _type_error("Subject", subject, "<class 'str'>")
             _check_subject(subject)
-        attrs = None
-        size = len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
-        if attributes:
-            attrs, asize = validate_message_attributes(attributes)
-            size += asize
-        if size > limits.SNS_MESSAGE_SIZE_MAX:
-            raise invalid("Message too long")
-        parsed = None
         if structure is not None:
             if not isinstance(structure, str):
                 raise _type_error("MessageStructure", structure, "<class 'str'>")
             if structure != "json":
                 raise invalid("MessageStructure")
-            try:
-                doc = jsontext.loads(body)
-            except jsontext.JsonSyntaxError:
-                raise invalid("Message Structure - JSON message body failed to parse") from None
-            if not isinstance(doc, dict):
-                raise invalid("Message Structure - JSON message body failed to parse")
-            parsed = {k: v for k, v in doc.items() if isinstance(v, str)}
-            if "default" not in parsed:
-                raise invalid("Message Structure - No default entry in JSON message body")
-        if topic.fifo:
+        fifo = topic.fifo
+        if fifo:
             if group is None:
                 raise invalid("The MessageGroupId parameter is required for FIFO topics")
             _check_fifo_id(group, "MessageGroupId")
@@ -1179,26 +1209,45 @@ class SNSBackend:
                               "that is not valid for this topic type")
             if group is not None:
                 _check_fifo_id(group, "MessageGroupId")
-        m = Message(topic, body, subject, attrs, parsed, group, dedup)
-        m.size = size
-        m.id = self.new_message_id()
-        if topic.fifo:
-            m.dedup_id = dedup if dedup is not None else \
-                hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-        return m
+        out = []
+        append = out.append
+        ids = self._ids
+        size_max = limits.SNS_MESSAGE_SIZE_MAX
+        for body, aset in zip(bodies, attribute_sets):
+            size = (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size
+            if size > size_max:
+                raise invalid("Message too long")
+            m = Message(topic, body, subject, aset, _parse_structure(body) if structure is not None else None,
+                        group, dedup)
+            m.size = size
+            m.n = next(ids)
+            if fifo:
+                m.dedup_id = dedup if dedup is not None else \
+                    hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+            append(m)
+        return out
 
-    def publish(self, topic: Topic, body, **kwargs) -> Message:
-        return self.publish_prepared(topic, [self.prepare(topic, body, **kwargs)])[0]
+    def publish(self, topic: Topic, body, *, attributes: dict | None = None, **kwargs) -> Message:
+        """Publish one message; `attributes`: {name: (data_type, string_value, binary_value)}."""
+        return self.publish_prepared(topic, [self.prepare(topic, body, attributes=attribute_set(attributes),
+                                                          **kwargs)])[0]
 
     def publish_prepared(self, topic: Topic, msgs: list) -> list:
         """Stamp, deduplicate (FIFO) and fan out prepared messages; returns them (a FIFO duplicate
         carries the original's MessageId and SequenceNumber and `duplicate=True`). Refused once the
         backend is closed: nothing gets an id that will not be delivered."""
-        self._enter()
+        gate = self._gate   # _enter/_leave, inlined: this runs once per publish call
+        with gate:
+            if self.closed:
+                raise InternalError(CLOSED_MESSAGE)
+            self._inflight += 1
         try:
             return self._stamp_and_fan_out(topic, msgs)
         finally:
-            self._leave()
+            with gate:
+                self._inflight -= 1
+                if not self._inflight and self.closed:
+                    self._drained.notify_all()
 
     def _enter(self) -> None:
         """Count a publish in; refused after close (which waits for those counted in)."""
@@ -1211,7 +1260,7 @@ class SNSBackend:
         with self._gate:
             self._inflight -= 1
             if not self._inflight and self.closed:
-                self._gate.notify_all()
+                self._drained.notify_all()
 
     def _stamp_and_fan_out(self, topic: Topic, msgs: list) -> list:
         now = self.clock.now()
@@ -1282,12 +1331,11 @@ class SNSBackend:
         validated = []
         total = 0
         for e in entries:
-            attrs = None
-            if e.get("attributes"):
-                attrs, asize = validate_message_attributes(e["attributes"])
-                total += asize
-            body = e.get("body") or ""
-            total += len(body.encode("utf-8", "surrogatepass"))
+            attrs = attribute_set(e.get("attributes"))
+            total += attrs.size
+            body = e.get("body")
+            if isinstance(body, str):
+                total += len(body.encode("utf-8", "surrogatepass"))
             validated.append(attrs)
             if topic.fifo and e.get("group") is None:
                 raise invalid("The MessageGroupId parameter is required for FIFO topics")
@@ -1297,10 +1345,8 @@ class SNSBackend:
         good = []
         for e, attrs in zip(entries, validated):
             try:
-                m = self.prepare(topic, e.get("body"), subject=e.get("subject"), structure=e.get("structure"),
-                                 group=e.get("group"), dedup=e.get("dedup"))
-                if attrs:
-                    m.attrs = attrs
+                m = self.prepare(topic, e.get("body"), subject=e.get("subject"), attributes=attrs,
+                                 structure=e.get("structure"), group=e.get("group"), dedup=e.get("dedup"))
                 out.append(m)
                 good.append(m)
             except ClientError as err:
@@ -1317,14 +1363,14 @@ class SNSBackend:
             raise invalid("Empty message")
         if len(body.encode("utf-8", "surrogatepass")) > limits.SNS_SMS_BYTES_MAX:
             raise invalid("Message too long")
-        attrs = validate_message_attributes(attributes)[0] if attributes else None
+        aset = attribute_set(attributes)
         self._enter()
         try:
             msg_id = self.new_message_id()
-            self._outbox_sms(phone_number, msg_id, subject, body, attrs)
+            self._outbox_sms(phone_number, msg_id, subject, body, aset.values)
         finally:
             self._leave()
-        m = Message(None, body, subject, attrs)
+        m = Message(None, body, subject, aset)
         m.id = msg_id
         return m
 
@@ -1362,8 +1408,9 @@ class SNSBackend:
         asynchronous deliveries (Dispatcher.close)."""
         with self._gate:
             self.closed = True
-            self._gate.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
+            self._drained.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
         self.dispatcher.close()
 
 
-__all__ = ["SNSBackend", "Topic", "Subscription", "Message", "PROTOCOLS", "validate_message_attributes"]
+__all__ = ["SNSBackend", "Topic", "Subscription", "Message", "AttributeSet", "PROTOCOLS", "attribute_set",
+           "validate_message_attributes"]
