@@ -2,35 +2,20 @@
 
 Each AWS error code is one class (`code = "ResourceNotFoundException"`), registered once;
 a second class with the same code is refused. Clients expose the classes their service raises
-as `client.exceptions.<Code>`, as botocore does. When botocore is installed, ClientError also
-derives from botocore's ClientError, so `except botocore.exceptions.ClientError` keeps working
-for code written against boto3.
+as `client.exceptions.<Code>`, as botocore does. ClientError derives from botocore's
+ClientError, so `except botocore.exceptions.ClientError` keeps working for code written
+against boto3.
 """
 from __future__ import annotations
 
 import uuid
 
-try:  # optional: the engine never needs botocore, but plays well with code that imports it
-    from botocore.exceptions import ClientError as _BotoClientError
-    from botocore.exceptions import ParamValidationError as _BotoParamValidationError
-except ImportError:  # pragma: no cover - exercised on machines without botocore
-    _BotoClientError = None
-    _BotoParamValidationError = None
+import botocore.exceptions
 
 _REGISTRY: dict[str, type["ClientError"]] = {}
 
 
-class _PlainBase(Exception):
-    def __init__(self, error_response=None, operation_name=None):
-        Exception.__init__(self)
-        self.response = error_response
-        self.operation_name = operation_name
-
-
-_Base = _BotoClientError or _PlainBase
-
-
-class ClientError(_Base):
+class ClientError(botocore.exceptions.ClientError):
     """An AWS service error; `.response["Error"]["Code"]` and `["Message"]` as AWS returns them."""
 
     code: str = "ServiceError"
@@ -85,7 +70,7 @@ def registered_codes() -> list[str]:
     return sorted(_REGISTRY)
 
 
-class ParamValidationError(*((_BotoParamValidationError,) if _BotoParamValidationError else ()), ValueError):
+class ParamValidationError(botocore.exceptions.ParamValidationError, ValueError):
     """Raised before any service call, as botocore does, for a missing or mistyped parameter."""
 
     def __init__(self, report: str):
