@@ -455,11 +455,14 @@ class KinesisClient(BaseClient):
 
     def _check_retention(self, hours) -> int:
         check_int("RetentionPeriodHours", hours)
-        if not limits.KINESIS_RETENTION_MIN_H <= hours <= limits.KINESIS_RETENTION_MAX_H:
+        if hours < limits.KINESIS_RETENTION_MIN_H:
             raise InvalidArgumentException(
-                f"Minimum allowed retention period is {limits.KINESIS_RETENTION_MIN_H} hours. Maximum allowed retention "
-                f"period is {limits.KINESIS_RETENTION_MAX_H} hours. Requested retention period ({hours} hours) is too "
-                f"{'short' if hours < limits.KINESIS_RETENTION_MIN_H else 'long'}.")
+                f"Minimum allowed retention period is {limits.KINESIS_RETENTION_MIN_H} hours. Requested retention "
+                f"period ({hours} hours) is too short.")
+        if hours > limits.KINESIS_RETENTION_MAX_H:
+            raise InvalidArgumentException(
+                f"Maximum allowed retention period is {limits.KINESIS_RETENTION_MAX_H} hours. Requested retention "
+                f"period ({hours} hours) is too long.")
         return hours
 
     def update_max_record_size(self, MaxRecordSizeInKiB, StreamARN=None, StreamId=None):
@@ -509,8 +512,6 @@ class KinesisClient(BaseClient):
             raise ValidationException(constraint_message("scalingType", ScalingType,
                                                          "Member must satisfy enum value set: [UNIFORM_SCALING]"))
         self._check_range("targetShardCount", TargetShardCount, 1, None)
-        if stream.mode == "ON_DEMAND":
-            raise ValidationException("UpdateShardCount is not supported for streams in ON_DEMAND mode.")
         current = stream.update_shard_count(TargetShardCount)
         return {"StreamName": stream.name, "CurrentShardCount": current, "TargetShardCount": TargetShardCount,
                 "StreamARN": stream.arn}

@@ -165,6 +165,39 @@ def even_ranges(count: int) -> list[tuple[int, int]]:
     return [(s, (starts[i + 1] - 1) if i + 1 < count else HASH_KEY_MAX) for i, s in enumerate(starts)]
 
 
+def _distance_to_nearest(sorted_values: list[int], x: int) -> int:
+    j = bisect.bisect_left(sorted_values, x)
+    return min(abs(sorted_values[k] - x) for k in (j - 1, j) if 0 <= k < len(sorted_values))
+
+
+def _nearest_free(sorted_values: list[int], x: int, taken: set) -> int:
+    """Index of the value nearest x that is not taken (one always is free)."""
+    j = bisect.bisect_left(sorted_values, x)
+    lo, hi = j - 1, j
+    while True:
+        while lo >= 0 and lo in taken:
+            lo -= 1
+        while hi < len(sorted_values) and hi in taken:
+            hi += 1
+        if hi >= len(sorted_values) or (lo >= 0 and x - sorted_values[lo] <= sorted_values[hi] - x):
+            return lo
+        return hi
+
+
+def _nearest_in_order(bounds: list[int], goals: list[int]) -> list[int]:
+    """For each goal in turn, the index of the nearest bound after the previous pick, leaving
+    enough bounds for the goals still to come (len(bounds) >= len(goals))."""
+    picks, lo = [], 0
+    for k, goal in enumerate(goals):
+        hi = len(bounds) - (len(goals) - k)
+        j = min(bisect.bisect_left(bounds, goal, lo, hi + 1), hi)
+        if j > lo and goal - bounds[j - 1] <= bounds[j] - goal:
+            j -= 1
+        picks.append(j)
+        lo = j + 1
+    return picks
+
+
 def format_sequence_number(seq: int) -> str:
     return str(seq)
 
@@ -490,41 +523,65 @@ class Stream:
             return child[0]
 
     def update_shard_count(self, target: int) -> int:
-        """UNIFORM_SCALING to `target` evenly spread shards, done as AWS does it: splits of the
-        open shards at the new boundaries, then merges of the pieces of each new range. Every
-        shard so keeps at most two parents whose ranges cover it exactly (short-lived
-        intermediate shards appear, closed, in the shard list), so consumers that follow the
-        lineage keep per-key order."""
+        """UNIFORM_SCALING to `target` shards with the lineage AWS leaves (its shard counts
+        show it: 4 -> 5 leaves 15 shards in all, 10 -> 13 leaves 37, 5 -> 3 leaves 7): to
+        scale up, every open shard splits once, then 2n - target pairs of neighbouring halves
+        merge across old boundaries; to scale down, n - target merges of neighbours. Split
+        points and the boundaries that stay are those nearest the even boundaries, so the new
+        shards are as even as that lineage allows. Every shard keeps at most two parents
+        whose ranges cover it exactly, so consumers that follow the lineage keep per-key order."""
         with self._admin_lock:
+            if self.mode == "ON_DEMAND":
+                raise ValidationException(f"Request is invalid. Stream {self.name} under account "
+                                          f"{self.backend.account_id} is in On-Demand mode.")
             current = len(self.open_shards())
             if target > 2 * current or target * 2 < current:
                 raise LimitExceededException(
                     f"UpdateShardCount cannot scale up over double your current open shard count ({current}) "
                     f"or scale down below half your current open shard count. Target: {target}")
             self._check_shard_quota(target - current)
-            ranges = even_ranges(target)
-            bounds = [lo for lo, _ in ranges[1:]]
 
             def change(now):
-                pieces = []
-                for shard in sorted(self.open_shards(), key=lambda s: s.start_hash):
-                    i = bisect.bisect_right(bounds, shard.start_hash)
-                    while i < len(bounds) and bounds[i] <= shard.end_hash:
-                        left, shard = self._split(shard, bounds[i], now)
-                        pieces.append(left)
-                        i += 1
-                    pieces.append(shard)
-                j = 0
-                for _, hi in ranges:
-                    merged = pieces[j]
-                    j += 1
-                    while j < len(pieces) and pieces[j].end_hash <= hi:
-                        merged = self._merge(merged, pieces[j], now)
-                        j += 1
+                opened = sorted(self.open_shards(), key=lambda s: s.start_hash)
+                goals = [lo for lo, _ in even_ranges(target)[1:]]
+                if target > current:
+                    pieces, kept = self._split_all(opened, goals, now)
+                else:
+                    pieces = opened
+                    bounds = [s.start_hash for s in opened[1:]]
+                    kept = {bounds[j] for j in _nearest_in_order(bounds, goals)}
+                merged = pieces[0]
+                for piece in pieces[1:]:   # merge across every old boundary that does not stay
+                    if piece.start_hash in kept:
+                        merged = piece
+                    else:
+                        merged = self._merge(merged, piece, now)
 
             if target != current:
                 self._reshard(change)
             return current
+
+    def _split_all(self, opened: list[Shard], goals: list[int], now: float) -> tuple[list[Shard], set]:
+        """Split every open shard once. Returns the halves in hash order and the boundaries
+        that stay: the split points, and the len(goals) - n old boundaries nearest a goal.
+        The goals no old boundary took become the split points, one per shard in order."""
+        bounds = [s.start_hash for s in opened[1:]]
+        staying = sorted(range(len(bounds)), key=lambda i: (_distance_to_nearest(goals, bounds[i]), i))
+        staying = staying[:len(goals) - len(opened)]
+        taken = set()
+        for i in staying:
+            taken.add(_nearest_free(goals, bounds[i], taken))
+        split_goals = [g for j, g in enumerate(goals) if j not in taken]
+        kept = {bounds[i] for i in staying}
+        pieces = []
+        for shard, goal in zip(opened, split_goals):
+            if shard.start_hash == shard.end_hash:   # a one-key shard cannot split
+                pieces.append(shard)
+                continue
+            key = min(max(goal, shard.start_hash + 1), shard.end_hash)
+            pieces.extend(self._split(shard, key, now))
+            kept.add(key)
+        return pieces, kept
 
     def _check_shard_quota(self, extra: int) -> None:
         if self.backend.open_shard_count() + extra > limits.KINESIS_SHARD_COUNT_MAX:

@@ -322,3 +322,16 @@ def test_missing_partition_key_is_refused_by_the_service(kin, populated, op, par
             getattr(kin, op)(**params)
         assert f"Value null at '{field}'" in err.value.response["Error"]["Message"]
     assert populated() == before
+
+
+@pytest.mark.parametrize("hours,message", [
+    (23, "Minimum allowed retention period is 24 hours. Requested retention period (23 hours) is too short."),
+    (9999, "Maximum allowed retention period is 8760 hours. Requested retention period (9999 hours) is too long."),
+])
+def test_retention_bounds_with_aws_messages(kin, raw, populated, hours, message):
+    before = populated()
+    for op in (kin.increase_stream_retention_period, kin.decrease_stream_retention_period):
+        with pytest.raises(raw.exceptions.InvalidArgumentException) as err:
+            op(StreamName="s", RetentionPeriodHours=hours)
+        assert err.value.response["Error"]["Message"] == message
+    assert populated() == before

@@ -196,11 +196,15 @@ def test_parents_readable_until_retention_passes(kin, raw, clock):
 # --- update_shard_count ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("start,steps", [(1, [2, 4, 8]), (4, [3, 2, 1]), (2, [3]), (3, [5, 7, 4, 2]),
-                                         (5, [3]), (7, [4]), (6, [12, 6])])
+                                         (5, [3]), (7, [4]), (6, [12, 6]), (10, [13])])
 def test_update_shard_count(kin, start, steps):
+    """The open shards cover the hash space; each new boundary lies within half an old
+    shard's width of the even boundary (exactly on it where the lineage allows: doubling,
+    halving, 4 -> 5); lineage exact."""
     make_stream(kin, "s", start)
-    shards_before = start
+    shards_before, even_before = start, True
     for target in steps:
+        old_width = max(_range(s)[1] - _range(s)[0] + 1 for s in open_shards(kin, "s"))
         resp = kin.update_shard_count(StreamName="s", TargetShardCount=target, ScalingType="UNIFORM_SCALING")
         assert resp["StreamName"] == "s"
         assert resp["CurrentShardCount"] == shards_before
@@ -209,11 +213,26 @@ def test_update_shard_count(kin, start, steps):
         opened = sorted(open_shards(kin, "s"), key=_range)
         assert len(opened) == target
         step = (HASH_MAX + 1) // target
-        assert [_range(s)[0] for s in opened] == [i * step for i in range(target)]   # uniform
+        starts = [_range(s)[0] for s in opened]
+        assert all(abs(got - i * step) <= old_width // 2 for i, got in enumerate(starts))
+        if even_before and (target in (2 * shards_before, shards_before / 2) or (shards_before, target) == (4, 5)):
+            assert starts == [i * step for i in range(target)]   # uniform
+        even_before = starts == [i * step for i in range(target)]
         assert_open_shards_cover_hash_space(shards)
         assert_lineage_exact(shards)
         assert kin.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["OpenShardCount"] == target
         shards_before = target
+
+
+@pytest.mark.parametrize("initial,target,total", [(2, 4, 6), (4, 5, 15), (10, 13, 37), (4, 2, 6), (5, 3, 7)])
+def test_update_shard_count_leaves_the_shards_aws_leaves(kin, initial, target, total):
+    """Shard counts recorded against AWS: every open shard splits once to scale up, then
+    neighbours merge; scaling down merges neighbours."""
+    make_stream(kin, "s", initial)
+    kin.update_shard_count(StreamName="s", TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+    shards = kin.describe_stream(StreamName="s")["StreamDescription"]["Shards"]
+    assert len(shards) == total
+    assert len([s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]) == target
 
 
 def test_update_shard_count_keeps_per_key_order_along_lineage(kin):
@@ -259,7 +278,8 @@ def test_update_shard_count_limits(kin, raw):
         kin.update_shard_count(StreamName="s", TargetShardCount=8, ScalingType="SOMETHING")
     assert len(list_all_shards(kin, "s")) == 4
     kin.create_stream(StreamName="od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    with pytest.raises(raw.exceptions.ValidationException):
+    with pytest.raises(raw.exceptions.ValidationException,
+                       match="Request is invalid. Stream od under account 000000000000 is in On-Demand mode."):
         kin.update_shard_count(StreamName="od", TargetShardCount=8, ScalingType="UNIFORM_SCALING")
     same = kin.update_shard_count(StreamName="s", TargetShardCount=4, ScalingType="UNIFORM_SCALING")
     assert same["CurrentShardCount"] == 4 and len(list_all_shards(kin, "s")) == 4
