@@ -1236,6 +1236,8 @@ class SNSBackend:
         """Stamp, deduplicate (FIFO) and fan out prepared messages; returns them (a FIFO duplicate
         carries the original's MessageId and SequenceNumber and `duplicate=True`). Refused once the
         backend is closed: nothing gets an id that will not be delivered."""
+        if topic.deleted:   # a Topic object kept by a caller after delete_topic
+            raise topic_not_found()
         gate = self._gate   # _enter/_leave, inlined: this runs once per publish call
         with gate:
             if self.closed:

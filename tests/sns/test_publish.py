@@ -463,3 +463,13 @@ def test_fifo_throughput_scope_message_group_dedups_per_group(sns, make_queue, r
     c = sns.publish(TopicArn=arn, Message="m", MessageGroupId="g1", MessageDeduplicationId="d")
     assert a["MessageId"] != b["MessageId"] and c["MessageId"] == a["MessageId"]
     assert len(receive(url)) == 2
+
+
+def test_subject_takes_any_utf8_text(sns, topic, make_queue, receive):
+    # recorded from AWS (moto's suite): a subject with CJK characters is accepted and delivered
+    url, qarn = make_queue("subjects")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    for subject in ("my\u6c49\u5b57subject", "\u00e9t\u00e9 \U0001F600", "x" * 100):
+        sns.publish(TopicArn=topic, Message="m", Subject=subject)
+    assert [json.loads(m["Body"])["Subject"] for m in receive(url)] == [
+        "my\u6c49\u5b57subject", "\u00e9t\u00e9 \U0001F600", "x" * 100]

@@ -369,6 +369,7 @@ def test_forged_next_tokens_are_refused(sns, topic, token):
 
 def test_subscriptions_of_a_deleted_topic_are_gone(sns, topic, backend, make_queue):
     arns = [backend.subscribe(topic, "sqs", f"arn:aws:sqs:us-east-1:000000000000:q{i}").arn for i in range(300)]
+    backend_topic = backend.topics[topic]
     other = sns.create_topic(Name="other")["TopicArn"]
     kept = sns.subscribe(TopicArn=other, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:k")
     sns.delete_topic(TopicArn=topic)
@@ -377,6 +378,8 @@ def test_subscriptions_of_a_deleted_topic_are_gone(sns, topic, backend, make_que
         with pytest.raises(sns.exceptions.NotFoundException):
             sns.get_subscription_attributes(SubscriptionArn=arn)
         sns.unsubscribe(SubscriptionArn=arn)   # idempotent
+    with pytest.raises(sns.exceptions.NotFoundException):   # a Topic object kept from before
+        backend_topic.publish_many(["m"])
     # re-created under the same name, the topic starts empty
     sns.create_topic(Name="t")
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
