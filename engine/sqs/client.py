@@ -147,7 +147,7 @@ def _body_size(body: str) -> int:
 def _attributes_size(attrs: dict) -> int:
     size = 0
     for key, a in attrs.items():
-        size += len(key.encode("utf-8")) + len(a.data_type.encode("utf-8"))
+        size += len(key.encode("utf-8", "surrogatepass")) + len(a.data_type.encode("utf-8", "surrogatepass"))
         if a.string_value is not None:
             size += len(a.string_value.encode("utf-8", "surrogatepass"))
         if a.binary_value is not None:

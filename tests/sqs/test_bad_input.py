@@ -317,3 +317,64 @@ def test_native_backend_calls_with_bad_values(backend, call):
     with pytest.raises(engine.ClientError):
         call(backend)
     assert backend.list_queues() == ([], False)
+
+
+# --- every operation with malformed values (strategies from botocore's SQS model) ------------------
+import botocore.session  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_MODEL = botocore.session.get_session().get_service_model("sqs")
+ODD_TEXT = st.sampled_from(["", " ", "x", "\u00b2", "\ud800", "\x00", "a" * 300, "9" * 50, "-1", "1e400",
+                            "[" * 3000, "{}", "null", "All", ".*", "String", "Number.x", "AQEB123",
+                            "arn:aws:sqs:us-east-1:000000000000:q", "q.fifo", b64(b"\xff\xfe")]) | st.text(max_size=20)
+ODD_INT = st.sampled_from([0, 1, -1, 10, 11, 2**31, 2**63, -2**63, 2**100, 43201, 900]) | st.integers()
+
+
+def _values(shape, depth=0):
+    t = shape.type_name
+    if t == "string":
+        return st.sampled_from(shape.enum) | ODD_TEXT if shape.enum else ODD_TEXT
+    if t in ("integer", "long"):
+        return ODD_INT
+    if t == "boolean":
+        return st.booleans()
+    if t == "blob":
+        return st.binary(max_size=10)
+    if t == "list":
+        return st.lists(_values(shape.member, depth + 1), max_size=3 if depth < 2 else 0)
+    if t == "map":
+        return st.dictionaries(_values(shape.key, depth + 1), _values(shape.value, depth + 1), max_size=3)
+    members = {name: _values(s, depth + 1) for name, s in shape.members.items()}
+    required = {k: v for k, v in members.items() if k in shape.required_members}
+    optional = {k: v for k, v in members.items() if k not in shape.required_members}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+OPERATIONS = [op for op in _MODEL.operation_names]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_any_values_get_aws_errors_only(eng, operation):
+    sqs = eng.client("sqs")
+    urls = [sqs.create_queue(QueueName="q")["QueueUrl"],
+            sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]]
+    call = getattr(sqs, _snake(operation))
+    shape = _MODEL.operation_model(operation).input_shape
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(params=_values(shape) if shape is not None else st.just({}), url=st.sampled_from(urls))
+    def check(params, url):
+        if "QueueUrl" in params:
+            params["QueueUrl"] = url
+        if "WaitTimeSeconds" in params:
+            params["WaitTimeSeconds"] = 0  # (a long poll waits on the manual clock)
+        try:
+            call(**params)
+        except (engine.ClientError, engine.errors.ParamValidationError):
+            pass
+
+    check()
