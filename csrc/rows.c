@@ -17,9 +17,33 @@ static const uint8_t ESCAPE_EXTRA[256] = {
 static const char HEX[] = "0123456789abcdef";
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* 1 when one of the 8 bytes of x needs escaping (< 0x20, '"' or '\\'): the word-at-a-time tests
+ * "has a byte less than n" and "has a zero byte" (after xor with the byte to find). A match can
+ * also flag a byte above it (a borrow), never miss one: flagged words are rechecked byte by byte. */
+EN_INLINE int word_needs_escape(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 1 : 0;
+}
+
+EN_INLINE uint64_t load8(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Index of the first byte at or after i that needs escaping, or n. */
+EN_INLINE int64_t next_escape(const uint8_t *s, int64_t i, int64_t n) {
+    while (i + 8 <= n && !word_needs_escape(load8(s + i)))
+        i += 8;
+    while (i < n && !ESCAPE_EXTRA[s[i]])
+        i++;
+    return i;
+}
+
 EN_INLINE int64_t json_length(const uint8_t *s, int64_t n) {
     int64_t extra = 0;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = next_escape(s, 0, n); i < n; i = next_escape(s, i + 1, n))
         extra += ESCAPE_EXTRA[s[i]];
     return n + extra + 2;
 }
@@ -27,10 +51,8 @@ EN_INLINE int64_t json_length(const uint8_t *s, int64_t n) {
 static uint8_t *json_write(const uint8_t *s, int64_t n, uint8_t *out) {
     *out++ = '"';
     int64_t start = 0;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = next_escape(s, 0, n); i < n; i = next_escape(s, i + 1, n)) {
         uint8_t c = s[i];
-        if (EN_LIKELY(!ESCAPE_EXTRA[c]))
-            continue;
         memcpy(out, s + start, (size_t)(i - start));
         out += i - start;
         start = i + 1;
