@@ -51,6 +51,8 @@ log = logging.getLogger("engine.sns")
 
 _enc = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept as is (as AWS does)
 USER_AGENT = "Amazon Simple Notification Service Agent"
+ENGINE_CLOSED_CODE = "EngineClosed"
+ENGINE_CLOSED_MESSAGE = "The engine closed before this delivery could be made."
 DEFAULT_CONTENT_TYPE = "text/plain; charset=UTF-8"
 BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
 
@@ -531,12 +533,12 @@ class Lane:
                 self._done.wait(remaining)
         return True
 
-    def close(self, timeout: float) -> int:
+    def close(self, timeout: float) -> list:
         """Finish what is queued (up to `timeout`), then stop; returns the items left undone."""
         self.drain(timeout)
         with self._lock:
             self._closed = True
-            left = sum(len(q) for q in self._queues.values())
+            left = [fn for q in self._queues.values() for fn in q]
             self._queues.clear()
             self._ready.clear()
             self._work.notify_all()
@@ -556,7 +558,7 @@ class Dispatcher:
         workers = limits.SNS_DELIVERY_WORKERS_MAX
         self.lanes = {"http": Lane("http", workers), "lambda": Lane("lambda", workers),
                       "firehose": Lane("firehose", workers)}
-        self._timers: set = set()
+        self._timers: dict = {}       # retry timer -> the delivery it will run
         self._tlock = threading.Lock()
         self.failures: deque = deque(maxlen=10_000)   # undeliverable and discarded (no DLQ)
         self.dead_lettered = 0
@@ -565,7 +567,7 @@ class Dispatcher:
 
     def submit(self, lane: str, key, fn) -> None:
         if not self.lanes[lane].submit(key, fn):
-            log.warning("SNS %s delivery dropped: the engine is closed", lane)
+            fn.abandon(self)
 
     def later(self, delay: float, lane: str, key, fn) -> None:
         if delay <= 0:
@@ -575,15 +577,17 @@ class Dispatcher:
 
         def fire():
             with self._tlock:
-                self._timers.discard(holder[0])
+                self._timers.pop(holder[0], None)
             self.submit(lane, key, fn)
 
         with self._tlock:
-            if self._closed:
-                return
-            timer = self.clock.call_later(delay, fire)
-            holder.append(timer)
-            self._timers.add(timer)
+            closed = self._closed
+            if not closed:
+                timer = self.clock.call_later(delay, fire)
+                holder.append(timer)
+                self._timers[timer] = fn
+        if closed:
+            fn.abandon(self)
 
     @property
     def scheduled_retries(self) -> int:
@@ -601,17 +605,21 @@ class Dispatcher:
         return ok and all(not lane.pending for lane in self.lanes.values())
 
     def close(self) -> None:
+        """Run what is queued (for up to CLOSE_TIMEOUT_S), then stop. Deliveries left undone (still
+        queued, or waiting for a retry) are accounted for as failures: to the subscription's
+        dead-letter queue, else in `failures`."""
         with self._tlock:
             self._closed = True
-            timers = list(self._timers)
+            timers = dict(self._timers)
             self._timers.clear()
         for timer in timers:
             timer.cancel()
         deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
+        undone = list(timers.values())
         for lane in self.lanes.values():
-            left = lane.close(max(0.0, deadline - time.monotonic()))
-            if left:
-                log.warning("SNS: %d %s deliveries still queued at close were dropped", left, lane.name)
+            undone += lane.close(max(0.0, deadline - time.monotonic()))
+        for attempt in undone:
+            attempt.abandon(self)
 
     # --- undeliverable messages ------------------------------------------------------------
     def fail(self, sub, msg, body, code: str, message: str, *, dead_letter: bool = True) -> None:
@@ -818,6 +826,21 @@ class _Attempt:
 
     def __call__(self):
         self.target.attempt(self)
+
+    def abandon(self, dispatcher) -> None:
+        """The engine closed before this delivery was made: account for it as a failure."""
+        if self.kind != "Notification":
+            log.info("SNS %s to %s not sent: the engine closed", self.kind, self.target.sub.endpoint)
+            return
+        sub = self.target.sub
+        msgs = self.msg if isinstance(self.msg, list) else [self.msg]
+        bodies = self.body if isinstance(self.body, list) else [self.body] * len(msgs)
+        for m, body in zip(msgs, bodies):
+            if body is None:
+                body = m.content(sub.content_key)
+            elif not isinstance(body, str):   # a Lambda event
+                body = json.dumps(body)
+            dispatcher.fail(sub, m, body, ENGINE_CLOSED_CODE, ENGINE_CLOSED_MESSAGE)
 
 
 class HttpTarget(Target):

@@ -403,7 +403,7 @@ def test_lane_runs_a_key_serially_and_keys_in_parallel():
     gate.set()
     assert lane.drain(5)
     assert [s for s in seen if s[0] == "slow"] == [("slow", 0), ("slow", 1), ("slow", 2)]
-    assert lane.close(1) == 0
+    assert lane.close(1) == []
     assert lane.submit("x", lambda: None) is False
 
 

@@ -134,3 +134,27 @@ def test_control_plane_calls_do_not_grow_with_the_account():
     small, large = costs(200), costs(3000)
     # 15 times the topics and subscriptions: a loop over them would add thousands of lines
     assert {op: large[op] - small[op] < 20 for op in small} == {op: True for op in small}, (small, large)
+
+
+def test_deliveries_waiting_for_a_retry_at_close_are_accounted_for(clock, tmp_path, endpoint):
+    eng = engine.Engine(clock=clock, s3_root=str(tmp_path))
+    sns = eng.client("sns")
+    backend = eng.backend("sns")
+    arn = sns.create_topic(Name="t")["TopicArn"]
+    dlq = eng.backend("sqs").create_queue("dlq")
+    subs = []
+    for path, attributes in (("/plain", {}), ("/dlq", {"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq.arn})})):
+        subs.append(sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url + path,
+                                  ReturnSubscriptionArn=True, Attributes=attributes)["SubscriptionArn"])
+    backend.drain()
+    for request in endpoint.wait_for(2):
+        sns.confirm_subscription(TopicArn=arn, Token=json.loads(request["body"])["Token"])
+    endpoint.statuses[:] = [500, 500]          # both notifications fail once: each waits for a retry
+    mid = sns.publish(TopicArn=arn, Message="m")["MessageId"]
+    backend.drain()
+    assert backend.dispatcher.scheduled_retries == 2
+    eng.close()
+    assert backend.dispatcher.scheduled_retries == 0
+    [failure] = [f for f in backend.failures if f["MessageId"] == mid]
+    assert failure["SubscriptionArn"] == subs[0] and failure["ErrorCode"] == "EngineClosed"
+    assert backend.dispatcher.dead_lettered == 1   # the other one went to its dead-letter queue
