@@ -8,7 +8,9 @@
 models.py holds topics, subscriptions and publishing, filter.py the filter-policy language
 (validated and compiled once per subscription), delivery.py the per-protocol delivery (SQS,
 Lambda, HTTP/S, Firehose; email, email-json, sms and application into `engine.outbox`), errors.py
-the AWS error codes and client.py the boto3 shapes.
+the AWS error codes and client.py the boto3 shapes; jsontext.py parses the JSON held in string
+parameters as AWS does (iteratively, with its limits and messages) and slots.py keeps the
+subscription and topic lists whose every change is O(1).
 """
 from .models import Message, SNSBackend, Subscription, Topic
 

@@ -2,8 +2,9 @@
 
 Protocols and where they run:
 
-- sqs: synchronously in the publishing thread, through the SQS model (`Queue.send_bodies` /
-  `Queue.send_batch`, one lock acquisition per subscription per publish call). An in-process
+- sqs: synchronously in the publishing thread, through the SQS model (`Queue.send_raw` for
+  plain bodies, `Queue.send_batch` with attributes or group ids), one call per subscription per
+  publish call. An in-process
   queue append never blocks on anything slow, and the publisher learns nothing from it (as in
   AWS, Publish succeeds whatever the delivery outcome).
 - email, email-json, sms, application: appended to `engine.outbox` (no mail or phone can be
@@ -20,13 +21,15 @@ subscription or topic (default: 3 retries 20 s apart); the AWS-managed endpoints
 Firehose) use the fixed 100,015-attempt policy, and only for server-side errors. Client-side
 errors (queue, stream or function missing, message refused) and exhausted retries go to the
 subscription's dead-letter queue (RedrivePolicy), or are discarded and recorded in
-`Dispatcher.failures`. Delays are timers on the engine clock, so tests advance a ManualClock
+`Dispatcher.failures`; so are deliveries the engine closes on (EngineClosed). Delays are timers
+on the engine clock, so tests advance a ManualClock
 instead of sleeping; the retry itself then runs on the lane. No jitter is applied, so retry times
 are deterministic.
 
 Signatures: envelopes carry SignatureVersion/Signature/SigningCertURL in AWS's layout, but the
-Signature is a digest of the canonical string, not an RSA signature: it cannot be verified
-against a certificate.
+Signature is a placeholder (pseudo-random from the message's number for notifications, a digest
+of the canonical string for confirmations), not an RSA signature: it cannot be verified against
+a certificate.
 """
 from __future__ import annotations
 
