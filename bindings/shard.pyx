@@ -159,7 +159,8 @@ cdef class Shard:
         with nogil:
             c_shard.en_shard_stats_get(self.s, &st)
         return {"first_seq": st.first_seq, "last_seq": st.last_seq, "records": st.records,
-                "bytes_allocated": st.bytes_allocated, "chunks": st.n_chunks, "last_ts": st.last_ts}
+                "bytes_allocated": st.bytes_allocated, "spare_bytes": st.spare_bytes, "chunks": st.n_chunks,
+                "last_ts": st.last_ts}
 
 
 cdef object _span_batch(c_shard.en_span span):

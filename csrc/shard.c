@@ -91,14 +91,9 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     return EN_OK;
 }
 
-#define EN_MAX_SPARE_CHUNKS 2
-
 void en_shard_destroy(en_shard *s) {
-    while (s->spare) {
-        en_chunk *next = s->spare->next;
-        chunk_free(s->spare);
-        s->spare = next;
-    }
+    if (s->spare) chunk_free(s->spare);
+    s->spare = NULL;
     en_chunk *c = s->head;
     while (c) {
         en_chunk *next = c->next;
@@ -120,8 +115,9 @@ static void link_chunk(en_shard *s, en_chunk *c) {
     pthread_mutex_unlock(&s->list_lock);
 }
 
-/* Called with list_lock held. A chunk no reader pins goes to the spare list (up to a few),
- * so steady-state ingestion with retention reuses memory already faulted in. */
+/* Called with list_lock held. A chunk no reader pins becomes the spare (the larger of it and
+ * the current spare stays), so steady-state ingestion with retention reuses memory already
+ * faulted in without holding more than one chunk in reserve. */
 static void unlink_head(en_shard *s) {
     en_chunk *c = s->head;
     s->head = c->next;
@@ -129,27 +125,23 @@ static void unlink_head(en_shard *s) {
     s->n_chunks--;
     s->bytes_allocated -= chunk_bytes(c);
     if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        if (s->n_spare < EN_MAX_SPARE_CHUNKS) {
-            c->next = s->spare;
-            s->spare = c;
-            s->n_spare++;
-        } else {
+        if (s->spare && chunk_bytes(s->spare) >= chunk_bytes(c)) {
             chunk_free(c);
+        } else {
+            if (s->spare) chunk_free(s->spare);
+            c->next = NULL;
+            s->spare = c;
         }
     }
 }
 
-/* A spare chunk big enough for the next record, reset for reuse; NULL if none. */
+/* The spare chunk if it is big enough for the next record, reset for reuse; NULL if not. */
 static en_chunk *take_spare(en_shard *s, int64_t first_seq, int64_t dlen, int64_t klen) {
     en_chunk *found = NULL;
     pthread_mutex_lock(&s->list_lock);
-    for (en_chunk **link = &s->spare; *link; link = &(*link)->next) {
-        if ((*link)->data_cap >= dlen && (*link)->key_cap >= klen) {
-            found = *link;
-            *link = found->next;
-            s->n_spare--;
-            break;
-        }
+    if (s->spare && s->spare->data_cap >= dlen && s->spare->key_cap >= klen) {
+        found = s->spare;
+        s->spare = NULL;
     }
     pthread_mutex_unlock(&s->list_lock);
     if (found) {
@@ -375,6 +367,19 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
         if (n > 0 && s->head->seqs[n - 1] >= s->trim_seq) break;
         unlink_head(s);
     }
+    /* Every record hidden: the memory comes back, newest chunk and spare included. The writer
+     * uses the tail without list_lock, so only when no append is under way (lock order is
+     * write_lock then list_lock: try, never wait). */
+    if (s->head && s->trim_seq > visible && pthread_mutex_trylock(&s->write_lock) == 0) {
+        if (s->trim_seq > LOAD(&s->visible_seq)) {
+            while (s->head) unlink_head(s);
+            if (s->spare) chunk_free(s->spare);
+            s->spare = NULL;
+            s->next_records = s->cfg.min_chunk_records;   /* an idle shard starts small again */
+            s->next_bytes = s->cfg.min_chunk_bytes;
+        }
+        pthread_mutex_unlock(&s->write_lock);
+    }
     pthread_mutex_unlock(&s->list_lock);
 }
 
@@ -395,6 +400,7 @@ void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
         }
     }
     out->bytes_allocated = s->bytes_allocated;
+    out->spare_bytes = s->spare ? chunk_bytes(s->spare) : 0;
     out->n_chunks = s->n_chunks;
     out->last_ts = s->last_ts;
     pthread_mutex_unlock(&s->list_lock);

@@ -50,8 +50,8 @@ typedef struct {
     int64_t last_ts;         /* arrival timestamps never go backwards within a shard */
     int64_t next_records, next_bytes;   /* geometric growth of chunk sizes */
     int64_t bytes_allocated;            /* all buffers of all chunks */
-    en_chunk *spare;                    /* trimmed chunks kept for reuse: no fresh page faults */
-    int64_t n_spare;
+    en_chunk *spare;                    /* one trimmed chunk kept for reuse (no fresh page faults);
+                                           freed with the last chunk once retention empties the shard */
 } en_shard;
 
 typedef struct {
@@ -64,6 +64,7 @@ typedef struct {
     int64_t last_seq;        /* newest readable (visible_seq) */
     int64_t records;         /* readable records */
     int64_t bytes_allocated;
+    int64_t spare_bytes;     /* the spare chunk, if one is kept */
     int64_t n_chunks;
     int64_t last_ts;
 } en_shard_stats;
@@ -91,7 +92,9 @@ int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms);
 int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
 
 /* Hide records older than min_ts_ms; then, while more than max_bytes are allocated, drop the
- * oldest chunks. Frees every chunk whose records are all hidden (except the newest). */
+ * oldest chunks. Frees every chunk whose records are all hidden; once every record is hidden,
+ * the newest chunk and the spare go too (unless a writer is appending right then: the next
+ * trim frees them), so an expired shard holds no memory. */
 void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
 
 void en_shard_stats_get(en_shard *s, en_shard_stats *out);

@@ -31,6 +31,7 @@ cdef extern from "shard.h" nogil:
         int64_t last_seq
         int64_t records
         int64_t bytes_allocated
+        int64_t spare_bytes
         int64_t n_chunks
         int64_t last_ts
 

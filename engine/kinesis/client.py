@@ -70,11 +70,10 @@ def _shard_shape(shard) -> dict:
     return out
 
 
-def _child_shards(stream: Stream, shard) -> list[dict]:
-    children = [s for s in stream.shards if s.parent == shard.shard_id or s.adjacent_parent == shard.shard_id]
+def _child_shards(shard) -> list[dict]:
     return [{"ShardId": c.shard_id, "ParentShards": [p for p in (c.parent, c.adjacent_parent) if p],
              "HashKeyRange": {"StartingHashKey": str(c.start_hash), "EndingHashKey": str(c.end_hash)}}
-            for c in children]
+            for c in shard.children]
 
 
 def _next_token(kind: str, now_ms: int, *fields) -> str:
@@ -183,47 +182,44 @@ class KinesisClient(BaseClient):
     def describe_stream(self, StreamName=None, Limit=None, ExclusiveStartShardId=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
         limit = 100 if Limit is None else self._check_range("limit", Limit, 1, 10000)
-        shards = stream.visible_shards()
-        if ExclusiveStartShardId is not None:
-            after = parse_shard_id(check_str("ExclusiveStartShardId", ExclusiveStartShardId))
-            shards = [s for s in shards if after is not None and s.index > after]
-        page = shards[:limit]
+        page, more = stream.shard_page(*self._after(ExclusiveStartShardId, limit))
         fields = self._summary_fields(stream)
         description = {k: fields[k] for k in ("StreamName", "StreamARN", "StreamStatus", "StreamModeDetails")}
         description["Shards"] = [_shard_shape(s) for s in page]
-        description["HasMoreShards"] = len(shards) > limit
+        description["HasMoreShards"] = more
         description.update({k: v for k, v in fields.items() if k not in description})
         return {"StreamDescription": description}
+
+    @staticmethod
+    def _after(exclusive_start_shard_id, limit: int) -> tuple[int, int]:
+        """(index to page after, page size): an id that names no shard lists nothing."""
+        if exclusive_start_shard_id is None:
+            return -1, limit
+        after = parse_shard_id(check_str("ExclusiveStartShardId", exclusive_start_shard_id))
+        return (after, limit) if after is not None else (-1, 0)
 
     def describe_stream_summary(self, StreamName=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
         summary = self._summary_fields(stream)
-        summary["OpenShardCount"] = len(stream.open_shards())
+        summary["OpenShardCount"] = stream.open_count
         summary["ConsumerCount"] = len(stream.consumers)
         summary["MaxRecordSizeInKiB"] = stream.max_record_size_kib
         return {"StreamDescriptionSummary": summary}
 
     def list_streams(self, Limit=None, ExclusiveStartStreamName=None, NextToken=None):
         limit = 100 if Limit is None else self._check_range("limit", Limit, 1, limits.KINESIS_LIST_STREAMS_MAX)
-        names = sorted(self._backend.streams)
         start = ExclusiveStartStreamName
         if NextToken is not None:
             start = _read_next_token("streams", NextToken, 1, self._engine.clock.now_ms(), None)[0]
-        if start is not None:
-            names = [n for n in names if n > start]
-        page = names[:limit]
-        out = {
-            "StreamNames": page,
-            "HasMoreStreams": len(names) > limit,
-            "StreamSummaries": [],
-        }
+        page, more = self._backend.names_after(start, limit)
+        out = {"StreamNames": page, "HasMoreStreams": more, "StreamSummaries": []}
         for name in page:
             s = self._backend.streams.get(name)
             if s is not None:
                 out["StreamSummaries"].append({
                     "StreamName": s.name, "StreamARN": s.arn, "StreamStatus": s.status,
                     "StreamModeDetails": {"StreamMode": s.mode}, "StreamCreationTimestamp": _dt(s.created)})
-        if len(names) > limit:
+        if more:
             out["NextToken"] = _next_token("streams", self._engine.clock.now_ms(), page[-1])
         return out
 
@@ -234,58 +230,70 @@ class KinesisClient(BaseClient):
             if StreamName is not None or ExclusiveStartShardId is not None or ShardFilter is not None:
                 raise InvalidArgumentException(
                     "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
-            name, incarnation, after = _read_next_token("shards", NextToken, 3, self._engine.clock.now_ms(),
-                                                        limits.KINESIS_NEXT_TOKEN_TTL_S)
+            name, incarnation, after, kind, value = _read_next_token(
+                "shards", NextToken, 5, self._engine.clock.now_ms(), limits.KINESIS_NEXT_TOKEN_TTL_S)
             stream = self._backend.streams.get(name)
             if stream is None or stream.incarnation != int(incarnation):
                 raise kinesis_errors.ExpiredNextTokenException(
                     f"The NextToken has expired: stream {name} was deleted after it was issued.")
-            shards = [s for s in stream.visible_shards() if s.index > int(after)]
+            after = int(after)
+            kind = kind or None
+            value = None if not value else int(value) if kind == "AFTER_SHARD_ID" else float(value)
+            keep = self._shard_filter(stream, kind, value)[1]
         else:
             stream = self._stream(StreamName, StreamARN)
-            shards = self._filter_shards(stream, ShardFilter)
+            kind, value = self._filter_params(ShardFilter)
+            after, keep = self._shard_filter(stream, kind, value)
             if ExclusiveStartShardId is not None:
-                after = parse_shard_id(check_str("ExclusiveStartShardId", ExclusiveStartShardId))
-                shards = [s for s in shards if after is not None and s.index > after]
-        page = shards[:limit]
+                start, size = self._after(ExclusiveStartShardId, limit)
+                after = max(after, start) if size else len(stream.shards)
+        page, more = stream.shard_page(after, limit, keep)
         out = {"Shards": [_shard_shape(s) for s in page]}
-        if len(shards) > limit:
+        if more:
             out["NextToken"] = _next_token("shards", self._engine.clock.now_ms(), stream.name, stream.incarnation,
-                                           page[-1].index)
+                                           page[-1].index, kind or "", "" if value is None else repr(value))
         return out
 
-    def _filter_shards(self, stream: Stream, shard_filter) -> list:
-        shards = stream.visible_shards()
+    @staticmethod
+    def _filter_params(shard_filter) -> tuple[str | None, int | float | None]:
+        """A ShardFilter as (type, its shard index (-1: names no shard) or epoch timestamp)."""
         if shard_filter is None:
-            return shards
+            return None, None
         check_dict("ShardFilter", shard_filter)
         kind = shard_filter.get("Type")
         if kind not in _SHARD_FILTERS:
             raise ValidationException(constraint_message("shardFilter.type", kind,
                                                          f"Member must satisfy enum value set: [{', '.join(_SHARD_FILTERS)}]"))
-        now = stream.clock.now()
-        horizon = now - stream.retention_seconds
-
-        def open_at(s, t):   # the ShardFilter reference: start <= t and (end >= t or still open)
-            return s.created_at <= t and (s.is_open or s.closed_at >= t)
-
         if kind == "AFTER_SHARD_ID":
             if "ShardId" not in shard_filter:
                 raise InvalidArgumentException("ShardId is required for ShardFilter type AFTER_SHARD_ID.")
             after = parse_shard_id(shard_filter["ShardId"])
-            return [s for s in shards if after is not None and s.index > after]
+            return kind, -1 if after is None else after
+        if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP"):
+            if "Timestamp" not in shard_filter:
+                raise InvalidArgumentException(f"Timestamp is required for ShardFilter type {kind}.")
+            return kind, _to_epoch("ShardFilter.Timestamp", shard_filter["Timestamp"])
+        return kind, None
+
+    @staticmethod
+    def _shard_filter(stream: Stream, kind: str | None, value: int | float | None):
+        """(index to page after, predicate or None) for a ShardFilter's type and value."""
+        def open_at(s, t):   # the ShardFilter reference: start <= t and (end >= t or still open)
+            return s.created_at <= t and (s.is_open or s.closed_at >= t)
+
+        if kind == "AFTER_SHARD_ID":
+            return (value, None) if value >= 0 else (len(stream.shards), None)   # an unknown id: nothing
         if kind == "AT_LATEST":
-            return [s for s in shards if s.is_open]
+            return -1, lambda s: s.is_open
         if kind == "AT_TRIM_HORIZON":
-            return [s for s in shards if open_at(s, max(horizon, stream.created))]
-        if kind == "FROM_TRIM_HORIZON":
-            return shards
-        if "Timestamp" not in shard_filter:
-            raise InvalidArgumentException(f"Timestamp is required for ShardFilter type {kind}.")
-        t = _to_epoch("ShardFilter.Timestamp", shard_filter["Timestamp"])
+            t = max(stream.clock.now() - stream.retention_seconds, stream.created)
+            return -1, lambda s: open_at(s, t)
         if kind == "AT_TIMESTAMP":
-            return [s for s in shards if open_at(s, max(t, stream.created))]
-        return [s for s in shards if s.is_open or s.closed_at >= t]   # FROM_TIMESTAMP
+            t = max(value, stream.created)
+            return -1, lambda s: open_at(s, t)
+        if kind == "FROM_TIMESTAMP":
+            return -1, lambda s: s.is_open or s.closed_at >= value
+        return -1, None   # no filter, FROM_TRIM_HORIZON
 
     # --- writes --------------------------------------------------------------------------
     def put_record(self, Data, PartitionKey=None, StreamName=None, ExplicitHashKey=None,
@@ -372,7 +380,7 @@ class KinesisClient(BaseClient):
         stream = self._stream(StreamName, StreamARN)
         check_str("ShardId", ShardId)
         shard = stream.shard(ShardId)
-        if not shard.is_open and shard not in stream.visible_shards():
+        if not stream.is_visible(shard):
             # a closed shard is readable for the retention period only
             raise shard_not_found(ShardId, stream.name, self._backend.account_id)
         position = self._resolve_position(stream, shard, ShardIteratorType, StartingSequenceNumber, Timestamp,
@@ -425,7 +433,7 @@ class KinesisClient(BaseClient):
         stream.charge_read_bytes(shard, nbytes)
         out = {"Records": records, "MillisBehindLatest": behind}
         if not shard.is_open and not shard.has_records_from(position):
-            out["ChildShards"] = _child_shards(stream, shard)
+            out["ChildShards"] = _child_shards(shard)
         else:
             out["NextShardIterator"] = iterators.encode(iterators.IteratorState(
                 stream.name, state.stream_incarnation, shard.index, position, now_ms))
@@ -478,13 +486,12 @@ class KinesisClient(BaseClient):
         if mode not in ("PROVISIONED", "ON_DEMAND"):
             raise ValidationException(constraint_message("streamModeDetails.streamMode", mode,
                                                          "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))
-        stream.mode = mode
+        stream.set_mode(mode)
         return {}
 
     def describe_limits(self):
-        streams = self._backend.streams.values()
         return {"ShardLimit": limits.KINESIS_SHARD_COUNT_MAX, "OpenShardCount": self._backend.open_shard_count(),
-                "OnDemandStreamCount": sum(1 for s in streams if s.mode == "ON_DEMAND"), "OnDemandStreamCountLimit": 50}
+                "OnDemandStreamCount": self._backend.on_demand_stream_count(), "OnDemandStreamCountLimit": 50}
 
     def enable_enhanced_monitoring(self, ShardLevelMetrics, StreamName=None, StreamARN=None, StreamId=None):
         return self._set_metrics(StreamName, StreamARN, ShardLevelMetrics, enable=True)
@@ -719,7 +726,7 @@ class ShardEventStream:
         event = {"Records": records, "ContinuationSequenceNumber": format_sequence_number(continuation),
                  "MillisBehindLatest": behind}
         if not shard.is_open and not shard.has_records_from(self._position):
-            event["ChildShards"] = _child_shards(stream, shard)
+            event["ChildShards"] = _child_shards(shard)
             self._done = True
         return {"SubscribeToShardEvent": event}
 

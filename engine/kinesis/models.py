@@ -87,7 +87,7 @@ class _TokenBucket:
 class Shard:
     """One shard: its hash-key range, lineage, sequence range and its native log."""
 
-    __slots__ = ("index", "shard_id", "log", "start_hash", "end_hash", "parent", "adjacent_parent",
+    __slots__ = ("index", "shard_id", "log", "start_hash", "end_hash", "parent", "adjacent_parent", "children",
                  "starting_seq", "ending_seq", "created_at", "closed_at", "write_records", "write_bytes",
                  "read_calls", "read_bytes", "window_records", "window_bytes")
 
@@ -100,6 +100,7 @@ class Shard:
         self.end_hash = end_hash
         self.parent = parent
         self.adjacent_parent = adjacent_parent
+        self.children: list[Shard] = []
         self.starting_seq = starting_seq
         self.ending_seq: int | None = None
         self.created_at = now
@@ -257,10 +258,35 @@ class Stream:
     def open_shards(self) -> list[Shard]:
         return [s for s in self.shards if s.is_open]
 
+    @property
+    def open_count(self) -> int:
+        return len(self._layout.shards)
+
     def visible_shards(self) -> list[Shard]:
         """Open shards plus closed ones still inside the retention period."""
+        return self.shard_page(-1, len(self.shards))[0]
+
+    def is_visible(self, shard: Shard) -> bool:
+        return shard.is_open or shard.closed_at >= self.clock.now() - self.retention_seconds
+
+    def shard_page(self, after: int, limit: int, keep=None) -> tuple[list[Shard], bool]:
+        """Up to `limit` visible shards with index > after (and keep(shard) true), in index
+        order, and whether more follow: a walk from `after`, not over the whole list."""
         cutoff = self.clock.now() - self.retention_seconds
-        return [s for s in self.shards if s.is_open or s.closed_at >= cutoff]
+        page, shards = [], self.shards
+        for i in range(max(after + 1, 0), len(shards)):
+            shard = shards[i]
+            if (shard.is_open or shard.closed_at >= cutoff) and (keep is None or keep(shard)):
+                if len(page) == limit:
+                    return page, True
+                page.append(shard)
+        return page, False
+
+    def set_mode(self, mode: str) -> None:
+        with self._admin_lock:
+            if mode != self.mode:
+                self.backend.mode_changed(self.mode, mode)
+                self.mode = mode
 
     def shard(self, shard_ref) -> Shard:
         """A shard by index or shard id; ResourceNotFoundException if absent."""
@@ -450,8 +476,13 @@ class Stream:
             shard.read_bytes.tokens -= nbytes   # may go negative: later calls wait it out
 
     # --- resharding ------------------------------------------------------------------
-    def _new_shard(self, start: int, end: int, now: float, parent=None, adjacent=None) -> Shard:
-        shard = Shard(len(self.shards), start, end, self._seq.next_value, now, parent, adjacent)
+    def _new_shard(self, start: int, end: int, now: float, parent: Shard | None = None,
+                   adjacent: Shard | None = None) -> Shard:
+        shard = Shard(len(self.shards), start, end, self._seq.next_value, now, parent and parent.shard_id,
+                      adjacent and adjacent.shard_id)
+        for p in (parent, adjacent):
+            if p is not None:
+                p.children.append(shard)
         self.shards.append(shard)
         return shard
 
@@ -466,23 +497,27 @@ class Stream:
     def _reshard(self, change) -> None:
         self._layout_lock.acquire_exclusive()
         try:
+            if self.status == "DELETING":
+                raise stream_not_found(self.name, self.backend.account_id)
             now = self.clock.now()
+            before = self.open_count
             change(now)
             self._layout = _Layout(self.open_shards())
+            self.backend.shards_opened(self.open_count - before)
         finally:
             self._layout_lock.release_exclusive()
 
     def _split(self, parent: Shard, key: int, now: float) -> tuple[Shard, Shard]:
         # With the layout held exclusively.
         self._close(parent, now)
-        return (self._new_shard(parent.start_hash, key - 1, now, parent.shard_id),
-                self._new_shard(key, parent.end_hash, now, parent.shard_id))
+        return (self._new_shard(parent.start_hash, key - 1, now, parent),
+                self._new_shard(key, parent.end_hash, now, parent))
 
     def _merge(self, low: Shard, high: Shard, now: float) -> Shard:
         # With the layout held exclusively; `low` ends just below where `high` starts.
         self._close(low, now)
         self._close(high, now)
-        return self._new_shard(low.start_hash, high.end_hash, now, low.shard_id, high.shard_id)
+        return self._new_shard(low.start_hash, high.end_hash, now, low, high)
 
     def split_shard(self, shard_ref: str, new_starting_hash_key: int) -> tuple[Shard, Shard]:
         with self._admin_lock:
@@ -517,7 +552,7 @@ class Stream:
                 self._close(a, now)
                 self._close(b, now)
                 child.append(self._new_shard(min(a.start_hash, b.start_hash), max(a.end_hash, b.end_hash), now,
-                                             a.shard_id, b.shard_id))
+                                             a, b))
 
             self._reshard(change)
             return child[0]
@@ -534,7 +569,7 @@ class Stream:
             if self.mode == "ON_DEMAND":
                 raise ValidationException(f"Request is invalid. Stream {self.name} under account "
                                           f"{self.backend.account_id} is in On-Demand mode.")
-            current = len(self.open_shards())
+            current = self.open_count
             if target > 2 * current or target * 2 < current:
                 raise LimitExceededException(
                     f"UpdateShardCount cannot scale up over double your current open shard count ({current}) "
@@ -715,6 +750,10 @@ class KinesisBackend:
         self.memory_cap_bytes: int | None = None
         self.streams: dict[str, Stream] = {}
         self._lock = threading.RLock()
+        # Kept as they change, so no control-plane call walks every stream.
+        self._names: list[str] = []          # sorted: ListStreams pages by bisection
+        self._open_shards = 0
+        self._on_demand_streams = 0
 
     def create_stream(self, name: str, shard_count: int | None = None, mode: str = "PROVISIONED",
                       max_record_size_kib: int | None = None, tags: dict | None = None) -> Stream:
@@ -732,6 +771,9 @@ class KinesisBackend:
             stream = Stream(self, name, shard_count, mode,
                             max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
             self.streams[name] = stream
+            bisect.insort(self._names, name)
+            self._open_shards += shard_count
+            self._on_demand_streams += mode == "ON_DEMAND"
             return stream
 
     def delete_stream(self, name: str, enforce_consumer_deletion: bool = False) -> None:
@@ -742,7 +784,10 @@ class KinesisBackend:
                     f"Stream {name} under account {self.account_id} has registered consumers. Use "
                     "EnforceConsumerDeletion to delete it with its consumers.")
             del self.streams[name]
-            stream.delete()
+            del self._names[bisect.bisect_left(self._names, name)]
+            stream.delete()   # waits for a reshard under way; none starts after
+            self._open_shards -= stream.open_count
+            self._on_demand_streams -= stream.mode == "ON_DEMAND"
 
     def get_stream(self, name: str) -> Stream:
         stream = self.streams.get(name)
@@ -766,7 +811,26 @@ class KinesisBackend:
         raise ResourceNotFoundException(f"Consumer {arn} not found.")
 
     def open_shard_count(self) -> int:
-        return sum(len(s.open_shards()) for s in self.streams.values())
+        return self._open_shards
+
+    def on_demand_stream_count(self) -> int:
+        return self._on_demand_streams
+
+    def shards_opened(self, delta: int) -> None:
+        with self._lock:
+            self._open_shards += delta
+
+    def mode_changed(self, old: str, new: str) -> None:
+        with self._lock:
+            self._on_demand_streams += (new == "ON_DEMAND") - (old == "ON_DEMAND")
+
+    def names_after(self, start: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` stream names after `start` (None: from the first) in name order, and
+        whether more follow."""
+        with self._lock:
+            i = 0 if start is None else bisect.bisect_right(self._names, start)
+            page = self._names[i:i + limit]
+            return page, i + limit < len(self._names)
 
     def close(self) -> None:
         pass

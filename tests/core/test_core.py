@@ -164,8 +164,10 @@ def test_trim_frees_whole_chunks_and_memory_cap():
     assert after["bytes_allocated"] <= 4096 + 2048 and after["chunks"] < before["chunks"]
     first = after["first_seq"]
     assert first > 0 and shard.read(0).column("sequence_number")[0].as_py() == first
-    shard.trim(10**9)    # everything expired: the newest chunk stays allocated for the writer
-    assert shard.stats()["records"] == 0 and shard.stats()["chunks"] == 1
+    shard.trim(10**9)    # everything expired: every chunk goes, the spare too
+    stats = shard.stats()
+    assert stats["records"] == 0 and stats["chunks"] == 0
+    assert stats["bytes_allocated"] == 0 and stats["spare_bytes"] == 0
     assert shard.read(0) is None
     shard.append(seqs, 10**9, ["k"], [b"new"])
     assert shard.read(0).column("data").to_pylist() == [b"new"]
@@ -333,3 +335,34 @@ def test_reads_take_any_int64_bounds():
     shard.trim(-2**63, -2**63)
     shard.trim(2**63 - 1, 2**63 - 1)
     assert shard.stats()["records"] == 0
+
+
+def test_memory_comes_back_when_retention_empties_a_shard():
+    """Steady ingestion under retention keeps at most one spare chunk; once every record has
+    expired the shard reports no memory at all; writing again starts from small chunks."""
+    shard, seqs = _core.Shard(min_chunk_records=64, min_chunk_bytes=4096, max_chunk_bytes=1 << 20), \
+        _core.SequenceSource(0)
+    data = [b"x" * 1000] * 200
+    peak = 0
+    for t in range(200):
+        shard.append(seqs, t * 1000, ["k"] * 200, data)
+        shard.trim(t * 1000 - 5000)                      # keep five seconds
+        stats = shard.stats()
+        peak = max(peak, stats["bytes_allocated"])
+        assert stats["spare_bytes"] <= stats["bytes_allocated"]      # one chunk in reserve, never more
+    assert shard.stats()["records"] == 6 * 200
+    shard.trim(10**9)
+    stats = shard.stats()
+    assert (stats["bytes_allocated"], stats["spare_bytes"], stats["chunks"], stats["records"]) == (0, 0, 0, 0)
+    shard.append(seqs, 10**9, ["k"], [b"again"])
+    assert shard.read(0).column("data").to_pylist() == [b"again"]
+    assert shard.stats()["bytes_allocated"] < peak / 10
+
+
+def test_a_pinned_chunk_outlives_its_trim():
+    shard, seqs = small_shard(), _core.SequenceSource(0)
+    shard.append(seqs, 1, ["k"] * 3, [b"abc"] * 3)
+    batch = shard.read(0)
+    shard.trim(10**9)
+    assert shard.stats()["bytes_allocated"] == 0
+    assert batch.column("data").to_pylist() == [b"abc"] * 3      # the reader's pin keeps it alive
