@@ -42,8 +42,8 @@ from . import filter as filters
 from . import jsontext
 from .slots import Slots
 from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InternalError,
-                     InvalidParameter, ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
-                     TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
+                     InvalidParameter, ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded,
+                     TagLimitExceeded, TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
 
 log = logging.getLogger("engine.sns")
 
@@ -578,8 +578,9 @@ class Topic:
     # --- native publishing API ----------------------------------------------------------------------
     def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
         """Publish one message. `attributes`: {name: (data_type, value)} with value str or bytes."""
-        msg = self.backend.prepare(self, body, subject=subject, attributes=attribute_set(native_attributes(attributes)),
-                                   structure=structure, group=group, dedup=dedup)
+        aset = attribute_set(native_attributes(attributes))
+        msg = self.backend.prepare(self, body, subject=subject, attributes=aset, structure=structure, group=group,
+                                   dedup=dedup)
         return self.backend.publish_prepared(self, [msg])[0]
 
     def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> list[Message]:
@@ -590,15 +591,10 @@ class Topic:
             if isinstance(bodies, (str, bytes, dict)) or not hasattr(bodies, "__iter__"):
                 raise _type_error("bodies", bodies, "a list of <class 'str'>")
             bodies = list(bodies)
-        per_message = isinstance(attributes, list)
-        shared = None
-        if per_message:
+        if isinstance(attributes, list):   # one map per body
             if len(attributes) != len(bodies):
                 raise ParamValidationError(f"Invalid length for parameter attributes: {len(attributes)} maps for "
                                            f"{len(bodies)} bodies")
-        else:
-            shared = attribute_set(native_attributes(attributes))
-        if per_message:
             sets = []
             converted = {}   # bulk publishers repeat a few attribute maps: resolve each once per call
             for given in attributes:
@@ -618,7 +614,7 @@ class Topic:
                         converted[key] = aset
                 sets.append(aset)
         else:
-            sets = [shared] * len(bodies)
+            sets = [attribute_set(native_attributes(attributes))] * len(bodies)
         return backend.publish_prepared(self, backend.prepare_many(self, bodies, sets, subject=subject, group=group))
 
 

@@ -59,7 +59,8 @@ def test_deep_json_in_subscription_attributes(sns, topic, sub, make_queue, name,
 
 @pytest.mark.parametrize("doc", [
     # within the parser's limit but deep: kept shallow by the policy's own fields
-    json.dumps({"http": {"defaultRequestPolicy": {"headerContentType": "x", "extra": json.loads("[" * 900 + "]" * 900)}}}),
+    json.dumps({"http": {"defaultRequestPolicy": {"headerContentType": "x",
+                                                  "extra": json.loads("[" * 900 + "]" * 900)}}}),
     json.dumps({"http": {"disableSubscriptionOverrides": json.loads("[" * 900 + "]" * 900)}}),
 ])
 def test_delivery_policies_hold_only_their_fields(sns, topic, doc):
@@ -120,11 +121,11 @@ def test_bad_data_types_are_refused(sns, topic, data_type):
                         **({"Type": error(e)["Type"]} if "Type" in error(e) else {})}
 
 
-@pytest.mark.parametrize("name", ["\ud800", "a b", "é"])
-def test_bad_attribute_names_are_refused(sns, topic, name):
+@pytest.mark.parametrize("name,bad", [("\ud800", "#xD800"), ("a b", "#x20"), ("é", "#xE9")])
+def test_bad_attribute_names_are_refused(sns, topic, name, bad):
     with pytest.raises(ClientError) as e:
         sns.publish(TopicArn=topic, Message="m", MessageAttributes={name: {"DataType": "String", "StringValue": "v"}})
-    assert error(e)["Message"].startswith(f"Invalid non-alphanumeric character '#x{ord(name[-1]) if len(name) == 1 else 0x20:X}'")
+    assert error(e)["Message"].startswith(f"Invalid non-alphanumeric character '{bad}'")
 
 
 @pytest.mark.parametrize("name,value", [("Owner", "x"), ("TopicArn", "x"), ("FifoTopic", "true"), ("Nope", "x"),

@@ -254,11 +254,12 @@ def test_sns_limits(policy, text):
 
 @pytest.mark.parametrize("text,reason", [
     # recorded from AWS
-    ("{invalidjson}", "Unexpected character ('i' (code 105)): was expecting double-quote to start field name\n at "
-                      "[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 2]"),
+    ("{invalidjson}", "Unexpected character ('i' (code 105)): was expecting double-quote to start field name\n "
+                      "at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, "
+                      "column: 2]"),
     ("invalid-json", "Unrecognized token 'invalid': was expecting (JSON String, Number, Array, Object or token "
-                     "'null', 'true' or 'false')\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` "
-                     "disabled); line: 1, column: 8]"),
+                     "'null', 'true' or 'false')\n at [Source: REDACTED "
+                     "(`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 8]"),
     # Jackson's wording for other faults, line and column counted on the text as given
     ('{\n  "a": [1,]\n}', "Unexpected character (']' (code 93)): expected a value\n at [Source: REDACTED "
                           "(`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 2, column: 11]"),
