@@ -473,3 +473,15 @@ def test_subject_takes_any_utf8_text(sns, topic, make_queue, receive):
         sns.publish(TopicArn=topic, Message="m", Subject=subject)
     assert [json.loads(m["Body"])["Subject"] for m in receive(url)] == [
         "my\u6c49\u5b57subject", "\u00e9t\u00e9 \U0001F600", "x" * 100]
+
+
+def test_empty_lists_are_present_as_aws_returns_them(sns, topic):
+    # recorded from AWS: SNS (a query-protocol service) answers an empty list as [] and leaves out
+    # only what it has nothing for (NextToken on the last page)
+    r = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[{"Id": "1", "Message": "m"}])
+    assert r["Failed"] == [] and len(r["Successful"]) == 1
+    assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == []
+    page = sns.list_subscriptions_by_topic(TopicArn=topic)
+    assert page["Subscriptions"] == [] and "NextToken" not in page
+    page = sns.list_subscriptions()
+    assert page["Subscriptions"] == [] and "NextToken" not in page
