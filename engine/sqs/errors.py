@@ -54,7 +54,8 @@ class InvalidAttributeValue(SQSError):
 
 
 class MissingParameter(SQSError):
-    code = "MissingParameter"
+    # AWS's JSON code for it; boto3 shows the query code in Code (recorded from AWS)
+    code = "MissingRequiredParameterException"
     query_code = "MissingParameter"
 
 

@@ -4,6 +4,8 @@ import hashlib
 
 import pytest
 
+import engine
+
 from engine import limits
 
 from .conftest import error_of
@@ -215,9 +217,10 @@ def test_batch_dedup_and_order(sqs, fifo_url):
 
 
 def test_fifo_validation(sqs, fifo_url):
-    with pytest.raises(sqs.exceptions.MissingParameter) as e:
+    with pytest.raises(engine.ClientError) as e:
         sqs.send_message(QueueUrl=fifo_url, MessageBody="x", MessageDeduplicationId="d")
-    assert error_of(e) == ("MissingParameter", "The request must contain the parameter MessageGroupId.")
+    assert error_of(e) == ("MissingRequiredParameterException", "The request must contain the parameter MessageGroupId.")
+    assert e.value.response["Error"]["Code"] == "MissingParameter"
     with pytest.raises(sqs.exceptions.InvalidParameterValue) as e:
         sqs.send_message(QueueUrl=fifo_url, MessageBody="x", MessageGroupId="g")
     assert error_of(e)[1] == ("The queue should either have ContentBasedDeduplication enabled or "

@@ -5,6 +5,8 @@ import uuid
 
 import pytest
 
+import engine
+
 from engine import limits
 
 from .conftest import delete_all, entries, error_of
@@ -91,9 +93,10 @@ def test_invalid_characters_are_refused(sqs, queue_url, body):
 
 
 def test_empty_body_is_a_missing_parameter(sqs, queue_url):
-    with pytest.raises(sqs.exceptions.MissingParameter) as e:
+    with pytest.raises(engine.ClientError) as e:
         sqs.send_message(QueueUrl=queue_url, MessageBody="")
-    assert error_of(e)[1] == "The request must contain the parameter MessageBody."
+    assert error_of(e) == ("MissingRequiredParameterException", "The request must contain the parameter MessageBody.")
+    assert e.value.response["Error"]["Code"] == "MissingParameter"   # as boto3 shows it against AWS
 
 
 def test_message_size_limit_default_and_configured(sqs, queue_url):

@@ -258,7 +258,7 @@ def test_tags(sqs, queue_url, shape):
         sqs.tag_queue(QueueUrl=queue_url, Tags={f"k{i}": "v" for i in range(51)})
     with pytest.raises(sqs.exceptions.InvalidParameterValue):
         sqs.tag_queue(QueueUrl=queue_url, Tags={"k" * 129: "v"})
-    with pytest.raises(sqs.exceptions.MissingParameter):
+    with pytest.raises(engine.ClientError, match=r"\(MissingParameter\)"):
         sqs.tag_queue(QueueUrl=queue_url, Tags={})
 
 
@@ -335,7 +335,7 @@ def test_parameter_types_checked_client_side(sqs, queue_url):
 
 def test_exceptions_namespace(sqs):
     for code in ("QueueDoesNotExist", "QueueNameExists", "QueueDeletedRecently", "InvalidAttributeName",
-                 "InvalidAttributeValue", "InvalidParameterValue", "MissingParameter", "InvalidMessageContents",
+                 "InvalidAttributeValue", "InvalidParameterValue", "MissingRequiredParameterException", "InvalidMessageContents",
                  "ReceiptHandleIsInvalid", "MessageNotInflight", "BatchEntryIdsNotDistinct", "BatchRequestTooLong",
                  "EmptyBatchRequest", "InvalidBatchEntryId", "TooManyEntriesInBatchRequest", "PurgeQueueInProgress",
                  "OverLimit", "ResourceNotFoundException", "UnsupportedOperation", "InvalidIdFormat"):
