@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from .. import limits
 from .prefix import KeyQuery
 
 # --- record arrays ---------------------------------------------------------------------
@@ -635,24 +636,99 @@ def group_indices(keys: dict, names: list[str]) -> list[tuple[dict, np.ndarray]]
     """Rows grouped by their partition key values: [({key: value}, row indices in arrival order)]."""
     if not names:
         return []
-    cols = [keys[k] for k in names]
+    cols = [keys[k].combine_chunks() if isinstance(keys[k], pa.ChunkedArray) else keys[k] for k in names]
     n = len(cols[0])
     if n == 0:
         return []
     # one code per distinct tuple of values, from each column's dictionary codes (no separator
-    # that a value could also hold)
+    # that a value could also hold), kept dense so counting and a radix sort can group them
     codes = np.zeros(n, dtype=np.int64)
+    space = 1
     for col in cols:
         encoded = pc.dictionary_encode(col)
         col_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        codes = codes * (len(encoded.dictionary) + 1) + col_codes
-        _, codes = np.unique(codes, return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        size = len(encoded.dictionary) + 1
+        codes = codes * size + col_codes
+        space *= size
+        if space > max(n, 1 << 20):
+            _, codes = np.unique(codes, return_inverse=True)
+            space = int(codes.max()) + 1
+    present = np.bincount(codes, minlength=space) > 0
+    codes = (np.cumsum(present) - 1)[codes]
+    count = int(present.sum())
+    order = np.argsort(codes.astype(np.uint16) if count <= 1 << 16 else codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=count))[:-1]
     groups = []
     for part in np.split(order, bounds):
         first = int(part[0])
-        groups.append(({k: keys[k][first].as_py() for k in names}, part))
+        groups.append(({k: col[first].as_py() for k, col in zip(names, cols)}, part))
     groups.sort(key=lambda g: int(g[1][0]))
     return groups
+
+
+def rows_of(table: pa.Table, idx: np.ndarray) -> pa.Table:
+    """table rows idx (ascending): zero-copy slices when they form few runs, else a take."""
+    if len(idx) == table.num_rows:
+        return table
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    if len(breaks) >= limits.FIREHOSE_GROUP_RUNS_MAX:
+        return table.take(pa.array(idx, pa.int64()))
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(idx)]])
+    return pa.concat_tables([table.slice(int(idx[a]), int(b - a)) for a, b in zip(starts, ends)])
+
+
+def _is_identity(rows: np.ndarray, n: int) -> bool:
+    return len(rows) == n and (n == 0 or (rows[0] == 0 and rows[-1] == n - 1 and bool(np.all(np.diff(rows) == 1))))
+
+
+def _merge_order(fast_idx: np.ndarray, slow_idx: np.ndarray) -> np.ndarray:
+    """Positions that put [fast..., slow...] back in record order."""
+    return np.argsort(np.concatenate([fast_idx, slow_idx]), kind="stable")
+
+
+def keys_from_columns(doubtful_data: pa.Array | None, rows: np.ndarray, columns: dict,
+                      queries: list[KeyQuery]) -> tuple[dict, np.ndarray] | None:
+    """extract_keys for records the fast pass took (rows[i] >= 0: their top-level members as
+    strings in `columns`) and, through extract_keys, the others (doubtful_data: all records,
+    None when there are none). None when a filter fails on the columns (extract_keys decides)."""
+    fast_idx = np.flatnonzero(rows >= 0)
+    picks = rows[fast_idx]
+    keys = {}
+    try:
+        for q in queries:
+            col = columns[q.path[0]]
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            if not _is_identity(picks, len(col)):
+                col = col.take(pa.array(picks, pa.int64()))
+            keys[q.key] = _apply_filters(col, q.filters)
+    except (pa.ArrowException, ValueError, TypeError):
+        return None
+    if len(fast_idx) != len(rows):
+        slow_idx = np.flatnonzero(rows < 0)
+        slow_keys, _ = extract_keys(doubtful_data.take(pa.array(slow_idx, pa.int64())), queries)
+        order = pa.array(_merge_order(fast_idx, slow_idx), pa.int64())
+        keys = {k: pa.concat_arrays([keys[k], slow_keys[k].cast(keys[k].type)]).take(order) for k in keys}
+    ok = np.ones(len(rows), dtype=bool)
+    for col in keys.values():
+        ok &= np.asarray(pc.not_equal(pc.fill_null(col, ""), "").to_numpy(zero_copy_only=False), dtype=bool)
+    return keys, ok
+
+
+def merge_converted(table: pa.Table, rows: np.ndarray, doubtful_data: pa.Array | None,
+                    converter: JsonConverter) -> tuple[pa.Table, np.ndarray, dict]:
+    """JsonConverter.convert's answer from the fast pass's table (rows[i]: record i's row, -1 for
+    a record it left) and the converter's for the records it left (doubtful_data: all records,
+    None when there are none)."""
+    fast_idx = np.flatnonzero(rows >= 0)
+    picks = rows[fast_idx]
+    if not _is_identity(picks, table.num_rows):
+        table = table.take(pa.array(picks, pa.int64()))
+    if len(fast_idx) == len(rows):
+        return table, fast_idx, {}
+    slow_idx = np.flatnonzero(rows < 0)
+    slow_table, slow_good, slow_failed = converter.convert(doubtful_data.take(pa.array(slow_idx, pa.int64())))
+    good = np.concatenate([fast_idx, slow_idx[slow_good]])
+    order = np.argsort(good, kind="stable")
+    merged = pa.concat_tables([table, slow_table]).take(pa.array(order, pa.int64()))
+    return merged, good[order], {int(slow_idx[i]): message for i, message in slow_failed.items()}

@@ -37,7 +37,7 @@ from .. import limits
 from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
 from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, store_for
-from . import export, httpdest, prefix as prefixes
+from . import export, fastjson, httpdest, prefix as prefixes
 from .errors import (
     ConcurrentModificationException,
     InvalidArgumentException,
@@ -207,6 +207,13 @@ class _Plan:
         self.key_names = [e.value for e in self.prefixes.prefix.expressions
                           if e.namespace in (prefixes.FROM_QUERY, prefixes.FROM_LAMBDA)]
         self.query_keys = [k for k in self.prefixes.prefix.keys(prefixes.FROM_QUERY)]
+        self.wanted_queries = [q for q in self.queries if q.key in self.query_keys]
+        # Queries of one top-level member read that member as a string in the C pass (their
+        # filters then run on the column); any other query needs the complete reader.
+        simple = all(len(q.path) == 1 and "\\" not in q.path[0] for q in self.wanted_queries)
+        self.fast_key_names = [q.path[0] for q in self.wanted_queries] if simple else []
+        self._reader_key = None
+        self._reader: Optional[fastjson.FastReader] = None
         self.lambda_keys = [k for k in self.prefixes.prefix.keys(prefixes.FROM_LAMBDA)]
         self.backup_prefixes = None
         if isinstance(dest, ExtendedS3) and dest.backup_mode == "Enabled":
@@ -246,6 +253,24 @@ class _Plan:
                     raise InvalidArgumentException(f"The prefix {prefix!r} gives object keys that can't be "
                                                    f"stored: {err}") from None
 
+    def fast_reader(self, schema: Optional[pa.Schema], mapping: dict) -> Optional[fastjson.FastReader]:
+        """The C reader for these columns (None: none the core can take) and the simple query keys."""
+        if schema is not None and not fastjson.FastReader.supports(schema):
+            schema = None
+        key = (schema, json.dumps(mapping, sort_keys=True), tuple(self.fast_key_names))
+        if key != self._reader_key:
+            self._reader = None
+            for names in (self.fast_key_names, []):    # a key that is a non-string column: columns only
+                if schema is None and not names:
+                    break
+                try:
+                    self._reader = fastjson.FastReader(schema, mapping, names)
+                    break
+                except ValueError:
+                    continue
+            self._reader_key = key
+        return self._reader
+
     def converter(self, schema: pa.Schema, conv: Conversion) -> export.JsonConverter:
         key = (schema, conv.deserializer, json.dumps(conv.deserializer_options, sort_keys=True, default=str))
         if key != self._converter_key:
@@ -269,38 +294,64 @@ class _Chunk:
         self.nbytes = export.value_bytes(data) if nbytes is None else nbytes
 
 
-@dataclass
 class _Records:
-    """One flush worth of records, aligned arrays."""
+    """One flush worth of records, aligned arrays.
 
-    data: pa.Array
-    arrival: np.ndarray
-    meta: Optional[pa.Table] = None          # partition_key, data, sequence_number, approximate_arrival_timestamp
-    shard_ids: Optional[list] = None
+    `data` is the records as one binary array, built from `chunks` (the buffer's arrays) the
+    first time it is needed: the fast JSON path reads the chunks where they lie. `rows[i]` is
+    the row of record i in the fast path's output (-1: left to the complete readers), once parsed."""
+
+    __slots__ = ("chunks", "_data", "arrival", "meta", "shard_ids", "rows")
+
+    def __init__(self, data: Optional[pa.Array], arrival: np.ndarray, meta: Optional[pa.Table] = None,
+                 shard_ids: Optional[np.ndarray] = None, chunks: Optional[list] = None,
+                 rows: Optional[np.ndarray] = None):
+        self._data = data
+        self.chunks = [data] if chunks is None else chunks
+        self.arrival = arrival
+        self.meta = meta              # partition_key, data, sequence_number, approximate_arrival_timestamp
+        self.shard_ids = shard_ids    # object array of shard ids (Kinesis source)
+        self.rows = rows
+
+    @property
+    def data(self) -> pa.Array:
+        if self._data is None:
+            self._data = export.concat_binary(self.chunks)
+            self.chunks = [self._data]
+        return self._data
+
+    def join(self) -> None:
+        """Build `data` now, before threads share these records."""
+        self.data
+
+    @data.setter
+    def data(self, value: pa.Array) -> None:
+        self._data = value
+        self.chunks = [value]
+        self.rows = None
 
     def __len__(self):
-        return len(self.data)
+        return len(self.arrival)
 
     def take(self, idx: np.ndarray) -> "_Records":
-        if len(idx) == len(self.data) and (len(idx) == 0 or (idx[0] == 0 and np.all(np.diff(idx) == 1))):
+        if len(idx) == len(self) and (len(idx) == 0 or (idx[0] == 0 and np.all(np.diff(idx) == 1))):
             return self
         ia = pa.array(idx, pa.int64())
         return _Records(self.data.take(ia), self.arrival[idx], self.meta.take(ia) if self.meta is not None else None,
-                        [self.shard_ids[i] for i in idx] if self.shard_ids is not None else None)
+                        self.shard_ids[idx] if self.shard_ids is not None else None,
+                        rows=self.rows[idx] if self.rows is not None else None)
 
 
 def _combine(chunks: list[_Chunk]) -> _Records:
-    data = export.concat_binary([c.data for c in chunks])
     arrival = np.concatenate([np.full(len(c.data), c.arrival, dtype=np.int64) if np.isscalar(c.arrival)
                               else np.asarray(c.arrival, dtype=np.int64) for c in chunks]) \
         if chunks else np.zeros(0, dtype=np.int64)
-    meta = None
+    meta = shard_ids = None
     if chunks and chunks[0].meta is not None:
         meta = pa.Table.from_batches([c.meta for c in chunks])   # zero-copy
-    records = _Records(data, arrival, meta)
-    if meta is not None:
-        records.shard_ids = [c.shard_id for c in chunks for _ in range(len(c.data))]
-    return records
+        shard_ids = np.repeat(np.array([c.shard_id for c in chunks], dtype=object), [len(c.data) for c in chunks])
+    data = None if chunks else pa.array([], pa.binary())
+    return _Records(data, arrival, meta, shard_ids, chunks=[c.data for c in chunks])
 
 
 def _error_doc(records: _Records, i: int, code: str, message: str, attempts: int, ended_ms: int) -> dict:
@@ -945,10 +996,11 @@ class DeliveryStream:
             t = records.data.type
             records.data = pc.binary_join_element_wise(records.data, pa.scalar(b"", t), pa.scalar(plan.delimiter, t))
 
+        parsed = self._parse_fast(plan, records)
         groups = [(None, np.arange(len(records), dtype=np.int64))]
         partitioning_failed: list[dict] = []      # one error object per buffer, as AWS writes them
         if plan.dynamic:
-            keys, ok, why = self._partition_keys(plan, records, lambda_keys)
+            keys, ok, why = self._partition_keys(plan, records, lambda_keys, parsed)
             if not ok.all():
                 bad = np.flatnonzero(~ok)
                 now = self.clock.now_ms()
@@ -962,7 +1014,7 @@ class DeliveryStream:
 
         table = None
         if plan.conversion is not None and len(records):
-            table, good, failed_write = self._convert(batch, records)
+            table, good, failed_write = self._convert(batch, records, parsed)
             if failed_write is not None:
                 units.append(failed_write)
             if table is None or len(good) == 0:
@@ -977,6 +1029,7 @@ class DeliveryStream:
 
         retry_s = self._s3_retry_s(batch)
         query_names = set(plan.query_keys)
+        objects = []
         for values, idx in groups:
             arrival = records.arrival[idx]
             oldest = int(arrival.min())
@@ -995,22 +1048,53 @@ class DeliveryStream:
                     partitioning_failed += [_error_doc(records, int(i), "DynamicPartitioning.InvalidPartitionKey",
                                                        problem, 1, now) for i in idx]
                     continue
-            if table is None:
-                units.append(self._raw_write(batch, _Write.DATA, s3, prefix, records, idx, retry_s))
-                continue
-            part = table if len(idx) == len(records) else table.take(pa.array(idx, pa.int64()))
-            try:
-                sink = pa.BufferOutputStream()
-                plan.format.write(part, sink)
-                payload = sink.getvalue()
-            except Exception as err:  # noqa: BLE001 - the rows could not be written in the format
-                units.append(self._conversion_failed(batch, records, idx, "DataFormatConversion.WriteFailed",
-                                                     f"{type(err).__name__}: {err}"))
-                continue
-            units.append(_Write(batch, _Write.DATA, s3, key, payload, len(idx), retry_s, records, idx))
+            objects.append((prefix, key, idx))
+        # Objects are encoded (Parquet, compression) on every core; pyarrow and zlib release the GIL.
+        if table is None:
+            records.join()
+            units += fastjson.parallel_map(
+                lambda o: self._raw_write(batch, _Write.DATA, s3, o[0], records, o[2], retry_s), objects)
+        else:
+            units += fastjson.parallel_map(
+                lambda o: self._columnar_write(batch, s3, o[1], table, records, o[2], retry_s), objects)
         if partitioning_failed:
             units.append(self._docs_write(batch, PARTITIONING_FAILED, partitioning_failed))
         return units
+
+    def _columnar_write(self, batch: _Batch, s3: S3Destination, key: str, table: pa.Table, records: _Records,
+                        idx: np.ndarray, retry_s: float) -> _Unit:
+        """One Parquet/ORC object of table rows `idx` (the records of the same positions)."""
+        try:
+            sink = pa.BufferOutputStream()
+            batch.plan.format.write(export.rows_of(table, idx), sink)
+            payload = sink.getvalue()
+        except Exception as err:  # noqa: BLE001 - the rows could not be written in the format
+            return self._conversion_failed(batch, records, idx, "DataFormatConversion.WriteFailed",
+                                           f"{type(err).__name__}: {err}")
+        return _Write(batch, _Write.DATA, s3, key, payload, len(idx), retry_s, records, idx)
+
+    def _parse_fast(self, plan: _Plan, records: _Records) -> Optional[fastjson.Parsed]:
+        """The C pass over the buffer's records for the JSON conversion's columns and the simple
+        query keys (records.rows says which records it took), or None when it can take neither."""
+        if any(c.null_count for c in records.chunks):
+            return None
+        schema, mapping = None, {}
+        conv = plan.conversion
+        if conv is not None:
+            try:
+                resolved, kind, _table = self._resolve_schema(conv)
+            except InvalidArgumentException:
+                resolved, kind = None, None        # _convert sends the buffer to the error output
+            if kind == "json":
+                converter = plan.converter(resolved, conv)
+                if converter.fast:
+                    schema, mapping = resolved, converter.key_mapping
+        reader = plan.fast_reader(schema, mapping) if (schema is not None or plan.dynamic) else None
+        if reader is None:
+            return None
+        parsed = reader.read(records.chunks)
+        records.rows = parsed.row_of
+        return parsed
 
     def _key_problem(self, bucket: str, prefix: str, key: str) -> Optional[str]:
         """Why an object key built from partition keys can't name an S3 object, or None."""
@@ -1030,14 +1114,18 @@ class DeliveryStream:
             return f"The object key can't be stored: {err}"
         return None
 
-    def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys):
+    def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys, parsed: Optional[fastjson.Parsed]):
         """-> (keys {name: string array}, ok mask, why not ok) for dynamic partitioning."""
         n = len(records)
         keys = {}
         ok = np.ones(n, dtype=bool)
         if plan.query_keys:
-            wanted = [q for q in plan.queries if q.key in plan.query_keys]
-            qkeys, qok = export.extract_keys(records.data, wanted)
+            wanted = plan.wanted_queries
+            fast = None
+            if parsed is not None and records.rows is not None and all(q.path[0] in parsed.keys for q in wanted):
+                fast = export.keys_from_columns(records.data if (records.rows < 0).any() else None, records.rows,
+                                                parsed.keys, wanted)
+            qkeys, qok = fast if fast is not None else export.extract_keys(records.data, wanted)
             keys.update(qkeys)
             ok &= qok
         for name in plan.lambda_keys:
@@ -1092,9 +1180,11 @@ class DeliveryStream:
             docs.append(doc)
         return self._docs_write(batch, prefixes.FORMAT_CONVERSION_FAILED, docs)
 
-    def _convert(self, batch: _Batch, records: _Records):
+    def _convert(self, batch: _Batch, records: _Records, parsed: Optional[fastjson.Parsed] = None):
         """-> (Arrow table of the converted rows or None, indices of those records, format-conversion-failed
-        write or None). A schema that can't be used (table gone, type changed) fails the whole buffer."""
+        write or None). A schema that can't be used (table gone, type changed) fails the whole buffer.
+        Rows the fast pass made (`parsed`, for the same schema) are used as they are; the records it
+        left go through the converter."""
         plan = batch.plan
         conv = plan.conversion
         everything = np.arange(len(records), dtype=np.int64)
@@ -1102,7 +1192,13 @@ class DeliveryStream:
             schema, kind, _table = self._resolve_schema(conv)
             if kind == KINESIS_RECORDS and records.meta is not None:
                 return self._kinesis_table(records.meta, schema), everything, None
-            table, good, failed = plan.converter(schema, conv).convert(records.data)
+            converter = plan.converter(schema, conv)
+            if parsed is not None and parsed.table is not None and parsed.table.schema == schema and \
+                    records.rows is not None:
+                doubtful = records.data if (records.rows < 0).any() else None
+                table, good, failed = export.merge_converted(parsed.table, records.rows, doubtful, converter)
+            else:
+                table, good, failed = converter.convert(records.data)
         except InvalidArgumentException as err:
             return None, None, self._conversion_failed(batch, records, everything,
                                                        "DataFormatConversion.EntityNotFound", err.message)

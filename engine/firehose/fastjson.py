@@ -1,0 +1,174 @@
+"""JSON records -> Arrow columns and partition keys in one pass of the C core, on every core.
+
+The core takes a plain subset of JSON exactly as pyarrow's reader does with an explicit schema
+(csrc/jsoncols.h lists it) and marks every other record doubtful; those records go through the
+complete readers in export.py, so results never depend on which path read a record. The
+records are read where they lie (the buffer's Arrow chunks, no join, no copy); runs of records
+are parsed on parallel threads with the GIL released, and the columns leave as Arrow buffers
+that own the C memory.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import pyarrow as pa
+
+from .. import _core, limits
+
+_SCALAR_KINDS = {
+    pa.string(): _core.JC_STRING, pa.int8(): _core.JC_INT8, pa.int16(): _core.JC_INT16,
+    pa.int32(): _core.JC_INT32, pa.int64(): _core.JC_INT64, pa.float32(): _core.JC_FLOAT32,
+    pa.float64(): _core.JC_FLOAT64, pa.bool_(): _core.JC_BOOL, pa.date32(): _core.JC_DATE32,
+}
+_UNIT_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def field_kind(t: pa.DataType) -> Optional[tuple[int, int]]:
+    """(kind, fraction digits) the core parses an Arrow type with, or None (complete reader only)."""
+    if t in _SCALAR_KINDS:
+        return _SCALAR_KINDS[t], 0
+    if pa.types.is_timestamp(t) and t.tz is None:
+        return _core.JC_TIMESTAMP, _UNIT_DIGITS[t.unit]
+    return None
+
+
+def parallel_map(fn: Callable, items: list, workers: Optional[int] = None) -> list:
+    """[fn(item) for item in items] on up to `workers` threads (default: parallelism()), this one
+    included; results in order. At interpreter shutdown, when no thread can start, all run here."""
+    items = list(items)
+    results: list = [None] * len(items)
+    errors: list = []
+    lock = threading.Lock()
+    position = iter(range(len(items)))
+
+    def work():
+        while True:
+            with lock:
+                i = next(position, None)
+            if i is None or errors:
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(err)
+
+    threads = []
+    for _ in range(min(workers or parallelism(), len(items)) - 1):
+        thread = threading.Thread(target=work, name="engine-parallel", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            break
+        threads.append(thread)
+    work()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def parallelism() -> int:
+    return max(1, min(os.cpu_count() or 1, limits.FIREHOSE_PARSE_THREADS_MAX))
+
+
+@dataclass
+class Parsed:
+    """What the core made of a run of records.
+
+    table: the schema's columns for the records it took (None without a schema); row_of[i]: the
+    row of record i in `table` and `keys`, -1 for a doubtful record; keys: {JSON name: string
+    array} of the required key fields, one value per row."""
+
+    table: Optional[pa.Table]
+    row_of: np.ndarray
+    keys: dict
+
+    @property
+    def doubtful(self) -> np.ndarray:
+        return np.flatnonzero(self.row_of < 0)
+
+
+class FastReader:
+    """JSON records -> the columns of `schema` (each read from the JSON name `key_mapping` gives
+    it, else its own name) and the top-level string fields `key_names`, for records whose every
+    key field holds a non-null JSON string."""
+
+    def __init__(self, schema: Optional[pa.Schema], key_mapping: dict, key_names: list[str]):
+        self.schema = schema
+        fields: list[tuple[bytes, int, int, bool]] = []
+        index: dict[str, int] = {}
+        self._columns: list[tuple[int, pa.DataType]] = []
+        for f in schema or []:
+            kind, digits = field_kind(f.type)
+            json_name = key_mapping.get(f.name, f.name)
+            if json_name in index:      # two columns from one JSON member: the complete reader
+                raise ValueError(f"two columns read the JSON member {json_name!r}")
+            index[json_name] = len(fields)
+            self._columns.append((len(fields), f.type))
+            fields.append((json_name.encode("utf-8"), kind, digits, False))
+        self._keys: list[tuple[str, int]] = []
+        for name in dict.fromkeys(key_names):
+            if name in index:
+                position = index[name]
+                if fields[position][1] != _core.JC_STRING:
+                    raise ValueError(f"the key {name!r} is a column of another type than string")
+                fields[position] = fields[position][:3] + (True,)
+            else:
+                position = index[name] = len(fields)
+                fields.append((name.encode("utf-8"), _core.JC_STRING, 0, True))
+            self._keys.append((name, position))
+        self._plan = _core.JsonColumns(fields)
+
+    @staticmethod
+    def supports(schema: Optional[pa.Schema]) -> bool:
+        return schema is None or all(field_kind(f.type) is not None for f in schema)
+
+    def read(self, chunks: list[pa.Array]) -> Parsed:
+        """Parse the records of `chunks` (binary arrays, no nulls) taken end to end."""
+        n = sum(len(c) for c in chunks)
+        sizes = np.concatenate([np.diff(_offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
+        bounds = _split(sizes, parallelism())
+        parts = parallel_map(lambda run: self._plan.parse(chunks, run[0], run[1] - run[0]),
+                             list(zip(bounds[:-1], bounds[1:])))
+        doubt = np.concatenate([doubt for _, _, doubt in parts]) if parts else np.zeros(0, dtype=np.uint8)
+        taken = doubt == 0
+        row_of = np.full(n, -1, dtype=np.int64)
+        row_of[taken] = np.arange(int(taken.sum()), dtype=np.int64)
+
+        def column(position: int, t: pa.DataType) -> pa.ChunkedArray:
+            return pa.chunked_array([_array(t, columns[position], rows) for columns, rows, _ in parts], t)
+
+        table = None
+        if self.schema is not None:
+            table = pa.Table.from_arrays([column(position, t) for position, t in self._columns], schema=self.schema)
+        keys = {name: column(position, pa.string()) for name, position in self._keys}
+        return Parsed(table, row_of, keys)
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    width = np.int64 if pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type) else np.int32
+    return np.frombuffer(arr.buffers()[1], dtype=width, count=len(arr) + 1, offset=arr.offset * width().itemsize)
+
+
+def _split(sizes: np.ndarray, parts: int) -> list[int]:
+    """Record bounds cutting the run into `parts` runs of about the same bytes (none under
+    FIREHOSE_PARSE_RUN_MIN_BYTES)."""
+    n = len(sizes)
+    total = int(sizes.sum())
+    parts = max(1, min(parts, total // limits.FIREHOSE_PARSE_RUN_MIN_BYTES, n))
+    if parts == 1:
+        return [0, n]
+    cumulative = np.cumsum(sizes)
+    cuts = np.searchsorted(cumulative, [total * i // parts for i in range(1, parts)])
+    return [0] + sorted(set(int(c) for c in cuts if 0 < c < n)) + [n]
+
+
+def _array(t: pa.DataType, column: tuple, rows: int) -> pa.Array:
+    validity, values, data, null_count = column
+    buffers = [validity if null_count else None, values] + ([data] if data is not None else [])
+    return pa.Array.from_buffers(t, rows, buffers, null_count=null_count)
