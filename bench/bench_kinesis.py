@@ -123,7 +123,7 @@ def test_get_records(benchmark, filled_stream):
 
 
 @pytest.mark.parametrize("shards", SHARDS)
-def test_read_python_baseline(benchmark, put_records_input, shards):
+def test_get_records_python_baseline(benchmark, put_records_input, shards):
     benchmark.group = f"read shards={shards}"
     stream = PythonStream(shards)
     for _ in range(80):

@@ -1,5 +1,17 @@
 # Shards: batch appends and zero-copy reads over the chunked log of csrc/shard.c.
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_SetItem
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcpy
+import datetime as _datetime
+
+cdef extern from "Python.h":
+    # aliased C names: queue.pyx declares the same functions for its own use
+    str _ascii_new "PyUnicode_New"(Py_ssize_t size, Py_UCS4 maxchar)
+    void *_ascii_data "PyUnicode_DATA"(object s)
+    dict _dict_presized "_PyDict_NewPresized"(Py_ssize_t minused)
+
 RECORD_SCHEMA = pa.schema([
     ("partition_key", pa.string()),
     ("data", pa.binary()),
@@ -136,12 +148,92 @@ cdef class Shard:
             return None
         return _span_batch(span)
 
+    def read_records(self, int64_t start_seq, int64_t max_records, int64_t max_bytes, change_seqs=None,
+                     change_flags=None):
+        """Records from start_seq as boto3 Record dicts, built here from the chunks' buffers
+        in one call: up to max_records, and data bytes up to max_bytes (only the first record
+        may pass it). change_seqs/change_flags (int64, bool; sorted by seq) say from which
+        sequence number on records are encrypted: those get "EncryptionType": "KMS"."""
+        cdef RecordsRead out = RecordsRead.__new__(RecordsRead)
+        out.records = []
+        out.position = start_seq
+        out.nbytes = 0
+        out.last_ts_ms = -1
+        cdef const int64_t[::1] cseq
+        cdef const uint8_t[::1] cflag
+        cdef int64_t n_changes = 0, change = -1
+        if change_seqs is not None and len(change_seqs):
+            cseq = np.ascontiguousarray(change_seqs, dtype=np.int64)
+            cflag = np.ascontiguousarray(change_flags, dtype=np.uint8)
+            n_changes = cseq.shape[0]
+        cdef c_shard.en_span span
+        cdef c_shard.en_chunk *c
+        cdef int64_t i, got = 0, span_bytes, ts, last_ts = -1, seq
+        cdef int32_t koff, klen, doff, dlen
+        cdef object stamp = None
+        cdef list records = out.records
+        cdef dict rec
+        cdef bint kms
+        while got < max_records and out.nbytes < max_bytes:
+            with nogil:
+                check(c_shard.en_shard_read(self.s, out.position, max_records - got, max_bytes - out.nbytes, &span))
+            if span.chunk is NULL:
+                break
+            c = span.chunk
+            span_bytes = c.data_offsets[span.end] - c.data_offsets[span.begin]
+            if got and out.nbytes + span_bytes > max_bytes:
+                c_shard.en_chunk_unpin(c)
+                break
+            try:
+                for i in range(span.begin, span.end):
+                    seq = c.seqs[i]
+                    ts = c.timestamps[i]
+                    if ts != last_ts:
+                        stamp = _stamp(ts)
+                        last_ts = ts
+                    koff = c.key_offsets[i]
+                    klen = c.key_offsets[i + 1] - koff
+                    doff = c.data_offsets[i]
+                    dlen = c.data_offsets[i + 1] - doff
+                    rec = _dict_presized(5)
+                    PyDict_SetItem(rec, _K_SEQ, _decimal(seq))
+                    PyDict_SetItem(rec, _K_TS, stamp)
+                    PyDict_SetItem(rec, _K_DATA, PyBytes_FromStringAndSize(<const char *>c.data + doff, dlen))
+                    PyDict_SetItem(rec, _K_KEY, _text(c.keys + koff, klen))
+                    if n_changes:
+                        while change + 1 < n_changes and cseq[change + 1] <= seq:
+                            change += 1
+                        kms = change >= 0 and cflag[change]
+                        if kms:
+                            PyDict_SetItem(rec, _K_ENC, _KMS)
+                    records.append(rec)
+                got += span.end - span.begin
+                out.nbytes += span_bytes
+                out.position = c.seqs[span.end - 1] + 1
+                out.last_ts_ms = last_ts
+            finally:
+                c_shard.en_chunk_unpin(c)
+        out.more = c_shard.en_shard_has_from(self.s, out.position)
+        return out
+
     def seq_at_time(self, int64_t ts_ms):
         """First readable sequence number with arrival time >= ts_ms (or the next to come)."""
         cdef int64_t seq
         with nogil:
             seq = c_shard.en_shard_seq_at_time(self.s, ts_ms)
         return seq
+
+    def has_from(self, int64_t seq):
+        """Whether a readable record with sequence number >= seq exists."""
+        cdef int out
+        with nogil:
+            out = c_shard.en_shard_has_from(self.s, seq)
+        return bool(out)
+
+    @property
+    def last_seq(self):
+        """The newest record's sequence number (-1 before the first)."""
+        return c_shard.en_shard_last_seq(self.s)
 
     def seq_at_or_after(self, int64_t seq):
         cdef int64_t out
@@ -161,6 +253,68 @@ cdef class Shard:
         return {"first_seq": st.first_seq, "last_seq": st.last_seq, "records": st.records,
                 "bytes_allocated": st.bytes_allocated, "spare_bytes": st.spare_bytes, "chunks": st.n_chunks,
                 "last_ts": st.last_ts}
+
+
+cdef class RecordsRead:
+    """What Shard.read_records returns: the Record dicts, the next position to read, the data
+    bytes read, the arrival time (ms) of the last record (-1 when none), and whether more
+    records follow."""
+    cdef readonly list records
+    cdef readonly int64_t position, nbytes, last_ts_ms
+    cdef readonly bint more         # records remain from `position` on
+
+
+# Dict keys made once: each Record dict is built from the same (hashed) str objects.
+_K_SEQ = "SequenceNumber"
+_K_TS = "ApproximateArrivalTimestamp"
+_K_DATA = "Data"
+_K_KEY = "PartitionKey"
+_K_ENC = "EncryptionType"
+_KMS = "KMS"
+_UTC = _datetime.timezone.utc
+_STAMPS = {}               # arrival ms -> datetime, shared by reads
+_STAMPS_MAX = 4096
+
+
+cdef object _stamp(int64_t ms):
+    stamp = _STAMPS.get(ms)
+    if stamp is None:
+        if len(_STAMPS) >= _STAMPS_MAX:
+            _STAMPS.clear()
+        stamp = _datetime.datetime.fromtimestamp(<double>ms / 1000.0, _UTC)
+        _STAMPS[ms] = stamp
+    return stamp
+
+
+cdef str _decimal(int64_t v):
+    """Decimal text of a non-negative int64 as a compact ASCII str."""
+    cdef char buf[24]
+    cdef int n = 0, k
+    cdef uint64_t u = <uint64_t>v
+    while True:
+        buf[23 - n] = <char>(48 + u % 10)
+        u //= 10
+        n += 1
+        if u == 0:
+            break
+    cdef str out = _ascii_new(n, 127)
+    cdef char *dst = <char *>_ascii_data(out)
+    for k in range(n):
+        dst[k] = buf[24 - n + k]
+    return out
+
+
+cdef str _text(const uint8_t *p, int32_t n):
+    """A key's UTF-8 bytes as str; ASCII (the common case) is copied without decoding."""
+    cdef int32_t k
+    cdef uint8_t high = 0
+    for k in range(n):
+        high |= p[k]
+    if high < 0x80:
+        out = _ascii_new(n, 127)
+        memcpy(_ascii_data(out), p, n)
+        return out
+    return PyUnicode_DecodeUTF8(<const char *>p, n, "replace")
 
 
 cdef object _span_batch(c_shard.en_span span):

@@ -323,6 +323,17 @@ int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms) {
     return result;
 }
 
+int64_t en_shard_last_seq(en_shard *s) { return LOAD(&s->visible_seq); }
+
+int en_shard_has_from(en_shard *s, int64_t seq) {
+    /* visible_seq is this shard's own newest record: one exists at or after seq iff it does */
+    int64_t visible = LOAD(&s->visible_seq);
+    pthread_mutex_lock(&s->list_lock);
+    int64_t trim = s->trim_seq;
+    pthread_mutex_unlock(&s->list_lock);
+    return visible >= 0 && visible >= seq && visible >= trim;
+}
+
 int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq) {
     int64_t visible = LOAD(&s->visible_seq);
     int64_t result = visible + 1;

@@ -88,6 +88,12 @@ en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int
 /* Sequence number of the first readable record with timestamp >= ts_ms, or visible_seq + 1. */
 int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms);
 
+/* The newest record's sequence number (-1 before the first). */
+int64_t en_shard_last_seq(en_shard *s);
+
+/* Whether a readable record with sequence number >= seq exists (O(1)). */
+int en_shard_has_from(en_shard *s, int64_t seq);
+
 /* Sequence number of the first readable record with seq >= seq, or visible_seq + 1. */
 int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
 

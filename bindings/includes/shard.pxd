@@ -44,6 +44,8 @@ cdef extern from "shard.h" nogil:
     en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out)
     int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms)
     int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq)
+    int en_shard_has_from(en_shard *s, int64_t seq)
+    int64_t en_shard_last_seq(en_shard *s)
     void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
     void en_shard_stats_get(en_shard *s, en_shard_stats *out)
     void en_chunk_unpin(en_chunk *c)

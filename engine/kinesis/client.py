@@ -8,7 +8,6 @@ import functools
 import re
 import threading
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -788,37 +787,11 @@ def _judge_entries(records) -> None:
 
 
 def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: int, now_ms: int):
-    """Up to `limit` records / `max_bytes` from `position` as boto3 Record dicts.
-    Returns (records, next position, MillisBehindLatest, bytes read)."""
-    records: list[dict] = []
-    stamps: dict[int, datetime.datetime] = {}
-    nbytes = 0
-    while len(records) < limit and nbytes < max_bytes:
-        batch = shard.log.read(position, limit - len(records), max_bytes - nbytes)
-        if batch is None:
-            break
-        batch_bytes = pc.sum(pc.binary_length(batch.column(1))).as_py() or 0
-        if records and nbytes + batch_bytes > max_bytes:   # only a response's first record may pass the cap
-            break
-        keys = batch.column(0).to_pylist()
-        data = batch.column(1).to_pylist()
-        seqs = batch.column(2).to_numpy()
-        seq_text = batch.column(2).cast(pa.string()).to_pylist()   # formatted in C
-        ts = batch.column(3).cast(pa.int64()).to_numpy()
-        for ms in np.unique(ts).tolist():
-            stamps.setdefault(ms, datetime.datetime.fromtimestamp(ms / 1000, _UTC))
-        encrypted = stream.encrypted(seqs)   # a record keeps the encryption it was written with
-        if encrypted is not None and encrypted.any():
-            records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k,
-                         "EncryptionType": "KMS"} if e else
-                        {"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
-                        for k, d, q, t, e in zip(keys, data, seq_text, ts.tolist(), encrypted.tolist())]
-        else:
-            records += [{"SequenceNumber": q, "ApproximateArrivalTimestamp": stamps[t], "Data": d, "PartitionKey": k}
-                        for k, d, q, t in zip(keys, data, seq_text, ts.tolist())]
-        nbytes += batch_bytes
-        position = int(seqs[-1]) + 1
+    """Up to `limit` records / `max_bytes` from `position` as boto3 Record dicts (built in the
+    core in one call). Returns (records, next position, MillisBehindLatest, bytes read)."""
+    change_seqs, change_flags = stream.encryption_changes()   # a record keeps the encryption it was written with
+    got = shard.log.read_records(position, limit, max_bytes, change_seqs, change_flags)
     behind = 0
-    if records and shard.has_records_from(position):
-        behind = max(0, now_ms - int(records[-1]["ApproximateArrivalTimestamp"].timestamp() * 1000))
-    return records, position, behind, nbytes
+    if got.records and got.more:
+        behind = max(0, now_ms - got.last_ts_ms)
+    return got.records, got.position, behind, got.nbytes

@@ -117,10 +117,10 @@ class Shard:
         return self.ending_seq is None
 
     def last_seq(self) -> int:
-        return self.log.stats()["last_seq"]
+        return self.log.last_seq
 
     def has_records_from(self, seq: int) -> bool:
-        return self.log.seq_at_or_after(seq) <= self.log.stats()["last_seq"]
+        return self.log.has_from(seq)
 
 
 @dataclass
@@ -230,6 +230,7 @@ class Stream:
         self.key_id: str | None = None
         # (first sequence number affected, encrypted): a record keeps the encryption it was written with
         self._encryption_changes: list[tuple[int, bool]] = []
+        self._encryption_arrays: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.tags: dict[str, str] = dict(tags or {})
         self.shard_level_metrics: list[str] = []
         self.consumers: dict[str, Consumer] = {}
@@ -632,18 +633,15 @@ class Stream:
         try:
             self.encryption_type, self.key_id = encryption_type, key_id
             self._encryption_changes.append((self._seq.next_value, encryption_type == "KMS"))
+            self._encryption_arrays = (np.array([c[0] for c in self._encryption_changes], dtype=np.int64),
+                                       np.array([c[1] for c in self._encryption_changes], dtype=bool))
         finally:
             self._layout_lock.release_exclusive()
 
-    def encrypted(self, sequence_numbers: np.ndarray) -> np.ndarray | None:
-        """Per sequence number, whether that record was written encrypted (None: none ever was)."""
-        changes = self._encryption_changes
-        if not changes:
-            return None
-        starts = np.array([c[0] for c in changes], dtype=np.int64)
-        flags = np.array([c[1] for c in changes], dtype=bool)
-        idx = np.searchsorted(starts, sequence_numbers, side="right") - 1
-        return np.where(idx >= 0, flags[np.maximum(idx, 0)], False)
+    def encryption_changes(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(first sequence number, encrypted from there on) of each change, as arrays; (None,
+        None) when encryption never changed."""
+        return self._encryption_arrays
 
     # --- consumers (enhanced fan-out) --------------------------------------------------
     def register_consumer(self, name: str) -> Consumer:

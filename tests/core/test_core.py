@@ -366,3 +366,32 @@ def test_a_pinned_chunk_outlives_its_trim():
     shard.trim(10**9)
     assert shard.stats()["bytes_allocated"] == 0
     assert batch.column("data").to_pylist() == [b"abc"] * 3      # the reader's pin keeps it alive
+
+
+def test_read_records_builds_the_same_records_as_the_arrow_read():
+    import datetime
+    shard, seqs = small_shard(), _core.SequenceSource(10**18 - 5)
+    keys = ["k", "é-ü", "\U0001F600", "plain-ascii-key-of-some-length"] * 10
+    data = [b"", b"x" * 30, bytes(range(7)), b"tail"] * 10
+    for i in range(0, 40, 8):
+        shard.append(seqs, 1_700_000_000_000 + i * 250, keys[i:i + 8], data[i:i + 8])
+    expected, position = [], 0
+    while (batch := shard.read(position)) is not None:
+        for k, d, q, t in zip(*(batch.column(j).to_pylist() for j in range(4))):
+            expected.append({"SequenceNumber": str(q), "ApproximateArrivalTimestamp": t, "Data": d, "PartitionKey": k})
+        position = batch.column(2)[-1].as_py() + 1
+    got = shard.read_records(0, 1000, 10**9)
+    assert got.records == expected and got.position == position
+    assert all(r["ApproximateArrivalTimestamp"].tzinfo == datetime.timezone.utc for r in got.records)
+    assert got.last_ts_ms == 1_700_000_000_000 + 32 * 250
+    assert got.nbytes == sum(map(len, data))
+    # limits: records, then bytes (only the first record may pass the cap), encryption by ranges
+    assert [r["SequenceNumber"] for r in shard.read_records(0, 3, 10**9).records] == \
+        [e["SequenceNumber"] for e in expected[:3]]
+    assert len(shard.read_records(int(expected[1]["SequenceNumber"]), 100, 1).records) == 1
+    assert len(shard.read_records(0, 100, 30).records) == 2          # b"" then 30 bytes
+    starts = [int(expected[10]["SequenceNumber"]), int(expected[20]["SequenceNumber"])]
+    flagged = shard.read_records(0, 100, 10**9, np.array(starts, np.int64), np.array([True, False]))
+    assert [i for i, r in enumerate(flagged.records) if r.get("EncryptionType") == "KMS"] == list(range(10, 20))
+    empty = shard.read_records(position, 10, 10)
+    assert (empty.records, empty.position, empty.nbytes, empty.last_ts_ms) == ([], position, 0, -1)
