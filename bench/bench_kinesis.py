@@ -33,6 +33,26 @@ def test_put_batch(benchmark, eng, put_batch_input, shards):
     assert len(result.sequence_number) == len(data)
 
 
+@pytest.fixture(scope="module")
+def million_input():
+    n = scaled(1_000_000)
+    return fixed_width_binary(n, RECORD_BYTES), random_keys(n).combine_chunks()
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["single-writer", "two-threads"])
+def test_put_batch_million(benchmark, eng, million_input, threads):
+    """1M-record batches at 4 shards: hashing and appending on one thread (the peer) or split
+    between two (each shard still has one writer)."""
+    data, keys = million_input
+    stream = make_stream(eng, 4)
+    stream.writer_threads = threads
+    benchmark.group = "put 1M-record batch shards=4"
+    record_info(benchmark, records=len(data), bytes_=len(data) * RECORD_BYTES, kind="engine", shards=4,
+                api=f"put_batch ({threads} thread{'s' if threads > 1 else ''})")
+    result = benchmark(stream.put_batch, data, keys)
+    assert len(result.sequence_number) == len(data)
+
+
 @pytest.mark.parametrize("shards", SHARDS)
 def test_put_records(benchmark, eng, put_records_input, shards):
     make_stream(eng, shards)

@@ -104,9 +104,9 @@ cdef class Router:
                 check(c_hashkey.en_route(&hi_v[0], &lo_v[0], n, &shi[0], &slo[0], self.size, &out_v[0]))
         return out
 
-    def route(self, keys, explicit_hash_keys=None):
-        """Range index of each partition key (MD5), or of its explicit hash key where given
-        (decimal strings, or HashKeys already parsed)."""
+    def route(self, keys, explicit_hash_keys=None, int threads=1):
+        """Range index of each partition key (MD5, hashed on `threads` threads), or of its
+        explicit hash key where given (decimal strings, or HashKeys already parsed)."""
         cdef BinaryView view = _view(keys, "partition_keys")
         cdef int64_t n = view.length
         hi = np.empty(n, dtype=np.uint64)
@@ -125,7 +125,7 @@ cdef class Router:
         if n == 0:
             return out
         with nogil:
-            check(c_md5.en_md5_batch(&view.view, n, &hi_v[0], &lo_v[0]))
+            check(c_md5.en_md5_batch_threads(&view.view, n, &hi_v[0], &lo_v[0], threads))
         if explicit is not None:
             hi[explicit.present] = explicit.hi[explicit.present]
             lo[explicit.present] = explicit.lo[explicit.present]

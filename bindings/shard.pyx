@@ -345,10 +345,12 @@ cdef object _shard_positions(shard_index, int64_t n, int64_t m):
     return np.ascontiguousarray(raw, dtype=np.int32)
 
 
-def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, keys, data):
+def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, keys, data, int threads=1):
     """Append a batch whose rows are already routed (shard_index[i] in range(len(shards))):
     rows are grouped per shard (stable) and each group is appended under that shard's
-    write lock, all in one GIL-free section. Returns int64 sequence numbers in row order."""
+    write lock, all in one GIL-free section; with threads > 1 the shards are split between
+    that many threads (each shard still has one writer). Returns int64 sequence numbers in
+    row order."""
     cdef BinaryView kv = _view(keys, "partition_keys")
     cdef BinaryView dv = _view(data, "data")
     cdef int64_t n = kv.length, m = len(shards), b
@@ -365,15 +367,22 @@ def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, 
     cdef c_shard.en_shard **ptrs = <c_shard.en_shard **>malloc(sizeof(c_shard.en_shard *) * m)
     if ptrs is NULL:
         raise CoreMemoryError("cannot allocate shard table")
+    cdef c_shard.en_routed_batch batch
+    batch.shards = ptrs
+    batch.m = m
+    batch.seq_counter = &seqs.value
+    batch.ts_ms = ts_ms
+    batch.order = &order_v[0]
+    batch.starts = &starts_v[0]
+    batch.keys = &kv.view
+    batch.data = &dv.view
+    batch.out_seqs = &out_v[0]
     try:
         for b in range(m):
             ptrs[b] = (<Shard?>shards[b]).s
         with nogil:
             check(c_hashkey.en_group(&idx_v[0], n, m, &starts_v[0], &order_v[0]))
-            for b in range(m):
-                if starts_v[b + 1] > starts_v[b]:
-                    check(c_shard.en_shard_append(ptrs[b], &seqs.value, ts_ms, &order_v[starts_v[b]],
-                                                  starts_v[b + 1] - starts_v[b], &kv.view, &dv.view, &out_v[0]))
+            check(c_shard.en_append_routed(&batch, threads))
     finally:
         free(ptrs)
     return out

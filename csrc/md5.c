@@ -1,6 +1,8 @@
 /* MD5 after RFC 1321, written for short messages: partition keys are usually one block. */
 #include <string.h>
 
+#include <pthread.h>
+
 #include "md5.h"
 #include "md5_steps.h"
 
@@ -157,4 +159,47 @@ en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint
         lo[i] = be_word(st[2], st[3]);
     }
     return EN_OK;
+}
+
+typedef struct {
+    en_binary_view view;   /* offsets advanced to the part's first row */
+    int64_t n;
+    uint64_t *hi, *lo;
+    en_status rc;
+} md5_part;
+
+static void *md5_part_run(void *arg) {
+    md5_part *p = arg;
+    p->rc = en_md5_batch(&p->view, p->n, p->hi, p->lo);
+    return NULL;
+}
+
+#define EN_MD5_MAX_THREADS 8
+
+en_status en_md5_batch_threads(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo, int threads) {
+    if (threads > EN_MD5_MAX_THREADS) threads = EN_MD5_MAX_THREADS;
+    if (threads <= 1 || n < threads) return en_md5_batch(keys, n, hi, lo);
+    md5_part parts[EN_MD5_MAX_THREADS];
+    pthread_t tids[EN_MD5_MAX_THREADS];
+    int started[EN_MD5_MAX_THREADS] = {0};
+    size_t width = keys->wide ? sizeof(int64_t) : sizeof(int32_t);
+    for (int t = 0; t < threads; t++) {
+        int64_t first = n * t / threads, last = n * (t + 1) / threads;
+        parts[t].view = *keys;
+        parts[t].view.offsets = (const uint8_t *)keys->offsets + (size_t)first * width;
+        parts[t].n = last - first;
+        parts[t].hi = hi + first;
+        parts[t].lo = lo + first;
+        parts[t].rc = EN_OK;
+    }
+    for (int t = 1; t < threads; t++)   /* a part whose thread cannot start runs here */
+        started[t] = pthread_create(&tids[t], NULL, md5_part_run, &parts[t]) == 0;
+    md5_part_run(&parts[0]);
+    en_status rc = parts[0].rc;
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) pthread_join(tids[t], NULL);
+        else md5_part_run(&parts[t]);
+        if (rc == EN_OK) rc = parts[t].rc;
+    }
+    return rc;
 }

@@ -9,4 +9,7 @@ void en_md5(const uint8_t *msg, size_t len, uint8_t digest[16]);
 /* Digest of each key, as a big-endian 128-bit integer split into hi/lo 64-bit halves. */
 en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo);
 
+/* The same, the rows split between `threads` threads (the caller is one of them). */
+en_status en_md5_batch_threads(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo, int threads);
+
 #endif

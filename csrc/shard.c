@@ -460,3 +460,56 @@ void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int6
     }
     out->bytes = total;
 }
+
+typedef struct {
+    const en_routed_batch *batch;
+    int64_t first, last;   /* shards [first, last) */
+    en_status rc;
+} routed_part;
+
+static void *routed_part_run(void *arg) {
+    routed_part *p = arg;
+    const en_routed_batch *b = p->batch;
+    p->rc = EN_OK;
+    for (int64_t s = p->first; s < p->last && p->rc == EN_OK; s++) {
+        int64_t begin = b->starts[s], end = b->starts[s + 1];
+        if (end > begin)
+            p->rc = en_shard_append(b->shards[s], b->seq_counter, b->ts_ms, b->order + begin, end - begin,
+                                    b->keys, b->data, b->out_seqs);
+    }
+    return NULL;
+}
+
+#define EN_APPEND_MAX_THREADS 8
+
+en_status en_append_routed(const en_routed_batch *batch, int threads) {
+    if (threads > EN_APPEND_MAX_THREADS) threads = EN_APPEND_MAX_THREADS;
+    if (threads > batch->m) threads = (int)batch->m;
+    routed_part parts[EN_APPEND_MAX_THREADS];
+    pthread_t tids[EN_APPEND_MAX_THREADS];
+    int started[EN_APPEND_MAX_THREADS] = {0};
+    if (threads <= 1) {
+        routed_part all = {batch, 0, batch->m, EN_OK};
+        routed_part_run(&all);
+        return all.rc;
+    }
+    /* consecutive shards per part, cut where the running row count passes each share */
+    int64_t total = batch->starts[batch->m], s = 0;
+    for (int t = 0; t < threads; t++) {
+        parts[t].batch = batch;
+        parts[t].first = s;
+        int64_t goal = total * (t + 1) / threads;
+        while (s < batch->m && (t == threads - 1 || batch->starts[s + 1] <= goal || s == parts[t].first)) s++;
+        parts[t].last = s;
+    }
+    for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tids[t], NULL, routed_part_run, &parts[t]) == 0;
+    routed_part_run(&parts[0]);
+    en_status rc = parts[0].rc;
+    for (int t = 1; t < threads; t++) {
+        if (started[t]) pthread_join(tids[t], NULL);
+        else routed_part_run(&parts[t]);
+        if (rc == EN_OK) rc = parts[t].rc;
+    }
+    return rc;
+}

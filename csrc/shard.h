@@ -81,6 +81,22 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
                           const en_binary_view *keys, const en_binary_view *data,
                           int64_t *out_seqs);
 
+/* A batch whose rows are grouped by destination shard: shard b gets rows
+ * order[starts[b] .. starts[b + 1]), in that order. */
+typedef struct {
+    en_shard **shards;
+    int64_t m;
+    int64_t *seq_counter;
+    int64_t ts_ms;
+    const int64_t *order, *starts;
+    const en_binary_view *keys, *data;
+    int64_t *out_seqs;
+} en_routed_batch;
+
+/* Append each shard's rows (en_shard_append), the shards split between `threads` threads by
+ * row count: every shard is written by one thread only, and the caller is one of them. */
+en_status en_append_routed(const en_routed_batch *batch, int threads);
+
 /* Pin the chunk holding the first readable record with seq >= start_seq and return up to
  * max_records / max_bytes (data bytes; at least one record) from that chunk. */
 en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out);

@@ -185,3 +185,5 @@ KINESIS_NEXT_TOKEN_TTL_S = 300            # ListShards/ListStreamConsumers NextT
 FIREHOSE_PARSE_THREADS_MAX = 8             # threads parsing one buffer's JSON (at most one per core)
 FIREHOSE_PARSE_RUN_MIN_BYTES = 1 * MiB     # a buffer is split for parsing only into runs this large
 FIREHOSE_GROUP_RUNS_MAX = 64               # a partition's rows as at most this many zero-copy slices, else a take
+KINESIS_PUT_THREADS_MAX = 2               # native put_batch: threads hashing and appending one batch
+KINESIS_PUT_PARALLEL_MIN_RECORDS = 65_536  # below this a second thread costs more than it saves

@@ -41,6 +41,18 @@ cdef extern from "shard.h" nogil:
                               const int64_t *order, int64_t n,
                               const en_binary_view *keys, const en_binary_view *data,
                               int64_t *out_seqs)
+    ctypedef struct en_routed_batch:
+        en_shard **shards
+        int64_t m
+        int64_t *seq_counter
+        int64_t ts_ms
+        const int64_t *order
+        const int64_t *starts
+        const en_binary_view *keys
+        const en_binary_view *data
+        int64_t *out_seqs
+
+    en_status en_append_routed(const en_routed_batch *batch, int threads)
     en_status en_shard_read(en_shard *s, int64_t start_seq, int64_t max_records, int64_t max_bytes, en_span *out)
     int64_t en_shard_seq_at_time(en_shard *s, int64_t ts_ms)
     int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -235,6 +236,8 @@ class Stream:
         self.shard_level_metrics: list[str] = []
         self.consumers: dict[str, Consumer] = {}
         self.memory_cap_bytes: int | None = backend.memory_cap_bytes
+        # threads a large native batch is hashed and appended on (each shard keeps one writer)
+        self.writer_threads = min(limits.KINESIS_PUT_THREADS_MAX, os.cpu_count() or 1)
         self._seq = _core.SequenceSource(SEQUENCE_BASE)
         self._layout_lock = _SharedExclusive()
         self._admin_lock = threading.RLock()
@@ -320,7 +323,8 @@ class Stream:
             if self.status == "DELETING":
                 raise stream_not_found(self.name, self.backend.account_id)
             layout = self._layout
-            position = layout.router.route(keys_view, explicit)
+            threads = self.writer_threads if n >= limits.KINESIS_PUT_PARALLEL_MIN_RECORDS else 1
+            position = layout.router.route(keys_view, explicit, threads)
             throttled = None
             if self.backend.engine.enforce_limits or self.mode == "ON_DEMAND":
                 sizes = _record_sizes(data_view.array, keys_view.array)
@@ -336,7 +340,8 @@ class Stream:
                     seqs[keep] = _core.append_routed(layout.logs, self._seq, int(now * 1000), position[keep],
                                                      keys_view.array.filter(mask), data_view.array.filter(mask))
             else:
-                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_view, data_view)
+                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_view, data_view,
+                                           threads)
                 throttled = None
             shard_index = layout.shard_index[position]
         finally:

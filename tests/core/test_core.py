@@ -395,3 +395,39 @@ def test_read_records_builds_the_same_records_as_the_arrow_read():
     assert [i for i, r in enumerate(flagged.records) if r.get("EncryptionType") == "KMS"] == list(range(10, 20))
     empty = shard.read_records(position, 10, 10)
     assert (empty.records, empty.position, empty.nbytes, empty.last_ts_ms) == ([], position, 0, -1)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_append_routed_on_threads_matches_one_thread(threads):
+    """Each shard keeps one writer: the shards are split between the threads, so per shard the
+    rows and their order are those of a single-threaded append."""
+    rng = np.random.default_rng(3)
+    n, m = 50_000, 5
+    where = rng.choice(m, n, p=[0.5, 0.3, 0.1, 0.05, 0.05]).astype(np.int32)
+    keys = [f"k{i}" for i in range(n)]
+    data = [b"%d" % i for i in range(n)]
+    one = [_core.Shard() for _ in range(m)]
+    many = [_core.Shard() for _ in range(m)]
+    _core.append_routed(one, _core.SequenceSource(0), 1, where, keys, data, 1)
+    out = _core.append_routed(many, _core.SequenceSource(0), 1, where, keys, data, threads)
+    assert len(np.unique(out)) == n
+    for a, b in zip(one, many):
+        ta, tb = a.read(0, 10**9), b.read(0, 10**9)
+        assert ta.column("data").to_pylist() == tb.column("data").to_pylist()
+        seqs = tb.column("sequence_number").to_numpy()
+        assert (np.diff(seqs) > 0).all()
+    by_row = {}
+    for s in many:
+        t = s.read(0, 10**9)
+        by_row.update(zip(t.column("sequence_number").to_pylist(), t.column("data").to_pylist()))
+    assert [by_row[q] for q in out.tolist()] == data
+
+
+def test_md5_on_threads_matches_one_thread():
+    keys = pa.array([f"key-{i}" * (i % 7 + 1) for i in range(20_001)])
+    router = _core.Router([0, 2**126, 2**127, 3 * 2**126])
+    single = router.route(keys, None, 1)
+    for threads in (2, 3, 16):
+        assert (router.route(keys, None, threads) == single).all()
+    sliced = keys.slice(3, 10_000)
+    assert (router.route(sliced, None, 2) == single[3:10_003]).all()

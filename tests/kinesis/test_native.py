@@ -184,3 +184,25 @@ def test_native_writes_are_visible_to_the_client(stream, kin):
     it = kin.get_shard_iterator(StreamName="native", ShardId="shardId-000000000000",
                                 ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     assert [r["Data"] for r in kin.get_records(ShardIterator=it)["Records"]] == [b"native"]
+
+
+def test_large_batches_on_two_threads_store_every_record(stream):
+    """Batches past the parallel threshold are hashed and appended on two threads: every record
+    lands in its MD5 shard once, in order per shard."""
+    from engine import limits
+    stream.writer_threads = 2
+    n = limits.KINESIS_PUT_PARALLEL_MIN_RECORDS + 1000
+    keys = [f"user-{i}" for i in range(n)]
+    data = [b"%d" % i for i in range(n)]
+    result = stream.put_batch(data, keys)
+    assert len(np.unique(result.sequence_number)) == n
+    stored = {}
+    for s in stream.shards:
+        table = stream.read_table(s.index)
+        seqs = table.column("sequence_number").to_numpy()
+        assert (np.diff(seqs) > 0).all()
+        for k, d in zip(table.column("partition_key").to_pylist(), table.column("data").to_pylist()):
+            stored[k] = (d, s.index)
+    sample = range(0, n, 997)
+    assert [stored[keys[i]] for i in sample] == [(data[i], _owner_index(stream, md5_int(keys[i]))) for i in sample]
+    assert len(stored) == n
