@@ -15,6 +15,7 @@ JC_FLOAT64 = c_jc.EN_JC_FLOAT64
 JC_BOOL = c_jc.EN_JC_BOOL
 JC_TIMESTAMP = c_jc.EN_JC_TIMESTAMP
 JC_DATE32 = c_jc.EN_JC_DATE32
+JC_NONE = c_jc.EN_JC_NONE
 
 
 cdef class _CMemory:
@@ -31,12 +32,34 @@ cdef object _adopt(void *ptr, int64_t size):
     return pa.foreign_buffer(<uintptr_t>ptr, size, base=owner)
 
 
+cdef tuple _column_buffers(c_jc.en_jc_column *c, int kind, int64_t rows):
+    """The column's memory as pyarrow buffers (the C column lets go of it)."""
+    cdef int64_t width
+    if kind == c_jc.EN_JC_BOOL:
+        size = (rows + 7) // 8
+    elif kind == c_jc.EN_JC_STRING:
+        size = (rows + 1) * 4
+    else:
+        width = 1 if kind == c_jc.EN_JC_INT8 else 2 if kind == c_jc.EN_JC_INT16 else \
+            4 if kind in (c_jc.EN_JC_INT32, c_jc.EN_JC_FLOAT32, c_jc.EN_JC_DATE32) else 8
+        size = rows * width
+    validity = _adopt(c.validity, (rows + 7) // 8)
+    values = _adopt(c.values, size)
+    c.validity = c.values = NULL
+    data = None
+    if kind == c_jc.EN_JC_STRING:
+        data = _adopt(c.data, c.data_len)
+        c.data = NULL
+    return validity, values, data, c.null_count
+
+
 cdef class JsonColumns:
     """A set of fields compiled once; parse() turns runs of records into their columns.
 
-    fields: (name: bytes, kind: JC_*, digits: int, required: bool) tuples with distinct names;
-    digits is the fraction digits of a JC_TIMESTAMP unit (0, 3, 6, 9); a required field must
-    hold a JSON string in every record taken."""
+    fields: (name: bytes, kind: JC_*, digits: int, key: bool) tuples with distinct names;
+    digits is the fraction digits of a JC_TIMESTAMP unit (0, 3, 6, 9); a key field also gives
+    its value as text (a JSON string, or an integer's digits) and must have one in every record
+    taken; kind JC_NONE: a key without a column."""
     cdef c_jc.en_jc_plan *plan
     cdef readonly int nfields
     cdef readonly tuple kinds
@@ -50,10 +73,11 @@ cdef class JsonColumns:
         try:
             kinds = []
             for f in range(n):
-                name, kind, digits, required = fields[f]
+                name, kind, digits, key = fields[f]
                 if not isinstance(name, bytes):
                     raise CoreValueError("field names must be bytes")
-                if not c_jc.EN_JC_STRING <= kind <= c_jc.EN_JC_DATE32 or digits not in (0, 3, 6, 9):
+                if not c_jc.EN_JC_STRING <= kind <= c_jc.EN_JC_NONE or digits not in (0, 3, 6, 9) or \
+                        (kind == c_jc.EN_JC_NONE and not key):
                     raise CoreValueError(f"field {name!r}: unknown kind or unit")
                 if name in names:
                     raise CoreValueError(f"field {name!r} named twice")
@@ -63,7 +87,7 @@ cdef class JsonColumns:
                 specs[f].name_len = len(name)
                 specs[f].kind = kind
                 specs[f].digits = digits
-                specs[f].required = 1 if required else 0
+                specs[f].key = 1 if key else 0
             self.plan = c_jc.en_jc_plan_new(specs, <int>n)   # copies the names
             if self.plan is NULL:
                 raise CoreMemoryError("cannot build the field table")
@@ -78,9 +102,10 @@ cdef class JsonColumns:
     def parse(self, arrays, int64_t start, int64_t count):
         """Records [start, start + count) of the binary arrays `arrays` taken end to end.
 
-        -> (columns, rows, doubt): columns[f] = (validity, values, data, null_count) as pyarrow
-        buffers for `rows` rows (data None but for strings), doubt a numpy uint8 array with 1 for
-        each record of the run left out. Raises CoreTooBigError when a string column would pass
+        -> (columns, rows, doubt): columns[f] = (column, key) for field f, each None or
+        (validity, values, data, null_count) as pyarrow buffers for `rows` rows (data None but
+        for strings; a key is a string column), doubt a numpy uint8 array with 1 for each record
+        of the run left out. Raises CoreTooBigError when a string column would pass
         2 GiB (parse a shorter run)."""
         if start < 0 or count < 0:
             raise CoreValueError("negative start or count")
@@ -101,12 +126,12 @@ cdef class JsonColumns:
             raise CoreValueError("the run goes past the records")
         cdef int nsegs = len(views), s, f
         cdef c_jc.en_jc_segment *segs = <c_jc.en_jc_segment *>malloc(sizeof(c_jc.en_jc_segment) * (nsegs + 1))
-        cdef c_jc.en_jc_column *cols = <c_jc.en_jc_column *>malloc(sizeof(c_jc.en_jc_column) * (self.nfields + 1))
+        cdef c_jc.en_jc_column *cols = <c_jc.en_jc_column *>malloc(sizeof(c_jc.en_jc_column) * (2 * self.nfields + 1))
         if segs is NULL or cols is NULL:
             free(segs)
             free(cols)
             raise CoreMemoryError("cannot allocate a parse")
-        memset(cols, 0, sizeof(c_jc.en_jc_column) * (self.nfields + 1))
+        memset(cols, 0, sizeof(c_jc.en_jc_column) * (2 * self.nfields + 1))
         doubt = np.zeros(count, dtype=np.uint8)
         cdef uint8_t[::1] doubt_v = doubt
         cdef uint8_t *doubt_p = &doubt_v[0] if count else NULL
@@ -126,26 +151,9 @@ cdef class JsonColumns:
             check(rc)
             out = []
             for f in range(self.nfields):
-                kind = self.kinds[f]
-                validity = _adopt(cols[f].validity, (rows + 7) // 8)
-                if kind == c_jc.EN_JC_BOOL:
-                    values = _adopt(cols[f].values, (rows + 7) // 8)
-                elif kind == c_jc.EN_JC_STRING:
-                    values = _adopt(cols[f].values, (rows + 1) * 4)
-                elif kind == c_jc.EN_JC_INT8:
-                    values = _adopt(cols[f].values, rows)
-                elif kind == c_jc.EN_JC_INT16:
-                    values = _adopt(cols[f].values, rows * 2)
-                elif kind in (c_jc.EN_JC_INT32, c_jc.EN_JC_FLOAT32, c_jc.EN_JC_DATE32):
-                    values = _adopt(cols[f].values, rows * 4)
-                else:
-                    values = _adopt(cols[f].values, rows * 8)
-                cols[f].validity = cols[f].values = NULL
-                data = None
-                if kind == c_jc.EN_JC_STRING:
-                    data = _adopt(cols[f].data, cols[f].data_len)
-                    cols[f].data = NULL
-                out.append((validity, values, data, cols[f].null_count))
+                column = None if self.kinds[f] == c_jc.EN_JC_NONE else _column_buffers(&cols[2 * f], self.kinds[f], rows)
+                key = None if cols[2 * f + 1].values is NULL else _column_buffers(&cols[2 * f + 1], c_jc.EN_JC_STRING, rows)
+                out.append((column, key))
             return out, rows, doubt
         finally:
             c_jc.en_jc_columns_free(self.plan, cols)   # what was not adopted

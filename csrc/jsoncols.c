@@ -16,7 +16,7 @@ struct en_jc_plan {
     en_jc_field *fields;       /* names copied: the plan owns them */
     uint8_t **lower;           /* ASCII-lowercased names */
     int nfields;
-    int nrequired;
+    int nkeys;
     int64_t max_name;
     int16_t head[BUCKETS], lower_head[BUCKETS];
     int16_t *next, *lower_next;
@@ -53,7 +53,7 @@ en_jc_plan *en_jc_plan_new(const en_jc_field *fields, int nfields) {
         memcpy(name, fields[f].name, (size_t)n);
         for (int64_t i = 0; i < n; i++) low[i] = ascii_lower(name[i]);
         if (n > plan->max_name) plan->max_name = n;
-        if (fd->required) plan->nrequired++;
+        if (fd->key) plan->nkeys++;
         unsigned b = bucket_of(name, n);
         plan->next[f] = plan->head[b];
         plan->head[b] = (int16_t)f;
@@ -89,29 +89,37 @@ static int64_t value_width(int kind) {
     }
 }
 
+static int64_t values_bytes(int kind, int64_t capacity) {
+    if (kind == EN_JC_BOOL) return (capacity + 7) / 8;
+    if (kind == EN_JC_STRING) return (capacity + 1) * 4;
+    return capacity * value_width(kind);
+}
+
+static en_status column_init(en_jc_column *c, int kind, int64_t capacity) {
+    c->validity = calloc((size_t)(capacity + 7) / 8 + 1, 1);
+    c->values = calloc((size_t)values_bytes(kind, capacity) + 1, 1);
+    if (kind == EN_JC_STRING) {
+        c->data_cap = 1 << 16;
+        c->data = malloc((size_t)c->data_cap);
+    }
+    return (!c->validity || !c->values || (kind == EN_JC_STRING && !c->data)) ? EN_ENOMEM : EN_OK;
+}
+
 en_status en_jc_columns_init(const en_jc_plan *plan, en_jc_column *cols, int64_t capacity) {
     for (int f = 0; f < plan->nfields; f++) {
-        en_jc_column *c = &cols[f];
-        int kind = plan->fields[f].kind;
-        int64_t bytes = kind == EN_JC_BOOL ? (capacity + 7) / 8
-                        : kind == EN_JC_STRING ? (capacity + 1) * 4 : capacity * value_width(kind);
-        c->validity = calloc((size_t)(capacity + 7) / 8 + 1, 1);
-        c->values = calloc((size_t)bytes + 1, 1);
-        if (kind == EN_JC_STRING) {
-            c->data_cap = 1 << 16;
-            c->data = malloc((size_t)c->data_cap);
-        }
-        if (!c->validity || !c->values || (kind == EN_JC_STRING && !c->data)) return EN_ENOMEM;
+        const en_jc_field *fd = &plan->fields[f];
+        if (fd->kind != EN_JC_NONE && column_init(&cols[2 * f], fd->kind, capacity) != EN_OK) return EN_ENOMEM;
+        if (fd->key && column_init(&cols[2 * f + 1], EN_JC_STRING, capacity) != EN_OK) return EN_ENOMEM;
     }
     return EN_OK;
 }
 
 void en_jc_columns_free(const en_jc_plan *plan, en_jc_column *cols) {
-    for (int f = 0; f < plan->nfields; f++) {
-        free(cols[f].validity);
-        free(cols[f].values);
-        free(cols[f].data);
-        cols[f].validity = cols[f].values = cols[f].data = NULL;
+    for (int c = 0; c < 2 * plan->nfields; c++) {
+        free(cols[c].validity);
+        free(cols[c].values);
+        free(cols[c].data);
+        cols[c].validity = cols[c].values = cols[c].data = NULL;
     }
 }
 
@@ -434,6 +442,14 @@ static int parse_timestamp(const uint8_t *s, int64_t n, int digits, int64_t *out
 }
 
 /* --- records ---------------------------------------------------------------------------- */
+#define NAME_CACHE 64          /* member positions remembered from the record before */
+
+typedef struct {
+    const uint8_t *name;       /* in the input, alive for the whole parse */
+    int64_t len;
+    int field;                 /* -1: no field */
+} name_slot;
+
 typedef struct {
     const en_jc_plan *plan;
     en_jc_column *cols;
@@ -441,13 +457,27 @@ typedef struct {
     uint32_t gen;
     uint32_t *seen;          /* per field: gen of the record that set it */
     uint32_t *null_at;       /* per field: gen of the record where it was null */
+    name_slot names[NAME_CACHE];
     en_status status;
 } state;
 
-EN_INLINE int find_field(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
+EN_INLINE int same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return 0;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static int find_field(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
     for (int f = plan->head[bucket_of(k, n)]; f >= 0; f = plan->next[f]) {
         const en_jc_field *fd = &plan->fields[f];
-        if (fd->name_len == n && memcmp(fd->name, k, (size_t)n) == 0) return f;
+        if (fd->name_len == n && same_bytes(fd->name, k, n)) return f;
     }
     return -1;
 }
@@ -458,9 +488,25 @@ static int case_twin(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
     if (n > plan->max_name || n > (int64_t)sizeof(low)) return 0;
     for (int64_t i = 0; i < n; i++) low[i] = ascii_lower(k[i]);
     for (int f = plan->lower_head[bucket_of(low, n)]; f >= 0; f = plan->lower_next[f]) {
-        if (plan->fields[f].name_len == n && memcmp(plan->lower[f], low, (size_t)n) == 0) return 1;
+        if (plan->fields[f].name_len == n && same_bytes(plan->lower[f], low, n)) return 1;
     }
     return 0;
+}
+
+/* The field of the member name k[0..n) at position `at` of its record (-1: none; -2: a case
+ * twin, doubtful). Records of one producer repeat their member order, so the name seen at this
+ * position in the record before is tried first. */
+EN_INLINE int member_field(state *st, int at, const uint8_t *k, int64_t n) {
+    name_slot *slot = at < NAME_CACHE ? &st->names[at] : NULL;
+    if (slot && slot->len == n && slot->name && same_bytes(slot->name, k, n)) return slot->field;
+    int f = find_field(st->plan, k, n);
+    if (f < 0 && case_twin(st->plan, k, n)) f = -2;
+    if (slot) {
+        slot->name = k;
+        slot->len = n;
+        slot->field = f;
+    }
+    return f;
 }
 
 EN_INLINE int ensure_data(state *st, en_jc_column *c, int64_t more) {
@@ -477,29 +523,51 @@ EN_INLINE int ensure_data(state *st, en_jc_column *c, int64_t more) {
     return 1;
 }
 
-#define NULL_VALUE(st, f) ((st)->null_at[f] = (st)->gen)
+EN_INLINE int append(state *st, en_jc_column *c, const uint8_t *s, int64_t n) {
+    if (!ensure_data(st, c, n)) return 0;
+    memcpy(c->data + c->data_len, s, (size_t)n);
+    c->data_len += n;
+    return 1;
+}
 
 /* The value of field f at p: its end, NULL when doubtful (or failed: st->status). */
 static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint8_t *end) {
     const en_jc_field *fd = &st->plan->fields[f];
-    en_jc_column *c = &st->cols[f];
+    en_jc_column *c = &st->cols[2 * f], *k = &st->cols[2 * f + 1];
     int64_t row = st->row, len, iv;
     int integral;
-    const uint8_t *q;
+    const uint8_t *q = NULL;
     if (*p == 'n') {
-        if (fd->required || !literal(p, end, "null", 4)) return NULL;
-        NULL_VALUE(st, f);
+        if (fd->key || !literal(p, end, "null", 4)) return NULL;
+        st->null_at[f] = st->gen;
         return p + 4;
     }
-    switch (fd->kind) {
-    case EN_JC_STRING:
-        if (*p != '"') return NULL;
-        if (!ensure_data(st, c, end - p)) return NULL;
-        q = string_body(p + 1, end, c->data + c->data_len, &len);
-        if (q) c->data_len += len;
+    if (*p == '"' && (fd->kind == EN_JC_STRING || fd->kind == EN_JC_NONE)) {
+        en_jc_column *out = fd->kind == EN_JC_STRING ? c : k;
+        if (!ensure_data(st, out, end - p)) return NULL;
+        q = string_body(p + 1, end, out->data + out->data_len, &len);
+        if (!q) return NULL;
+        if (fd->key && fd->kind == EN_JC_STRING && !append(st, k, out->data + out->data_len, len)) return NULL;
+        out->data_len += len;
         return q;
+    }
+    if (fd->key && *p != '"') {          /* a key that is no string must be an integer */
+        q = number_end(p, end, &integral);
+        if (!q || !integral || (q - p == 2 && p[0] == '-' && p[1] == '0') ||
+            !to_int(p, q, INT64_MIN, INT64_MAX, &iv) || !append(st, k, p, q - p))
+            return NULL;
+    } else if (fd->key) {
+        /* a string for a column of another kind: parsed below; its text is the key */
+        q = p + 1;
+        while (q < end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+        if (q >= end || *q != '"' || !append(st, k, p + 1, q - p - 1)) return NULL;
+    }
+    switch (fd->kind) {
+    case EN_JC_NONE:
+        return q;
+    case EN_JC_STRING:
+        return NULL;                     /* not a string (strings were taken above) */
     case EN_JC_BOOL:
-        if (fd->required) return NULL;
         if (literal(p, end, "true", 4)) {
             c->values[row >> 3] |= (uint8_t)(1u << (row & 7));
             return p + 4;
@@ -511,7 +579,7 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
         return NULL;
     case EN_JC_TIMESTAMP:
     case EN_JC_DATE32: {
-        if (fd->required || *p != '"') return NULL;
+        if (*p != '"') return NULL;
         const uint8_t *s = p + 1;
         q = s;
         while (q < end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
@@ -529,7 +597,6 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
         break;
     }
     /* numbers */
-    if (fd->required) return NULL;
     q = number_end(p, end, &integral);
     if (!q) return NULL;
     switch (fd->kind) {
@@ -556,24 +623,33 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
     }
 }
 
-/* Close the row: nulls for the fields not set, validity bits, string offsets. */
+EN_INLINE int close_offsets(state *st, en_jc_column *c) {
+    if (c->data_len > INT32_MAX) {
+        st->status = EN_ETOOBIG;
+        return 0;
+    }
+    ((int32_t *)c->values)[st->row + 1] = (int32_t)c->data_len;
+    return 1;
+}
+
+/* Close the row: keys all there, nulls for the fields not set, validity bits, string offsets. */
 static int commit_row(state *st) {
     const en_jc_plan *plan = st->plan;
     int64_t row = st->row;
     uint8_t bit = (uint8_t)(1u << (row & 7));
-    for (int f = 0; plan->nrequired && f < plan->nfields; f++)
-        if (plan->fields[f].required && (st->seen[f] != st->gen || st->null_at[f] == st->gen)) return ROW_DOUBT;
+    for (int f = 0; plan->nkeys && f < plan->nfields; f++)
+        if (plan->fields[f].key && (st->seen[f] != st->gen || st->null_at[f] == st->gen)) return ROW_DOUBT;
     for (int f = 0; f < plan->nfields; f++) {
-        en_jc_column *c = &st->cols[f];
         const en_jc_field *fd = &plan->fields[f];
-        int valid = st->seen[f] == st->gen && st->null_at[f] != st->gen;
-        if (fd->kind == EN_JC_STRING) {
-            if (c->data_len > INT32_MAX) {
-                st->status = EN_ETOOBIG;
-                return ROW_FAIL;
-            }
-            ((int32_t *)c->values)[row + 1] = (int32_t)c->data_len;
+        if (fd->key) {
+            en_jc_column *k = &st->cols[2 * f + 1];
+            if (!close_offsets(st, k)) return ROW_FAIL;
+            k->validity[row >> 3] |= bit;
         }
+        if (fd->kind == EN_JC_NONE) continue;
+        en_jc_column *c = &st->cols[2 * f];
+        int valid = st->seen[f] == st->gen && st->null_at[f] != st->gen;
+        if (fd->kind == EN_JC_STRING && !close_offsets(st, c)) return ROW_FAIL;
         if (valid) {
             c->validity[row >> 3] |= bit;
             continue;
@@ -589,6 +665,15 @@ static int commit_row(state *st) {
     return ROW_OK;
 }
 
+/* Forget what a doubtful record appended to the string columns. */
+static void drop_row(state *st) {
+    for (int f = 0; f < st->plan->nfields; f++) {
+        const en_jc_field *fd = &st->plan->fields[f];
+        if (fd->kind == EN_JC_STRING) st->cols[2 * f].data_len = ((int32_t *)st->cols[2 * f].values)[st->row];
+        if (fd->key) st->cols[2 * f + 1].data_len = ((int32_t *)st->cols[2 * f + 1].values)[st->row];
+    }
+}
+
 static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
     const en_jc_plan *plan = st->plan;
     if (++st->gen == 0) {             /* wrapped: forget every mark */
@@ -602,7 +687,7 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
     if (p < end && *p == '}') {
         p++;
     } else {
-        for (;;) {
+        for (int at = 0;; at++) {
             if (p >= end || *p != '"') return ROW_DOUBT;
             const uint8_t *key = ++p;
             int64_t klen = plain_run(p, end - p);
@@ -619,14 +704,14 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
             if (p >= end || *p != ':') return ROW_DOUBT;
             p = skip_ws(p + 1, end);
             if (p >= end) return ROW_DOUBT;
-            int f = find_field(plan, key, klen);
+            int f = member_field(st, at, key, klen);
             if (f >= 0) {
                 if (st->seen[f] == st->gen) return ROW_DOUBT;     /* repeated */
                 st->seen[f] = st->gen;
                 p = field_value(st, f, p, end);
                 if (!p) return st->status != EN_OK ? ROW_FAIL : ROW_DOUBT;
             } else {
-                if (case_twin(plan, key, klen)) return ROW_DOUBT;
+                if (f == -2) return ROW_DOUBT;
                 p = skip_value(p, end, 1);
                 if (!p) return ROW_DOUBT;
             }
@@ -646,7 +731,12 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
 
 en_status en_jc_parse(const en_jc_plan *plan, const en_jc_segment *segs, int nsegs, en_jc_column *cols,
                       int64_t *rows, uint8_t *doubt) {
-    state st = {plan, cols, *rows, 0, NULL, NULL, EN_OK};
+    state st;
+    memset(&st, 0, sizeof(st));
+    st.plan = plan;
+    st.cols = cols;
+    st.row = *rows;
+    st.status = EN_OK;
     st.seen = calloc((size_t)plan->nfields + 1, sizeof(uint32_t));
     st.null_at = calloc((size_t)plan->nfields + 1, sizeof(uint32_t));
     if (!st.seen || !st.null_at) {
@@ -669,9 +759,7 @@ en_status en_jc_parse(const en_jc_plan *plan, const en_jc_segment *segs, int nse
             }
             if (outcome == ROW_FAIL) break;
             doubt[k] = 1;
-            for (int f = 0; f < plan->nfields; f++)        /* drop what the record appended */
-                if (plan->fields[f].kind == EN_JC_STRING)
-                    cols[f].data_len = ((int32_t *)cols[f].values)[st.row];
+            drop_row(&st);
         }
     }
     free(st.seen);

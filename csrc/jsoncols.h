@@ -9,9 +9,13 @@
  * columns, so a complete reader can decide it. Doubtful: not one object; a member name with an
  * escape, repeated, or equal to a field's name but for ASCII case; NaN/Infinity; a lone
  * surrogate or invalid UTF-8; nesting deeper than EN_JC_DEPTH_MAX; a field value of another JSON
- * type than its kind takes (null is always taken, except by a required field, which wants a
- * string); an integer with a fraction or exponent or out of range; a timestamp not written as
+ * type than its kind takes (null is always taken, except by a key field); an integer with a
+ * fraction or exponent or out of range; a timestamp not written as
  * YYYY-MM-DD[T ]hh:mm:ss[.fraction][Z] with at most the unit's digits; a date not YYYY-MM-DD.
+ *
+ * A key field also gives its value as text (a second string column, never null): a JSON string
+ * decoded, or an integer as its digits (int64 range, not "-0"); anything else, or no value at
+ * all, makes the record doubtful.
  */
 #ifndef EN_JSONCOLS_H
 #define EN_JSONCOLS_H
@@ -31,7 +35,8 @@ typedef enum {
     EN_JC_FLOAT64 = 6,
     EN_JC_BOOL = 7,       /* bit-packed */
     EN_JC_TIMESTAMP = 8,  /* int64, units of 10^-digits s */
-    EN_JC_DATE32 = 9      /* int32 days since 1970-01-01 */
+    EN_JC_DATE32 = 9,     /* int32 days since 1970-01-01 */
+    EN_JC_NONE = 10       /* no column (a key field only) */
 } en_jc_kind;
 
 typedef struct {
@@ -39,7 +44,7 @@ typedef struct {
     int64_t name_len;
     int kind;             /* en_jc_kind */
     int digits;           /* EN_JC_TIMESTAMP: fraction digits of the unit: 0, 3, 6 or 9 */
-    int required;         /* a JSON string must be there (else the record is doubtful) */
+    int key;              /* also its text in the key column */
 } en_jc_field;
 
 typedef struct {
@@ -62,7 +67,8 @@ typedef struct en_jc_plan en_jc_plan;
 en_jc_plan *en_jc_plan_new(const en_jc_field *fields, int nfields);
 void en_jc_plan_free(en_jc_plan *plan);
 
-/* Allocate the columns for up to `capacity` rows (cols[nfields], zeroed by the caller). */
+/* Allocate the columns for up to `capacity` rows: cols[2 * f] is field f's column, cols[2 * f + 1]
+ * its key column (cols[2 * nfields], zeroed by the caller). */
 en_status en_jc_columns_init(const en_jc_plan *plan, en_jc_column *cols, int64_t capacity);
 void en_jc_columns_free(const en_jc_plan *plan, en_jc_column *cols);
 

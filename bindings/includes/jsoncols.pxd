@@ -13,13 +13,14 @@ cdef extern from "jsoncols.h" nogil:
         EN_JC_BOOL
         EN_JC_TIMESTAMP
         EN_JC_DATE32
+        EN_JC_NONE
 
     ctypedef struct en_jc_field:
         const uint8_t *name
         int64_t name_len
         int kind
         int digits
-        int required
+        int key
 
     ctypedef struct en_jc_column:
         uint8_t *validity

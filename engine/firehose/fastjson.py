@@ -95,12 +95,12 @@ class Parsed:
 
 class FastReader:
     """JSON records -> the columns of `schema` (each read from the JSON name `key_mapping` gives
-    it, else its own name) and the top-level string fields `key_names`, for records whose every
-    key field holds a non-null JSON string."""
+    it, else its own name) and, as text, the top-level members `key_names`, for records whose
+    every key member holds a JSON string or an integer."""
 
     def __init__(self, schema: Optional[pa.Schema], key_mapping: dict, key_names: list[str]):
         self.schema = schema
-        fields: list[tuple[bytes, int, int, bool]] = []
+        fields: list[list] = []
         index: dict[str, int] = {}
         self._columns: list[tuple[int, pa.DataType]] = []
         for f in schema or []:
@@ -110,19 +110,15 @@ class FastReader:
                 raise ValueError(f"two columns read the JSON member {json_name!r}")
             index[json_name] = len(fields)
             self._columns.append((len(fields), f.type))
-            fields.append((json_name.encode("utf-8"), kind, digits, False))
+            fields.append([json_name.encode("utf-8"), kind, digits, False])
         self._keys: list[tuple[str, int]] = []
         for name in dict.fromkeys(key_names):
-            if name in index:
-                position = index[name]
-                if fields[position][1] != _core.JC_STRING:
-                    raise ValueError(f"the key {name!r} is a column of another type than string")
-                fields[position] = fields[position][:3] + (True,)
-            else:
-                position = index[name] = len(fields)
-                fields.append((name.encode("utf-8"), _core.JC_STRING, 0, True))
-            self._keys.append((name, position))
-        self._plan = _core.JsonColumns(fields)
+            if name not in index:
+                index[name] = len(fields)
+                fields.append([name.encode("utf-8"), _core.JC_NONE, 0, True])
+            fields[index[name]][3] = True
+            self._keys.append((name, index[name]))
+        self._plan = _core.JsonColumns([tuple(f) for f in fields])
 
     @staticmethod
     def supports(schema: Optional[pa.Schema]) -> bool:
@@ -140,13 +136,14 @@ class FastReader:
         row_of = np.full(n, -1, dtype=np.int64)
         row_of[taken] = np.arange(int(taken.sum()), dtype=np.int64)
 
-        def column(position: int, t: pa.DataType) -> pa.ChunkedArray:
-            return pa.chunked_array([_array(t, columns[position], rows) for columns, rows, _ in parts], t)
+        def column(position: int, which: int, t: pa.DataType) -> pa.ChunkedArray:
+            return pa.chunked_array([_array(t, columns[position][which], rows) for columns, rows, _ in parts], t)
 
         table = None
         if self.schema is not None:
-            table = pa.Table.from_arrays([column(position, t) for position, t in self._columns], schema=self.schema)
-        keys = {name: column(position, pa.string()) for name, position in self._keys}
+            table = pa.Table.from_arrays([column(position, 0, t) for position, t in self._columns],
+                                         schema=self.schema)
+        keys = {name: column(position, 1, pa.string()) for name, position in self._keys}
         return Parsed(table, row_of, keys)
 
 

@@ -52,12 +52,12 @@ TYPED = {"i8": st.integers(-130, 130), "i16": st.integers(-2**15 - 2, 2**15 + 2)
          "i64": st.integers(-2**63 - 2, 2**63 + 2) | st.integers(-1000, 1000), "f32": st.floats(width=32) | st.floats(-1e4, 1e4),
          "f64": st.floats() | st.floats(-1e6, 1e6).map(lambda f: round(f, 2)) | st.integers(-2**60, 2**60),
          "s": st.text(max_size=12), "b": st.booleans(), "ts": _timestamps(), "tsec": _timestamps(),
-         "tus": _timestamps(), "d": st.dates(min_value=datetime.date(1, 1, 1)).map(str), "k": st.text(max_size=6)}
+         "tus": _timestamps(), "d": st.dates(min_value=datetime.date(1, 1, 1)).map(str), "k": st.text(max_size=6) | st.integers(-2**64, 2**64)}
 
 
 @st.composite
-def records(draw):
-    names = draw(st.lists(st.sampled_from(NAMES), max_size=6, unique=True))
+def records(draw, always=()):
+    names = list(dict.fromkeys(draw(st.lists(st.sampled_from(NAMES), max_size=6, unique=True)) + list(always)))
     doc = {name: draw(TYPED[name] if name in TYPED and draw(st.integers(0, 19)) else VALUES) for name in names}
     text = json.dumps(doc, ensure_ascii=draw(st.booleans()),
                       separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,\n", " :\t")])))
@@ -97,7 +97,22 @@ def test_a_record_taken_reads_as_the_complete_reader_reads_it(batch):
         if row < 0:
             continue
         assert table[row] == _one(converter, data), data
-        assert key_values[row] == json.loads(data)["k"], data
+        key = json.loads(data)["k"]
+        assert key_values[row] == (key if isinstance(key, str) else str(key)), data
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records(always=("i64", "s", "ts")), min_size=1, max_size=12))
+def test_a_key_that_is_also_a_column_gives_its_text_beside_the_typed_value(batch):
+    converter = export.JsonConverter(SCHEMA)
+    parsed = fastjson.FastReader(SCHEMA, {}, ["i64", "s", "ts"]).read([pa.array(batch, pa.binary())])
+    table = parsed.table.to_pylist()
+    for i, data in enumerate(batch):
+        row = parsed.row_of[i]
+        if row >= 0:
+            doc = json.loads(data)
+            assert table[row] == _one(converter, data), data
+            assert [parsed.keys[k][row].as_py() for k in ("i64", "s", "ts")] == [str(doc["i64"]), doc["s"], doc["ts"]]
 
 
 def test_what_the_pass_leaves_to_the_complete_readers():
@@ -107,13 +122,14 @@ def test_what_the_pass_leaves_to_the_complete_readers():
                 b'{"k":"v","a":2147483648}', b'{"k":"v","t":"2024-01-02T03:04:05+01:00"}',
                 b'{"k":"v","t":"2024-01-02T03:04:05.1234"}', b'{"k":"\\ud800"}', b'{"k":"\xff"}', b'{"k":"v"} x',
                 b'[{"k":"v"}]', b'{"k":"v","n":' + b"[" * 100 + b"]" * 100 + b"}", b'{"\\u006b":"v"}', b'{"a":1}',
-                b'{"k":null}', b'{"k":5}', b'', b'{"k":"v"']
-    taken = [b'{"k":"v"}', b' {"k" : "\\u00e9\\ud83d\\ude00\\n", "a": -0, "zz": {"q": [1, 2e5, "\xc3\xa9"]}}\n',
+                b'{"k":null}', b'{"k":5.0}', b'{"k":-0}', b'{"k":true}', b'{"k":12345678901234567890}', b'',
+                b'{"k":"v"']
+    taken = [b'{"k":-12}', b' {"k" : "\\u00e9\\ud83d\\ude00\\n", "a": -0, "zz": {"q": [1, 2e5, "\xc3\xa9"]}}\n',
              b'{"k":"v","t":"2024-01-02 03:04:05.1Z","x":1E2,"a":null}']
     parsed = reader.read([pa.array(doubtful + taken, pa.binary())])
     assert list(parsed.row_of[:len(doubtful)]) == [-1] * len(doubtful)
     assert list(parsed.row_of[len(doubtful):]) == [0, 1, 2]
-    assert parsed.keys["k"].to_pylist() == ["v", "\u00e9\U0001F600\n", "v"]
+    assert parsed.keys["k"].to_pylist() == ["-12", "\u00e9\U0001F600\n", "v"]
     assert parsed.table.to_pylist()[2] == {"a": None, "t": datetime.datetime(2024, 1, 2, 3, 4, 5, 100000),
                                            "x": 100.0}
 
