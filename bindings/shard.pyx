@@ -2,6 +2,7 @@
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_SetItem
+from cpython.list cimport PyList_Append
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy
 import datetime as _datetime
@@ -206,7 +207,7 @@ cdef class Shard:
                         kms = change >= 0 and cflag[change]
                         if kms:
                             PyDict_SetItem(rec, _K_ENC, _KMS)
-                    records.append(rec)
+                    PyList_Append(records, rec)
                 got += span.end - span.begin
                 out.nbytes += span_bytes
                 out.position = c.seqs[span.end - 1] + 1
@@ -264,16 +265,18 @@ cdef class RecordsRead:
     cdef readonly bint more         # records remain from `position` on
 
 
-# Dict keys made once: each Record dict is built from the same (hashed) str objects.
-_K_SEQ = "SequenceNumber"
-_K_TS = "ApproximateArrivalTimestamp"
-_K_DATA = "Data"
-_K_KEY = "PartitionKey"
-_K_ENC = "EncryptionType"
-_KMS = "KMS"
-_UTC = _datetime.timezone.utc
-_STAMPS = {}               # arrival ms -> datetime, shared by reads
-_STAMPS_MAX = 4096
+# Dict keys made once (C-level names, no global lookup per record): each Record dict is built
+# from the same hashed str objects.
+cdef str _K_SEQ = "SequenceNumber"
+cdef str _K_TS = "ApproximateArrivalTimestamp"
+cdef str _K_DATA = "Data"
+cdef str _K_KEY = "PartitionKey"
+cdef str _K_ENC = "EncryptionType"
+cdef str _KMS = "KMS"
+cdef object _UTC = _datetime.timezone.utc
+cdef object _FROM_TIMESTAMP = _datetime.datetime.fromtimestamp
+cdef dict _STAMPS = {}     # arrival ms -> datetime, shared by reads
+cdef Py_ssize_t _STAMPS_MAX = 4096
 
 
 cdef object _stamp(int64_t ms):
@@ -281,7 +284,7 @@ cdef object _stamp(int64_t ms):
     if stamp is None:
         if len(_STAMPS) >= _STAMPS_MAX:
             _STAMPS.clear()
-        stamp = _datetime.datetime.fromtimestamp(<double>ms / 1000.0, _UTC)
+        stamp = _FROM_TIMESTAMP(<double>ms / 1000.0, _UTC)
         _STAMPS[ms] = stamp
     return stamp
 
