@@ -152,21 +152,21 @@ def test_round_trip_boto3_shape(benchmark, eng):
 
 
 def native_round_trips(queue, batches) -> int:
-    """The native queue API: bodies in, columns out (ids, receipt handles, MD5s, bodies, ...),
-    handles back; no per-message objects beyond the strings."""
+    """The native queue API: bodies in, named columns out (ids, receipt handles, MD5s, bodies,
+    ...), handles back; no per-message objects beyond the strings."""
     done = 0
     for bodies in batches:
         queue.send_raw(bodies)
-        got = queue.receive_raw(len(bodies))
-        queue.delete_batch(got[1])
-        done += len(got[1])
+        got = queue.receive(len(bodies))
+        queue.delete_batch(got.handles)
+        done += len(got.handles)
     return done
 
 
 def test_round_trip_native(benchmark, eng):
     queue = eng.backend("sqs").create_queue("native")
     batches = [[e["MessageBody"] for e in batch] for batch in BATCHES]
-    info(benchmark, GROUP_STD, "engine", "native (send_raw/receive_raw/delete_batch), 10 per call", ROUNDS * 10)
+    info(benchmark, GROUP_STD, "engine", "native (send_raw/receive/delete_batch), 10 per call", ROUNDS * 10)
     assert benchmark(native_round_trips, queue, batches) == ROUNDS * 10
 
 
@@ -174,7 +174,7 @@ def test_round_trip_native_bulk(benchmark, eng):
     """The same native calls with 100 messages per call (the native API has no batch cap)."""
     queue = eng.backend("sqs").create_queue("bulk")
     batches = [BODIES[i:i + 100] for i in range(0, len(BODIES), 100)]
-    info(benchmark, GROUP_STD, "engine", "native (send_raw/receive_raw/delete_batch), 100 per call", len(BODIES))
+    info(benchmark, GROUP_STD, "engine", "native (send_raw/receive/delete_batch), 100 per call", len(BODIES))
     assert benchmark(native_round_trips, queue, batches) == len(BODIES)
 
 
@@ -333,8 +333,5 @@ def held_overhead(bodies, batches) -> tuple[float, float, float]:
 
 
 def native_overhead(queue) -> int:
-    stats = getattr(queue, "stats", None)  # the native core queue; a Python queue has none
-    if stats is None:
-        return 0
-    st = stats()
+    st = queue.stats()
     return st["bytes_allocated"] - st["body_bytes"]

@@ -5,6 +5,8 @@
 # GIL, and builds the result columns. Per-message Python objects are only the strings a
 # caller asked for. Opaque per-message Python objects ("extras") are kept here, by tag.
 
+from collections import namedtuple
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_DecodeASCII
 from libc.string cimport memcpy, memcmp
@@ -39,6 +41,10 @@ HANDLE_STALE = c_queue.EN_QR_STALE
 HANDLE_INVALID = c_queue.EN_QR_INVALID
 HANDLE_NOT_INFLIGHT = c_queue.EN_QR_NOT_INFLIGHT
 HANDLE_TOO_LONG = c_queue.EN_QR_TOO_LONG
+
+# What one send stored, by row. A named tuple, not a class: SNS's delivery into SQS reads the
+# status by position too.
+Stored = namedtuple("Stored", "status ids md5s seqs dups", defaults=(None, None))
 
 DEF SMALL = 16
 DEF SMALL_BUF = 16384
@@ -184,6 +190,37 @@ cdef inline str _fmt_pad10(const char *prefix, Py_ssize_t plen, uint64_t v):
     return s
 
 
+cdef class Received:
+    """What one receive took, as named columns: lists with one row per message. `handles` is
+    None for messages that left the queue (taken out or moved); `groups`, `dedups` and `seqs`
+    (FIFO) are None unless asked for. `moved` holds the messages moved out past the receive
+    count limit (None: none); `over_limit` tells that the in-flight limit stopped the receive."""
+    cdef readonly list ids, handles, md5s, bodies, receive_counts, first_ms, sent_ms, extras
+    cdef readonly list groups, dedups, seqs
+    cdef public Received moved
+    cdef public bint over_limit
+
+    def __len__(self):
+        return len(self.ids)
+
+
+cdef Received _received(bint handles, bint fifo_cols):
+    cdef Received r = Received.__new__(Received)
+    r.ids = []
+    r.handles = [] if handles else None
+    r.md5s = []
+    r.bodies = []
+    r.receive_counts = []
+    r.first_ms = []
+    r.sent_ms = []
+    r.extras = []
+    if fifo_cols:
+        r.groups = []
+        r.dedups = []
+        r.seqs = []
+    return r
+
+
 cdef class MessageQueue:
     """A queue of messages with visibility timeouts, delays, retention and receive counts.
 
@@ -310,9 +347,9 @@ cdef class MessageQueue:
         and store a batch of str/bytes bodies. delays (per row, ms, None: delay_ms) and extras
         (per row, an object handed back with the message) are optional.
 
-        Returns (status, ids, md5s): status None when every row was stored, else bytes of
-        per-row SEND_* codes; ids and md5s (hex) are lists with None for refused rows (both
-        None when strings is False)."""
+        Returns Stored: status None when every row was stored, else bytes of per-row SEND_*
+        codes; ids and md5s (hex) are lists with None for refused rows (both None when strings
+        is False)."""
         cdef tuple rows = tuple(bodies)
         cdef Py_ssize_t n = len(rows), i, blen
         cdef c_queue.en_qnew small[SMALL]
@@ -332,7 +369,7 @@ cdef class MessageQueue:
         cdef tuple ext = tuple(extras) if extras is not None else None
         cdef tuple dl = tuple(delays) if delays is not None else None
         if n == 0:
-            return None, [], []
+            return Stored(None, [], [])
         if (ext is not None and len(ext) != n) or (dl is not None and len(dl) != n):
             raise CoreValueError("bodies, delays and extras differ in length")
         if n > SMALL:
@@ -365,7 +402,7 @@ cdef class MessageQueue:
                 self._drain()
             status = None if bad == 0 else PyBytes_FromStringAndSize(<char *>stat, n)
             if not strings:
-                return status, None, None
+                return Stored(status, None, None)
             ids = []
             md5s = []
             j = 0
@@ -377,7 +414,7 @@ cdef class MessageQueue:
                     ids.append(_fmt(self._idp, len(self._idp), <uint64_t>items[j].num))
                     md5s.append(_hex16(items[j].md5))
                     j += 1
-            return status, ids, md5s
+            return Stored(status, ids, md5s)
         finally:
             if items is not small:
                 free(items)
@@ -385,7 +422,7 @@ cdef class MessageQueue:
     def send_fifo(self, int64_t now_ms, bodies, groups, dedups, int64_t max_len=-1, extras=None):
         """FIFO queues: check (as send does, plus group and deduplication ids: 1-128 printable
         ASCII, no space; a None deduplication id: none), digest and store a batch, deduplicating
-        within the window. Returns (status, ids, md5s, seqs, dups): status None when every row
+        within the window. Returns Stored (status, ids, md5s, seqs, dups): status None when every row
         was accepted, else bytes of per-row SEND_* codes; ids, md5s and seqs (decimal str) are
         lists with None for refused rows; dups is None, or bytes with 1 for each duplicate row
         (accepted, not stored: its id and sequence number are the original's)."""
@@ -412,7 +449,7 @@ cdef class MessageQueue:
         if not self.fifo:
             raise CoreValueError("not a FIFO queue")
         if n == 0:
-            return None, [], [], [], None
+            return Stored(None, [], [], [], None)
         if len(grs) != n or len(dds) != n or (ext is not None and len(ext) != n):
             raise CoreValueError("bodies, groups, dedups and extras differ in length")
         if n > SMALL:
@@ -473,7 +510,7 @@ cdef class MessageQueue:
                     if items[j].dup:
                         dups[i] = 1
                     j += 1
-            return status, ids, md5s, seqs, (bytes(dups) if anydup else None)
+            return Stored(status, ids, md5s, seqs, bytes(dups) if anydup else None)
         finally:
             if items is not small:
                 free(items)
@@ -486,24 +523,28 @@ cdef class MessageQueue:
         cdef Py_ssize_t n = len(rows), i
         cdef int ok = 0
         cdef en_status rc
+        cdef c_queue.en_qhandles h
         if n == 0:
             return False
-        cdef int64_t *slots = <int64_t *>malloc(n * (8 + 4))
-        if slots is NULL:
+        h.n = n
+        h.slots = <int64_t *>malloc(n * (8 + 4))
+        if h.slots is NULL:
             raise CoreMemoryError("cannot allocate a batch")
-        cdef uint32_t *gens = <uint32_t *>(slots + n)
+        h.gens = <uint32_t *>(h.slots + n)
+        h.results = NULL
         try:
             for i in range(n):
-                if not _parse_handle(rows[i], self._hp, len(self._hp), &slots[i], &gens[i]):
+                if not _parse_handle(rows[i], self._hp, len(self._hp), <int64_t *>&h.slots[i],
+                                     <uint32_t *>&h.gens[i]):
                     return False
             with nogil:
-                rc = c_queue.en_queue_retry(self.q, now_ms, slots, gens, n, due_ms, vis_ms, &ok)
+                rc = c_queue.en_queue_retry(self.q, now_ms, &h, due_ms, vis_ms, &ok)
             check(rc)
             if self.q.n_dead_tags:
                 self._drain()
             return ok != 0
         finally:
-            free(slots)
+            free(<void *>h.slots)
 
     def set_fifo(self, int64_t now_ms, int64_t delay_ms, bint group_scope):
         """FIFO: the queue's delay (retroactive) and deduplication scope."""
@@ -593,25 +634,19 @@ cdef class MessageQueue:
                 int64_t inflight_max=INT64_MAX, bint remove=False, bint as_bytes=False, bint fifo_cols=False):
         """Receive (or, with remove, take out) up to max_n visible messages, head first.
 
-        Returns (over_limit, got, moved). got holds columns
-        (ids, handles, md5s, bodies, receive_counts, first_ms, sent_ms, extras); handles is None
-        when removing. moved holds the same columns (handles None) for messages whose receive
-        count would have exceeded max_rc: they left the queue (their extras go with them).
-        FIFO queues add columns (groups, dedups, seqs) to moved and removed messages, and to
-        received ones when fifo_cols is set."""
+        Returns a Received (named columns). Its `moved` holds the messages whose receive count
+        would have exceeded max_rc: they left the queue (their extras go with them); None when
+        there are none. FIFO queues fill groups, dedups and seqs for moved and removed
+        messages, and for received ones when fifo_cols is set."""
         cdef c_queue.en_qout sout[SMALL]
         cdef c_queue.en_qout smoved[SMALL]
         cdef uint8_t sbuf[SMALL_BUF]
-        cdef c_queue.en_qout *out = sout
-        cdef c_queue.en_qout *moved = smoved
-        cdef uint8_t *buf = sbuf
-        cdef int64_t cap = SMALL_BUF, n_out = 0, n_moved = 0, need = 0
-        cdef int over = 0
-        cdef int64_t cont = -1
+        cdef c_queue.en_qrecv r
         cdef en_status rc
-        cdef tuple got = None, mv = None, part, mpart
-        cdef bint fc = self.fifo and (fifo_cols or remove)
         cdef c_queue.en_queue_stats st
+        cdef bint fc = self.fifo and (fifo_cols or remove)
+        cdef Received got = _received(not remove, fc)
+        cdef Received mv = None
         if max_n > SMALL:
             # no call returns more than the visible messages: the row arrays never outgrow the queue
             with nogil:
@@ -619,73 +654,73 @@ cdef class MessageQueue:
             check(rc)
             max_n = min(max_n, st.n_visible)
         if max_n <= 0:
-            return False, _empty_columns(not remove, fc), None
+            return got
+        r.now_ms = now_ms
+        r.max_n = max_n
+        r.vis_ms = vis_ms
+        r.max_rc = max_rc
+        r.inflight_max = inflight_max
+        r.remove = 1 if remove else 0
+        r.out = sout
+        r.moved = smoved
+        r.buf = sbuf
+        r.cap = SMALL_BUF
+        r.cont = -1
         if max_n > SMALL:
-            out = <c_queue.en_qout *>malloc(sizeof(c_queue.en_qout) * max_n * 2)
-            if out is NULL:
+            r.out = <c_queue.en_qout *>malloc(sizeof(c_queue.en_qout) * max_n * 2)
+            if r.out is NULL:
                 raise CoreMemoryError("cannot allocate a batch")
-            moved = out + max_n
+            r.moved = r.out + max_n
         try:
             while True:
-                if max_n >= NOGIL_ROWS:
+                if r.max_n >= NOGIL_ROWS:
                     with nogil:
-                        rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
-                                                      1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
-                                                      &need, &over, &cont)
+                        rc = c_queue.en_queue_receive(self.q, &r)
                 else:
-                    rc = c_queue.en_queue_receive(self.q, now_ms, max_n, vis_ms, max_rc, inflight_max,
-                                                  1 if remove else 0, out, &n_out, moved, &n_moved, buf, cap,
-                                                  &need, &over, &cont)
+                    rc = c_queue.en_queue_receive(self.q, &r)
                 check(rc)
                 if self.q.n_dead_tags:
                     self._drain()
-                if n_out or n_moved or need == 0:
-                    part = self._columns(out, n_out, buf, not remove, remove, as_bytes, fc)
-                    mpart = self._columns(moved, n_moved, buf, False, True, as_bytes, self.fifo) if n_moved else None
-                    if got is None:
-                        got, mv = part, mpart
-                    else:  # a later round of the same call: append
-                        for a, b in zip(got, part):
-                            if a is not None:
-                                a.extend(b)
-                        if mpart is not None:
-                            if mv is None:
-                                mv = mpart
-                            else:
-                                for a, b in zip(mv, mpart):
-                                    if a is not None:
-                                        a.extend(b)
-                    max_n -= n_out + n_moved
-                    if need == 0 or max_n <= 0 or over:
+                got.over_limit = r.over_limit != 0
+                if r.n_out or r.n_moved or r.need == 0:
+                    self._fill(got, r.out, r.n_out, r.buf, remove, as_bytes)
+                    if r.n_moved:
+                        if mv is None:
+                            mv = got.moved = _received(False, self.fifo)
+                        self._fill(mv, r.moved, r.n_moved, r.buf, True, as_bytes)
+                    r.max_n -= r.n_out + r.n_moved
+                    if r.need == 0 or r.max_n <= 0 or r.over_limit:
                         break
-                if need > cap:  # the next body needs a bigger buffer
-                    if buf is not sbuf:
-                        free(buf)
-                    buf = NULL
-                    cap = max(need, cap * 2)
-                    buf = <uint8_t *>malloc(cap)
-                    if buf is NULL:
+                if r.need > r.cap:  # the next body needs a bigger buffer
+                    if r.buf is not sbuf:
+                        free(r.buf)
+                    r.cap = max(r.need, r.cap * 2)
+                    r.buf = <uint8_t *>malloc(r.cap)
+                    if r.buf is NULL:
                         raise CoreMemoryError("cannot allocate a receive buffer")
-            return bool(over), got, mv
+            return got
         finally:
-            if buf is not sbuf and buf is not NULL:
-                free(buf)
-            if out is not sout:
-                free(out)
+            if r.buf is not sbuf and r.buf is not NULL:
+                free(r.buf)
+            if r.out is not sout:
+                free(r.out)
 
-    cdef tuple _columns(self, c_queue.en_qout *o, int64_t n, uint8_t *buf, bint handles, bint take,
-                        bint as_bytes, bint fifo_cols=False):
-        cdef list ids = [], hs = [], md5s = [], bodies = [], rcs = [], firsts = [], sents = [], extras = []
-        cdef list grs = [], dds = [], seqs = []
+    cdef int _fill(self, Received got, c_queue.en_qout *o, int64_t n, uint8_t *buf, bint take,
+                   bint as_bytes) except -1:
+        """Append n messages to got's columns (take: they left the queue, their extras too)."""
         cdef char *aux
         cdef int64_t i
         cdef const char *idp = self._idp
         cdef Py_ssize_t idl = len(self._idp)
         cdef const char *hp = self._hp
         cdef Py_ssize_t hl = len(self._hp)
+        cdef list ids = got.ids, md5s = got.md5s, bodies = got.bodies, rcs = got.receive_counts
+        cdef list firsts = got.first_ms, sents = got.sent_ms, extras = got.extras
+        cdef list hs = got.handles
+        cdef bint fifo_cols = got.groups is not None
         for i in range(n):
             ids.append(_fmt(idp, idl, <uint64_t>o[i].num))
-            if handles:
+            if hs is not None:
                 hs.append(_fmt(hp, hl, (<uint64_t>o[i].gen << 32) | <uint64_t>o[i].slot))
             md5s.append(_hex16(o[i].md5))
             if as_bytes:
@@ -703,14 +738,24 @@ cdef class MessageQueue:
                 extras.append(self.extras.get(o[i].tag))
             if fifo_cols:
                 aux = <char *>buf + o[i].body_off + o[i].body_len
-                grs.append(PyUnicode_DecodeASCII(aux, o[i].glen, NULL))
-                dds.append(PyUnicode_DecodeASCII(aux + o[i].glen, o[i].dlen, NULL) if o[i].dlen else None)
-                seqs.append(self._seq(o[i].seq))
-        if fifo_cols:
-            return ids, (hs if handles else None), md5s, bodies, rcs, firsts, sents, extras, grs, dds, seqs
-        return ids, (hs if handles else None), md5s, bodies, rcs, firsts, sents, extras
+                got.groups.append(PyUnicode_DecodeASCII(aux, o[i].glen, NULL))
+                got.dedups.append(PyUnicode_DecodeASCII(aux + o[i].glen, o[i].dlen, NULL) if o[i].dlen else None)
+                got.seqs.append(self._seq(o[i].seq))
+        return 0
 
     # --- delete / change visibility ------------------------------------------------------------------
+    cdef int _handles(self, tuple rows, c_queue.en_qhandles *h) except -1:
+        """Parse receipt handles into h (slots and generations allocated by the caller); one
+        that is not of this queue's format gets slot -1 (never issued)."""
+        cdef Py_ssize_t i
+        cdef int64_t *slots = <int64_t *>h.slots
+        cdef uint32_t *gens = <uint32_t *>h.gens
+        for i in range(h.n):
+            if not _parse_handle(rows[i], self._hp, len(self._hp), &slots[i], &gens[i]):
+                slots[i] = -1
+                gens[i] = 0
+        return 0
+
     def delete(self, int64_t now_ms, handles):
         """Delete by receipt handles. Returns None when every handle was current, else bytes of
         per-row HANDLE_OK / HANDLE_STALE / HANDLE_INVALID."""
@@ -719,41 +764,38 @@ cdef class MessageQueue:
         cdef int64_t sslots[SMALL]
         cdef uint32_t sgens[SMALL]
         cdef uint8_t sres[SMALL]
-        cdef int64_t *slots = sslots
-        cdef uint32_t *gens = sgens
-        cdef uint8_t *res = sres
-        cdef const char *hp = self._hp
-        cdef Py_ssize_t hl = len(self._hp)
+        cdef c_queue.en_qhandles h
         cdef int bad = 0
         cdef en_status rc
         if n == 0:
             return None
+        h.n = n
+        h.slots = sslots
+        h.gens = sgens
+        h.results = sres
         if n > SMALL:
-            slots = <int64_t *>malloc(n * (8 + 4 + 1))
-            if slots is NULL:
+            h.slots = <int64_t *>malloc(n * (8 + 4 + 1))
+            if h.slots is NULL:
                 raise CoreMemoryError("cannot allocate a batch")
-            gens = <uint32_t *>(slots + n)
-            res = <uint8_t *>(gens + n)
+            h.gens = <uint32_t *>(h.slots + n)
+            h.results = <uint8_t *>(h.gens + n)
         try:
-            for i in range(n):
-                if not _parse_handle(rows[i], hp, hl, &slots[i], &gens[i]):
-                    slots[i] = -1
-                    gens[i] = 0
+            self._handles(rows, &h)
             if n >= NOGIL_ROWS:
                 with nogil:
-                    rc = c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+                    rc = c_queue.en_queue_delete(self.q, now_ms, &h)
             else:
-                rc = c_queue.en_queue_delete(self.q, now_ms, slots, gens, n, res)
+                rc = c_queue.en_queue_delete(self.q, now_ms, &h)
             check(rc)
             for i in range(n):
-                if res[i]:
+                if h.results[i]:
                     bad = 1
             if self.q.n_dead_tags:
                 self._drain()
-            return PyBytes_FromStringAndSize(<char *>res, n) if bad else None
+            return PyBytes_FromStringAndSize(<char *>h.results, n) if bad else None
         finally:
-            if slots is not sslots:
-                free(slots)
+            if h.slots is not sslots:
+                free(<void *>h.slots)
 
     def change_visibility(self, int64_t now_ms, handles, vis_ms, int64_t max_hold_ms):
         """Change visibility by receipt handles (vis_ms per row; 0: visible at once). Returns
@@ -761,33 +803,31 @@ cdef class MessageQueue:
         cdef tuple rows = tuple(handles)
         cdef tuple vis = tuple(vis_ms)
         cdef Py_ssize_t n = len(rows), i
+        cdef c_queue.en_qhandles h
+        cdef en_status rc
         if n != len(vis):
             raise CoreValueError("handles and vis_ms differ in length")
         if n == 0:
             return b""
-        cdef int64_t *slots = <int64_t *>malloc(n * (8 + 8 + 4 + 1))
-        if slots is NULL:
+        cdef int64_t *v = <int64_t *>malloc(n * (8 + 8 + 4 + 1))
+        if v is NULL:
             raise CoreMemoryError("cannot allocate a batch")
-        cdef int64_t *v = slots + n
-        cdef uint32_t *gens = <uint32_t *>(v + n)
-        cdef uint8_t *res = <uint8_t *>(gens + n)
-        cdef const char *hp = self._hp
-        cdef Py_ssize_t hl = len(self._hp)
-        cdef en_status rc
+        h.n = n
+        h.slots = v + n
+        h.gens = <uint32_t *>(h.slots + n)
+        h.results = <uint8_t *>(h.gens + n)
         try:
             for i in range(n):
                 v[i] = vis[i]
-                if not _parse_handle(rows[i], hp, hl, &slots[i], &gens[i]):
-                    slots[i] = -1
-                    gens[i] = 0
+            self._handles(rows, &h)
             with nogil:
-                rc = c_queue.en_queue_change(self.q, now_ms, slots, gens, v, n, max_hold_ms, res)
+                rc = c_queue.en_queue_change(self.q, now_ms, &h, v, max_hold_ms)
             check(rc)
             if self.q.n_dead_tags:
                 self._drain()
-            return PyBytes_FromStringAndSize(<char *>res, n)
+            return PyBytes_FromStringAndSize(<char *>h.results, n)
         finally:
-            free(slots)
+            free(v)
 
     # --- housekeeping ---------------------------------------------------------------------------------
     def clear(self):
@@ -830,75 +870,3 @@ cdef class MessageQueue:
                 "slots": st.slots, "heap": st.heap_n, "bytes_allocated": st.bytes_allocated,
                 "body_bytes": st.body_bytes, "chunks": st.chunks, "extras": len(self.extras),
                 "groups": st.groups, "dedups": st.dedups}
-
-    def parse_handle(self, handle):
-        """(slot, generation) of a receipt handle of this queue's format, or None."""
-        cdef int64_t slot
-        cdef uint32_t gen
-        if _parse_handle(handle, self._hp, len(self._hp), &slot, &gen):
-            return slot, gen
-        return None
-
-
-cdef tuple _empty_columns(bint handles, bint fifo_cols=False):
-    if fifo_cols:
-        return [], ([] if handles else None), [], [], [], [], [], [], [], [], []
-    return [], ([] if handles else None), [], [], [], [], [], []
-
-
-def xml_text_ok(data):
-    """Whether str/bytes data is UTF-8 text in the XML character ranges."""
-    cdef const char *p
-    cdef Py_ssize_t n
-    if type(data) is str:
-        try:
-            p = PyUnicode_AsUTF8AndSize(data, &n)
-        except UnicodeError:
-            return False
-    else:
-        p = PyBytes_AS_STRING(data)
-        n = PyBytes_GET_SIZE(data)
-    cdef int ok
-    with nogil:
-        ok = c_utf8.en_xml_text_ok(<const uint8_t *>p, n)
-    return ok != 0
-
-
-def digest_bodies(bodies, int64_t max_len=-1):
-    """Check (as MessageQueue.send does) and MD5 a batch of str/bytes bodies without storing
-    them. Returns (status, md5s): status None when every row passed, else bytes of per-row
-    SEND_* codes; md5s are hex digests (None for refused rows)."""
-    cdef tuple rows = tuple(bodies)
-    cdef Py_ssize_t n = len(rows), i, blen
-    cdef int64_t k, j, total = 0
-    cdef const char *p
-    if n == 0:
-        return None, []
-    cdef c_queue.en_qnew *items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
-    if items is NULL:
-        raise CoreMemoryError("cannot allocate a batch")
-    cdef const uint8_t **ptrs = <const uint8_t **>(items + n)
-    cdef int64_t *lens = <int64_t *>(ptrs + n)
-    cdef uint8_t *dig = <uint8_t *>(lens + n)
-    cdef uint8_t *stat = dig + 16 * n
-    try:
-        for i in range(n):
-            if _body_item(rows[i], i, &items[i], &stat[i]):
-                continue
-            total += items[i].len
-        if n >= NOGIL_ROWS or total >= NOGIL_BYTES:
-            with nogil:
-                k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
-        else:
-            k = _check_and_digest(items, stat, ptrs, lens, dig, n, max_len)
-        md5s = []
-        j = 0
-        for i in range(n):
-            if stat[i]:
-                md5s.append(None)
-            else:
-                md5s.append(_hex16(items[j].md5))
-                j += 1
-        return (None if k == n else PyBytes_FromStringAndSize(<char *>stat, n)), md5s
-    finally:
-        free(items)

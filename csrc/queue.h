@@ -41,6 +41,9 @@
  * changes, so no sum of two of them overflows.
  *
  * Concurrency: every function takes the queue's mutex; none calls back.
+ *
+ * Sources: queue.c (this API), queue_store.c (slots, arena), queue_heap.c (timer heap),
+ * queue_groups.c (FIFO groups), queue_dedup.c (deduplication); queue_internal.h joins them.
  */
 #ifndef EN_QUEUE_H
 #define EN_QUEUE_H
@@ -180,7 +183,7 @@ typedef struct {
     uint64_t seq;           /* in: 0 assigns the next one (and deduplicates), else kept (a message
                              *     put back: in sequence order in its group); out: the number */
     int32_t dup;            /* out: 1 when a duplicate (num / seq: the original's, not stored) */
-    int32_t slot;           /* (internal) */
+    int32_t slot;           /* (internal: where it was stored) */
 } en_qnew;
 
 /* One message handed out by en_queue_receive. Body bytes are copied into the caller's buffer. */
@@ -219,41 +222,61 @@ en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms,
  * deduplication scope. */
 en_status en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope);
 
+/* Receipt handles: (slot, generation) pairs, and a result per handle (EN_QR_*) where a call
+ * reports one. */
+typedef struct {
+    const int64_t *slots;
+    const uint32_t *gens;
+    int64_t n;
+    uint8_t *results;       /* out */
+} en_qhandles;
+
 /* FIFO retry of a receive (ReceiveRequestAttemptId): when every handle is current, its message
  * in flight and due at due_ms, each becomes due at now + vis_ms (0: visible again), *ok = 1;
  * otherwise nothing changes, *ok = 0. */
-en_status en_queue_retry(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens, int64_t n,
-                         int64_t due_ms, int64_t vis_ms, int *ok);
+en_status en_queue_retry(en_queue *q, int64_t now_ms, const en_qhandles *h, int64_t due_ms, int64_t vis_ms,
+                         int *ok);
 
 /* Store items[0..n) (all or nothing), in order: not delayed ones at the tail of the visible
  * list (or at its head when `front`). FIFO: items carry group and deduplication ids (see
  * en_qnew); duplicates are reported, not stored; delay_ms is ignored (the queue's applies). */
 en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, int front);
 
+/* One receive (en_queue_receive). Fields marked "in" are read, "out" written. */
+typedef struct {
+    int64_t now_ms;         /* in */
+    int64_t max_n;          /* in: at most this many messages in `out`, and in `moved` */
+    int64_t vis_ms;         /* in: in flight until now + vis_ms (0: received, visible again at once) */
+    int64_t max_rc;         /* in: a message whose receive count would exceed this is moved out */
+    int64_t inflight_max;   /* in: no message is received while this many are in flight */
+    int remove;             /* in: take the messages out (not received), into `out` */
+    en_qout *out, *moved;   /* in: max_n rows each */
+    uint8_t *buf;           /* in: bodies (FIFO: then group and deduplication ids) are copied here */
+    int64_t cap;            /* in: bytes at buf */
+    int64_t cont;           /* in/out: FIFO group to go on with (see below), -1: none */
+    int64_t n_out, n_moved; /* out */
+    int64_t need;           /* out: size of the next body when it did not fit in buf (else 0) */
+    int over_limit;         /* out: inflight_max was reached */
+} en_qrecv;
+
 /* Receive up to max_n visible messages (head first): each becomes INFLIGHT until now + vis_ms
  * (vis_ms 0: received and visible again at the tail), its receive count goes up and a new
  * generation is issued. A message whose receive count would exceed max_rc is removed instead
- * and returned in `moved` (up to max_n). No message is taken while n_inflight >= inflight_max
- * (*over_limit = 1). When `remove` is set the messages are removed (not received) and
- * returned in `out`. Bodies are copied into buf (cap bytes); when the next body does not fit
- * the call stops early and sets *need to its size (0 otherwise). FIFO: *cont (in) is a group
- * to go on with first although it is held (-1: none), *cont (out) the group the call stopped in
- * when the buffer was full (else -1; an opaque group id and generation): pass it to the next
+ * and returned in `moved`. No message is received while n_inflight >= inflight_max
+ * (over_limit). With `remove` the messages are removed (not received) and returned in `out`.
+ * When the next body does not fit in buf the call stops early and sets `need`. FIFO: `cont`
+ * (in) is a group to go on with first although it is held, `cont` (out) the group the call
+ * stopped in when the buffer was full (an opaque group id and generation): pass it to the next
  * call of the same receive. */
-en_status en_queue_receive(en_queue *q, int64_t now_ms, int64_t max_n, int64_t vis_ms, int64_t max_rc,
-                           int64_t inflight_max, int remove, en_qout *out, int64_t *n_out,
-                           en_qout *moved, int64_t *n_moved, uint8_t *buf, int64_t cap, int64_t *need,
-                           int *over_limit, int64_t *cont);
+en_status en_queue_receive(en_queue *q, en_qrecv *r);
 
-/* Delete by handles (slot, gen): results[i] is EN_QR_OK, _STALE or _INVALID. A current handle
- * deletes the message in any state (FIFO: only in flight, else EN_QR_NOT_INFLIGHT). */
-en_status en_queue_delete(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
-                          int64_t n, uint8_t *results);
+/* Delete by handles: results[i] is EN_QR_OK, _STALE or _INVALID. A current handle deletes the
+ * message in any state (FIFO: only in flight, else EN_QR_NOT_INFLIGHT). */
+en_status en_queue_delete(en_queue *q, int64_t now_ms, en_qhandles *h);
 
 /* Change visibility by handles: vis_ms[i] from now (0: visible again at once, at the head).
  * Refused (EN_QR_TOO_LONG) when now + vis_ms exceeds the receive time + max_hold_ms. */
-en_status en_queue_change(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
-                          const int64_t *vis_ms, int64_t n, int64_t max_hold_ms, uint8_t *results);
+en_status en_queue_change(en_queue *q, int64_t now_ms, en_qhandles *h, const int64_t *vis_ms, int64_t max_hold_ms);
 
 /* Remove every message. */
 void en_queue_clear(en_queue *q);

@@ -45,6 +45,29 @@ cdef extern from "queue.h" nogil:
         int32_t glen
         int32_t dlen
 
+    ctypedef struct en_qhandles:
+        const int64_t *slots
+        const uint32_t *gens
+        int64_t n
+        uint8_t *results
+
+    ctypedef struct en_qrecv:
+        int64_t now_ms
+        int64_t max_n
+        int64_t vis_ms
+        int64_t max_rc
+        int64_t inflight_max
+        int remove
+        en_qout *out
+        en_qout *moved
+        uint8_t *buf
+        int64_t cap
+        int64_t cont
+        int64_t n_out
+        int64_t n_moved
+        int64_t need
+        int over_limit
+
     ctypedef struct en_queue_stats:
         int64_t n_visible
         int64_t n_inflight
@@ -62,17 +85,12 @@ cdef extern from "queue.h" nogil:
     void en_queue_destroy(en_queue *q)
     en_status en_queue_init_fifo(en_queue *q, uint64_t first_seq, int64_t window_ms, int64_t delay_ms, int group_scope)
     en_status en_queue_set_fifo(en_queue *q, int64_t now_ms, int64_t delay_ms, int group_scope)
-    en_status en_queue_retry(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens, int64_t n,
-                             int64_t due_ms, int64_t vis_ms, int *ok)
+    en_status en_queue_retry(en_queue *q, int64_t now_ms, const en_qhandles *h, int64_t due_ms, int64_t vis_ms,
+                             int *ok)
     en_status en_queue_push(en_queue *q, int64_t now_ms, en_qnew *items, int64_t n, int front)
-    en_status en_queue_receive(en_queue *q, int64_t now_ms, int64_t max_n, int64_t vis_ms, int64_t max_rc,
-                               int64_t inflight_max, int remove, en_qout *out, int64_t *n_out,
-                               en_qout *moved, int64_t *n_moved, uint8_t *buf, int64_t cap, int64_t *need,
-                               int *over_limit, int64_t *cont)
-    en_status en_queue_delete(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
-                              int64_t n, uint8_t *results)
-    en_status en_queue_change(en_queue *q, int64_t now_ms, const int64_t *slots, const uint32_t *gens,
-                              const int64_t *vis_ms, int64_t n, int64_t max_hold_ms, uint8_t *results)
+    en_status en_queue_receive(en_queue *q, en_qrecv *r)
+    en_status en_queue_delete(en_queue *q, int64_t now_ms, en_qhandles *h)
+    en_status en_queue_change(en_queue *q, int64_t now_ms, en_qhandles *h, const int64_t *vis_ms, int64_t max_hold_ms)
     void en_queue_clear(en_queue *q)
     en_status en_queue_set_retention(en_queue *q, int64_t now_ms, int64_t retention_ms)
     en_status en_queue_stats_get(en_queue *q, int64_t now_ms, en_queue_stats *out)

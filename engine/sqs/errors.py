@@ -180,7 +180,9 @@ class KmsThrottled(SQSError):
 def query_code(err: ClientError) -> str:
     """The legacy AWS Query code of an error (for the x-amzn-query-error header)."""
     code = err.response["Error"]["Code"]
-    return getattr(type(err), "query_code", "") or SHARED_QUERY_CODES.get(code, code)
+    if isinstance(err, SQSError) and err.query_code:
+        return err.query_code
+    return SHARED_QUERY_CODES.get(code, code)
 
 
 def invalid_value(param: str, value, reason: str) -> InvalidParameterValue:

@@ -29,44 +29,44 @@ def test_order_within_groups_and_groups_held_while_in_flight():
     assert status is None and dups is None
     assert ids == [f"id-{1000 + k}" for k in range(5)]
     assert [int(s) for s in seqs] == [BASE + k for k in range(1, 6)] and seqs[0] == "10000000000000000001"
-    _, got, _ = q.receive(0, 2, 1000, fifo_cols=True)
-    assert got[3] == ["a1", "a2"]                       # one group as far as it goes first
-    assert got[8] == ["a", "a"] and got[9] == ["1", "3"] and got[10] == seqs[0:3:2]
-    _, got2, _ = q.receive(0, 10, 1000)
-    assert got2[3] == ["b1", "b2"]                      # group a is held: a3 waits
-    assert q.receive(0, 10, 1000)[1][0] == []
-    assert q.delete(0, got[1][:1]) is None              # a2 still in flight: a stays held
-    assert q.receive(0, 10, 1000)[1][0] == []
-    assert q.delete(0, got[1][1:]) is None
-    assert q.receive(0, 10, 1000)[1][3] == ["a3"]
+    got = q.receive(0, 2, 1000, fifo_cols=True)
+    assert got.bodies == ["a1", "a2"]                       # one group as far as it goes first
+    assert got.groups == ["a", "a"] and got.dedups == ["1", "3"] and got.seqs == seqs[0:3:2]
+    got2 = q.receive(0, 10, 1000)
+    assert got2.bodies == ["b1", "b2"]                      # group a is held: a3 waits
+    assert q.receive(0, 10, 1000).ids == []
+    assert q.delete(0, got.handles[:1]) is None              # a2 still in flight: a stays held
+    assert q.receive(0, 10, 1000).ids == []
+    assert q.delete(0, got.handles[1:]) is None
+    assert q.receive(0, 10, 1000).bodies == ["a3"]
     assert q.stats(0)["groups"] == 2
 
 
 def test_visibility_expiry_and_change_return_messages_in_order():
     q = make()
     send(q, 0, [(f"m{k}", "g", str(k)) for k in range(4)])
-    _, got, _ = q.receive(0, 3, 1000)
-    assert got[3] == ["m0", "m1", "m2"]
+    got = q.receive(0, 3, 1000)
+    assert got.bodies == ["m0", "m1", "m2"]
     # m1 back at once (visibility 0): the group stays held by m0 and m2
-    assert q.change_visibility(0, [got[1][1]], [0], HOUR) == bytes([0])
-    assert q.receive(0, 10, 1000)[1][0] == []
-    assert q.delete(0, [got[1][0]]) is None
-    _, again, _ = q.receive(2000, 10, 1000)               # m2 expired at 1000: all back, in order
-    assert again[3] == ["m1", "m2", "m3"] and again[4] == [2, 2, 1]
+    assert q.change_visibility(0, [got.handles[1]], [0], HOUR) == bytes([0])
+    assert q.receive(0, 10, 1000).ids == []
+    assert q.delete(0, [got.handles[0]]) is None
+    again = q.receive(2000, 10, 1000)               # m2 expired at 1000: all back, in order
+    assert again.bodies == ["m1", "m2", "m3"] and again.receive_counts == [2, 2, 1]
 
 
 def test_delete_needs_a_current_handle_of_a_message_in_flight():
     q = make()
     send(q, 0, [("x", "g", "1")])
-    _, got, _ = q.receive(0, 1, 1000)
-    h = got[1][0]
+    got = q.receive(0, 1, 1000)
+    h = got.handles[0]
     assert q.delete(5000, [h]) == bytes([_core.HANDLE_NOT_INFLIGHT])   # visibility ran out
-    _, got2, _ = q.receive(5000, 1, 0)                                  # visibility 0: visible again
-    assert q.delete(5000, [got2[1][0]]) == bytes([_core.HANDLE_NOT_INFLIGHT])
+    got2 = q.receive(5000, 1, 0)                                  # visibility 0: visible again
+    assert q.delete(5000, [got2.handles[0]]) == bytes([_core.HANDLE_NOT_INFLIGHT])
     assert q.delete(5000, [h]) == bytes([_core.HANDLE_STALE])
     assert q.delete(5000, ["h-999999999999"]) == bytes([_core.HANDLE_INVALID])
-    _, got3, _ = q.receive(5000, 1, 1000)
-    assert got3[4] == [3] and q.delete(5000, got3[1]) is None
+    got3 = q.receive(5000, 1, 1000)
+    assert got3.receive_counts == [3] and q.delete(5000, got3.handles) is None
     assert q.counts(5000)[:3] == (0, 0, 0) and q.stats(5000)["groups"] == 0
 
 
@@ -75,8 +75,8 @@ def test_deduplication_window_outlives_the_message():
     _, ids, _, seqs, _ = send(q, 0, [("one", "g", "d")])
     _, ids2, _, seqs2, dups = send(q, 10, [("two", "g", "d"), ("three", "h", "d")])
     assert dups == b"\x01\x01" and ids2 == ids * 2 and seqs2 == seqs * 2
-    _, got, _ = q.receive(20, 10, 1000)
-    assert got[3] == ["one"] and q.delete(20, got[1]) is None
+    got = q.receive(20, 10, 1000)
+    assert got.bodies == ["one"] and q.delete(20, got.handles) is None
     assert send(q, 299_999, [("four", "g", "d")])[4] == b"\x01"         # remembered after delete
     _, ids3, _, seqs3, dups = send(q, 300_000, [("five", "g", "d")])
     assert dups is None and ids3 != ids and int(seqs3[0]) > int(seqs[0])
@@ -106,32 +106,32 @@ def test_bad_rows_are_refused_the_rest_stored():
     assert list(status) == [0, _core.SEND_EMPTY, _core.SEND_BAD_GROUP, _core.SEND_BAD_DEDUP, _core.SEND_BAD_GROUP,
                             _core.SEND_BAD_GROUP, 0, _core.SEND_BAD_TEXT]
     assert ids[1] is None and seqs[2] is None and ids[6] is not None
-    assert q.receive(0, 10, 1000)[1][3] == ["ok", "v"]
+    assert q.receive(0, 10, 1000).bodies == ["ok", "v"]
 
 
 def test_retry_returns_the_same_batch_only_while_unchanged():
     q = make()
     send(q, 0, [("a", "g", "1"), ("b", "g", "2")])
-    _, got, _ = q.receive(0, 10, 1000)
-    assert q.retry(500, got[1], 1000, 1000)                              # due again at 1500
-    assert not q.retry(600, got[1], 1000, 1000)                          # (not due at 1000 any more)
-    assert q.retry(600, got[1], 1500, 0)                                  # visibility 0: visible again
+    got = q.receive(0, 10, 1000)
+    assert q.retry(500, got.handles, 1000, 1000)                              # due again at 1500
+    assert not q.retry(600, got.handles, 1000, 1000)                          # (not due at 1000 any more)
+    assert q.retry(600, got.handles, 1500, 0)                                  # visibility 0: visible again
     assert q.counts(600)[:2] == (2, 0)
-    assert not q.retry(600, got[1], 600, 1000)
-    _, got2, _ = q.receive(600, 1, 1000)
-    assert q.delete(600, got2[1]) is None
-    assert not q.retry(600, got2[1], 1600, 1000)                          # deleted
+    assert not q.retry(600, got.handles, 600, 1000)
+    got2 = q.receive(600, 1, 1000)
+    assert q.delete(600, got2.handles) is None
+    assert not q.retry(600, got2.handles, 1600, 1000)                          # deleted
 
 
 def test_delay_is_retroactive_and_keeps_group_order():
     q = make(delay_ms=10_000)
     send(q, 0, [("a", "g", "1")])
     send(q, 4000, [("b", "g", "2"), ("c", "h", "3")])
-    assert q.counts(4000)[2] == 3 and q.receive(9999, 10, 1000)[1][0] == []
-    assert q.receive(10_000, 10, 1000)[1][3] == ["a"]
+    assert q.counts(4000)[2] == 3 and q.receive(9999, 10, 1000).ids == []
+    assert q.receive(10_000, 10, 1000).bodies == ["a"]
     q.set_fifo(10_000, 2000, False)                                      # shorter: b and c are due now
-    _, got, _ = q.receive(10_000, 10, 1000)
-    assert got[3] == ["c"]                                               # g is held by a
+    got = q.receive(10_000, 10, 1000)
+    assert got.bodies == ["c"]                                               # g is held by a
     q.set_fifo(10_000, 0, False)
     send(q, 10_000, [("d", "h", "4")])
     assert q.counts(10_000)[:3] == (2, 2, 0)
@@ -140,24 +140,25 @@ def test_delay_is_retroactive_and_keeps_group_order():
 def test_take_and_receive_count_moves_keep_fifo_columns():
     q = make()
     send(q, 0, [("a", "g", "1"), ("b", "g", "2"), ("c", "h", "3")])
-    _, got, _ = q.receive(0, 10, 0)                                       # rc 1 each, visible again
-    assert got[3] == ["a", "b", "c"]
-    _, got, moved = q.receive(0, 10, 1000, max_rc=1)
-    assert got[0] == [] and moved[3] == ["a", "b", "c"] and moved[8] == ["g", "g", "h"] and moved[4] == [1, 1, 1]
-    assert moved[10] == [str(BASE + k) for k in (1, 2, 3)]
+    got = q.receive(0, 10, 0)                                       # rc 1 each, visible again
+    assert got.bodies == ["a", "b", "c"]
+    got = q.receive(0, 10, 1000, max_rc=1)
+    moved = got.moved
+    assert got.ids == [] and moved.bodies == ["a", "b", "c"] and moved.groups == ["g", "g", "h"] and moved.receive_counts == [1, 1, 1]
+    assert moved.seqs == [str(BASE + k) for k in (1, 2, 3)]
     assert q.counts(0)[:3] == (0, 0, 0) and q.stats(0)["groups"] == 0
     send(q, 0, [("x", "g", "4"), ("y", "g", "5")])
-    _, taken, _ = q.receive(0, 1, 0, remove=True)
-    assert taken[3] == ["x"] and taken[8] == ["g"] and taken[9] == ["4"] and taken[1] is None
+    taken = q.receive(0, 1, 0, remove=True)
+    assert taken.bodies == ["x"] and taken.groups == ["g"] and taken.dedups == ["4"] and taken.handles is None
 
 
 def test_restore_keeps_sequence_order_in_the_group():
     q = make()
     _, ids, md5s, seqs, _ = send(q, 0, [("a", "g", "1"), ("b", "g", "2")])
-    _, taken, _ = q.receive(0, 1, 0, remove=True)                        # a leaves
+    assert q.receive(0, 1, 0, remove=True).bodies == ["a"]         # a leaves
     q.restore(0, ["a"], [md5s[0]], groups=["g"], dedups=["1"], seqs=[int(seqs[0])], rcs=[3], extras=[{"x": 1}])
-    _, got, _ = q.receive(0, 10, 1000, fifo_cols=True)
-    assert got[3] == ["a", "b"] and got[4] == [4, 1] and got[7] == [{"x": 1}, None] and got[10] == seqs
+    got = q.receive(0, 10, 1000, fifo_cols=True)
+    assert got.bodies == ["a", "b"] and got.receive_counts == [4, 1] and got.extras == [{"x": 1}, None] and got.seqs == seqs
     # without a kept sequence number a restored message is new, and deduplicated
     q.restore(0, ["dup"], [md5s[0]], groups=["g"], dedups=["2"], extras=[{"y": 2}])
     assert q.counts(0)[:2] == (0, 2) and q.stats(0)["extras"] == 1
@@ -168,8 +169,8 @@ def test_retention_and_many_groups_release_everything():
     for i in range(50):
         send(q, i, [(f"b{i}.{k}", f"g{i}.{k}", f"{i}.{k}") for k in range(10)])
     assert q.stats(100)["groups"] == 500
-    _, got, _ = q.receive(100, 300, 10_000)
-    assert len(got[0]) == 300
+    got = q.receive(100, 300, 10_000)
+    assert len(got.ids) == 300
     st = q.stats(2000)
     assert (st["visible"], st["inflight"], st["groups"]) == (0, 0, 0)
 
@@ -179,12 +180,12 @@ def test_big_batches_release_the_gil_and_grow_the_tables():
     n = 5000
     status, ids, _, _, dups = send(q, 0, [(f"b{k}", f"g{k % 97}", f"d{k}") for k in range(n)])
     assert status is None and dups is None and len(set(ids)) == n
-    _, got, _ = q.receive(0, n, 1000, fifo_cols=True)
-    assert len(got[0]) == n
+    got = q.receive(0, n, 1000, fifo_cols=True)
+    assert len(got.ids) == n
     for g in range(97):                                                  # each group in send order
-        bodies = [b for b, gg in zip(got[3], got[8]) if gg == f"g{g}"]
+        bodies = [b for b, gg in zip(got.bodies, got.groups) if gg == f"g{g}"]
         assert bodies == [f"b{k}" for k in range(g, n, 97)]
-    assert q.delete(0, got[1]) is None
+    assert q.delete(0, got.handles) is None
     assert send(q, 1, [(f"b{k}", "g", f"d{k}") for k in range(n)])[4] == b"\x01" * n
 
 
@@ -240,11 +241,12 @@ class FifoMachine(RuleBasedStateMachine):
     @rule(n=st.integers(1, 8), vis=st.sampled_from([0, 500, 5_000]))
     def receive(self, n, vis):
         eligible = {g: self.receivable(g) for g in "abc"}
-        _, got, moved = self.q.receive(self.now, n, vis, fifo_cols=True)
+        got = self.q.receive(self.now, n, vis, fifo_cols=True)
+        moved = got.moved
         assert moved is None
-        assert len(got[0]) == min(n, sum(len(w) for w in eligible.values()))
+        assert len(got.ids) == min(n, sum(len(w) for w in eligible.values()))
         seen_groups = []
-        for i, h, body, rc, g in zip(got[0], got[1], got[3], got[4], got[8]):
+        for i, h, body, rc, g in zip(got.ids, got.handles, got.bodies, got.receive_counts, got.groups):
             if not seen_groups or seen_groups[-1] != g:
                 assert g not in seen_groups                  # one group as far as it goes, then the next
                 seen_groups.append(g)
@@ -310,11 +312,11 @@ def test_a_receive_bigger_than_its_buffer_goes_on_in_the_same_group():
     q = make()
     big = "x" * 10_000                       # the first buffer holds one body: the call goes on in rounds
     send(q, 0, [(big, "g", str(k)) for k in range(20)] + [(big, "h", f"h{k}") for k in range(5)])
-    _, got, _ = q.receive(0, 30, 1000, fifo_cols=True)
-    assert got[8] == ["g"] * 20 + ["h"] * 5 and got[9] == [str(k) for k in range(20)] + [f"h{k}" for k in range(5)]
+    got = q.receive(0, 30, 1000, fifo_cols=True)
+    assert got.groups == ["g"] * 20 + ["h"] * 5 and got.dedups == [str(k) for k in range(20)] + [f"h{k}" for k in range(5)]
     send(q, 0, [(big, "i", f"i{k}") for k in range(3)] + [(big, "j", f"j{k}") for k in range(3)])
-    _, taken, _ = q.receive(0, 5, 0, remove=True)
-    assert taken[9] == ["i0", "i1", "i2", "j0", "j1"]
+    taken = q.receive(0, 5, 0, remove=True)
+    assert taken.dedups == ["i0", "i1", "i2", "j0", "j1"]
 
 
 def test_threads_never_share_a_message_and_groups_stay_ordered():
@@ -328,16 +330,16 @@ def test_threads_never_share_a_message_and_groups_stay_ordered():
     def sender(t):
         for b in range(0, per, batch):
             rows = [(f"{t}:{k}", f"g{t}.{k % 3}", f"{t}.{k}") for k in range(b, b + batch)]
-            status, _, _, _, dups = send(q, 0, rows)
-            assert status is None and dups is None
+            stored = send(q, 0, rows)
+            assert stored.status is None and stored.dups is None
 
     def receiver():
         while True:
-            _, cols, _ = q.receive(0, 100, 10**9)
-            if cols[0]:
+            cols = q.receive(0, 100, 10**9)
+            if cols.ids:
                 with lock:
-                    got.extend(cols[3])
-                assert q.delete(0, cols[1]) is None
+                    got.extend(cols.bodies)
+                assert q.delete(0, cols.handles) is None
             elif done.is_set():
                 return
 

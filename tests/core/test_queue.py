@@ -23,33 +23,30 @@ def make(retention_ms=HOUR, **kw):
     return _core.MessageQueue(retention_ms, "id-", "h-", 1000, **kw)
 
 
-def ids_bodies(cols):
-    return cols[0], cols[3]
-
-
 def test_send_receive_delete_round_trip():
     q = make()
-    status, ids, md5s = q.send(0, ["a", "bb", "é\U0001F600"])
-    assert status is None
-    assert ids == ["id-1000", "id-1001", "id-1002"]
-    assert md5s == [hashlib.md5(b.encode()).hexdigest() for b in ["a", "bb", "é\U0001F600"]]
-    over, got, moved = q.receive(0, 10, 30_000)
-    assert not over and moved is None
-    mids, handles, digests, bodies, rcs, firsts, sents, extras = got
-    assert mids == ids and digests == md5s and bodies == ["a", "bb", "é\U0001F600"]
-    assert rcs == [1, 1, 1] and firsts == [0, 0, 0] and sents == [0, 0, 0] and extras == [None] * 3
-    assert all(h.startswith("h-") for h in handles) and len(set(handles)) == 3
+    stored = q.send(0, ["a", "bb", "é\U0001F600"])
+    assert stored.status is None and stored.seqs is None and stored.dups is None
+    assert stored.ids == ["id-1000", "id-1001", "id-1002"]
+    assert stored.md5s == [hashlib.md5(b.encode()).hexdigest() for b in ["a", "bb", "é\U0001F600"]]
+    got = q.receive(0, 10, 30_000)
+    assert not got.over_limit and got.moved is None and len(got) == 3
+    assert got.ids == stored.ids and got.md5s == stored.md5s and got.bodies == ["a", "bb", "é\U0001F600"]
+    assert got.receive_counts == [1, 1, 1] and got.first_ms == [0, 0, 0] and got.sent_ms == [0, 0, 0]
+    assert got.extras == [None] * 3 and got.groups is None
+    assert all(h.startswith("h-") for h in got.handles) and len(set(got.handles)) == 3
     assert q.counts(0) == (0, 3, 0, 30_000)
-    assert q.delete(0, handles) is None
+    assert q.delete(0, got.handles) is None
     assert q.counts(0)[:3] == (0, 0, 0)
     assert q.stats(0)["heap"] == 0 and q.stats(0)["body_bytes"] == 0
 
 
 def test_bytes_bodies_and_as_bytes():
     q = make()
-    assert q.send(5, [b"raw", "text"], strings=False) == (None, None, None)
-    _, got, _ = q.receive(5, 10, 1000, as_bytes=True)
-    assert got[3] == [b"raw", b"text"]
+    stored = q.send(5, [b"raw", "text"], strings=False)
+    assert stored.status is None and stored.ids is None
+    got = q.receive(5, 10, 1000, as_bytes=True)
+    assert got.bodies == [b"raw", b"text"]
 
 
 @pytest.mark.parametrize("body,code", [
@@ -59,10 +56,10 @@ def test_bytes_bodies_and_as_bytes():
 ])
 def test_refused_rows_are_reported_and_the_rest_stored(body, code):
     q = make()
-    status, ids, md5s = q.send(0, ["ok1", body, "ok2"], max_len=10)
-    assert status == bytes([0, code, 0])
-    assert ids == ["id-1000", None, "id-1001"] and md5s[1] is None
-    assert q.receive(0, 10, 0)[1][3] == ["ok1", "ok2"]
+    stored = q.send(0, ["ok1", body, "ok2"], max_len=10)
+    assert stored.status == bytes([0, code, 0])
+    assert stored.ids == ["id-1000", None, "id-1001"] and stored.md5s[1] is None
+    assert q.receive(0, 10, 0).bodies == ["ok1", "ok2"]
 
 
 def test_non_text_rows_raise():
@@ -73,29 +70,29 @@ def test_non_text_rows_raise():
 @given(st.text(max_size=40))
 @settings(max_examples=400, deadline=None)
 def test_xml_check_matches_the_character_ranges(text):
-    assert _core.xml_text_ok(text) == (_XML.search(text) is None and not any(0xD800 <= ord(c) <= 0xDFFF for c in text))
+    ok = _XML.search(text) is None and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+    assert make().send(0, [text or "x"]).status == (None if ok else bytes([_core.SEND_BAD_TEXT]))
 
 
-@given(st.binary(max_size=40))
+@given(st.binary(min_size=1, max_size=40))
 @settings(max_examples=400, deadline=None)
 def test_xml_check_on_bytes_matches_utf8_decoding(raw):
     try:
-        text = raw.decode("utf-8")
+        ok = _XML.search(raw.decode("utf-8")) is None
     except UnicodeDecodeError:
-        assert not _core.xml_text_ok(raw)
-        return
-    assert _core.xml_text_ok(raw) == (_XML.search(text) is None)
+        ok = False
+    assert make().send(0, [raw]).status == (None if ok else bytes([_core.SEND_BAD_TEXT]))
 
 
 def test_visibility_expiry_returns_messages_first():
     q = make()
     q.send(0, ["a", "b", "c"])
-    _, got, _ = q.receive(0, 1, 10_000)
-    assert got[3] == ["a"]
-    assert q.receive(9_999, 10, 0)[1][3] == ["b", "c"]   # vis 0: received, visible again at the tail
-    _, got, _ = q.receive(10_000, 10, 10_000)
-    assert got[3] == ["a", "b", "c"] and got[4] == [2, 2, 2]
-    assert got[5] == [0, 9_999, 9_999]                   # first receive times stay
+    got = q.receive(0, 1, 10_000)
+    assert got.bodies == ["a"]
+    assert q.receive(9_999, 10, 0).bodies == ["b", "c"]   # vis 0: received, visible again at the tail
+    got = q.receive(10_000, 10, 10_000)
+    assert got.bodies == ["a", "b", "c"] and got.receive_counts == [2, 2, 2]
+    assert got.first_ms == [0, 9_999, 9_999]                   # first receive times stay
 
 
 def test_delays_and_per_row_delays():
@@ -103,8 +100,8 @@ def test_delays_and_per_row_delays():
     q.send(0, ["late", "later"], delays=[5_000, None], delay_ms=9_000)
     q.send(0, ["now"])
     assert q.counts(0) == (1, 0, 2, 5_000)
-    assert q.receive(4_999, 10, 0)[1][3] == ["now"]
-    assert q.receive(5_000, 10, 1)[1][3] == ["now", "late"]  # (a delayed one joins the tail)
+    assert q.receive(4_999, 10, 0).bodies == ["now"]
+    assert q.receive(5_000, 10, 1).bodies == ["now", "late"]  # (a delayed one joins the tail)
     assert q.counts(9_000)[:3] == (3, 0, 0)
 
 
@@ -125,14 +122,14 @@ def test_set_retention_rekeys_the_heap():
     q.send(10_000, ["b"])
     q.set_retention(20_000, 15_000)
     assert q.counts(20_000)[:3] == (1, 0, 0)
-    assert q.receive(20_000, 10, 0)[1][3] == ["b"]
+    assert q.receive(20_000, 10, 0).bodies == ["b"]
 
 
 def test_handles_current_stale_invalid():
     q = make()
     q.send(0, ["a"])
-    h1 = q.receive(0, 1, 0)[1][1][0]
-    h2 = q.receive(0, 1, 1000)[1][1][0]
+    h1 = q.receive(0, 1, 0).handles[0]
+    h2 = q.receive(0, 1, 1000).handles[0]
     assert h1 != h2
     assert q.delete(0, [h1, "junk", "h-0", "h-01", "h-" + "9" * 30, None, "h-99999999999"]) == bytes(
         [_core.HANDLE_STALE] + [_core.HANDLE_INVALID] * 6)
@@ -143,23 +140,21 @@ def test_handles_current_stale_invalid():
     q.send(1, ["b"])
     assert q.delete(1, [h2, h1]) == bytes([_core.HANDLE_STALE, _core.HANDLE_STALE])
     assert q.counts(1)[0] == 1
-    slot, gen = q.parse_handle(h2)
-    assert slot == 0 and gen >= 1
 
 
 def test_change_visibility():
     q = make()
     q.send(0, ["a", "b"])
-    h = q.receive(0, 2, 1000)[1][1]
+    h = q.receive(0, 2, 1000).handles
     assert q.change_visibility(0, h, [5_000, 0], 10_000) == bytes([0, 0])
     assert q.counts(0)[:3] == (1, 1, 0)                     # b is back at once
-    assert q.receive(4_999, 10, 0)[1][3] == ["b"]
-    assert q.receive(5_000, 10, 0)[1][3] == ["a", "b"]
-    h = q.receive(6_000, 1, 1000)[1][1]
+    assert q.receive(4_999, 10, 0).bodies == ["b"]
+    assert q.receive(5_000, 10, 0).bodies == ["a", "b"]
+    h = q.receive(6_000, 1, 1000).handles
     assert q.change_visibility(6_000, h, [10_001], 10_000) == bytes([_core.HANDLE_TOO_LONG])
     assert q.change_visibility(6_500, h, [9_600], 10_000) == bytes([_core.HANDLE_TOO_LONG])
     assert q.change_visibility(6_500, h, [9_500], 10_000) == bytes([0])   # up to receive + 10 s
-    h_vis = q.receive(16_000, 1, 0)[1][1]
+    h_vis = q.receive(16_000, 1, 0).handles
     assert q.change_visibility(16_000, h_vis, [10], 10_000) == bytes([_core.HANDLE_NOT_INFLIGHT])
 
 
@@ -167,21 +162,24 @@ def test_receive_count_limit_moves_messages_out():
     q = make()
     q.send(0, ["a", "b"], extras=[None, "x-b"])
     q.receive(0, 10, 0)
-    over, got, moved = q.receive(0, 10, 1000, max_rc=1)
-    assert got[3] == [] and moved[3] == ["a", "b"] and moved[1] is None
-    assert moved[4] == [1, 1] and moved[7] == [None, "x-b"]
+    got = q.receive(0, 10, 1000, max_rc=1)
+    moved = got.moved
+    assert not got.over_limit and got.bodies == [] and moved.bodies == ["a", "b"] and moved.handles is None
+    assert moved.receive_counts == [1, 1] and moved.extras == [None, "x-b"]
     assert q.counts(0)[:3] == (0, 0, 0) and q.stats(0)["extras"] == 0
 
 
 def test_inflight_limit_and_remove():
     q = make()
     q.send(0, ["a", "b", "c", "d"], extras=["xa", None, None, None])
-    over, got, _ = q.receive(0, 10, 1000, inflight_max=2)
-    assert not over and got[3] == ["a", "b"] and got[7] == ["xa", None]
-    over, got, _ = q.receive(0, 10, 1000, inflight_max=2)
-    assert over and got[3] == []
-    _, got, _ = q.receive(0, 10, 0, remove=True)
-    assert got[3] == ["c", "d"] and got[1] is None
+    got = q.receive(0, 10, 1000, inflight_max=2)
+    over = got.over_limit
+    assert not over and got.bodies == ["a", "b"] and got.extras == ["xa", None]
+    got = q.receive(0, 10, 1000, inflight_max=2)
+    over = got.over_limit
+    assert over and got.bodies == []
+    got = q.receive(0, 10, 0, remove=True)
+    assert got.bodies == ["c", "d"] and got.handles is None
     assert q.counts(0)[:3] == (0, 2, 0)
 
 
@@ -192,9 +190,9 @@ def test_restore_keeps_numbers_times_and_counts():
                     first_ms=[60, None], extras=["e", None])
     assert ids == ["id-7", "id-1000"]
     q.restore(100, ["front"], [md5], front=True)
-    _, got, _ = q.receive(100, 10, 1000)
-    assert got[3] == ["front", "x", "y"] and got[4] == [1, 4, 1]
-    assert got[5] == [100, 60, 100] and got[6] == [100, 50, 100] and got[7] == [None, "e", None]
+    got = q.receive(100, 10, 1000)
+    assert got.bodies == ["front", "x", "y"] and got.receive_counts == [1, 4, 1]
+    assert got.first_ms == [100, 60, 100] and got.sent_ms == [100, 50, 100] and got.extras == [None, "e", None]
 
 
 def test_big_bodies_grow_the_receive_buffer_and_the_arena():
@@ -203,7 +201,7 @@ def test_big_bodies_grow_the_receive_buffer_and_the_arena():
     q.send(0, bodies)
     got = []
     while len(got) < 3:
-        got += q.receive(0, 10, 1000)[1][3]
+        got += q.receive(0, 10, 1000).bodies
     assert got == bodies
     assert q.stats(0)["chunks"] >= 2
 
@@ -216,7 +214,7 @@ def test_clear_releases_everything():
     st = q.stats(0)
     assert (st["visible"], st["inflight"], st["heap"], st["extras"], st["body_bytes"]) == (0, 0, 0, 0, 0)
     q.send(0, ["b"])
-    assert q.receive(0, 10, 0)[1][3] == ["b"]
+    assert q.receive(0, 10, 0).bodies == ["b"]
 
 
 def test_memory_per_message_stays_small():
@@ -244,10 +242,10 @@ def test_threads_never_hand_out_a_message_twice():
     def consumer():
         mine = []
         while True:
-            _, got, _ = q.receive(0, 10, HOUR)
-            if got[3]:
-                mine += got[3]
-                assert q.delete(0, got[1]) is None
+            got = q.receive(0, 10, HOUR)
+            if got.bodies:
+                mine += got.bodies
+                assert q.delete(0, got.handles) is None
             elif done.is_set() and q.counts(0)[0] == 0:
                 break
         with lock:
@@ -288,19 +286,20 @@ class QueueMachine(RuleBasedStateMachine):
     def send(self, n, delay):
         self.expire()
         bodies = [f"b{self.now}.{k}" for k in range(n)]
-        status, ids, _ = self.q.send(self.now, bodies, delay)
-        assert status is None
-        for i, b in zip(ids, bodies):
+        stored = self.q.send(self.now, bodies, delay)
+        assert stored.status is None
+        for i, b in zip(stored.ids, bodies):
             self.model[i] = {"body": b, "sent": self.now, "at": self.now + delay, "handle": None, "rc": 0}
 
     @rule(n=st.integers(1, 10), vis=st.sampled_from([0, 500, 5_000, 200_000]))
     def receive(self, n, vis):
         self.expire()
-        _, got, moved = self.q.receive(self.now, n, vis)
+        got = self.q.receive(self.now, n, vis)
+        moved = got.moved
         assert moved is None
         receivable = {i for i, m in self.model.items() if m["at"] <= self.now}
-        assert len(got[0]) == min(n, len(receivable))
-        for i, h, body, rc in zip(got[0], got[1], got[3], got[4]):
+        assert len(got.ids) == min(n, len(receivable))
+        for i, h, body, rc in zip(got.ids, got.handles, got.bodies, got.receive_counts):
             assert i in receivable
             m = self.model[i]
             assert body == m["body"] and rc == m["rc"] + 1
@@ -364,8 +363,7 @@ TestQueueMachine.settings = settings(max_examples=150, stateful_step_count=40, d
 @settings(max_examples=200, deadline=None)
 def test_batch_digests_match_hashlib(bodies):
     """Rows are digested four at a time (SIMD lanes) where their padded lengths match."""
-    _, _, md5s = make().send(0, bodies)
-    assert md5s == [hashlib.md5(b.encode()).hexdigest() for b in bodies]
+    assert make().send(0, bodies).md5s == [hashlib.md5(b.encode()).hexdigest() for b in bodies]
 
 
 def test_one_receive_returns_more_bodies_than_its_first_buffer_holds():
@@ -373,16 +371,9 @@ def test_one_receive_returns_more_bodies_than_its_first_buffer_holds():
     bodies = [f"{i:04d}" + "x" * 1000 for i in range(100)]
     q.send(0, bodies, extras=list(range(100)))
     q.send(0, ["y" * 50_000])
-    _, got, _ = q.receive(0, 101, 1000)
-    assert got[3] == bodies + ["y" * 50_000] and len(set(got[1])) == 101 and got[7] == list(range(100)) + [None]
-    assert q.delete(0, got[1]) is None and q.stats(0)["extras"] == 0
-
-
-def test_digest_bodies_checks_and_digests_without_storing():
-    status, md5s = _core.digest_bodies(["a", "", "b\x00", "é" * 3, b"raw"], max_len=5)
-    assert status == bytes([0, _core.SEND_EMPTY, _core.SEND_BAD_TEXT, _core.SEND_TOO_LONG, 0])
-    assert md5s == [hashlib.md5(b"a").hexdigest(), None, None, None, hashlib.md5(b"raw").hexdigest()]
-    assert _core.digest_bodies(["x" * 300] * 100) == (None, [hashlib.md5(b"x" * 300).hexdigest()] * 100)
+    got = q.receive(0, 101, 1000)
+    assert got.bodies == bodies + ["y" * 50_000] and len(set(got.handles)) == 101 and got.extras == list(range(100)) + [None]
+    assert q.delete(0, got.handles) is None and q.stats(0)["extras"] == 0
 
 
 # --- numbers from the caller: sizes, counts, times ---------------------------------------------------
@@ -408,30 +399,33 @@ NATIVE_CASES = {
     "receive count beyond any buffer, standard": """
         q = make()
         q.send(0, ["x" * 100] * 300)
-        over, got, moved = q.receive(0, 2**60, 30_000)
-        assert not over and moved is None and len(got[0]) == 300 and got[3] == ["x" * 100] * 300
+        got = q.receive(0, 2**60, 30_000)
+        over, moved = got.over_limit, got.moved
+        assert not over and moved is None and len(got.ids) == 300 and got.bodies == ["x" * 100] * 300
         assert q.counts(0)[:3] == (0, 300, 0)
     """,
     "receive count beyond any buffer, FIFO": """
         q = fifo()
         n = 300
         q.send_fifo(0, ["y" * 100] * n, [f"g{i % 7}" for i in range(n)], [str(i) for i in range(n)])
-        over, got, moved = q.receive(0, 2**62, 30_000, fifo_cols=True)
-        assert len(got[0]) == n and len(set(got[1])) == n
+        got = q.receive(0, 2**62, 30_000, fifo_cols=True)
+        over, moved = got.over_limit, got.moved
+        assert len(got.ids) == n and len(set(got.handles)) == n
         assert q.counts(0)[:3] == (0, n, 0)
     """,
     "take (remove) beyond any buffer": """
         q = make()
         q.send(0, ["z"] * 50)
-        _, got, _ = q.receive(0, 2**62, 0, remove=True)
-        assert len(got[0]) == 50 and q.counts(0)[:3] == (0, 0, 0)
+        got = q.receive(0, 2**62, 0, remove=True)
+        assert len(got.ids) == 50 and q.counts(0)[:3] == (0, 0, 0)
     """,
     "moves beyond max receive count with a huge count": """
         q = make()
         q.send(0, ["m"] * 40)
         q.receive(0, 2**62, 0)
-        _, got, moved = q.receive(0, 2**62, 1000, max_rc=1)
-        assert got[0] == [] and len(moved[0]) == 40
+        got = q.receive(0, 2**62, 1000, max_rc=1)
+        moved = got.moved
+        assert got.ids == [] and len(moved.ids) == 40
     """,
     "times and durations outside the range are refused": """
         q = make()
@@ -454,10 +448,10 @@ NATIVE_CASES = {
     "change visibility outside the range changes nothing": """
         q = make()
         q.send(0, ["a", "b"])
-        _, got, _ = q.receive(0, 2, 10_000)
+        got = q.receive(0, 2, 10_000)
         for vis in ([2**62, 0], [0, -1]):
-            refused(_core.CoreRangeError, q.change_visibility, 0, got[1], vis, 12 * HOUR)
-        refused(_core.CoreRangeError, q.change_visibility, 0, got[1], [0, 0], -1)
+            refused(_core.CoreRangeError, q.change_visibility, 0, got.handles, vis, 12 * HOUR)
+        refused(_core.CoreRangeError, q.change_visibility, 0, got.handles, [0, 0], -1)
         assert q.counts(0) == (0, 2, 0, 10_000)
     """,
     "retention and FIFO delay outside the range are refused": """
@@ -484,16 +478,16 @@ NATIVE_CASES = {
         refused(_core.CoreRangeError, q.restore, 0, ["a"], [md5], nums=[-2])
         assert q.counts(0)[:3] == (0, 0, 0)
         q.restore(0, ["a"], [md5], rcs=[2**31 - 1])
-        _, got, _ = q.receive(0, 1, 0)
-        assert got[4] == [2**31 - 1]  # a receive count saturates, never wraps
+        got = q.receive(0, 1, 0)
+        assert got.receive_counts == [2**31 - 1]  # a receive count saturates, never wraps
     """,
     "FIFO retry outside the range is refused": """
         q = fifo()
         q.send_fifo(0, ["a"], ["g"], ["d"])
-        _, got, _ = q.receive(0, 1, 10_000)
-        refused(_core.CoreRangeError, q.retry, 0, got[1], 10_000, 2**62)
-        refused(_core.CoreRangeError, q.retry, -1, got[1], 10_000, 0)
-        assert q.retry(0, got[1], 10_000, 5_000)
+        got = q.receive(0, 1, 10_000)
+        refused(_core.CoreRangeError, q.retry, 0, got.handles, 10_000, 2**62)
+        refused(_core.CoreRangeError, q.retry, -1, got.handles, 10_000, 0)
+        assert q.retry(0, got.handles, 10_000, 5_000)
     """,
     "Python ints beyond int64 stop at the binding": """
         q = make()

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 import engine
+from engine.sqs.models import OutgoingMessage
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def std(backend):
 @pytest.fixture
 def fifo(backend):
     q = backend.create_queue("f.fifo", {"FifoQueue": "true"})
-    q.send_fifo_raw(["a", "b", "c"], ["g1", "g2", "g1"], ["d1", "d2", "d3"])
+    q.send_raw(["a", "b", "c"], ["g1", "g2", "g1"], ["d1", "d2", "d3"])
     return q
 
 
@@ -54,12 +55,12 @@ def test_a_huge_receive_count_returns_what_the_queue_holds(kind, count):
         backend = engine.Engine().backend("sqs")
         if "{kind}" == "fifo":
             q = backend.create_queue("q.fifo", {{"FifoQueue": "true"}})
-            q.send_fifo_raw(["x" * 200] * 300, [f"g{{i % 7}}" for i in range(300)], [str(i) for i in range(300)])
+            q.send_raw(["x" * 200] * 300, [f"g{{i % 7}}" for i in range(300)], [str(i) for i in range(300)])
         else:
             q = backend.create_queue("q")
             q.send_raw(["x" * 200] * 300)
-        got = q.receive_raw({count})
-        print(len(got[0]), len(set(got[1])), q.approximate_number_of_messages_not_visible)
+        got = q.receive({count})
+        print(len(got.ids), len(set(got.handles)), q.approximate_number_of_messages_not_visible)
     """)
     assert out.split() == ["300", "300", "300"]
 
@@ -75,17 +76,16 @@ def test_a_huge_receive_count_returns_what_the_queue_holds(kind, count):
 @pytest.mark.parametrize("kind", ["std", "fifo"])
 def test_receive_numbers_are_checked_by_the_model(kind, kw, request):
     q = request.getfixturevalue(kind)
-    for receive in (q.receive_raw, q.receive):
-        with pytest.raises(engine.ClientError) as exc:
-            receive(**{"max_messages": 1, **kw})
-        assert code_of(exc) == "InvalidParameterValue"
+    with pytest.raises(engine.ClientError) as exc:
+        q.receive(**{"max_messages": 1, **kw})
+    assert code_of(exc) == "InvalidParameterValue"
     assert counts(q) == (3, 0, 0)
 
 
 def test_numpy_integers_are_counts(std):
     np = pytest.importorskip("numpy")
-    got = std.receive_raw(np.int64(2), visibility_timeout=np.int32(5))
-    assert len(got[0]) == 2 and counts(std) == (1, 2, 0)
+    got = std.receive(np.int64(2), visibility_timeout=np.int32(5))
+    assert len(got.ids) == 2 and counts(std) == (1, 2, 0)
 
 
 @pytest.mark.parametrize("delay", [-1, 901, 2**70, "5", 2.0, True])
@@ -93,14 +93,14 @@ def test_send_delay_is_checked(std, delay):
     with pytest.raises(engine.ClientError) as exc:
         std.send("x", delay=delay)
     assert code_of(exc) == "InvalidParameterValue"
-    [err] = std.send_batch([("x", delay, None, None, None, None)])
+    [err] = std.send_batch([OutgoingMessage("x", delay)])
     assert err.response["Error"]["Code"] == "InvalidParameterValue"
     assert counts(std) == (3, 0, 0)
 
 
 @pytest.mark.parametrize("timeout", [-1, 43201, 2**70, "5", None])
 def test_change_visibility_timeout_is_checked(std, timeout):
-    handle = std.receive_raw(1, visibility_timeout=100)[1][0]
+    handle = std.receive(1, visibility_timeout=100).handles[0]
     with pytest.raises(engine.ClientError) as exc:
         std.change_visibility(handle, timeout)
     assert code_of(exc) == "InvalidParameterValue"
@@ -110,7 +110,7 @@ def test_change_visibility_timeout_is_checked(std, timeout):
 @pytest.mark.parametrize("body", [3, None, ["x"], {"a": 1}])
 def test_a_body_of_the_wrong_type_is_refused(std, fifo, body):
     for call in (lambda: std.send(body), lambda: std.send_raw(["ok", body]),
-                 lambda: fifo.send_fifo_raw(["ok", body], ["g", "g"], ["x1", "x2"])):
+                 lambda: fifo.send_raw(["ok", body], ["g", "g"], ["x1", "x2"])):
         with pytest.raises(engine.ClientError) as exc:
             call()
         assert code_of(exc) == "InvalidParameterValue"
@@ -300,7 +300,7 @@ def test_forged_next_tokens(sqs, dlq_arn, token):
 ])
 def test_native_message_attributes_of_the_wrong_shape(std, attrs):
     with pytest.raises(engine.ClientError) as exc:
-        std.send("body", attrs=attrs)
+        std.send("body", attributes=attrs)
     assert code_of(exc) == "InvalidParameterValue"
     assert counts(std) == (3, 0, 0)
 
