@@ -22,8 +22,7 @@ from . import errors as sqs_errors
 from .errors import InvalidAttributeName, QueueDoesNotExist
 from .md5 import attributes_md5
 from .models import AttributeValue, FifoQueue, MoveTask, OutgoingMessage, SentMessage
-from .rules import (SYSTEM_ATTRIBUTE_NAMES, attributes_size, check_batch_ids, check_batch_size, receive_limit,
-                    validate_attempt_id)
+from .rules import SYSTEM_ATTRIBUTE_NAMES, attributes_size, check_batch_ids, check_batch_size, receive_limit
 
 
 # --- translation helpers -----------------------------------------------------------------------
@@ -271,8 +270,6 @@ class SQSClient(BaseClient):
                         WaitTimeSeconds=None, ReceiveRequestAttemptId=None):
         queue = self._queue(QueueUrl)
         n = 1 if MaxNumberOfMessages is None else receive_limit(MaxNumberOfMessages)
-        if ReceiveRequestAttemptId is not None:
-            validate_attempt_id(ReceiveRequestAttemptId)
         system = _system_attribute_names(AttributeNames, MessageSystemAttributeNames)
         got = queue.receive(n, VisibilityTimeout, WaitTimeSeconds, ReceiveRequestAttemptId,
                             fifo_cols=system is not None and queue.fifo)

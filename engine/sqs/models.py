@@ -40,7 +40,8 @@ from .names import SortedNames
 from .rules import (ALL_ATTRIBUTES, LABEL, MESSAGE_CONTENT_ERROR, NO_LIMIT, PERMISSION_ACTIONS, AttributeValue,
                     RedrivePolicy, body_bytes, delay_seconds, fifo_id_ok, message_count, normalize_queue_attributes,
                     json_document, parse_redrive_allow_policy, parse_redrive_policy, string_map, validate_fifo_id,
-                    validate_message_attributes, validate_queue_name, validate_tags, validate_trace_header,
+                    validate_attempt_id, validate_message_attributes, validate_queue_name, validate_tags,
+                    validate_trace_header,
                     visibility_seconds, wait_seconds, whole_number)
 
 Received = _core.Received
@@ -398,8 +399,10 @@ class Queue:
         n = message_count(max_messages)
         vt = self.visibility if visibility_timeout is None else visibility_seconds(visibility_timeout)
         wait = self.wait_time if wait_time is None else wait_seconds(wait_time)
+        if attempt_id is not None:
+            validate_attempt_id(attempt_id)  # (a standard queue checks it, and has no use for it)
         if self.deleted:
-            return self._q.receive(0, 0, 0)
+            return self._q.receive(self._now_ms(), 0, 0)  # (nothing)
         clock = self.clock
         deadline = clock.now() + wait
         while True:

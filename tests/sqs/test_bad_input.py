@@ -378,3 +378,12 @@ def test_any_values_get_aws_errors_only(eng, operation):
             pass
 
     check()
+
+
+@pytest.mark.parametrize("attempt", ["", "has space", "x" * 129, "\u00e9", 5])
+def test_receive_attempt_ids_are_checked_by_the_model(std, fifo, attempt):
+    for q in (std, fifo):
+        with pytest.raises(engine.ClientError) as exc:
+            q.receive(1, attempt_id=attempt)
+        assert code_of(exc) == "InvalidParameterValue"
+    assert counts(std) == (3, 0, 0) and counts(fifo) == (3, 0, 0)
