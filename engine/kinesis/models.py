@@ -266,10 +266,6 @@ class Stream:
     def open_count(self) -> int:
         return len(self._layout.shards)
 
-    def visible_shards(self) -> list[Shard]:
-        """Open shards plus closed ones still inside the retention period."""
-        return self.shard_page(-1, len(self.shards))[0]
-
     def is_visible(self, shard: Shard) -> bool:
         return shard.is_open or shard.closed_at >= self.clock.now() - self.retention_seconds
 
@@ -426,7 +422,7 @@ class Stream:
             shard.window_records = shard.window_bytes = 0
         self._window_start = now
         for shard in hot:
-            if len(self.open_shards()) >= limits.KINESIS_SHARD_COUNT_MAX or shard.end_hash <= shard.start_hash:
+            if self.open_count >= limits.KINESIS_SHARD_COUNT_MAX or shard.end_hash <= shard.start_hash:
                 break
             self.split_shard(shard.shard_id, (shard.start_hash + shard.end_hash + 1) // 2)
 
