@@ -161,45 +161,47 @@ en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint
     return EN_OK;
 }
 
+/* Rows are hashed in blocks that the threads take in turn from a shared counter: a thread the
+ * scheduler parks holds up at most the block it is on, never a fixed half of the batch. */
+#define EN_MD5_BLOCK_ROWS 16384
+#define EN_MD5_MAX_THREADS 8
+
 typedef struct {
-    en_binary_view view;   /* offsets advanced to the part's first row */
+    const en_binary_view *keys;
     int64_t n;
     uint64_t *hi, *lo;
-    en_status rc;
-} md5_part;
+    int64_t next_block;    /* atomic */
+    en_status rc;          /* first failure (atomic) */
+} md5_work;
 
-static void *md5_part_run(void *arg) {
-    md5_part *p = arg;
-    p->rc = en_md5_batch(&p->view, p->n, p->hi, p->lo);
+static void *md5_work_run(void *arg) {
+    md5_work *w = arg;
+    size_t width = w->keys->wide ? sizeof(int64_t) : sizeof(int32_t);
+    for (;;) {
+        int64_t first = __atomic_fetch_add(&w->next_block, 1, __ATOMIC_RELAXED) * EN_MD5_BLOCK_ROWS;
+        if (first >= w->n) break;
+        int64_t count = w->n - first < EN_MD5_BLOCK_ROWS ? w->n - first : EN_MD5_BLOCK_ROWS;
+        en_binary_view part = *w->keys;
+        part.offsets = (const uint8_t *)w->keys->offsets + (size_t)first * width;
+        en_status rc = en_md5_batch(&part, count, w->hi + first, w->lo + first);
+        if (rc != EN_OK) {
+            en_status ok = EN_OK;
+            __atomic_compare_exchange_n(&w->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        }
+    }
     return NULL;
 }
 
-#define EN_MD5_MAX_THREADS 8
-
 en_status en_md5_batch_threads(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo, int threads) {
     if (threads > EN_MD5_MAX_THREADS) threads = EN_MD5_MAX_THREADS;
-    if (threads <= 1 || n < threads) return en_md5_batch(keys, n, hi, lo);
-    md5_part parts[EN_MD5_MAX_THREADS];
+    if (threads <= 1 || n <= EN_MD5_BLOCK_ROWS) return en_md5_batch(keys, n, hi, lo);
+    md5_work w = {keys, n, hi, lo, 0, EN_OK};
     pthread_t tids[EN_MD5_MAX_THREADS];
     int started[EN_MD5_MAX_THREADS] = {0};
-    size_t width = keys->wide ? sizeof(int64_t) : sizeof(int32_t);
-    for (int t = 0; t < threads; t++) {
-        int64_t first = n * t / threads, last = n * (t + 1) / threads;
-        parts[t].view = *keys;
-        parts[t].view.offsets = (const uint8_t *)keys->offsets + (size_t)first * width;
-        parts[t].n = last - first;
-        parts[t].hi = hi + first;
-        parts[t].lo = lo + first;
-        parts[t].rc = EN_OK;
-    }
-    for (int t = 1; t < threads; t++)   /* a part whose thread cannot start runs here */
-        started[t] = pthread_create(&tids[t], NULL, md5_part_run, &parts[t]) == 0;
-    md5_part_run(&parts[0]);
-    en_status rc = parts[0].rc;
-    for (int t = 1; t < threads; t++) {
+    for (int t = 1; t < threads; t++)   /* if a thread cannot start, the others take its blocks */
+        started[t] = pthread_create(&tids[t], NULL, md5_work_run, &w) == 0;
+    md5_work_run(&w);
+    for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(tids[t], NULL);
-        else md5_part_run(&parts[t]);
-        if (rc == EN_OK) rc = parts[t].rc;
-    }
-    return rc;
+    return w.rc;
 }

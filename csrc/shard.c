@@ -461,55 +461,72 @@ void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int6
     out->bytes = total;
 }
 
+/* The threads take shards in turn, the fullest first, from a shared counter: every shard is
+ * appended by one thread only, and a thread the scheduler parks holds up only its shard. */
+#define EN_APPEND_MAX_THREADS 8
+
+typedef struct {
+    int64_t rows, shard;
+} shard_rows;
+
 typedef struct {
     const en_routed_batch *batch;
-    int64_t first, last;   /* shards [first, last) */
-    en_status rc;
-} routed_part;
+    const shard_rows *by_size;   /* most rows first */
+    int64_t next;                /* atomic: position in by_size */
+    en_status rc;                /* first failure (atomic) */
+} routed_work;
 
-static void *routed_part_run(void *arg) {
-    routed_part *p = arg;
-    const en_routed_batch *b = p->batch;
-    p->rc = EN_OK;
-    for (int64_t s = p->first; s < p->last && p->rc == EN_OK; s++) {
-        int64_t begin = b->starts[s], end = b->starts[s + 1];
-        if (end > begin)
-            p->rc = en_shard_append(b->shards[s], b->seq_counter, b->ts_ms, b->order + begin, end - begin,
-                                    b->keys, b->data, b->out_seqs);
+static void *routed_work_run(void *arg) {
+    routed_work *w = arg;
+    const en_routed_batch *b = w->batch;
+    for (;;) {
+        int64_t k = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+        if (k >= b->m || __atomic_load_n(&w->rc, __ATOMIC_RELAXED) != EN_OK) break;
+        int64_t s = w->by_size[k].shard, begin = b->starts[s], end = b->starts[s + 1];
+        if (end == begin) break;   /* sorted by size: the rest are empty too */
+        en_status rc = en_shard_append(b->shards[s], b->seq_counter, b->ts_ms, b->order + begin, end - begin,
+                                       b->keys, b->data, b->out_seqs);
+        if (rc != EN_OK) {
+            en_status ok = EN_OK;
+            __atomic_compare_exchange_n(&w->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        }
     }
     return NULL;
 }
 
-#define EN_APPEND_MAX_THREADS 8
+static int more_rows_first(const void *a, const void *b) {
+    const shard_rows *x = a, *y = b;
+    return x->rows != y->rows ? (x->rows < y->rows ? 1 : -1) : (x->shard > y->shard) - (x->shard < y->shard);
+}
 
 en_status en_append_routed(const en_routed_batch *batch, int threads) {
     if (threads > EN_APPEND_MAX_THREADS) threads = EN_APPEND_MAX_THREADS;
     if (threads > batch->m) threads = (int)batch->m;
-    routed_part parts[EN_APPEND_MAX_THREADS];
+    routed_work w = {batch, NULL, 0, EN_OK};
+    if (threads <= 1) {   /* one thread: every shard in index order, empty ones skipped */
+        for (int64_t s = 0; s < batch->m && w.rc == EN_OK; s++) {
+            int64_t begin = batch->starts[s], end = batch->starts[s + 1];
+            if (end > begin)
+                w.rc = en_shard_append(batch->shards[s], batch->seq_counter, batch->ts_ms, batch->order + begin,
+                                       end - begin, batch->keys, batch->data, batch->out_seqs);
+        }
+        return w.rc;
+    }
+    shard_rows *by_size = malloc(sizeof(shard_rows) * (size_t)batch->m);
+    if (!by_size) return EN_ENOMEM;
+    for (int64_t s = 0; s < batch->m; s++) {
+        by_size[s].rows = batch->starts[s + 1] - batch->starts[s];
+        by_size[s].shard = s;
+    }
+    qsort(by_size, (size_t)batch->m, sizeof(shard_rows), more_rows_first);
+    w.by_size = by_size;
     pthread_t tids[EN_APPEND_MAX_THREADS];
     int started[EN_APPEND_MAX_THREADS] = {0};
-    if (threads <= 1) {
-        routed_part all = {batch, 0, batch->m, EN_OK};
-        routed_part_run(&all);
-        return all.rc;
-    }
-    /* consecutive shards per part, cut where the running row count passes each share */
-    int64_t total = batch->starts[batch->m], s = 0;
-    for (int t = 0; t < threads; t++) {
-        parts[t].batch = batch;
-        parts[t].first = s;
-        int64_t goal = total * (t + 1) / threads;
-        while (s < batch->m && (t == threads - 1 || batch->starts[s + 1] <= goal || s == parts[t].first)) s++;
-        parts[t].last = s;
-    }
+    for (int t = 1; t < threads; t++)   /* if a thread cannot start, the others take its shards */
+        started[t] = pthread_create(&tids[t], NULL, routed_work_run, &w) == 0;
+    routed_work_run(&w);
     for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&tids[t], NULL, routed_part_run, &parts[t]) == 0;
-    routed_part_run(&parts[0]);
-    en_status rc = parts[0].rc;
-    for (int t = 1; t < threads; t++) {
         if (started[t]) pthread_join(tids[t], NULL);
-        else routed_part_run(&parts[t]);
-        if (rc == EN_OK) rc = parts[t].rc;
-    }
-    return rc;
+    free(by_size);
+    return w.rc;
 }

@@ -93,8 +93,8 @@ typedef struct {
     int64_t *out_seqs;
 } en_routed_batch;
 
-/* Append each shard's rows (en_shard_append), the shards split between `threads` threads by
- * row count: every shard is written by one thread only, and the caller is one of them. */
+/* Append each shard's rows (en_shard_append) on `threads` threads (the caller is one of
+ * them) that take whole shards in turn, fullest first: every shard has one writer. */
 en_status en_append_routed(const en_routed_batch *batch, int threads);
 
 /* Pin the chunk holding the first readable record with seq >= start_seq and return up to
