@@ -53,6 +53,9 @@ def test_service_side_constraints_use_the_services_code_and_awss_message(eng):
                               "satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [")
     with pytest.raises(kin.exceptions.ValidationException, match=r"^.*2 validation errors detected: .*streamName.*; "):
         kin.create_stream(StreamName="bad name!" * 30, ShardCount=1)
+    with pytest.raises(kin.exceptions.ValidationException, match=r"detected: Value at 'records' failed to satisfy "
+                                                                   r"constraint: Member must have length less than"):
+        kin.put_records(StreamName="s", Records=[{"Data": b"a", "PartitionKey": "k"}] * 501)
     glue = eng.client("glue")
     with pytest.raises(glue.exceptions.InvalidInputException, match="at 'name' failed to satisfy constraint: "
                                                                     "Member must have length less than or equal to 255"):

@@ -203,11 +203,20 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _shown(value) -> str:
+def _value_at(value, path: str) -> str:
+    """AWS's "Value '...' at 'path'": scalars and lists of scalars are shown, structures not."""
+    shown = _shown(value)
+    return f"Value at '{path}'" if shown is None else f"Value '{shown}' at '{path}'"
+
+
+def _shown(value) -> str | None:
     if isinstance(value, (bytes, bytearray)):
         return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
+    if isinstance(value, dict):
+        return None
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
+        items = [_shown(v) for v in value]
+        return None if None in items else "[" + ", ".join(items) + "]"
     return str(value)
 
 
@@ -243,26 +252,26 @@ def constraint_violations(service: str, params, shape, path: str = "") -> list[s
                 found += constraint_violations(service, params[name], member, f"{path}.{_camel(name)}" if path else _camel(name))
     elif kind == "list" and isinstance(params, (list, tuple)):
         if "max" in shape.metadata and len(params) > shape.metadata["max"]:
-            found.append(f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: "
+            found.append(f"{_value_at(params, path)} failed to satisfy constraint: "
                          f"Member must have length less than or equal to {shape.metadata['max']}")
         member = shape.member
         if member.type_name in _SCALARS:
             reasons = sorted({r for item in params for r in _scalar_violations(service, member, item)})
             if reasons:
-                found.append(f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: Member must "
+                found.append(f"{_value_at(params, path)} failed to satisfy constraint: Member must "
                              f"satisfy constraint: [{', '.join(reasons)}]")
         else:
             for i, item in enumerate(params):
                 found += constraint_violations(service, item, member, f"{path}.{i + 1}.member")
     elif kind == "map" and isinstance(params, dict):
         if "max" in shape.metadata and len(params) > shape.metadata["max"]:
-            found.append(f"Value '{{...}}' at '{path}' failed to satisfy constraint: "
+            found.append(f"Value at '{path}' failed to satisfy constraint: "
                          f"Member must have length less than or equal to {shape.metadata['max']}")
         for key, value in params.items():
             found += constraint_violations(service, key, shape.key, f"{path}.{key}.key")
             found += constraint_violations(service, value, shape.value, f"{path}.{key}.value")
     elif kind in _SCALARS:
-        found += [f"Value '{_shown(params)}' at '{path}' failed to satisfy constraint: {reason}"
+        found += [f"{_value_at(params, path)} failed to satisfy constraint: {reason}"
                   for reason in _scalar_violations(service, shape, params)]
     return found
 
