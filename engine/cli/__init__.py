@@ -22,7 +22,8 @@ def _ingest(args) -> int:
     try:
         summary = ingest.run(args.files, stream=args.stream, shards=args.shards, partition_key=args.partition_key,
                              to=args.to, fmt=args.format, partition_by=args.partition_by,
-                             compression=args.compression, batch_size=args.batch_size, quiet=args.quiet)
+                             compression=args.compression, batch_size=args.batch_size, quiet=args.quiet,
+                             s3_root=args.s3_root)
     except ingest.IngestError as exc:
         print(f"engine ingest: {exc}", file=sys.stderr)
         return 2
@@ -75,11 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
 
     ingest = commands.add_parser("ingest", help="stream JSON Lines / CSV / Parquet files into Parquet or JSON",
-                                 description="Read files in batches, put them through a Kinesis stream and a "
+                                 description="Read files in blocks, put them through a Kinesis stream and a "
                                  "Firehose delivery stream, and write objects to s3://bucket/prefix (under "
-                                 "$ENGINE_S3_ROOT, default ./s3) or a directory.")
+                                 "--s3-root) or a directory. JSON Lines go into the stream as the lines "
+                                 "themselves; memory stays bounded whatever the input size.")
     ingest.add_argument("files", nargs="+", metavar="FILE", help=".jsonl/.json, .csv/.tsv or .parquet files")
     ingest.add_argument("--to", required=True, help="s3://bucket/prefix or a directory")
+    ingest.add_argument("--s3-root", default=None, metavar="ROOT",
+                        help="where s3:// targets land: a directory or an object store URI such as "
+                        "s3://?region=eu-west-1 (AWS, credentials from the environment) or "
+                        "s3://?endpoint_override=HOST:PORT&scheme=http (default $ENGINE_S3_ROOT, else ./s3)")
     ingest.add_argument("--stream", default="ingest", help="Kinesis stream name (default ingest)")
     ingest.add_argument("--shards", type=_shards, default=4, help="Kinesis shards (default 4)")
     ingest.add_argument("--partition-key", default=None, metavar="COLUMN",

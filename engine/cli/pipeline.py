@@ -1,13 +1,11 @@
 """The pipeline the CLI runs: a Kinesis stream feeding a Firehose delivery stream that writes
-Parquet (or JSON) objects under an S3-style root, all through the public clients."""
+Parquet (or JSON) objects under an S3-style root, through the services' native APIs."""
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .. import limits
 
@@ -88,96 +86,91 @@ class Pipeline:
     table: str = "records"
 
     def __post_init__(self):
-        self.kinesis = self.eng.client("kinesis")
-        self.firehose = self.eng.client("firehose")
-        self.glue = self.eng.client("glue")
         self.delivery_name = f"{self.stream_name}-delivery"
 
     def create(self, schema: pa.Schema) -> None:
-        self.kinesis.create_stream(StreamName=self.stream_name, ShardCount=self.shards)
-        stream_arn = self.kinesis.describe_stream_summary(StreamName=self.stream_name)[
-            "StreamDescriptionSummary"]["StreamARN"]
+        """The stream, the Glue table (Parquet output) and the delivery stream, through the
+        services' native APIs (what the boto3-shaped clients are built on: no request layer to load)."""
+        from ..firehose import models as fh
+        from ..glue import models as glue
+
+        stream = self.eng.backend("kinesis").create_stream(self.stream_name, self.shards)
         prefix = self.prefix
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        destination = {
-            "RoleARN": ROLE,
-            "BucketARN": f"arn:aws:s3:::{self.bucket}",
-            "BufferingHints": {"SizeInMBs": limits.FIREHOSE_BUFFER_SIZE_MAX_MB,
-                               "IntervalInSeconds": limits.FIREHOSE_BUFFER_INTERVAL_MAX_S},
-        }
+        # failed records under <prefix>/errors/, beside the data and never mixed with it
+        error_prefix = (self.prefix.rstrip("/") + "/" if self.prefix else "") + "errors/!{firehose:error-output-type}/"
+        processing = fh.Processing()
         if self.partition_by:
             prefix += "".join(f"{c}=!{{partitionKeyFromQuery:{c}}}/" for c in self.partition_by)
             query = "{" + ", ".join(f"{c}: .{c}" for c in self.partition_by) + "}"
-            destination["DynamicPartitioningConfiguration"] = {"Enabled": True}
-            destination["ProcessingConfiguration"] = {"Enabled": True, "Processors": [{
-                "Type": "MetadataExtraction",
-                "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
-                               {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}
-            destination["ErrorOutputPrefix"] = (self.prefix.rstrip("/") + "/" if self.prefix else "") + \
-                "errors/!{firehose:error-output-type}/"
-        destination["Prefix"] = prefix
+            processing = fh.Processing(True, [fh.Processor("MetadataExtraction", {
+                "MetadataExtractionQuery": query, "JsonParsingEngine": "JQ-1.6"})])
+        conversion = None
+        compression = RAW_COMPRESSION[self.compression]
         if self.output_format == "parquet":
-            self.glue.create_database(DatabaseInput={"Name": self.database})
+            catalog = self.eng.backend("glue")
+            catalog.create_database(self.database)
             # Partition columns live in the object keys (hive style), not in the files, as in a Glue table.
-            self.glue.create_table(DatabaseName=self.database, TableInput={
-                "Name": self.table,
-                "StorageDescriptor": {"Columns": [{"Name": f.name, "Type": glue_type(f.type)}
-                                                  for f in schema if f.name not in self.partition_by]},
-                "PartitionKeys": [{"Name": c, "Type": "string"} for c in self.partition_by],
-            })
-            destination["DataFormatConversionConfiguration"] = {
-                "Enabled": True,
-                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
-                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {
-                    "Compression": PARQUET_COMPRESSION[self.compression]}}},
-                "SchemaConfiguration": {"DatabaseName": self.database, "TableName": self.table, "RoleARN": ROLE},
-            }
-        else:
-            destination["CompressionFormat"] = RAW_COMPRESSION[self.compression]
-        self.firehose.create_delivery_stream(
-            DeliveryStreamName=self.delivery_name, DeliveryStreamType="KinesisStreamAsSource",
-            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
-            ExtendedS3DestinationConfiguration=destination)
+            catalog.create_table(self.database, glue.Table(
+                self.table, self.database,
+                glue.StorageDescriptor(columns=[glue.Column(f.name, glue_type(f.type))
+                                                for f in schema if f.name not in self.partition_by]),
+                partition_keys=[glue.Column(c, "string") for c in self.partition_by]))
+            conversion = fh.Conversion(database=self.database, table=self.table, role_arn=ROLE,
+                                       serializer_options={"Compression": PARQUET_COMPRESSION[self.compression]})
+            compression = "UNCOMPRESSED"
+        destination = fh.ExtendedS3(
+            fh.S3Destination(f"arn:aws:s3:::{self.bucket}", ROLE, prefix=prefix, error_prefix=error_prefix,
+                             buffering=fh.BufferingHints(limits.FIREHOSE_BUFFER_SIZE_MAX_MB,
+                                                         limits.FIREHOSE_BUFFER_INTERVAL_MAX_S),
+                             compression=compression),
+            processing=processing, conversion=conversion, dynamic_partitioning=bool(self.partition_by) or None)
+        self.eng.backend("firehose").create_delivery_stream(
+            self.delivery_name, destination, stream_type="KinesisStreamAsSource",
+            kinesis_source=fh.KinesisSource(stream.arn, ROLE))
 
-    def put(self, json_lines: pa.Array, partition_keys: pa.Array) -> None:
-        """Put one batch into the stream through the native bulk API."""
-        stream = self.eng.backend("kinesis").get_stream(self.stream_name)
-        data = json_lines
-        if self.output_format == "json":   # Firehose concatenates records as they are
-            data = pc.binary_join_element_wise(json_lines, "\n", "")
-        stream.put_batch(data, partition_keys)
+    def put(self, data: pa.Array, partition_keys: pa.Array) -> None:
+        """Put one batch of records into the stream through the native bulk API."""
+        self.eng.backend("kinesis").get_stream(self.stream_name).put_batch(data, partition_keys)
+
+    def delivery(self):
+        """The Firehose delivery stream (native API)."""
+        return self.eng.backend("firehose").get(self.delivery_name)
 
     def deliver(self) -> None:
         """Make Firehose read everything the stream holds and write it out now."""
-        self.eng.backend("firehose").get(self.delivery_name).flush()
+        self.delivery().flush()
+
+    def _store(self):
+        from ..s3 import store_for
+
+        return store_for(self.eng)
 
     def output_dir(self) -> str:
-        return os.path.join(str(self.eng.s3_root), self.bucket, self.prefix)
+        """Where the objects are: a local directory, or the object store path as a URI."""
+        store = self._store()
+        where = store.path(self.bucket, self.prefix)
+        return where if store.is_local else f"{store.filesystem.type_name}://{where}"
 
     def written_files(self) -> list[str]:
-        root = self.output_dir()
-        found = []
-        for dirpath, _, names in os.walk(root):
-            if os.sep + "errors" in dirpath[len(root) - 1:]:
-                continue
-            found += [os.path.join(dirpath, n) for n in names if not n.startswith(".")]
-        return sorted(found)
+        """Paths (on the store's filesystem) of the data objects written, error outputs aside."""
+        store = self._store()
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        errors = f"{prefix}errors/"
+        return [store.path(self.bucket, key) for key in store.list(self.bucket, prefix)
+                if not key.startswith(errors)]
 
     def read_back(self) -> pa.Table:
+        """The Parquet objects written, read back as one table (partition columns from the keys)."""
         import pyarrow.dataset as ds
 
         files = self.written_files()
         if not files:
             return pa.table({})
-        if self.output_format == "parquet":
-            partitioning = ds.partitioning(pa.schema([(c, pa.string()) for c in self.partition_by]), flavor="hive")
-            return ds.dataset(self.output_dir(), format="parquet", partitioning=partitioning,
-                              exclude_invalid_files=True,
-                              ignore_prefixes=[".", "_", "errors"]).to_table()
-        import pyarrow.json as pj
-
-        return pa.concat_tables([pj.read_json(f) for f in files if os.path.getsize(f)])
+        partitioning = ds.partitioning(pa.schema([(c, pa.string()) for c in self.partition_by]), flavor="hive")
+        return ds.dataset(files, filesystem=self._store().filesystem, format="parquet", partitioning=partitioning,
+                          partition_base_dir=self._store().path(self.bucket, self.prefix)).to_table()
 
 
 def pack_partition_keys(column: pa.Array) -> pa.Array:

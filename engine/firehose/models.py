@@ -609,6 +609,35 @@ class DeliveryStream:
         """Wait until the worker has nothing queued or running (what is buffered stays buffered)."""
         return self._wait_idle(None if timeout is None else time.monotonic() + timeout)
 
+    def read_source(self) -> bool:
+        """Read what the Kinesis source holds into the buffer now, as the poll timer does (full
+        buffers are sealed and handed to the worker). True when it stopped early because the
+        stream has pending_buffers_max buffers undelivered, leaving records in Kinesis: call
+        wait_for_room(), then read again. A producer that reads right after each put can let
+        Kinesis drop what was read (a memory cap) without losing a record."""
+        if self.source is None:
+            raise InvalidArgumentException("This delivery stream has no Kinesis source.")
+        return self._poll()
+
+    def wait_for_room(self, timeout: Optional[float] = None) -> bool:
+        """Wait until fewer than pending_buffers_max sealed buffers are undelivered (False if
+        `timeout` wall seconds ran out first)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._open_batches >= self.backend.pending_buffers_max:
+                if not self._worker and self._queue:
+                    self._lock.release()      # no worker thread could start: deliver here
+                    try:
+                        self._wait_idle(deadline)
+                    finally:
+                        self._lock.acquire()
+                    continue
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
+
     @property
     def buffered_bytes(self) -> int:
         return self._bytes
@@ -752,6 +781,7 @@ class DeliveryStream:
             unit.batch.open_units -= 1
             if unit.batch.open_units == 0:
                 self._open_batches -= 1
+                self._idle.notify_all()       # wait_for_room
 
     def _count(self, name: str, n: int) -> None:
         with self._lock:

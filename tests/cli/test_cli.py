@@ -152,3 +152,43 @@ def test_arrow_json_lines_round_trip_through_json_loads():
     assert docs == [{"s": "a\"b\\", "i": 1, "f": 1.5, "b": True, "l": [1]},
                     {"s": None, "i": None, "f": None, "b": False, "l": None},
                     {"s": "é\n\t\x01", "i": -3, "f": None, "b": None, "l": [2, 3]}]
+
+
+def test_ingest_json_lines_in_many_blocks_keeps_every_record_and_lets_the_stream_go(tmp_path, capsys, monkeypatch):
+    from engine.cli import ingest
+    from engine.kinesis import models as kinesis_models
+
+    monkeypatch.setattr(ingest, "JSON_BLOCK_BYTES", 4096)          # many blocks and puts
+    kept = []
+    real = kinesis_models.Stream.apply_retention
+
+    def spy(self, now=None):
+        real(self, now)
+        kept.append(sum(s.log.stats()["records"] for s in self.shards))
+    monkeypatch.setattr(kinesis_models.Stream, "apply_retention", spy)
+    rows = [{"id": i, "user": i % 7, "city": ["paris", "oslo"][i % 2], "pad": "x" * (i % 50)} for i in range(3000)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n\n".join(json.dumps(r) for r in rows) + "\n   \n")     # blank lines between and after
+    code = main(["ingest", str(path), "--to", str(tmp_path / "out"), "--partition-key", "user",
+                 "--partition-by", "city", "--quiet"])
+    assert code == 0, capsys.readouterr()
+    table = ds.dataset(tmp_path / "out", format="parquet", partitioning="hive",
+                       ignore_prefixes=[".", "_", "errors"]).to_table()
+    assert sorted(table.column("id").to_pylist()) == list(range(3000))
+    assert len(kept) > 50 and max(kept) < 1000      # what Firehose has read is not kept in the stream
+
+
+def test_ingest_names_the_first_malformed_line_after_delivering_the_rest(tmp_path, capsys, monkeypatch):
+    from engine.cli import ingest
+
+    monkeypatch.setattr(ingest, "SCHEMA_SAMPLE_BYTES", 64)     # the bad line is past the schema sample
+    lines = [json.dumps({"id": i}) for i in range(200)]
+    lines[150] = '{"id": 150,'
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code = main(["ingest", str(path), "--to", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "late.jsonl: line 151:" in err and "1 records not delivered" in err
+    table = ds.dataset(tmp_path / "out", format="parquet", ignore_prefixes=[".", "_", "errors"]).to_table()
+    assert table.num_rows == 199
