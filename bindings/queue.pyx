@@ -2,8 +2,9 @@
 #
 # The C queue stores fixed-size message structs and body bytes; this wrapper marshals a batch
 # (str/bytes bodies -> pointers, handles -> (slot, generation)), runs one C call without the
-# GIL, and builds the result columns. Per-message Python objects are only the strings a
-# caller asked for. Opaque per-message Python objects ("extras") are kept here, by tag.
+# GIL, and builds the result columns, named: Stored for a send, Received for a receive.
+# Per-message Python objects are only the strings a caller asked for. Opaque per-message
+# Python objects ("extras") are kept here, by tag.
 
 from collections import namedtuple
 

@@ -22,16 +22,8 @@ except ImportError:  # pragma: no cover
 
 _pack_len = struct.Struct(">I").pack
 
-STRING_TRANSPORT = 1
-BINARY_TRANSPORT = 2
-
-
-def md5_hex(data: bytes) -> str:
-    return _md5(data).hexdigest()
-
-
-def md5_of_body(body: str) -> str:
-    return _md5(body.encode("utf-8")).hexdigest()
+STRING_TRANSPORT = b"\x01"  # the transport byte of a StringValue (String and Number types)
+BINARY_TRANSPORT = b"\x02"  # of a BinaryValue
 
 
 def attributes_md5(attributes) -> str:
@@ -48,16 +40,7 @@ def attributes_md5(attributes) -> str:
         h.update(_pack_len(len(raw)) + raw)
         if string_value is not None:
             raw = string_value.encode("utf-8")
-            h.update(b"\x01" + _pack_len(len(raw)) + raw)
+            h.update(STRING_TRANSPORT + _pack_len(len(raw)) + raw)
         else:
-            h.update(b"\x02" + _pack_len(len(binary_value)) + binary_value)
+            h.update(BINARY_TRANSPORT + _pack_len(len(binary_value)) + binary_value)
     return h.hexdigest()
-
-
-def attributes_md5_boto(attributes: dict) -> str:
-    """The same digest over the boto3 shape ({name: {"DataType", "StringValue"|"BinaryValue"}}),
-    for callers that verify responses as the AWS SDKs do."""
-    return attributes_md5({
-        name: (value["DataType"], value.get("StringValue"),
-               None if "StringValue" in value else value.get("BinaryValue"))
-        for name, value in attributes.items()})

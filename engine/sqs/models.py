@@ -61,11 +61,12 @@ class MessageExtra:
         self.dlq_source = dlq_source  # DeadLetterQueueSourceArn
         self.mid = mid                # a MessageId kept from another queue; None: the store's own id
 
-    def carried(self, dlq_source=None, mid=None) -> MessageExtra | None:
-        """The extra of this message's copy in another queue (attributes and trace travel)."""
-        if not (self.attrs or self.trace is not None or self.group is not None or dlq_source or mid):
+    def carried(self) -> MessageExtra | None:
+        """The extra of a new message with this one's contents (a move task's copy): attributes,
+        trace header and group travel, the dead-letter source and kept id do not."""
+        if not (self.attrs or self.trace is not None or self.group is not None):
             return None
-        return MessageExtra(self.attrs, self.attrs_md5, self.trace, self.trace_md5, self.group, dlq_source, mid)
+        return MessageExtra(self.attrs, self.attrs_md5, self.trace, self.trace_md5, self.group)
 
 
 class OutgoingMessage(NamedTuple):
@@ -767,9 +768,6 @@ class FifoQueue(Queue):
                         dedups=rows.dedups if keep else rows.ids,
                         seqs=[int(s) for s in rows.seqs] if keep else None)
         self._wake()
-
-    def take_for_move(self, n: int) -> MessageRows:
-        return MessageRows.of(_own_ids(self._q.receive(self._now_ms(), n, 0, remove=True)))
 
     def accept_redriven(self, rows: MessageRows) -> None:
         """Messages moved here by a move task: new messages (new MessageId, new enqueue time and

@@ -361,3 +361,28 @@ def test_fifo_inflight_limit_gives_no_error(sqs, fifo_url, monkeypatch):
         send(sqs, fifo_url, f"m{i}", group=f"g{i}")
     assert len(sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]) == 3
     assert "Messages" not in sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)
+
+
+def test_a_batch_row_with_a_bad_group_or_dedup_id_fails_alone(sqs, fifo_url):
+    out = sqs.send_message_batch(QueueUrl=fifo_url, Entries=[
+        {"Id": "a", "MessageBody": "ok", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+        {"Id": "b", "MessageBody": "x", "MessageGroupId": "bad group", "MessageDeduplicationId": "d2"},
+        {"Id": "c", "MessageBody": "y", "MessageGroupId": "g", "MessageDeduplicationId": "\u00e9"},
+        {"Id": "d", "MessageBody": "bad\x00", "MessageGroupId": "g", "MessageDeduplicationId": "d3"}])
+    assert [e["Id"] for e in out["Successful"]] == ["a"]
+    failed = {e["Id"]: (e["Code"], e["Message"]) for e in out["Failed"]}
+    assert failed["b"][0] == failed["c"][0] == "InvalidParameterValue" and failed["d"][0] == "InvalidMessageContents"
+    assert "MessageGroupId can only include" in failed["b"][1]
+    assert "MessageDeduplicationId can only include" in failed["c"][1]
+    assert bodies(sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)) == ["ok"]
+
+
+def test_native_bulk_send_needs_dedup_ids_unless_content_based(eng):
+    backend = eng.backend("sqs")
+    q = backend.create_queue("n.fifo", {"FifoQueue": "true"})
+    with pytest.raises(engine.ClientError) as e:
+        q.send_raw(["a"], ["g"], [None])
+    assert error_of(e)[0] == "InvalidParameterValue"
+    c = backend.create_queue("c.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    first = c.send_raw(["a", "a"], ["g", "g"], [None, None])
+    assert first.ids[0] == first.ids[1] and first.dups == b"\x00\x01"   # the same content: deduplicated

@@ -533,3 +533,22 @@ def test_inflight_limit_overlimit_on_short_poll(sqs, queue_url, eng, monkeypatch
 def test_inflight_limit_real_value_is_documented_one():
     assert limits.SQS_INFLIGHT_STANDARD_MAX == 120_000
     assert limits.SQS_INFLIGHT_FIFO_MAX == 120_000
+
+
+def test_a_refused_plain_batch_row_fails_alone(sqs, queue_url):
+    out = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+        {"Id": "a", "MessageBody": "ok"}, {"Id": "b", "MessageBody": "bad\x00"}, {"Id": "c", "MessageBody": ""}])
+    assert [e["Id"] for e in out["Successful"]] == ["a"]
+    assert [(e["Id"], e["Code"]) for e in out["Failed"]] == [("b", "InvalidMessageContents"),
+                                                            ("c", "MissingRequiredParameterException")]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]] == ["ok"]
+
+
+def test_a_deleted_queue_refuses_the_native_api(eng):
+    q = eng.backend("sqs").create_queue("gone")
+    eng.backend("sqs").delete_queue(q)
+    for call in (lambda: q.send("x"), lambda: q.send_raw(["x"])):
+        with pytest.raises(engine.ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "QueueDoesNotExist"
+    assert q.receive(10).ids == []
