@@ -227,14 +227,15 @@ class SQSClient(BaseClient):
         # Plain entries (Id and MessageBody; FIFO: also the two ids) go to the queue's bulk form
         # as columns; any other entry takes the whole batch through send_batch.
         fifo = isinstance(queue, FifoQueue)
-        plain = 4 if fifo else 2
-        bodies = [e["MessageBody"] for e in Entries if len(e) == plain]
-        if len(bodies) == len(Entries) and (not fifo or all("MessageGroupId" in e and "MessageDeduplicationId" in e
-                                                            for e in Entries)):
-            check_batch_size(sum(map(_body_size, bodies)))
+        bodies = [e["MessageBody"] for e in Entries if len(e) == (4 if fifo else 2)]
+        if fifo and len(bodies) == len(Entries):
+            groups = [e.get("MessageGroupId") for e in Entries]
+            dedups = [e.get("MessageDeduplicationId") for e in Entries]
+            if None in groups or None in dedups:
+                bodies = ()
+        if len(bodies) == len(Entries):
+            check_batch_size(_body_size("".join(bodies)))
             if fifo:
-                groups = [e["MessageGroupId"] for e in Entries]
-                dedups = [e["MessageDeduplicationId"] for e in Entries]
                 stored = queue.send_raw(bodies, groups, dedups)
                 seqs = stored.seqs
                 if stored.status is None:
@@ -270,7 +271,8 @@ class SQSClient(BaseClient):
                         WaitTimeSeconds=None, ReceiveRequestAttemptId=None):
         queue = self._queue(QueueUrl)
         n = 1 if MaxNumberOfMessages is None else receive_limit(MaxNumberOfMessages)
-        system = _system_attribute_names(AttributeNames, MessageSystemAttributeNames)
+        system = _system_attribute_names(AttributeNames, MessageSystemAttributeNames) \
+            if AttributeNames or MessageSystemAttributeNames else None
         got = queue.receive(n, VisibilityTimeout, WaitTimeSeconds, ReceiveRequestAttemptId,
                             fifo_cols=system is not None and queue.fifo)
         if not got.ids:

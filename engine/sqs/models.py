@@ -372,12 +372,14 @@ class Queue:
         """The native bulk send: plain str/bytes bodies with the queue's defaults, checked and
         digested by the store. Returns its Stored columns (status None when all were stored;
         else per-row _core.SEND_* codes: send_error gives the exact error)."""
-        self._check_open()
+        if self.deleted:
+            raise QueueDoesNotExist()
         try:
-            out = self._q.send(self._now_ms(), bodies, self.delay * 1000, self.max_size)
+            out = self._q.send(_ms(self.clock.now()), bodies, self.delay * 1000, self.max_size)
         except _core.CoreValueError as err:  # a body that is neither str nor bytes
             raise _not_a_body(err) from None
-        self._wake()
+        if self._waiters:
+            self._wake()
         return out
 
     def send_error(self, body, code: int) -> ClientError:
@@ -405,16 +407,17 @@ class Queue:
         if self.deleted:
             return self._q.receive(self._now_ms(), 0, 0)  # (nothing)
         clock = self.clock
-        deadline = clock.now() + wait
+        now = clock.now()
+        deadline = now + wait
         while True:
             if not wait:
-                got = self._take(n, vt, attempt_id, fifo_cols, wait)
+                got = self._take(_ms(now), n, vt, attempt_id, fifo_cols, wait)
             else:
                 with self._cond:  # the long poll: until a message, a due transition or the deadline
                     self._waiters += 1  # (before the take: a send after it sees a waiter)
                     try:
                         while True:
-                            got = self._take(n, vt, attempt_id, fifo_cols, wait)
+                            got = self._take(_ms(clock.now()), n, vt, attempt_id, fifo_cols, wait)
                             now = clock.now()
                             if got.ids or got.moved is not None or self.deleted or now >= deadline:
                                 break
@@ -426,7 +429,8 @@ class Queue:
                 break
             self._deliver_dead_letters(MessageRows.of(_own_ids(got.moved)))
             got.moved = None
-            if got.ids or clock.now() >= deadline:
+            now = clock.now()
+            if got.ids or now >= deadline:
                 break  # (else messages behind the moved ones may be receivable)
         if not vt and got.ids:
             self._wake()  # visible again at once: other pollers may take them
@@ -439,8 +443,9 @@ class Queue:
             return redrive.max_receive_count
         return NO_LIMIT
 
-    def _take(self, n: int, vt: int, attempt_id, fifo_cols: bool, wait: int) -> Received:
-        got = self._q.receive(self._now_ms(), n, vt * 1000, self._max_rc(), self.inflight_max)
+    def _take(self, now_ms: int, n: int, vt: int, attempt_id, fifo_cols: bool, wait: int) -> Received:
+        got = self._q.receive(now_ms, n, vt * 1000, NO_LIMIT if self.redrive is None else self._max_rc(),
+                              self.inflight_max)
         if got.over_limit and not wait:
             raise OverLimit(f"The maximum number of in flight messages ({self.inflight_max}) has been reached.")
         return got
@@ -687,7 +692,7 @@ class FifoQueue(Queue):
         (None: the queue must deduplicate by content), checked, digested and deduplicated by the
         store. Returns its Stored columns (a duplicate reports the original's id and sequence
         number; per-row _core.SEND_* codes for refused rows: send_error gives the exact error)."""
-        if not self.content_dedup and any(d is None for d in dedups):
+        if not self.content_dedup and None in dedups:
             raise InvalidParameterValue("The queue should either have ContentBasedDeduplication enabled or "
                                         "MessageDeduplicationId provided explicitly")
         if self.content_dedup:
@@ -696,12 +701,13 @@ class FifoQueue(Queue):
         return self._send_rows(bodies, groups, dedups, None)
 
     def _send_rows(self, bodies, groups, dedups, extras) -> _core.Stored:
-        self._check_open()
+        if self.deleted:
+            raise QueueDoesNotExist()
         try:
-            out = self._q.send_fifo(self._now_ms(), bodies, groups, dedups, self.max_size, extras)
+            out = self._q.send_fifo(_ms(self.clock.now()), bodies, groups, dedups, self.max_size, extras)
         except _core.CoreValueError as err:  # a body that is neither str nor bytes, columns of other lengths
             raise _not_a_body(err) from None
-        if not self.delay:
+        if self._waiters:
             self._wake()
         return out
 
@@ -715,8 +721,7 @@ class FifoQueue(Queue):
         return super().send_error(body, code)
 
     # --- receiving ------------------------------------------------------------------------------
-    def _take(self, n: int, vt: int, attempt_id, fifo_cols: bool, wait: int) -> Received:
-        now = self._now_ms()
+    def _take(self, now: int, n: int, vt: int, attempt_id, fifo_cols: bool, wait: int) -> Received:
         if attempt_id is not None:
             rec = self._attempts.get(attempt_id)
             if rec is not None:
@@ -726,8 +731,8 @@ class FifoQueue(Queue):
                         self._attempts[attempt_id] = (expires, now + vt * 1000, got)
                     return got
                 del self._attempts[attempt_id]
-        got = self._q.receive(now, n, vt * 1000, self._max_rc(), self.inflight_max,
-                              fifo_cols=fifo_cols or attempt_id is not None)
+        got = self._q.receive(now, n, vt * 1000, NO_LIMIT if self.redrive is None else self._max_rc(),
+                              self.inflight_max, fifo_cols=fifo_cols or attempt_id is not None)
         if got.ids and attempt_id is not None:
             attempts = self._attempts
             while attempts and next(iter(attempts.values()))[0] <= now:  # expired ones, oldest first
