@@ -1,5 +1,5 @@
 """Type stubs for the compiled engine._core (bindings/_core.pyx + csrc/)."""
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -15,12 +15,25 @@ class CoreTooBigError(CoreValueError): ...
 
 def as_binary_array(values: Any, name: str = ...) -> pa.Array: ...
 def md5_hash_keys(keys: Any) -> tuple[np.ndarray, np.ndarray]: ...
-def parse_hash_keys(values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+class BinaryView:
+    """A binary/string Arrow array (sliced or chunked) as offsets + data, checked once."""
+    array: pa.Array
+    length: int
+
+class HashKeys:
+    """Explicit hash keys parsed to 128-bit halves; `present` marks the rows that had one."""
+    hi: np.ndarray
+    lo: np.ndarray
+    present: np.ndarray
+    text: list[str | None]
+
+def parse_hash_keys(values: Any) -> HashKeys: ...
 
 class Router:
     size: int
     def __init__(self, starts: Sequence[int]) -> None: ...
-    def route(self, keys: Any, explicit_hash_keys: Any = ...) -> np.ndarray: ...
+    def route(self, keys: Any, explicit_hash_keys: Any = ..., threads: int = ...) -> np.ndarray: ...
     def route_hashes(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray: ...
 
 class SequenceSource:
@@ -28,18 +41,46 @@ class SequenceSource:
     def __init__(self, start: int = ...) -> None: ...
     def reserve(self, n: int = ...) -> int: ...
 
+BATCH_OK: int
+BATCH_KEY_TEXT: int
+BATCH_KEY_LENGTH: int
+BATCH_RECORD_SIZE: int
+
+class BatchReport:
+    """The first record of a batch that breaks a rule (`fault` is a BATCH_* code), or BATCH_OK."""
+    fault: int
+    row: int
+    bytes: int
+
+def check_batch(keys: Any, data: Any, key_min_chars: int, key_max_chars: int,
+                max_record_bytes: int) -> BatchReport: ...
+
+class ChunkPin:
+    """Keeps a shard chunk's memory alive while Arrow arrays over it exist."""
+
+class RecordsRead:
+    records: list[dict[str, Any]]
+    position: int
+    nbytes: int
+    last_ts_ms: int
+    more: bool
+
 class Shard:
     def __init__(self, min_chunk_records: int = ..., max_chunk_records: int = ...,
                  min_chunk_bytes: int = ..., max_chunk_bytes: int = ...) -> None: ...
     def append(self, seqs: SequenceSource, ts_ms: int, keys: Any, data: Any) -> np.ndarray: ...
     def read(self, start_seq: int, max_records: int = ..., max_bytes: int = ...) -> pa.RecordBatch | None: ...
+    def read_records(self, start_seq: int, max_records: int, max_bytes: int, change_seqs: Any = ...,
+                     change_flags: Any = ...) -> RecordsRead: ...
+    def has_from(self, seq: int) -> bool: ...
+    def last_seq(self) -> int: ...
     def seq_at_time(self, ts_ms: int) -> int: ...
     def seq_at_or_after(self, seq: int) -> int: ...
     def trim(self, min_ts_ms: int, max_bytes: int = ...) -> None: ...
     def stats(self) -> dict[str, int]: ...
 
 def append_routed(shards: list[Shard], seqs: SequenceSource, ts_ms: int, shard_index: Any,
-                  keys: Any, data: Any) -> np.ndarray: ...
+                  keys: Any, data: Any, threads: int = ...) -> np.ndarray: ...
 
 # --- message queues (bindings/queue.pyx over csrc/queue.c) ---------------------------------------
 SEND_STORED: int
@@ -54,8 +95,28 @@ HANDLE_INVALID: int
 HANDLE_NOT_INFLIGHT: int
 HANDLE_TOO_LONG: int
 
-# (ids, handles | None, md5 hex, bodies, receive counts, first receive ms, sent ms, extras)
-Columns = tuple[list[str], list[str] | None, list[str], list[Any], list[int], list[int], list[int], list[Any]]
+class Stored(NamedTuple):
+    status: bytes | None
+    ids: list[str | None] | None
+    md5s: list[str | None] | None
+    seqs: list[str | None] | None = ...
+    dups: bytes | None = ...
+
+class Received:
+    """Messages taken by one receive, column by column."""
+    ids: list[str]
+    handles: list[str] | None
+    md5s: list[str]
+    bodies: list[Any]
+    receive_counts: list[int]
+    first_ms: list[int]
+    sent_ms: list[int]
+    extras: list[Any]
+    groups: list[str] | None
+    dedups: list[str | None] | None
+    seqs: list[str] | None
+    moved: Received | None
+    over_limit: bool
 
 class MessageQueue:
     id_prefix: str
@@ -67,7 +128,7 @@ class MessageQueue:
                  delay_ms: int = ..., group_scope: bool = ...) -> None: ...
     def send(self, now_ms: int, bodies: Sequence[str | bytes], delay_ms: int = ..., max_len: int = ...,
              delays: Sequence[int | None] | None = ..., extras: Sequence[Any] | None = ...,
-             strings: bool = ...) -> tuple[bytes | None, list[str | None] | None, list[str | None] | None]: ...
+             strings: bool = ...) -> Stored: ...
     def restore(self, now_ms: int, bodies: Sequence[str | bytes], md5s: Sequence[str],
                 nums: Sequence[int | None] | None = ..., sent_ms: Sequence[int | None] | None = ...,
                 rcs: Sequence[int] | None = ..., first_ms: Sequence[int | None] | None = ...,
@@ -75,11 +136,11 @@ class MessageQueue:
                 dedups: Sequence[str | None] | None = ..., seqs: Sequence[int | None] | None = ...) -> list[str]: ...
     def send_fifo(self, now_ms: int, bodies: Sequence[str | bytes], groups: Sequence[str],
                   dedups: Sequence[str | None], max_len: int = ..., extras: Sequence[Any] | None = ...
-                  ) -> tuple[bytes | None, list[str | None], list[str | None], list[str | None], bytes | None]: ...
+                  ) -> Stored: ...
     def retry(self, now_ms: int, handles: Sequence[str], due_ms: int, vis_ms: int) -> bool: ...
     def set_fifo(self, now_ms: int, delay_ms: int, group_scope: bool) -> None: ...
     def receive(self, now_ms: int, max_n: int, vis_ms: int, max_rc: int = ..., inflight_max: int = ...,
-                remove: bool = ..., as_bytes: bool = ..., fifo_cols: bool = ...) -> tuple[bool, Columns, Columns | None]: ...
+                remove: bool = ..., as_bytes: bool = ..., fifo_cols: bool = ...) -> Received: ...
     def delete(self, now_ms: int, handles: Sequence[str]) -> bytes | None: ...
     def change_visibility(self, now_ms: int, handles: Sequence[str], vis_ms: Sequence[int],
                           max_hold_ms: int) -> bytes: ...
@@ -87,7 +148,34 @@ class MessageQueue:
     def set_retention(self, now_ms: int, retention_ms: int) -> None: ...
     def counts(self, now_ms: int) -> tuple[int, int, int, int | None]: ...
     def stats(self, now_ms: int) -> dict[str, Any]: ...
-    def parse_handle(self, handle: str) -> tuple[int, int] | None: ...
 
-def xml_text_ok(data: str | bytes) -> bool: ...
-def digest_bodies(bodies: Sequence[str | bytes], max_len: int = ...) -> tuple[bytes | None, list[str | None]]: ...
+# --- row templates (bindings/rows.pyx over csrc/rows.c): SNS envelopes -------------------------
+ROW_JSON: int
+ROW_RAW: int
+ROW_HEX12: int
+ROW_NOISE64: int
+
+def template_rows(texts: Sequence[bytes], fields: Sequence[tuple], n: int) -> list[bytes]: ...
+def noise64(seed: int, number: int) -> str: ...
+
+# --- JSON records to Arrow columns (bindings/jsoncols.pyx over csrc/jsoncols.c): Firehose ------
+JC_NONE: int
+JC_BOOL: int
+JC_INT8: int
+JC_INT16: int
+JC_INT32: int
+JC_INT64: int
+JC_FLOAT32: int
+JC_FLOAT64: int
+JC_STRING: int
+JC_DATE32: int
+JC_TIMESTAMP: int
+
+class JsonColumns:
+    nfields: int
+    kinds: tuple[int, ...]
+    def __init__(self, fields: Sequence[tuple[bytes, int, int, bool]]) -> None: ...
+    def parse(self, arrays: Sequence[pa.Array], start: int, count: int) -> tuple[list, int, Any]: ...
+
+# --- line splitting (bindings/lines.pyx over csrc/lines.c): ingest of JSON Lines ----------------
+def split_lines(buf: pa.Buffer, final: bool = ..., offsets: Any = ...) -> tuple[pa.Array, int]: ...
