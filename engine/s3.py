@@ -7,8 +7,17 @@ URI that `pyarrow.fs.FileSystem.from_uri` understands (`file:///...`, `s3://buck
 Objects appear atomically: on a local filesystem an object is written under a temporary name
 in `<s3_root>/.engine-tmp/` and renamed into place (rename is atomic on POSIX, and the
 temporary directory is outside every bucket, so a reader listing a prefix never sees a partial
-file); on an object store it is one PUT (or a multipart upload, which becomes visible only when
-it completes).
+file). On an object store the content is complete in memory before anything is sent, then goes
+up as one PUT or one multipart upload, which becomes visible only when CompleteMultipartUpload
+succeeds: a part that fails stops the upload before that request (the parts already sent stay
+invisible; a bucket lifecycle rule AbortIncompleteMultipartUpload reclaims them on AWS). Object
+stores have no directories, so none are made.
+
+`s3_root` as an object store: `s3://bucket/prefix?...` keeps every Firehose bucket under that
+prefix (`s3://bucket/prefix/<firehose bucket>/<key>`); `s3://?...` (no bucket) maps each
+Firehose bucket to the real bucket of that name. Query parameters are pyarrow's
+(`region=`, `endpoint_override=host:port`, `scheme=http`); credentials come from the usual AWS
+environment (variables, profile, instance role).
 
 How a key maps to a path. An S3 key is a flat string; the store splits it at "/" and turns each
 piece into one path segment, escaping what a filesystem would interpret: "%" -> "%25",
@@ -34,6 +43,7 @@ import pyarrow.fs as pafs
 from . import limits
 
 TMP_DIR = ".engine-tmp"
+OBJECT_STORES = ("s3", "gcs", "abfs")      # pyarrow filesystems with objects, not directories
 _BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
@@ -107,6 +117,7 @@ class S3Store:
         self.filesystem: pafs.FileSystem = fs
         self.base = base.rstrip("/")
         self.is_local = isinstance(fs, pafs.LocalFileSystem)
+        self.is_object_store = fs.type_name in OBJECT_STORES
         self._made: set[str] = set()
         self._lock = threading.Lock()
 
@@ -141,10 +152,14 @@ class S3Store:
     def write(self, bucket: str, key: str, writer: Callable[[pa.NativeFile], None]) -> str:
         """Create s3://bucket/key atomically; `writer(stream)` writes the content."""
         final = self.path(bucket, key)
+        if self.is_object_store:
+            sink = pa.BufferOutputStream()
+            writer(sink)
+            return self._upload(final, sink.getvalue())
         directory = final.rsplit("/", 1)[0] if "/" in final else ""
         try:
             self._ensure_dir(directory)
-            if not self.is_local:
+            if not self.is_local:      # another filesystem (mock://): one write, as it offers
                 with self.filesystem.open_output_stream(final, compression=None) as out:
                     writer(out)
                 return final
@@ -168,8 +183,17 @@ class S3Store:
             raise
         return final
 
+    def _upload(self, path: str, data) -> str:
+        """One object store upload of complete content: visible whole, or not at all."""
+        out = self.filesystem.open_output_stream(path, compression=None)
+        out.write(data)     # a failed part fails here or in close(), and then nothing completes
+        out.close()         # CompleteMultipartUpload (or the single PUT): the object appears
+        return path
+
     def put(self, bucket: str, key: str, data) -> str:
         """Create s3://bucket/key with `data` (bytes, memoryview or pyarrow Buffer), atomically."""
+        if self.is_object_store:
+            return self._upload(self.path(bucket, key), data)
         return self.write(bucket, key, lambda out: out.write(data))
 
     # --- reading (tests, tools) -------------------------------------------------------
