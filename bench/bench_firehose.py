@@ -6,20 +6,31 @@
 * "firehose directput json->parquet": put_batch of JSON records + flush with conversion through
   a Glue schema, versus pyarrow.json.read_json + pyarrow.parquet.write_table of the same bytes,
   and moto's Firehose (put_record_batch of the same records, raw delivery) when installed.
+* "firehose demo json->parquet dt/hour": the demo's Firehose stage (1M clickstream events from a
+  4-shard Kinesis stream, MetadataExtraction dt/hour, Glue-typed snappy Parquet) against DuckDB's
+  COPY ... PARTITION_BY (dt, hour) and pyarrow's read_json + write_dataset on the same lines.
+* "ingest json lines (whole commands)": `python -m engine ingest` against DuckDB's COPY run as a
+  command, on the same file (1M events, and that file five times over, ~1 GB); wall time and the
+  peak RSS of each process.
 
 report.py turns the timings into records/s, MiB/s and ratios. Sizes scale with ENGINE_BENCH_SCALE.
 """
 import json
 import os
+import subprocess
+import sys
 import tempfile
+import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 
 import engine
+from engine.firehose import export
 from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
 
 ROLE = "arn:aws:iam::000000000000:role/firehose"
@@ -227,3 +238,138 @@ def test_directput_moto(benchmark, json_input):
         record_info(benchmark, records=n, bytes_=_bytes(json_input.slice(0, n)), kind="moto",
                     api="moto put_record_batch (raw, no conversion)")
         benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+# --- the main job: demo records -> partitioned Parquet, against DuckDB and pyarrow -----------
+DEMO_GROUP = "firehose demo json->parquet dt/hour"
+INGEST_GROUP = "ingest json lines (whole commands)"
+
+
+@pytest.fixture(scope="module")
+def demo_lines(tmp_path_factory):
+    """The demo's clickstream as JSON lines: an Arrow array and the same bytes in a file."""
+    from engine.cli.arrow_json import batch_to_json_lines
+    from engine.cli.demo import clickstream
+
+    n = scaled(1_000_000)
+    table = clickstream(n)
+    lines = pa.concat_arrays([batch_to_json_lines(b) for b in table.to_batches(100_000)])
+    path = tmp_path_factory.mktemp("demo") / "clicks.jsonl"
+    joined = pc.binary_join_element_wise(lines, "", "\n")
+    with open(path, "wb") as f:
+        f.write(export.concatenated(joined.cast(pa.binary())))
+    return table, lines, table.column("user_id").cast(pa.string()).combine_chunks(), str(path)
+
+
+def _demo_delivery(eng, table, name):
+    from engine.cli.pipeline import Pipeline
+
+    pipeline = Pipeline(eng, name, 4, "bench", name, partition_by=["dt", "hour"], database=name, table="clicks")
+    pipeline.create(table.schema)
+    return pipeline
+
+
+def test_demo_firehose_delivery(benchmark, s3_eng, demo_lines):
+    """Records already in the 4-shard stream; Firehose reads, parses, partitions by dt/hour and
+    writes snappy Parquet typed by the Glue table (the demo's Firehose stage)."""
+    table, lines, keys, path = demo_lines
+    rounds = iter(range(1000))
+
+    def setup():
+        pipeline = _demo_delivery(s3_eng, table, f"demo{next(rounds)}")
+        for start in range(0, len(lines), 100_000):
+            pipeline.put(lines[start:start + 100_000], keys[start:start + 100_000])
+        return (pipeline,), {}
+
+    benchmark.group = DEMO_GROUP
+    record_info(benchmark, records=len(lines), bytes_=os.path.getsize(path), kind="engine",
+                api="firehose flush (kinesis source, dt/hour, glue-typed snappy parquet)")
+    benchmark.pedantic(lambda p: p.deliver(), setup=setup, rounds=3, iterations=1)
+
+
+def test_demo_duckdb_copy(benchmark, demo_lines, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    _, lines, _, path = demo_lines
+    rounds = iter(range(1000))
+
+    def run():
+        out = tmp_path / f"duck{next(rounds)}"
+        duckdb.connect().execute(f"COPY (SELECT * FROM read_json('{path}')) TO '{out}' "
+                                 "(FORMAT parquet, PARTITION_BY (dt, hour))")
+
+    benchmark.group = DEMO_GROUP
+    record_info(benchmark, records=len(lines), bytes_=os.path.getsize(path), kind="peer",
+                api="DuckDB COPY (read_json) TO parquet PARTITION_BY (dt, hour)")
+    benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+def test_demo_pyarrow_pipeline(benchmark, demo_lines, tmp_path):
+    import pyarrow.dataset as ds
+
+    _, lines, _, path = demo_lines
+    rounds = iter(range(1000))
+
+    def run():
+        table = pajson.read_json(path)
+        ds.write_dataset(table, tmp_path / f"pa{next(rounds)}", format="parquet", partitioning=["dt", "hour"],
+                         partitioning_flavor="hive")
+
+    benchmark.group = DEMO_GROUP
+    record_info(benchmark, records=len(lines), bytes_=os.path.getsize(path), kind="peer",
+                api="pyarrow read_json + write_dataset (hive dt/hour)")
+    benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+# --- ingest as whole commands: wall time and peak memory of each process ----------------------
+def _timed_command(argv, env=None) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{argv[:4]} failed: {proc.stderr.read().decode()[-2000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+@pytest.fixture(scope="module", params=[1, 5], ids=["1M events", "~1 GB"])
+def ingest_file(request, demo_lines, tmp_path_factory):
+    """The demo's JSON lines (scaled 1M events, 196 MB), or that file five times over (~1 GB)."""
+    _, lines, _, path = demo_lines
+    if request.param == 1:
+        return path, len(lines), "1M events"
+    big = tmp_path_factory.mktemp("big") / "clicks-1gb.jsonl"
+    with open(path, "rb") as src, open(big, "wb") as dst:
+        blob = src.read()
+        for _ in range(request.param):
+            dst.write(blob)
+    return str(big), len(lines) * request.param, "~1 GB"
+
+
+def _ingest_bench(benchmark, argv_for, ingest_file, kind, api, tmp_path):
+    path, n, _label = ingest_file
+    rounds = iter(range(1000))
+    peaks = []
+
+    def run():
+        seconds, peak = _timed_command(argv_for(path, tmp_path / f"out{next(rounds)}"))
+        peaks.append(peak)
+
+    benchmark.group = f"{INGEST_GROUP}, {n / 1e6:g}M events ({os.path.getsize(path) / 2**20:,.0f} MiB)"
+    record_info(benchmark, records=n, bytes_=os.path.getsize(path), kind=kind, api=api)
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info["peak_rss_mib"] = round(max(peaks))
+
+
+def test_ingest_engine_command(benchmark, ingest_file, tmp_path):
+    _ingest_bench(benchmark, lambda path, out: [sys.executable, "-m", "engine", "ingest", path, "--to", str(out),
+                                                "--partition-by", "dt,hour", "--quiet"],
+                  ingest_file, "engine", "python -m engine ingest --partition-by dt,hour", tmp_path)
+
+
+def test_ingest_duckdb_command(benchmark, ingest_file, tmp_path):
+    pytest.importorskip("duckdb")
+    script = ("import sys, duckdb; duckdb.sql(f\"COPY (SELECT * FROM read_json('{sys.argv[1]}')) TO "
+              "'{sys.argv[2]}' (FORMAT parquet, PARTITION_BY (dt, hour))\")")
+    _ingest_bench(benchmark, lambda path, out: [sys.executable, "-c", script, path, str(out)],
+                  ingest_file, "peer", "DuckDB COPY ... PARTITION_BY (dt, hour) (python -c)", tmp_path)
