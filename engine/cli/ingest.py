@@ -308,9 +308,16 @@ def _key_text(line: bytes, member: str) -> str | None:
     return value if isinstance(value, str) or value is None else json.dumps(value)
 
 
+SPREAD_KEYS = 4096      # distinct partition keys taken in turn when the user names none
+_spread_pool: list = []
+
+
 def _spread_keys(offset: int, n: int) -> pa.Array:
-    """Keys that spread records evenly over the shards, as a random key would."""
-    return pc.cast(pa.array(np.arange(offset, offset + n, dtype=np.int64)), pa.string())
+    """Keys that spread records evenly over the shards, as a random key would: the record's
+    number modulo SPREAD_KEYS, from one pool of key strings."""
+    if not _spread_pool:
+        _spread_pool.append(pa.array([str(i) for i in range(SPREAD_KEYS)], pa.string()))
+    return _spread_pool[0].take(pa.array(np.arange(offset, offset + n, dtype=np.int64) % SPREAD_KEYS))
 
 
 def _keys_as_text(keys: pa.Array) -> pa.Array:

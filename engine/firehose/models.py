@@ -21,13 +21,12 @@ import base64
 import datetime
 import json
 import logging
-import ssl
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +36,7 @@ from .. import limits
 from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
 from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, store_for
-from . import export, fastjson, httpdest, prefix as prefixes
+from . import export, fastjson, prefix as prefixes
 from .errors import (
     ConcurrentModificationException,
     InvalidArgumentException,
@@ -46,7 +45,9 @@ from .errors import (
     ResourceNotFoundException,
     ServiceUnavailableException,
 )
-from .transform import run_lambda
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("engine.firehose")
 
@@ -496,6 +497,8 @@ class _HttpDelivery(_Unit):
     def run(self, stream):
         self.attempts += 1
         dest = self.dest
+        from . import httpdest     # HTTP endpoints only: http.client, ssl and email load on first use
+
         outcome = httpdest.post(
             dest.url, request_id=self.request_id, timestamp_ms=stream.clock.now_ms(), records_b64=self.b64,
             source_arn=stream.arn, access_key=dest.access_key, common_attributes=dest.common_attributes,
@@ -970,6 +973,8 @@ class DeliveryStream:
                        "partition_key": records.meta.column("partition_key").to_pylist(),
                        "sequence_number": records.meta.column("sequence_number").to_pylist()}
         buffer_mb = float(params.get("BufferSizeInMBs", limits.FIREHOSE_LAMBDA_BUFFER_DEFAULT_MB))
+        from .transform import run_lambda
+
         result = run_lambda(self.engine, arn=params["LambdaArn"],
                             retries=int(params.get("NumberOfRetries", limits.FIREHOSE_LAMBDA_RETRIES)),
                             buffer_bytes=int(buffer_mb * MiB), stream_arn=self.arn, region=self.backend.region,
@@ -1393,6 +1398,8 @@ class FirehoseBackend:
             if problem is not None:
                 raise InvalidArgumentException(f"BucketARN {s3.bucket_arn} is not valid: {problem}")
         if isinstance(dest, HttpEndpoint):
+            from . import httpdest
+
             problem = httpdest.url_problem(dest.url)
             if problem is not None:
                 raise InvalidArgumentException(f"The HTTP endpoint URL is not valid: {problem}")
