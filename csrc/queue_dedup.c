@@ -51,18 +51,6 @@ void qdedup_digest(const uint8_t *data, size_t len, uint8_t out[16]) {
     memcpy(out + 8, &h2, 8);
 }
 
-EN_INLINE uint64_t key_hash(const uint8_t *k) {
-    uint64_t h;
-    memcpy(&h, k, 8);
-    return h;
-}
-
-static int64_t pow2_at_least(int64_t n) {
-    int64_t b = 64;
-    while (b < n) b <<= 1;
-    return b;
-}
-
 /* The deduplication index: open addressing (linear probing, at most half full) over 64-bit
  * entries (high 32 bits of the key's hash << 32 | record + 1; 0: empty), so a lookup of a new
  * id touches one cache line of the index and no record. Deletion shifts back (no tombstones). */

@@ -10,18 +10,6 @@
 
 #include "queue_internal.h"
 
-EN_INLINE uint64_t key_hash(const uint8_t *k) {
-    uint64_t h;
-    memcpy(&h, k, 8);
-    return h;
-}
-
-static int64_t pow2_at_least(int64_t n) {
-    int64_t b = 64;
-    while (b < n) b <<= 1;
-    return b;
-}
-
 en_status qgroup_reserve(en_queue *q, int64_t extra) {
     int64_t need = q->n_groups + extra;
     if (need > INT32_MAX) return EN_ENOMEM;

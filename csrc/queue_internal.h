@@ -15,6 +15,20 @@
 #define NIL EN_NIL
 
 /* a time or duration the queue accepts (see queue.h) */
+/* The first 8 bytes of a 16-byte digest key: already uniformly mixed, so a hash as it is. */
+EN_INLINE uint64_t key_hash(const uint8_t *k) {
+    uint64_t h;
+    memcpy(&h, k, 8);
+    return h;
+}
+
+/* Table sizes: powers of two from 64, so a hash is masked, not divided. */
+EN_INLINE int64_t pow2_at_least(int64_t n) {
+    int64_t b = 64;
+    while (b < n) b <<= 1;
+    return b;
+}
+
 EN_INLINE int time_ok(int64_t t) { return t >= 0 && t <= EN_Q_TIME_MAX; }
 
 EN_INLINE en_qmsg *slot_at(const en_queue *q, int64_t i) {
