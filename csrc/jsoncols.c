@@ -457,6 +457,7 @@ typedef struct {
     uint32_t gen;
     uint32_t *seen;          /* per field: gen of the record that set it */
     uint32_t *null_at;       /* per field: gen of the record where it was null */
+    int keys_set;            /* key fields given a value in this record */
     name_slot names[NAME_CACHE];
     en_status status;
 } state;
@@ -542,6 +543,7 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
         st->null_at[f] = st->gen;
         return p + 4;
     }
+    st->keys_set += fd->key;      /* null and anything else a key can't take fail the record below */
     if (*p == '"' && (fd->kind == EN_JC_STRING || fd->kind == EN_JC_NONE)) {
         en_jc_column *out = fd->kind == EN_JC_STRING ? c : k;
         if (!ensure_data(st, out, end - p)) return NULL;
@@ -558,8 +560,7 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
             return NULL;
     } else if (fd->key) {
         /* a string for a column of another kind: parsed below; its text is the key */
-        q = p + 1;
-        while (q < end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+        q = p + 1 + plain_run(p + 1, end - p - 1);
         if (q >= end || *q != '"' || !append(st, k, p + 1, q - p - 1)) return NULL;
     }
     switch (fd->kind) {
@@ -581,8 +582,7 @@ static const uint8_t *field_value(state *st, int f, const uint8_t *p, const uint
     case EN_JC_DATE32: {
         if (*p != '"') return NULL;
         const uint8_t *s = p + 1;
-        q = s;
-        while (q < end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+        q = s + plain_run(s, end - s);        /* dates and times are plain ASCII */
         if (q >= end || *q != '"') return NULL;
         if (fd->kind == EN_JC_DATE32) {
             if (q - s != 10 || !parse_date(s, &iv)) return NULL;
@@ -637,8 +637,7 @@ static int commit_row(state *st) {
     const en_jc_plan *plan = st->plan;
     int64_t row = st->row;
     uint8_t bit = (uint8_t)(1u << (row & 7));
-    for (int f = 0; plan->nkeys && f < plan->nfields; f++)
-        if (plan->fields[f].key && (st->seen[f] != st->gen || st->null_at[f] == st->gen)) return ROW_DOUBT;
+    if (st->keys_set != plan->nkeys) return ROW_DOUBT;
     for (int f = 0; f < plan->nfields; f++) {
         const en_jc_field *fd = &plan->fields[f];
         if (fd->key) {
@@ -681,6 +680,7 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
         memset(st->null_at, 0, sizeof(uint32_t) * (size_t)plan->nfields);
         st->gen = 1;
     }
+    st->keys_set = 0;
     p = skip_ws(p, end);
     if (p >= end || *p != '{') return ROW_DOUBT;
     p = skip_ws(p + 1, end);

@@ -24,7 +24,7 @@ from .arrow_json import batch_to_json_lines
 from .pipeline import Pipeline, pack_partition_keys
 from .progress import progress
 
-JSON_BLOCK_BYTES = 8 * limits.MiB          # JSON Lines read and put this much at a time
+JSON_BLOCK_BYTES = 16 * limits.MiB         # JSON Lines read and put this much at a time (a put this large runs on both cores)
 SCHEMA_SAMPLE_BYTES = 4 * limits.MiB       # the schema of JSON Lines comes from this much of the first file
 INGEST_PENDING_BUFFERS = 2                 # sealed Firehose buffers waiting for delivery before reading pauses
 

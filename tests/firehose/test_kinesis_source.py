@@ -109,3 +109,28 @@ def test_source_stream_must_exist(fh):
             DeliveryStreamName="ks", DeliveryStreamType="KinesisStreamAsSource",
             KinesisStreamSourceConfiguration={"KinesisStreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/no",
                                               "RoleARN": ROLE}, ExtendedS3DestinationConfiguration=s3_config())
+
+
+def test_a_producer_reads_the_source_itself_and_waits_for_room(eng, fh, clock, source, faults):
+    """read_source() takes what the stream holds now; while pending_buffers_max buffers wait
+    for delivery it stops (records stay in Kinesis) until wait_for_room() says there is room."""
+    eng.backend("firehose").pending_buffers_max = 1
+    _create(fh, source, Prefix="k/", BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60})
+    delivery = eng.backend("firehose").get("ks")
+    faults.fail.add("bucket")
+    small, big = [b"x" * 1000] * 1000, [b"y" * 1000] * 1100   # under and over one 1 MiB buffer
+    source.put_batch(small, [str(i) for i in range(len(small))])
+    assert delivery.read_source() is False and delivery.buffered_records == len(small)
+    source.put_batch(big, [str(i) for i in range(len(big))])
+    assert delivery.read_source() is True                    # a buffer sealed: the rest waits in Kinesis
+    assert delivery.pending_buffers == 1 and delivery.buffered_records < len(big)
+    assert delivery.wait_for_room(timeout=0.2) is False      # the write keeps failing
+    faults.fail.clear()
+    clock.advance(1)                                         # the retry delivers
+    assert delivery.wait_for_room(timeout=5) is True
+    assert delivery.read_source() is False
+    delivery.flush()
+    assert delivery.stats["delivered_records"] == len(small) + len(big)
+    fh.create_delivery_stream(DeliveryStreamName="dp", ExtendedS3DestinationConfiguration=s3_config())
+    with pytest.raises(fh.exceptions.InvalidArgumentException, match="no Kinesis source"):
+        eng.backend("firehose").get("dp").read_source()
