@@ -18,8 +18,12 @@ SERVICES: dict[str, tuple[str, str]] = {
     "glue": ("engine.glue.models:GlueBackend", "engine.glue.client:GlueClient"),
     "sqs": ("engine.sqs.models:SQSBackend", "engine.sqs.client:SQSClient"),
     "sns": ("engine.sns.models:SNSBackend", "engine.sns.client:SNSClient"),
+    "lambda": ("engine.awslambda.models:LambdaBackend", "engine.awslambda.client:LambdaClient"),
+    "mq": ("engine.mq.models:MQBackend", "engine.mq.client:MQClient"),
 }
-CLOSE_ORDER = ("sns", "kinesis", "firehose", "sqs", "glue")
+# Consumers first (event source mappings drain their in-flight invocations), then producers: SNS
+# drains into SQS and Firehose, Firehose delivers its buffers; brokers stop last.
+CLOSE_ORDER = ("lambda", "sns", "kinesis", "firehose", "sqs", "glue", "mq")
 
 
 def _load(path: str):
@@ -102,7 +106,6 @@ class Engine:
             if self._closed:
                 return
             self._closed = True
-            # Producers first: SNS drains into SQS and Firehose, Firehose then delivers its buffers.
             order = {name: i for i, name in enumerate(CLOSE_ORDER)}
             backends = [b for (name, _), b in sorted(self._backends.items(),
                                                       key=lambda item: order.get(item[0][0], len(order)))]
