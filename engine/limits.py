@@ -187,3 +187,6 @@ FIREHOSE_PARSE_RUN_MIN_BYTES = 1 * MiB     # a buffer is split for parsing only 
 FIREHOSE_GROUP_RUNS_MAX = 64               # a partition's rows as at most this many zero-copy slices, else a take
 KINESIS_PUT_THREADS_MAX = 2               # native put_batch: threads hashing and appending one batch
 KINESIS_PUT_PARALLEL_MIN_RECORDS = 65_536  # below this a second thread costs more than it saves
+# --- wire: SigV4 verification (appended by the server-wire work) --------------------------------
+SIGV4_CLOCK_SKEW_MAX_S = 15 * 60          # a signed request's date may differ from the server's by 15 min
+SIGV4_PRESIGN_EXPIRES_MAX_S = 7 * 24 * 3600   # X-Amz-Expires of a presigned URL: at most 7 days
