@@ -1,0 +1,196 @@
+"""SigV4 verification (engine/server/auth.py): requests signed by botocore's own signers,
+good and bad, and the codes AWS answers per protocol family."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from engine import limits
+from engine.server import auth
+from engine.server.auth import JSON, QUERY, AccessKey, Authenticator, SignedRequest
+
+KEYS = {"AKIDALICE": AccessKey("AKIDALICE", "alice-secret", "111111111111"),
+        "AKIDBOB": AccessKey("AKIDBOB", "bob-secret", "222222222222")}
+ENDPOINT = "http://127.0.0.1:4566"
+
+
+def _wire(request: AWSRequest) -> SignedRequest:
+    """The prepared request as the server receives it."""
+    prepared = request.prepare()
+    parts = urlsplit(prepared.url)
+    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in prepared.headers.items()}
+    headers.setdefault("host", parts.netloc)
+    body = prepared.body or b""
+    return SignedRequest(prepared.method, parts.path or "/", parts.query, headers,
+                         body.encode() if isinstance(body, str) else body)
+
+
+def _signed(key_id="AKIDALICE", secret="alice-secret", service="kinesis", region="us-east-1",
+            body=b'{"StreamName":"s"}', url=ENDPOINT + "/", method="POST", headers=None) -> SignedRequest:
+    request = AWSRequest(method=method, url=url, data=body,
+                         headers={"Content-Type": "application/x-amz-json-1.1",
+                                  "X-Amz-Target": "Kinesis_20131202.DescribeStream", **(headers or {})})
+    SigV4Auth(Credentials(key_id, secret), service, region).add_auth(request)
+    return _wire(request)
+
+
+def _presigned(key_id="AKIDALICE", secret="alice-secret", expires=300,
+               url=ENDPOINT + "/000000000000/my%20queue?Action=ReceiveMessage&Version=2012-11-05") -> SignedRequest:
+    request = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(Credentials(key_id, secret), "sqs", "us-east-1", expires=expires).add_auth(request)
+    return _wire(request)
+
+
+def _authenticator(offset: float = 0.0) -> Authenticator:
+    return Authenticator(KEYS, now=lambda: time.time() + offset)
+
+
+def _fails(request: SignedRequest, protocol: str, offset: float = 0.0) -> auth.AuthError:
+    with pytest.raises(auth.AuthError) as info:
+        _authenticator(offset).verify(request, protocol)
+    return info.value
+
+
+def test_header_signature_names_the_key_account_and_scope():
+    verified = _authenticator().verify(_signed(region="eu-west-1"), JSON)
+    assert verified == auth.Verified("111111111111", "AKIDALICE", "eu-west-1", "kinesis")
+    assert _authenticator().verify(_signed("AKIDBOB", "bob-secret"), JSON).account_id == "222222222222"
+
+
+def test_path_and_query_with_characters_to_encode_verify():
+    request = _signed(url=ENDPOINT + "/000000000000/q%3Aname/./x?b=2&a=%2F%20x&a=1", service="sqs")
+    assert _authenticator().verify(request, QUERY).account_id == "111111111111"
+
+
+def test_presigned_query_verifies_and_expires():
+    assert _authenticator().verify(_presigned(), QUERY).service == "sqs"
+    error = _fails(_presigned(expires=60), QUERY, offset=61)
+    assert (error.code, error.status) == ("SignatureDoesNotMatch", 403)
+    assert error.message.startswith("Signature expired:")
+
+
+@pytest.mark.parametrize("protocol, code, status", [(QUERY, "MissingAuthenticationToken", 403),
+                                                     (JSON, "MissingAuthenticationTokenException", 400)])
+def test_unsigned_request_is_missing_authentication(protocol, code, status):
+    request = SignedRequest("POST", "/", "", {"host": "127.0.0.1:4566"}, b"Action=ListTopics")
+    error = _fails(request, protocol)
+    assert (error.code, error.status) == (code, status)
+    assert error.response["Error"]["Message"] == "Request is missing Authentication Token"
+
+
+@pytest.mark.parametrize("protocol, code", [(QUERY, "IncompleteSignature"), (JSON, "IncompleteSignatureException")])
+def test_authorization_without_its_parts_is_incomplete(protocol, code):
+    request = _signed()
+    request.headers["authorization"] = "AWS4-HMAC-SHA256 Credential=AKIDALICE/20240101/us-east-1/kinesis/aws4_request"
+    error = _fails(request, protocol)
+    assert error.code == code
+    assert "requires 'Signature' parameter" in error.message and "'SignedHeaders'" in error.message
+
+
+def test_other_algorithms_and_bad_scopes_are_incomplete():
+    request = _signed()
+    request.headers["authorization"] = "AWS AKIDALICE:c2lnbmF0dXJl"
+    assert _fails(request, QUERY).code == "IncompleteSignature"
+    request = _signed()
+    request.headers["authorization"] = request.headers["authorization"].replace("/aws4_request", "")
+    assert _fails(request, JSON).code == "IncompleteSignatureException"
+    presigned = _presigned()
+    presigned.query_string = presigned.query_string.replace("X-Amz-Date=", "X-Amz-Nodate=")
+    assert "'X-Amz-Date'" in _fails(presigned, QUERY).message
+
+
+@pytest.mark.parametrize("protocol, code, status", [(QUERY, "InvalidClientTokenId", 403),
+                                                     (JSON, "UnrecognizedClientException", 400)])
+def test_unknown_access_key(protocol, code, status):
+    error = _fails(_signed("AKIDMALLORY", "whatever"), protocol)
+    assert (error.code, error.status) == (code, status)
+    assert error.message == "The security token included in the request is invalid."
+
+
+@pytest.mark.parametrize("protocol, code, status", [(QUERY, "SignatureDoesNotMatch", 403),
+                                                     (JSON, "InvalidSignatureException", 400)])
+def test_wrong_secret_or_altered_request_does_not_match(protocol, code, status):
+    assert (_fails(_signed(secret="not-alice"), protocol).code, status) == (code, status)
+    altered = _signed()
+    altered.body = b'{"StreamName":"other"}'
+    assert _fails(altered, protocol).code == code
+    retargeted = _signed()
+    retargeted.headers["x-amz-target"] = "Kinesis_20131202.DeleteStream"
+    assert _fails(retargeted, protocol).code == code
+    moved = _presigned()
+    moved.raw_path = "/000000000000/other"
+    assert _fails(moved, protocol).code == code
+
+
+def test_host_must_be_signed():
+    request = _signed()
+    authorization = request.headers["authorization"]
+    request.headers["authorization"] = authorization.replace("SignedHeaders=", "SignedHeaders=x-amz-target;", 1)
+    request.headers["authorization"] = request.headers["authorization"].replace("host;", "")
+    assert _fails(request, JSON).code == "InvalidSignatureException"
+
+
+@pytest.mark.parametrize("offset, phrase", [(limits.SIGV4_CLOCK_SKEW_MAX_S + 5, "Signature expired"),
+                                            (-limits.SIGV4_CLOCK_SKEW_MAX_S - 5, "Signature not yet current")])
+@pytest.mark.parametrize("protocol, code", [(QUERY, "SignatureDoesNotMatch"), (JSON, "InvalidSignatureException")])
+def test_clock_skew_over_fifteen_minutes(offset, phrase, protocol, code):
+    error = _fails(_signed(), protocol, offset=offset)
+    assert error.code == code and error.message.startswith(phrase) and "15 min." in error.message
+
+
+def test_clock_skew_within_fifteen_minutes_is_accepted():
+    for offset in (limits.SIGV4_CLOCK_SKEW_MAX_S - 60, -limits.SIGV4_CLOCK_SKEW_MAX_S + 60):
+        assert _authenticator(offset).verify(_signed(), JSON).account_id == "111111111111"
+
+
+def test_date_header_instead_of_x_amz_date():
+    # botocore signs with the Date header when the request has one
+    request = _signed(service="sns", headers={"Date": "placeholder"})
+    assert "x-amz-date" not in request.headers and "date" in request.headers
+    assert _authenticator().verify(request, QUERY).service == "sns"
+    del request.headers["date"]
+    assert "'X-Amz-Date' or a 'Date' header" in _fails(request, QUERY).message
+
+
+def test_keys_from_file_env_and_aws_variables(tmp_path):
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("# id secret account\nAKID1 s1 123456789012\nAKID2 s2   # default account\n")
+    keys = auth.load_keys(str(keys_file), environ={})
+    assert keys["AKID1"].account_id == "123456789012" and keys["AKID2"].account_id == limits.ACCOUNT_ID
+    keys = auth.load_keys(None, environ={auth.KEYS_ENV: "A s 111111111111; B t 222222222222"})
+    assert {k.account_id for k in keys.values()} == {"111111111111", "222222222222"}
+    keys = auth.load_keys(None, environ={"AWS_ACCESS_KEY_ID": "X", "AWS_SECRET_ACCESS_KEY": "Y"})
+    assert keys["X"] == AccessKey("X", "Y", limits.ACCOUNT_ID)
+    with pytest.raises(ValueError, match="needs access keys"):
+        auth.load_keys(None, environ={})
+    with pytest.raises(ValueError, match="entry 1"):
+        auth.parse_keys("AKID secret 12345", "test")
+
+
+def test_signed_request_from_asgi_scope_joins_repeated_headers():
+    scope = {"method": "POST", "path": "/a b", "raw_path": b"/a%20b", "query_string": b"x=1",
+             "headers": [(b"Host", b"h"), (b"X-Thing", b"1"), (b"x-thing", b"2")]}
+    request = SignedRequest.from_asgi(scope, b"body")
+    assert (request.raw_path, request.query_string, request.headers) == ("/a%20b", "x=1", {"host": "h", "x-thing": "1,2"})
+
+
+def test_one_engine_per_account():
+    import engine
+    default = engine.Engine()
+    made = []
+    accounts = auth.AccountEngines(default, lambda account: made.append(account) or engine.Engine(account_id=account))
+    try:
+        assert accounts.get(limits.ACCOUNT_ID) is default
+        other = accounts.get("111111111111")
+        assert accounts.get("111111111111") is other and made == ["111111111111"]
+        default.client("sqs").create_queue(QueueName="q")
+        assert other.client("sqs").list_queues().get("QueueUrls", []) == []
+        assert other.client("sqs").create_queue(QueueName="q")["QueueUrl"].split("/")[-2] == "111111111111"
+    finally:
+        for eng in accounts.all():
+            eng.close()
