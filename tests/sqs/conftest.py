@@ -40,14 +40,3 @@ def error_of(excinfo):
     the legacy query code in Code (tests/test_request_layer.py checks both)."""
     err = excinfo.value.response["Error"]
     return err.get("QueryErrorCode", err["Code"]), err["Message"]
-
-
-@pytest.fixture
-def shape(shape):
-    """The shared response-shape oracle, as AWS's SQS answers: a batch result omits the list
-    (Successful or Failed) that has no entries, although the model marks both required."""
-    def check(service, operation, response):
-        if operation.endswith("Batch"):
-            response = {"Successful": [], "Failed": [], **response}
-        shape(service, operation, response)
-    return check
