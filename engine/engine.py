@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import threading
 import weakref
@@ -61,6 +62,11 @@ class Engine:
         region = region_name or self.default_region
         client_cls = _load(SERVICES[service_name][1])
         return client_cls(self, region)
+
+    def resource(self, service_name: str, region_name: str | None = None, **_boto3_kwargs):
+        """A boto3 resource (what boto3.resource(service_name) returns: sqs, sns) over this engine's
+        client, so resource-style code (queue.send_message, topic.publish) runs unchanged. Needs boto3."""
+        return _resource_class(service_name)(client=self.client(service_name, region_name))
 
     def backend(self, service_name: str, region_name: str | None = None):
         key = (service_name, region_name or self.default_region)
@@ -122,6 +128,18 @@ class Engine:
         self.close()
 
 
+@functools.lru_cache(maxsize=None)
+def _resource_class(service_name: str):
+    # boto3 builds resource classes from its resource models; a resource takes its client as `client=`,
+    # so one class per service serves every engine. The throwaway session never sends a request.
+    import boto3.session
+    session = boto3.session.Session(region_name=limits.DEFAULT_REGION, aws_access_key_id="engine",
+                                    aws_secret_access_key="engine")
+    if service_name not in session.get_available_resources() or service_name not in SERVICES:
+        raise ValueError(f"boto3 has no resource for '{service_name}' in this engine; use client('{service_name}')")
+    return type(session.resource(service_name))
+
+
 _live_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 _default_engine: Engine | None = None
 _default_lock = threading.Lock()
@@ -140,6 +158,11 @@ def client(service_name: str, region_name: str | None = None, **kwargs):
     return default_engine().client(service_name, region_name=region_name, **kwargs)
 
 
+def resource(service_name: str, region_name: str | None = None, **kwargs):
+    """A boto3 resource of the process-wide default Engine: engine.resource("sqs")."""
+    return default_engine().resource(service_name, region_name=region_name, **kwargs)
+
+
 @atexit.register
 def _close_all() -> None:
     # Nothing accepted is dropped on a clean interpreter exit.
@@ -150,4 +173,4 @@ def _close_all() -> None:
             pass
 
 
-__all__ = ["Engine", "ManualClock", "WallClock", "client", "default_engine"]
+__all__ = ["Engine", "ManualClock", "WallClock", "client", "default_engine", "resource"]
