@@ -708,13 +708,32 @@ class ShardEventStream:
     def __iter__(self):
         return self
 
+    @property
+    def stream(self) -> Stream:
+        return self._stream
+
     def __next__(self) -> dict:
+        deadline = self.wait_until()
+        if deadline is not None:
+            self._stream.wait_for_data(deadline)
+        return self.take()
+
+    def wait_until(self) -> float | None:
+        """The clock time the next event waits for records until; None when it is due now.
+        (The server awaits this without a thread, then calls take().)"""
+        stream, shard = self._stream, self._shard
+        if self._done or stream.clock.now() >= self._expires or stream.status == "DELETING":
+            return None
+        if not shard.has_records_from(self._position) and shard.is_open:
+            return min(self._expires, stream.clock.now() + 5)
+        return None
+
+    def take(self) -> dict:
+        """The next event from what is there now, without waiting; StopIteration once ended."""
         stream, shard = self._stream, self._shard
         if self._done or stream.clock.now() >= self._expires or stream.status == "DELETING":
             self._done = True
             raise StopIteration
-        if not shard.has_records_from(self._position) and shard.is_open:
-            stream.wait_for_data(min(self._expires, stream.clock.now() + 5))
         now_ms = stream.clock.now_ms()
         records, self._position, behind, _ = _read_records(stream, shard, self._position,
                                                            limits.KINESIS_GET_RECORDS_MAX,
