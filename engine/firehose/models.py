@@ -74,7 +74,7 @@ class S3Destination:
     role_arn: str = ""
     prefix: Optional[str] = None
     error_prefix: Optional[str] = None
-    buffering: BufferingHints = field(default_factory=BufferingHints)
+    buffering: Optional[BufferingHints] = None      # None: the destination's default
     compression: str = "UNCOMPRESSED"
     kms_key_arn: Optional[str] = None
     cloudwatch: Optional[dict] = None
@@ -84,6 +84,10 @@ class S3Destination:
     @property
     def bucket(self) -> str:
         return bucket_from_arn(self.bucket_arn)
+
+    @property
+    def hints(self) -> BufferingHints:
+        return self.buffering or BufferingHints()
 
 
 @dataclass
@@ -114,9 +118,9 @@ class Conversion:
     region: Optional[str] = None
     role_arn: Optional[str] = None
     version_id: str = "LATEST"
-    deserializer: str = "OpenXJsonSerDe"           # or HiveJsonSerDe
+    deserializer: Optional[str] = "OpenXJsonSerDe"   # or HiveJsonSerDe; None: not exactly one given
     deserializer_options: dict = field(default_factory=dict)
-    serializer: str = "ParquetSerDe"               # or OrcSerDe
+    serializer: Optional[str] = "ParquetSerDe"       # or OrcSerDe; None: not exactly one given
     serializer_options: dict = field(default_factory=dict)
     input: Optional[str] = None                    # None: from the Glue table; "json" | "kinesis-records"
     schema: Optional[pa.Schema] = None             # native API: a schema instead of a Glue table
@@ -136,7 +140,13 @@ class ExtendedS3:
 
     @property
     def buffering(self) -> BufferingHints:
-        return self.s3.buffering
+        """The hints given, else AWS's default: 128 MiB with format conversion or dynamic
+        partitioning (which need at least 64), 5 MiB otherwise."""
+        if self.s3.buffering is not None:
+            return self.s3.buffering
+        if (self.conversion is not None and self.conversion.enabled) or self.dynamic_partitioning:
+            return BufferingHints(limits.FIREHOSE_BUFFER_SIZE_CONVERSION_DEFAULT_MB)
+        return BufferingHints()
 
 
 @dataclass
@@ -172,6 +182,55 @@ class Encryption:
     status: str = "DISABLED"
     key_type: Optional[str] = None
     key_arn: Optional[str] = None
+
+    def check(self) -> None:
+        """A customer managed key names its ARN; an AWS owned one names none."""
+        if self.status == "DISABLED":
+            return
+        if self.key_type == "CUSTOMER_MANAGED_CMK" and not self.key_arn:
+            raise InvalidArgumentException("KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.")
+        if self.key_type == "AWS_OWNED_CMK" and self.key_arn:
+            raise InvalidArgumentException("KeyARN must not be specified when KeyType is AWS_OWNED_CMK.")
+
+
+# --- configuration rules no botocore constraint holds ------------------------------------
+LAMBDA_RETRIES_MAX = 300
+LAMBDA_BUFFER_MIN_MB = 0.2
+DESERIALIZERS = ("OpenXJsonSerDe", "HiveJsonSerDe")
+SERIALIZERS = ("ParquetSerDe", "OrcSerDe")
+SUPPORTED_STREAM_TYPES = ("DirectPut", "KinesisStreamAsSource")
+
+
+def check_processing(processing: Processing) -> None:
+    """A Lambda processor's NumberOfRetries and BufferSizeInMBs are numbers in AWS's ranges."""
+    for proc in processing.processors:
+        if proc.type != "Lambda":
+            continue
+        retries = proc.parameters.get("NumberOfRetries")
+        if retries is not None and not (retries.isdigit() and int(retries) <= LAMBDA_RETRIES_MAX):
+            raise InvalidArgumentException(f"NumberOfRetries must be an integer between 0 and {LAMBDA_RETRIES_MAX}.")
+        size = proc.parameters.get("BufferSizeInMBs")
+        if size is not None:
+            try:
+                in_range = LAMBDA_BUFFER_MIN_MB <= float(size) <= limits.FIREHOSE_LAMBDA_BUFFER_MAX_MB
+            except ValueError:
+                in_range = False
+            if not in_range:
+                raise InvalidArgumentException(f"BufferSizeInMBs for a Lambda processor must be between "
+                                               f"{LAMBDA_BUFFER_MIN_MB} and {limits.FIREHOSE_LAMBDA_BUFFER_MAX_MB}.")
+
+
+def check_conversion(conv: Conversion) -> None:
+    """An enabled conversion names its schema, one deserializer and one serializer."""
+    if conv.schema is None and (not conv.database or not conv.table):
+        raise InvalidArgumentException("SchemaConfiguration must specify DatabaseName and TableName when "
+                                       "DataFormatConversionConfiguration is enabled.")
+    if conv.deserializer not in DESERIALIZERS:
+        raise InvalidArgumentException("InputFormatConfiguration.Deserializer must specify exactly one of "
+                                       "OpenXJsonSerDe and HiveJsonSerDe.")
+    if conv.serializer not in SERIALIZERS:
+        raise InvalidArgumentException("OutputFormatConfiguration.Serializer must specify exactly one of "
+                                       "ParquetSerDe and OrcSerDe.")
 
 
 # --- compiled runtime view of a destination -------------------------------------------
@@ -218,9 +277,7 @@ class _Plan:
         self.lambda_keys = [k for k in self.prefixes.prefix.keys(prefixes.FROM_LAMBDA)]
         self.backup_prefixes = None
         if isinstance(dest, ExtendedS3) and dest.backup_mode == "Enabled":
-            if dest.backup is None:
-                raise InvalidArgumentException("S3BackupConfiguration is required when S3BackupMode is Enabled.")
-            b = dest.backup
+            b = dest.backup            # FirehoseBackend.validate made sure there is one
             self.backup_prefixes = prefixes.build_prefixes(b.prefix, b.error_prefix, dynamic_partitioning=False,
                                                            time_zone=b.custom_time_zone)
         self.conversion = dest.conversion if isinstance(dest, ExtendedS3) and dest.conversion and \
@@ -536,6 +593,7 @@ class DeliveryStream:
         self.source = source
         self.encryption = encryption
         self.tags = dict(tags)
+        self.direct_put_throughput_mb: Optional[int] = None     # DirectPutSourceConfiguration
         self.stats = {"delivered_records": 0, "delivered_objects": 0, "failed_records": 0, "dropped_records": 0,
                       "retried_attempts": 0, "undeliverable_records": 0, "expired_at_close_records": 0,
                       "in_flight_at_close_records": 0}
@@ -675,6 +733,51 @@ class DeliveryStream:
                 accepted += 1
             self._window = (now, recs, nbytes)
             return accepted
+
+    def put_request(self, records: list[bytes]) -> int:
+        """A PutRecord(Batch) request: at most FIREHOSE_BATCH_BYTES_MAX in all, DirectPut only, as
+        many as this second's quota admits (in order). Returns how many were accepted."""
+        total = sum(map(len, records))
+        if total > limits.FIREHOSE_BATCH_BYTES_MAX:
+            raise InvalidArgumentException(
+                f"Records size exceeds {limits.FIREHOSE_BATCH_BYTES_MAX} bytes limit: {total} bytes. A PutRecordBatch "
+                f"request can carry up to {limits.FIREHOSE_BATCH_RECORDS_MAX} records or 4 MiB.")
+        if self.type != "DirectPut":
+            raise InvalidArgumentException(f"This operation is not permitted on {self.type} delivery stream type.")
+        accepted = self.admit([len(r) for r in records])
+        if accepted:
+            self.put_batch(records[:accepted] if accepted < len(records) else records)
+        return accepted
+
+    # --- tags and encryption ----------------------------------------------------------
+    def tag(self, tags: dict) -> None:
+        merged = {**self.tags, **tags}
+        if len(merged) > limits.FIREHOSE_TAGS_MAX:
+            raise LimitExceededException(
+                f"Firehose {self.name} would have {len(merged)} tags; the limit is {limits.FIREHOSE_TAGS_MAX}.")
+        self.tags = merged
+
+    def untag(self, keys) -> None:
+        self.tags = {k: v for k, v in self.tags.items() if k not in set(keys)}
+
+    def tags_page(self, start_after: Optional[str], limit: int) -> tuple[list[tuple[str, str]], bool]:
+        """Tags in key order after `start_after`, at most `limit`; and whether more follow."""
+        keys = sorted(k for k in self.tags if start_after is None or k > start_after)
+        return [(k, self.tags[k]) for k in keys[:limit]], len(keys) > limit
+
+    def start_encryption(self, encryption: Encryption) -> None:
+        self._check_encryptable()
+        encryption.check()
+        self.encryption = encryption
+
+    def stop_encryption(self) -> None:
+        self._check_encryptable()
+        self.encryption = Encryption("DISABLED")
+
+    def _check_encryptable(self) -> None:
+        if self.type == "KinesisStreamAsSource":
+            raise InvalidArgumentException("Encryption is not supported for delivery streams with "
+                                           "KinesisStreamAsSource as source.")
 
     # --- buffering ---------------------------------------------------------------------
     def _append(self, chunk: _Chunk, accepting: bool) -> None:
@@ -1358,7 +1461,8 @@ class FirehoseBackend:
 
     def create_delivery_stream(self, name: str, destination: Destination, *, stream_type: str = "DirectPut",
                                kinesis_source: Optional[KinesisSource] = None,
-                               encryption: Optional[Encryption] = None, tags: Optional[dict] = None) -> DeliveryStream:
+                               encryption: Optional[Encryption] = None, tags: Optional[dict] = None,
+                               direct_put_throughput_mb: Optional[int] = None) -> DeliveryStream:
         with self._lock:
             if self._closed:
                 raise ServiceUnavailableException("The engine is closed; create a new engine.Engine().")
@@ -1367,6 +1471,14 @@ class FirehoseBackend:
             if len(self.streams) >= self.MAX_STREAMS:
                 raise LimitExceededException(f"You have already consumed your firehose quota of {self.MAX_STREAMS} "
                                              "hoses.")
+            if stream_type not in SUPPORTED_STREAM_TYPES:
+                raise InvalidArgumentException(f"DeliveryStreamType {stream_type} is not supported by this engine.")
+            if direct_put_throughput_mb is not None and stream_type != "DirectPut":
+                raise InvalidArgumentException("DirectPutSourceConfiguration is only valid for DirectPut streams.")
+            if tags and len(tags) > limits.FIREHOSE_TAGS_MAX:
+                raise LimitExceededException(f"A Firehose stream can have at most {limits.FIREHOSE_TAGS_MAX} tags.")
+            if encryption is not None:
+                encryption.check()
             if stream_type == "KinesisStreamAsSource":
                 if kinesis_source is None:
                     raise InvalidArgumentException("KinesisStreamSourceConfiguration is required when "
@@ -1386,11 +1498,14 @@ class FirehoseBackend:
             self.validate(destination)
             stream = DeliveryStream(self, name, stream_type, destination, kinesis_source,
                                     encryption or Encryption(), tags or {})
+            stream.direct_put_throughput_mb = direct_put_throughput_mb
             self.streams[name] = stream
             return stream
 
     def validate(self, dest: Destination) -> None:
-        """The rules AWS checks across fields and inside strings (ranges and types are the client's job)."""
+        """The rules AWS checks across fields and inside strings (types, ranges, patterns and enums
+        of single members are the request layer's, from botocore's model)."""
+        check_processing(dest.processing)
         for s3 in (dest.s3, getattr(dest, "backup", None)):
             if s3 is None:
                 continue
@@ -1404,14 +1519,18 @@ class FirehoseBackend:
             if problem is not None:
                 raise InvalidArgumentException(f"The HTTP endpoint URL is not valid: {problem}")
         if isinstance(dest, ExtendedS3):
+            if dest.backup_mode == "Enabled" and dest.backup is None:
+                raise InvalidArgumentException("S3BackupConfiguration is required when S3BackupMode is Enabled.")
             conversion = dest.conversion is not None and dest.conversion.enabled
+            if conversion:
+                check_conversion(dest.conversion)
             if conversion and dest.s3.compression != "UNCOMPRESSED":
                 raise InvalidArgumentException(
                     "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled; "
                     "set the compression of the serializer instead.")
             for what, on in (("data format conversion", conversion), ("dynamic partitioning",
                                                                        bool(dest.dynamic_partitioning))):
-                if on and dest.s3.buffering.size_mb < limits.FIREHOSE_PARTITIONING_BUFFER_MIN_MB:
+                if on and dest.buffering.size_mb < limits.FIREHOSE_PARTITIONING_BUFFER_MIN_MB:
                     raise InvalidArgumentException(
                         f"BufferingHints.SizeInMBs must be at least {limits.FIREHOSE_PARTITIONING_BUFFER_MIN_MB} "
                         f"when {what} is enabled.")
@@ -1442,11 +1561,22 @@ class FirehoseBackend:
                     del self.streams[name]
                 self._retired = [s for s in self._retired if not s.drain(0)] + [stream]
 
-    def list_delivery_streams(self, stream_type: Optional[str] = None, start_after: Optional[str] = None) -> list[str]:
-        names = sorted(n for n, s in self.streams.items() if stream_type is None or s.type == stream_type)
-        if start_after is not None:
-            names = [n for n in names if n > start_after]
-        return names
+    def list_delivery_streams(self, stream_type: Optional[str] = None, start_after: Optional[str] = None,
+                              limit: Optional[int] = None) -> tuple[list[str], bool]:
+        """Names in order after `start_after` (at most `limit`, default FIREHOSE_LIST_STREAMS_DEFAULT),
+        and whether more follow."""
+        limit = limit or limits.FIREHOSE_LIST_STREAMS_DEFAULT
+        names = sorted(n for n, s in self.streams.items() if (stream_type is None or s.type == stream_type)
+                       and (start_after is None or n > start_after))
+        return names[:limit], len(names) > limit
+
+    def current_destination(self, name: str, kind: type) -> Destination:
+        """The stream's destination, which an update of `kind` changes (the type can't change)."""
+        current = self.get(name).destination
+        if not isinstance(current, kind):
+            raise InvalidArgumentException(f"Changing the destination type to or from {current.kind} is not "
+                                           "supported at this time.")
+        return current
 
     def update_destination(self, name: str, version_id: str, destination_id: str, destination: Destination) -> None:
         stream = self.get(name)
