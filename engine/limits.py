@@ -190,3 +190,25 @@ KINESIS_PUT_PARALLEL_MIN_RECORDS = 65_536  # below this a second thread costs mo
 # --- wire: SigV4 verification (appended by the server-wire work) --------------------------------
 SIGV4_CLOCK_SKEW_MAX_S = 15 * 60          # a signed request's date may differ from the server's by 15 min
 SIGV4_PRESIGN_EXPIRES_MAX_S = 7 * 24 * 3600   # X-Amz-Expires of a presigned URL: at most 7 days
+# --- Lambda: functions and event source mappings (appended by the lambda work, issue 15) -----------
+LAMBDA_TIMEOUT_DEFAULT_S = 3              # CreateFunction Timeout default; max 900
+LAMBDA_TIMEOUT_MAX_S = 900
+LAMBDA_MEMORY_DEFAULT_MB = 128
+LAMBDA_PAYLOAD_SYNC_MAX = 6 * MiB         # RequestResponse payload, and an event source mapping's batch
+LAMBDA_PAYLOAD_ASYNC_MAX = 256 * KiB      # Event (asynchronous) invocation payload
+LAMBDA_SQS_BATCH_DEFAULT = 10
+LAMBDA_SQS_FIFO_BATCH_MAX = 10
+LAMBDA_SQS_SMALL_BATCH_MAX = 10           # a larger SQS BatchSize needs MaximumBatchingWindowInSeconds >= 1
+LAMBDA_SQS_CONCURRENCY_DEFAULT = 5        # pollers an SQS mapping starts with (AWS scales from 5)
+LAMBDA_KINESIS_BATCH_DEFAULT = 100
+LAMBDA_RECORD_AGE_MIN_S = 60              # MaximumRecordAgeInSeconds: -1 (infinite) or 60..604800
+LAMBDA_POLL_INTERVAL_S = 0.05             # engine seconds between polls of an idle source
+LAMBDA_RETRY_BACKOFF_S = 1.0              # engine seconds before a failed stream batch is retried, doubling
+LAMBDA_RETRY_BACKOFF_MAX_S = 60.0
+LAMBDA_LANE_BUFFER_RECORDS = 20_000       # records read ahead per shard lane before reading pauses
+LAMBDA_ASYNC_WORKERS = 4                  # threads running Event (asynchronous) invocations
+LAMBDA_CLOSE_DRAIN_S = 30.0               # wall seconds close waits for in-flight invocations
+LAMBDA_LIST_PAGE_DEFAULT = 100            # ListEventSourceMappings MaxItems default
+LAMBDA_SQS_CONCURRENCY_MAX = 1000         # ScalingConfig.MaximumConcurrency upper bound
+LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream mapping (lanes beyond wait)
+LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
