@@ -212,3 +212,17 @@ LAMBDA_LIST_PAGE_DEFAULT = 100            # ListEventSourceMappings MaxItems def
 LAMBDA_SQS_CONCURRENCY_MAX = 1000         # ScalingConfig.MaximumConcurrency upper bound
 LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream mapping (lanes beyond wait)
 LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
+# --- Kinesis: request defaults, account settings, policies (appended by the kinesis work, issues 11/16) ---
+KINESIS_DESCRIBE_STREAM_DEFAULT = 100      # DescribeStream Limit default
+KINESIS_LIST_STREAMS_DEFAULT = 100         # ListStreams Limit default
+KINESIS_LIST_SHARDS_DEFAULT = 1000         # ListShards MaxResults default
+KINESIS_LIST_CONSUMERS_DEFAULT = 100       # ListStreamConsumers MaxResults default
+KINESIS_LIST_TAGS_DEFAULT = 50             # ListTagsForStream Limit default (and max)
+KINESIS_SUBSCRIPTION_RETRY_S = 5           # a second SubscribeToShard for the same consumer and shard: ResourceInUse
+KINESIS_SUBSCRIPTION_EVENT_WAIT_S = 5      # an idle subscription sends an empty event after 5 s
+KINESIS_ON_DEMAND_STREAMS_MAX = 50         # on-demand streams per account (OnDemandStreamCountLimit)
+KINESIS_MODE_SWITCHES_PER_WINDOW = 2       # capacity mode switches per stream ...
+KINESIS_MODE_SWITCH_WINDOW_S = 24 * 3600   # ... within 24 hours
+KINESIS_WARM_THROUGHPUT_MAX_MIBPS = 10240  # warm throughput of an on-demand stream: at most 10 GiBps
+KINESIS_BILLING_COMMITMENT_MIN_S = 24 * 3600   # a minimum throughput billing commitment lasts at least 24 h
+KINESIS_RESOURCE_POLICY_MAX_BYTES = 20 * KiB   # resource policy document size (IAM resource policy limit; unverified for Kinesis)
