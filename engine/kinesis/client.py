@@ -1,58 +1,33 @@
-"""boto3-shaped Kinesis client: validates parameters, calls the stream models, and shapes
-responses exactly as boto3 returns them. Nothing here touches records one by one except
-where the boto3 shape itself is a list of per-record dicts."""
+"""boto3-shaped Kinesis client: translates requests into calls on the stream models and
+their results into boto3's response shapes. The request layer (client_base) has already
+checked every request against botocore's model; every service rule lives in the models
+(engine.kinesis.models, listing, policy, account), so the native API obeys it too. Nothing
+here touches records one by one except where the boto3 shape itself is a list of dicts."""
 from __future__ import annotations
 
 import datetime
 import functools
-import re
-import threading
 
 import pyarrow as pa
-import pyarrow.compute as pc
+from botocore.utils import parse_to_aware_datetime
 
 from .. import limits
-from ..arn import parse_shard_id
-from ..client_base import (BaseClient, check_dict, check_int, check_list, check_str, constraint_message, to_blob)
-from ..errors import ParamValidationError
+from ..client_base import BaseClient, to_blob
 from ..request.validate import validator_for
 from . import errors as kinesis_errors
-from . import iterators, tokens
-from .errors import (InvalidArgumentException, ResourceInUseException, ResourceNotFoundException,
-                     ValidationException, shard_not_found, stream_not_found)
-from .models import (HASH_KEY_MAX, Stream, format_sequence_number, parse_sequence_number)
+from . import listing
+from .models import Stream, format_sequence_number, missing_partition_key
 
 _UTC = datetime.timezone.utc
-_STREAM_NAME = re.compile(limits.KINESIS_STREAM_NAME_PATTERN)
-_HASH_KEY = re.compile(limits.KINESIS_HASH_KEY_PATTERN)
-_CONSUMER_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
-_ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
-_SHARD_FILTERS = ("AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
-                  "FROM_TIMESTAMP")
 
 
 def _dt(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, _UTC)
 
 
-def _to_epoch(name: str, value) -> float:
-    """boto3 timestamps: datetime (naive = UTC), epoch seconds, or ISO 8601 text."""
-    if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)).timestamp()
-        except ValueError:
-            pass
-    raise ParamValidationError(f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, "
-                               "valid types: <class 'datetime.datetime'>, timestamp string")
+def _epoch(value) -> float | None:
+    """A boto3 timestamp (datetime, naive = UTC; epoch number; ISO 8601 text) in epoch seconds."""
+    return None if value is None else parse_to_aware_datetime(value).timestamp()
 
 
 def _shard_shape(shard) -> dict:
@@ -69,101 +44,58 @@ def _shard_shape(shard) -> dict:
     return out
 
 
-def _child_shards(shard) -> list[dict]:
+def _child_shards(children) -> list[dict]:
     return [{"ShardId": c.shard_id, "ParentShards": [p for p in (c.parent, c.adjacent_parent) if p],
              "HashKeyRange": {"StartingHashKey": str(c.start_hash), "EndingHashKey": str(c.end_hash)}}
-            for c in shard.children]
+            for c in children]
 
 
-def _next_token(kind: str, now_ms: int, *fields) -> str:
-    return tokens.seal(kind, now_ms, *fields)
+def _consumer_shape(consumer, stream=None) -> dict:
+    out = {"ConsumerName": consumer.name, "ConsumerARN": consumer.arn, "ConsumerStatus": consumer.status,
+           "ConsumerCreationTimestamp": _dt(consumer.created)}
+    if stream is not None:
+        out["StreamARN"] = stream.arn
+    return out
 
 
-def _read_next_token(kind: str, token: str, count: int, now_ms: int, ttl_s: int | None) -> list[str]:
-    """The fields of a NextToken this client issued for `kind`; InvalidArgumentException for
-    any other text, ExpiredNextTokenException once it is older than ttl_s (None: never)."""
-    fields = tokens.unseal(kind, token, count + 1)
-    if fields is None:
-        raise InvalidArgumentException(f"Invalid NextToken: {token[:64]}")
-    if ttl_s is not None and now_ms - int(fields[0]) > ttl_s * 1000:
-        raise kinesis_errors.ExpiredNextTokenException(
-            f"The NextToken has expired: tokens are valid for {ttl_s} seconds.")
-    return fields[1:]
+def _tag_list(tags: dict) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _commitment_shape(commitment) -> dict:
+    out = {"Status": commitment.status}
+    for key, value in (("StartedAt", commitment.started_at), ("EndedAt", commitment.ended_at),
+                       ("EarliestAllowedEndAt", commitment.earliest_allowed_end_at)):
+        if value is not None:
+            out[key] = _dt(value)
+    return {"MinimumThroughputBillingCommitment": out}
 
 
 class KinesisClient(BaseClient):
     service_name = "kinesis"
     error_modules = (kinesis_errors,)
+
     def __init__(self, engine, region_name):
         super().__init__(engine, region_name)
         self._backend = engine.backend("kinesis", region_name)
-        self._subscriptions_lock = threading.Lock()
 
-    # --- helpers -----------------------------------------------------------------------
-    def _stream(self, StreamName=None, StreamARN=None) -> Stream:
-        if StreamARN is not None:
-            check_str("StreamARN", StreamARN)
-            stream = self._backend.stream_by_arn(StreamARN)
-            if StreamName is not None and StreamName != stream.name:
-                raise InvalidArgumentException(f"StreamName {StreamName} and StreamARN {StreamARN} do not match.")
-            return stream
-        if StreamName is None:
-            raise ValidationException("Either StreamName or StreamARN must be provided.")
-        self._check_stream_name(StreamName)
-        return self._backend.get_stream(StreamName)
-
-    @staticmethod
-    def _check_stream_name(name) -> None:
-        check_str("StreamName", name)
-        if not 1 <= len(name) <= limits.KINESIS_STREAM_NAME_MAX:
-            raise ValidationException(constraint_message(
-                "streamName", name, f"Member must have length less than or equal to {limits.KINESIS_STREAM_NAME_MAX}"
-                if name else "Member must have length greater than or equal to 1"))
-        if not _STREAM_NAME.fullmatch(name):
-            raise ValidationException(constraint_message(
-                "streamName", name, f"Member must satisfy regular expression pattern: {limits.KINESIS_STREAM_NAME_PATTERN}"))
-
-    @staticmethod
-    def _check_range(field: str, value, lo: int, hi: int | None, error=ValidationException) -> int:
-        check_int(field[:1].upper() + field[1:], value)   # botocore names the parameter, AWS the wire field
-        if value < lo:
-            raise error(constraint_message(field, value, f"Member must have value greater than or equal to {lo}"))
-        if hi is not None and value > hi:
-            raise error(constraint_message(field, value, f"Member must have value less than or equal to {hi}"))
-        return value
+    def _stream(self, name=None, arn=None) -> Stream:
+        return self._backend.stream(name, arn)
 
     # --- streams -------------------------------------------------------------------------
     def create_stream(self, StreamName, ShardCount=None, StreamModeDetails=None, Tags=None,
                       WarmThroughputMiBps=None, MaxRecordSizeInKiB=None):
-        self._check_stream_name(StreamName)
-        mode = "PROVISIONED" if ShardCount is not None else "ON_DEMAND"
-        if StreamModeDetails is not None:
-            check_dict("StreamModeDetails", StreamModeDetails)
-            mode = StreamModeDetails.get("StreamMode")
-            if mode not in ("PROVISIONED", "ON_DEMAND"):
-                raise ValidationException(constraint_message(
-                    "streamModeDetails.streamMode", mode, "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))
-        if mode == "PROVISIONED":
-            if ShardCount is None:
-                raise InvalidArgumentException("ShardCount is required for streams in PROVISIONED mode.")
-            # No upper bound in the API: past the account's shard quota it is LimitExceededException.
-            self._check_range("shardCount", ShardCount, limits.KINESIS_SHARD_COUNT_MIN, None)
-        elif ShardCount is not None:
-            raise InvalidArgumentException("ShardCount cannot be specified for streams in ON_DEMAND mode.")
-        if MaxRecordSizeInKiB is not None:
-            self._check_range("maxRecordSizeInKiB", MaxRecordSizeInKiB, limits.KINESIS_RECORD_SIZE_MIN_KIB,
-                              limits.KINESIS_RECORD_SIZE_MAX_KIB)
-        if Tags is not None:
-            self._check_tags(Tags)
-        self._backend.create_stream(StreamName, ShardCount, mode, MaxRecordSizeInKiB, Tags)
+        mode = StreamModeDetails["StreamMode"] if StreamModeDetails is not None else None
+        self._backend.create_stream(StreamName, ShardCount, mode, MaxRecordSizeInKiB, Tags, WarmThroughputMiBps)
         return {}
 
     def delete_stream(self, StreamName=None, EnforceConsumerDeletion=False, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
-        self._backend.delete_stream(stream.name, bool(EnforceConsumerDeletion))
+        self._backend.delete_stream(stream.name, EnforceConsumerDeletion)
         return {}
 
-    def _summary_fields(self, stream: Stream) -> dict:
+    @staticmethod
+    def _summary_fields(stream: Stream) -> dict:
         out = {
             "StreamName": stream.name,
             "StreamARN": stream.arn,
@@ -178,10 +110,13 @@ class KinesisClient(BaseClient):
             out["KeyId"] = stream.key_id
         return out
 
+    @staticmethod
+    def _warm_throughput(stream: Stream) -> dict:
+        return {"TargetMiBps": stream.warm_throughput_mibps, "CurrentMiBps": stream.write_capacity_mibps}
+
     def describe_stream(self, StreamName=None, Limit=None, ExclusiveStartShardId=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
-        limit = 100 if Limit is None else self._check_range("limit", Limit, 1, 10000)
-        page, more = stream.shard_page(*self._after(ExclusiveStartShardId, limit))
+        page, more = listing.describe_page(stream, ExclusiveStartShardId, Limit)
         fields = self._summary_fields(stream)
         description = {k: fields[k] for k in ("StreamName", "StreamARN", "StreamStatus", "StreamModeDetails")}
         description["Shards"] = [_shard_shape(s) for s in page]
@@ -189,308 +124,114 @@ class KinesisClient(BaseClient):
         description.update({k: v for k, v in fields.items() if k not in description})
         return {"StreamDescription": description}
 
-    @staticmethod
-    def _after(exclusive_start_shard_id, limit: int) -> tuple[int, int]:
-        """(index to page after, page size): an id that names no shard lists nothing."""
-        if exclusive_start_shard_id is None:
-            return -1, limit
-        after = parse_shard_id(check_str("ExclusiveStartShardId", exclusive_start_shard_id))
-        return (after, limit) if after is not None else (-1, 0)
-
     def describe_stream_summary(self, StreamName=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
         summary = self._summary_fields(stream)
         summary["OpenShardCount"] = stream.open_count
         summary["ConsumerCount"] = len(stream.consumers)
+        if stream.warm_throughput_mibps is not None:
+            summary["WarmThroughput"] = self._warm_throughput(stream)
         summary["MaxRecordSizeInKiB"] = stream.max_record_size_kib
         return {"StreamDescriptionSummary": summary}
 
     def list_streams(self, Limit=None, ExclusiveStartStreamName=None, NextToken=None):
-        limit = 100 if Limit is None else self._check_range("limit", Limit, 1, limits.KINESIS_LIST_STREAMS_MAX)
-        start = ExclusiveStartStreamName
-        if NextToken is not None:
-            start = _read_next_token("streams", NextToken, 1, self._engine.clock.now_ms(), None)[0]
-        page, more = self._backend.names_after(start, limit)
-        out = {"StreamNames": page, "HasMoreStreams": more, "StreamSummaries": []}
-        for name in page:
-            s = self._backend.streams.get(name)
-            if s is not None:
-                out["StreamSummaries"].append({
-                    "StreamName": s.name, "StreamARN": s.arn, "StreamStatus": s.status,
-                    "StreamModeDetails": {"StreamMode": s.mode}, "StreamCreationTimestamp": _dt(s.created)})
-        if more:
-            out["NextToken"] = _next_token("streams", self._engine.clock.now_ms(), page[-1])
+        streams, more, token = listing.streams_page(self._backend, Limit, ExclusiveStartStreamName, NextToken)
+        out = {"StreamNames": [s.name for s in streams], "HasMoreStreams": more, "StreamSummaries": [
+            {"StreamName": s.name, "StreamARN": s.arn, "StreamStatus": s.status,
+             "StreamModeDetails": {"StreamMode": s.mode}, "StreamCreationTimestamp": _dt(s.created)}
+            for s in streams]}
+        if token is not None:
+            out["NextToken"] = token
         return out
 
     def list_shards(self, StreamName=None, NextToken=None, ExclusiveStartShardId=None, MaxResults=None,
                     StreamCreationTimestamp=None, ShardFilter=None, StreamARN=None, StreamId=None):
-        limit = 1000 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, limits.KINESIS_LIST_SHARDS_MAX)
-        if NextToken is not None:
-            if StreamName is not None or ExclusiveStartShardId is not None or ShardFilter is not None:
-                raise InvalidArgumentException(
-                    "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
-            name, incarnation, after, kind, value = _read_next_token(
-                "shards", NextToken, 5, self._engine.clock.now_ms(), limits.KINESIS_NEXT_TOKEN_TTL_S)
-            stream = self._backend.streams.get(name)
-            if stream is None or stream.incarnation != int(incarnation):
-                raise kinesis_errors.ExpiredNextTokenException(
-                    f"The NextToken has expired: stream {name} was deleted after it was issued.")
-            after = int(after)
-            kind = kind or None
-            value = None if not value else int(value) if kind == "AFTER_SHARD_ID" else float(value)
-            keep = self._shard_filter(stream, kind, value)[1]
-        else:
-            stream = self._stream(StreamName, StreamARN)
-            kind, value = self._filter_params(ShardFilter)
-            after, keep = self._shard_filter(stream, kind, value)
-            if ExclusiveStartShardId is not None:
-                start, size = self._after(ExclusiveStartShardId, limit)
-                after = max(after, start) if size else len(stream.shards)
-        page, more = stream.shard_page(after, limit, keep)
+        shard_filter = ShardFilter or {}
+        page, token = listing.shards_page(self._backend, StreamName, StreamARN, NextToken, ExclusiveStartShardId,
+                                          MaxResults, shard_filter.get("Type"), shard_filter.get("ShardId"),
+                                          _epoch(shard_filter.get("Timestamp")))
         out = {"Shards": [_shard_shape(s) for s in page]}
-        if more:
-            out["NextToken"] = _next_token("shards", self._engine.clock.now_ms(), stream.name, stream.incarnation,
-                                           page[-1].index, kind or "", "" if value is None else repr(value))
+        if token is not None:
+            out["NextToken"] = token
         return out
-
-    @staticmethod
-    def _filter_params(shard_filter) -> tuple[str | None, int | float | None]:
-        """A ShardFilter as (type, its shard index (-1: names no shard) or epoch timestamp)."""
-        if shard_filter is None:
-            return None, None
-        check_dict("ShardFilter", shard_filter)
-        kind = shard_filter.get("Type")
-        if kind not in _SHARD_FILTERS:
-            raise ValidationException(constraint_message("shardFilter.type", kind,
-                                                         f"Member must satisfy enum value set: [{', '.join(_SHARD_FILTERS)}]"))
-        if kind == "AFTER_SHARD_ID":
-            if "ShardId" not in shard_filter:
-                raise InvalidArgumentException("ShardId is required for ShardFilter type AFTER_SHARD_ID.")
-            after = parse_shard_id(shard_filter["ShardId"])
-            return kind, -1 if after is None else after
-        if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP"):
-            if "Timestamp" not in shard_filter:
-                raise InvalidArgumentException(f"Timestamp is required for ShardFilter type {kind}.")
-            return kind, _to_epoch("ShardFilter.Timestamp", shard_filter["Timestamp"])
-        return kind, None
-
-    @staticmethod
-    def _shard_filter(stream: Stream, kind: str | None, value: int | float | None):
-        """(index to page after, predicate or None) for a ShardFilter's type and value."""
-        def open_at(s, t):   # the ShardFilter reference: start <= t and (end >= t or still open)
-            return s.created_at <= t and (s.is_open or s.closed_at >= t)
-
-        if kind == "AFTER_SHARD_ID":
-            return (value, None) if value >= 0 else (len(stream.shards), None)   # an unknown id: nothing
-        if kind == "AT_LATEST":
-            return -1, lambda s: s.is_open
-        if kind == "AT_TRIM_HORIZON":
-            t = max(stream.clock.now() - stream.retention_seconds, stream.created)
-            return -1, lambda s: open_at(s, t)
-        if kind == "AT_TIMESTAMP":
-            t = max(value, stream.created)
-            return -1, lambda s: open_at(s, t)
-        if kind == "FROM_TIMESTAMP":
-            return -1, lambda s: s.is_open or s.closed_at >= value
-        return -1, None   # no filter, FROM_TRIM_HORIZON
 
     # --- writes --------------------------------------------------------------------------
     def put_record(self, Data, PartitionKey=None, StreamName=None, ExplicitHashKey=None,
                    SequenceNumberForOrdering=None, StreamARN=None, StreamId=None):
-        data = to_blob("Data", Data)
-        if PartitionKey is None:
-            raise _missing_partition_key("partitionKey")
-        check_str("PartitionKey", PartitionKey)
         stream = self._stream(StreamName, StreamARN)
-        if not 1 <= len(PartitionKey) <= limits.KINESIS_PARTITION_KEY_MAX:
-            raise ValidationException(constraint_message(
-                "partitionKey", PartitionKey, "Member must have length less than or equal to 256 and greater than or equal to 1"))
-        if len(data) + len(PartitionKey.encode("utf-8", "surrogatepass")) > stream.max_record_bytes:
-            # AWS counts the partition key in the record size
-            raise ValidationException(constraint_message(
-                "data", data, f"Member must have length less than or equal to {stream.max_record_bytes}"))
-        explicit = None
-        if ExplicitHashKey is not None:
-            self._check_hash_key(ExplicitHashKey, "explicitHashKey")
-            explicit = [ExplicitHashKey]
-        if SequenceNumberForOrdering is not None:
-            check_str("SequenceNumberForOrdering", SequenceNumberForOrdering)
-            if parse_sequence_number(SequenceNumberForOrdering) is None:
-                raise ValidationException(constraint_message(
-                    "sequenceNumberForOrdering", SequenceNumberForOrdering,
-                    f"Member must satisfy regular expression pattern: {limits.KINESIS_SEQUENCE_NUMBER_PATTERN}"))
-            # Our sequence numbers grow with every put, so ordering after it always holds.
-        result = stream.put_batch([data], [PartitionKey], explicit)
-        if result.throttled is not None and result.throttled[0]:
-            shard = stream.shards[int(result.shard_index[0])]
-            raise kinesis_errors.ProvisionedThroughputExceededException(
-                f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account {self._backend.account_id}.")
-        return {"ShardId": stream.shards[int(result.shard_index[0])].shard_id,
-                "SequenceNumber": format_sequence_number(int(result.sequence_number[0])),
+        shard, seq = stream.put_record(to_blob("Data", Data), PartitionKey, ExplicitHashKey, SequenceNumberForOrdering)
+        return {"ShardId": shard.shard_id, "SequenceNumber": format_sequence_number(seq),
                 "EncryptionType": stream.encryption_type}
 
-    @staticmethod
-    def _check_hash_key(value, field: str) -> None:
-        param = field[:1].upper() + field[1:]   # explicitHashKey -> ExplicitHashKey, newStartingHashKey -> ...
-        check_str(param, value)
-        if not _HASH_KEY.fullmatch(value):
-            raise ValidationException(constraint_message(
-                field, value, f"Member must satisfy regular expression pattern: {limits.KINESIS_HASH_KEY_PATTERN}"))
-        if int(value) > HASH_KEY_MAX:
-            raise InvalidArgumentException(f"Invalid {param}. {param} must be in the range: [0, 2^128-1]. Specified value was {value}")
-
     def put_records(self, Records, StreamName=None, StreamARN=None, StreamId=None):
-        check_list("Records", Records)
-        n = len(Records)
-        if n == 0:
-            raise ValidationException(constraint_message("records", "[]", "Member must have length greater than or equal to 1"))
         data, keys, explicit = _split_records(Records)   # botocore's client-side checks come first
         stream = self._stream(StreamName, StreamARN)
-        if n > limits.KINESIS_PUT_RECORDS_MAX:
-            raise ValidationException(constraint_message(
-                "records", f"[{n} records]", f"Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}"))
-        size = pc.sum(pc.binary_length(data)).as_py()
-        if isinstance(keys, pa.Array):
-            size += pc.sum(pc.binary_length(keys)).as_py()
-        if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
-            raise InvalidArgumentException(f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
-        result = stream.put_batch(data, keys, explicit)
+        result = stream.put_records(data, keys, explicit)
         shard_ids = [s.shard_id for s in stream.shards]
         seqs = result.sequence_number.tolist()
         where = result.shard_index.tolist()
         if result.throttled is None:
             records = [{"SequenceNumber": str(q), "ShardId": shard_ids[i]} for q, i in zip(seqs, where)]
-            failed = 0
         else:
-            records, failed = [], 0
+            records = []
             for q, i, refused in zip(seqs, where, result.throttled.tolist()):
                 if refused:
-                    failed += 1
                     records.append({"ErrorCode": "ProvisionedThroughputExceededException",
                                     "ErrorMessage": f"Rate exceeded for shard {shard_ids[i]} in stream {stream.name} "
                                                     f"under account {self._backend.account_id}."})
                 else:
                     records.append({"SequenceNumber": str(q), "ShardId": shard_ids[i]})
-        return {"FailedRecordCount": failed, "Records": records, "EncryptionType": stream.encryption_type}
+        return {"FailedRecordCount": result.failed_count, "Records": records, "EncryptionType": stream.encryption_type}
 
     # --- reads ---------------------------------------------------------------------------
     def get_shard_iterator(self, ShardId, ShardIteratorType, StreamName=None, StartingSequenceNumber=None,
                            Timestamp=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
-        check_str("ShardId", ShardId)
-        shard = stream.shard(ShardId)
-        if not stream.is_visible(shard):
-            # a closed shard is readable for the retention period only
-            raise shard_not_found(ShardId, stream.name, self._backend.account_id)
-        position = self._resolve_position(stream, shard, ShardIteratorType, StartingSequenceNumber, Timestamp,
-                                          "shardIteratorType")
-        state = iterators.IteratorState(stream.name, stream.incarnation, shard.index, position,
-                                        stream.clock.now_ms())
-        return {"ShardIterator": iterators.encode(state)}
-
-    def _resolve_position(self, stream, shard, kind, sequence_number, timestamp, field) -> int:
-        check_str("ShardIteratorType", kind)
-        if kind not in _ITERATOR_TYPES:
-            raise ValidationException(constraint_message(field, kind, f"Member must satisfy enum value set: [{', '.join(_ITERATOR_TYPES)}]"))
-        stream.apply_retention()
-        if kind == "TRIM_HORIZON":
-            return 0
-        if kind == "LATEST":
-            return shard.last_seq() + 1 if shard.is_open else shard.ending_seq + 1
-        if kind == "AT_TIMESTAMP":
-            if timestamp is None:
-                raise InvalidArgumentException("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
-            return shard.log.seq_at_time(int(_to_epoch("Timestamp", timestamp) * 1000))
-        if sequence_number is None:
-            raise InvalidArgumentException(f"Must specify startingSequenceNumber for iterator of type {kind}.")
-        check_str("StartingSequenceNumber", sequence_number)
-        seq = parse_sequence_number(sequence_number)
-        upper = shard.ending_seq if shard.ending_seq is not None else stream._seq.next_value - 1
-        # AFTER_SEQUENCE_NUMBER may name the number just below the shard's first one: the
-        # ContinuationSequenceNumber of a subscription that has not read a record yet.
-        lower = shard.starting_seq - (1 if kind == "AFTER_SEQUENCE_NUMBER" else 0)
-        if seq is None or seq < lower or seq > upper:
-            raise InvalidArgumentException(
-                f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} in stream "
-                f"{stream.name} under account {self._backend.account_id} is invalid because it did not come from this stream.")
-        return seq if kind == "AT_SEQUENCE_NUMBER" else seq + 1
+        return {"ShardIterator": stream.shard_iterator(ShardId, ShardIteratorType, StartingSequenceNumber,
+                                                       _epoch(Timestamp))}
 
     def get_records(self, ShardIterator, Limit=None, StreamARN=None, StreamId=None):
-        check_str("ShardIterator", ShardIterator)
-        limit = limits.KINESIS_GET_RECORDS_MAX if Limit is None else self._check_range(
-            "limit", Limit, 1, limits.KINESIS_GET_RECORDS_MAX)
-        now_ms = self._engine.clock.now_ms()
-        state = iterators.decode(ShardIterator, now_ms)
-        stream = self._backend.streams.get(state.stream_name)
-        if stream is None or stream.incarnation != state.stream_incarnation:
-            raise stream_not_found(state.stream_name, self._backend.account_id)
-        shard = stream.shard(state.shard_index)
-        stream.housekeeping(now_ms / 1000)   # records past the retention period are no longer served
-        stream.check_read_limits(shard, now_ms / 1000)
-        records, position, behind, nbytes = _read_records(stream, shard, state.position, limit,
-                                                          limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
-        stream.charge_read_bytes(shard, nbytes)
-        out = {"Records": records, "MillisBehindLatest": behind}
-        if not shard.is_open and not shard.has_records_from(position):
-            out["ChildShards"] = _child_shards(shard)
+        page = self._backend.get_records(ShardIterator, Limit)
+        out = {"Records": page.records, "MillisBehindLatest": page.millis_behind}
+        if page.next_iterator is None:
+            out["ChildShards"] = _child_shards(page.child_shards)
         else:
-            out["NextShardIterator"] = iterators.encode(iterators.IteratorState(
-                stream.name, state.stream_incarnation, shard.index, position, now_ms))
+            out["NextShardIterator"] = page.next_iterator
         return out
 
-    # --- retention, size, mode -------------------------------------------------------------
+    # --- retention, size, mode, monitoring ------------------------------------------------------
     def increase_stream_retention_period(self, RetentionPeriodHours, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        hours = self._check_retention(RetentionPeriodHours)
-        if hours < stream.retention_hours:
-            raise InvalidArgumentException(
-                f"Requested retention period ({hours} hours) for stream {stream.name} can not be shorter than existing "
-                f"retention period ({stream.retention_hours} hours). Use DecreaseRetentionPeriod API.")
-        stream.retention_hours = hours
+        self._stream(StreamName, StreamARN).increase_retention(RetentionPeriodHours)
         return {}
 
     def decrease_stream_retention_period(self, RetentionPeriodHours, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        hours = self._check_retention(RetentionPeriodHours)
-        if hours > stream.retention_hours:
-            raise InvalidArgumentException(
-                f"Requested retention period ({hours} hours) for stream {stream.name} can not be longer than existing "
-                f"retention period ({stream.retention_hours} hours). Use IncreaseRetentionPeriod API.")
-        stream.retention_hours = hours
-        stream.apply_retention()
+        self._stream(StreamName, StreamARN).decrease_retention(RetentionPeriodHours)
         return {}
 
-    def _check_retention(self, hours) -> int:
-        check_int("RetentionPeriodHours", hours)
-        if hours < limits.KINESIS_RETENTION_MIN_H:
-            raise InvalidArgumentException(
-                f"Minimum allowed retention period is {limits.KINESIS_RETENTION_MIN_H} hours. Requested retention "
-                f"period ({hours} hours) is too short.")
-        if hours > limits.KINESIS_RETENTION_MAX_H:
-            raise InvalidArgumentException(
-                f"Maximum allowed retention period is {limits.KINESIS_RETENTION_MAX_H} hours. Requested retention "
-                f"period ({hours} hours) is too long.")
-        return hours
-
     def update_max_record_size(self, MaxRecordSizeInKiB, StreamARN=None, StreamId=None):
-        stream = self._stream(None, StreamARN)
-        stream.max_record_size_kib = self._check_range("maxRecordSizeInKiB", MaxRecordSizeInKiB,
-                                                       limits.KINESIS_RECORD_SIZE_MIN_KIB, limits.KINESIS_RECORD_SIZE_MAX_KIB)
+        self._stream(None, StreamARN).set_max_record_size(MaxRecordSizeInKiB)
         return {}
 
     def update_stream_mode(self, StreamARN, StreamModeDetails, WarmThroughputMiBps=None, StreamId=None):
-        stream = self._stream(None, StreamARN)
-        check_dict("StreamModeDetails", StreamModeDetails)
-        mode = StreamModeDetails.get("StreamMode")
-        if mode not in ("PROVISIONED", "ON_DEMAND"):
-            raise ValidationException(constraint_message("streamModeDetails.streamMode", mode,
-                                                         "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"))
-        stream.set_mode(mode)
+        self._stream(None, StreamARN).set_mode(StreamModeDetails["StreamMode"], WarmThroughputMiBps)
         return {}
+
+    def update_stream_warm_throughput(self, WarmThroughputMiBps, StreamARN=None, StreamName=None, StreamId=None):
+        stream = self._stream(StreamName, StreamARN)
+        stream.set_warm_throughput(WarmThroughputMiBps)
+        return {"StreamARN": stream.arn, "StreamName": stream.name, "WarmThroughput": self._warm_throughput(stream)}
 
     def describe_limits(self):
         return {"ShardLimit": limits.KINESIS_SHARD_COUNT_MAX, "OpenShardCount": self._backend.open_shard_count(),
-                "OnDemandStreamCount": self._backend.on_demand_stream_count(), "OnDemandStreamCountLimit": 50}
+                "OnDemandStreamCount": self._backend.on_demand_stream_count(),
+                "OnDemandStreamCountLimit": limits.KINESIS_ON_DEMAND_STREAMS_MAX}
+
+    def describe_account_settings(self):
+        return _commitment_shape(self._backend.account.commitment())
+
+    def update_account_settings(self, MinimumThroughputBillingCommitment):
+        enabled = MinimumThroughputBillingCommitment["Status"] == "ENABLED"
+        return _commitment_shape(self._backend.account.set_commitment(enabled))
 
     def enable_enhanced_monitoring(self, ShardLevelMetrics, StreamName=None, StreamARN=None, StreamId=None):
         return self._set_metrics(StreamName, StreamARN, ShardLevelMetrics, enable=True)
@@ -500,195 +241,99 @@ class KinesisClient(BaseClient):
 
     def _set_metrics(self, name, arn, metrics, enable):
         stream = self._stream(name, arn)
-        check_list("ShardLevelMetrics", metrics)
-        current = list(stream.shard_level_metrics)
-        all_metrics = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
-                       "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
-                       "IteratorAgeMilliseconds"]
-        wanted = all_metrics if "ALL" in metrics else list(metrics)
-        desired = sorted(set(current) | set(wanted)) if enable else sorted(set(current) - set(wanted))
-        stream.shard_level_metrics = desired
+        current, desired = stream.set_metrics(metrics, enable)
         return {"StreamName": stream.name, "CurrentShardLevelMetrics": current,
                 "DesiredShardLevelMetrics": desired, "StreamARN": stream.arn}
 
     # --- resharding --------------------------------------------------------------------------
     def update_shard_count(self, TargetShardCount, ScalingType, StreamName=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
-        if ScalingType != "UNIFORM_SCALING":
-            raise ValidationException(constraint_message("scalingType", ScalingType,
-                                                         "Member must satisfy enum value set: [UNIFORM_SCALING]"))
-        self._check_range("targetShardCount", TargetShardCount, 1, None)
         current = stream.update_shard_count(TargetShardCount)
         return {"StreamName": stream.name, "CurrentShardCount": current, "TargetShardCount": TargetShardCount,
                 "StreamARN": stream.arn}
 
     def split_shard(self, ShardToSplit, NewStartingHashKey, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        check_str("ShardToSplit", ShardToSplit)
-        self._check_hash_key(NewStartingHashKey, "newStartingHashKey")
-        stream.split_shard(ShardToSplit, int(NewStartingHashKey))
+        self._stream(StreamName, StreamARN).split_shard(ShardToSplit, NewStartingHashKey)
         return {}
 
     def merge_shards(self, ShardToMerge, AdjacentShardToMerge, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        check_str("ShardToMerge", ShardToMerge)
-        check_str("AdjacentShardToMerge", AdjacentShardToMerge)
-        stream.merge_shards(ShardToMerge, AdjacentShardToMerge)
+        self._stream(StreamName, StreamARN).merge_shards(ShardToMerge, AdjacentShardToMerge)
         return {}
 
     # --- tags --------------------------------------------------------------------------------
-    @staticmethod
-    def _check_tags(tags) -> None:
-        check_dict("Tags", tags)
-        if not tags:   # the model's min of 1 for a map is checked by the service, not by botocore
-            raise ValidationException(constraint_message("tags", "{}", "Member must have length greater than or equal to 1"))
-        for key, value in tags.items():
-            check_str("Tags key", key)
-            check_str(f"Tags.{key}", value)
-            if not 1 <= len(key) <= limits.KINESIS_TAG_KEY_MAX:
-                raise ValidationException(constraint_message("tags.key", key, "Member must have length less than or equal to 128"))
-            if len(value) > limits.KINESIS_TAG_VALUE_MAX:
-                raise ValidationException(constraint_message("tags.value", value, "Member must have length less than or equal to 256"))
-
-    def _add_tags(self, stream, tags):
-        self._check_tags(tags)
-        if len(tags) > limits.KINESIS_TAGS_PER_CALL:
-            raise InvalidArgumentException(f"Failed to add tags to stream {stream.name} under account "
-                                           f"{self._backend.account_id} because a given request can add at most 10 tags.")
-        merged = {**stream.tags, **tags}
-        if len(merged) > limits.KINESIS_TAGS_PER_STREAM:
-            raise kinesis_errors.LimitExceededException(
-                f"Failed to add tags to stream {stream.name} under account {self._backend.account_id} because the total "
-                f"number of tags would exceed the limit of {limits.KINESIS_TAGS_PER_STREAM}.")
-        stream.tags = merged
-
     def add_tags_to_stream(self, Tags, StreamName=None, StreamARN=None, StreamId=None):
-        self._add_tags(self._stream(StreamName, StreamARN), Tags)
+        self._stream(StreamName, StreamARN).add_tags(Tags)
         return {}
 
     def remove_tags_from_stream(self, TagKeys, StreamName=None, StreamARN=None, StreamId=None):
-        self._remove_tags(self._stream(StreamName, StreamARN), TagKeys)
+        self._stream(StreamName, StreamARN).remove_tags(TagKeys)
         return {}
-
-    @staticmethod
-    def _remove_tags(stream, keys) -> None:
-        check_list("TagKeys", keys)
-        for key in keys:
-            stream.tags.pop(check_str("TagKeys", key), None)
 
     def list_tags_for_stream(self, StreamName=None, ExclusiveStartTagKey=None, Limit=None, StreamARN=None, StreamId=None):
         stream = self._stream(StreamName, StreamARN)
-        limit = 50 if Limit is None else self._check_range("limit", Limit, 1, 50)
-        keys = sorted(stream.tags)
-        if ExclusiveStartTagKey is not None:
-            keys = [k for k in keys if k > ExclusiveStartTagKey]
-        return {"Tags": [{"Key": k, "Value": stream.tags[k]} for k in keys[:limit]], "HasMoreTags": len(keys) > limit}
+        page, more = stream.tag_page(ExclusiveStartTagKey, limits.KINESIS_LIST_TAGS_DEFAULT if Limit is None else Limit)
+        return {"Tags": [{"Key": k, "Value": v} for k, v in page], "HasMoreTags": more}
 
     def tag_resource(self, Tags, ResourceARN, StreamId=None):
-        self._add_tags(self._stream(None, ResourceARN), Tags)
+        self._backend.resource(ResourceARN).add_tags(Tags)
         return {}
 
     def untag_resource(self, TagKeys, ResourceARN, StreamId=None):
-        self._remove_tags(self._stream(None, ResourceARN), TagKeys)
+        self._backend.resource(ResourceARN).remove_tags(TagKeys)
         return {}
 
     def list_tags_for_resource(self, ResourceARN, StreamId=None):
-        stream = self._stream(None, ResourceARN)
-        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(stream.tags.items())]}
+        return {"Tags": _tag_list(self._backend.resource(ResourceARN).tags)}
+
+    # --- resource policies ---------------------------------------------------------------------
+    def put_resource_policy(self, ResourceARN, Policy, StreamId=None):
+        self._backend.put_policy(ResourceARN, Policy)
+        return {}
+
+    def get_resource_policy(self, ResourceARN, StreamId=None):
+        return {"Policy": self._backend.get_policy(ResourceARN)}
+
+    def delete_resource_policy(self, ResourceARN, StreamId=None):
+        self._backend.delete_policy(ResourceARN)
+        return {}
 
     # --- encryption --------------------------------------------------------------------------
     def start_stream_encryption(self, EncryptionType, KeyId, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        if EncryptionType != "KMS":
-            raise ValidationException(constraint_message("encryptionType", EncryptionType,
-                                                          "Member must satisfy enum value set: [KMS, NONE]"))
-        check_str("KeyId", KeyId)
-        if not 1 <= len(KeyId) <= 2048:
-            raise ValidationException(constraint_message("keyId", KeyId, "Member must have length less than or equal to 2048"))
-        stream.set_encryption("KMS", KeyId)
+        self._stream(StreamName, StreamARN).start_encryption(EncryptionType, KeyId)
         return {}
 
     def stop_stream_encryption(self, EncryptionType, KeyId, StreamName=None, StreamARN=None, StreamId=None):
-        stream = self._stream(StreamName, StreamARN)
-        if EncryptionType != "KMS":
-            raise ValidationException(constraint_message("encryptionType", EncryptionType,
-                                                          "Member must satisfy enum value set: [KMS, NONE]"))
-        stream.set_encryption("NONE", None)
+        self._stream(StreamName, StreamARN).stop_encryption(EncryptionType, KeyId)
         return {}
 
     # --- enhanced fan-out ----------------------------------------------------------------------
-    @staticmethod
-    def _consumer_shape(consumer, stream=None) -> dict:
-        out = {"ConsumerName": consumer.name, "ConsumerARN": consumer.arn, "ConsumerStatus": consumer.status,
-               "ConsumerCreationTimestamp": _dt(consumer.created)}
-        if stream is not None:
-            out["StreamARN"] = stream.arn
-        return out
-
     def register_stream_consumer(self, StreamARN, ConsumerName, Tags=None, StreamId=None):
-        stream = self._stream(None, StreamARN)
-        check_str("ConsumerName", ConsumerName)
-        if not 1 <= len(ConsumerName) <= limits.KINESIS_CONSUMER_NAME_MAX or not _CONSUMER_NAME.fullmatch(ConsumerName):
-            raise ValidationException(constraint_message("consumerName", ConsumerName,
-                                                         "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"))
-        consumer = stream.register_consumer(ConsumerName)
-        return {"Consumer": self._consumer_shape(consumer)}
-
-    def _consumer(self, StreamARN, ConsumerName, ConsumerARN):
-        if ConsumerARN is not None:
-            return self._backend.consumer_by_arn(check_str("ConsumerARN", ConsumerARN))
-        if StreamARN is None or ConsumerName is None:
-            raise InvalidArgumentException("Either ConsumerARN or both StreamARN and ConsumerName must be provided.")
-        stream = self._stream(None, StreamARN)
-        consumer = stream.consumers.get(ConsumerName)
-        if consumer is None:
-            raise ResourceNotFoundException(f"Consumer {ConsumerName} under stream {stream.name} not found for account "
-                                            f"{self._backend.account_id}.")
-        return stream, consumer
+        consumer = self._stream(None, StreamARN).register_consumer(ConsumerName, Tags)
+        return {"Consumer": _consumer_shape(consumer)}
 
     def describe_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None, StreamId=None):
-        stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
-        return {"ConsumerDescription": self._consumer_shape(consumer, stream)}
+        stream, consumer = self._backend.consumer(StreamARN, ConsumerName, ConsumerARN)
+        return {"ConsumerDescription": _consumer_shape(consumer, stream)}
 
     def list_stream_consumers(self, StreamARN, NextToken=None, MaxResults=None, StreamCreationTimestamp=None,
                               StreamId=None):
-        stream = self._stream(None, StreamARN)
-        limit = 100 if MaxResults is None else self._check_range("maxResults", MaxResults, 1, 10000)
-        consumers = sorted(stream.consumers.values(), key=lambda c: c.name)
-        if NextToken is not None:
-            incarnation, after = _read_next_token("consumers", NextToken, 2, self._engine.clock.now_ms(),
-                                                  limits.KINESIS_NEXT_TOKEN_TTL_S)
-            if int(incarnation) != stream.incarnation:
-                raise InvalidArgumentException(f"NextToken {NextToken[:64]} was not issued for stream {stream.name}.")
-            consumers = [c for c in consumers if c.name > after]
-        page = consumers[:limit]
-        out = {"Consumers": [self._consumer_shape(c) for c in page]}
-        if len(consumers) > limit:
-            out["NextToken"] = _next_token("consumers", self._engine.clock.now_ms(), stream.incarnation,
-                                           page[-1].name)
+        page, token = listing.consumers_page(self._stream(None, StreamARN), MaxResults, NextToken)
+        out = {"Consumers": [_consumer_shape(c) for c in page]}
+        if token is not None:
+            out["NextToken"] = token
         return out
 
     def deregister_stream_consumer(self, StreamARN=None, ConsumerName=None, ConsumerARN=None, StreamId=None):
-        stream, consumer = self._consumer(StreamARN, ConsumerName, ConsumerARN)
+        stream, consumer = self._backend.consumer(StreamARN, ConsumerName, ConsumerARN)
         stream.deregister_consumer(consumer.name)
         return {}
 
     def subscribe_to_shard(self, ConsumerARN, ShardId, StartingPosition, StreamId=None):
-        stream, consumer = self._consumer(None, None, ConsumerARN)
-        check_str("ShardId", ShardId)
-        check_dict("StartingPosition", StartingPosition)
-        shard = stream.shard(ShardId)
-        now = stream.clock.now()
-        with self._subscriptions_lock:
-            started = consumer.subscriptions.get(shard.shard_id)
-            if started is not None and now - started < 5:
-                raise ResourceInUseException(
-                    f"Another active subscription exists for consumer {consumer.arn} and shard {shard.shard_id}.")
-            consumer.subscriptions[shard.shard_id] = now
-        position = self._resolve_position(stream, shard, StartingPosition.get("Type"),
-                                          StartingPosition.get("SequenceNumber"), StartingPosition.get("Timestamp"),
-                                          "startingPosition.type")
-        return {"EventStream": ShardEventStream(stream, shard, position, now + limits.KINESIS_SUBSCRIPTION_TTL_S)}
+        stream, consumer = self._backend.consumer_by_arn(ConsumerARN)
+        shard, position, expires = stream.subscribe(consumer, ShardId, StartingPosition["Type"],
+                                                    StartingPosition.get("SequenceNumber"),
+                                                    _epoch(StartingPosition.get("Timestamp")))
+        return {"EventStream": ShardEventStream(stream, shard, position, expires)}
 
 
 class ShardEventStream:
@@ -718,48 +363,38 @@ class ShardEventStream:
             self._stream.wait_for_data(deadline)
         return self.take()
 
+    def _ended(self) -> bool:
+        stream = self._stream
+        return self._done or stream.clock.now() >= self._expires or stream.status == "DELETING"
+
     def wait_until(self) -> float | None:
         """The clock time the next event waits for records until; None when it is due now.
         (The server awaits this without a thread, then calls take().)"""
-        stream, shard = self._stream, self._shard
-        if self._done or stream.clock.now() >= self._expires or stream.status == "DELETING":
+        if self._ended() or self._shard.has_records_from(self._position) or not self._shard.is_open:
             return None
-        if not shard.has_records_from(self._position) and shard.is_open:
-            return min(self._expires, stream.clock.now() + 5)
-        return None
+        return min(self._expires, self._stream.clock.now() + limits.KINESIS_SUBSCRIPTION_EVENT_WAIT_S)
 
     def take(self) -> dict:
         """The next event from what is there now, without waiting; StopIteration once ended."""
-        stream, shard = self._stream, self._shard
-        if self._done or stream.clock.now() >= self._expires or stream.status == "DELETING":
+        if self._ended():
             self._done = True
             raise StopIteration
-        now_ms = stream.clock.now_ms()
-        records, self._position, behind, _ = _read_records(stream, shard, self._position,
-                                                           limits.KINESIS_GET_RECORDS_MAX,
-                                                           limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
+        stream, shard = self._stream, self._shard
+        got = stream.read_records(shard, self._position, limits.KINESIS_GET_RECORDS_MAX,
+                                  limits.KINESIS_GET_RECORDS_BYTES_MAX, stream.clock.now_ms())
+        self._position = got.position
         # Resuming AFTER_SEQUENCE_NUMBER this number continues exactly where this event ends
         # (position 0 means "from the shard's start").
         continuation = max(self._position, shard.starting_seq) - 1
-        event = {"Records": records, "ContinuationSequenceNumber": format_sequence_number(continuation),
-                 "MillisBehindLatest": behind}
+        event = {"Records": got.records, "ContinuationSequenceNumber": format_sequence_number(continuation),
+                 "MillisBehindLatest": got.millis_behind}
         if not shard.is_open and not shard.has_records_from(self._position):
-            event["ChildShards"] = _child_shards(shard)
+            event["ChildShards"] = _child_shards(shard.children)
             self._done = True
         return {"SubscribeToShardEvent": event}
 
     def close(self) -> None:
         self._done = True
-
-
-def _missing_partition_key(field: str) -> ValidationException:
-    # Current AWS models make PartitionKey optional on the client (streams with the AUTO record
-    # distribution strategy ignore it); our streams use USER_PARTITION_KEY, where the service requires it.
-    return ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy constraint: "
-                               "Member must not be null")
-
-
-_RECORD_MEMBERS = ("Data", "ExplicitHashKey", "PartitionKey")
 
 
 def _split_records(records) -> tuple[pa.Array, pa.Array | list, list | None]:
@@ -802,15 +437,4 @@ def _judge_entries(records) -> None:
     _put_records_validator().judge({"Records": records})
     for i, r in enumerate(records):
         if "PartitionKey" not in r:
-            raise _missing_partition_key(f"records.{i + 1}.member.partitionKey")
-
-
-def _read_records(stream: Stream, shard, position: int, limit: int, max_bytes: int, now_ms: int):
-    """Up to `limit` records / `max_bytes` from `position` as boto3 Record dicts (built in the
-    core in one call). Returns (records, next position, MillisBehindLatest, bytes read)."""
-    change_seqs, change_flags = stream.encryption_changes()   # a record keeps the encryption it was written with
-    got = shard.log.read_records(position, limit, max_bytes, change_seqs, change_flags)
-    behind = 0
-    if got.records and got.more:
-        behind = max(0, now_ms - got.last_ts_ms)
-    return got.records, got.position, behind, got.nbytes
+            raise missing_partition_key(f"records.{i + 1}.member.partitionKey")

@@ -19,10 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import _core, limits
+from . import iterators
 from ..arn import kinesis_consumer_arn, kinesis_stream_arn, parse_shard_id, shard_id as format_shard_id
 from .errors import (InvalidArgumentException, LimitExceededException, ProvisionedThroughputExceededException,
                      ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
                      stream_not_found)
+from .account import AccountSettings
+from .policy import check_policy
 
 RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
@@ -144,7 +147,56 @@ class Consumer:
     arn: str
     created: float
     status: str = "ACTIVE"
+    policy: str | None = None
+    tags: dict = field(default_factory=dict)
     subscriptions: dict = field(default_factory=dict)   # shard id -> subscription start time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_tags(self, tags) -> None:
+        with self._lock:
+            self.tags = _tags_added(self.tags, tags, f"consumer {self.name}")
+
+    def remove_tags(self, keys) -> None:
+        with self._lock:
+            self.tags = _tags_removed(self.tags, keys)
+
+    def subscribe(self, shard: "Shard", now: float) -> None:
+        """One subscription per consumer and shard at a time: a second one within the retry
+        interval of the first is ResourceInUseException, as AWS answers."""
+        with self._lock:
+            started = self.subscriptions.get(shard.shard_id)
+            if started is not None and now - started < limits.KINESIS_SUBSCRIPTION_RETRY_S:
+                raise ResourceInUseException(
+                    f"Another active subscription exists for consumer {self.arn} and shard {shard.shard_id}.")
+            self.subscriptions[shard.shard_id] = now
+
+
+@dataclass(frozen=True)
+class RecordsRead:
+    """One read of a shard: boto3-shaped Record dicts (built by the core in one call), the
+    next position, how far behind the newest record it ends (ms) and the bytes read."""
+
+    records: list
+    position: int
+    millis_behind: int
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class RecordsPage:
+    """A GetRecords answer: the records, then either the next iterator or, once a closed
+    shard is read to its end, its child shards."""
+
+    records: list
+    millis_behind: int
+    next_iterator: str | None
+    child_shards: list
+
+
+METRICS = ("IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
+           "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds")
+ITERATOR_TYPES = ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+MODES = ("PROVISIONED", "ON_DEMAND")
 
 
 class _Layout:
@@ -205,6 +257,9 @@ def format_sequence_number(seq: int) -> str:
 
 
 _SEQUENCE_NUMBER = re.compile(limits.KINESIS_SEQUENCE_NUMBER_PATTERN, re.ASCII)
+_STREAM_NAME = re.compile(limits.KINESIS_STREAM_NAME_PATTERN, re.ASCII)
+_CONSUMER_NAME = _STREAM_NAME   # the same pattern in the model
+_HASH_KEY = re.compile(limits.KINESIS_HASH_KEY_PATTERN, re.ASCII)
 
 
 def parse_sequence_number(value: str) -> int | None:
@@ -234,6 +289,9 @@ class Stream:
         self._encryption_arrays: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.tags: dict[str, str] = dict(tags or {})
         self.shard_level_metrics: list[str] = []
+        self.policy: str | None = None
+        self.warm_throughput_mibps: int | None = None
+        self._mode_switches: list[float] = []   # engine times of the mode changes of the last day
         self.consumers: dict[str, Consumer] = {}
         self.memory_cap_bytes: int | None = backend.memory_cap_bytes
         # threads a large native batch is hashed and appended on (each shard keeps one writer)
@@ -282,11 +340,114 @@ class Stream:
                 page.append(shard)
         return page, False
 
-    def set_mode(self, mode: str) -> None:
+    # --- settings: mode, warm throughput, retention, record size, metrics --------------
+    def set_mode(self, mode: str, warm_throughput_mibps: int | None = None) -> None:
+        """Switch capacity mode: at most twice per 24 hours (LimitExceededException), an
+        on-demand stream within the account's on-demand stream limit; warm throughput only
+        for on-demand streams of an account with a billing commitment."""
+        _check_mode(mode)
         with self._admin_lock:
+            self._check_warm_throughput(mode, warm_throughput_mibps)
             if mode != self.mode:
+                now = self.clock.now()
+                self._mode_switches = [t for t in self._mode_switches if now - t < limits.KINESIS_MODE_SWITCH_WINDOW_S]
+                if len(self._mode_switches) >= limits.KINESIS_MODE_SWITCHES_PER_WINDOW:
+                    raise LimitExceededException(
+                        f"Stream {self.name} under account {self.backend.account_id} has already switched capacity "
+                        f"mode {limits.KINESIS_MODE_SWITCHES_PER_WINDOW} times in the last 24 hours.")
+                if mode == "ON_DEMAND":
+                    self.backend.check_on_demand_quota()
+                self._mode_switches.append(now)
                 self.backend.mode_changed(self.mode, mode)
                 self.mode = mode
+                if mode == "PROVISIONED":
+                    self.warm_throughput_mibps = None
+            if warm_throughput_mibps is not None:
+                self._warm_to(warm_throughput_mibps)
+
+    def set_warm_throughput(self, mibps: int) -> None:
+        """Keep at least `mibps` MiB/s of write capacity open (on-demand streams only)."""
+        with self._admin_lock:
+            self._check_warm_throughput(self.mode, mibps)
+            self._warm_to(mibps)
+
+    @property
+    def write_capacity_mibps(self) -> int:
+        return self.open_count * limits.KINESIS_SHARD_WRITE_BYTES_PER_S // limits.MiB
+
+    def _check_warm_throughput(self, mode: str, mibps) -> None:
+        if mibps is None:
+            return
+        _check_natural("WarmThroughputMiBps", mibps)
+        if mode != "ON_DEMAND":
+            raise InvalidArgumentException(f"Warm throughput is only supported for streams in ON_DEMAND mode; stream "
+                                           f"{self.name} under account {self.backend.account_id} is {mode}.")
+        if not self.backend.account.commitment().active:
+            raise InvalidArgumentException(
+                f"Warm throughput requires MinimumThroughputBillingCommitment to be enabled for account "
+                f"{self.backend.account_id}.")
+        if mibps > limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS:
+            raise LimitExceededException(f"Warm throughput of {mibps} MiBps exceeds the limit of "
+                                         f"{limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS} MiBps for an on-demand stream.")
+
+    def _warm_to(self, mibps: int) -> None:
+        # Capacity comes in whole shards of 1 MiB/s; uniform scaling at most doubles per step.
+        self.warm_throughput_mibps = mibps
+        per_shard = limits.KINESIS_SHARD_WRITE_BYTES_PER_S // limits.MiB
+        wanted = -(-mibps // per_shard)
+        if wanted > self.open_count:
+            self._check_shard_quota(wanted - self.open_count)
+        while self.open_count < wanted:
+            self._scale_uniformly(min(wanted, 2 * self.open_count))
+
+    def increase_retention(self, hours: int) -> None:
+        with self._admin_lock:
+            _check_retention(hours)
+            if hours < self.retention_hours:
+                raise InvalidArgumentException(
+                    f"Requested retention period ({hours} hours) for stream {self.name} can not be shorter than "
+                    f"existing retention period ({self.retention_hours} hours). Use DecreaseRetentionPeriod API.")
+            self.retention_hours = hours
+
+    def decrease_retention(self, hours: int) -> None:
+        with self._admin_lock:
+            _check_retention(hours)
+            if hours > self.retention_hours:
+                raise InvalidArgumentException(
+                    f"Requested retention period ({hours} hours) for stream {self.name} can not be longer than "
+                    f"existing retention period ({self.retention_hours} hours). Use IncreaseRetentionPeriod API.")
+            self.retention_hours = hours
+        self.apply_retention()
+
+    def set_max_record_size(self, kib: int) -> None:
+        _check_record_size(kib)
+        self.max_record_size_kib = kib
+
+    def set_metrics(self, metrics, enable: bool) -> tuple[list[str], list[str]]:
+        """Enable or disable shard-level metrics ("ALL" names every one); returns the metrics
+        before and after."""
+        if not isinstance(metrics, (list, tuple)) or not all(m in METRICS or m == "ALL" for m in metrics):
+            raise ValidationException(f"Shard-level metrics must be a list of: {', '.join(METRICS)}, ALL")
+        with self._admin_lock:
+            current = list(self.shard_level_metrics)
+            wanted = set(METRICS) if "ALL" in metrics else set(metrics)
+            self.shard_level_metrics = sorted(set(current) | wanted) if enable else sorted(set(current) - wanted)
+            return current, list(self.shard_level_metrics)
+
+    # --- tags ------------------------------------------------------------------------
+    def add_tags(self, tags) -> None:
+        with self._admin_lock:
+            self.tags = _tags_added(self.tags, tags, f"stream {self.name} under account {self.backend.account_id}")
+
+    def remove_tags(self, keys) -> None:
+        with self._admin_lock:
+            self.tags = _tags_removed(self.tags, keys)
+
+    def tag_page(self, after: str | None, limit: int) -> tuple[list[tuple[str, str]], bool]:
+        """Up to `limit` (key, value) pairs in key order after `after`, and whether more follow."""
+        keys = sorted(k for k in self.tags if after is None or k > after)
+        return [(k, self.tags[k]) for k in keys[:limit]], len(keys) > limit
+
 
     def shard(self, shard_ref) -> Shard:
         """A shard by index or shard id; ResourceNotFoundException if absent."""
@@ -302,17 +463,49 @@ class Stream:
         Validates every record first (nothing is stored if one is invalid), then routes the
         batch by MD5 of the partition keys (or the explicit hash keys) and appends it shard
         by shard in one call into the core."""
-        data_view = _view(data, "data")
-        keys_view = _view(partition_keys, "partition_keys")
+        return self._put(*_batch_views(data, partition_keys, explicit_hash_keys))
+
+    def put_records(self, data, partition_keys, explicit_hash_keys=None) -> PutResult:
+        """PutRecords: put_batch within the request limits (500 records, 5 MiB of data and
+        partition keys); rows refused by the throughput limits come back throttled."""
+        data_view, keys_view, explicit = _batch_views(data, partition_keys, explicit_hash_keys)
+        if keys_view.length > limits.KINESIS_PUT_RECORDS_MAX:
+            raise ValidationException(
+                f"1 validation error detected: Value '[{keys_view.length} records]' at 'records' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {limits.KINESIS_PUT_RECORDS_MAX}")
+        size = pc.sum(pc.binary_length(data_view.array)).as_py() or 0
+        size += pc.sum(pc.binary_length(keys_view.array)).as_py() or 0
+        if size > limits.KINESIS_PUT_RECORDS_BYTES_MAX:
+            raise InvalidArgumentException(
+                f"Records size exceeds {limits.KINESIS_PUT_RECORDS_BYTES_MAX // limits.MiB} MB limit")
+        return self._put(data_view, keys_view, explicit)
+
+    def put_record(self, data, partition_key, explicit_hash_key=None,
+                   sequence_number_for_ordering=None) -> tuple[Shard, int]:
+        """PutRecord: the shard the record went to and its sequence number;
+        ProvisionedThroughputExceededException if the shard's write limit refused it."""
+        if partition_key is None:
+            raise missing_partition_key("partitionKey")
+        if sequence_number_for_ordering is not None and parse_sequence_number(sequence_number_for_ordering) is None:
+            raise ValidationException(
+                f"1 validation error detected: Value '{sequence_number_for_ordering}' at 'sequenceNumberForOrdering' "
+                f"failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                f"{limits.KINESIS_SEQUENCE_NUMBER_PATTERN}")
+        # Sequence numbers grow with every put, so ordering after any earlier one always holds.
+        explicit = None if explicit_hash_key is None else [explicit_hash_key]
+        result = self._put(*_batch_views([data], [partition_key], explicit), where="")
+        shard = self.shards[int(result.shard_index[0])]
+        if result.throttled is not None and result.throttled[0]:
+            raise ProvisionedThroughputExceededException(
+                f"Rate exceeded for shard {shard.shard_id} in stream {self.name} under account "
+                f"{self.backend.account_id}.")
+        return shard, int(result.sequence_number[0])
+
+    def _put(self, data_view, keys_view, explicit, where: str | None = None) -> PutResult:
         n = keys_view.length
-        if data_view.length != n:
-            raise ValidationException(f"data has {data_view.length} items but partition_keys has {n}")
-        explicit = None if explicit_hash_keys is None else _parse_hash_keys(explicit_hash_keys)
-        if explicit is not None and len(explicit) != n:
-            raise ValidationException(f"explicit_hash_keys has {len(explicit)} items but partition_keys has {n}")
         if n == 0:
             return PutResult(np.empty(0, np.int32), np.empty(0, np.int64))
-        self._check_batch(keys_view, data_view)
+        self._check_batch(keys_view, data_view, where)
         now = self.clock.now()
         self._layout_lock.acquire_shared()
         try:
@@ -348,23 +541,24 @@ class Stream:
         self._housekeeping(now)
         return PutResult(shard_index, seqs, throttled)
 
-    def _check_batch(self, keys_view, data_view) -> None:
-        """Keys of 1-256 characters of well-formed UTF-8, key + data within the record size."""
+    def _check_batch(self, keys_view, data_view, where: str | None = None) -> None:
+        """Keys of 1-256 characters of well-formed UTF-8, key + data within the record size.
+        `where` names the record in messages ("" for PutRecord's own members)."""
         report = _core.check_batch(keys_view, data_view, limits.KINESIS_PARTITION_KEY_MIN,
                                    limits.KINESIS_PARTITION_KEY_MAX, self.max_record_bytes)
         if report.fault == _core.BATCH_OK:
             return
-        where = f"records.{report.row + 1}.member"
+        where = f"records.{report.row + 1}.member." if where is None else where
         if report.fault == _core.BATCH_KEY_TEXT:
-            raise ValidationException(f"1 validation error detected: Value at '{where}.partitionKey' failed to "
+            raise ValidationException(f"1 validation error detected: Value at '{where}partitionKey' failed to "
                                       "satisfy constraint: Member must be valid UTF-8 text")
         if report.fault == _core.BATCH_KEY_LENGTH:
             raise ValidationException(
-                f"1 validation error detected: Value at '{where}.partitionKey' failed to satisfy constraint: "
+                f"1 validation error detected: Value at '{where}partitionKey' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {limits.KINESIS_PARTITION_KEY_MAX} and greater "
                 f"than or equal to {limits.KINESIS_PARTITION_KEY_MIN}")
         raise ValidationException(   # the record size counts the partition key too
-            f"1 validation error detected: Value at '{where}.data' failed to satisfy constraint: "
+            f"1 validation error detected: Value at '{where}data' failed to satisfy constraint: "
             f"Member must have length less than or equal to {self.max_record_bytes}")
 
     def _throttle_writes(self, layout: _Layout, position: np.ndarray, sizes: np.ndarray, now: float) -> np.ndarray:
@@ -456,6 +650,70 @@ class Stream:
                 remaining -= batch.num_rows
         return pa.Table.from_batches(batches, schema=RECORD_SCHEMA)
 
+    # --- shard iterators and GetRecords ----------------------------------------------------
+    def shard_iterator(self, shard_ref, kind: str, sequence_number: str | None = None,
+                       timestamp: float | None = None) -> str:
+        """A GetShardIterator token for a shard (id or index) of this stream; a closed shard
+        is readable for the retention period only."""
+        shard = self.shard(shard_ref)
+        if not self.is_visible(shard):
+            raise shard_not_found(str(shard_ref), self.name, self.backend.account_id)
+        position = self.position(shard, kind, sequence_number, timestamp)
+        return iterators.encode(iterators.IteratorState(self.name, self.incarnation, shard.index, position,
+                                                        self.clock.now_ms()))
+
+    def position(self, shard: Shard, kind: str, sequence_number: str | None = None,
+                 timestamp: float | None = None) -> int:
+        """The sequence number an iterator (or subscription) of type `kind` starts reading at;
+        `timestamp` in epoch seconds."""
+        if kind not in ITERATOR_TYPES:
+            raise InvalidArgumentException(f"Invalid ShardIteratorType {kind}; must be one of {', '.join(ITERATOR_TYPES)}.")
+        self.apply_retention()
+        if kind == "TRIM_HORIZON":
+            return 0
+        if kind == "LATEST":
+            return shard.last_seq() + 1 if shard.is_open else shard.ending_seq + 1
+        if kind == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise InvalidArgumentException("Must specify timestampInMillis parameter for iterator of type "
+                                               "AT_TIMESTAMP. Current request has no timestamp parameter.")
+            if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+                raise ValidationException(f"timestamp must be epoch seconds, not {timestamp!r}")
+            return shard.log.seq_at_time(int(min(max(timestamp, 0), _INT64_MAX // 1000) * 1000))
+        if sequence_number is None:
+            raise InvalidArgumentException(f"Must specify startingSequenceNumber for iterator of type {kind}.")
+        seq = parse_sequence_number(sequence_number)
+        upper = shard.ending_seq if shard.ending_seq is not None else self._seq.next_value - 1
+        # AFTER_SEQUENCE_NUMBER may name the number just below the shard's first one: the
+        # ContinuationSequenceNumber of a subscription that has not read a record yet.
+        lower = shard.starting_seq - (1 if kind == "AFTER_SEQUENCE_NUMBER" else 0)
+        if seq is None or seq < lower or seq > upper:
+            raise InvalidArgumentException(
+                f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} in "
+                f"stream {self.name} under account {self.backend.account_id} is invalid because it did not come "
+                "from this stream.")
+        return seq if kind == "AT_SEQUENCE_NUMBER" else seq + 1
+
+    def read_records(self, shard: Shard, position: int, limit: int, max_bytes: int, now_ms: int) -> RecordsRead:
+        """Up to `limit` records / `max_bytes` from `position`, each with the encryption it
+        was written with."""
+        change_seqs, change_flags = self.encryption_changes()
+        got = shard.log.read_records(position, limit, max_bytes, change_seqs, change_flags)
+        behind = max(0, now_ms - got.last_ts_ms) if got.records and got.more else 0
+        return RecordsRead(got.records, got.position, behind, got.nbytes)
+
+    def get_records(self, state: "iterators.IteratorState", limit: int, now_ms: int) -> RecordsPage:
+        shard = self.shard(state.shard_index)
+        self.housekeeping(now_ms / 1000)   # records past the retention period are no longer served
+        self.check_read_limits(shard, now_ms / 1000)
+        got = self.read_records(shard, state.position, limit, limits.KINESIS_GET_RECORDS_BYTES_MAX, now_ms)
+        self.charge_read_bytes(shard, got.nbytes)
+        if not shard.is_open and not shard.has_records_from(got.position):
+            return RecordsPage(got.records, got.millis_behind, None, list(shard.children))
+        token = iterators.encode(iterators.IteratorState(self.name, self.incarnation, shard.index, got.position,
+                                                         now_ms))
+        return RecordsPage(got.records, got.millis_behind, token, [])
+
     def wait_for_data(self, deadline: float) -> None:
         """Block until a put lands in this stream or the engine clock reaches deadline."""
         with self._data_arrived:
@@ -521,7 +779,17 @@ class Stream:
         self._close(high, now)
         return self._new_shard(low.start_hash, high.end_hash, now, low, high)
 
-    def split_shard(self, shard_ref: str, new_starting_hash_key: int) -> tuple[Shard, Shard]:
+    def split_shard(self, shard_ref: str, new_starting_hash_key: int | str) -> tuple[Shard, Shard]:
+        """Split a shard at a hash key (an int, or its decimal text as the API gives it)."""
+        if isinstance(new_starting_hash_key, str):
+            key = new_starting_hash_key
+            if not _HASH_KEY.fullmatch(key):
+                raise ValidationException(f"1 validation error detected: Value '{key}' at 'newStartingHashKey' failed "
+                                          "to satisfy constraint: Member must satisfy regular expression pattern: "
+                                          f"{limits.KINESIS_HASH_KEY_PATTERN}")
+            new_starting_hash_key = int(key)
+        elif isinstance(new_starting_hash_key, bool) or _integer(new_starting_hash_key) is None:
+            raise ValidationException(f"new_starting_hash_key must be an integer, not {new_starting_hash_key!r}")
         with self._admin_lock:
             parent = self.shard(shard_ref)
             if not parent.is_open:
@@ -567,6 +835,7 @@ class Stream:
         points and the boundaries that stay are those nearest the even boundaries, so the new
         shards are as even as that lineage allows. Every shard keeps at most two parents
         whose ranges cover it exactly, so consumers that follow the lineage keep per-key order."""
+        _check_positive("TargetShardCount", target)
         with self._admin_lock:
             if self.mode == "ON_DEMAND":
                 raise ValidationException(f"Request is invalid. Stream {self.name} under account "
@@ -577,26 +846,31 @@ class Stream:
                     f"UpdateShardCount cannot scale up over double your current open shard count ({current}) "
                     f"or scale down below half your current open shard count. Target: {target}")
             self._check_shard_quota(target - current)
-
-            def change(now):
-                opened = sorted(self.open_shards(), key=lambda s: s.start_hash)
-                goals = [lo for lo, _ in even_ranges(target)[1:]]
-                if target > current:
-                    pieces, kept = self._split_all(opened, goals, now)
-                else:
-                    pieces = opened
-                    bounds = [s.start_hash for s in opened[1:]]
-                    kept = {bounds[j] for j in _nearest_in_order(bounds, goals)}
-                merged = pieces[0]
-                for piece in pieces[1:]:   # merge across every old boundary that does not stay
-                    if piece.start_hash in kept:
-                        merged = piece
-                    else:
-                        merged = self._merge(merged, piece, now)
-
-            if target != current:
-                self._reshard(change)
+            self._scale_uniformly(target)
             return current
+
+    def _scale_uniformly(self, target: int) -> None:
+        # With the admin lock held; target is within [n/2, 2n] of the n open shards.
+        current = self.open_count
+
+        def change(now):
+            opened = sorted(self.open_shards(), key=lambda s: s.start_hash)
+            goals = [lo for lo, _ in even_ranges(target)[1:]]
+            if target > current:
+                pieces, kept = self._split_all(opened, goals, now)
+            else:
+                pieces = opened
+                bounds = [s.start_hash for s in opened[1:]]
+                kept = {bounds[j] for j in _nearest_in_order(bounds, goals)}
+            merged = pieces[0]
+            for piece in pieces[1:]:   # merge across every old boundary that does not stay
+                if piece.start_hash in kept:
+                    merged = piece
+                else:
+                    merged = self._merge(merged, piece, now)
+
+        if target != current:
+            self._reshard(change)
 
     def _split_all(self, opened: list[Shard], goals: list[int], now: float) -> tuple[list[Shard], set]:
         """Split every open shard once. Returns the halves in hash order and the boundaries
@@ -628,8 +902,19 @@ class Stream:
                 f"Limit: {limits.KINESIS_SHARD_COUNT_MAX}.")
 
     # --- server-side encryption ------------------------------------------------------------
-    def set_encryption(self, encryption_type: str, key_id: str | None) -> None:
-        """KMS or NONE from the next record on; records already stored keep theirs."""
+    def start_encryption(self, encryption_type: str, key_id: str) -> None:
+        """KMS encryption with `key_id` from the next record on."""
+        _check_kms(encryption_type)
+        if not isinstance(key_id, str) or not key_id:
+            raise ValidationException("KeyId must be a non-empty string")
+        self._set_encryption("KMS", key_id)
+
+    def stop_encryption(self, encryption_type: str, key_id: str | None = None) -> None:
+        """No encryption from the next record on; records already stored keep theirs."""
+        _check_kms(encryption_type)
+        self._set_encryption("NONE", None)
+
+    def _set_encryption(self, encryption_type: str, key_id: str | None) -> None:
         self._layout_lock.acquire_exclusive()   # no put in flight: the boundary is exact
         try:
             self.encryption_type, self.key_id = encryption_type, key_id
@@ -645,7 +930,12 @@ class Stream:
         return self._encryption_arrays
 
     # --- consumers (enhanced fan-out) --------------------------------------------------
-    def register_consumer(self, name: str) -> Consumer:
+    def register_consumer(self, name: str, tags: dict | None = None) -> Consumer:
+        if not isinstance(name, str) or not _CONSUMER_NAME.fullmatch(name) or len(name) > limits.KINESIS_CONSUMER_NAME_MAX:
+            raise ValidationException(f"1 validation error detected: Value '{name}' at 'consumerName' failed to "
+                                      "satisfy constraint: Member must satisfy regular expression pattern: "
+                                      f"{limits.KINESIS_STREAM_NAME_PATTERN}")
+        tags = _initial_tags(tags, f"consumer {name}")
         with self._admin_lock:
             if name in self.consumers:
                 raise ResourceInUseException(f"Consumer {name} under stream {self.name} already exists for account "
@@ -654,9 +944,18 @@ class Stream:
                 raise LimitExceededException(f"Consumer limit of {limits.KINESIS_CONSUMERS_PER_STREAM} reached for "
                                              f"stream {self.name}")
             created = self.clock.now()
-            consumer = Consumer(name, kinesis_consumer_arn(self.arn, name, int(created)), created)
+            consumer = Consumer(name, kinesis_consumer_arn(self.arn, name, int(created)), created, tags=tags)
             self.consumers[name] = consumer
             return consumer
+
+    def subscribe(self, consumer: Consumer, shard_ref, kind: str, sequence_number: str | None = None,
+                  timestamp: float | None = None) -> tuple[Shard, int, float]:
+        """Start a SubscribeToShard subscription: (shard, first position, expiry time)."""
+        shard = self.shard(shard_ref)
+        position = self.position(shard, kind, sequence_number, timestamp)
+        now = self.clock.now()
+        consumer.subscribe(shard, now)
+        return shard, position, now + limits.KINESIS_SUBSCRIPTION_TTL_S
 
     def deregister_consumer(self, name: str) -> None:
         with self._admin_lock:
@@ -690,6 +989,19 @@ def _view(values, name: str):
         raise ValidationException(f"{name}: {exc}") from None
 
 
+def _batch_views(data, partition_keys, explicit_hash_keys):
+    """(data view, keys view, parsed explicit hash keys or None), of one length."""
+    data_view = _view(data, "data")
+    keys_view = _view(partition_keys, "partition_keys")
+    n = keys_view.length
+    if data_view.length != n:
+        raise ValidationException(f"data has {data_view.length} items but partition_keys has {n}")
+    explicit = None if explicit_hash_keys is None else _parse_hash_keys(explicit_hash_keys)
+    if explicit is not None and len(explicit) != n:
+        raise ValidationException(f"explicit_hash_keys has {len(explicit)} items but partition_keys has {n}")
+    return data_view, keys_view, explicit
+
+
 def _parse_hash_keys(values):
     """Explicit hash keys: a decimal of at most 39 digits (the model's pattern), else
     ValidationException; within 0..2^128-1, else InvalidArgumentException, as AWS answers."""
@@ -713,6 +1025,99 @@ def _integer(value) -> int | None:
         return operator.index(value)
     except TypeError:
         return None
+
+
+def _check_mode(mode) -> None:
+    if mode not in MODES:
+        raise ValidationException(f"1 validation error detected: Value '{mode}' at 'streamModeDetails.streamMode' "
+                                  f"failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(MODES)}]")
+
+
+def _check_kms(encryption_type) -> None:
+    # The model's enum admits NONE; the start and stop calls name the KMS encryption they act on.
+    if encryption_type != "KMS":
+        raise ValidationException(f"1 validation error detected: Value '{encryption_type}' at 'encryptionType' failed "
+                                  "to satisfy constraint: Member must satisfy enum value set: [KMS]")
+
+
+def _check_natural(name: str, value) -> None:
+    if isinstance(value, bool) or _integer(value) is None or value < 0:
+        raise ValidationException(f"{name} must be a non-negative integer, not {value!r}")
+
+
+def _check_positive(name: str, value) -> None:
+    if isinstance(value, bool) or _integer(value) is None or value < 1:
+        raise ValidationException(f"{name} must be a positive integer, not {value!r}")
+
+
+def _check_retention(hours) -> None:
+    if isinstance(hours, bool) or _integer(hours) is None:
+        raise ValidationException(f"RetentionPeriodHours must be an integer, not {hours!r}")
+    if hours < limits.KINESIS_RETENTION_MIN_H:
+        raise InvalidArgumentException(
+            f"Minimum allowed retention period is {limits.KINESIS_RETENTION_MIN_H} hours. Requested retention "
+            f"period ({hours} hours) is too short.")
+    if hours > limits.KINESIS_RETENTION_MAX_H:
+        raise InvalidArgumentException(
+            f"Maximum allowed retention period is {limits.KINESIS_RETENTION_MAX_H} hours. Requested retention "
+            f"period ({hours} hours) is too long.")
+
+
+def _check_record_size(kib) -> None:
+    if isinstance(kib, bool) or _integer(kib) is None or not (
+            limits.KINESIS_RECORD_SIZE_MIN_KIB <= kib <= limits.KINESIS_RECORD_SIZE_MAX_KIB):
+        raise ValidationException(f"1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to "
+                                  f"satisfy constraint: Member must have value between "
+                                  f"{limits.KINESIS_RECORD_SIZE_MIN_KIB} and {limits.KINESIS_RECORD_SIZE_MAX_KIB}")
+
+
+def _tags_added(current: dict, tags, owner: str) -> dict:
+    """`current` with `tags` added: at most 10 per call and 50 in all, as AWS counts them."""
+    _check_tags(tags)
+    if len(tags) > limits.KINESIS_TAGS_PER_CALL:
+        raise InvalidArgumentException(f"Failed to add tags to {owner} because a given request can add at most "
+                                       f"{limits.KINESIS_TAGS_PER_CALL} tags.")
+    merged = {**current, **tags}
+    if len(merged) > limits.KINESIS_TAGS_PER_STREAM:
+        raise LimitExceededException(f"Failed to add tags to {owner} because the total number of tags would exceed "
+                                     f"the limit of {limits.KINESIS_TAGS_PER_STREAM}.")
+    return merged
+
+
+def _initial_tags(tags, owner: str) -> dict:
+    """The tags a stream or consumer is created with (none: {}); up to 50."""
+    if tags is None:
+        return {}
+    _check_tags(tags)
+    if len(tags) > limits.KINESIS_TAGS_PER_STREAM:
+        raise LimitExceededException(f"Failed to create {owner} because the total number of tags would exceed the "
+                                     f"limit of {limits.KINESIS_TAGS_PER_STREAM}.")
+    return dict(tags)
+
+
+def _tags_removed(current: dict, keys) -> dict:
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise ValidationException("Tag keys must be a list of strings")
+    gone = set(keys)
+    return {k: v for k, v in current.items() if k not in gone}
+
+
+def missing_partition_key(field: str) -> ValidationException:
+    """Newer botocore models make PartitionKey optional (streams with the AUTO record
+    distribution strategy ignore it); our streams use USER_PARTITION_KEY, where the service
+    requires it."""
+    return ValidationException(f"1 validation error detected: Value null at '{field}' failed to satisfy constraint: "
+                               "Member must not be null")
+
+
+def _check_tags(tags) -> None:
+    """A tag map as the service takes it: at least one tag (botocore does not check a map's
+    minimum), string keys and values."""
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ValidationException("Tags must be a map of strings to strings")
+    if not tags:
+        raise ValidationException("1 validation error detected: Value '{}' at 'tags' failed to satisfy constraint: "
+                                  "Member must have length greater than or equal to 1")
 
 
 def _read_bound(name: str, value, lowest: int) -> int:
@@ -753,14 +1158,36 @@ class KinesisBackend:
         self._names: list[str] = []          # sorted: ListStreams pages by bisection
         self._open_shards = 0
         self._on_demand_streams = 0
+        self.account = AccountSettings(self.clock)
 
-    def create_stream(self, name: str, shard_count: int | None = None, mode: str = "PROVISIONED",
-                      max_record_size_kib: int | None = None, tags: dict | None = None) -> Stream:
+    def create_stream(self, name: str, shard_count: int | None = None, mode: str | None = None,
+                      max_record_size_kib: int | None = None, tags: dict | None = None,
+                      warm_throughput_mibps: int | None = None) -> Stream:
+        """A new stream: PROVISIONED with `shard_count` shards, or ON_DEMAND (the default
+        without a shard count), starting at the on-demand shard count."""
+        if not isinstance(name, str) or not _STREAM_NAME.fullmatch(name) or len(name) > limits.KINESIS_STREAM_NAME_MAX:
+            raise ValidationException(f"1 validation error detected: Value '{name}' at 'streamName' failed to satisfy "
+                                      f"constraint: Member must satisfy regular expression pattern: "
+                                      f"{limits.KINESIS_STREAM_NAME_PATTERN}")
+        mode = mode or ("PROVISIONED" if shard_count is not None else "ON_DEMAND")
+        _check_mode(mode)
+        if mode == "PROVISIONED":
+            if shard_count is None:
+                raise InvalidArgumentException("ShardCount is required for streams in PROVISIONED mode.")
+            _check_positive("ShardCount", shard_count)
+        elif shard_count is not None:
+            raise InvalidArgumentException("ShardCount cannot be specified for streams in ON_DEMAND mode.")
+        if max_record_size_kib is not None:
+            _check_record_size(max_record_size_kib)
+        tags = _initial_tags(tags, f"stream {name} under account {self.account_id}")
+        if warm_throughput_mibps is not None:
+            _check_natural("WarmThroughputMiBps", warm_throughput_mibps)
         with self._lock:
             if name in self.streams:
                 raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
             if mode == "ON_DEMAND":
                 shard_count = limits.KINESIS_ON_DEMAND_INITIAL_SHARDS
+                self.check_on_demand_quota()
             if self.open_shard_count() + shard_count > limits.KINESIS_SHARD_COUNT_MAX:
                 raise LimitExceededException(
                     f"This request would exceed the shard limit for the account {self.account_id} in {self.region}. "
@@ -769,11 +1196,21 @@ class KinesisBackend:
                     f"this request: {shard_count}.")
             stream = Stream(self, name, shard_count, mode,
                             max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
+            if warm_throughput_mibps is not None:
+                stream._check_warm_throughput(mode, warm_throughput_mibps)
             self.streams[name] = stream
             bisect.insort(self._names, name)
             self._open_shards += shard_count
             self._on_demand_streams += mode == "ON_DEMAND"
-            return stream
+        if warm_throughput_mibps is not None:
+            stream.set_warm_throughput(warm_throughput_mibps)
+        return stream
+
+    def check_on_demand_quota(self) -> None:
+        if self._on_demand_streams >= limits.KINESIS_ON_DEMAND_STREAMS_MAX:
+            raise LimitExceededException(
+                f"Account {self.account_id} in {self.region} already has {self._on_demand_streams} streams in "
+                f"ON_DEMAND mode; the limit is {limits.KINESIS_ON_DEMAND_STREAMS_MAX}.")
 
     def delete_stream(self, name: str, enforce_consumer_deletion: bool = False) -> None:
         with self._lock:
@@ -794,7 +1231,20 @@ class KinesisBackend:
             raise stream_not_found(name, self.account_id)
         return stream
 
+    def stream(self, name: str | None = None, arn: str | None = None) -> Stream:
+        """A stream by name or ARN: at least one, and both must name the same stream."""
+        if arn is not None:
+            stream = self.stream_by_arn(arn)
+            if name is not None and name != stream.name:
+                raise InvalidArgumentException(f"StreamName {name} and StreamARN {arn} do not match.")
+            return stream
+        if name is None:
+            raise ValidationException("Either StreamName or StreamARN must be provided.")
+        return self.get_stream(name)
+
     def stream_by_arn(self, arn: str) -> Stream:
+        if not isinstance(arn, str):
+            raise ValidationException(f"StreamARN must be a string, not {type(arn).__name__}")
         name = arn.rsplit("stream/", 1)[-1].split("/")[0] if "stream/" in arn else None
         stream = self.streams.get(name) if name else None
         if stream is None or stream.arn != arn.split("/consumer/")[0]:
@@ -802,12 +1252,63 @@ class KinesisBackend:
         return stream
 
     def consumer_by_arn(self, arn: str) -> tuple[Stream, Consumer]:
+        if not isinstance(arn, str):
+            raise ValidationException(f"ConsumerARN must be a string, not {type(arn).__name__}")
         stream = self.stream_by_arn(arn.split("/consumer/")[0]) if "/consumer/" in arn else None
         if stream is not None:
             for consumer in stream.consumers.values():
                 if consumer.arn == arn:
                     return stream, consumer
         raise ResourceNotFoundException(f"Consumer {arn} not found.")
+
+    def consumer(self, stream_arn: str | None = None, name: str | None = None,
+                 consumer_arn: str | None = None) -> tuple[Stream, Consumer]:
+        """A consumer by its ARN, or by its stream's ARN and its name."""
+        if consumer_arn is not None:
+            return self.consumer_by_arn(consumer_arn)
+        if stream_arn is None or name is None:
+            raise InvalidArgumentException("Either ConsumerARN or both StreamARN and ConsumerName must be provided.")
+        stream = self.stream_by_arn(stream_arn)
+        consumer = stream.consumers.get(name)
+        if consumer is None:
+            raise ResourceNotFoundException(f"Consumer {name} under stream {stream.name} not found for account "
+                                            f"{self.account_id}.")
+        return stream, consumer
+
+    # --- GetRecords --------------------------------------------------------------------
+    def get_records(self, shard_iterator: str, limit: int | None = None) -> RecordsPage:
+        """Records from a shard iterator this service issued, and where to read next."""
+        if limit is None:
+            limit = limits.KINESIS_GET_RECORDS_MAX
+        elif isinstance(limit, bool) or _integer(limit) is None or not 1 <= limit <= limits.KINESIS_GET_RECORDS_MAX:
+            raise ValidationException(f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
+                                      f"constraint: Member must have value between 1 and {limits.KINESIS_GET_RECORDS_MAX}")
+        now_ms = self.clock.now_ms()
+        state = iterators.decode(shard_iterator, now_ms)
+        stream = self.streams.get(state.stream_name)
+        if stream is None or stream.incarnation != state.stream_incarnation:
+            raise stream_not_found(state.stream_name, self.account_id)
+        return stream.get_records(state, limit, now_ms)
+
+    # --- tags and resource policies (streams and consumers) ------------------------------------
+    def resource(self, arn: str) -> Stream | Consumer:
+        """The stream or consumer an ARN names (TagResource, PutResourcePolicy and the like)."""
+        if isinstance(arn, str) and "/consumer/" in arn:
+            return self.consumer_by_arn(arn)[1]
+        return self.stream_by_arn(arn)
+
+    def put_policy(self, arn: str, policy: str) -> None:
+        holder = self.resource(arn)
+        check_policy(policy)
+        holder.policy = policy
+
+    def get_policy(self, arn: str) -> str:
+        """The policy attached to a stream or consumer; an empty JSON object if none is."""
+        policy = self.resource(arn).policy
+        return "{}" if policy is None else policy
+
+    def delete_policy(self, arn: str) -> None:
+        self.resource(arn).policy = None
 
     def open_shard_count(self) -> int:
         return self._open_shards
