@@ -212,6 +212,47 @@ LAMBDA_LIST_PAGE_DEFAULT = 100            # ListEventSourceMappings MaxItems def
 LAMBDA_SQS_CONCURRENCY_MAX = 1000         # ScalingConfig.MaximumConcurrency upper bound
 LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream mapping (lanes beyond wait)
 LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
+
+# --- SNS mobile push, SMS, topic permissions (engine/sns/mobile.py, sms.py) ---
+SNS_PLATFORM_APPLICATION_NAME_MAX = 256
+SNS_APNS_TOKEN_HEX_MAX = 400              # Apple device tokens: hex, at most 400 characters
+SNS_DEVICE_TOKEN_BYTES_MAX = 4096         # other platforms' registration ids (FCM's are ~163 characters)
+SNS_CUSTOM_USER_DATA_BYTES_MAX = 2048     # endpoint CustomUserData: "less than 2KB" of UTF-8
+SNS_SMS_SANDBOX_NUMBERS_MAX = 10          # destination numbers an account in the SMS sandbox may verify
+SNS_SMS_OTP_DIGITS = 6                    # the one-time password sent to a sandbox number
+SNS_SMS_OTP_TTL_S = 24 * 3600             # how long that password can be used
+SNS_SMS_OPT_IN_INTERVAL_S = 30 * 24 * 3600   # a number can be opted back in once every 30 days
+SNS_SMS_SENDER_ID_MAX = 11                # DefaultSenderID: 1-11 alphanumeric characters, one a letter
+SNS_SMS_MONTHLY_SPEND_DEFAULT = 1         # USD: a new account's MonthlySpendLimit
+SNS_SAMPLE_RATE_MAX = 100                 # *SampleRate / *SamplingRate attributes are percentages
+SNS_PERMISSION_LABEL_MAX = 80             # AddPermission Label (a policy statement Sid)
+# --- Amazon MQ (appended by the mq work) ---------------------------------------------------------
+MQ_BROKER_NAME_MAX = 50                   # 1-50 letters, digits, dashes and underscores
+MQ_CONFIGURATION_NAME_MAX = 150          # letters, digits, - . _ ~
+MQ_USERNAME_MIN = 2                       # broker users: letters, digits, - . _ ~
+MQ_USERNAME_MAX = 100
+MQ_PASSWORD_MIN = 12                      # at least 12 characters, 4 of them unique, no , : =
+MQ_PASSWORD_UNIQUE_MIN = 4
+MQ_USERS_PER_BROKER_MAX = 250             # ActiveMQ brokers
+MQ_GROUPS_PER_USER_MAX = 20
+MQ_GROUP_NAME_MAX = 100
+MQ_LIST_MAX_RESULTS_DEFAULT = 20          # ListBrokers/ListConfigurations/ListUsers without MaxResults
+MQ_ENGINE_VERSIONS = {                    # DescribeBrokerEngineTypes; the first is the default
+    "ACTIVEMQ": ("5.18", "5.17.6", "5.16.7", "5.15.16"),
+    "RABBITMQ": ("3.13", "3.12.13", "3.11.28", "3.10.25"),
+}
+MQ_HOST_INSTANCE_TYPES = {                # DescribeBrokerInstanceOptions
+    "ACTIVEMQ": ("mq.t2.micro", "mq.t3.micro", "mq.m4.large", "mq.m5.large", "mq.m5.xlarge",
+                 "mq.m5.2xlarge", "mq.m5.4xlarge"),
+    "RABBITMQ": ("mq.t3.micro", "mq.m5.large", "mq.m5.xlarge", "mq.m5.2xlarge", "mq.m5.4xlarge",
+                 "mq.m7g.medium", "mq.m7g.large", "mq.m7g.xlarge"),
+}
+MQ_AVAILABILITY_ZONES = ("a", "b", "c")   # suffixes of the region's zones in instance options
+MQ_BROKER_START_TIMEOUT_S = 120.0         # wall seconds a broker process gets to accept connections
+MQ_BROKER_STOP_TIMEOUT_S = 20.0           # wall seconds between SIGTERM and SIGKILL
+MQ_BROKER_POLL_S = 0.1                    # readiness probe interval while a broker starts
+MQ_ACTIVEMQ_JVM_OPTS = "-Xms64m -Xmx512m -XX:+UseSerialGC"   # the engine's JVMs stay small on a shared machine
+SNS_ORIGINATION_NUMBERS_PAGE_MAX = 30     # ListOriginationNumbers MaxResults
 # --- Kinesis: request defaults, account settings, policies (appended by the kinesis work, issues 11/16) ---
 KINESIS_DESCRIBE_STREAM_DEFAULT = 100      # DescribeStream Limit default
 KINESIS_LIST_STREAMS_DEFAULT = 100         # ListStreams Limit default

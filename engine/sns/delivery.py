@@ -2,9 +2,9 @@
 
 Protocols and where they run:
 
-- sqs: synchronously in the publishing thread, through the SQS model (`Queue.send_raw` for
-  plain bodies, `Queue.send_batch` with attributes or group ids), one call per subscription per
-  publish call. An in-process
+- sqs: synchronously in the publishing thread, through the SQS model's narrow port (`SqsInbox`:
+  `send_raw` for plain bodies, `send_batch` of OutgoingMessages with attributes or group ids), one
+  call per subscription per publish call. An in-process
   queue append never blocks on anything slow, and the publisher learns nothing from it (as in
   AWS, Publish succeeds whatever the delivery outcome).
 - email, email-json, sms, application: appended to `engine.outbox` (no mail or phone can be
@@ -44,11 +44,13 @@ import time
 import uuid
 from collections import deque
 from types import SimpleNamespace
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from .. import _core, limits
 from ..arn import parse_arn
 from ..errors import ClientError
+from ..sqs.models import AttributeValue, OutgoingMessage, SentMessage
 
 log = logging.getLogger("engine.sns")
 
@@ -639,7 +641,6 @@ class Dispatcher:
         if queue is None:
             log.info("SNS dead-letter queue %s of %s does not exist", sub.dlq_arn, sub.arn)
             return False
-        from ..sqs.models import AttributeValue  # the SQS model's attribute value type
         attrs = {}
         if sub.raw and msg is not None and msg.attrs and sub.protocol == "sqs":
             attrs.update(msg.sqs_attributes())
@@ -656,7 +657,8 @@ class Dispatcher:
             group = msg.group or "sns-dead-letter"
             dedup = msg.dedup_id or hashlib.sha256(f"{sub.arn}:{msg.id}".encode()).hexdigest()
         try:
-            result = queue.send_batch([(body, None, attrs or None, None, group, dedup)])[0]
+            [result] = queue.send_batch([OutgoingMessage(body, attributes=attrs or None, group=group,
+                                                         dedup=dedup)])
         except ClientError as err:
             result = err
         if isinstance(result, ClientError):
@@ -666,7 +668,20 @@ class Dispatcher:
         return True
 
 
-def sqs_queue(engine, arn: str):
+class SqsInbox(Protocol):
+    """The narrow port of the SQS model SNS delivers through (engine.sqs.models.Queue and
+    FifoQueue are its implementations): named entries in, named results out."""
+    fifo: bool
+    deleted: bool
+
+    def send_batch(self, entries: list[OutgoingMessage]) -> list[SentMessage | ClientError]: ...
+
+    def send_raw(self, bodies: list) -> _core.Stored: ...   # standard queues: plain bodies, the queue's defaults
+
+    def send_error(self, body, code: int) -> ClientError: ...
+
+
+def sqs_queue(engine, arn: str) -> SqsInbox | None:
     """The SQS model queue with this ARN, or None."""
     info = parse_arn(arn) if isinstance(arn, str) else None
     if info is None or info["service"] != "sqs" or info["account"] != engine.account_id:
@@ -702,7 +717,7 @@ class SqsTarget(Target):
         super().__init__(sub, dispatcher)
         self._queue = None
 
-    def queue(self):
+    def queue(self) -> SqsInbox | None:
         q = self._queue
         if q is None or q.deleted:
             q = self._queue = sqs_queue(self.engine, self.sub.endpoint)
@@ -726,9 +741,9 @@ class SqsTarget(Target):
             for m, body in zip(messages, bodies):
                 attrs = m.sqs_attributes() if raw and m.attrs else None
                 if q.fifo:
-                    entries.append((body, None, attrs, None, m.group, m.dedup_id))
+                    entries.append(OutgoingMessage(body, attributes=attrs, group=m.group, dedup=m.dedup_id))
                 else:   # a FIFO topic's group stays in SNS (AWS delivers to standard queues without it)
-                    entries.append((body, None, attrs, None, None if m.topic.fifo else m.group, None))
+                    entries.append(OutgoingMessage(body, attributes=attrs, group=None if m.topic.fifo else m.group))
             results = q.send_batch(entries)
         except ClientError as err:  # the queue went away
             results = [err] * len(messages)
@@ -742,7 +757,7 @@ class SqsTarget(Target):
         sub = self.sub
         return m.content("sqs") if sub.raw else m.head("sqs") + sub.unsubscribe_url + m.tail()
 
-    def _send_plain(self, q, messages: list) -> None:
+    def _send_plain(self, q: SqsInbox, messages: list) -> None:
         """The bulk path: bodies only (envelopes built by the core when the messages allow), one
         call into the queue's core; a refused body fails alone with the queue's exact error."""
         sub = self.sub
@@ -752,7 +767,7 @@ class SqsTarget(Target):
         if bodies is None:
             bodies = [self._text(m) for m in messages]
         try:
-            status = q.send_raw(bodies)[0]
+            status = q.send_raw(bodies).status
         except ClientError as err:   # the queue went away
             e = err.response["Error"]
             for m, body in zip(messages, bodies):
@@ -786,8 +801,16 @@ class OutboxTarget(Target):
         proto = sub.protocol
         topic = sub.topic
         out = self.engine.outbox
+        backend = self.dispatcher.backend
+        if proto == "application":
+            self._push(backend, messages)
+            return
         for m in messages:
             content = m.content(sub.content_key)
+            if proto == "sms":
+                backend.text(sub.endpoint, content, subject=m.subject, message_id=m.id, attrs=m.attrs,
+                             topic_arn=topic.arn, subscription_arn=sub.arn, timestamp=m.timestamp)
+                continue
             fields = {"Subject": m.subject, "Message": content,
                       "MessageAttributes": envelope_attributes(m.attrs) if m.attrs else {}}
             if proto == "email-json":
@@ -801,6 +824,19 @@ class OutboxTarget(Target):
             else:
                 body = content
             out.append(self._entry("Notification", m.id, m.timestamp, body, **fields))
+
+    def _push(self, backend, messages: list) -> None:
+        """To a platform endpoint: the payload its push service receives; an endpoint deleted or
+        disabled since it subscribed fails the delivery."""
+        sub = self.sub
+        for m in messages:
+            ep = backend.mobile.endpoints.get(sub.endpoint)
+            if ep is None or not ep.enabled:
+                code = "EndpointDisabled" if ep is not None else "NotFound"
+                self.dispatcher.fail(sub, m, m.content(sub.content_key), code,
+                                     "Endpoint is disabled" if ep is not None else "Endpoint does not exist")
+                continue
+            backend.push(ep, m, sub.topic.arn, sub.arn)
 
     def confirm(self, kind: str, token: str, text: str, url: str) -> None:
         backend = self.dispatcher.backend

@@ -108,6 +108,11 @@ class UserError(SNSError):
     code = "UserError"
 
 
+class VerificationException(SNSError):
+    """A wrong or expired one-time password; the error carries the number's `Status` too."""
+    code = "VerificationException"
+
+
 class KMSDisabled(SNSError):
     code = "KMSDisabled"
 
@@ -170,6 +175,7 @@ SHAPE_NAMES = {
     "PlatformApplicationDisabledException": PlatformApplicationDisabled,
     "OptedOutException": OptedOut,
     "UserErrorException": UserError,
+    "VerificationException": VerificationException,
     "KMSDisabledException": KMSDisabled,
     "KMSInvalidStateException": KMSInvalidState,
     "KMSNotFoundException": KMSNotFound,

@@ -21,7 +21,6 @@ Native bulk API (beside the boto3 shape): `Topic.publish(body, ...)` and
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
@@ -32,26 +31,31 @@ import threading
 import uuid
 from collections import deque
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from .. import limits
 from ..arn import parse_arn, sns_topic_arn
 from ..errors import ClientError, ParamValidationError
+from ..sqs.models import AttributeValue
 from . import delivery
 from . import filter as filters
 from . import jsontext
-from .slots import Slots
-from .errors import (AuthorizationError, BatchRequestTooLong, FilterPolicyLimitExceeded, InternalError,
-                     InvalidParameter, ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded,
-                     TagLimitExceeded, TopicLimitExceeded, invalid, subscription_not_found, topic_not_found)
+from .mobile import MobilePush, PlatformEndpoint, platform_payload
+from .slots import Slots, page_key, page_token
+from . import sms as sms_rules
+from .sms import E164, TextMessaging
+from .errors import (AuthorizationError, BatchEntryIdsNotDistinct, BatchRequestTooLong, EmptyBatchRequest,
+                     FilterPolicyLimitExceeded, InternalError, InvalidBatchEntryId, InvalidParameter,
+                     ParameterValueInvalid, ResourceNotFound, SubscriptionLimitExceeded, TagLimitExceeded,
+                     TooManyEntriesInBatchRequest, TopicLimitExceeded, invalid, subscription_not_found,
+                     topic_not_found)
 
 log = logging.getLogger("engine.sns")
 
 PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose")
 NEEDS_CONFIRMATION = frozenset(("http", "https", "email", "email-json"))
 RAW_PROTOCOLS = frozenset(("sqs", "http", "https", "firehose"))
-PLATFORMS = ("ADM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "GCM", "MACOS",
-             "MACOS_SANDBOX", "MPNS", "WNS")
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}" % limits.SNS_TOPIC_NAME_MAX)
 _FIFO_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,%d}\.fifo" % (limits.SNS_TOPIC_NAME_MAX - 5))
@@ -59,10 +63,16 @@ _ATTR_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 _ATTR_TYPE = re.compile(r"(String|Number|Binary)(\..+)?", re.S)
 _FIFO_ID = re.compile(r"""[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,""" + str(limits.SNS_FIFO_ID_MAX) + "}")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_E164 = re.compile(r"\+?[1-9]\d{1,14}")
 _SUBJECT_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")   # line breaks and control characters
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
-_PAGE_KEY_DIGITS_MAX = 20   # page keys are creation counters
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]+")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_LABEL = re.compile(r"[A-Za-z0-9_-]+")
+POLICY_ACTIONS = ("AddPermission", "DeleteTopic", "GetDataProtectionPolicy", "GetTopicAttributes",
+                  "ListSubscriptionsByTopic", "ListTagsForResource", "Publish", "PutDataProtectionPolicy",
+                  "RemovePermission", "SetTopicAttributes", "Subscribe")
+DATA_PROTECTION_VERSION = "2021-06-01"
+DATA_PROTECTION_OPERATIONS = ("Audit", "Deny", "Deidentify")
 _ATTRIBUTE_SETS_MAX = 4096   # distinct attribute maps remembered (validated and rendered) at a time
 
 CLOSED_MESSAGE = "The engine is closed; create a new engine.Engine()."
@@ -75,24 +85,6 @@ TOPIC_SETTABLE = ("DeliveryPolicy", "DisplayName", "Policy", "TracingConfig", "K
 FIFO_ONLY = ("ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy")
 SUBSCRIPTION_SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
                          "SubscriptionRoleArn", "ReplayPolicy")
-
-
-def _page_token(key: int) -> str:
-    return base64.urlsafe_b64encode(str(key).encode()).decode()
-
-
-def _page_key(token: str | None) -> int | None:
-    """The position a NextToken stands for; a token this service did not write is refused."""
-    if token is None:
-        return None
-    raw = token.encode("ascii", "replace")
-    try:
-        text = base64.b64decode(raw, altchars=b"-_", validate=True).decode("ascii")
-    except (ValueError, UnicodeDecodeError):   # binascii.Error is a ValueError
-        text = ""
-    if not text.isascii() or not text.isdigit() or len(text) > _PAGE_KEY_DIGITS_MAX:
-        raise invalid("NextToken")
-    return int(text)
 
 
 def _id_prefix() -> str:
@@ -127,7 +119,6 @@ class AttributeSet:
         """As SQS message attributes (raw delivery)."""
         v = self._sqs
         if v is None:
-            from ..sqs.models import AttributeValue
             v = {}
             for name, (dt, value) in self.values.items():
                 if isinstance(value, bytes):
@@ -161,6 +152,17 @@ def attribute_set(attributes: dict | None) -> AttributeSet:
                 _attribute_sets.clear()
             _attribute_sets[key] = aset
     return aset
+
+
+class PublishEntry(NamedTuple):
+    """One entry of a PublishBatch."""
+    id: str
+    body: str
+    subject: str | None = None
+    structure: str | None = None
+    attributes: dict | None = None    # {name: (data_type, string_value, binary_value)}
+    group: str | None = None
+    dedup: str | None = None
 
 
 class Message:
@@ -416,6 +418,14 @@ def native_attributes(attributes) -> dict | None:
     return out
 
 
+def tag_map(pairs) -> dict:
+    """[(key, value)] -> {key: value}; a key given twice is refused, as AWS does."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise invalid("Duplicated keys are not allowed.")
+    return out
+
+
 def _check_fifo_id(value: str, param: str) -> None:
     if not isinstance(value, str):
         raise _type_error(param, value, "<class 'str'>")
@@ -490,13 +500,58 @@ def normalize_topic_attribute(name: str, value, fifo: bool, prefix: str = "Inval
         if value not in ("Topic", "MessageGroup"):
             raise InvalidParameter(f"{prefix}FifoThroughputScope: Invalid value [{value}]. Must be Topic or "
                                    "MessageGroup.")
-    elif name in ("ArchivePolicy", "DataProtectionPolicy"):
+    elif name == "ArchivePolicy":
         if value:
             _json_text(name, value, prefix)
+    elif name == "DataProtectionPolicy":
+        if value:
+            check_data_protection_policy(value, prefix)
     elif name.endswith("SampleRate"):
         if not value.isascii() or not value.isdigit() or len(value) > 3 or not 0 <= int(value) <= 100:
             raise InvalidParameter(f"{prefix}{name}: must be an integer between 0 and 100")
     return value
+
+
+def check_data_protection_policy(text: str, prefix: str = "Invalid parameter: ") -> None:
+    """A data protection policy document: Name, Version 2021-06-01 and Statements, each naming its
+    DataDirection, Principal, DataIdentifier ARNs and one Operation (Audit, Deny or Deidentify)."""
+    doc = _json_text("DataProtectionPolicy", text, prefix)
+
+    def refuse(reason: str):
+        return InvalidParameter(f"{prefix}DataProtectionPolicy Reason: {reason}")
+
+    if not isinstance(doc, dict):
+        raise refuse("the policy must be a JSON object")
+    if not isinstance(doc.get("Name"), str) or not doc["Name"]:
+        raise refuse("Name is required")
+    if doc.get("Version") != DATA_PROTECTION_VERSION:
+        raise refuse(f"Version must be {DATA_PROTECTION_VERSION}")
+    statements = doc.get("Statement")
+    if not isinstance(statements, list) or not statements:
+        raise refuse("Statement must be a non-empty list")
+    for st in statements:
+        if not isinstance(st, dict):
+            raise refuse("a Statement must be a JSON object")
+        if st.get("DataDirection") not in ("Inbound", "Outbound"):
+            raise refuse("DataDirection must be Inbound or Outbound")
+        principal = st.get("Principal")
+        if not isinstance(principal, list) or not principal or not all(isinstance(p, str) for p in principal):
+            raise refuse("Principal must be a non-empty list of strings")
+        identifiers = st.get("DataIdentifier")
+        if not isinstance(identifiers, list) or not identifiers or \
+                not all(isinstance(i, str) and parse_arn(i) is not None for i in identifiers):
+            raise refuse("DataIdentifier must be a non-empty list of data identifier ARNs")
+        operation = st.get("Operation")
+        if not isinstance(operation, dict) or len(operation) != 1 or \
+                next(iter(operation)) not in DATA_PROTECTION_OPERATIONS:
+            raise refuse("Operation must name exactly one of Audit, Deny or Deidentify")
+
+
+def _statement_list(policy: dict) -> list:
+    statements = policy.get("Statement")
+    if isinstance(statements, dict):
+        return [statements]
+    return statements if isinstance(statements, list) else []
 
 
 class Topic:
@@ -574,6 +629,51 @@ class Topic:
                 merged.update(section)
                 doc[proto] = merged
         return json.dumps(doc, separators=(",", ":"))
+
+    # --- access policy -------------------------------------------------------------------------------
+    def add_permission(self, label: str, account_ids: list, actions: list) -> None:
+        """AddPermission: a statement `label` allowing these accounts these SNS actions on the topic."""
+        if not label or len(label) > limits.SNS_PERMISSION_LABEL_MAX or not _LABEL.fullmatch(label):
+            raise invalid("Label Reason: must be 1 to 80 alphanumeric characters, hyphens or underscores")
+        if not account_ids:
+            raise invalid("AWSAccountId Reason: at least one account id is required")
+        for account in account_ids:
+            if not _ACCOUNT_ID.fullmatch(account):
+                raise invalid(f"AWSAccountId Reason: {account} is not a valid account id")
+        if not actions:
+            raise invalid("ActionName Reason: at least one action is required")
+        if any(action not in POLICY_ACTIONS for action in actions):
+            raise invalid("Policy statement action out of service scope!")
+        principals = [f"arn:aws:iam::{a}:root" for a in account_ids]
+        names = [f"SNS:{a}" for a in actions]
+        statement = {"Sid": label, "Effect": "Allow",
+                     "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
+                     "Action": names[0] if len(names) == 1 else names, "Resource": self.arn}
+        with self.lock:
+            policy = json.loads(self.attributes["Policy"])
+            statements = _statement_list(policy)
+            if any(isinstance(st, dict) and st.get("Sid") == label for st in statements):
+                raise invalid("Statement already exists")
+            policy["Statement"] = statements + [statement]
+            self.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+
+    def remove_permission(self, label: str) -> None:
+        """RemovePermission: drop the statement `label` (none by that label: nothing to do)."""
+        with self.lock:
+            policy = json.loads(self.attributes["Policy"])
+            statements = _statement_list(policy)
+            kept = [st for st in statements if not (isinstance(st, dict) and st.get("Sid") == label)]
+            if len(kept) != len(statements):
+                policy["Statement"] = kept
+                self.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+
+    def put_data_protection_policy(self, text: str) -> None:
+        """PutDataProtectionPolicy (the topic's DataProtectionPolicy attribute; '' removes it)."""
+        self.backend.set_topic_attribute(self, "DataProtectionPolicy", text)
+
+    @property
+    def data_protection_policy(self) -> str:
+        return self.attributes.get("DataProtectionPolicy", "")
 
     # --- native publishing API ----------------------------------------------------------------------
     def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
@@ -753,6 +853,8 @@ class SNSBackend:
         self._ids = itertools.count(1)
         self._signature_seed = int.from_bytes(os.urandom(8), "little")
         self.dispatcher = delivery.Dispatcher(self)
+        self.mobile = MobilePush(self)
+        self.sms = TextMessaging(self)
 
     def new_message_id(self) -> str:
         return f"{self.id_prefix}{next(self._ids):012x}"
@@ -796,7 +898,8 @@ class SNSBackend:
         return sub
 
     # --- topics -------------------------------------------------------------------------------------
-    def create_topic(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Topic:
+    def create_topic(self, name: str, attributes: dict | None = None, tags: list | None = None) -> Topic:
+        """`tags`: [(key, value)] (a key given twice is refused)."""
         attributes = dict(attributes or {})
         flag = attributes.pop("FifoTopic", None)
         fifo = False
@@ -811,7 +914,7 @@ class SNSBackend:
             raise invalid("Topic Name")
         attrs = {key: normalize_topic_attribute(key, value, fifo, "Invalid parameter: Attributes Reason: ")
                  for key, value in attributes.items()}
-        tags = dict(tags or {})
+        tags = tag_map(tags or [])
         self._check_tags(tags, {})
         arn = sns_topic_arn(self.region, self.account_id, name)
         with self._lock:
@@ -849,10 +952,10 @@ class SNSBackend:
             self.roster.forget(count)
 
     def list_topics(self, next_token: str | None = None) -> tuple[list[Topic], str | None]:
-        after = _page_key(next_token)
+        after = page_key(next_token)
         with self._lock:
             page, last = self.topic_roster.page(after, limits.SNS_LIST_PAGE)
-        return page, _page_token(last) if last is not None else None
+        return page, page_token(last) if last is not None else None
 
     def set_topic_attribute(self, topic: Topic, name: str, value) -> None:
         if name == "FifoTopic":
@@ -880,7 +983,9 @@ class SNSBackend:
         if len(set(existing) | set(new)) > limits.SNS_TAGS_MAX:
             raise TagLimitExceeded("Could not complete request: tag quota of per resource exceeded")
 
-    def tag_resource(self, arn: str, tags: dict) -> None:
+    def tag_resource(self, arn: str, tags: list) -> None:
+        """`tags`: [(key, value)] (a key given twice is refused)."""
+        tags = tag_map(tags)
         topic = self._resource(arn)
         with topic.lock:
             self._check_tags(tags, topic.tags)
@@ -911,7 +1016,7 @@ class SNSBackend:
             if not local or "." not in domain or any(c.isspace() for c in endpoint):
                 raise invalid("Email address")
         elif protocol == "sms":
-            if not _E164.fullmatch(re.sub(r"[\s().-]", "", endpoint)):
+            if not E164.fullmatch(re.sub(r"[\s().-]", "", endpoint)):
                 raise InvalidParameter(f"Invalid SMS endpoint: {endpoint}")
         else:
             info = parse_arn(endpoint)
@@ -1064,8 +1169,9 @@ class SNSBackend:
                     "message.")
         sub.target.confirm(kind, token, text, url)
 
-    def confirm_subscription(self, topic_arn: str, token: str, authenticate_on_unsubscribe: bool = False,
+    def confirm_subscription(self, topic_arn: str, token: str, authenticate_on_unsubscribe: str | None = None,
                              *, authenticated: bool = True) -> Subscription:
+        """`authenticate_on_unsubscribe`: "true" (any case) makes Unsubscribe need authentication."""
         topic = self.get_topic(topic_arn)
         with self._lock:
             rec = self._tokens.get(token)
@@ -1093,7 +1199,7 @@ class SNSBackend:
             if sub.pending:
                 sub.pending = False
                 sub.authenticated = authenticated
-                sub.auth_on_unsubscribe = bool(authenticate_on_unsubscribe)
+                sub.auth_on_unsubscribe = (authenticate_on_unsubscribe or "").lower() == "true"
                 topic.pending_count -= 1
                 topic.active.append(sub, sub.key)
         return sub
@@ -1125,14 +1231,14 @@ class SNSBackend:
 
     def list_subscriptions(self, topic: Topic | None = None, next_token: str | None = None):
         """One page of subscriptions (of a topic, or of the account) in creation order."""
-        after = _page_key(next_token)
+        after = page_key(next_token)
         if topic is not None:
             with topic.lock:
                 page, last = topic.roster.page(after, limits.SNS_LIST_PAGE)
         else:
             with self._lock:
                 page, last = self.roster.page(after, limits.SNS_LIST_PAGE)
-        return page, _page_token(last) if last is not None else None
+        return page, page_token(last) if last is not None else None
 
     def set_subscription_attribute(self, sub: Subscription, name: str, value) -> None:
         topic = sub.topic
@@ -1326,19 +1432,31 @@ class SNSBackend:
                 log.exception("SNS delivery to %s failed", sub.arn)
 
     def publish_batch(self, topic: Topic, entries: list) -> list:
-        """PublishBatch body. `entries`: dicts with body, subject, attributes, structure, group,
-        dedup. Request-level rules raise; per-entry problems come back as ClientErrors in the
-        returned list (one item per entry, else the published Message)."""
+        """PublishBatch: `entries` are PublishEntry. Request-level rules raise (the batch's size,
+        its ids, its total length, FIFO group ids); per-entry problems come back as ClientErrors in
+        the returned list (one item per entry, else the published Message)."""
+        if not entries:
+            raise EmptyBatchRequest("The batch request doesn't contain any entries.")
+        if len(entries) > limits.SNS_BATCH_MAX:
+            raise TooManyEntriesInBatchRequest("The batch request contains more entries than permissible.")
+        ids = [e.id for e in entries]
+        if len(set(ids)) != len(ids):
+            raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
+        for eid in ids:
+            if len(eid) > limits.SNS_BATCH_ID_MAX:
+                raise InvalidBatchEntryId(f"The Id of a batch entry in the batch request is too long: {eid}")
+            if not _BATCH_ID.fullmatch(eid):
+                raise InvalidBatchEntryId(
+                    f"The Id of a batch entry in the batch request contains an impermissible character: {eid}")
         validated = []
         total = 0
         for e in entries:
-            attrs = attribute_set(e.get("attributes"))
+            attrs = attribute_set(e.attributes)
             total += attrs.size
-            body = e.get("body")
-            if isinstance(body, str):
-                total += len(body.encode("utf-8", "surrogatepass"))
+            if isinstance(e.body, str):
+                total += len(e.body.encode("utf-8", "surrogatepass"))
             validated.append(attrs)
-            if topic.fifo and e.get("group") is None:
+            if topic.fifo and e.group is None:
                 raise invalid("The MessageGroupId parameter is required for FIFO topics")
         if total > limits.SNS_MESSAGE_SIZE_MAX:
             raise BatchRequestTooLong("The length of all the messages put together is more than the limit.")
@@ -1346,8 +1464,8 @@ class SNSBackend:
         good = []
         for e, attrs in zip(entries, validated):
             try:
-                m = self.prepare(topic, e.get("body"), subject=e.get("subject"), attributes=attrs,
-                                 structure=e.get("structure"), group=e.get("group"), dedup=e.get("dedup"))
+                m = self.prepare(topic, e.body, subject=e.subject, attributes=attrs, structure=e.structure,
+                                 group=e.group, dedup=e.dedup)
                 out.append(m)
                 good.append(m)
             except ClientError as err:
@@ -1356,31 +1474,102 @@ class SNSBackend:
             self.publish_prepared(topic, good)
         return out
 
-    def publish_sms(self, phone_number: str, body: str, subject=None, attributes=None) -> Message:
-        """Publish(PhoneNumber=...): straight to the outbox."""
-        if not _E164.fullmatch(phone_number or ""):
-            raise invalid(f"PhoneNumber Reason: {phone_number} is not valid to publish to")
+    def publish_to(self, body, *, topic_arn=None, target_arn=None, phone_number=None, subject=None,
+                   attributes: dict | None = None, structure=None, group=None, dedup=None) -> Message:
+        """Publish: to a topic (TopicArn, or a topic's TargetArn), a platform endpoint (TargetArn)
+        or a phone number; exactly one of them."""
+        targets = [t for t in (topic_arn, target_arn, phone_number) if t is not None]
+        if len(targets) > 1:
+            raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber may be "
+                          "specified")
+        if not targets:
+            raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
+        if phone_number is not None:
+            return self.publish_sms(phone_number, body, subject, attributes, structure)
+        if target_arn is not None and self.mobile.is_endpoint_arn(target_arn):
+            if target_arn not in self.mobile.endpoints:
+                raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
+            return self.publish_to_endpoint(self.mobile.endpoints[target_arn], body, subject, attributes, structure)
+        topic = self.get_topic(target_arn, "TargetArn") if topic_arn is None else self.get_topic(topic_arn)
+        return self.publish(topic, body, subject=subject, attributes=attributes, structure=structure, group=group,
+                            dedup=dedup)
+
+    def _direct_message(self, body, subject, attributes, structure) -> Message:
+        """A message published to an endpoint or a number (no topic): validated as a topic's."""
+        if not isinstance(body, str):
+            raise _type_error("Message", body, "<class 'str'>")
         if not body:
             raise invalid("Empty message")
-        if len(body.encode("utf-8", "surrogatepass")) > limits.SNS_SMS_BYTES_MAX:
-            raise invalid("Message too long")
+        if subject is not None:
+            _check_subject(subject)
+        if structure is not None and structure != "json":
+            raise invalid("MessageStructure")
         aset = attribute_set(attributes)
-        self._enter()
-        try:
-            msg_id = self.new_message_id()
-            self._outbox_sms(phone_number, msg_id, subject, body, aset.values)
-        finally:
-            self._leave()
-        m = Message(None, body, subject, aset)
-        m.id = msg_id
+        m = Message(None, body, subject, aset, _parse_structure(body) if structure is not None else None)
+        m.size = len(body.encode("utf-8", "surrogatepass")) + aset.size
+        if m.size > limits.SNS_MESSAGE_SIZE_MAX:
+            raise invalid("Message too long")
+        m.id = self.new_message_id()
+        m.timestamp = delivery.iso_timestamp(self.clock.now())
         return m
 
-    def _outbox_sms(self, phone_number, msg_id, subject, body, attrs) -> None:
+    def publish_to_endpoint(self, ep: PlatformEndpoint, body, subject=None, attributes=None, structure=None) -> Message:
+        """Publish(TargetArn=endpoint): the platform's payload to the outbox; a disabled endpoint refuses."""
+        self.mobile.check_deliverable(ep)
+        m = self._direct_message(body, subject, attributes, structure)
+        self._enter()
+        try:
+            self.push(ep, m, None, None)
+        finally:
+            self._leave()
+        return m
+
+    def push(self, ep: PlatformEndpoint, m: Message, topic_arn: str | None, subscription_arn: str | None) -> None:
+        """What the push service receives for one message to one endpoint, into the outbox."""
+        content = m.content(ep.platform)
+        explicit = m.structure is not None and ep.platform in m.structure
         self.engine.outbox.append({
-            "Protocol": "sms", "Endpoint": phone_number, "Type": "Notification", "TopicArn": None,
-            "SubscriptionArn": None, "MessageId": msg_id, "Timestamp": delivery.iso_timestamp(self.clock.now()),
-            "Subject": subject, "Message": body,
-            "MessageAttributes": delivery.envelope_attributes(attrs) if attrs else {}, "Body": body})
+            "Protocol": "application", "Endpoint": ep.arn, "Type": "Notification", "TopicArn": topic_arn,
+            "SubscriptionArn": subscription_arn, "MessageId": m.id, "Timestamp": m.timestamp,
+            "Subject": m.subject, "Message": content,
+            "MessageAttributes": delivery.envelope_attributes(m.attrs) if m.attrs else {},
+            "Platform": ep.platform, "Token": ep.token, "Body": platform_payload(ep.platform, content, explicit)})
+
+    def publish_sms(self, phone_number: str, body, subject=None, attributes=None, structure=None) -> Message:
+        """Publish(PhoneNumber=...): a text to the outbox (suppressed for numbers that cannot receive it)."""
+        if not E164.fullmatch(phone_number):
+            raise invalid(f"PhoneNumber Reason: {phone_number} is not valid to publish to")
+        m = self._direct_message(body, subject, attributes, structure)
+        text = m.content("sms")
+        if len(text.encode("utf-8", "surrogatepass")) > limits.SNS_SMS_BYTES_MAX:
+            raise invalid("Message too long")
+        self._enter()
+        try:
+            self.text(phone_number, text, subject=subject, message_id=m.id, attrs=m.attrs, timestamp=m.timestamp)
+        finally:
+            self._leave()
+        return m
+
+    def text(self, phone_number: str, body: str, *, kind: str = "Notification", subject=None, message_id=None,
+             attrs=None, topic_arn=None, subscription_arn=None, timestamp=None, **fields) -> None:
+        """One SMS to the outbox, unless the number opted out or the sandbox holds it back (then a
+        failure record says why)."""
+        message_id = message_id or self.new_message_id()
+        refusal = self.sms.refusal(phone_number) if kind == "Notification" else None
+        if refusal is not None:
+            self.dispatcher.failures.append({
+                "SubscriptionArn": subscription_arn, "Protocol": "sms", "Endpoint": phone_number,
+                "MessageId": message_id, "ErrorCode": "OptedOut" if refusal == sms_rules.OPTED_OUT_MESSAGE
+                else "Unverified", "ErrorMessage": refusal, "Body": body})
+            return
+        entry = {"Protocol": "sms", "Endpoint": phone_number, "Type": kind, "TopicArn": topic_arn,
+                 "SubscriptionArn": subscription_arn, "MessageId": message_id,
+                 "Timestamp": timestamp or delivery.iso_timestamp(self.clock.now()), "Subject": subject,
+                 "Message": body,
+                 "MessageAttributes": delivery.envelope_attributes(attrs) if attrs else {}}
+        entry.update(fields)
+        entry["Body"] = body
+        self.engine.outbox.append(entry)
 
     # --- inspection and lifecycle ------------------------------------------------------------------------
     def outbox(self, protocol: str | None = None, endpoint: str | None = None, kind: str | None = None) -> list[dict]:

@@ -14,8 +14,13 @@ million subscriptions per topic).
 """
 from __future__ import annotations
 
+import base64
 from bisect import bisect_right
 from typing import Callable
+
+from .errors import invalid
+
+_PAGE_KEY_DIGITS_MAX = 20   # page keys are creation counters
 
 _COMPACT_MIN = 64   # holes tolerated whatever the size, so small lists are never compacted
 
@@ -97,4 +102,24 @@ class Slots:
         return out, None
 
 
-__all__ = ["Slots"]
+
+def page_token(key: int) -> str:
+    """The NextToken of a page that ends at the item with this key."""
+    return base64.urlsafe_b64encode(str(key).encode()).decode()
+
+
+def page_key(token: str | None) -> int | None:
+    """The position a NextToken stands for; a token this service did not write is refused."""
+    if token is None:
+        return None
+    raw = token.encode("ascii", "replace")
+    try:
+        text = base64.b64decode(raw, altchars=b"-_", validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):   # binascii.Error is a ValueError
+        text = ""
+    if not text.isascii() or not text.isdigit() or len(text) > _PAGE_KEY_DIGITS_MAX:
+        raise invalid("NextToken")
+    return int(text)
+
+
+__all__ = ["Slots", "page_token", "page_key"]

@@ -336,7 +336,9 @@ def test_email_email_json_sms_application_land_in_the_outbox(sns, eng, backend, 
         token = backend.outbox(protocol=proto, kind="SubscriptionConfirmation")[0]["Token"]
         sns.confirm_subscription(TopicArn=topic, Token=token)
     sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15555550123")
-    app = "arn:aws:sns:us-east-1:000000000000:endpoint/GCM/myapp/3f1b2c4d-0000-4000-8000-000000000000"
+    gcm = sns.create_platform_application(Name="myapp", Platform="GCM",
+                                          Attributes={"PlatformCredential": "server-key"})["PlatformApplicationArn"]
+    app = sns.create_platform_endpoint(PlatformApplicationArn=gcm, Token="device-1")["EndpointArn"]
     sns.subscribe(TopicArn=topic, Protocol="application", Endpoint=app)
     mid = sns.publish(TopicArn=topic, MessageStructure="json", Subject="Hi",
                       Message=json.dumps({"default": "plain", "email": "for email", "GCM": '{"data":{"k":1}}'}))[
