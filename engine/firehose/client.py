@@ -250,9 +250,15 @@ def _destination_dict(dest) -> dict:
     return {"DestinationId": DESTINATION_ID, "HttpEndpointDestinationDescription": http}
 
 
-def _record_id() -> str:
-    """An opaque id like the ones Firehose returns (a long base64 token)."""
-    return base64.b64encode(secrets.token_bytes(168)).decode("ascii").replace("/", "R").replace("+", "Q")[:224]
+RECORD_ID_BYTES = 168      # 224 base64 characters, the length of the ids Firehose returns
+
+
+def _record_ids(n: int) -> list[str]:
+    """n opaque ids like the ones Firehose returns (long base64 tokens), from one random draw."""
+    text = base64.b64encode(secrets.token_bytes(RECORD_ID_BYTES * n)).decode("ascii")
+    text = text.replace("/", "R").replace("+", "Q")
+    width = RECORD_ID_BYTES // 3 * 4
+    return [text[i:i + width] for i in range(0, len(text), width)]
 
 
 class FirehoseClient(BaseClient):
@@ -371,12 +377,12 @@ class FirehoseClient(BaseClient):
         stream = self._backend.get(DeliveryStreamName)
         if stream.put_request([to_blob("Record.Data", Record["Data"])]) < 1:
             raise errors.ServiceUnavailableException("Slow down.")
-        return {"RecordId": _record_id(), "Encrypted": stream.encryption.status == "ENABLED"}
+        return {"RecordId": _record_ids(1)[0], "Encrypted": stream.encryption.status == "ENABLED"}
 
     def put_record_batch(self, *, DeliveryStreamName, Records):
         stream = self._backend.get(DeliveryStreamName)
         accepted = stream.put_request([to_blob("Records.Data", r["Data"]) for r in Records])
-        responses = [{"RecordId": _record_id()} for _ in range(accepted)]
+        responses = [{"RecordId": record_id} for record_id in _record_ids(accepted)]
         responses += [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}
                       for _ in range(len(Records) - accepted)]
         return {"FailedPutCount": len(Records) - accepted, "Encrypted": stream.encryption.status == "ENABLED",
