@@ -10,36 +10,8 @@ import pyarrow as pa
 from .. import limits
 
 ROLE = "arn:aws:iam::000000000000:role/engine-cli"
-GLUE_TYPES = {
-    pa.int8(): "tinyint", pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
-    pa.uint8(): "smallint", pa.uint16(): "int", pa.uint32(): "bigint", pa.uint64(): "bigint",
-    pa.float16(): "float", pa.float32(): "float", pa.float64(): "double", pa.bool_(): "boolean",
-    pa.string(): "string", pa.large_string(): "string", pa.binary(): "binary", pa.large_binary(): "binary",
-    pa.date32(): "date", pa.date64(): "date",
-}
 PARQUET_COMPRESSION = {"snappy": "SNAPPY", "gzip": "GZIP", "zstd": "ZSTD", "none": "UNCOMPRESSED"}
 RAW_COMPRESSION = {"snappy": "Snappy", "gzip": "GZIP", "zip": "ZIP", "none": "UNCOMPRESSED"}
-
-
-def glue_type(t: pa.DataType) -> str:
-    """The Hive/Glue column type a Firehose schema needs for an Arrow type."""
-    if pa.types.is_dictionary(t):
-        return glue_type(t.value_type)
-    if t in GLUE_TYPES:
-        return GLUE_TYPES[t]
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return f"array<{glue_type(t.value_type)}>"
-    if pa.types.is_map(t):
-        return f"map<{glue_type(t.key_type)},{glue_type(t.item_type)}>"
-    if pa.types.is_struct(t):
-        return "struct<" + ",".join(f"{f.name}:{glue_type(f.type)}" for f in t) + ">"
-    if pa.types.is_null(t):
-        return "string"
-    raise ValueError(f"no Glue type for Arrow type {t}")
 
 
 @dataclass
@@ -92,7 +64,7 @@ class Pipeline:
         """The stream, the Glue table (Parquet output) and the delivery stream, through the
         services' native APIs (what the boto3-shaped clients are built on: no request layer to load)."""
         from ..firehose import models as fh
-        from ..glue import models as glue
+        from ..glue import models as glue, types as glue_types
 
         stream = self.eng.backend("kinesis").create_stream(self.stream_name, self.shards)
         prefix = self.prefix
@@ -114,7 +86,7 @@ class Pipeline:
             # Partition columns live in the object keys (hive style), not in the files, as in a Glue table.
             catalog.create_table(self.database, glue.Table(
                 self.table, self.database,
-                glue.StorageDescriptor(columns=[glue.Column(f.name, glue_type(f.type))
+                glue.StorageDescriptor(columns=[glue.Column(f.name, glue_types.glue_type(f.type))
                                                 for f in schema if f.name not in self.partition_by]),
                 partition_keys=[glue.Column(c, "string") for c in self.partition_by]))
             conversion = fh.Conversion(database=self.database, table=self.table, role_arn=ROLE,

@@ -1,4 +1,4 @@
-"""Glue Data Catalog domain: databases, tables, columns, and Hive type strings -> Arrow types.
+"""Glue Data Catalog domain: databases, tables and columns (types: engine/glue/types.py).
 
 Firehose's DataFormatConversionConfiguration names its output schema by DatabaseName and
 TableName; `Table.arrow_schema()` is that schema. Glue stores database and table names in
@@ -6,7 +6,6 @@ lower case, as AWS does.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Optional
@@ -14,164 +13,7 @@ from typing import Optional
 import pyarrow as pa
 
 from .errors import AlreadyExistsException, EntityNotFoundException, InvalidInputException
-
-
-# --- Hive / Glue type strings -----------------------------------------------------------
-_PRIMITIVES = {
-    "string": pa.string(),
-    "tinyint": pa.int8(),
-    "smallint": pa.int16(),
-    "int": pa.int32(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("ms"),
-    "date": pa.date32(),
-    "binary": pa.binary(),
-}
-# Hive's decimal without precision is decimal(10,0).
-DECIMAL_DEFAULT = (10, 0)
-
-_TOKEN = re.compile(r"\s*(?:(`[^`]*`)|([A-Za-z_][A-Za-z0-9_$.-]*)|(\d+)|(.))")
-
-
-class HiveTypeError(ValueError):
-    """A Glue column type string that is not a valid Hive type."""
-
-
-class _TypeParser:
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens = []
-        pos = 0
-        text = text.strip()
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None or m.end() == pos:
-                break
-            quoted, word, number, other = m.groups()
-            if quoted is not None:
-                self.tokens.append(("name", quoted[1:-1]))
-            elif word is not None:
-                self.tokens.append(("word", word))
-            elif number is not None:
-                self.tokens.append(("num", int(number)))
-            elif other is not None and not other.isspace():
-                self.tokens.append(("sym", other))
-            pos = m.end()
-        self.i = 0
-
-    def error(self, what: str) -> HiveTypeError:
-        return HiveTypeError(f"Error: {what} in type string '{self.text}'")
-
-    def peek(self):
-        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
-
-    def take(self, kind=None, value=None):
-        tok = self.peek()
-        if tok[0] is None or (kind and tok[0] != kind) or (value is not None and tok[1] != value):
-            raise self.error(f"expected {value or kind} at position {self.i}")
-        self.i += 1
-        return tok[1]
-
-    def parse(self) -> pa.DataType:
-        t = self.type()
-        if self.i != len(self.tokens):
-            raise self.error(f"unexpected {self.peek()[1]!r}")
-        return t
-
-    def _int_args(self) -> list[int]:
-        args = []
-        if self.peek() == ("sym", "("):
-            self.take("sym", "(")
-            args.append(self.take("num"))
-            while self.peek() == ("sym", ","):
-                self.take("sym", ",")
-                args.append(self.take("num"))
-            self.take("sym", ")")
-        return args
-
-    def type(self) -> pa.DataType:
-        kind, word = self.peek()
-        if kind != "word":
-            raise self.error("expected a type name")
-        self.i += 1
-        name = word.lower()
-        if name in ("varchar", "char"):
-            args = self._int_args()
-            if len(args) != 1:
-                raise self.error(f"{name} needs a length")
-            return pa.string()
-        if name == "decimal":
-            args = self._int_args()
-            precision, scale = (args + [None, None])[:2] if args else DECIMAL_DEFAULT
-            if precision is None:
-                precision = DECIMAL_DEFAULT[0]
-            if scale is None:
-                scale = 0
-            if not 1 <= precision <= 38 or not 0 <= scale <= precision:
-                raise self.error(f"invalid decimal({precision},{scale})")
-            return pa.decimal128(precision, scale)
-        if name == "array":
-            self.take("sym", "<")
-            item = self.type()
-            self.take("sym", ">")
-            return pa.list_(item)
-        if name == "map":
-            self.take("sym", "<")
-            key = self.type()
-            self.take("sym", ",")
-            value = self.type()
-            self.take("sym", ">")
-            return pa.map_(key, value)
-        if name == "struct":
-            self.take("sym", "<")
-            fields = []
-            while True:
-                kind, fname = self.peek()
-                if kind not in ("word", "name"):
-                    raise self.error("expected a struct field name")
-                self.i += 1
-                self.take("sym", ":")
-                fields.append(pa.field(fname, self.type()))
-                if self.peek() == ("sym", ","):
-                    self.i += 1
-                    continue
-                break
-            self.take("sym", ">")
-            return pa.struct(fields)
-        if name in _PRIMITIVES:
-            return _PRIMITIVES[name]
-        raise self.error(f"unknown type {word!r}")
-
-
-def parse_hive_type(text: str) -> pa.DataType:
-    """'array<struct<id:bigint,tags:map<string,string>>>' -> the pyarrow type."""
-    if not isinstance(text, str) or not text.strip():
-        raise HiveTypeError("Error: empty type string")
-    return _TypeParser(text).parse()
-
-
-def hive_type_string(t: pa.DataType) -> str:
-    """The Hive type string of a pyarrow type (inverse of parse_hive_type, canonical form)."""
-    for name, prim in _PRIMITIVES.items():
-        if t == prim and name not in ("integer",):
-            return name
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_large_string(t):
-        return "string"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return f"array<{hive_type_string(t.value_type)}>"
-    if pa.types.is_map(t):
-        return f"map<{hive_type_string(t.key_type)},{hive_type_string(t.item_type)}>"
-    if pa.types.is_struct(t):
-        return "struct<" + ",".join(f"{f.name}:{hive_type_string(f.type)}" for f in t) + ">"
-    raise HiveTypeError(f"no Hive type for {t}")
+from .types import parse_hive_type
 
 
 # --- catalog objects -------------------------------------------------------------------

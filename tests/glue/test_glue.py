@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from engine.glue.models import HiveTypeError, hive_type_string, parse_hive_type
+from engine.glue.types import HiveTypeError, glue_type, parse_hive_type
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -27,8 +27,52 @@ def test_bad_hive_types(text):
 
 
 def test_hive_type_string_round_trip():
-    for text in ["struct<a:int,b:array<map<string,decimal(10,2)>>>", "bigint", "date", "binary"]:
-        assert hive_type_string(parse_hive_type(text)) == text
+    for text in ["struct<a:int,b:array<map<string,decimal(10,2)>>>", "bigint", "date", "binary", "tinyint",
+                 "smallint", "float", "double", "boolean", "timestamp", "string", "array<array<string>>"]:
+        assert glue_type(parse_hive_type(text)) == text
+
+
+@pytest.mark.parametrize("arrow,hive", [
+    (pa.uint8(), "smallint"), (pa.uint16(), "int"), (pa.uint32(), "bigint"), (pa.float16(), "float"),
+    (pa.large_string(), "string"), (pa.large_binary(), "binary"), (pa.date64(), "date"), (pa.null(), "string"),
+    (pa.timestamp("us", tz="UTC"), "timestamp"), (pa.dictionary(pa.int32(), pa.string()), "string"),
+    (pa.large_list(pa.uint32()), "array<bigint>"),
+    (pa.struct([("n", pa.dictionary(pa.int8(), pa.large_string()))]), "struct<n:string>"),
+])
+def test_arrow_types_without_a_hive_name_take_the_type_that_holds_them(arrow, hive):
+    assert glue_type(arrow) == hive
+
+
+@pytest.mark.parametrize("arrow", [pa.uint8(), pa.uint16(), pa.uint32()])
+def test_unsigned_extremes_fit_their_hive_type(arrow):
+    extremes = pa.array([0, 2 ** (arrow.bit_width) - 1], arrow)
+    assert extremes.cast(parse_hive_type(glue_type(arrow))).to_pylist() == extremes.to_pylist()
+
+
+def test_arrow_types_hive_cannot_hold_are_refused():
+    for arrow in (pa.duration("s"), pa.time32("s"), pa.union([pa.field("a", pa.int8())], "dense")):
+        with pytest.raises(HiveTypeError):
+            glue_type(arrow)
+
+
+def test_cli_table_and_firehose_conversion_share_the_mapping(tmp_path):
+    """The table ingest infers from JSON lines has the Glue types the conversion reads back as the
+    same Arrow schema (one mapping both ways)."""
+    import engine
+    from engine.cli.pipeline import Pipeline
+
+    rows = [{"id": 1, "name": "a", "score": 1.5, "ok": True, "tags": ["x"], "c": {"tier": 2}}]
+    schema = pa.Table.from_pylist(rows).schema
+    eng = engine.Engine(s3_root=str(tmp_path))
+    try:
+        pipe = Pipeline(eng, "s", 1, "bucket", "p/")
+        pipe.create(schema)
+        table = eng.backend("glue").get_table(pipe.database, pipe.table)
+        assert [c.type for c in table.storage.columns] == [
+            "bigint", "string", "double", "boolean", "array<string>", "struct<tier:bigint>"]
+        assert table.arrow_schema() == schema
+    finally:
+        eng.close()
 
 
 def test_database_and_table_round_trip(eng, shape):
