@@ -151,11 +151,13 @@ class EventSourceMapping:
         self.poller.start()
 
     def update(self, fn, settings: MappingSettings) -> None:
+        """New settings; returns once no poll under the old ones is under way (in-flight
+        invocations finish as they are)."""
         with self.poller.lock:
             self.function = fn
             self.settings = settings
             self.last_modified = self.backend.clock.now()
-            self.poller.lock.notify_all()
+        self.poller.next_pass()
 
     def record_result(self, ok: bool) -> None:
         self.last_result = "OK" if ok else "PROBLEM: Function call failed"
@@ -180,6 +182,7 @@ class _Poller:
         self._inflight = 0
         self._requested = 0      # settle() calls so far
         self._settled = 0        # the last settle request a quiet pass answered
+        self._passes = 0         # dispatcher passes started
         self._stopping = False
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"esm-{mapping.uuid[:8]}")
         self._thread = threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}", daemon=True)
@@ -197,6 +200,8 @@ class _Poller:
                 if self._stopping:
                     return
                 request = self._requested
+                self._passes += 1
+                self.lock.notify_all()
             progressed, deadline = False, None
             if self.mapping.settings.enabled:
                 try:
@@ -243,6 +248,15 @@ class _Poller:
             self.lock.notify_all()
             if not self.lock.wait_for(lambda: self._settled >= mine or self._stopping, timeout):
                 raise TimeoutError(f"event source mapping {self.mapping.uuid} did not settle in {timeout} s")
+
+    def next_pass(self) -> None:
+        """Wait until the dispatcher starts a pass after this call (the one under way has ended)."""
+        if not self._thread.is_alive() or self._thread is threading.current_thread():
+            return
+        with self.lock:
+            target = self._passes + 1
+            self.lock.notify_all()
+            self.lock.wait_for(lambda: self._passes >= target or self._stopping)
 
     def stop(self, drain_s: float) -> None:
         with self.lock:
@@ -387,13 +401,18 @@ class KinesisPoller(_Poller):
         stream = self.mapping.source
         shards = stream.shards
         if not self._started:
+            # TRIM_HORIZON starts at the oldest retained shards (children wait for them); the
+            # other positions start at each open shard.
             self._started = True
+            horizon = self.mapping.settings.starting_position == TRIM_HORIZON
             for shard in shards:
-                if shard.is_open or (self.mapping.settings.starting_position == TRIM_HORIZON
-                                     and stream.is_visible(shard)):
-                    self._cursors[shard.index] = _Cursor(shard, self._start_position(shard), self._lanes())
-                else:
+                if not (shard.is_open or (horizon and stream.is_visible(shard))):
                     self._ignored.add(shard.shard_id)
+                elif horizon and any(p is not None and p not in self._ignored
+                                     for p in (shard.parent, shard.adjacent_parent)):
+                    self._cursors[shard.index] = None
+                else:
+                    self._cursors[shard.index] = _Cursor(shard, self._start_position(shard), self._lanes())
             self._seen = len(shards)
         for shard in shards[self._seen:]:
             self._cursors.setdefault(shard.index, None)
