@@ -5,7 +5,7 @@ Firehose invokes the function with
      "records": [{"recordId", "approximateArrivalTimestamp", "data": base64, ["kinesisRecordMetadata"]}]}
 (plus "sourceKinesisStreamArn" for a Kinesis source) and expects
     {"records": [{"recordId", "result": "Ok" | "Dropped" | "ProcessingFailed", "data": base64,
-                  ["metadata": {"partitionKeys": {...}}]}]}
+                  ["metadata": {"partitionKeys": {...}, "otfMetadata": {...}}]}]}
 with one result per input record. An invocation that raises, or returns a malformed result, is
 retried NumberOfRetries times; then every record of that invocation goes to processing-failed.
 """
@@ -40,6 +40,7 @@ class TransformResult:
     lambda_keys: list                  # per Ok record: dict of partitionKeys (or None)
     failed: list[Failure] = field(default_factory=list)
     dropped: int = 0
+    otf_metadata: list = field(default_factory=list)   # per Ok record: metadata.otfMetadata (Iceberg) or None
 
 
 class _Malformed(Exception):
@@ -91,11 +92,13 @@ def _parse_response(response, ids: list[str]):
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
                 raise _Malformed("Lambda.InvalidBase64", f"Record {rid} has data that is not valid base64.") from None
-        keys = None
+        keys = otf = None
         meta = rec.get("metadata")
         if isinstance(meta, dict) and isinstance(meta.get("partitionKeys"), dict):
             keys = {str(k): ("" if v is None else str(v)) for k, v in meta["partitionKeys"].items()}
-        out.append((result, data, keys))
+        if isinstance(meta, dict) and isinstance(meta.get("otfMetadata"), dict):
+            otf = meta["otfMetadata"]
+        out.append((result, data, keys, otf))
     return out
 
 
@@ -104,7 +107,7 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
     """Transform `data` through the registered function `arn`, one invocation per <= buffer_bytes."""
     n = len(data)
     payloads = data.to_pylist()
-    ok_index, ok_data, ok_keys = [], [], []
+    ok_index, ok_data, ok_keys, ok_otf = [], [], [], []
     failed: list[Failure] = []
     dropped = 0
     start = 0
@@ -150,12 +153,13 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
         if parsed is None:
             failed.extend(Failure(i, code, message, attempts, ended) for i in range(start, end))
         else:
-            for offset, (result, payload, keys) in enumerate(parsed):
+            for offset, (result, payload, keys, otf) in enumerate(parsed):
                 i = start + offset
                 if result == "Ok":
                     ok_index.append(i)
                     ok_data.append(payload)
                     ok_keys.append(keys)
+                    ok_otf.append(otf)
                 elif result == "Dropped":
                     dropped += 1
                 else:
@@ -164,4 +168,4 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
                                           attempts, ended))
         start = end
     return TransformResult(np.asarray(ok_index, dtype=np.int64), pa.array(ok_data, pa.binary()), ok_keys,
-                           failed, dropped)
+                           failed, dropped, ok_otf)
