@@ -88,11 +88,12 @@ def lines_run(fn) -> int:
             count += 1
         return tracer
 
+    previous = sys.gettrace()   # coverage's tracer, when measuring: put it back afterwards
     sys.settrace(tracer)
     try:
         fn()
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return count
 
 
