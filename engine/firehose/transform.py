@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -20,6 +21,9 @@ from typing import Optional
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import limits
 
 RESULTS = ("Ok", "Dropped", "ProcessingFailed")
 
@@ -169,3 +173,55 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
         start = end
     return TransformResult(np.asarray(ok_index, dtype=np.int64), pa.array(ok_data, pa.binary()), ok_keys,
                            failed, dropped, ok_otf)
+
+
+# --- deaggregation (issue 15): KPL aggregates of a Kinesis source, the RecordDeAggregation processor ---
+KPL_MAGIC = pa.scalar(b"\xf3\x89\x9a\xc2", pa.binary())
+
+
+def source_user_records(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A Kinesis source read with every KPL aggregate replaced by its user records (Firehose
+    deaggregates them before transformation and delivery); the same batch when none is one."""
+    from ..kinesis.kpl import deaggregate_batch   # (only Kinesis sources need it)
+
+    data = batch.column("data")
+    if not pc.any(pc.equal(pc.binary_slice(data, 0, 4), KPL_MAGIC)).as_py():
+        return batch
+    users = deaggregate_batch(batch)
+    return pa.RecordBatch.from_arrays([users.column(name) for name in batch.schema.names], schema=batch.schema)
+
+
+def split_sub_records(data: pa.Array, sub_record_type: str, delimiter_b64: str | None = None):
+    """The RecordDeAggregation processor: each record's sub-records, consecutive JSON objects
+    (SubRecordType JSON: `{..}{..}` or JSON Lines) or the pieces between a delimiter given in
+    base64 (DELIMITED). Returns (sub-records, index of each one's source record, indexes of the
+    records that could not be split: not JSON objects, or more than 500 sub-records)."""
+    pieces, sources, failed = [], [], []
+    delimiter = base64.b64decode(delimiter_b64) if sub_record_type == "DELIMITED" and delimiter_b64 else b"\n"
+    decoder = json.JSONDecoder()
+    for i, raw in enumerate(data.to_pylist()):
+        raw = raw or b""
+        if sub_record_type == "JSON":
+            try:
+                text, parts, pos = raw.decode("utf-8"), [], 0
+                while True:
+                    while pos < len(text) and text[pos] in " \t\r\n":
+                        pos += 1
+                    if pos == len(text):
+                        break
+                    value, end = decoder.raw_decode(text, pos)
+                    if not isinstance(value, dict):
+                        raise ValueError("not a JSON object")
+                    parts.append(text[pos:end].encode("utf-8"))
+                    pos = end
+            except ValueError:   # (UnicodeDecodeError and JSONDecodeError are ValueErrors)
+                failed.append(i)
+                continue
+        else:
+            parts = [p for p in raw.split(delimiter) if p]
+        if len(parts) > limits.FIREHOSE_SUB_RECORDS_MAX:
+            failed.append(i)
+            continue
+        pieces.extend(parts)
+        sources.extend([i] * len(parts))
+    return pa.array(pieces, pa.binary()), np.asarray(sources, dtype=np.int64), np.asarray(failed, dtype=np.int64)
