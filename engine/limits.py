@@ -212,6 +212,8 @@ LAMBDA_LIST_PAGE_DEFAULT = 100            # ListEventSourceMappings MaxItems def
 LAMBDA_SQS_CONCURRENCY_MAX = 1000         # ScalingConfig.MaximumConcurrency upper bound
 LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream mapping (lanes beyond wait)
 LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
+KPL_AGGREGATE_MAX_BYTES = 1 * MiB          # an aggregated record with its partition key: one Kinesis record
+FIREHOSE_SUB_RECORDS_MAX = 500            # RecordDeAggregation: sub-records per record at most
 
 # --- SNS mobile push, SMS, topic permissions (engine/sns/mobile.py, sms.py) ---
 SNS_PLATFORM_APPLICATION_NAME_MAX = 256
@@ -267,27 +269,3 @@ KINESIS_MODE_SWITCH_WINDOW_S = 24 * 3600   # ... within 24 hours
 KINESIS_WARM_THROUGHPUT_MAX_MIBPS = 10240  # warm throughput of an on-demand stream: at most 10 GiBps
 KINESIS_BILLING_COMMITMENT_MIN_S = 24 * 3600   # a minimum throughput billing commitment lasts at least 24 h
 KINESIS_RESOURCE_POLICY_MAX_BYTES = 20 * KiB   # resource policy document size (IAM resource policy limit; unverified for Kinesis)
-# --- Lambda: functions and event source mappings (appended by the lambda work, issue 15) -----------
-LAMBDA_TIMEOUT_DEFAULT_S = 3              # CreateFunction Timeout default; max 900
-LAMBDA_TIMEOUT_MAX_S = 900
-LAMBDA_MEMORY_DEFAULT_MB = 128
-LAMBDA_PAYLOAD_SYNC_MAX = 6 * MiB         # RequestResponse payload, and an event source mapping's batch
-LAMBDA_PAYLOAD_ASYNC_MAX = 256 * KiB      # Event (asynchronous) invocation payload
-LAMBDA_SQS_BATCH_DEFAULT = 10
-LAMBDA_SQS_FIFO_BATCH_MAX = 10
-LAMBDA_SQS_SMALL_BATCH_MAX = 10           # a larger SQS BatchSize needs MaximumBatchingWindowInSeconds >= 1
-LAMBDA_SQS_CONCURRENCY_DEFAULT = 5        # pollers an SQS mapping starts with (AWS scales from 5)
-LAMBDA_KINESIS_BATCH_DEFAULT = 100
-LAMBDA_RECORD_AGE_MIN_S = 60              # MaximumRecordAgeInSeconds: -1 (infinite) or 60..604800
-LAMBDA_POLL_INTERVAL_S = 0.05             # engine seconds between polls of an idle source
-LAMBDA_RETRY_BACKOFF_S = 1.0              # engine seconds before a failed stream batch is retried, doubling
-LAMBDA_RETRY_BACKOFF_MAX_S = 60.0
-LAMBDA_LANE_BUFFER_RECORDS = 20_000       # records read ahead per shard lane before reading pauses
-LAMBDA_ASYNC_WORKERS = 4                  # threads running Event (asynchronous) invocations
-LAMBDA_CLOSE_DRAIN_S = 30.0               # wall seconds close waits for in-flight invocations
-LAMBDA_LIST_PAGE_DEFAULT = 100            # ListEventSourceMappings MaxItems default
-LAMBDA_SQS_CONCURRENCY_MAX = 1000         # ScalingConfig.MaximumConcurrency upper bound
-LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream mapping (lanes beyond wait)
-LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
-KPL_AGGREGATE_MAX_BYTES = 1 * MiB          # an aggregated record with its partition key: one Kinesis record
-FIREHOSE_SUB_RECORDS_MAX = 500            # RecordDeAggregation: sub-records per record at most
