@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,8 +28,10 @@ from .. import limits
 
 ACTIVEMQ_NS = "http://activemq.apache.org/schema/core"
 _BEANS_NS = "http://www.springframework.org/schema/beans"
-_LOG_TAIL_BYTES = 4000         # of a failed broker's log, quoted in its failure reason
+_LOG_READ_BYTES = 1 << 20      # of a failed broker's log, searched for its failure reason
 _REASON_LINES = 8
+_ERROR_LINE = re.compile(r"\[error\]| ERROR |Exception|BOOT FAILED")
+_LOG_PREFIX = re.compile(r"^\S+ \S+ +(\[error\] <[^>]*> *|ERROR +)")
 
 
 class BrokerStartFailed(Exception):
@@ -165,14 +168,17 @@ class BrokerProcess:
         return _session_pids(sessions) if sessions else []
 
     def log_tail(self) -> str:
+        """What the log says went wrong: its first error lines (the cause; later ones are the
+        crash that follows), else its last lines."""
         try:
             with open(self.log_path, "rb") as f:
-                f.seek(max(0, self.log_path.stat().st_size - _LOG_TAIL_BYTES))
-                text = f.read().decode("utf-8", "replace")
+                text = f.read(_LOG_READ_BYTES).decode("utf-8", "replace")
         except OSError:
             return "(no log)"
-        lines = [line for line in text.splitlines() if line.strip()]
-        return " | ".join(lines[-_REASON_LINES:])
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        errors = [_LOG_PREFIX.sub("", line) for line in lines if _ERROR_LINE.search(line)]
+        chosen = [line for line in errors if line][:_REASON_LINES] or lines[-_REASON_LINES:]
+        return " | ".join(chosen)
 
     # --- per engine -----------------------------------------------------------------------------
     default_command = ""
@@ -335,12 +341,25 @@ def activemq_broker_xml(config: str, broker_name: str, data_dir: Path, ports: di
     ET.SubElement(adapter, f"{q}kahaDB", directory=str(data_dir / "kahadb"))
     connectors = ET.SubElement(broker, f"{q}transportConnectors")
     for name, scheme in (("openwire", "tcp"), ("stomp", "stomp"), ("mqtt", "mqtt")):
+        if name not in ports:
+            continue
         ET.SubElement(connectors, f"{q}transportConnector", name=name, uri=f"{scheme}://127.0.0.1:{ports[name]}")
     broker[:] = sorted(broker, key=lambda child: _local(child.tag))
     body = ET.tostring(broker, encoding="unicode")
     return (f'<beans xmlns="{_BEANS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             f'xsi:schemaLocation="{_BEANS_NS} http://www.springframework.org/schema/beans/spring-beans.xsd '
             f'{ACTIVEMQ_NS} http://activemq.apache.org/schema/core/activemq-core.xsd">\n{body}\n</beans>\n')
+
+
+# Debian's activemq leaves out the MQTT codec its MQTT transport loads (FuseSource's mqtt-client,
+# package libmqtt-client-java, with hawtdispatch); with them on the broker's classpath it speaks MQTT.
+MQTT_CLIENT_JARS = ("/usr/share/java/mqtt-client.jar", "/usr/share/java/hawtdispatch-transport.jar",
+                    "/usr/share/java/hawtdispatch.jar")
+MQTT_PACKAGE = "libmqtt-client-java"
+
+
+def mqtt_available() -> bool:
+    return all(os.path.exists(jar) for jar in MQTT_CLIENT_JARS)
 
 
 class ActiveMQProcess(BrokerProcess):
@@ -350,12 +369,16 @@ class ActiveMQProcess(BrokerProcess):
     engine_label = "ACTIVEMQ"
     port_names = ("openwire", "stomp", "mqtt")
 
+    def __init__(self, directory: Path, command: str, broker_name: str):
+        super().__init__(directory, command, broker_name)
+        self.protocols = ("openwire", "stomp", "mqtt") if mqtt_available() else ("openwire", "stomp")
+
     def write_config(self, users: list[BrokerUser], config: str) -> None:
         conf = self.directory / "conf"
         for sub in ("conf", "data", "tmp"):
             (self.directory / sub).mkdir(exist_ok=True)
         (conf / "activemq.xml").write_text(
-            activemq_broker_xml(config, self.broker_name, self.directory / "data", self.ports, users))
+            activemq_broker_xml(config, self.broker_name, self.directory / "data", self._served_ports(), users))
         (conf / "log4j.properties").write_text(_LOG4J)   # the conf dir is on the broker's classpath
 
     def commands(self) -> list[tuple[list[str], dict]]:
@@ -369,14 +392,19 @@ class ActiveMQProcess(BrokerProcess):
             # Debian's options file sets ACTIVEMQ_OPTS (a 512 MB heap); these come after and win.
             "ACTIVEMQ_DEBUG_OPTS": limits.MQ_ACTIVEMQ_JVM_OPTS,
         }
+        if "mqtt" in self.protocols:
+            env["ACTIVEMQ_USER_CLASSPATH"] = ":".join(MQTT_CLIENT_JARS)
         return [([self.command, "console", f"xbean:file:{d / 'conf' / 'activemq.xml'}"], env)]
 
+    def _served_ports(self) -> dict[str, int]:
+        return {name: self.ports[name] for name in self.protocols}
+
     def ready_ports(self) -> list[int]:
-        return list(self.ports.values())
+        return list(self._served_ports().values())
 
     def endpoints(self) -> list[str]:
-        p = self.ports
-        return [f"tcp://127.0.0.1:{p['openwire']}", f"stomp://127.0.0.1:{p['stomp']}", f"mqtt://127.0.0.1:{p['mqtt']}"]
+        schemes = {"openwire": "tcp", "stomp": "stomp", "mqtt": "mqtt"}
+        return [f"{schemes[name]}://127.0.0.1:{port}" for name, port in self._served_ports().items()]
 
     def console_url(self) -> str | None:
         return None   # Debian's activemq ships no web console
