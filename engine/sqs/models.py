@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections import OrderedDict, deque
 from itertools import islice
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from .. import _core, limits
 from ..arn import sqs_arn, sqs_queue_url
@@ -190,6 +190,7 @@ class Queue:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
+        self._watchers: list = []   # event-loop long polls (watch)
         self._apply(attributes)
         self._q = self._store()
         self._store_settings = self._settings()
@@ -257,6 +258,8 @@ class Queue:
             self.modified = int(self.clock.now())
             self._sync_store()
             self._cond.notify_all()
+            for wake in tuple(self._watchers):
+                wake()
 
     def get_attributes(self, names) -> dict[str, str]:
         """GetQueueAttributes: canonical string values of the requested names ('All' for all)."""
@@ -305,6 +308,27 @@ class Queue:
         if self._waiters:
             with self._cond:
                 self._cond.notify_all()
+            for wake in tuple(self._watchers):
+                wake()
+
+    def watch(self, wake) -> Callable[[], None]:
+        """Have `wake()` called (on the waking thread) whenever messages may have become
+        receivable, the settings changed or the queue closed, until the returned function is
+        called: how an event loop long-polls without a thread per poll. `wake` must not block."""
+        with self._lock:
+            self._waiters += 1
+            self._watchers.append(wake)
+
+        def unwatch() -> None:
+            with self._lock:
+                self._watchers.remove(wake)
+                self._waiters -= 1
+        return unwatch
+
+    def next_transition(self) -> float | None:
+        """When (clock seconds) the next delayed or in-flight message becomes visible, if any."""
+        due = self._q.counts(self._now_ms())[3]
+        return None if due is None else due / 1000.0
 
     def _check_open(self) -> None:
         if self.deleted:
@@ -564,6 +588,9 @@ class Queue:
         with self._lock:
             self.deleted = True
             self._cond.notify_all()
+            watchers = tuple(self._watchers)
+        for wake in watchers:
+            wake()
         self._q.clear()
 
 
