@@ -1,4 +1,4 @@
-"""python -m engine: demo (the main job), ingest, bench."""
+"""python -m engine: demo (the main job), ingest, bench, serve."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +40,21 @@ def _bench(rest) -> int:
     from bench import report
 
     return report.main(rest)
+
+
+def _serve(args) -> int:
+    from . import serve
+
+    return serve.run(serve.ServeOptions(host=args.host, port=args.port, s3_root=args.s3_root,
+                                        require_auth=args.require_auth, keys_file=args.keys_file,
+                                        tls_cert=args.tls_cert, tls_key=args.tls_key))
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return value
 
 
 def _shards(text: str) -> int:
@@ -98,6 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--batch-size", type=_positive, default=65_536, help="records per batch read")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    serve = commands.add_parser("serve", help="every service on one port over the AWS wire protocols",
+                                description="Serve Kinesis, Firehose, SQS, SNS and Glue on one endpoint for any "
+                                "AWS SDK or the AWS CLI (--endpoint-url http://HOST:PORT): HTTP/1.1 and cleartext "
+                                "HTTP/2, JSON, query/XML and CBOR. Ctrl-C or SIGTERM stop it gracefully.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=4566, help="port (default 4566)")
+    serve.add_argument("--s3-root", default=None, metavar="ROOT",
+                       help="where Firehose's S3 destinations land (default $ENGINE_S3_ROOT, else ./s3)")
+    serve.add_argument("--require-auth", action="store_true",
+                       help="verify SigV4 signatures against the configured access keys")
+    serve.add_argument("--keys-file", default=None, metavar="FILE",
+                       help="access keys for --require-auth: lines of ACCESS_KEY_ID SECRET [ACCOUNT_ID] "
+                       "(default $ENGINE_ACCESS_KEYS, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate")
+    serve.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
+
     commands.add_parser("bench", help="run the benchmarks and write a report (engine bench --help)", add_help=False)
     return parser
 
@@ -113,6 +144,10 @@ def main(argv=None) -> int:
         return _demo(args)
     if args.command == "ingest":
         return _ingest(args)
+    if args.command == "serve":
+        if bool(args.tls_cert) != bool(args.tls_key):
+            parser.error("--tls-cert and --tls-key go together")
+        return _serve(args)
     parser.print_help()
     return 0
 

@@ -1,0 +1,433 @@
+"""The ASGI application behind `engine serve`: every service of an Engine on one endpoint, over
+the AWS wire protocols, onto the same in-process clients (so validation, rules and error codes
+are the request layer's and the models', shared with `eng.client(...)`).
+
+    app = make_app(engine.Engine())          # an ASGI 3 callable; granian serves it
+
+A request is routed (engine.server.routing), decoded by its protocol's codec into the client's
+keyword arguments, run on the client of its account and region, and the result or error encoded
+as AWS sends it. The app only translates; queue URLs are the one thing it rewrites (the models
+name queues by AWS's URL, clients of this endpoint by the request's Host).
+
+Seams for the wire features beside it:
+- `codecs`: content type -> module with decode_request(body) / encode_response(result) /
+  encode_error(code, message), for JSON-protocol bodies in another encoding (CBOR);
+- `authenticator`: an object with verify(SignedRequest, family) -> Verified(account_id, region,
+  ...) raising the AWS auth error; None accepts any credentials (account 000000000000);
+- `streams`: (service, operation) -> async handler(app, request, client, params, send) for
+  operations answered with an event stream (SubscribeToShard);
+- REST services: `rest_routes` (engine.server.protocols.rest) matches method and path against
+  the models' http.requestUri.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import uuid
+from typing import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from botocore import xform_name
+from botocore.model import ServiceModel
+
+from .. import __version__, limits
+from ..arn import sqs_queue_url
+from ..engine import SERVICES, Engine, _load
+from ..errors import ClientError, EngineClosed, ParamValidationError
+from ..request import service_models
+from . import routing
+from .auth import AccountEngines, SignedRequest
+from .longpoll import LongPolls
+from .protocols import json as json_protocol
+from .protocols import query as query_protocol
+from .protocols.sqs_query_model import MODEL as SQS_QUERY_MODEL
+
+log = logging.getLogger("engine.server")
+
+JSON = "json"
+QUERY = "query"
+FORM_TYPE = "application/x-www-form-urlencoded"
+HEALTH_PATH = "/_engine/health"
+RESET_PATHS = ("/_engine/reset", "/moto-api/reset")
+# The SQS operations whose results carry queue URLs, and the members holding them.
+_QUEUE_URL_OUTPUTS = {"CreateQueue": "QueueUrl", "GetQueueUrl": "QueueUrl", "ListQueues": "QueueUrls",
+                      "ListDeadLetterSourceQueues": "queueUrls"}
+
+
+class Request:
+    """One HTTP request as the app reads it: headers with lower-case names."""
+
+    __slots__ = ("scope", "method", "path", "query_string", "headers", "body")
+
+    def __init__(self, scope, headers: dict, body: bytes):
+        self.scope = scope
+        self.method = scope["method"]
+        self.path = scope["path"]
+        self.query_string = scope.get("query_string", b"").decode("latin-1")
+        self.headers = headers
+        self.body = body
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[:port] as the client addressed this server."""
+        host = self.headers.get("host") or self.headers.get(":authority")
+        if not host:
+            server = self.scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{self.scope.get('scheme', 'http')}://{host}"
+
+    def signed(self) -> SignedRequest:
+        return SignedRequest.from_asgi(self.scope, self.body)
+
+
+class _Operation:
+    """What the app keeps per (service, operation): the client method and the codecs' state."""
+
+    __slots__ = ("service", "model", "method", "json")
+
+    def __init__(self, service: str, operation_model):
+        self.service = service
+        self.model = operation_model
+        self.method = xform_name(operation_model.name)
+        self.json = json_protocol.Operation(operation_model)
+
+
+class EngineApp:
+    """The ASGI 3 application; see the module docstring."""
+
+    def __init__(self, engine: Engine, *, authenticator=None, engine_factory: Callable[[str], Engine] | None = None):
+        self._factory = engine_factory or (lambda account_id: Engine(account_id=account_id, s3_root=engine.s3_root))
+        self.engines = AccountEngines(engine, self._factory)
+        self.authenticator = authenticator
+        self.services = served_services()
+        self._targets = routing.json_targets(self.services)
+        self._versions = routing.query_versions(self.services)
+        self._models: dict[str, ServiceModel] = {name: service_models.service_model(name) for name in self.services}
+        self._sqs_query = ServiceModel(SQS_QUERY_MODEL, "sqs")
+        self._operations: dict[tuple[str, str], _Operation | None] = {}
+        self._clients: dict[tuple[str, str, str], object] = {}
+        self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.polls = LongPolls()
+        self.codecs: dict[str, object] = {}
+        self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {}
+
+    # --- ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send):
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._answer_polls_on_stop(asyncio.get_running_loop())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _answer_polls_on_stop(self, loop) -> None:
+        """On SIGINT/SIGTERM, answer the long polls at once: the server waits for requests in
+        flight before it lets the app shut down. The server's own handler (asyncio keeps it in
+        loop._signal_handlers; there is no public getter) still runs after ours."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = getattr(loop, "_signal_handlers", {}).get(sig)
+
+            def on_signal(previous=previous):
+                self.polls.close()
+                if previous is not None:
+                    previous._callback(*previous._args)
+            try:
+                loop.add_signal_handler(sig, on_signal)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+                return
+
+    async def close(self) -> None:
+        """Answer every long poll, then close the engines (Firehose delivers what it buffered)."""
+        self.polls.close()
+        await asyncio.sleep(0)   # (the woken polls answer before the engines go)
+        loop = asyncio.get_running_loop()
+        for engine in self.engines.all():
+            await loop.run_in_executor(None, engine.close)
+
+    async def _http(self, scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request = Request(scope, headers, body)
+        path = request.path
+        if path.startswith("/_engine/") or path in RESET_PATHS:
+            status, out_headers, out = await self._admin(request)
+        else:
+            status, out_headers, out = await self.handle(request, send)
+            if status is None:   # (an event stream answered by its handler)
+                return
+        await send({"type": "http.response.start", "status": status, "headers": out_headers})
+        await send({"type": "http.response.body", "body": out})
+
+    # --- admin endpoints -------------------------------------------------------------------------
+    async def _admin(self, request: Request):
+        if request.path == HEALTH_PATH and request.method in ("GET", "HEAD"):
+            body = {"services": {name: "available" for name in self.services}, "version": __version__}
+            return 200, [(b"content-type", b"application/json")], json.dumps(body).encode()
+        if request.path in RESET_PATHS and request.method == "POST":
+            await self.reset()
+            return 200, [(b"content-type", b"application/json")], b'{"status": "ok"}'
+        return 404, [(b"content-type", b"application/json")], b'{"message": "not found"}'
+
+    async def reset(self) -> None:
+        """Every account's resources gone: fresh engines with the same settings."""
+        old = self.engines
+        self.engines = AccountEngines(self._factory(old.default.account_id), self._factory)
+        self._clients.clear()
+        loop = asyncio.get_running_loop()
+        for engine in old.all():
+            await loop.run_in_executor(None, engine.close)
+
+    # --- AWS requests ----------------------------------------------------------------------------
+    async def handle(self, request: Request, send=None):
+        """(status, headers, body) for one AWS request; status None when a stream handler answered."""
+        headers = request.headers
+        target = headers.get("x-amz-target")
+        if target is not None:
+            prefix, _, action = target.partition(".")
+            service = self._targets.get(prefix)
+            protocol = JSON
+            codec = self.codecs.get(headers.get("content-type", "").split(";", 1)[0].strip())
+            if service is None:
+                return self._json_error(request, None, codec, 400, "UnknownOperationException",
+                                        f"Unknown target: {target}")
+        else:
+            codec = None
+            form = self._form(request)
+            action = form.pop("Action", None)
+            if action is None:
+                return self._json_error(request, None, None, 404, "UnknownOperationException",
+                                        f"No service answers {request.method} {request.path}")
+            protocol = QUERY
+            version = form.pop("Version", None)
+            region, signing_name = routing.credential_scope(headers.get("authorization"), request.query_string)
+            service = routing.query_service(signing_name, version, request.path, self._versions)
+            if service is None:
+                return self._query_error(request, None, None, 400, "InvalidAction", True,
+                                         f"Could not find operation {action} for version {version}")
+        operation = self._operation(service, action)
+        try:
+            if operation is None:
+                raise _unknown_operation(action, protocol)
+            account, region = self._identify(request, service, protocol)
+            if protocol == JSON:
+                if codec is None:
+                    params = operation.json.decode(request.body)
+                else:
+                    params = operation.json.params(codec.decode_request(request.body))
+            else:
+                model = self._query_model(service, operation)
+                params = query_protocol.decode(model, form)
+            client = self._client(account, service, region)
+            if service == "sqs":
+                result = await self._sqs(request, client, operation, params, account, region)
+            else:
+                stream = self.streams.get((service, operation.model.name))
+                if stream is not None:
+                    await stream(self, request, client, params, send)
+                    return None, None, None
+                result = getattr(client, operation.method)(**params)
+        except ClientError as err:
+            return self._error(request, service, protocol, codec, err)
+        except ParamValidationError as err:
+            return self._error(request, service, protocol, codec, _invalid_request(service, protocol, err))
+        except ValueError as err:   # a body its codec could not read
+            return self._error(request, service, protocol, codec, wire_error("SerializationException", str(err)))
+        except Exception:
+            log.exception("%s.%s failed", service, action)
+            return self._error(request, service, protocol, codec,
+                               wire_error("InternalFailure", "We encountered an internal error. Please try again.",
+                                          500, sender_fault=False))
+        request_id = result.pop("ResponseMetadata")["RequestId"]
+        if protocol == JSON:
+            if codec is None:
+                return 200, [(b"content-type", self._content_type(service)),
+                             (b"x-amzn-requestid", request_id.encode())], json_protocol.encode(result)
+            return 200, [(b"content-type", codec.CONTENT_TYPE.encode()),
+                         (b"x-amzn-requestid", request_id.encode())], codec.encode_response(result)
+        body = query_protocol.encode(self._query_model(service, operation), result, request_id)
+        return 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], body
+
+    def _form(self, request: Request) -> dict:
+        """The query protocol's fields: the form body (POST) or the query string (GET)."""
+        text = request.query_string
+        if request.body and request.headers.get("content-type", "").startswith(FORM_TYPE):
+            text = request.body.decode("utf-8", "surrogateescape")
+        return dict(parse_qsl(text, keep_blank_values=True))
+
+    def _identify(self, request: Request, service: str, protocol: str) -> tuple[str, str]:
+        """(account id, region): the verified signer's when auth is on, else the default account
+        and the region of the credential scope."""
+        if self.authenticator is not None:
+            verified = self.authenticator.verify(request.signed(), protocol)
+            return verified.account_id, verified.region
+        region, _ = routing.credential_scope(request.headers.get("authorization"), request.query_string)
+        return self.engines.default.account_id, region
+
+    def _operation(self, service: str, action: str) -> _Operation | None:
+        key = (service, action)
+        try:
+            return self._operations[key]
+        except KeyError:
+            model = self._models[service]
+            op = _Operation(service, model.operation_model(action)) if action in model.operation_names else None
+            self._operations[key] = op
+            return op
+
+    def _query_model(self, service: str, operation: _Operation):
+        """The operation's model as its query clients speak it (SQS: its older query model)."""
+        if service == "sqs":
+            return self._sqs_query.operation_model(operation.model.name)
+        return operation.model
+
+    def _client(self, account: str, service: str, region: str):
+        key = (account, service, region)
+        client = self._clients.get(key)
+        if client is None:
+            engine = self.engines.get(account)
+            client = self._clients[key] = engine.client(service, region_name=region)
+        return client
+
+    def _content_type(self, service: str) -> bytes:
+        return json_protocol.content_type(self._models[service]).encode()
+
+    # --- SQS: queue URLs by Host, long polls -----------------------------------------------------
+    async def _sqs(self, request: Request, client, operation: _Operation, params: dict, account: str, region: str):
+        engine_prefix, wire_prefix = self._url_prefix(request, account, region)
+        url = params.get("QueueUrl")
+        if url.__class__ is str and url.startswith(wire_prefix):
+            params["QueueUrl"] = engine_prefix + url[len(wire_prefix):]
+        elif url is None and operation.model.input_shape is not None \
+                and "QueueUrl" in operation.model.input_shape.members and routing._QUEUE_PATH.fullmatch(request.path):
+            params["QueueUrl"] = engine_prefix + request.path.rstrip("/").rsplit("/", 1)[1]  # (query: URL as path)
+        name = operation.model.name
+        method = getattr(client, operation.method)
+        if name == "ReceiveMessage":
+            result = await self._receive(client, method, params, region)
+        else:
+            result = method(**params)
+        member = _QUEUE_URL_OUTPUTS.get(name)
+        if member is not None and member in result:
+            value = result[member]
+            if value.__class__ is str:
+                result[member] = wire_prefix + value[len(engine_prefix):] if value.startswith(engine_prefix) else value
+            else:
+                result[member] = [wire_prefix + v[len(engine_prefix):] if v.startswith(engine_prefix) else v
+                                  for v in value]
+        return result
+
+    def _url_prefix(self, request: Request, account: str, region: str) -> tuple[str, str]:
+        base = request.base_url
+        key = (base, account, region)
+        prefixes = self._url_prefixes.get(key)
+        if prefixes is None:
+            prefixes = self._url_prefixes[key] = (sqs_queue_url(region, account, ""), f"{base}/{account}/")
+        return prefixes
+
+    async def _receive(self, client, method, params: dict, region: str) -> dict:
+        """ReceiveMessage: at once when it waits for nothing, else a long poll on the event loop."""
+        wait = params.get("WaitTimeSeconds")
+        queue = None
+        if wait is None or (wait.__class__ is int and 0 < wait <= limits.SQS_WAIT_TIME_MAX_S):
+            backend = self.engines.get(client._engine.account_id).backend("sqs", region)
+            queue = backend.queue_from_url(params.get("QueueUrl")) if params.get("QueueUrl").__class__ is str else None
+            if wait is None and queue is not None:
+                wait = queue.wait_time
+        if queue is None or not wait:
+            return method(**params)
+        attempt_params = dict(params, WaitTimeSeconds=0)
+
+        def attempt() -> dict:
+            try:
+                return method(**attempt_params)
+            except ClientError as err:
+                if err.response["Error"].get("QueryErrorCode") == "OverLimit":  # (a long poll waits instead)
+                    return {"ResponseMetadata": err.response["ResponseMetadata"]}
+                raise
+        return await self.polls.receive(queue, client._engine.clock, wait, attempt)
+
+    # --- errors ----------------------------------------------------------------------------------
+    def _error(self, request: Request, service: str, protocol: str, codec, err: ClientError):
+        error = err.response["Error"]
+        status = err.response["ResponseMetadata"]["HTTPStatusCode"]
+        sender = error.get("Type", "Sender") != "Receiver"
+        if protocol == QUERY:
+            return self._query_error(request, service, err, status, error["Code"], sender, error["Message"])
+        code = error.get("QueryErrorCode") or error["Code"]
+        response = self._json_error(request, service, codec, status, code, error["Message"])
+        if "QueryErrorCode" in error and "x-amzn-query-mode" in request.headers:
+            response[1].append((b"x-amzn-query-error", f"{error['Code']};{'Sender' if sender else 'Receiver'}".encode()))
+        return response
+
+    def _json_error(self, request, service, codec, status: int, code: str, message: str):
+        request_id = str(uuid.uuid4())
+        if codec is not None:
+            return status, [(b"content-type", codec.CONTENT_TYPE.encode()),
+                            (b"x-amzn-requestid", request_id.encode())], codec.encode_error(code, message)
+        content_type = self._content_type(service) if service else b"application/x-amz-json-1.0"
+        return status, [(b"content-type", content_type), (b"x-amzn-requestid", request_id.encode())], \
+            json_protocol.encode_error(code, message)
+
+    def _query_error(self, request, service, err, status: int, code: str, sender: bool, message: str):
+        request_id = str(uuid.uuid4())
+        model = self._sqs_query if service == "sqs" else self._models.get(service or "sns")
+        return status, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
+            query_protocol.encode_error(model, code, message, sender, request_id)
+
+
+def wire_error(code: str, message: str, status: int = 400, sender_fault: bool = True) -> ClientError:
+    """An error the server itself answers (no service raises it, so it is not a registered class)."""
+    err = ClientError(message, code=code, status=status)
+    err.response["Error"]["Type"] = "Sender" if sender_fault else "Receiver"
+    return err
+
+
+def _unknown_operation(action: str, protocol: str) -> ClientError:
+    if protocol == QUERY:
+        return wire_error("InvalidAction", f"The action {action} is not valid for this web service.")
+    return wire_error("UnknownOperationException", f"Unknown operation: {action}")
+
+
+def _invalid_request(service: str, protocol: str, err: ParamValidationError) -> ClientError:
+    """What a client sent that boto3 would have refused before sending (types, required members)."""
+    if service == "sqs":
+        wire = wire_error("InvalidParameterValue", err.report)
+        wire.response["Error"]["QueryErrorCode"] = "InvalidParameterValue"
+        return wire
+    return wire_error("ValidationError" if protocol == QUERY else "ValidationException", err.report)
+
+
+def served_services() -> list[str]:
+    """The engine's services this server speaks: those whose client loads and whose protocol it
+    has a codec for (json, query; rest-json ones once engine.server.protocols.rest routes them)."""
+    served = []
+    for name, (_, client_path) in SERVICES.items():
+        if service_models.service_model(name).protocol not in ("json", "query"):
+            continue
+        try:
+            _load(client_path)
+        except (ImportError, AttributeError):
+            continue
+        served.append(name)
+    return served
+
+
+def make_app(engine: Engine | None = None, **kwargs) -> EngineApp:
+    """The ASGI app over `engine` (a new in-memory Engine by default)."""
+    return EngineApp(engine if engine is not None else Engine(), **kwargs)
