@@ -78,6 +78,9 @@ BAD_POLICIES = [
     pytest.param(json.dumps({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kinesis:*"}}),
                  id="no-resource"),
     pytest.param(policy("*", Colour="blue"), id="unknown-element"),
+    pytest.param(json.dumps({"Statement": [], "Owner": "me"}), id="unknown-top-element"),
+    pytest.param(json.dumps({"Statement": ["Allow"]}), id="statement-not-an-object"),
+    pytest.param(policy("*", Condition=["StringEquals"]), id="condition-not-an-object"),
     pytest.param(policy("*", Sid="x" * 30_000), id="too-large"),
 ]
 

@@ -5,6 +5,7 @@ still refuses the native caller with AWS's code rather than a raw exception."""
 import pytest
 
 import engine
+from engine.kinesis import listing
 from engine.kinesis.models import ITERATOR_TYPES
 from tests.kinesis.conftest import HASH_MAX, shard_id, stream_arn
 
@@ -65,6 +66,11 @@ CASES = [
     ("consumer name off the pattern", lambda b, s: s.register_consumer("has space"), "ValidationException"),
     ("consumer name not text", lambda b, s: s.register_consumer(5), "ValidationException"),
     ("consumer registered twice", lambda b, s: s.register_consumer("reader"), "ResourceInUseException"),
+    ("consumer with 51 tags", lambda b, s: s.register_consumer("c2", {f"k{i}": "v" for i in range(51)}),
+     "LimitExceededException"),
+    ("deregister an unknown consumer", lambda b, s: s.deregister_consumer("nobody"), "ResourceNotFoundException"),
+    ("list shards with an unknown filter", lambda b, s: listing.shards_page(b, "s", filter_type="NEWEST"),
+     "InvalidArgumentException"),
     ("consumer without an ARN or name", lambda b, s: b.consumer(stream_arn("s")), "InvalidArgumentException"),
     ("consumer ARN not text", lambda b, s: b.consumer(consumer_arn=5), "ValidationException"),
     ("stream name and ARN disagree", lambda b, s: b.stream("other", stream_arn("s")), "InvalidArgumentException"),
