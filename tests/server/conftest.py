@@ -1,0 +1,63 @@
+"""Fixtures for the server tests: one `engine serve` subprocess for the session, boto3 clients
+pointed at it, and an in-process way to drive the ASGI app without a socket."""
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import boto3
+import botocore.config
+import pytest
+
+from tests.server.wire_server import serve
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    """The URL of a running `python -m engine serve` (state shared: tests use their own names)."""
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture
+def aws(endpoint):
+    """aws(service) -> a boto3 client of the server, as a user makes one."""
+    config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30)
+
+    def make(service, **kwargs):
+        return boto3.client(service, endpoint_url=endpoint, region_name=kwargs.pop("region_name", REGION),
+                            aws_access_key_id="test", aws_secret_access_key="test", config=config, **kwargs)
+    return make
+
+
+def reset(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/_engine/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read()) == {"status": "ok"}
+
+
+def call_app(app, method: str, path: str, headers: dict | None = None, body: bytes = b"",
+             query: bytes = b"") -> tuple[int, dict, bytes]:
+    """One request through the ASGI app in this process: (status, headers, body)."""
+    return asyncio.run(asgi_request(app, method, path, headers, body, query))
+
+
+async def asgi_request(app, method, path, headers=None, body=b"", query=b""):
+    scope = {"type": "http", "method": method, "path": path, "query_string": query, "scheme": "http",
+             "server": ("127.0.0.1", 4566),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:4566", **(headers or {})}.items()]}
+    sent = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+    await app(scope, receive, send)
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, \
+        b"".join(m.get("body", b"") for m in sent[1:])

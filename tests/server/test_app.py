@@ -1,0 +1,188 @@
+"""The ASGI app in this process: routing, errors as AWS sends them, queue URLs by Host, the admin
+endpoints and SQS long polls on the event loop."""
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+import engine
+from engine.server.app import make_app
+from tests.server.conftest import asgi_request, call_app
+
+SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=x"
+
+
+@pytest.fixture
+def app(tmp_path):
+    eng = engine.Engine(s3_root=str(tmp_path / "s3"))
+    yield make_app(eng)
+    eng.close()
+
+
+def _json(app, target, body, **headers):
+    status, out_headers, out = call_app(app, "POST", "/", {"x-amz-target": target,
+                                                          "content-type": "application/x-amz-json-1.1", **headers},
+                                        json.dumps(body).encode())
+    return status, out_headers, json.loads(out)
+
+
+def _query(app, params, path="/", **headers):
+    return call_app(app, "POST", path, {"content-type": "application/x-www-form-urlencoded", **headers},
+                    urlencode(params).encode())
+
+
+def test_json_target_reaches_the_service(app, shape):
+    status, headers, body = _json(app, "Kinesis_20131202.ListStreams", {})
+    assert status == 200
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert headers["x-amzn-requestid"]
+    shape("kinesis", "ListStreams", {**body, "ResponseMetadata": {"HTTPStatusCode": status}})
+
+
+def test_errors_carry_the_code_and_status(app):
+    status, headers, body = _json(app, "Kinesis_20131202.DescribeStream", {"StreamName": "missing"})
+    assert status == 400
+    assert body["__type"] == "ResourceNotFoundException"
+    assert "missing" in body["message"]
+
+
+@pytest.mark.parametrize("target,code", [("Nope_2020.ListStreams", "UnknownOperationException"),
+                                         ("Kinesis_20131202.NoSuchThing", "UnknownOperationException")])
+def test_unknown_targets(app, target, code):
+    status, _, body = _json(app, target, {})
+    assert (status, body["__type"]) == (400, code)
+
+
+def test_a_body_that_is_not_json_is_a_serialization_error(app):
+    status, _, out = call_app(app, "POST", "/", {"x-amz-target": "Kinesis_20131202.ListStreams"}, b"{nope")
+    assert status == 400
+    assert json.loads(out)["__type"] == "SerializationException"
+
+
+def test_a_wrongly_typed_member_is_a_validation_error(app):
+    status, _, body = _json(app, "Kinesis_20131202.ListStreams", {"Limit": "many"})
+    assert (status, body["__type"]) == (400, "ValidationException")
+
+
+def test_sqs_json_errors_name_the_query_code_only_in_query_mode(app):
+    status, headers, body = _json(app, "AmazonSQS.GetQueueUrl", {"QueueName": "missing"})
+    assert (status, body["__type"]) == (400, "QueueDoesNotExist")
+    assert "x-amzn-query-error" not in headers
+    _, headers, _ = _json(app, "AmazonSQS.GetQueueUrl", {"QueueName": "missing"}, **{"x-amzn-query-mode": "true"})
+    assert headers["x-amzn-query-error"] == "AWS.SimpleQueueService.NonExistentQueue;Sender"
+
+
+def test_queue_urls_follow_the_host_and_come_back(app):
+    _, _, body = _json(app, "AmazonSQS.CreateQueue", {"QueueName": "q"}, host="localhost:9999")
+    url = body["QueueUrl"]
+    assert url == "http://localhost:9999/000000000000/q"
+    status, _, _ = _json(app, "AmazonSQS.SendMessage", {"QueueUrl": url, "MessageBody": "x"}, host="localhost:9999")
+    assert status == 200
+    _, _, listed = _json(app, "AmazonSQS.ListQueues", {}, host="other:1")
+    assert listed["QueueUrls"] == ["http://other:1/000000000000/q"]
+
+
+def test_region_comes_from_the_credential_scope(app):
+    _json(app, "AmazonSQS.CreateQueue", {"QueueName": "west"}, authorization=SIGNED_SQS)
+    _, _, here = _json(app, "AmazonSQS.ListQueues", {})
+    _, _, there = _json(app, "AmazonSQS.ListQueues", {}, authorization=SIGNED_SQS)
+    assert "QueueUrls" not in here
+    assert there["QueueUrls"] == ["http://127.0.0.1:4566/000000000000/west"]
+
+
+def test_query_protocol_is_told_apart_by_version_signing_name_and_path(app):
+    status, _, out = _query(app, {"Action": "CreateTopic", "Version": "2010-03-31", "Name": "t"})
+    assert status == 200 and b"<CreateTopicResponse" in out and b"arn:aws:sns:us-east-1:000000000000:t" in out
+    status, _, out = _query(app, {"Action": "CreateQueue", "Version": "2012-11-05", "QueueName": "q"})
+    assert status == 200 and b"<QueueUrl>http://127.0.0.1:4566/000000000000/q</QueueUrl>" in out
+    status, _, out = _query(app, {"Action": "ListQueues"}, authorization=SIGNED_SQS)
+    assert status == 200 and b"<ListQueuesResponse" in out
+    # older SDKs post to the queue URL itself
+    status, _, out = _query(app, {"Action": "SendMessage", "MessageBody": "hi"}, path="/000000000000/q")
+    assert status == 200 and b"<MD5OfMessageBody>49f68a5c8493ec2c0bf489821c21fc3b</MD5OfMessageBody>" in out
+
+
+def test_query_errors_are_error_responses(app):
+    status, _, out = _query(app, {"Action": "GetQueueUrl", "Version": "2012-11-05", "QueueName": "nope"})
+    assert status == 400
+    assert b"<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in out and b"<Type>Sender</Type>" in out
+    status, _, out = _query(app, {"Action": "Frobnicate", "Version": "2010-03-31"})
+    assert status == 400 and b"<Code>InvalidAction</Code>" in out
+    status, _, out = _query(app, {"Action": "GetTopicAttributes", "Version": "2010-03-31",
+                                  "TopicArn": "arn:aws:sns:us-east-1:000000000000:none"})
+    assert status == 404 and b"<Code>NotFound</Code>" in out
+
+
+def test_health_and_reset(app):
+    status, _, out = call_app(app, "GET", "/_engine/health")
+    health = json.loads(out)
+    assert status == 200 and health["version"] == engine.__version__
+    assert {"sqs", "sns", "kinesis", "firehose", "glue"} <= set(health["services"])
+    _json(app, "Kinesis_20131202.CreateStream", {"StreamName": "s", "ShardCount": 1})
+    for path in ("/_engine/reset", "/moto-api/reset"):
+        status, _, out = call_app(app, "POST", path)
+        assert (status, json.loads(out)) == (200, {"status": "ok"})
+    _, _, body = _json(app, "Kinesis_20131202.ListStreams", {})
+    assert body["StreamNames"] == []
+
+
+# --- long polls -----------------------------------------------------------------------------------
+def _sqs(app, op, body, **headers):
+    return asgi_request(app, "POST", "/", {"x-amz-target": f"AmazonSQS.{op}",
+                                           "content-type": "application/x-amz-json-1.0", **headers},
+                        json.dumps(body).encode())
+
+
+def test_a_long_poll_waits_for_a_send_without_blocking_the_loop(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "lp"})
+        url = json.loads(out)["QueueUrl"]
+        polls = [asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
+                 for _ in range(50)]
+        await asyncio.sleep(0.05)
+        assert not any(p.done() for p in polls)        # waiting, and the loop still serves:
+        await _sqs(app, "SendMessage", {"QueueUrl": url, "MessageBody": "one"})
+        done, pending = await asyncio.wait(polls, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        got = [json.loads((await p)[2]) for p in done]
+        assert [m["Body"] for r in got for m in r["Messages"]] == ["one"]
+        assert len(pending) == 49                       # the send woke one poll, not all of them
+        app.polls.close()                               # (as on SIGTERM: every poll answers now)
+        rest = await asyncio.wait_for(asyncio.gather(*pending), 5)
+        assert all(status == 200 and "Messages" not in json.loads(body) for status, _, body in rest)
+    asyncio.run(scenario())
+
+
+def test_a_long_poll_ends_at_its_deadline_or_when_a_delayed_message_turns_visible(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "d", "Attributes": {"ReceiveMessageWaitTimeSeconds": "1"}})
+        url = json.loads(out)["QueueUrl"]
+        status, _, out = await _sqs(app, "ReceiveMessage", {"QueueUrl": url})   # the queue's default wait
+        assert status == 200 and "Messages" not in json.loads(out)
+        await _sqs(app, "SendMessage", {"QueueUrl": url, "MessageBody": "later", "DelaySeconds": 1})
+        _, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 5}), 4)
+        assert [m["Body"] for m in json.loads(out)["Messages"]] == ["later"]
+    asyncio.run(scenario())
+
+
+def test_a_deleted_queue_ends_its_long_polls(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "gone"})
+        url = json.loads(out)["QueueUrl"]
+        poll = asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
+        await asyncio.sleep(0.05)
+        await _sqs(app, "DeleteQueue", {"QueueUrl": url})
+        status, _, _ = await asyncio.wait_for(poll, 5)
+        assert status in (200, 400)
+    asyncio.run(scenario())
+
+
+def test_an_invalid_wait_is_refused_without_waiting(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "w"})
+        url = json.loads(out)["QueueUrl"]
+        status, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 21}), 5)
+        assert (status, json.loads(out)["__type"]) == (400, "InvalidParameterValue")
+    asyncio.run(scenario())
