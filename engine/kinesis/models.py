@@ -347,7 +347,9 @@ class Stream:
         for on-demand streams of an account with a billing commitment."""
         _check_mode(mode)
         with self._admin_lock:
-            self._check_warm_throughput(mode, warm_throughput_mibps)
+            self.backend.check_warm_throughput(self.name, mode, warm_throughput_mibps)
+            if warm_throughput_mibps is not None:   # refused before the mode changes, not after
+                self._check_shard_quota(max(0, shards_for_throughput(warm_throughput_mibps) - self.open_count))
             if mode != self.mode:
                 now = self.clock.now()
                 self._mode_switches = [t for t in self._mode_switches if now - t < limits.KINESIS_MODE_SWITCH_WINDOW_S]
@@ -368,37 +370,21 @@ class Stream:
     def set_warm_throughput(self, mibps: int) -> None:
         """Keep at least `mibps` MiB/s of write capacity open (on-demand streams only)."""
         with self._admin_lock:
-            self._check_warm_throughput(self.mode, mibps)
+            self.backend.check_warm_throughput(self.name, self.mode, mibps)
             self._warm_to(mibps)
 
     @property
     def write_capacity_mibps(self) -> int:
         return self.open_count * limits.KINESIS_SHARD_WRITE_BYTES_PER_S // limits.MiB
 
-    def _check_warm_throughput(self, mode: str, mibps) -> None:
-        if mibps is None:
-            return
-        _check_natural("WarmThroughputMiBps", mibps)
-        if mode != "ON_DEMAND":
-            raise InvalidArgumentException(f"Warm throughput is only supported for streams in ON_DEMAND mode; stream "
-                                           f"{self.name} under account {self.backend.account_id} is {mode}.")
-        if not self.backend.account.commitment().active:
-            raise InvalidArgumentException(
-                f"Warm throughput requires MinimumThroughputBillingCommitment to be enabled for account "
-                f"{self.backend.account_id}.")
-        if mibps > limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS:
-            raise LimitExceededException(f"Warm throughput of {mibps} MiBps exceeds the limit of "
-                                         f"{limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS} MiBps for an on-demand stream.")
-
     def _warm_to(self, mibps: int) -> None:
-        # Capacity comes in whole shards of 1 MiB/s; uniform scaling at most doubles per step.
-        self.warm_throughput_mibps = mibps
-        per_shard = limits.KINESIS_SHARD_WRITE_BYTES_PER_S // limits.MiB
-        wanted = -(-mibps // per_shard)
+        # Uniform scaling at most doubles the open shards per step.
+        wanted = shards_for_throughput(mibps)
         if wanted > self.open_count:
             self._check_shard_quota(wanted - self.open_count)
         while self.open_count < wanted:
             self._scale_uniformly(min(wanted, 2 * self.open_count))
+        self.warm_throughput_mibps = mibps
 
     def increase_retention(self, hours: int) -> None:
         with self._admin_lock:
@@ -1027,6 +1013,12 @@ def _integer(value) -> int | None:
         return None
 
 
+def shards_for_throughput(mibps: int) -> int:
+    """Open shards that give `mibps` MiB/s of writes (1 MiB/s each)."""
+    per_shard = limits.KINESIS_SHARD_WRITE_BYTES_PER_S // limits.MiB
+    return -(-mibps // per_shard)
+
+
 def _check_mode(mode) -> None:
     if mode not in MODES:
         raise ValidationException(f"1 validation error detected: Value '{mode}' at 'streamModeDetails.streamMode' "
@@ -1180,14 +1172,15 @@ class KinesisBackend:
         if max_record_size_kib is not None:
             _check_record_size(max_record_size_kib)
         tags = _initial_tags(tags, f"stream {name} under account {self.account_id}")
-        if warm_throughput_mibps is not None:
-            _check_natural("WarmThroughputMiBps", warm_throughput_mibps)
         with self._lock:
             if name in self.streams:
                 raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
             if mode == "ON_DEMAND":
-                shard_count = limits.KINESIS_ON_DEMAND_INITIAL_SHARDS
                 self.check_on_demand_quota()
+                shard_count = limits.KINESIS_ON_DEMAND_INITIAL_SHARDS
+            self.check_warm_throughput(name, mode, warm_throughput_mibps)
+            if warm_throughput_mibps is not None:   # a new stream starts with its warm capacity open
+                shard_count = max(shard_count, shards_for_throughput(warm_throughput_mibps))
             if self.open_shard_count() + shard_count > limits.KINESIS_SHARD_COUNT_MAX:
                 raise LimitExceededException(
                     f"This request would exceed the shard limit for the account {self.account_id} in {self.region}. "
@@ -1196,15 +1189,28 @@ class KinesisBackend:
                     f"this request: {shard_count}.")
             stream = Stream(self, name, shard_count, mode,
                             max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
-            if warm_throughput_mibps is not None:
-                stream._check_warm_throughput(mode, warm_throughput_mibps)
+            stream.warm_throughput_mibps = warm_throughput_mibps
             self.streams[name] = stream
             bisect.insort(self._names, name)
             self._open_shards += shard_count
             self._on_demand_streams += mode == "ON_DEMAND"
-        if warm_throughput_mibps is not None:
-            stream.set_warm_throughput(warm_throughput_mibps)
         return stream
+
+    def check_warm_throughput(self, stream_name: str, mode: str, mibps) -> None:
+        """Warm throughput (None: not asked for) is for on-demand streams of an account with
+        a billing commitment, up to 10 GiBps."""
+        if mibps is None:
+            return
+        _check_natural("WarmThroughputMiBps", mibps)
+        if mode != "ON_DEMAND":
+            raise InvalidArgumentException(f"Warm throughput is only supported for streams in ON_DEMAND mode; stream "
+                                           f"{stream_name} under account {self.account_id} is {mode}.")
+        if not self.account.commitment().active:
+            raise InvalidArgumentException(f"Warm throughput requires MinimumThroughputBillingCommitment to be enabled "
+                                           f"for account {self.account_id}.")
+        if mibps > limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS:
+            raise LimitExceededException(f"Warm throughput of {mibps} MiBps exceeds the limit of "
+                                         f"{limits.KINESIS_WARM_THROUGHPUT_MAX_MIBPS} MiBps for an on-demand stream.")
 
     def check_on_demand_quota(self) -> None:
         if self._on_demand_streams >= limits.KINESIS_ON_DEMAND_STREAMS_MAX:

@@ -220,7 +220,8 @@ def test_warm_throughput_opens_capacity(kin):
 def test_warm_throughput_at_creation_and_mode_switch(kin):
     set_commitment(kin, "ENABLED")
     on_demand(kin, "od", WarmThroughputMiBps=6)
-    assert len(open_shards(kin, "od")) == 6
+    shards = kin.list_shards(StreamName="od")["Shards"]
+    assert len(shards) == 6 and all("ParentShardId" not in s for s in shards)   # created open, not split
     make_stream(kin, "p", 2)
     kin.update_stream_mode(StreamARN=stream_arn("p"), StreamModeDetails={"StreamMode": "ON_DEMAND"},
                            WarmThroughputMiBps=5)
@@ -237,7 +238,16 @@ def test_warm_throughput_respects_the_shard_quota(kin, raw, backend):
     with pytest.raises(raw.exceptions.LimitExceededException):
         kin.update_stream_warm_throughput(StreamARN=arn, WarmThroughputMiBps=20)
     assert len(open_shards(kin, "od")) == 4
-    assert backend.open_shard_count() == 19_994
+    make_stream(kin, "p", 2)
+    with pytest.raises(raw.exceptions.LimitExceededException):   # refused before the mode changes
+        kin.update_stream_mode(StreamARN=stream_arn("p"), StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                               WarmThroughputMiBps=20)
+    assert kin.describe_stream_summary(StreamName="p")["StreamDescriptionSummary"]["StreamModeDetails"] == {
+        "StreamMode": "PROVISIONED"}
+    with pytest.raises(raw.exceptions.LimitExceededException):   # and no stream is left half made
+        on_demand(kin, "od2", WarmThroughputMiBps=20)
+    assert kin.list_streams()["StreamNames"] == ["big", "od", "p"]
+    assert backend.open_shard_count() == 19_996
 
 
 # --- capacity mode switches --------------------------------------------------------------------------
