@@ -15,7 +15,7 @@ import datetime
 from ..client_base import BaseClient
 from . import errors
 from .errors import BadRequestException
-from .models import (CREATION_FAILED, CRITICAL_ACTION_REQUIRED, Broker, BrokerOptions, Configuration,
+from .models import (Broker, BrokerOptions, Configuration,
                      ConfigurationRef, MQBackend, User, UserSpec, page)
 
 
@@ -89,21 +89,17 @@ class MQClient(BaseClient):
                       CreatorRequestId=None, EncryptionOptions=None, EngineVersion=None, LdapServerMetadata=None,
                       Logs=None, MaintenanceWindowStartTime=None, SecurityGroups=None, StorageType=None,
                       SubnetIds=None, Tags=None, DataReplicationMode=None, DataReplicationPrimaryBrokerArn=None):
-        if LdapServerMetadata is not None or DataReplicationPrimaryBrokerArn is not None:
-            # the model refuses both; the strategy or mode they belong to names the reason
-            AuthenticationStrategy = AuthenticationStrategy or ("LDAP" if LdapServerMetadata else None)
-            DataReplicationMode = DataReplicationMode or ("CRDR" if DataReplicationPrimaryBrokerArn else None)
-        storage = StorageType or ("EFS" if EngineType == "ACTIVEMQ" else "EBS")
         options = BrokerOptions(
             host_instance_type=HostInstanceType, publicly_accessible=PubliclyAccessible,
-            auto_minor_version_upgrade=bool(AutoMinorVersionUpgrade), storage_type=storage,
+            auto_minor_version_upgrade=bool(AutoMinorVersionUpgrade), storage_type=StorageType,
             encryption=EncryptionOptions, logs=Logs, maintenance_window=MaintenanceWindowStartTime,
             security_groups=tuple(SecurityGroups or ()), subnet_ids=tuple(SubnetIds or ()))
         broker = self._backend.create_broker(
             name=BrokerName, engine_type=EngineType, deployment_mode=DeploymentMode, options=options,
             users=[_user_spec(u) for u in Users or ()], engine_version=EngineVersion,
             configuration=_config_ref(Configuration), authentication_strategy=AuthenticationStrategy,
-            tags=Tags, creator_request_id=CreatorRequestId, data_replication_mode=DataReplicationMode)
+            tags=Tags, creator_request_id=CreatorRequestId, data_replication_mode=DataReplicationMode,
+            ldap_server_metadata=LdapServerMetadata, data_replication_primary_broker_arn=DataReplicationPrimaryBrokerArn)
         return {"BrokerArn": broker.arn, "BrokerId": broker.id}
 
     def describe_broker(self, *, BrokerId):
@@ -111,7 +107,7 @@ class MQClient(BaseClient):
         b = backend.broker(BrokerId)
         o = b.options
         instances = []
-        if b.state not in (CREATION_FAILED,):
+        if b.has_instances:
             endpoints = b.endpoints()
             for _ in range(b.instance_count):
                 instance = {"Endpoints": list(endpoints), "IpAddress": "127.0.0.1"}
@@ -124,7 +120,9 @@ class MQClient(BaseClient):
         if b.pending_configuration is not None:
             configurations["Pending"] = _ref_dict(b.pending_configuration)
         out = {
-            "ActionsRequired": [], "AuthenticationStrategy": b.authentication_strategy,
+            "ActionsRequired": [{"ActionRequiredCode": code, "ActionRequiredInfo": info}
+                                for code, info in b.actions_required],
+            "AuthenticationStrategy": b.authentication_strategy,
             "AutoMinorVersionUpgrade": o.auto_minor_version_upgrade, "BrokerArn": b.arn, "BrokerId": b.id,
             "BrokerInstances": instances, "BrokerName": b.name, "BrokerState": b.state,
             "Configurations": configurations, "Created": _ts(b.created), "DeploymentMode": b.deployment_mode,
@@ -135,17 +133,13 @@ class MQClient(BaseClient):
                      "GeneralLogGroup": f"/aws/amazonmq/broker/{b.id}/general",
                      **({"Audit": bool(o.logs.get("Audit")),
                          "AuditLogGroup": f"/aws/amazonmq/broker/{b.id}/audit"}
-                        if b.engine_type == "ACTIVEMQ" and o.logs else {})},
+                        if b.has_audit_log and o.logs else {})},
             "PubliclyAccessible": o.publicly_accessible, "SecurityGroups": list(o.security_groups),
             "StorageType": o.storage_type, "SubnetIds": list(o.subnet_ids),
             "Tags": backend.list_tags(b.arn),
-            "Users": [_user_summary(u) for u in sorted(b.users.values(), key=lambda u: u.username)]
-            if b.engine_type == "ACTIVEMQ" else [],
+            "Users": [_user_summary(u) for u in b.listed_users],
             "DataReplicationMode": "NONE",
         }
-        failure = backend.failure(b)
-        if failure is not None and b.state in (CREATION_FAILED, CRITICAL_ACTION_REQUIRED):
-            out["ActionsRequired"] = [{"ActionRequiredCode": failure[0], "ActionRequiredInfo": failure[1]}]
         if o.maintenance_window is not None:
             out["MaintenanceWindowStartTime"] = o.maintenance_window
         if b.pending_engine_version is not None:
@@ -173,14 +167,13 @@ class MQClient(BaseClient):
     def update_broker(self, *, BrokerId, AuthenticationStrategy=None, AutoMinorVersionUpgrade=None,
                       Configuration=None, EngineVersion=None, HostInstanceType=None, LdapServerMetadata=None,
                       Logs=None, MaintenanceWindowStartTime=None, SecurityGroups=None, DataReplicationMode=None):
-        if LdapServerMetadata is not None:
-            AuthenticationStrategy = AuthenticationStrategy or "LDAP"
         b = self._backend.update_broker(
             BrokerId, configuration=_config_ref(Configuration), engine_version=EngineVersion,
             host_instance_type=HostInstanceType, auto_minor_version_upgrade=AutoMinorVersionUpgrade,
             logs=_logs(Logs), maintenance_window=MaintenanceWindowStartTime,
             security_groups=None if SecurityGroups is None else tuple(SecurityGroups),
-            authentication_strategy=AuthenticationStrategy, data_replication_mode=DataReplicationMode)
+            authentication_strategy=AuthenticationStrategy, data_replication_mode=DataReplicationMode,
+            ldap_server_metadata=LdapServerMetadata)
         out = {"AuthenticationStrategy": b.authentication_strategy,
                "AutoMinorVersionUpgrade": b.options.auto_minor_version_upgrade, "BrokerId": b.id,
                "EngineVersion": b.pending_engine_version or b.engine_version,

@@ -24,7 +24,7 @@ from .. import limits
 from ..arn import arn as make_arn
 from . import configurations
 from .errors import BadRequestException, ConflictException, NotFoundException
-from .processes import PROCESS_CLASSES, BrokerProcess, BrokerStartFailed, BrokerUser, MissingBrokerCommand
+from .processes import PROCESS_CLASSES, BrokerProcess, BrokerUser, MissingBrokerCommand
 
 CREATION_IN_PROGRESS = "CREATION_IN_PROGRESS"
 CREATION_FAILED = "CREATION_FAILED"
@@ -106,7 +106,7 @@ class BrokerOptions:
     host_instance_type: str
     publicly_accessible: bool
     auto_minor_version_upgrade: bool = False
-    storage_type: str = "EBS"
+    storage_type: str | None = None        # None: the engine's default (STORAGE_TYPES)
     encryption: dict | None = None          # {"UseAwsOwnedKey": bool, "KmsKeyId": str}
     logs: dict | None = None                # {"General": bool, "Audit": bool}
     maintenance_window: dict | None = None  # {"DayOfWeek", "TimeOfDay", "TimeZone"}
@@ -142,8 +142,28 @@ class Broker:
     def instance_count(self) -> int:
         return INSTANCES_REPORTED.get(self.deployment_mode, 1)
 
+    @property
+    def has_instances(self) -> bool:
+        """AWS lists a broker's instances once it has been created (not while or if creation fails)."""
+        return self.state not in (CREATION_IN_PROGRESS, CREATION_FAILED)
+
     def endpoints(self) -> list[str]:
-        return self.process.endpoints() if self.process is not None and self.state == RUNNING else []
+        return self.process.endpoints() if self.process is not None else []
+
+    @property
+    def listed_users(self) -> list["User"]:
+        """What the Amazon MQ users API shows: ActiveMQ's users; RabbitMQ's live in RabbitMQ only."""
+        return sorted(self.users.values(), key=lambda u: u.username) if self.engine_type == "ACTIVEMQ" else []
+
+    @property
+    def actions_required(self) -> list[tuple[str, str]]:
+        """(code, reason) of a failed start, which the broker needs a delete or a reboot for."""
+        failed = self.state in (CREATION_FAILED, CRITICAL_ACTION_REQUIRED) and self.failure_reason
+        return [(_START_FAILED_CODE, self.failure_reason)] if failed else []
+
+    @property
+    def has_audit_log(self) -> bool:
+        return self.engine_type == "ACTIVEMQ"
 
     def console_url(self) -> str | None:
         return self.process.console_url() if self.process is not None else None
@@ -253,7 +273,8 @@ class MQBackend:
                       users: list[UserSpec], engine_version: str | None = None,
                       configuration: ConfigurationRef | None = None, authentication_strategy: str | None = None,
                       tags: dict | None = None, creator_request_id: str | None = None,
-                      data_replication_mode: str | None = None) -> Broker:
+                      data_replication_mode: str | None = None, ldap_server_metadata: dict | None = None,
+                      data_replication_primary_broker_arn: str | None = None) -> Broker:
         engine_type = self._engine_type(engine_type)
         if creator_request_id is not None and creator_request_id in self.creator_requests:
             existing = self.brokers.get(self.creator_requests[creator_request_id])
@@ -266,13 +287,13 @@ class MQBackend:
             raise BadRequestException(f"Deployment mode [{deployment_mode}] is not supported for engine type "
                                       f"[{engine_type}].", attribute="deploymentMode")
         self._check_instance_type(engine_type, options.host_instance_type)
+        if options.storage_type is None:
+            options.storage_type = STORAGE_TYPES[engine_type][0]
         if options.storage_type not in STORAGE_TYPES[engine_type]:
             raise BadRequestException(f"Storage type [{options.storage_type}] is not supported for engine type "
                                       f"[{engine_type}].", attribute="storageType")
-        strategy = self._authentication(authentication_strategy)
-        if data_replication_mode not in (None, "NONE"):
-            raise BadRequestException("Cross-region data replication (CRDR) is not available in this engine.",
-                                      attribute="dataReplicationMode")
+        strategy = self._authentication(authentication_strategy, ldap_server_metadata)
+        self._replication(data_replication_mode, data_replication_primary_broker_arn)
         version = self._engine_version(engine_type, engine_version)
         self._check_users(engine_type, users)
         process_class = PROCESS_CLASSES[engine_type]
@@ -316,11 +337,18 @@ class MQBackend:
                                       f"[{engine_type}].", attribute="hostInstanceType")
 
     @staticmethod
-    def _authentication(strategy: str | None) -> str:
-        if strategy in (None, "SIMPLE"):
+    def _authentication(strategy: str | None, ldap_server_metadata: dict | None = None) -> str:
+        if strategy in (None, "SIMPLE") and ldap_server_metadata is None:
             return "SIMPLE"
-        raise BadRequestException(f"Authentication strategy [{strategy}] is not available in this engine: "
-                                  "brokers authenticate their own users (SIMPLE).", attribute="authenticationStrategy")
+        raise BadRequestException(f"Authentication strategy [{strategy or 'LDAP'}] is not available in this "
+                                  "engine: brokers authenticate their own users (SIMPLE).",
+                                  attribute="authenticationStrategy")
+
+    @staticmethod
+    def _replication(mode: str | None, primary_broker_arn: str | None = None) -> None:
+        if mode not in (None, "NONE") or primary_broker_arn is not None:
+            raise BadRequestException("Cross-region data replication (CRDR) is not available in this engine.",
+                                      attribute="dataReplicationMode")
 
     def _check_users(self, engine_type: str, users: list[UserSpec]) -> None:
         if not users:
@@ -400,17 +428,16 @@ class MQBackend:
                       engine_version: str | None = None, host_instance_type: str | None = None,
                       auto_minor_version_upgrade: bool | None = None, logs: dict | None = None,
                       maintenance_window: dict | None = None, security_groups: tuple[str, ...] | None = None,
-                      authentication_strategy: str | None = None, data_replication_mode: str | None = None) -> Broker:
+                      authentication_strategy: str | None = None, data_replication_mode: str | None = None,
+                      ldap_server_metadata: dict | None = None) -> Broker:
         """Changes that need the broker's restart are pending until the next reboot, as on AWS."""
         with self._lock:
             broker = self.broker(broker_id)
             if broker.state == DELETION_IN_PROGRESS:
                 raise ConflictException(f"Broker [{broker_id}] is being deleted.", attribute="broker-id")
-            if authentication_strategy is not None:
-                self._authentication(authentication_strategy)
-            if data_replication_mode not in (None, "NONE"):
-                raise BadRequestException("Cross-region data replication (CRDR) is not available in this engine.",
-                                          attribute="dataReplicationMode")
+            if authentication_strategy is not None or ldap_server_metadata is not None:
+                self._authentication(authentication_strategy, ldap_server_metadata)
+            self._replication(data_replication_mode)
             if configuration is not None:
                 config = self._configuration_for(broker.engine_type, configuration)
                 broker.pending_configuration = ConfigurationRef(config.id,
@@ -479,10 +506,13 @@ class MQBackend:
                  for u in broker.users.values() if u.applied]
         broker.process.start(users, text, broker._cancel)
 
+    # The workers below end every start in a state AWS reports: whatever goes wrong (the broker's
+    # own failure, a file we could not write) is the broker's failure reason, never a dead thread
+    # that leaves it IN_PROGRESS for ever.
     def _start(self, broker: Broker) -> None:
         try:
             self._launch(broker)
-        except (BrokerStartFailed, OSError, ValueError) as err:
+        except Exception as err:
             broker.process.stop()
             self._settle(broker, CREATION_FAILED, str(err))
             return
@@ -492,7 +522,7 @@ class MQBackend:
         broker.process.stop()
         try:
             self._launch(broker)
-        except (BrokerStartFailed, OSError, ValueError) as err:
+        except Exception as err:
             broker.process.stop()
             self._settle(broker, CRITICAL_ACTION_REQUIRED, str(err))
             return
@@ -509,10 +539,6 @@ class MQBackend:
         with self._lock:
             self.brokers.pop(broker.id, None)
             self.tags.pop(broker.arn, None)
-
-    def failure(self, broker: Broker) -> tuple[str, str] | None:
-        """(code, reason) of a broker that failed to start, as ActionsRequired reports it."""
-        return (_START_FAILED_CODE, broker.failure_reason) if broker.failure_reason else None
 
     # --- users -------------------------------------------------------------------------------
     def _activemq_broker(self, broker_id: str) -> Broker:

@@ -24,7 +24,8 @@ def rabbit(module_engine):
     mq.update_configuration(ConfigurationId=bad["Id"], Data=base64.b64encode(b"no_such_key = 1\n").decode())
     broker_id = create(mq, "rabbit", "RABBITMQ")
     failing_id = create(mq, "failing", "RABBITMQ", Configuration={"Id": bad["Id"], "Revision": 2})
-    assert mq.describe_broker(BrokerId=broker_id)["BrokerState"] in ("CREATION_IN_PROGRESS", "RUNNING")
+    creating = mq.describe_broker(BrokerId=broker_id)     # Erlang takes seconds: still creating
+    assert (creating["BrokerState"], creating["BrokerInstances"]) == ("CREATION_IN_PROGRESS", [])
     described = wait_for(mq, broker_id, leaving=("CREATION_IN_PROGRESS",))
     assert described["BrokerState"] == "RUNNING", described["ActionsRequired"]
     return mq, broker_id, failing_id
