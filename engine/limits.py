@@ -269,3 +269,5 @@ KINESIS_MODE_SWITCH_WINDOW_S = 24 * 3600   # ... within 24 hours
 KINESIS_WARM_THROUGHPUT_MAX_MIBPS = 10240  # warm throughput of an on-demand stream: at most 10 GiBps
 KINESIS_BILLING_COMMITMENT_MIN_S = 24 * 3600   # a minimum throughput billing commitment lasts at least 24 h
 KINESIS_RESOURCE_POLICY_MAX_BYTES = 20 * KiB   # resource policy document size (IAM resource policy limit; unverified for Kinesis)
+# --- Firehose -> Apache Iceberg (appended by the firehose work, issue 16) ---------------------------
+FIREHOSE_ICEBERG_COMMIT_ATTEMPTS = 3      # fresh redos of a table write that lost its commit race (pyiceberg retries inside each)

@@ -37,7 +37,7 @@ from ..arn import sqs_queue_url
 from ..engine import SERVICES, Engine, _load
 from ..errors import ClientError, EngineClosed, ParamValidationError
 from ..request import service_models
-from . import routing
+from . import cbor, eventstream, routing
 from .auth import AccountEngines, SignedRequest
 from .longpoll import LongPolls
 from .protocols import json as json_protocol
@@ -59,10 +59,11 @@ _QUEUE_URL_OUTPUTS = {"CreateQueue": "QueueUrl", "GetQueueUrl": "QueueUrl", "Lis
 class Request:
     """One HTTP request as the app reads it: headers with lower-case names."""
 
-    __slots__ = ("scope", "method", "path", "query_string", "headers", "body")
+    __slots__ = ("scope", "method", "path", "query_string", "headers", "body", "receive")
 
-    def __init__(self, scope, headers: dict, body: bytes):
+    def __init__(self, scope, headers: dict, body: bytes, receive=None):
         self.scope = scope
+        self.receive = receive   # (an event stream handler watches it for the client hanging up)
         self.method = scope["method"]
         self.path = scope["path"]
         self.query_string = scope.get("query_string", b"").decode("latin-1")
@@ -110,8 +111,9 @@ class EngineApp:
         self._clients: dict[tuple[str, str, str], object] = {}
         self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.polls = LongPolls()
-        self.codecs: dict[str, object] = {}
-        self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {}
+        self.codecs: dict[str, object] = {cbor.CONTENT_TYPE: cbor}
+        self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {
+            ("kinesis", "SubscribeToShard"): eventstream.subscribe_to_shard}
 
     # --- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope, receive, send):
@@ -164,7 +166,7 @@ class EngineApp:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request = Request(scope, headers, body)
+        request = Request(scope, headers, body, receive)
         path = request.path
         if path.startswith("/_engine/") or path in RESET_PATHS:
             status, out_headers, out = await self._admin(request)

@@ -13,9 +13,6 @@ thread per stream (StreamWatchers), which waits on the stream's put signal for a
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime
-import json
 import struct
 import threading
 import zlib
@@ -23,6 +20,7 @@ from typing import Awaitable, Callable
 
 from ..errors import ClientError
 from . import cbor
+from .protocols import json as json_protocol
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 JSON_CONTENT_TYPE = "application/json"
@@ -57,25 +55,12 @@ def exception_message(code: str, payload: bytes, content_type: str) -> bytes:
 
 
 # --- payload encodings -----------------------------------------------------------------------
-def _json_default(value):
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime.datetime):
-        return value.timestamp()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def encode_json(value: dict) -> bytes:
-    """A boto3-shaped structure as the JSON protocols send it: blobs base64, timestamps epoch seconds."""
-    return json.dumps(value, default=_json_default, separators=(",", ":")).encode("utf-8")
-
-
 class Encoding:
     """How payloads of one subscription are written: JSON or the Java SDK's CBOR."""
 
     def __init__(self, use_cbor: bool):
         self.content_type = cbor.CONTENT_TYPE if use_cbor else JSON_CONTENT_TYPE
-        self.encode = cbor.encode_response if use_cbor else encode_json
+        self.encode = cbor.encode_response if use_cbor else json_protocol.encode
 
 
 # --- waiting for puts ---------------------------------------------------------------------------
@@ -126,6 +111,19 @@ def _resolve(future: asyncio.Future) -> None:
 
 
 # --- SubscribeToShard over HTTP --------------------------------------------------------------------
+_WATCHERS = StreamWatchers()   # per process: keyed by the stream objects themselves
+
+
+async def subscribe_to_shard(app, request, client, params: dict, send: Send) -> None:
+    """The app's stream handler for Kinesis SubscribeToShard: the client call's errors are the
+    app's to answer (nothing is sent before it returns); then the event stream."""
+    result = client.subscribe_to_shard(**params)
+    request_id = result["ResponseMetadata"]["RequestId"]
+    await send_shard_events(send, request.receive, result["EventStream"],
+                            Encoding(cbor.is_cbor(request.headers.get("content-type"))),
+                            [(b"x-amzn-requestid", request_id.encode())], _WATCHERS)
+
+
 async def send_shard_events(send: Send, receive: Callable[[], Awaitable[dict]], events, encoding: Encoding,
                             headers: list[tuple[bytes, bytes]], watchers: StreamWatchers) -> None:
     """Answer a SubscribeToShard call whose client result holds `events` (a ShardEventStream):

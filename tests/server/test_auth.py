@@ -194,3 +194,95 @@ def test_one_engine_per_account():
     finally:
         for eng in accounts.all():
             eng.close()
+
+
+# --- over the wire: engine serve --require-auth ---------------------------------------------------
+@pytest.fixture(scope="module")
+def auth_endpoint(tmp_path_factory):
+    from tests.server.wire_server import serve
+
+    directory = tmp_path_factory.mktemp("auth")
+    keys = directory / "keys"
+    keys.write_text("AKIDALICE alice-secret 111111111111\nAKIDBOB bob-secret 222222222222\n")
+    with serve("--require-auth", "--keys-file", str(keys), "--s3-root", str(directory / "s3")) as endpoint:
+        yield endpoint
+
+
+def _boto3(service, endpoint, key_id="AKIDALICE", secret="alice-secret", **config):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id=key_id,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, **config))
+
+
+def test_wire_resources_are_isolated_per_account(auth_endpoint):
+    alice, bob = _boto3("sqs", auth_endpoint), _boto3("sqs", auth_endpoint, "AKIDBOB", "bob-secret")
+    url = alice.create_queue(QueueName="mine")["QueueUrl"]
+    assert "/111111111111/mine" in url
+    assert bob.list_queues().get("QueueUrls", []) == []
+    bob_url = bob.create_queue(QueueName="mine")["QueueUrl"]
+    assert "/222222222222/mine" in bob_url
+    alice.send_message(QueueUrl=url, MessageBody="for alice")
+    assert "Messages" not in bob.receive_message(QueueUrl=bob_url)
+    stream_arn = None
+    kinesis = _boto3("kinesis", auth_endpoint, "AKIDBOB", "bob-secret")
+    kinesis.create_stream(StreamName="s", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
+    assert stream_arn == "arn:aws:kinesis:eu-west-1:222222222222:stream/s"   # region from the signature's scope
+
+
+@pytest.mark.parametrize("service, call, code, status", [
+    ("sns", lambda c: c.list_topics(), "SignatureDoesNotMatch", 403),
+    ("kinesis", lambda c: c.list_streams(), "InvalidSignatureException", 400),
+    ("sqs", lambda c: c.list_queues(), "InvalidSignatureException", 400),
+])
+def test_wire_wrong_secret(auth_endpoint, service, call, code, status):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call(_boto3(service, auth_endpoint, secret="not-alice"))
+    assert info.value.response["Error"]["Code"] == code
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+@pytest.mark.parametrize("service, call, code", [
+    ("sns", lambda c: c.list_topics(), "InvalidClientTokenId"),
+    ("firehose", lambda c: c.list_delivery_streams(), "UnrecognizedClientException"),
+])
+def test_wire_unknown_key(auth_endpoint, service, call, code):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call(_boto3(service, auth_endpoint, "AKIDMALLORY", "x"))
+    assert info.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.parametrize("service, call, code", [
+    ("sns", lambda c: c.list_topics(), "MissingAuthenticationToken"),
+    ("kinesis", lambda c: c.list_streams(), "MissingAuthenticationTokenException"),
+])
+def test_wire_unsigned(auth_endpoint, service, call, code):
+    from botocore import UNSIGNED
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call(_boto3(service, auth_endpoint, signature_version=UNSIGNED))
+    assert info.value.response["Error"]["Code"] == code
+
+
+def test_wire_presigned_url(auth_endpoint):
+    import urllib.error
+    import urllib.request
+
+    sns = _boto3("sns", auth_endpoint)
+    # signed for the model's method (POST) by default, or for the method asked for
+    for method, url in (("POST", sns.generate_presigned_url("list_topics", ExpiresIn=60)),
+                        ("GET", sns.generate_presigned_url("list_topics", ExpiresIn=60, HttpMethod="GET"))):
+        with urllib.request.urlopen(urllib.request.Request(url, method=method)) as response:
+            assert b"ListTopicsResponse" in response.read()
+    tampered = sns.generate_presigned_url("list_topics", ExpiresIn=60, HttpMethod="GET").replace(
+        "Action=ListTopics", "Action=ListSubscriptions")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(tampered)
+    assert info.value.code == 403 and b"SignatureDoesNotMatch" in info.value.read()

@@ -90,3 +90,87 @@ def test_round_trip_through_the_kinesis_client(eng, shape):
     assert got["Records"][0]["ApproximateArrivalTimestamp"] == int(eng.clock.now() * 1000)
     summary = call("DescribeStreamSummary", "describe_stream_summary", cbor2.dumps({"StreamName": "s"}))
     assert summary["StreamDescriptionSummary"]["StreamCreationTimestamp"] == int(eng.clock.now() * 1000)
+
+
+# --- over the wire: engine serve answers CBOR in CBOR ----------------------------------------------
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    from tests.server.wire_server import serve
+
+    with serve("--s3-root", str(tmp_path_factory.mktemp("cbor") / "s3")) as url:
+        yield url
+
+
+def _post_cbor(endpoint: str, operation: str, body: dict | bytes):
+    """A CBOR request as the Java SDK sends it, signed by botocore: (status, headers, body)."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    data = body if isinstance(body, bytes) else cbor2.dumps(body)
+    request = AWSRequest(method="POST", url=endpoint + "/", data=data, headers={
+        "Content-Type": cbor.CONTENT_TYPE, "X-Amz-Target": f"Kinesis_20131202.{operation}"})
+    SigV4Auth(Credentials("test", "test"), "kinesis", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    wire = urllib.request.Request(prepared.url, data=data, method="POST", headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(wire, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def _millis_as_tag(value, _immutable):
+    return ("ms", value)
+
+
+def test_wire_cbor_requests_get_cbor_answers(endpoint):
+    status, headers, _ = _post_cbor(endpoint, "CreateStream", {"StreamName": "c", "ShardCount": 1})
+    assert status == 200 and headers["Content-Type"] == cbor.CONTENT_TYPE
+    status, _, body = _post_cbor(endpoint, "PutRecords", {
+        "StreamName": "c", "Records": [{"Data": b"\x00\x01", "PartitionKey": "a"}]})
+    assert status == 200 and cbor2.loads(body)["FailedRecordCount"] == 0
+    _, _, body = _post_cbor(endpoint, "GetShardIterator", {
+        "StreamName": "c", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})
+    iterator = cbor2.loads(body)["ShardIterator"]
+    _, headers, body = _post_cbor(endpoint, "GetRecords", {"ShardIterator": iterator})
+    records = cbor2.loads(body, semantic_decoders={1: _millis_as_tag})["Records"]
+    assert records[0]["Data"] == b"\x00\x01"
+    kind, millis = records[0]["ApproximateArrivalTimestamp"]
+    assert kind == "ms" and isinstance(millis, int) and millis > 1_600_000_000_000
+
+
+def test_wire_cbor_errors_are_cbor(endpoint):
+    status, headers, body = _post_cbor(endpoint, "DescribeStreamSummary", {"StreamName": "absent"})
+    assert status == 400 and headers["Content-Type"] == cbor.CONTENT_TYPE
+    error = cbor2.loads(body)
+    assert error["__type"] == "ResourceNotFoundException" and "absent" in error["message"]
+    status, _, body = _post_cbor(endpoint, "ListStreams", b"\xbf\x61")   # truncated map
+    assert status == 400 and cbor2.loads(body)["__type"] == "SerializationException"
+
+
+def test_wire_subscribe_to_shard_in_cbor(endpoint):
+    from botocore.eventstream import EventStreamBuffer
+
+    _post_cbor(endpoint, "CreateStream", {"StreamName": "sub", "ShardCount": 1})
+    _post_cbor(endpoint, "PutRecord", {"StreamName": "sub", "Data": b"pushed", "PartitionKey": "k"})
+    _, _, body = _post_cbor(endpoint, "DescribeStreamSummary", {"StreamName": "sub"})
+    arn = cbor2.loads(body, semantic_decoders={1: _millis_as_tag})["StreamDescriptionSummary"]["StreamARN"]
+    _, _, body = _post_cbor(endpoint, "RegisterStreamConsumer", {"StreamARN": arn, "ConsumerName": "java"})
+    consumer = cbor2.loads(body, semantic_decoders={1: _millis_as_tag})["Consumer"]["ConsumerARN"]
+    _post_cbor(endpoint, "SplitShard", {"StreamName": "sub", "ShardToSplit": "shardId-000000000000",
+                                        "NewStartingHashKey": str(2 ** 127)})   # the stream ends at the shard's end
+    status, headers, body = _post_cbor(endpoint, "SubscribeToShard", {
+        "ConsumerARN": consumer, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "TRIM_HORIZON"}})
+    assert status == 200 and headers["Content-Type"] == "application/vnd.amazon.eventstream"
+    buffer = EventStreamBuffer()
+    buffer.add_data(body)
+    messages = list(buffer)
+    assert [m.headers[":event-type"] for m in messages][0] == "initial-response"
+    events = [cbor2.loads(m.payload, semantic_decoders={1: _millis_as_tag}) for m in messages[1:]]
+    assert all(m.headers[":content-type"] == cbor.CONTENT_TYPE for m in messages)
+    assert [r["Data"] for e in events for r in e["Records"]] == [b"pushed"]
+    assert "ChildShards" in events[-1]

@@ -171,3 +171,59 @@ def test_watchers_share_one_thread_per_stream_and_leave_none_behind(kinesis):
         await asyncio.gather(*waits)
 
     asyncio.run(asyncio.wait_for(scenario(), SAFETY_S))
+
+
+# --- over the wire: boto3's SubscribeToShard (HTTP/1.1) against engine serve ------------------------
+@pytest.fixture(scope="module")
+def wire_kinesis(tmp_path_factory):
+    import boto3
+    from botocore.config import Config
+
+    from tests.server.wire_server import serve
+
+    with serve("--s3-root", str(tmp_path_factory.mktemp("events") / "s3")) as endpoint:
+        yield boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                           aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+
+
+def _wire_consumer(client, name: str) -> str:
+    client.create_stream(StreamName=name, ShardCount=1)
+    arn = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    return client.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+
+
+def test_wire_boto3_reads_records_put_before_and_while_subscribed(wire_kinesis):
+    client = wire_kinesis
+    consumer = _wire_consumer(client, "wire")
+    client.put_record(StreamName="wire", Data=b"before", PartitionKey="a")
+    response = client.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                                         StartingPosition={"Type": "TRIM_HORIZON"})
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    seen = []
+    for event in response["EventStream"]:
+        _check_event(event)
+        seen += [r["Data"] for r in event["SubscribeToShardEvent"]["Records"]]
+        if seen == [b"before"]:
+            client.put_record(StreamName="wire", Data=b"while", PartitionKey="a")
+        if len(seen) == 2:
+            break
+    response["EventStream"].close()
+    assert seen == [b"before", b"while"]
+
+
+def test_wire_subscription_errors_before_the_stream_are_plain_errors(wire_kinesis):
+    from botocore.exceptions import ClientError
+
+    client = wire_kinesis
+    consumer = _wire_consumer(client, "busy")
+    first = client.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                                      StartingPosition={"Type": "LATEST"})
+    with pytest.raises(ClientError) as info:   # a second subscription within 5 s
+        client.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000000",
+                                  StartingPosition={"Type": "LATEST"})
+    assert info.value.response["Error"]["Code"] == "ResourceInUseException"
+    first["EventStream"].close()
+    with pytest.raises(ClientError) as info:
+        client.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000099",
+                                  StartingPosition={"Type": "LATEST"})
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
