@@ -24,6 +24,8 @@ from .models import (
     Encryption,
     ExtendedS3,
     HttpEndpoint,
+    IcebergDestination,
+    IcebergTable,
     KinesisSource,
     Processing,
     Processor,
@@ -33,8 +35,7 @@ from .models import (
 # Destinations botocore's model has and this engine does not deliver to.
 _UNSUPPORTED_DESTINATIONS = ("RedshiftDestinationConfiguration", "ElasticsearchDestinationConfiguration",
                              "AmazonopensearchserviceDestinationConfiguration", "SplunkDestinationConfiguration",
-                             "AmazonOpenSearchServerlessDestinationConfiguration", "SnowflakeDestinationConfiguration",
-                             "IcebergDestinationConfiguration")
+                             "AmazonOpenSearchServerlessDestinationConfiguration", "SnowflakeDestinationConfiguration")
 
 
 def _ts(seconds: float) -> datetime.datetime:
@@ -157,6 +158,35 @@ def _http(value: dict, current: HttpEndpoint | None = None) -> HttpEndpoint:
     )
 
 
+def _iceberg(value: dict, current: IcebergDestination | None = None) -> IcebergDestination:
+    catalog = value.get("CatalogConfiguration") or {}
+    s3 = value.get("S3Configuration")
+    tables = current.tables if current else []
+    if "DestinationTableConfigurationList" in value:
+        tables = [IcebergTable(t["DestinationDatabaseName"], t["DestinationTableName"], list(t.get("UniqueKeys", [])),
+                               [f["SourceName"] for f in (t.get("PartitionSpec") or {}).get("Identity", [])],
+                               t.get("S3ErrorOutputPrefix")) for t in value["DestinationTableConfigurationList"]]
+    return IcebergDestination(
+        catalog_arn=catalog.get("CatalogARN", current.catalog_arn if current else ""),
+        warehouse=catalog.get("WarehouseLocation", current.warehouse if current else None),
+        s3=_s3(s3, current.s3 if current else None) if s3 is not None else current.s3,
+        role_arn=value.get("RoleARN", current.role_arn if current else ""),
+        tables=tables,
+        append_only=value.get("AppendOnly", current.append_only if current else False),
+        schema_evolution=(value.get("SchemaEvolutionConfiguration") or {}).get(
+            "Enabled", current.schema_evolution if current else False),
+        table_creation=(value.get("TableCreationConfiguration") or {}).get(
+            "Enabled", current.table_creation if current else False),
+        buffering=_buffering(value.get("BufferingHints"), current.buffering if current else None) or
+        BufferingHints(),
+        processing=_processing(value.get("ProcessingConfiguration"), current.processing if current else None),
+        retry_s=(value.get("RetryOptions") or {}).get(
+            "DurationInSeconds", current.retry_s if current else limits.FIREHOSE_RETRY_DURATION_DEFAULT_S),
+        backup_mode=value.get("S3BackupMode", current.backup_mode if current else "FailedDataOnly"),
+        cloudwatch=value.get("CloudWatchLoggingOptions", current.cloudwatch if current else None),
+    )
+
+
 def _encryption(value: dict) -> Encryption:
     return Encryption("ENABLED", value["KeyType"], value.get("KeyARN"))
 
@@ -230,6 +260,34 @@ def _destination_dict(dest) -> dict:
             ext["CustomTimeZone"] = dest.s3.custom_time_zone
         return {"DestinationId": DESTINATION_ID, "S3DestinationDescription": _s3_dict(dest.s3, dest.buffering),
                 "ExtendedS3DestinationDescription": ext}
+    if isinstance(dest, IcebergDestination):
+        catalog = {"CatalogARN": dest.catalog_arn}
+        if dest.warehouse is not None:
+            catalog["WarehouseLocation"] = dest.warehouse
+        tables = []
+        for t in dest.tables:
+            entry = {"DestinationTableName": t.table, "DestinationDatabaseName": t.database}
+            if t.unique_keys:
+                entry["UniqueKeys"] = list(t.unique_keys)
+            if t.partition_fields:
+                entry["PartitionSpec"] = {"Identity": [{"SourceName": c} for c in t.partition_fields]}
+            if t.error_prefix is not None:
+                entry["S3ErrorOutputPrefix"] = t.error_prefix
+            tables.append(entry)
+        return {"DestinationId": DESTINATION_ID, "IcebergDestinationDescription": {
+            "DestinationTableConfigurationList": tables,
+            "SchemaEvolutionConfiguration": {"Enabled": dest.schema_evolution},
+            "TableCreationConfiguration": {"Enabled": dest.table_creation},
+            "BufferingHints": _buffering_dict(dest.buffering),
+            "CloudWatchLoggingOptions": dict(dest.cloudwatch) if dest.cloudwatch else {"Enabled": False},
+            "ProcessingConfiguration": _processing_dict(dest.processing),
+            "S3BackupMode": dest.backup_mode,
+            "RetryOptions": {"DurationInSeconds": dest.retry_s},
+            "RoleARN": dest.role_arn,
+            "AppendOnly": dest.append_only,
+            "CatalogConfiguration": catalog,
+            "S3DestinationDescription": _s3_dict(dest.s3),
+        }}
     ep = {"Url": dest.url}
     if dest.name is not None:
         ep["Name"] = dest.name
@@ -295,8 +353,14 @@ class FirehoseClient(BaseClient):
             raise InvalidArgumentException("Exactly one destination configuration is supported for a Firehose")
         kind, config = next(iter(given.items()))
         if kind in _UNSUPPORTED_DESTINATIONS:
-            raise InvalidArgumentException(f"{kind} is not supported by this engine; use ExtendedS3 or HttpEndpoint.")
-        destination = _http(config) if kind == "HttpEndpointDestinationConfiguration" else _extended_s3(config)
+            raise InvalidArgumentException(f"{kind} is not supported by this engine; use ExtendedS3, HttpEndpoint "
+                                           "or Iceberg.")
+        if kind == "HttpEndpointDestinationConfiguration":
+            destination = _http(config)
+        elif kind == "IcebergDestinationConfiguration":
+            destination = _iceberg(config)
+        else:
+            destination = _extended_s3(config)
         source = None
         if KinesisStreamSourceConfiguration is not None:
             source = KinesisSource(KinesisStreamSourceConfiguration["KinesisStreamARN"],
@@ -367,6 +431,9 @@ class FirehoseClient(BaseClient):
         elif HttpEndpointDestinationUpdate is not None:
             destination = _http(HttpEndpointDestinationUpdate,
                                 backend.current_destination(DeliveryStreamName, HttpEndpoint))
+        elif IcebergDestinationUpdate is not None:
+            destination = _iceberg(IcebergDestinationUpdate,
+                                   backend.current_destination(DeliveryStreamName, IcebergDestination))
         else:
             raise InvalidArgumentException("This destination type is not supported by this engine.")
         backend.update_destination(DeliveryStreamName, CurrentDeliveryStreamVersionId, DestinationId, destination)

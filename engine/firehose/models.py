@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from .. import limits
 from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
-from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, store_for
+from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, parse_s3_uri, store_for
 from . import export, fastjson, prefix as prefixes
 from .errors import (
     ConcurrentModificationException,
@@ -167,7 +167,42 @@ class HttpEndpoint:
     kind = "HttpEndpoint"
 
 
-Destination = Union[ExtendedS3, HttpEndpoint]
+@dataclass
+class IcebergTable:
+    """One entry of DestinationTableConfigurationList."""
+
+    database: str
+    table: str
+    unique_keys: list = field(default_factory=list)
+    partition_fields: list = field(default_factory=list)    # identity partitions by source column
+    error_prefix: Optional[str] = None                      # S3ErrorOutputPrefix
+
+
+@dataclass
+class IcebergDestination:
+    """IcebergDestinationConfiguration: tables in the engine's Glue Data Catalog (engine/firehose/iceberg.py)."""
+
+    catalog_arn: str
+    s3: S3Destination                                   # error output and backup
+    role_arn: str = ""
+    warehouse: Optional[str] = None                     # s3://bucket/prefix of new tables
+    tables: list = field(default_factory=list)          # IcebergTable
+    append_only: bool = False
+    schema_evolution: bool = False
+    table_creation: bool = False
+    buffering: BufferingHints = field(default_factory=BufferingHints)
+    processing: Processing = field(default_factory=Processing)
+    retry_s: int = limits.FIREHOSE_RETRY_DURATION_DEFAULT_S
+    backup_mode: str = "FailedDataOnly"                 # or AllData
+    cloudwatch: Optional[dict] = None
+
+    kind = "Iceberg"
+
+    def table_config(self, database: str, table: str) -> Optional[IcebergTable]:
+        return next((t for t in self.tables if t.database == database and t.table == table), None)
+
+
+Destination = Union[ExtendedS3, HttpEndpoint, IcebergDestination]
 
 
 @dataclass
@@ -257,7 +292,7 @@ class _Plan:
         dp = isinstance(dest, ExtendedS3) and bool(dest.dynamic_partitioning)
         self.dynamic = dp
         s3 = dest.s3
-        if isinstance(dest, HttpEndpoint):
+        if not isinstance(dest, ExtendedS3):
             self.prefixes = prefixes.build_prefixes(s3.prefix, s3.error_prefix, dynamic_partitioning=False,
                                                     time_zone=s3.custom_time_zone)
         else:
@@ -280,6 +315,11 @@ class _Plan:
             b = dest.backup            # FirehoseBackend.validate made sure there is one
             self.backup_prefixes = prefixes.build_prefixes(b.prefix, b.error_prefix, dynamic_partitioning=False,
                                                            time_zone=b.custom_time_zone)
+        # Iceberg: each table's S3ErrorOutputPrefix in place of the S3 configuration's
+        self.table_error_prefixes = {
+            (t.database, t.table): prefixes.build_prefixes(s3.prefix, t.error_prefix, dynamic_partitioning=False,
+                                                           time_zone=s3.custom_time_zone)
+            for t in dest.tables if t.error_prefix} if isinstance(dest, IcebergDestination) else {}
         self.conversion = dest.conversion if isinstance(dest, ExtendedS3) and dest.conversion and \
             dest.conversion.enabled else None
         self.format = None
@@ -572,7 +612,50 @@ class _HttpDelivery(_Unit):
         stream._replace(self, fallback)
 
 
+class _IcebergCommit(_Unit):
+    """One table's share of a buffer: one atomic Iceberg commit (engine/firehose/iceberg.py)."""
+
+    kind = "iceberg"
+
+    def __init__(self, batch, dest: "IcebergDestination", database: str, table: str, records: _Records,
+                 operations: Optional[np.ndarray]):
+        super().__init__(batch, len(records), dest.retry_s)
+        self.dest = dest
+        self.database = database
+        self.table = table
+        self.records = records
+        self.operations = operations      # None: all inserts; else an object array of insert/update/delete
+
+    def run(self, stream):
+        from . import iceberg
+
+        self.attempts += 1
+        try:
+            rejected = iceberg.commit(stream.engine, stream.backend.iceberg_catalog(self.dest.catalog_arn),
+                                      self.dest, self.database, self.table, self.records.data, self.operations)
+        except iceberg.CommitError as err:
+            stream._failed(self, err.code, err.message)
+            return
+        if rejected:
+            docs_unit = stream._iceberg_rejected(self, rejected)
+            stream._add_units([docs_unit])
+            self.n_records -= len(rejected)
+            stream._written(self)
+            docs_unit.run(stream)
+        else:
+            stream._written(self)
+
+    def give_up(self, stream, code, message):
+        fallback = stream._error_write(self.batch, self.records, np.arange(len(self.records)), ICEBERG_FAILED,
+                                       code, message, self.attempts, self.error_layout())
+        stream._replace(self, fallback)
+
+    def error_layout(self):
+        return self.batch.plan.table_error_prefixes.get((self.database, self.table))
+
+
 S3_FAILED = "s3-failed"      # engine's error-output-type for objects S3 refused for the whole retry duration
+ICEBERG_FAILED = "iceberg-failed"    # records Iceberg delivery could not route, convert or commit
 
 
 # --- delivery stream ---------------------------------------------------------------------
@@ -896,7 +979,7 @@ class DeliveryStream:
     def _written(self, unit: _Unit) -> None:
         if isinstance(unit, _Write) and unit.kind == _Write.ERROR:
             self._count("failed_records", unit.n_records)
-        elif unit.kind in (_Write.DATA, "http"):
+        elif unit.kind in (_Write.DATA, "http", "iceberg"):
             with self._lock:
                 self.stats["delivered_records"] += unit.n_records
                 self.stats["delivered_objects"] += unit.kind == _Write.DATA
@@ -1009,6 +1092,8 @@ class DeliveryStream:
         return store_for(self.engine)
 
     def _failure_type(self, batch: _Batch) -> str:
+        if isinstance(batch.destination, IcebergDestination):
+            return ICEBERG_FAILED
         return prefixes.HTTP_ENDPOINT_FAILED if isinstance(batch.destination, HttpEndpoint) else S3_FAILED
 
     def _make_units(self, batch: _Batch) -> list[_Unit]:
@@ -1018,6 +1103,8 @@ class DeliveryStream:
         try:
             if isinstance(batch.destination, HttpEndpoint):
                 return self._http_units(batch, records)
+            if isinstance(batch.destination, IcebergDestination):
+                return self._iceberg_units(batch, records)
             return self._s3_units(batch, records)
         except Exception as err:  # noqa: BLE001 - isolate the failure to this buffer, never lose it
             log.exception("Firehose %s: processing %d records failed", self.name, len(records))
@@ -1037,17 +1124,29 @@ class DeliveryStream:
         return self.backend.s3_retry_s
 
     def _error_write(self, batch: _Batch, records: _Records, idx: np.ndarray, error_type: str, code: str,
-                     message: str, attempts: int) -> _Write:
-        """Error documents for records[idx] under the destination's ErrorOutputPrefix."""
+                     message: str, attempts: int, layout: Optional[prefixes.Prefixes] = None) -> _Write:
+        """Error documents for records[idx] under the destination's ErrorOutputPrefix (or `layout`'s)."""
         now = self.clock.now_ms()
         return self._docs_write(batch, error_type, [_error_doc(records, int(i), code, message, attempts, now)
-                                                    for i in idx])
+                                                    for i in idx], layout)
 
-    def _docs_write(self, batch: _Batch, error_type: str, docs: list[dict]) -> _Write:
-        """One error object holding `docs` (AWS's error documents, one JSON line each)."""
+    def _iceberg_rejected(self, unit: "_IcebergCommit", rejected: dict) -> _Write:
+        """Error documents for the records of a commit that the table could not take ({i: (code, message)})."""
+        now = self.clock.now_ms()
+        docs = []
+        for i, (code, message) in sorted(rejected.items()):
+            doc = _error_doc(unit.records, i, code, message, unit.attempts, now)
+            doc["destinationDatabaseName"], doc["destinationTableName"] = unit.database, unit.table
+            docs.append(doc)
+        return self._docs_write(unit.batch, ICEBERG_FAILED, docs, unit.error_layout())
+
+    def _docs_write(self, batch: _Batch, error_type: str, docs: list[dict],
+                    layout: Optional[prefixes.Prefixes] = None) -> _Write:
+        """One error object holding `docs` (AWS's error documents, one JSON line each), under the
+        ErrorOutputPrefix of `layout` (default: the destination's)."""
         s3 = batch.destination.s3
         oldest = min(d["arrivalTimestamp"] for d in docs)
-        key = self._object_key(batch.plan.prefixes.error_prefix(oldest, error_type), oldest, s3,
+        key = self._object_key((layout or batch.plan.prefixes).error_prefix(oldest, error_type), oldest, s3,
                                export.compression_extension(s3.compression), batch.version)
         body = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in docs).encode("utf-8")
         payload = export.compress(body, s3.compression, inner_name=key.rsplit("/", 1)[-1])
@@ -1064,11 +1163,12 @@ class DeliveryStream:
         return _Write(batch, kind, dest, key, payload, len(part), retry_s, records,
                       np.arange(len(records)) if idx is None else idx)
 
-    def _transform(self, batch: _Batch, records: _Records):
-        """Lambda step -> (records that are Ok with their new data, lambda keys, processing-failed writes)."""
+    def _transform(self, batch: _Batch, records: _Records, with_otf: bool = False):
+        """Lambda step -> (records that are Ok with their new data, lambda keys, processing-failed writes)
+        and, `with_otf`, the otfMetadata the function returned per Ok record (or None)."""
         plan = batch.plan
         if plan.lambda_proc is None:
-            return records, None, []
+            return (records, None, [], None) if with_otf else (records, None, [])
         params = plan.lambda_proc.parameters
         kinesis = None
         if records.meta is not None:
@@ -1097,6 +1197,8 @@ class DeliveryStream:
         if ok.meta is not None:
             ok.meta = ok.meta.set_column(ok.meta.schema.get_field_index("data"), "data",
                                          result.data.cast(ok.meta.schema.field("data").type))
+        if with_otf:
+            return ok, result.lambda_keys, writes, result.otf_metadata
         return ok, result.lambda_keys, writes
 
     def _http_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
@@ -1112,6 +1214,32 @@ class DeliveryStream:
         units += failed
         if len(records):
             units.append(_HttpDelivery(batch, dest, records))
+        return units
+
+    def _iceberg_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
+        """Backup (AllData), transformation, routing to tables, then one commit unit per table."""
+        from . import iceberg   # pyiceberg loads with the first Iceberg delivery
+
+        dest: IcebergDestination = batch.destination
+        if len(records) == 0:
+            return []
+        units: list[_Unit] = []
+        if dest.backup_mode == "AllData":
+            oldest = int(records.arrival.min())
+            units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
+                                         records, None, self.backend.s3_retry_s))
+        records, _keys, failed, otf = self._transform(batch, records, with_otf=True)
+        units += failed
+        if len(records) == 0:
+            return units
+        routes, unrouted = iceberg.route(dest, batch.plan.queries, records.data, otf)
+        if unrouted:
+            now = self.clock.now_ms()
+            units.append(self._docs_write(batch, ICEBERG_FAILED, [
+                _error_doc(records, i, code, message, 1, now) for i, (code, message) in sorted(unrouted.items())]))
+        for (database, table), (idx, operations) in routes.items():
+            part = records.take(idx)
+            units.append(_IcebergCommit(batch, dest, database, table, part, operations))
         return units
 
     def _s3_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
@@ -1458,6 +1586,17 @@ class FirehoseBackend:
         self._lock = threading.RLock()
         self._closed = False
         self._retired: list[DeliveryStream] = []      # deleted streams whose last delivery may still run
+        self._iceberg_catalogs: dict[str, object] = {}  # region -> pyiceberg catalog over the engine's Glue
+
+    def iceberg_catalog(self, catalog_arn: str):
+        """The pyiceberg catalog of the engine's Glue Data Catalog a CatalogARN names."""
+        from . import iceberg
+
+        region = iceberg.catalog_region(self.engine, catalog_arn)
+        with self._lock:
+            if region not in self._iceberg_catalogs:
+                self._iceberg_catalogs[region] = iceberg.make_catalog(self.engine, region)
+            return self._iceberg_catalogs[region]
 
     def create_delivery_stream(self, name: str, destination: Destination, *, stream_type: str = "DirectPut",
                                kinesis_source: Optional[KinesisSource] = None,
@@ -1518,6 +1657,17 @@ class FirehoseBackend:
             problem = httpdest.url_problem(dest.url)
             if problem is not None:
                 raise InvalidArgumentException(f"The HTTP endpoint URL is not valid: {problem}")
+        if isinstance(dest, IcebergDestination):
+            from . import iceberg
+
+            iceberg.catalog_region(self.engine, dest.catalog_arn)
+            if dest.warehouse is not None:
+                problem = bucket_name_problem(parse_s3_uri(dest.warehouse)[0])
+                if problem is not None:
+                    raise InvalidArgumentException(f"WarehouseLocation {dest.warehouse} is not valid: {problem}")
+            if dest.table_creation and dest.warehouse is None:
+                raise InvalidArgumentException("TableCreationConfiguration needs a WarehouseLocation in "
+                                               "CatalogConfiguration.")
         if isinstance(dest, ExtendedS3):
             if dest.backup_mode == "Enabled" and dest.backup is None:
                 raise InvalidArgumentException("S3BackupConfiguration is required when S3BackupMode is Enabled.")
@@ -1624,6 +1774,7 @@ class FirehoseBackend:
             stream.finish_close(deadline)
 
 
-__all__ = ["FirehoseBackend", "DeliveryStream", "ExtendedS3", "HttpEndpoint", "S3Destination", "BufferingHints",
+__all__ = ["FirehoseBackend", "DeliveryStream", "ExtendedS3", "HttpEndpoint", "IcebergDestination", "IcebergTable",
+           "S3Destination", "BufferingHints",
            "Processing", "Processor", "Conversion", "KinesisSource", "Encryption", "KINESIS_RECORDS_PARAMETER",
            "KINESIS_RECORDS", "PARTITIONING_FAILED", "S3_FAILED"]
