@@ -214,6 +214,22 @@ LAMBDA_STREAM_WORKERS_MAX = 64            # invocation threads of one stream map
 LAMBDA_ASYNC_RETRY_DELAYS_S = (60, 120)   # Event invocations: Lambda retries a failure twice
 KPL_AGGREGATE_MAX_BYTES = 1 * MiB          # an aggregated record with its partition key: one Kinesis record
 FIREHOSE_SUB_RECORDS_MAX = 500            # RecordDeAggregation: sub-records per record at most
+AGENT_BUFFER_AGE_DEFAULT_MS = 60_000      # Kinesis Agent flow maxBufferAgeMillis (1,000-900,000)
+AGENT_BUFFER_AGE_MIN_MS = 1_000
+AGENT_BUFFER_AGE_MAX_MS = 900_000
+AGENT_BUFFER_BYTES_DEFAULT = 4 * MiB      # maxBufferSizeBytes (1-4 MiB)
+AGENT_BUFFER_RECORDS_DEFAULT = 500        # maxBufferSizeRecords (1-500: a PutRecords / PutRecordBatch)
+AGENT_FILE_POLL_DEFAULT_MS = 100          # minTimeBetweenFilePollsMillis
+AGENT_KINESIS_RECORD_MAX = 1 * MiB        # longer records are truncated (data; Kinesis counts the key too)
+AGENT_FIREHOSE_RECORD_MAX = 1000 * KiB
+AGENT_RETRY_INITIAL_S = 0.1               # back-off before re-sending refused records, doubling
+AGENT_RETRY_MAX_S = 10.0
+AGENT_SHUTDOWN_TIMEOUT_S = 10.0           # stop() keeps retrying unsent records this long, then leaves them unacknowledged
+AGENT_CHECKPOINT_INTERVAL_S = 1.0         # checkpoints written at most this often (and at stop)
+AGENT_READ_BLOCK_BYTES = 16 * MiB         # a file is read this much at a time
+AGENT_HEAD_BYTES = 1024                   # a file's first bytes identify its copies (copytruncate)
+AGENT_KEY_POOL = 65_536                   # random partition keys drawn once and reused in turn
+AGENT_NATIVE_BUFFERS_PER_CALL = 256       # in process, one native put takes this many full buffers (large puts use both cores)
 
 # --- SNS mobile push, SMS, topic permissions (engine/sns/mobile.py, sms.py) ---
 SNS_PLATFORM_APPLICATION_NAME_MAX = 256

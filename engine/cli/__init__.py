@@ -50,6 +50,13 @@ def _serve(args) -> int:
                                         tls_cert=args.tls_cert, tls_key=args.tls_key))
 
 
+def _agent(args) -> int:
+    from . import agent
+
+    return agent.run(args.config, endpoint=args.endpoint_url, region=args.region, once=args.once, local=args.local,
+                     shards=args.shards, s3_root=args.s3_root, quiet=args.quiet)
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 < value < 65536:
@@ -129,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate")
     serve.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
 
+    agent = commands.add_parser("agent", help="tail log files into Kinesis or Firehose (a Kinesis Agent)",
+                                description="Tail the files of a Kinesis Agent configuration (agent.json: flows "
+                                "with filePattern, kinesisStream or deliveryStream, dataProcessingOptions, ...) and "
+                                "send their records with retries, checkpointing each file. Sends to engine serve "
+                                "on http://127.0.0.1:4566 unless the config or --endpoint-url name another "
+                                "endpoint; --local keeps the streams in this process.")
+    agent.add_argument("config", metavar="CONFIG", help="the agent's JSON configuration")
+    agent.add_argument("--endpoint-url", default=None, metavar="URL", help="endpoint for Kinesis and Firehose")
+    agent.add_argument("--region", default=None, help="region (default the config's awsRegion, then AWS's)")
+    agent.add_argument("--once", action="store_true", help="stop once every file is read and sent")
+    agent.add_argument("--local", action="store_true", help="streams in this process (created if missing)")
+    agent.add_argument("--shards", type=_shards, default=4, help="--local: shards of a stream it creates")
+    agent.add_argument("--s3-root", default=None, metavar="ROOT", help="--local: where Firehose objects land")
+    agent.add_argument("--quiet", action="store_true", help="no status line")
+
     commands.add_parser("bench", help="run the benchmarks and write a report (engine bench --help)", add_help=False)
     return parser
 
@@ -144,6 +166,8 @@ def main(argv=None) -> int:
         return _demo(args)
     if args.command == "ingest":
         return _ingest(args)
+    if args.command == "agent":
+        return _agent(args)
     if args.command == "serve":
         if bool(args.tls_cert) != bool(args.tls_key):
             parser.error("--tls-cert and --tls-key go together")
