@@ -66,10 +66,14 @@ def run(options: ServeOptions) -> int:
 
         load_keys(options.keys_file)
     tls = {}
-    if options.tls_cert:
-        from pathlib import Path
+    if options.tls_cert:   # (a wrong pair is refused here in one line, not by the worker)
+        from ..server.tls import granian_options
 
-        tls = {"ssl_cert": Path(options.tls_cert), "ssl_key": Path(options.tls_key)}
+        try:
+            tls = granian_options(options.tls_cert, options.tls_key)
+        except ValueError as error:
+            print(f"engine serve: {error}", file=sys.stderr)
+            return 2
     server = Server(
         "engine.server.app:make_app",
         address=options.host,

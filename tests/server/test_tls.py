@@ -78,3 +78,18 @@ def test_alpn_offers_http2_and_http1(https_endpoint):
             with context.wrap_socket(raw, server_hostname=address.hostname) as wrapped:
                 assert wrapped.selected_alpn_protocol() == chosen
                 assert wrapped.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_serve_refuses_a_key_that_is_not_the_certificates(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.server.wire_server import REPO, free_port
+
+    cert, _ = tls.write_self_signed(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    _, other_key = tls.write_self_signed(other)
+    done = subprocess.run([sys.executable, "-m", "engine", "serve", "--port", str(free_port()), "--tls-cert", str(cert),
+                           "--tls-key", str(other_key)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "is not the private key of" in done.stderr
