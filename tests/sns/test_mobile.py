@@ -325,3 +325,12 @@ def test_native_api_obeys_the_same_rules(backend):
     with pytest.raises(ClientError) as e:
         backend.publish_to_endpoint(ep, "x")
     assert error(e)["Code"] == "EndpointDisabled"
+    other = mobile.create_endpoint(app, "reg-2", None, {})
+    with pytest.raises(ClientError) as e:   # a token belongs to one endpoint of an application
+        mobile.set_endpoint_attributes(other, {"Token": "reg"})
+    assert error(e)["Message"] == f"Invalid parameter: Attributes Reason: Endpoint {ep.arn} already exists with " \
+                                  "the same Token"
+    mobile.delete_endpoint(other.arn)
+    with pytest.raises(ClientError) as e:   # an endpoint object kept after its deletion
+        backend.publish_to_endpoint(other, "x")
+    assert error(e)["Code"] == "NotFound"
