@@ -4,13 +4,17 @@ import base64
 import json
 import threading
 
+import importlib.util
+
 import pytest
 
-from engine.firehose.models import IcebergDestination
+from engine.firehose.models import IcebergDestination, S3Destination
 
-from .conftest import BUCKET, ROLE, json_lines, keys
+from ..tools import require
+from .conftest import BUCKET, ROLE, get, json_lines, keys
 
-pyiceberg = pytest.importorskip("pyiceberg", reason="pyiceberg comes with the test and iceberg extras")
+require(importlib.util.find_spec("pyiceberg") is not None, "pyiceberg comes with the test and iceberg extras "
+                                                            "(pip install -e '.[iceberg]')")
 
 CATALOG = "arn:aws:glue:us-east-1:000000000000:catalog"
 WAREHOUSE = "s3://lake/warehouse"
@@ -77,8 +81,9 @@ def test_append_creates_the_table_and_commits_once_per_flush(eng, fh, lake, cata
 
 
 def test_duckdb_and_polars_read_through_the_arrow_scan(eng, fh, lake, catalog):
-    duckdb = pytest.importorskip("duckdb")
-    polars = pytest.importorskip("polars")
+    import duckdb
+    import polars
+
     fh.create_delivery_stream(DeliveryStreamName="ice", IcebergDestinationConfiguration=iceberg_config())
     put(fh, "ice", [{"id": i, "kind": "a" if i % 2 else "b"} for i in range(10)])
     flush(eng, "ice")
@@ -256,10 +261,28 @@ def test_partition_spec_and_rules(eng, fh, lake, catalog):
             CatalogConfiguration={"CatalogARN": "arn:aws:glue:us-east-1:111111111111:catalog"}))
     with pytest.raises(fh.exceptions.InvalidArgumentException, match="WarehouseLocation"):
         eng.backend("firehose").create_delivery_stream("x", IcebergDestination(
-            CATALOG, fh_s3(), table_creation=True))
+            CATALOG, S3Destination(BUCKET, ROLE), table_creation=True))
 
 
-def fh_s3():
-    from engine.firehose.models import S3Destination
-
-    return S3Destination(BUCKET, ROLE)
+def test_all_data_backup_and_update_destination(eng, fh, lake, catalog, shape):
+    fh.create_delivery_stream(DeliveryStreamName="ice", IcebergDestinationConfiguration=iceberg_config(
+        S3BackupMode="AllData", S3Configuration={"RoleARN": ROLE, "BucketARN": BUCKET, "Prefix": "backup/",
+                                                 "ErrorOutputPrefix": "errors/"}))
+    put(fh, "ice", [{"id": 1}])
+    flush(eng, "ice")
+    (key,) = keys(eng, "backup/")
+    assert get(eng, key) == b'{"id": 1}'
+    shape("firehose", "UpdateDestination", fh.update_destination(
+        DeliveryStreamName="ice", CurrentDeliveryStreamVersionId="1", DestinationId="destinationId-000000000001",
+        IcebergDestinationUpdate={"DestinationTableConfigurationList": [
+            {"DestinationDatabaseName": "db", "DestinationTableName": "other"}], "S3BackupMode": "FailedDataOnly"}))
+    put(fh, "ice", [{"id": 2}])
+    flush(eng, "ice")
+    assert [r["id"] for r in rows(catalog, "other")] == [2] and len(keys(eng, "backup/")) == 1
+    ice = fh.describe_delivery_stream(DeliveryStreamName="ice")["DeliveryStreamDescription"]["Destinations"][0][
+        "IcebergDestinationDescription"]
+    assert ice["CatalogConfiguration"]["WarehouseLocation"] == WAREHOUSE      # what the update did not name stays
+    with pytest.raises(fh.exceptions.InvalidArgumentException, match="Changing the destination type"):
+        fh.update_destination(DeliveryStreamName="ice", CurrentDeliveryStreamVersionId="2",
+                              DestinationId="destinationId-000000000001",
+                              ExtendedS3DestinationUpdate={"Prefix": "x/"})
