@@ -34,6 +34,13 @@ _ERROR_LINE = re.compile(r"\[error\]| ERROR |Exception|BOOT FAILED")
 _LOG_PREFIX = re.compile(r"^\S+ \S+ +(\[error\] <[^>]*> *|ERROR +)")
 
 
+# Every broker command runs under this leash, in a session of its own: the command in the
+# background (its exit status is the leash's), and beside it a reader of the engine's pipe that
+# ends the whole session on EOF, i.e. once the engine's process is gone, however it died (kill -9
+# too), so that no broker outlives the engine that started it.
+_LEASH = 'exec 3<&0 </dev/null; "$@" 3<&- & server=$!; (read _ <&3; kill -TERM 0) & exec 3<&-; wait "$server"'
+
+
 class BrokerStartFailed(Exception):
     """The broker process exited or never accepted connections; the message says why."""
 
@@ -133,8 +140,8 @@ class BrokerProcess:
                 return
 
     def _spawn(self, argv, env, log) -> subprocess.Popen:
-        return subprocess.Popen(argv, env={**os.environ, **env}, cwd=self.directory, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(["sh", "-c", _LEASH, "sh", *argv], env={**os.environ, **env}, cwd=self.directory,
+                                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
         """SIGTERM to every session we started (server first), SIGKILL after the grace period."""
@@ -142,6 +149,7 @@ class BrokerProcess:
             procs, self._procs = self._procs, []
         for proc in reversed(procs):
             sessions = {proc.pid}
+            proc.stdin.close()
             self._signal(sessions, signal.SIGTERM)
             try:
                 proc.wait(limits.MQ_BROKER_STOP_TIMEOUT_S)

@@ -225,3 +225,37 @@ def test_activemq_file_keeps_policies_and_sets_engine_parts(tmp_path):
     assert plugins == ["simpleAuthenticationPlugin", "timeStampingBrokerPlugin"]
     user = broker.find(f"{q}plugins/{q}simpleAuthenticationPlugin/{q}users/{q}authenticationUser")
     assert (user.get("username"), user.get("password"), user.get("groups")) == ("u1", PASSWORD, "users,g1")
+
+
+ORPHAN_CHILD = r"""
+import os, pathlib, signal, sys, threading
+from engine.mq.processes import ActiveMQProcess, BrokerUser
+from engine.mq.configurations import ACTIVEMQ_DEFAULT
+stand_in = pathlib.Path(sys.argv[1])
+process = ActiveMQProcess(stand_in.parent, str(stand_in), "orphan")
+cancelled = threading.Event()
+cancelled.set()                     # spawn, then return at once instead of waiting for the ports
+process.start([BrokerUser("u1", "secret-pass-12")], ACTIVEMQ_DEFAULT, cancelled)
+print(" ".join(map(str, process.pids())), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)   # no close, no atexit: the engine's process just dies
+"""
+
+
+def test_brokers_do_not_outlive_a_killed_engine_process(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import alive
+    stand_in = tmp_path / "activemq"
+    stand_in.write_text("#!/bin/sh\nsleep 300 &\nexec sleep 301\n")     # a broker with a child of its own
+    stand_in.chmod(0o755)
+    child = subprocess.run([sys.executable, "-c", ORPHAN_CHILD, str(stand_in)], capture_output=True, text=True,
+                           timeout=60, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    assert child.returncode == -9, child.stderr
+    pids = [int(p) for p in child.stdout.split()]
+    assert len(pids) >= 3            # the leash, its pipe reader, the stand-in and its child
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids)
