@@ -345,13 +345,17 @@ class EngineApp:
     async def _receive(self, client, method, params: dict, region: str) -> dict:
         """ReceiveMessage: at once when it waits for nothing, else a long poll on the event loop."""
         wait = params.get("WaitTimeSeconds")
-        queue = None
-        if wait is None or (wait.__class__ is int and 0 < wait <= limits.SQS_WAIT_TIME_MAX_S):
-            backend = self.engines.get(client._engine.account_id).backend("sqs", region)
-            queue = backend.queue_from_url(params.get("QueueUrl")) if params.get("QueueUrl").__class__ is str else None
-            if wait is None and queue is not None:
-                wait = queue.wait_time
-        if queue is None or not wait:
+        url = params.get("QueueUrl")
+        if url.__class__ is not str or not (wait is None or (wait.__class__ is int and
+                                                             0 < wait <= limits.SQS_WAIT_TIME_MAX_S)):
+            return method(**params)   # (no wait, or the client refuses the request)
+        try:
+            queue = client._engine.backend("sqs", region).queue_from_url(url)
+        except ClientError:
+            return method(**params)   # (the client's error, as it reports it)
+        if wait is None:
+            wait = queue.wait_time
+        if not wait:
             return method(**params)
         attempt_params = dict(params, WaitTimeSeconds=0)
 

@@ -22,7 +22,7 @@ def endpoint():
         yield url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def aws(endpoint):
     """aws(service) -> a boto3 client of the server, as a user makes one."""
     config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30)
