@@ -40,6 +40,7 @@ import pyarrow as pa
 from .. import limits
 from ..arn import parse_arn
 from . import events
+from ..errors import ValidationException
 from .errors import InvalidParameterValueException
 
 log = logging.getLogger("engine.lambda")
@@ -50,6 +51,7 @@ STREAM_ONLY = {"parallelization": "ParallelizationFactor", "max_retry": "Maximum
                "on_failure": "DestinationConfig", "tumbling": "TumblingWindowInSeconds",
                "starting_position": "StartingPosition"}
 LATEST, TRIM_HORIZON, AT_TIMESTAMP = "LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"
+STARTING_POSITIONS = (TRIM_HORIZON, LATEST, AT_TIMESTAMP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +104,10 @@ class MappingSettings:
         if self.starting_position is None:
             raise InvalidParameterValueException("1 validation error detected: Value null at 'startingPosition' "
                                                  "failed to satisfy constraint: Member must not be null")
+        if self.starting_position not in STARTING_POSITIONS:   # (the native API skips the request layer)
+            raise ValidationException(f"1 validation error detected: Value '{self.starting_position}' at "
+                                      "'startingPosition' failed to satisfy constraint: Member must satisfy enum "
+                                      f"value set: [{', '.join(STARTING_POSITIONS)}]")
         if self.starting_position == AT_TIMESTAMP and self.starting_timestamp is None:
             raise InvalidParameterValueException("StartingPositionTimestamp must be set when StartingPosition is "
                                                  "AT_TIMESTAMP.")
@@ -436,9 +442,11 @@ class KinesisPoller(_Poller):
         data = batch.column(1).to_pylist()
         seqs = batch.column(2).to_pylist()
         arrivals = batch.column(3).cast(pa.int64()).to_pylist()
-        lanes = cursor.lanes
-        n = len(lanes)
         with self.lock:
+            if len(cursor.lanes) != self._lanes() and cursor.idle():   # ParallelizationFactor was updated
+                cursor.lanes = [_Lane() for _ in range(self._lanes())]
+            lanes = cursor.lanes
+            n = len(lanes)
             for key, payload, seq, arrival in zip(keys, data, seqs, arrivals):
                 lane = lanes[0] if n == 1 else lanes[zlib.crc32(key.encode()) % n]
                 if not lane.pending:
