@@ -1,5 +1,6 @@
-"""SNS domain: topics, subscriptions, publishing and fan-out. Typed Python methods, no boto3
-dict shapes (engine.sns.client does the translation); delivery itself lives in delivery.py.
+"""SNS domain: topics (with their access and data protection policies), subscriptions, publishing
+and fan-out. Typed Python methods, no boto3 dict shapes (engine.sns.client does the translation);
+delivery itself lives in delivery.py, mobile push in mobile.py, SMS in sms.py.
 
 Publishing path (the hot one):
 
@@ -1602,5 +1603,5 @@ class SNSBackend:
         self.dispatcher.close()
 
 
-__all__ = ["SNSBackend", "Topic", "Subscription", "Message", "AttributeSet", "PROTOCOLS", "attribute_set",
-           "validate_message_attributes"]
+__all__ = ["SNSBackend", "Topic", "Subscription", "Message", "PublishEntry", "AttributeSet", "PROTOCOLS",
+           "attribute_set", "validate_message_attributes", "tag_map", "check_data_protection_policy"]
