@@ -101,6 +101,8 @@ class BrokerProcess:
 
     package = ""          # Debian package that installs the command
     env_override = ""     # environment variable naming the command's path instead of PATH
+    default_command = ""  # the command looked up on PATH
+    engine_label = ""
     port_names: tuple[str, ...] = ()
 
     def __init__(self, directory: Path, command: str, broker_name: str):
@@ -109,6 +111,7 @@ class BrokerProcess:
         self.broker_name = broker_name
         self.ports = dict(zip(self.port_names, free_ports(len(self.port_names))))
         self.log_path = directory / "broker.log"
+        self._log_start = 0     # where this run's lines begin (a reboot appends to the same log)
         self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
 
@@ -126,6 +129,7 @@ class BrokerProcess:
         """Write the configuration, start the broker, return once it accepts connections."""
         self.write_config(users, config)
         with open(self.log_path, "ab") as log, self._lock:
+            self._log_start = log.tell()
             self._procs = [self._spawn(argv, env, log) for argv, env in self.commands()]
         server = self._procs[-1]
         deadline = time.monotonic() + limits.MQ_BROKER_START_TIMEOUT_S
@@ -180,6 +184,7 @@ class BrokerProcess:
         crash that follows), else its last lines."""
         try:
             with open(self.log_path, "rb") as f:
+                f.seek(self._log_start)
                 text = f.read(_LOG_READ_BYTES).decode("utf-8", "replace")
         except OSError:
             return "(no log)"
@@ -189,9 +194,6 @@ class BrokerProcess:
         return " | ".join(chosen)
 
     # --- per engine -----------------------------------------------------------------------------
-    default_command = ""
-    engine_label = ""
-
     def write_config(self, users: list[BrokerUser], config: str) -> None:
         raise NotImplementedError
 
