@@ -75,3 +75,19 @@ def need(engine_type: str) -> None:
     else:
         require_tool("activemq", "ActiveMQ brokers")
     assert os.path.isdir("/proc"), "broker processes are tracked through /proc"
+
+
+@pytest.fixture
+def stand_in(eng, tmp_path):
+    """eng's ACTIVEMQ brokers run tests/mq/stand_in_broker.py instead of the JVM: (mq, bin dir);
+    create bin/hold to keep a broker from listening."""
+    import sys
+    from pathlib import Path
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "activemq"
+    script = Path(__file__).with_name("stand_in_broker.py")
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "{bin_dir}" "$@"\n')
+    wrapper.chmod(0o755)
+    eng.backend("mq").commands["ACTIVEMQ"] = str(wrapper)
+    return eng.client("mq"), bin_dir
