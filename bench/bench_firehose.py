@@ -6,6 +6,8 @@
 * "firehose directput json->parquet": put_batch of JSON records + flush with conversion through
   a Glue schema, versus pyarrow.json.read_json + pyarrow.parquet.write_table of the same bytes,
   and moto's Firehose (put_record_batch of the same records, raw delivery) when installed.
+* "firehose directput json->iceberg": the same records into an Apache Iceberg table (AppendOnly,
+  one commit per flush) versus pyarrow.json.read_json + pyiceberg's append of the same bytes.
 * "firehose demo json->parquet dt/hour": the demo's Firehose stage (1M clickstream events from a
   4-shard Kinesis stream, MetadataExtraction dt/hour, Glue-typed snappy Parquet) against DuckDB's
   COPY ... PARTITION_BY (dt, hour) and pyarrow's read_json + write_dataset on the same lines.
@@ -214,6 +216,72 @@ def test_directput_json_baseline_pyarrow(benchmark, s3_eng, json_input):
     record_info(benchmark, records=len(json_input), bytes_=_bytes(json_input), kind="baseline",
                 api="pyarrow read_json + write_table")
     benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+# --- DirectPut JSON into an Apache Iceberg table -------------------------------------------
+ICEBERG_GROUP = "firehose directput json->iceberg"
+ICEBERG_CATALOG = "arn:aws:glue:us-east-1:000000000000:catalog"
+ICEBERG_SCHEMA = pa.schema([("id", pa.int64()), ("user", pa.string()), ("amount", pa.float64()),
+                            ("ok", pa.bool_()), ("at", pa.timestamp("us"))])
+
+
+def _iceberg_table(eng, database):
+    """An empty Iceberg table db.events in the engine's Glue catalog, and that catalog (pyiceberg's)."""
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    glue = eng.client("glue")
+    glue.create_database(DatabaseInput={"Name": database})
+    catalog = GlueCatalog("bench", client=glue)
+    location = f"file://{os.path.join(eng.s3_root, 'lake', database)}"
+    return catalog, catalog.create_table((database, "events"), schema=ICEBERG_SCHEMA, location=location)
+
+
+def test_directput_json_to_iceberg(benchmark, s3_eng, json_input):
+    """The same records as the Parquet destination, appended to an Iceberg table: one commit per flush."""
+    pytest.importorskip("pyiceberg")
+    rounds = iter(range(1000))
+
+    def setup():
+        database = f"i{next(rounds)}"
+        _iceberg_table(s3_eng, database)
+        s3_eng.client("firehose").create_delivery_stream(DeliveryStreamName=database, IcebergDestinationConfiguration={
+            "RoleARN": ROLE, "CatalogConfiguration": {"CatalogARN": ICEBERG_CATALOG},
+            "S3Configuration": {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench", "ErrorOutputPrefix": "ice-err/"},
+            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}, "AppendOnly": True,
+            "DestinationTableConfigurationList": [{"DestinationDatabaseName": database,
+                                                   "DestinationTableName": "events"}]})
+        return (s3_eng.backend("firehose").get(database),), {}
+
+    def run(delivery):
+        delivery.put_batch(json_input)
+        delivery.flush()
+
+    benchmark.group = ICEBERG_GROUP
+    record_info(benchmark, records=len(json_input), bytes_=_bytes(json_input), kind="engine",
+                api="put_batch + flush (json -> iceberg append)")
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+
+
+def test_directput_json_baseline_pyiceberg(benchmark, s3_eng, json_input):
+    """The limit: pyarrow reads the same JSON lines and pyiceberg appends them in one commit."""
+    pytest.importorskip("pyiceberg")
+    joined = pc.binary_join_element_wise(json_input, pa.scalar(b""), pa.scalar(b"\n"))
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    buf = joined.buffers()[2].slice(0, int(offsets[-1]))
+    rounds = iter(range(1000))
+
+    def setup():
+        return (_iceberg_table(s3_eng, f"p{next(rounds)}")[1],), {}
+
+    def run(table):
+        rows = pajson.read_json(pa.BufferReader(buf), parse_options=pajson.ParseOptions(
+            explicit_schema=ICEBERG_SCHEMA))
+        table.append(rows.cast(table.schema().as_arrow()))
+
+    benchmark.group = ICEBERG_GROUP
+    record_info(benchmark, records=len(json_input), bytes_=_bytes(json_input), kind="baseline",
+                api="pyarrow read_json + pyiceberg append")
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
 
 
 def test_directput_moto(benchmark, json_input):

@@ -20,7 +20,7 @@ Iceberg delivery only.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -81,12 +81,15 @@ def route(dest, queries, data: pa.Array, otf: Optional[list]):
     None when all insert)}, {index: (code, message)} for records that name no table or operation)."""
     n = len(data)
     default = dest.tables[0] if len(dest.tables) == 1 else None
-    columns = {key: pa.nulls(n, pa.string()) for key in OTF_KEYS}
     wanted = [q for q in queries if q.key in OTF_KEYS]
+    from_lambda = otf is not None and any(m is not None for m in otf)
+    if default is not None and not wanted and not from_lambda:
+        return {(default.database, default.table): (np.arange(n, dtype=np.int64), None)}, {}
+    columns = {key: pa.nulls(n, pa.string()) for key in OTF_KEYS}
     if wanted:
         extracted, _ = export.extract_keys(data, wanted)
         columns.update(extracted)
-    if otf is not None and any(m is not None for m in otf):
+    if from_lambda:
         for key in OTF_KEYS:
             from_lambda = pa.array([None if m is None or m.get(key) is None else str(m.get(key)) for m in otf],
                                    pa.string())
@@ -110,11 +113,14 @@ def route(dest, queries, data: pa.Array, otf: Optional[list]):
     routable = np.flatnonzero(~missing & ~bad_op)
     routes = {}
     if len(routable):
-        names = pc.binary_join_element_wise(database.take(routable), table.take(routable), "\x00")
-        groups, inverse = np.unique(names.to_numpy(zero_copy_only=False), return_inverse=True)
+        names = pc.dictionary_encode(pc.binary_join_element_wise(database.take(routable), table.take(routable),
+                                                                 "\x00"))
+        group_of = names.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(group_of, kind="stable")          # each table's records in arrival order
+        bounds = np.searchsorted(group_of[order], np.arange(len(names.dictionary) + 1))
         ops = operation.take(routable).to_numpy(zero_copy_only=False)
-        for g, name in enumerate(groups):
-            members = np.flatnonzero(inverse == g)
+        for g, name in enumerate(names.dictionary.to_pylist()):
+            members = order[bounds[g]:bounds[g + 1]]
             group_ops = ops[members]
             db, tbl = name.split("\x00", 1)
             routes[(db, tbl)] = (routable[members], None if (group_ops == INSERT).all() else group_ops)
@@ -123,9 +129,11 @@ def route(dest, queries, data: pa.Array, otf: Optional[list]):
 
 # --- one commit ------------------------------------------------------------------------------
 def commit(engine, catalog, dest, database: str, table_name: str, data: pa.Array,
-           operations: Optional[np.ndarray]) -> dict:
+           operations: Optional[np.ndarray], convert: Callable) -> dict:
     """Write one table's records as one Iceberg commit. -> {index: (code, message)} for records
-    the table could not take (the rest are committed). Raises CommitError when nothing could be."""
+    the table could not take (the rest are committed). Raises CommitError when nothing could be.
+    `convert(arrow schema)` reads the records as rows of that schema (the model's JSON reader):
+    -> (rows, indices of the records they hold, {index: error message})."""
     from pyiceberg.exceptions import CommitFailedException
 
     config = dest.table_config(database, table_name)
@@ -133,7 +141,7 @@ def commit(engine, catalog, dest, database: str, table_name: str, data: pa.Array
     for _attempt in range(limits.FIREHOSE_ICEBERG_COMMIT_ATTEMPTS):
         table = _load_or_create(catalog, dest, config, database, table_name, data, location)
         try:
-            return _write(table, dest, config, data, operations)
+            return _write(table, dest, config, data, operations, convert)
         except CommitFailedException:
             continue     # another writer committed first: redo on top of its snapshot
         except CommitError:
@@ -186,13 +194,13 @@ def _inferred_schema(data: pa.Array) -> Optional[pa.Schema]:
         return None
 
 
-def _write(table, dest, config, data: pa.Array, operations: Optional[np.ndarray]) -> dict:
+def _write(table, dest, config, data: pa.Array, operations: Optional[np.ndarray], convert: Callable) -> dict:
     target = table.schema().as_arrow()
     rejected: dict = {}
     with table.transaction() as tx:
         if dest.schema_evolution:
             target = _evolve(tx, target, data)
-        rows, good, failed = export.JsonConverter(_readable(target)).convert(data)
+        rows, good, failed = convert(_readable(target))
         for i, message in failed.items():
             rejected[i] = ("Iceberg.MalformedData", message)
         rows = rows.cast(target)

@@ -632,7 +632,8 @@ class _IcebergCommit(_Unit):
         self.attempts += 1
         try:
             rejected = iceberg.commit(stream.engine, stream.backend.iceberg_catalog(self.dest.catalog_arn),
-                                      self.dest, self.database, self.table, self.records.data, self.operations)
+                                      self.dest, self.database, self.table, self.records.data, self.operations,
+                                      lambda schema: stream._json_rows(self.batch.plan, self.records, schema))
         except iceberg.CommitError as err:
             stream._failed(self, err.code, err.message)
             return
@@ -1477,6 +1478,20 @@ class DeliveryStream:
             write = self._conversion_failed(batch, records, sorted(failed), "DataFormatConversion.MalformedData",
                                             "", messages=failed)
         return table, good, write
+
+    def _json_rows(self, plan: _Plan, records: _Records, schema: pa.Schema) -> tuple[pa.Table, np.ndarray, dict]:
+        """JSON records as rows of `schema` -> (rows, indices of the records they hold, {index: error}):
+        the C pass where it can read the columns, the converter for what it leaves."""
+        converter = export.JsonConverter(schema)
+        reader = plan.fast_reader(schema, {}) if converter.fast and not any(c.null_count for c in records.chunks) \
+            else None
+        if reader is None:
+            return converter.convert(records.data)
+        parsed = reader.read(records.chunks)
+        if parsed.table is None or parsed.table.schema != schema:
+            return converter.convert(records.data)
+        rows = parsed.row_of
+        return export.merge_converted(parsed.table, rows, records.data if (rows < 0).any() else None, converter)
 
     @staticmethod
     def _kinesis_table(meta: pa.Table, schema: pa.Schema) -> pa.Table:
