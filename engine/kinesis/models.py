@@ -150,7 +150,7 @@ class Consumer:
     policy: str | None = None
     tags: dict = field(default_factory=dict)
     subscriptions: dict = field(default_factory=dict)   # shard id -> subscription start time
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_tags(self, tags) -> None:
         with self._lock:
