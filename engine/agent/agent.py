@@ -180,7 +180,7 @@ class Flow:
                 f.idle_since = now
             if f.pending and (f.gone or now - f.idle_since >= self.age_s):
                 self._flush_pending(f, now)
-            if f.gone and not f.pending and f.committed >= f.emitted:
+            if f.gone and not f.pending and not any(p.file is f for p in self.pieces):
                 self.tailer.drop(f)
         # A file that had more to read is read again at once; idle files wait minTimeBetweenFilePollsMillis.
         self.next_poll = now if read else now + self.config.poll_ms / 1000

@@ -109,13 +109,16 @@ class Tailer:
         self.first_start = first_start          # no checkpoint yet: initialPosition applies once
         self.from_end = from_end
         self.skip_header_lines = skip_header_lines
-        self.checkpoints = checkpoints          # "dev:ino" -> {"offset", "head", "head_len"}
+        self.checkpoints = dict(checkpoints)    # "dev:ino" -> {"offset", "head", "head_len"}, each used once
 
     def _start_of(self, key: tuple, path: str, size: int) -> tuple[int, "TrackedFile | None"]:
         """Where a newly seen file starts, and the live original it is a copy of (if any)."""
-        saved = self.checkpoints.get(f"{key[0]}:{key[1]}")
-        if saved is not None and head_digest(path, saved["head_len"]) == bytes.fromhex(saved["head"]):
-            return min(saved["offset"], size), None
+        own = f"{key[0]}:{key[1]}"   # its own checkpoint first, then one it is a copy of (made while stopped)
+        for name in [own] + [n for n in self.checkpoints if n != own]:
+            saved = self.checkpoints.get(name)
+            if saved is not None and head_digest(path, saved["head_len"]) == bytes.fromhex(saved["head"]):
+                del self.checkpoints[name]
+                return min(saved["offset"], size), None
         for ghost in self.ghosts:
             if head_digest(path, ghost.head_len) == ghost.head:
                 self.ghosts.remove(ghost)

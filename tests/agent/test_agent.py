@@ -180,6 +180,29 @@ def test_restart_neither_loses_nor_repeats(eng, stream, tmp_path, fake):
     assert sorted(sent) == sorted(expected) and len(sent) == len(expected)
 
 
+@pytest.mark.parametrize("copy_is_newer", [False, True])
+def test_copy_truncate_while_stopped(eng, stream, tmp_path, fake, copy_is_newer):
+    log = tmp_path / "app.log"
+    _write(log, [f"a{i}" for i in range(50)])
+    agent = _agent(eng, tmp_path, fake)
+    _drive(agent)
+    agent.close()
+    _write(log, [f"b{i}" for i in range(20)])
+    shutil.copyfile(log, tmp_path / "app.log.1")
+    with open(log, "r+") as f:
+        f.truncate(0)
+    _write(log, [f"c{i}" for i in range(10)])
+    stamps = (1_000_000, 2_000_000) if copy_is_newer else (2_000_000, 1_000_000)   # the order files are seen in
+    os.utime(log, (stamps[0], stamps[0]))
+    os.utime(tmp_path / "app.log.1", (stamps[1], stamps[1]))
+    again = _agent(eng, tmp_path, fake)
+    _drive(again)
+    again.close()
+    sent = _sent(stream)
+    expected = [f"{p}{i}\n".encode() for p, n in (("a", 50), ("b", 20), ("c", 10)) for i in range(n)]
+    assert sorted(sent) == sorted(expected) and len(sent) == len(expected)
+
+
 def test_crash_loses_nothing(eng, stream, tmp_path):
     """A process killed before it checkpoints: the next run sends everything again, nothing lost."""
     log = tmp_path / "app.log"
