@@ -832,9 +832,10 @@ class OutboxTarget(Target):
         for m in messages:
             ep = backend.mobile.endpoints.get(sub.endpoint)
             if ep is None or not ep.enabled:
-                code = "EndpointDisabled" if ep is not None else "NotFound"
-                self.dispatcher.fail(sub, m, m.content(sub.content_key), code,
-                                     "Endpoint is disabled" if ep is not None else "Endpoint does not exist")
+                code, text = ("EndpointDisabled", "Endpoint is disabled") if ep is not None else \
+                    ("EndpointNotFound", "Endpoint was not found")
+                self.dispatcher.fail(sub, m, m.content(sub.content_key), code, text)
+                backend.mobile.delivery_failed(sub.endpoint, m.id, code, text)
                 continue
             backend.push(ep, m, sub.topic.arn, sub.arn)
 

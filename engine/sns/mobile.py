@@ -206,6 +206,7 @@ class MobilePush:
         self.app_roster = Slots("app_slot")
         self.endpoints: dict[str, PlatformEndpoint] = {}
         self._prefix = f"arn:aws:sns:{backend.region}:{backend.account_id}:"
+        self._publishing_event = threading.local()
 
     # --- lookups -------------------------------------------------------------------------------
     def _parse(self, arn, param: str, kind: str) -> None:
@@ -349,7 +350,7 @@ class MobilePush:
             self.endpoints[ep.arn] = ep
             app.by_token[token] = ep
             app.endpoints.append(ep, ep.key)
-        self._event(app, "EventEndpointCreated", "EndpointCreated", ep)
+        self._event(app, "EventEndpointCreated", "EndpointCreated", ep.arn)
         return ep
 
     def set_endpoint_attributes(self, ep: PlatformEndpoint, attributes: dict) -> None:
@@ -363,7 +364,7 @@ class MobilePush:
                 del ep.app.by_token[ep.token]
                 ep.app.by_token[token] = ep
             ep.attributes.update(checked)
-        self._event(ep.app, "EventEndpointUpdated", "EndpointUpdated", ep)
+        self._event(ep.app, "EventEndpointUpdated", "EndpointUpdated", ep.arn)
 
     def delete_endpoint(self, arn: str) -> None:
         with self._lock:
@@ -373,7 +374,7 @@ class MobilePush:
                 return   # idempotent
             ep.app.by_token.pop(ep.token, None)
             ep.app.endpoints.remove(ep)
-        self._event(ep.app, "EventEndpointDeleted", "EndpointDeleted", ep)
+        self._event(ep.app, "EventEndpointDeleted", "EndpointDeleted", ep.arn)
 
     def list_endpoints(self, app: PlatformApplication, next_token: str | None):
         with self._lock:
@@ -387,15 +388,33 @@ class MobilePush:
             raise EndpointDisabled("Endpoint is disabled")
 
     # --- event notifications -------------------------------------------------------------------
-    def _event(self, app: PlatformApplication, attribute: str, kind: str, ep: PlatformEndpoint) -> None:
-        """Endpoint events go to the topic the application names for them (if it exists)."""
+    def delivery_failed(self, endpoint_arn: str, message_id: str, failure_type: str, failure_message: str) -> None:
+        """A topic's delivery to an endpoint failed for good: the application's EventDeliveryFailure
+        topic hears of it."""
+        parts = endpoint_arn[len(self._prefix):].split("/") if self.is_endpoint_arn(endpoint_arn) else []
+        app = self.apps.get(f"{self._prefix}app/{parts[1]}/{parts[2]}") if len(parts) == 4 else None
+        if app is not None:
+            self._event(app, "EventDeliveryFailure", "DeliveryFailure", endpoint_arn, DeliveryAttempts=1,
+                        FailureMessage=failure_message, FailureType=failure_type, MessageId=message_id)
+
+    def _event(self, app: PlatformApplication, attribute: str, kind: str, endpoint_arn: str, **fields) -> None:
+        """Application events go to the topic the application names for them (if it exists), in
+        AWS's layout: the event as the message, "<kind> event for app <name> (<platform>)" as the
+        subject."""
         topic = self.backend.topics.get(app.attributes.get(attribute, ""))
         if topic is None or topic.fifo:   # a FIFO topic would need a group id: events go to standard topics
             return
+        if getattr(self._publishing_event, "active", False):
+            return   # an event's own failed delivery raises none (event topics could otherwise loop)
         now = datetime.datetime.fromtimestamp(self.backend.clock.now(), datetime.timezone.utc)
-        event = {"Type": kind, "EndpointArn": ep.arn, "EventType": kind, "Resource": app.arn, "Service": "SNS",
-                 "Time": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "Attributes": dict(ep.attributes)}
-        self.backend.publish(topic, json.dumps(event, separators=(",", ":")))
+        event = {"EndpointArn": endpoint_arn, "EventType": kind, "Resource": app.arn, "Service": "SNS",
+                 "Time": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", **fields}
+        self._publishing_event.active = True   # outbox deliveries run in this thread, during this call
+        try:
+            self.backend.publish(topic, json.dumps(dict(sorted(event.items())), separators=(",", ":")),
+                                 subject=f"{kind} event for app {app.name} ({app.platform})")
+        finally:
+            self._publishing_event.active = False
 
 
 __all__ = ["MobilePush", "PlatformApplication", "PlatformEndpoint", "platform_payload", "check_credentials",

@@ -301,18 +301,43 @@ def test_topic_fan_out_to_endpoints_and_a_disabled_one_fails(sns, eng, backend, 
     assert failure["SubscriptionArn"] == subs[android] and failure["ErrorCode"] == "EndpointDisabled"
 
 
-def test_endpoint_events_go_to_the_named_topics(sns, make_queue, receive, gcm):
+def test_application_events_go_to_the_named_topics(sns, make_queue, receive, gcm):
     topic = sns.create_topic(Name="events")["TopicArn"]
     url, qarn = make_queue("events")
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
     sns.set_platform_application_attributes(PlatformApplicationArn=gcm, Attributes={
-        "EventEndpointCreated": topic, "EventEndpointDeleted": topic, "EventEndpointUpdated": topic})
+        "EventEndpointCreated": topic, "EventEndpointDeleted": topic, "EventEndpointUpdated": topic,
+        "EventDeliveryFailure": topic})
+    news = sns.create_topic(Name="news")["TopicArn"]
     arn = sns.create_platform_endpoint(PlatformApplicationArn=gcm, Token="reg")["EndpointArn"]
-    sns.set_endpoint_attributes(EndpointArn=arn, Attributes={"CustomUserData": "u"})
+    sns.subscribe(TopicArn=news, Protocol="application", Endpoint=arn)
+    sns.set_endpoint_attributes(EndpointArn=arn, Attributes={"Enabled": "false"})
+    mid = sns.publish(TopicArn=news, Message="to a disabled endpoint")["MessageId"]
     sns.delete_endpoint(EndpointArn=arn)
-    events = [json.loads(m["Body"]) for m in receive(url)]
-    assert [e["EventType"] for e in events] == ["EndpointCreated", "EndpointUpdated", "EndpointDeleted"]
-    assert all(e["EndpointArn"] == arn and e["Resource"] == gcm for e in events)
+    notes = [json.loads(m["Body"]) for m in receive(url)]
+    assert [n["Subject"] for n in notes] == [f"{kind} event for app android (GCM)" for kind in (
+        "EndpointCreated", "EndpointUpdated", "DeliveryFailure", "EndpointDeleted")]
+    events = [json.loads(n["Message"]) for n in notes]
+    assert [e["EventType"] for e in events] == ["EndpointCreated", "EndpointUpdated", "DeliveryFailure",
+                                                "EndpointDeleted"]
+    assert all(e["EndpointArn"] == arn and e["Resource"] == gcm and e["Service"] == "SNS" for e in events)
+    failure = events[2]
+    assert failure["MessageId"] == mid and failure["FailureType"] == "EndpointDisabled"
+    assert failure["DeliveryAttempts"] == 1 and failure["FailureMessage"] == "Endpoint is disabled"
+
+
+def test_failed_deliveries_of_event_topics_raise_no_event_loop(sns, backend, gcm, apns):
+    # each application's failures go to a topic that delivers to the other's disabled endpoint
+    to_gcm, to_apns = (sns.create_topic(Name=n)["TopicArn"] for n in ("to-gcm", "to-apns"))
+    sns.set_platform_application_attributes(PlatformApplicationArn=gcm, Attributes={"EventDeliveryFailure": to_apns})
+    sns.set_platform_application_attributes(PlatformApplicationArn=apns, Attributes={"EventDeliveryFailure": to_gcm})
+    for app, token, topic in ((gcm, "reg", to_gcm), (apns, APNS_TOKEN, to_apns)):
+        arn = sns.create_platform_endpoint(PlatformApplicationArn=app, Token=token,
+                                           Attributes={"Enabled": "false"})["EndpointArn"]
+        sns.subscribe(TopicArn=topic, Protocol="application", Endpoint=arn)
+    sns.publish(TopicArn=to_gcm, Message="x")
+    # the GCM delivery fails, its event goes to to-apns, whose delivery fails with no further event
+    assert [f["ErrorCode"] for f in backend.failures] == ["EndpointDisabled", "EndpointDisabled"]
 
 
 def test_native_api_obeys_the_same_rules(backend):
