@@ -57,11 +57,15 @@ def sqs_records(got, queue_arn: str, region: str, account: str) -> list[dict]:
         attributes["ApproximateFirstReceiveTimestamp"] = str(got.first_ms[k])
         if extra is not None and extra.trace is not None:
             attributes["AWSTraceHeader"] = extra.trace
-        records.append({
-            "messageId": mid, "receiptHandle": handle, "body": body, "attributes": attributes,
-            "messageAttributes": sqs_message_attributes(extra.attrs if extra is not None else None),
-            "md5OfBody": md5, "eventSource": SQS_EVENT_SOURCE, "eventSourceARN": queue_arn, "awsRegion": region,
-        })
+        if extra is not None and extra.dlq_source is not None:
+            attributes["DeadLetterQueueSourceArn"] = extra.dlq_source
+        record = {"messageId": mid, "receiptHandle": handle, "body": body, "attributes": attributes,
+                  "messageAttributes": sqs_message_attributes(extra.attrs if extra is not None else None),
+                  "md5OfBody": md5}
+        if extra is not None and extra.attrs:
+            record["md5OfMessageAttributes"] = extra.attrs_md5
+        record.update(eventSource=SQS_EVENT_SOURCE, eventSourceARN=queue_arn, awsRegion=region)
+        records.append(record)
     return records
 
 

@@ -59,7 +59,7 @@ def _counts(sqs, url):
 
 def test_event_shape_and_delete_on_success(eng, lam, sqs, settle):
     url, arn = _queue(sqs)
-    sqs.send_message(QueueUrl=url, MessageBody="hello", MessageAttributes={
+    sent = sqs.send_message(QueueUrl=url, MessageBody="hello", MessageAttributes={
         "s": {"DataType": "String", "StringValue": "v"}, "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
     rec = Recorder()
     _map(eng, lam, arn, rec)
@@ -73,8 +73,9 @@ def test_event_shape_and_delete_on_success(eng, lam, sqs, settle):
     assert set(record["attributes"]) == {"ApproximateReceiveCount", "SentTimestamp", "SenderId",
                                          "ApproximateFirstReceiveTimestamp"}
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
-    assert set(record) == {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-                           "eventSource", "eventSourceARN", "awsRegion"}
+    assert record["md5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    assert list(record) == ["messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+                            "md5OfMessageAttributes", "eventSource", "eventSourceARN", "awsRegion"]
     assert _counts(sqs, url) == (0, 0)
 
 
