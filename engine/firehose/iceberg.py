@@ -60,10 +60,26 @@ def catalog_region(engine, catalog_arn: str) -> str:
     return info["region"]
 
 
+class _OpenWhileClosing:
+    """The engine as Firehose's own catalog client sees it: open until the backends have closed.
+    Engine.close() refuses users' calls first, then Firehose delivers what it buffered, and those
+    commits must still reach the Glue backend (which closes after Firehose)."""
+
+    _closed = False
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
 def make_catalog(engine, region: str):
     from pyiceberg.catalog.glue import GlueCatalog
 
-    return GlueCatalog(f"engine-{region}", client=engine.client("glue", region_name=region))
+    from ..glue.client import GlueClient
+
+    return GlueCatalog(f"engine-{region}", client=GlueClient(_OpenWhileClosing(engine), region))
 
 
 def warehouse_uri(engine, warehouse: str) -> str:

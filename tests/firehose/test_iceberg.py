@@ -286,3 +286,14 @@ def test_all_data_backup_and_update_destination(eng, fh, lake, catalog, shape):
         fh.update_destination(DeliveryStreamName="ice", CurrentDeliveryStreamVersionId="2",
                               DestinationId="destinationId-000000000001",
                               ExtendedS3DestinationUpdate={"Prefix": "x/"})
+
+
+def test_close_commits_what_was_buffered(eng, fh, lake, tmp_path):
+    from pyiceberg.table import StaticTable
+
+    fh.create_delivery_stream(DeliveryStreamName="ice", IcebergDestinationConfiguration=iceberg_config())
+    put(fh, "ice", [{"id": 7}])
+    eng.close()       # users' calls are refused from here; the buffered record still reaches the table
+    metadata = sorted((tmp_path / "s3" / "lake" / "warehouse" / "db.db" / "events" / "metadata")
+                      .glob("*.metadata.json"))
+    assert StaticTable.from_metadata(f"file://{metadata[-1]}").scan().to_arrow().to_pylist() == [{"id": 7}]
