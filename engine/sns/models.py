@@ -44,7 +44,6 @@ from . import filter as filters
 from . import jsontext
 from .mobile import MobilePush, PlatformEndpoint, platform_payload
 from .slots import Slots, page_key, page_token
-from . import sms as sms_rules
 from .sms import E164, TextMessaging
 from .errors import (AuthorizationError, BatchEntryIdsNotDistinct, BatchRequestTooLong, EmptyBatchRequest,
                      FilterPolicyLimitExceeded, InternalError, InvalidBatchEntryId, InvalidParameter,
@@ -1556,13 +1555,15 @@ class SNSBackend:
         """One SMS to the outbox, unless the number opted out or the sandbox holds it back (then a
         failure record says why)."""
         message_id = message_id or self.new_message_id()
-        refusal = self.sms.refusal(phone_number) if kind == "Notification" else None
-        if refusal is not None:
-            self.dispatcher.failures.append({
-                "SubscriptionArn": subscription_arn, "Protocol": "sms", "Endpoint": phone_number,
-                "MessageId": message_id, "ErrorCode": "OptedOut" if refusal == sms_rules.OPTED_OUT_MESSAGE
-                else "Unverified", "ErrorMessage": refusal, "Body": body})
-            return
+        if kind == "Notification":
+            refusal = self.sms.refusal(phone_number)
+            if refusal is not None:
+                code, reason = refusal
+                self.dispatcher.failures.append({
+                    "SubscriptionArn": subscription_arn, "Protocol": "sms", "Endpoint": phone_number,
+                    "MessageId": message_id, "ErrorCode": code, "ErrorMessage": reason, "Body": body})
+                return
+            fields.update(self.sms.sending_options(attrs or {}))
         entry = {"Protocol": "sms", "Endpoint": phone_number, "Type": kind, "TopicArn": topic_arn,
                  "SubscriptionArn": subscription_arn, "MessageId": message_id,
                  "Timestamp": timestamp or delivery.iso_timestamp(self.clock.now()), "Subject": subject,

@@ -19,6 +19,7 @@ from .slots import Slots, page_key, page_token
 
 E164 = re.compile(r"\+?[1-9]\d{1,14}")
 SMS_TYPES = ("Promotional", "Transactional")
+DEFAULT_SMS_TYPE = "Promotional"
 SMS_ATTRIBUTES = ("MonthlySpendLimit", "DeliveryStatusIAMRole", "DeliveryStatusSuccessSamplingRate", "DefaultSenderID",
                   "DefaultSMSType", "UsageReportS3Bucket")
 LANGUAGE_CODES = ("en-US", "en-GB", "es-419", "es-ES", "de-DE", "fr-CA", "fr-FR", "it-IT", "ja-JP", "pt-BR", "kr-KR",
@@ -211,15 +212,25 @@ class TextMessaging:
         return [], None
 
     # --- delivery ------------------------------------------------------------------------------
-    def refusal(self, number: str) -> str | None:
-        """Why a text to this number is suppressed, or None when it goes out."""
+    def refusal(self, number: str) -> tuple[str, str] | None:
+        """Why a text to this number is suppressed (code, message), or None when it goes out."""
         if number in self._opted_out:
-            return OPTED_OUT_MESSAGE
+            return "OptedOut", OPTED_OUT_MESSAGE
         if self.in_sandbox:
             entry = self._sandbox.get(number)
             if entry is None or not entry.verified:
-                return UNVERIFIED_MESSAGE
+                return "Unverified", UNVERIFIED_MESSAGE
         return None
+
+    def sending_options(self, attrs: dict) -> dict:
+        """What the carrier is told of a text: its sender id and SMS type, from the message's
+        AWS.SNS.SMS.* attributes, else the account's defaults."""
+        def given(name):
+            value = attrs.get(name, (None, None))[1]
+            return value if isinstance(value, str) else None
+
+        return {"SenderID": given("AWS.SNS.SMS.SenderID") or self.attributes.get("DefaultSenderID"),
+                "SMSType": given("AWS.SNS.SMS.SMSType") or self.attributes.get("DefaultSMSType", DEFAULT_SMS_TYPE)}
 
 
 class _OptOut:

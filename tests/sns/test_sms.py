@@ -52,9 +52,17 @@ def test_publish_to_a_phone_number(sns, eng, shape):
     assert entry["Protocol"] == "sms" and entry["Endpoint"] == NUMBER and entry["Body"] == "your code is 1234"
     assert entry["MessageId"] == r["MessageId"]
     assert entry["MessageAttributes"]["AWS.SNS.SMS.SMSType"]["Value"] == "Transactional"
+    assert entry["SMSType"] == "Transactional" and entry["SenderID"] is None
     sns.publish(PhoneNumber=NUMBER, Message=json.dumps({"default": "d", "sms": "for phones"}),
                 MessageStructure="json")
-    assert eng.outbox[-1]["Body"] == "for phones"
+    assert eng.outbox[-1]["Body"] == "for phones" and eng.outbox[-1]["SMSType"] == "Promotional"
+    # the account's defaults, unless the message says otherwise
+    sns.set_sms_attributes(attributes={"DefaultSenderID": "Acme", "DefaultSMSType": "Transactional"})
+    sns.publish(PhoneNumber=NUMBER, Message="a")
+    sns.publish(PhoneNumber=NUMBER, Message="b", MessageAttributes={
+        "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "Shop"}})
+    assert [(e["SenderID"], e["SMSType"]) for e in eng.outbox[-2:]] == [("Acme", "Transactional"),
+                                                                        ("Shop", "Transactional")]
 
 
 @pytest.mark.parametrize("number", ["+0123456789", "+1555555010012345", "call me"])
