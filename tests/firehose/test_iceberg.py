@@ -297,3 +297,26 @@ def test_close_commits_what_was_buffered(eng, fh, lake, tmp_path):
     metadata = sorted((tmp_path / "s3" / "lake" / "warehouse" / "db.db" / "events" / "metadata")
                       .glob("*.metadata.json"))
     assert StaticTable.from_metadata(f"file://{metadata[-1]}").scan().to_arrow().to_pylist() == [{"id": 7}]
+
+
+def test_kinesis_source_and_a_composite_unique_key(eng, fh, lake, catalog):
+    kinesis = eng.client("kinesis")
+    kinesis.create_stream(StreamName="src", ShardCount=2)
+    source = eng.backend("kinesis").get_stream("src")
+    query = "{operation: .op}"
+    fh.create_delivery_stream(
+        DeliveryStreamName="ks", DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": source.arn, "RoleARN": ROLE},
+        IcebergDestinationConfiguration=iceberg_config(
+            {"DestinationDatabaseName": "db", "DestinationTableName": "events", "UniqueKeys": ["id", "region"]},
+            ProcessingConfiguration={"Enabled": True, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}))
+
+    def send(docs):
+        source.put_batch([json.dumps(d).encode() for d in docs], ["same-shard"] * len(docs))   # keeps their order
+        flush(eng, "ks")
+
+    send([{"id": 1, "region": r, "v": 0, "op": "insert"} for r in ("eu", "us")])
+    send([{"id": 1, "region": "eu", "v": 1, "op": "update"}, {"id": 1, "region": "us", "v": 0, "op": "delete"}])
+    assert [(r["region"], r["v"]) for r in rows(catalog)] == [("eu", 1)]
