@@ -17,9 +17,12 @@ def test_publish_after_close_is_refused_by_the_native_api(clock, tmp_path):
     arn = sns.create_topic(Name="t")["TopicArn"]
     backend = eng.backend("sns")
     topic = backend.topics[arn]
+    app = backend.mobile.create_application("app", "GCM", {"PlatformCredential": "k"})
+    endpoint = backend.mobile.create_endpoint(app, "device", None, {})
     eng.close()
     for publish in (lambda: topic.publish_many(["a", "b"]), lambda: topic.publish("a"),
-                    lambda: backend.publish_sms("+15555550100", "hi")):
+                    lambda: backend.publish_sms("+15555550100", "hi"),
+                    lambda: backend.publish_to_endpoint(endpoint, "hi")):
         with pytest.raises(ClientError) as e:
             publish()
         assert e.value.response["Error"]["Code"] == "InternalError"
@@ -28,7 +31,7 @@ def test_publish_after_close_is_refused_by_the_native_api(clock, tmp_path):
 
 def test_what_was_accepted_before_close_is_delivered(clock, tmp_path):
     eng = engine.Engine(clock=clock, s3_root=str(tmp_path))
-    sns, sqs = eng.client("sns"), eng.client("sqs")
+    sns = eng.client("sns")
     arn = sns.create_topic(Name="t")["TopicArn"]
     queue = eng.backend("sqs").create_queue("q")
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue.arn)

@@ -165,7 +165,6 @@ def test_sandbox_numbers_verify_with_the_texted_password(sns, eng, backend, shap
 
 
 def test_sandbox_password_expires(sns, eng, clock):
-    otp_before = None
     sns.create_sms_sandbox_phone_number(PhoneNumber=NUMBER)
     otp_before = eng.outbox[-1]["OneTimePassword"]
     clock.advance(24 * 3600)
