@@ -11,13 +11,13 @@ Errors are CBOR maps with `__type` and `message`, as the JSON protocol's.
 from __future__ import annotations
 
 import datetime
+import struct
 
 import cbor2
 
 CONTENT_TYPE = "application/x-amz-cbor-1.1"
 TIMESTAMP_TAG = 1
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
 def is_cbor(content_type: str | None) -> bool:
@@ -28,10 +28,19 @@ def _decode_timestamp(value, _immutable) -> datetime.datetime:
     return _EPOCH + datetime.timedelta(milliseconds=value)
 
 
+_TAGGED_UINT64 = struct.Struct(">BBQ")   # tag 1 (0xC1), then an unsigned 64-bit integer (0x1B)
+
+
 def _encode_timestamp(encoder, value: datetime.datetime) -> None:
+    # Written as bytes: cbor2 calls this once per datetime (every record of GetRecords has one),
+    # and timestamp() arithmetic is several times cheaper than timedelta arithmetic.
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-    encoder.encode(cbor2.CBORTag(TIMESTAMP_TAG, (value - _EPOCH) // _MILLISECOND))
+    millis = round(value.timestamp() * 1000)
+    if millis >= 0:
+        encoder.write(_TAGGED_UINT64.pack(0xC0 | TIMESTAMP_TAG, 0x1B, millis))
+    else:
+        encoder.encode(cbor2.CBORTag(TIMESTAMP_TAG, millis))
 
 
 _DECODERS = {TIMESTAMP_TAG: _decode_timestamp}

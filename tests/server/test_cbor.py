@@ -52,6 +52,16 @@ def test_response_timestamps_encode_as_tag_1_integer_milliseconds():
     assert decoded == {"StreamCreationTimestamp": 1_700_000_000_123}
 
 
+def test_naive_and_pre_1970_timestamps_encode_as_utc_milliseconds():
+    def millis(value):
+        return cbor2.loads(cbor.encode_response({"t": value}), semantic_decoders={1: lambda v, _i: v})["t"]
+
+    assert millis(datetime.datetime(2023, 11, 14, 22, 13, 20, 123000)) == 1_700_000_000_123
+    assert millis(datetime.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)) == -1000
+    assert cbor.decode_request(cbor.encode_response({"t": datetime.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)})) \
+        == {"t": datetime.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)}
+
+
 @pytest.mark.parametrize("body", [b"\xbf\x61", b"\x83\x01\x02\x03", b"\xff"])
 def test_malformed_or_non_map_bodies_are_refused(body):
     with pytest.raises(ValueError):
