@@ -231,12 +231,12 @@ def _conversion_dict(c: Conversion) -> dict:
                       ("TableName", "table"), ("Region", "region"), ("VersionId", "version_id")):
         if getattr(c, attr) is not None:
             schema[key] = getattr(c, attr)
-    return {
-        "SchemaConfiguration": schema,
-        "InputFormatConfiguration": {"Deserializer": {c.deserializer: dict(c.deserializer_options)}},
-        "OutputFormatConfiguration": {"Serializer": {c.serializer: dict(c.serializer_options)}},
-        "Enabled": c.enabled,
-    }
+    out = {"SchemaConfiguration": schema, "Enabled": c.enabled}
+    if c.deserializer is not None:
+        out["InputFormatConfiguration"] = {"Deserializer": {c.deserializer: dict(c.deserializer_options)}}
+    if c.serializer is not None:
+        out["OutputFormatConfiguration"] = {"Serializer": {c.serializer: dict(c.serializer_options)}}
+    return out
 
 
 def _destination_dict(dest) -> dict:

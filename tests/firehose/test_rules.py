@@ -184,3 +184,13 @@ def test_http_update_keeps_what_it_does_not_name(fh, backend):
     assert isinstance(dest, HttpEndpoint)
     assert (dest.url, dest.name, dest.content_encoding, dest.retry_s) == ("https://a.example", "a", "GZIP", 10)
     assert (dest.buffering.size_mb, dest.buffering.interval_s) == (5, 30)
+
+
+def test_a_disabled_conversion_needs_no_formats(fh, shape):
+    fh.create_delivery_stream(DeliveryStreamName="off", ExtendedS3DestinationConfiguration=s3_config(
+        DataFormatConversionConfiguration={"Enabled": False}))
+    desc = fh.describe_delivery_stream(DeliveryStreamName="off")
+    shape("firehose", "DescribeDeliveryStream", desc)
+    conv = desc["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"][
+        "DataFormatConversionConfiguration"]
+    assert conv == {"SchemaConfiguration": {"VersionId": "LATEST"}, "Enabled": False}
