@@ -27,7 +27,7 @@ JSON_CONTENT_TYPE = "application/json"
 _STRING = 7   # header value type
 _PRELUDE = struct.Struct(">II")
 _CRC = struct.Struct(">I")
-WATCH_INTERVAL_S = 1.0   # a watcher re-arms at least this often (bounds a missed wake-up's delay)
+WATCH_INTERVAL_S = 1.0   # a watcher looks at least this often (bounds a missed wake-up's delay)
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -66,17 +66,19 @@ class Encoding:
 # --- waiting for puts ---------------------------------------------------------------------------
 class StreamWatchers:
     """One thread per Kinesis stream with waiting subscriptions: it waits on the stream's put
-    signal (Stream.wait_for_data) and wakes every subscription waiting on that stream."""
+    signal (Stream.wait_for_data) and wakes the subscriptions that have records to send. It also
+    looks every WATCH_INTERVAL_S, so a put landing between a subscription's own check and its
+    registration is seen within that time; idle subscriptions are never woken for nothing."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._waiting: dict[object, set[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        self._waiting: dict[object, set[tuple[asyncio.AbstractEventLoop, asyncio.Future, Callable]]] = {}
 
-    async def wait(self, stream, timeout: float) -> None:
-        """Return after a put to `stream` (or a watcher's periodic re-arm), or after `timeout` seconds."""
+    async def wait(self, stream, timeout: float, ready: Callable[[], bool]) -> None:
+        """Return once `ready()` holds after a put to `stream`, or after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         woken = loop.create_future()
-        entry = (loop, woken)
+        entry = (loop, woken, ready)
         with self._lock:
             waiters = self._waiting.get(stream)
             if waiters is None:
@@ -100,9 +102,10 @@ class StreamWatchers:
                 if not waiters:
                     del self._waiting[stream]
                     return
-                woken = list(waiters)
-            for loop, future in woken:
-                loop.call_soon_threadsafe(_resolve, future)
+                candidates = list(waiters)
+            for loop, future, ready in candidates:
+                if ready():
+                    loop.call_soon_threadsafe(_resolve, future)
 
 
 def _resolve(future: asyncio.Future) -> None:
@@ -155,7 +158,8 @@ async def _pump(send: Send, events, encoding: Encoding, watchers: StreamWatchers
         while True:
             deadline = events.wait_until()
             if deadline is not None:
-                await watchers.wait(events.stream, max(0.0, deadline - events.stream.clock.now()))
+                await watchers.wait(events.stream, max(0.0, deadline - events.stream.clock.now()),
+                                    lambda: events.wait_until() is None)
             try:
                 event = events.take()
             except StopIteration:

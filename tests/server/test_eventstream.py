@@ -157,20 +157,27 @@ def test_a_put_wakes_a_waiting_subscription_and_a_hang_up_ends_it(kinesis):
     assert events.wait_until() is None   # closed with the connection
 
 
-def test_watchers_share_one_thread_per_stream_and_leave_none_behind(kinesis):
+def test_watchers_share_one_thread_per_stream_and_wake_only_the_ready(kinesis):
     client, consumer = kinesis
     stream = _subscribe(client, consumer).stream
     watchers = StreamWatchers()
     before = threading.active_count()
+    woken_idle = []
 
     async def scenario():
-        waits = [asyncio.ensure_future(watchers.wait(stream, 3600)) for _ in range(50)]
+        ready = asyncio.ensure_future(asyncio.gather(*(
+            watchers.wait(stream, 3600, lambda: stream.shard("shardId-000000000000").has_records_from(0))
+            for _ in range(50))))
+        idle = asyncio.ensure_future(watchers.wait(stream, 3600, lambda: woken_idle.append(1) and False))
         await asyncio.sleep(0.05)
         assert threading.active_count() == before + 1
         client.put_record(StreamName="s", Data=b"x", PartitionKey="a")
-        await asyncio.gather(*waits)
+        await ready   # the 50 whose condition a put made true
+        assert not idle.done()   # asked (woken_idle), never woken
+        idle.cancel()
 
     asyncio.run(asyncio.wait_for(scenario(), SAFETY_S))
+    assert woken_idle
 
 
 # --- over the wire: boto3's SubscribeToShard (HTTP/1.1) against engine serve ------------------------
