@@ -143,6 +143,11 @@ class Broker:
         return INSTANCES_REPORTED.get(self.deployment_mode, 1)
 
     @property
+    def configuration_ids(self) -> set[str]:
+        """The configurations this broker runs or will run after its next reboot."""
+        return {ref.id for ref in (self.configuration, self.pending_configuration) if ref is not None}
+
+    @property
     def has_instances(self) -> bool:
         """AWS lists a broker's instances once it has been created (not while or if creation fails)."""
         return self.state not in (CREATION_IN_PROGRESS, CREATION_FAILED)
@@ -216,6 +221,8 @@ class MQBackend:
         self.region = region
         self.account_id = engine.account_id
         self.brokers: dict[str, Broker] = {}
+        self._broker_names: dict[str, str] = {}     # name -> id: names are unique per region
+        self._config_users: dict[str, set[str]] = {}   # configuration id -> brokers using or pending it
         self.configurations: dict[str, Configuration] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.creator_requests: dict[str, str] = {}
@@ -236,6 +243,14 @@ class MQBackend:
             path = self._root / broker_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def _reindex(self, broker: Broker, before: set[str], deleted: bool = False) -> None:
+        """Keep _config_users in step after the broker's configurations changed."""
+        after = set() if deleted else broker.configuration_ids
+        for config_id in before - after:
+            self._config_users.get(config_id, set()).discard(broker.id)
+        for config_id in after - before:
+            self._config_users.setdefault(config_id, set()).add(broker.id)
 
     def broker(self, broker_id: str) -> Broker:
         broker = self.brokers.get(broker_id)
@@ -304,7 +319,7 @@ class MQBackend:
         with self._lock:
             if self._closed:
                 raise BadRequestException("This engine is closed.")
-            if any(b.name == name for b in self.brokers.values()):
+            if name in self._broker_names:
                 raise ConflictException(f"Broker name [{name}] already exists. Choose another name.",
                                         attribute="brokerName")
             if configuration is not None:
@@ -325,6 +340,8 @@ class MQBackend:
             )
             broker.process = process_class(self._directory(broker_id), command, name)
             self.brokers[broker_id] = broker
+            self._broker_names[name] = broker_id
+            self._reindex(broker, set())
             self.tags[broker.arn] = dict(tags or {})
             if creator_request_id is not None:
                 self.creator_requests[creator_request_id] = broker_id
@@ -440,8 +457,10 @@ class MQBackend:
             self._replication(data_replication_mode)
             if configuration is not None:
                 config = self._configuration_for(broker.engine_type, configuration)
+                before = broker.configuration_ids
                 broker.pending_configuration = ConfigurationRef(config.id,
                                                                 configuration.revision or config.latest.number)
+                self._reindex(broker, before)
             if engine_version is not None:
                 broker.pending_engine_version = self._engine_version(broker.engine_type, engine_version)
             if host_instance_type is not None:
@@ -464,8 +483,10 @@ class MQBackend:
 
     def _apply_pending(self, broker: Broker) -> None:
         if broker.pending_configuration is not None:
+            before = broker.configuration_ids
             broker.configuration_history.append(broker.configuration)
             broker.configuration, broker.pending_configuration = broker.pending_configuration, None
+            self._reindex(broker, before)
         if broker.pending_engine_version is not None:
             broker.engine_version, broker.pending_engine_version = broker.pending_engine_version, None
         if broker.pending_host_instance_type is not None:
@@ -538,6 +559,8 @@ class MQBackend:
         shutil.rmtree(broker.process.directory, ignore_errors=True)
         with self._lock:
             self.brokers.pop(broker.id, None)
+            self._broker_names.pop(broker.name, None)
+            self._reindex(broker, broker.configuration_ids, deleted=True)
             self.tags.pop(broker.arn, None)
 
     # --- users -------------------------------------------------------------------------------
@@ -648,11 +671,11 @@ class MQBackend:
     def delete_configuration(self, configuration_id: str) -> None:
         with self._lock:
             config = self.configuration(configuration_id)
-            for broker in self.brokers.values():
-                refs = [broker.configuration, broker.pending_configuration]
-                if any(ref is not None and ref.id == config.id for ref in refs):
-                    raise ConflictException(f"Configuration [{configuration_id}] is in use by broker "
-                                            f"[{broker.id}].", attribute="configuration-id")
+            users = self._config_users.get(config.id)
+            if users:
+                raise ConflictException(f"Configuration [{configuration_id}] is in use by broker "
+                                        f"[{min(users)}].", attribute="configuration-id")
+            self._config_users.pop(config.id, None)
             del self.configurations[configuration_id]
             self.tags.pop(config.arn, None)
 

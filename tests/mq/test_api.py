@@ -228,7 +228,7 @@ def test_activemq_file_keeps_policies_and_sets_engine_parts(tmp_path):
 
 
 ORPHAN_CHILD = r"""
-import os, pathlib, signal, sys, threading
+import os, pathlib, signal, sys, threading, time
 from engine.mq.processes import ActiveMQProcess, BrokerUser
 from engine.mq.configurations import ACTIVEMQ_DEFAULT
 stand_in = pathlib.Path(sys.argv[1])
@@ -236,6 +236,9 @@ process = ActiveMQProcess(stand_in.parent, str(stand_in), "orphan")
 cancelled = threading.Event()
 cancelled.set()                     # spawn, then return at once instead of waiting for the ports
 process.start([BrokerUser("u1", "secret-pass-12")], ACTIVEMQ_DEFAULT, cancelled)
+deadline = time.monotonic() + 30
+while len(process.pids()) < 4 and time.monotonic() < deadline:   # the leash forks its children
+    time.sleep(0.01)
 print(" ".join(map(str, process.pids())), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)   # no close, no atexit: the engine's process just dies
 """
@@ -254,7 +257,7 @@ def test_brokers_do_not_outlive_a_killed_engine_process(tmp_path):
                            timeout=60, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
     assert child.returncode == -9, child.stderr
     pids = [int(p) for p in child.stdout.split()]
-    assert len(pids) >= 3            # the leash, its pipe reader, the stand-in and its child
+    assert len(pids) == 4            # the leash, its pipe reader, the stand-in and its child
     deadline = time.monotonic() + 30
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
