@@ -16,10 +16,10 @@ def _payload_shape(shape, op, response):
 def test_create_get_delete_function(eng, lam, shape):
     eng.register_function("handler-one", lambda event, context: event)
     made = lam.create_function(FunctionName="f", Role=ROLE, Code={"ZipFile": b"ignored"}, Handler="handler-one",
-                               Runtime="python3.12", Timeout=30, Environment={"Variables": {"A": "1"}})
+                               Runtime="python3.12", Timeout=30, Environment={"Variables": {"MODE": "1"}})
     shape("lambda", "CreateFunction", made)
     assert made["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:f"
-    assert (made["Handler"], made["Timeout"], made["Environment"]) == ("handler-one", 30, {"Variables": {"A": "1"}})
+    assert (made["Handler"], made["Timeout"], made["Environment"]) == ("handler-one", 30, {"Variables": {"MODE": "1"}})
     got = lam.get_function(FunctionName="f")
     shape("lambda", "GetFunction", got)
     assert got["Configuration"]["FunctionArn"] == made["FunctionArn"]

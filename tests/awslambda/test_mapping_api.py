@@ -128,7 +128,7 @@ def test_missing_things(lam, fn, q):
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.update_event_source_mapping(UUID="00000000-0000-0000-0000-000000000000", BatchSize=1)
     with pytest.raises(lam.exceptions.InvalidParameterValueException, match="not supported"):
-        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=q, Topics=["t"])
+        lam.create_event_source_mapping(FunctionName="f", EventSourceArn=q, Topics=["orders"])
 
 
 def test_request_layer_refuses_what_boto3_refuses(lam, fn, q):
