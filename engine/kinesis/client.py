@@ -149,7 +149,7 @@ class KinesisClient(BaseClient):
         shard_filter = ShardFilter or {}
         page, token = listing.shards_page(self._backend, StreamName, StreamARN, NextToken, ExclusiveStartShardId,
                                           MaxResults, shard_filter.get("Type"), shard_filter.get("ShardId"),
-                                          _epoch(shard_filter.get("Timestamp")))
+                                          _epoch(shard_filter.get("Timestamp")), _epoch(StreamCreationTimestamp))
         out = {"Shards": [_shard_shape(s) for s in page]}
         if token is not None:
             out["NextToken"] = token
@@ -317,7 +317,8 @@ class KinesisClient(BaseClient):
 
     def list_stream_consumers(self, StreamARN, NextToken=None, MaxResults=None, StreamCreationTimestamp=None,
                               StreamId=None):
-        page, token = listing.consumers_page(self._stream(None, StreamARN), MaxResults, NextToken)
+        page, token = listing.consumers_page(self._stream(None, StreamARN), MaxResults, NextToken,
+                                             _epoch(StreamCreationTimestamp))
         out = {"Consumers": [_consumer_shape(c) for c in page]}
         if token is not None:
             out["NextToken"] = token

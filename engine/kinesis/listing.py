@@ -6,11 +6,19 @@ from __future__ import annotations
 from .. import limits
 from ..arn import parse_shard_id
 from . import tokens
-from .errors import ExpiredNextTokenException, InvalidArgumentException
+from .errors import ExpiredNextTokenException, InvalidArgumentException, stream_not_found
 from .models import Consumer, KinesisBackend, Shard, Stream
 
+_SAME_INSTANT_S = 0.001   # timestamps travel as milliseconds
 SHARD_FILTERS = ("AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
                  "FROM_TIMESTAMP")
+
+
+def _check_created(stream: Stream, created: float | None) -> None:
+    """A StreamCreationTimestamp names one incarnation of a stream name: another one (a
+    stream deleted since) is not found."""
+    if created is not None and abs(created - stream.created) >= _SAME_INSTANT_S:
+        raise stream_not_found(stream.name, stream.backend.account_id)
 
 
 def _issue(kind: str, now_ms: int, *fields) -> str:
@@ -58,16 +66,18 @@ def _after(exclusive_start_shard_id, limit: int) -> tuple[int, int]:
 def shards_page(backend: KinesisBackend, stream_name: str | None = None, stream_arn: str | None = None,
                 next_token: str | None = None, exclusive_start_shard_id: str | None = None,
                 limit: int | None = None, filter_type: str | None = None, filter_shard_id: str | None = None,
-                filter_timestamp: float | None = None) -> tuple[list[Shard], str | None]:
+                filter_timestamp: float | None = None,
+                stream_created: float | None = None) -> tuple[list[Shard], str | None]:
     """ListShards: a page of shards and the token for the next one. A NextToken carries the
     stream, position and filter; it cannot be combined with a stream name, start shard or
     filter."""
     limit = limits.KINESIS_LIST_SHARDS_DEFAULT if limit is None else limit
     now_ms = backend.clock.now_ms()
     if next_token is not None:
-        if stream_name is not None or exclusive_start_shard_id is not None or filter_type is not None:
-            raise InvalidArgumentException(
-                "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together.")
+        if (stream_name is not None or exclusive_start_shard_id is not None or filter_type is not None
+                or stream_created is not None):
+            raise InvalidArgumentException("NextToken and StreamName, ExclusiveStartShardId, ShardFilter or "
+                                           "StreamCreationTimestamp cannot be provided together.")
         name, incarnation, after, kind, value = _redeem("shards", next_token, 5, now_ms,
                                                         limits.KINESIS_NEXT_TOKEN_TTL_S)
         stream = backend.streams.get(name)
@@ -79,6 +89,7 @@ def shards_page(backend: KinesisBackend, stream_name: str | None = None, stream_
         keep = _shard_filter(stream, kind, value)[1]
     else:
         stream = backend.stream(stream_name, stream_arn)
+        _check_created(stream, stream_created)
         kind, value = _filter_value(filter_type, filter_shard_id, filter_timestamp)
         after, keep = _shard_filter(stream, kind, value)
         if exclusive_start_shard_id is not None:
@@ -130,10 +141,11 @@ def _shard_filter(stream: Stream, kind: str | None, value: int | float | None):
     return -1, None   # no filter, FROM_TRIM_HORIZON
 
 
-def consumers_page(stream: Stream, limit: int | None = None,
-                   next_token: str | None = None) -> tuple[list[Consumer], str | None]:
+def consumers_page(stream: Stream, limit: int | None = None, next_token: str | None = None,
+                   stream_created: float | None = None) -> tuple[list[Consumer], str | None]:
     """ListStreamConsumers: consumers in name order; a token pages only the stream
     incarnation that issued it."""
+    _check_created(stream, stream_created)
     limit = limits.KINESIS_LIST_CONSUMERS_DEFAULT if limit is None else limit
     now_ms = stream.clock.now_ms()
     consumers = sorted(stream.consumers.values(), key=lambda c: c.name)

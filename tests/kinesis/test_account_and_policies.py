@@ -293,3 +293,22 @@ def test_consumer_tags(kin, raw):
     with pytest.raises(raw.exceptions.ValidationException):
         kin.register_stream_consumer(StreamARN=stream_arn("s"), ConsumerName="d", Tags={})
     assert [c["ConsumerName"] for c in kin.list_stream_consumers(StreamARN=stream_arn("s"))["Consumers"]] == ["c"]
+
+
+# --- StreamCreationTimestamp ---------------------------------------------------------------------------
+def test_stream_creation_timestamp_names_one_incarnation(kin, raw, clock):
+    make_stream(kin, "s", 2)
+    old = kin.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    kin.delete_stream(StreamName="s")
+    clock.advance(60)
+    make_stream(kin, "s", 3)
+    new = kin.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamCreationTimestamp"]
+    assert len(kin.list_shards(StreamName="s", StreamCreationTimestamp=new)["Shards"]) == 3
+    assert kin.list_stream_consumers(StreamARN=stream_arn("s"), StreamCreationTimestamp=new)["Consumers"] == []
+    with pytest.raises(raw.exceptions.ResourceNotFoundException):
+        kin.list_shards(StreamName="s", StreamCreationTimestamp=old)
+    with pytest.raises(raw.exceptions.ResourceNotFoundException):
+        kin.list_stream_consumers(StreamARN=stream_arn("s"), StreamCreationTimestamp=old)
+    token = kin.list_shards(StreamName="s", MaxResults=1)["NextToken"]
+    with pytest.raises(raw.exceptions.InvalidArgumentException):
+        kin.list_shards(NextToken=token, StreamCreationTimestamp=new)
