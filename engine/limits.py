@@ -287,3 +287,4 @@ KINESIS_BILLING_COMMITMENT_MIN_S = 24 * 3600   # a minimum throughput billing co
 KINESIS_RESOURCE_POLICY_MAX_BYTES = 20 * KiB   # resource policy document size (IAM resource policy limit; unverified for Kinesis)
 # --- Firehose -> Apache Iceberg (appended by the firehose work, issue 16) ---------------------------
 FIREHOSE_ICEBERG_COMMIT_ATTEMPTS = 3      # fresh redos of a table write that lost its commit race (pyiceberg retries inside each)
+SNS_AUDIT_SAMPLE_RATE_MAX = 99             # a data protection policy's Audit SampleRate: 0-99

@@ -545,6 +545,14 @@ def check_data_protection_policy(text: str, prefix: str = "Invalid parameter: ")
         if not isinstance(operation, dict) or len(operation) != 1 or \
                 next(iter(operation)) not in DATA_PROTECTION_OPERATIONS:
             raise refuse("Operation must name exactly one of Audit, Deny or Deidentify")
+    audits = [st["Operation"]["Audit"] for st in statements if "Audit" in st["Operation"]]
+    if len(audits) > 1:
+        raise refuse("a policy can have only one Audit statement")
+    for audit in audits:
+        rate = audit.get("SampleRate", "0") if isinstance(audit, dict) else None
+        if not isinstance(rate, str) or not (rate.isascii() and rate.isdigit() and
+                                             int(rate) <= limits.SNS_AUDIT_SAMPLE_RATE_MAX):
+            raise refuse(f"Audit SampleRate must be an integer from 0 to {limits.SNS_AUDIT_SAMPLE_RATE_MAX}")
 
 
 def _statement_list(policy: dict) -> list:

@@ -94,6 +94,10 @@ def test_data_protection_policy_round_trip(sns, topic, shape):
      "DataIdentifier must be a non-empty list of data identifier ARNs"),
     ({"Statement": [{**POLICY["Statement"][0], "DataDirection": "Sideways"}]},
      "DataDirection must be Inbound or Outbound"),
+    ({"Statement": [{**POLICY["Statement"][0], "Operation": {"Audit": {"SampleRate": "99"}}}] * 2},
+     "a policy can have only one Audit statement"),
+    ({"Statement": [{**POLICY["Statement"][0], "Operation": {"Audit": {"SampleRate": "100"}}}]},
+     "Audit SampleRate must be an integer from 0 to 99"),
 ])
 def test_data_protection_policy_refusals(sns, topic, change, reason):
     with pytest.raises(ClientError) as e:
