@@ -117,3 +117,34 @@ def test_list_brokers_pages(stand_in, shape):
     paginated = [b["BrokerId"] for p in mq.get_paginator("list_brokers").paginate(PaginationConfig={"PageSize": 2})
                  for b in p["BrokerSummaries"]]
     assert sorted(paginated) == sorted(ids)
+
+
+def test_every_write_answers_in_the_models_shape(stand_in, shape):
+    mq, _ = stand_in
+    created = mq.create_broker(BrokerName="shaped", EngineType="ACTIVEMQ", DeploymentMode="SINGLE_INSTANCE",
+                               HostInstanceType="mq.m5.large", PubliclyAccessible=False, Tags={"k": "v"},
+                               Users=[{"Username": "admin", "Password": "secret-pass-12"}],
+                               Logs={"General": True, "Audit": True},
+                               MaintenanceWindowStartTime={"DayOfWeek": "MONDAY", "TimeOfDay": "02:00"})
+    shape("mq", "CreateBroker", created)
+    broker_id = created["BrokerId"]
+    shape("mq", "CreateUser", mq.create_user(BrokerId=broker_id, Username="u2", Password="secret-pass-34"))
+    shape("mq", "UpdateUser", mq.update_user(BrokerId=broker_id, Username="u2", Groups=["g1"]))
+    assert mq.describe_user(BrokerId=broker_id, Username="u2")["Pending"]["PendingChange"] == "CREATE"
+    shape("mq", "DeleteUser", mq.delete_user(BrokerId=broker_id, Username="u2"))
+    with pytest.raises(mq.exceptions.NotFoundException):       # never applied: gone at once
+        mq.describe_user(BrokerId=broker_id, Username="u2")
+    shape("mq", "UpdateBroker", mq.update_broker(BrokerId=broker_id, Logs={"General": False},
+                                                 AutoMinorVersionUpgrade=True, SecurityGroups=["sg-1"]))
+    described = mq.describe_broker(BrokerId=broker_id)
+    shape("mq", "DescribeBroker", described)
+    assert described["Logs"]["General"] is False and described["AutoMinorVersionUpgrade"] is True
+    assert described["PendingSecurityGroups"] == ["sg-1"] and described["Tags"] == {"k": "v"}
+    assert described["StorageType"] == "EFS"                   # ActiveMQ's default
+    shape("mq", "CreateTags", mq.create_tags(ResourceArn=created["BrokerArn"], Tags={"k2": "v2"}))
+    shape("mq", "DeleteTags", mq.delete_tags(ResourceArn=created["BrokerArn"], TagKeys=["k"]))
+    assert mq.list_tags(ResourceArn=created["BrokerArn"])["Tags"] == {"k2": "v2"}
+    with pytest.raises(mq.exceptions.BadRequestException):
+        mq.promote(BrokerId=broker_id, Mode="SWITCHOVER")
+    with pytest.raises(mq.exceptions.BadRequestException):
+        mq.update_broker(BrokerId=broker_id, AuthenticationStrategy="LDAP")
