@@ -335,11 +335,12 @@ class EngineApp:
         return result
 
     def _url_prefix(self, request: Request, account: str, region: str) -> tuple[str, str]:
-        base = request.base_url
-        key = (base, account, region)
+        """(queue URL prefix as the engine names queues, as this request's client addresses them)."""
+        key = (request.headers.get("host"), request.scope.get("scheme"), account, region)
         prefixes = self._url_prefixes.get(key)
         if prefixes is None:
-            prefixes = self._url_prefixes[key] = (sqs_queue_url(region, account, ""), f"{base}/{account}/")
+            prefixes = self._url_prefixes[key] = (sqs_queue_url(region, account, ""),
+                                                  f"{request.base_url}/{account}/")
         return prefixes
 
     async def _receive(self, client, method, params: dict, region: str) -> dict:

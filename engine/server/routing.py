@@ -15,7 +15,6 @@ from ..request import service_models
 
 # Services speaking the query protocol, by the API version their requests carry.
 QUERY_SERVICES = ("sns", "sqs")
-_CREDENTIAL = re.compile(r"Credential=[^/,\s]*/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _QUERY_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&]*?(?:/|%2F)\d{8}(?:/|%2F)([^/&%]+)(?:/|%2F)([^/&%]+)(?:/|%2F)")
 _QUEUE_PATH = re.compile(r"/\d{12}/[^/]+/?")
 
@@ -37,9 +36,11 @@ def query_versions(services) -> dict[str, str]:
 def credential_scope(authorization: str | None, query_string: str) -> tuple[str, str | None]:
     """(region, signing name) from SigV4's credential scope; the default region when unsigned."""
     if authorization:
-        found = _CREDENTIAL.search(authorization)
-        if found:
-            return found.group(1), found.group(2)
+        start = authorization.find("Credential=")
+        if start >= 0:   # Credential=AKID/20260101/us-east-1/sqs/aws4_request
+            scope = authorization[start + 11:authorization.find(",", start) % (len(authorization) + 1)].split("/")
+            if len(scope) == 5 and scope[4].startswith("aws4_request"):
+                return scope[2], scope[3]
     elif "X-Amz-Credential" in query_string:
         found = _QUERY_CREDENTIAL.search(query_string)
         if found:

@@ -97,7 +97,7 @@ class Operation:
         if not body:
             return {}
         try:
-            params = json.loads(body)
+            params = json.loads(body.decode())   # (str: json skips its encoding sniffing)
         except ValueError:
             raise MalformedBody("Start of structure or map found where not expected.") from None
         if params.__class__ is not dict:
