@@ -16,8 +16,8 @@ Seams for the wire features beside it:
   ...) raising the AWS auth error; None accepts any credentials (account 000000000000);
 - `streams`: (service, operation) -> async handler(app, request, client, params, send) for
   operations answered with an event stream (SubscribeToShard);
-- REST services: `rest_routes` (engine.server.protocols.rest) matches method and path against
-  the models' http.requestUri.
+- rest-json services (Lambda, MQ): engine.server.protocols.rest routes method and path by the
+  models' http.requestUri and places members by their locations.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from .auth import AccountEngines, SignedRequest
 from .longpoll import LongPolls
 from .protocols import json as json_protocol
 from .protocols import query as query_protocol
+from .protocols import rest as rest_protocol
 from .protocols.sqs_query_model import MODEL as SQS_QUERY_MODEL
 
 log = logging.getLogger("engine.server")
@@ -107,6 +108,8 @@ class EngineApp:
         self._versions = routing.query_versions(self.services)
         self._models: dict[str, ServiceModel] = {name: service_models.service_model(name) for name in self.services}
         self._sqs_query = ServiceModel(SQS_QUERY_MODEL, "sqs")
+        self._routes = rest_protocol.Routes({name: model for name, model in self._models.items()
+                                             if model.protocol == "rest-json"})
         self._operations: dict[tuple[str, str], _Operation | None] = {}
         self._clients: dict[tuple[str, str, str], object] = {}
         self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -214,8 +217,7 @@ class EngineApp:
             form = self._form(request)
             action = form.pop("Action", None)
             if action is None:
-                return self._json_error(request, None, None, 404, "UnknownOperationException",
-                                        f"No service answers {request.method} {request.path}")
+                return self._rest(request)
             protocol = QUERY
             version = form.pop("Version", None)
             region, signing_name = routing.credential_scope(headers.get("authorization"), request.query_string)
@@ -266,6 +268,47 @@ class EngineApp:
         body = query_protocol.encode(self._query_model(service, operation), result, request_id)
         return 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], body
 
+    def _rest(self, request: Request):
+        """A rest-json request (Lambda, MQ): routed by method and path against the models' URIs."""
+        raw_path = request.scope.get("raw_path")
+        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else request.path
+        _, signing_name = routing.credential_scope(request.headers.get("authorization"), request.query_string)
+        route, labels = self._routes.match(request.method, path, dict(parse_qsl(request.query_string)),
+                                           signing_name)
+        if route is None:
+            request_id = str(uuid.uuid4())
+            headers, body = rest_protocol.encode_error("UnknownOperationException",
+                                                       f"No service answers {request.method} {request.path}")
+            return 404, headers + [(b"x-amzn-requestid", request_id.encode())], body
+        service = route.service
+        operation = self._operation(service, route.operation.name)
+        try:
+            if operation is None:
+                raise _unknown_operation(route.operation.name, JSON)
+            account, region = self._identify(request, service, JSON)
+            params = rest_protocol.decode(route, labels, request.query_string, request.headers, request.body)
+            result = getattr(self._client(account, service, region), operation.method)(**params)
+        except ClientError as err:
+            return self._rest_error(err)
+        except ParamValidationError as err:
+            return self._rest_error(_invalid_request(service, JSON, err))
+        except ValueError as err:
+            return self._rest_error(wire_error("SerializationException", str(err)))
+        except Exception:
+            log.exception("%s.%s failed", service, route.operation.name)
+            return self._rest_error(wire_error("ServiceException", "We encountered an internal error.", 500,
+                                               sender_fault=False))
+        request_id = result.pop("ResponseMetadata")["RequestId"]
+        status, headers, body = rest_protocol.encode(route, result)
+        return status, headers + [(b"x-amzn-requestid", request_id.encode())], body
+
+    @staticmethod
+    def _rest_error(err: ClientError):
+        error = err.response["Error"]
+        headers, body = rest_protocol.encode_error(error.get("QueryErrorCode") or error["Code"], error["Message"])
+        return err.response["ResponseMetadata"]["HTTPStatusCode"], \
+            headers + [(b"x-amzn-requestid", str(uuid.uuid4()).encode())], body
+
     def _form(self, request: Request) -> dict:
         """The query protocol's fields: the form body (POST) or the query string (GET)."""
         text = request.query_string
@@ -289,6 +332,8 @@ class EngineApp:
         except KeyError:
             model = self._models[service]
             op = _Operation(service, model.operation_model(action)) if action in model.operation_names else None
+            if op is not None and not hasattr(_load(SERVICES[service][1]), op.method):
+                op = None   # (an operation of the model the engine's client does not have)
             self._operations[key] = op
             return op
 
@@ -422,10 +467,10 @@ def _invalid_request(service: str, protocol: str, err: ParamValidationError) -> 
 
 def served_services() -> list[str]:
     """The engine's services this server speaks: those whose client loads and whose protocol it
-    has a codec for (json, query; rest-json ones once engine.server.protocols.rest routes them)."""
+    has a codec for (json, query, rest-json)."""
     served = []
     for name, (_, client_path) in SERVICES.items():
-        if service_models.service_model(name).protocol not in ("json", "query"):
+        if service_models.service_model(name).protocol not in ("json", "query", "rest-json"):
             continue
         try:
             _load(client_path)
