@@ -17,6 +17,7 @@ pika = pytest.importorskip("pika")
 
 @pytest.fixture(scope="module")
 def rabbit(module_engine):
+    # ~20 s on a loaded machine: the Erlang node and its management plugin booting.
     need("RABBITMQ")
     mq = module_engine.client("mq")
     # Both brokers start at once: the failing one costs no extra wall time.
@@ -106,6 +107,8 @@ def test_a_broker_that_cannot_start_is_creation_failed_with_the_reason(rabbit, s
 
 
 def test_lifecycle_reboot_applies_the_configuration_then_delete_ends_the_processes(rabbit, shape):
+    # Slow (~35 s on a loaded 2-core machine): a real RabbitMQ stop and start for the reboot
+    # (Erlang boots in seconds, not milliseconds), then its stop for the delete.
     mq, broker_id, _ = rabbit
     described = mq.describe_broker(BrokerId=broker_id)
     config_id = described["Configurations"]["Current"]["Id"]
