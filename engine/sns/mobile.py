@@ -16,6 +16,7 @@ import uuid
 from .. import limits
 from ..arn import parse_arn
 from . import jsontext
+from . import native
 from .errors import EndpointDisabled, NotFound, invalid
 from .slots import Slots, page_key, page_token
 
@@ -218,14 +219,14 @@ class MobilePush:
             raise invalid(param)
 
     def application(self, arn: str) -> PlatformApplication:
-        app = self.apps.get(arn)
+        app = self.apps.get(native.text("PlatformApplicationArn", arn))
         if app is None:
             self._parse(arn, "PlatformApplicationArn", "app")
             raise NotFound("PlatformApplication does not exist")
         return app
 
     def endpoint(self, arn: str, param: str = "EndpointArn") -> PlatformEndpoint:
-        ep = self.endpoints.get(arn)
+        ep = self.endpoints.get(native.text(param, arn))
         if ep is None:
             self._parse(arn, param, "endpoint")
             raise NotFound("Endpoint does not exist")
@@ -254,6 +255,9 @@ class MobilePush:
         return merged
 
     def create_application(self, name: str, platform: str, attributes: dict) -> PlatformApplication:
+        native.text("Name", name)
+        native.text("Platform", platform)
+        native.text_map("Attributes", attributes)
         if not name:
             raise invalid(f"{name} Reason: cannot be empty")
         if len(name) > limits.SNS_PLATFORM_APPLICATION_NAME_MAX:
@@ -295,6 +299,7 @@ class MobilePush:
         app.attributes.update(derived)
 
     def set_application_attributes(self, app: PlatformApplication, attributes: dict) -> None:
+        native.text_map("Attributes", attributes)
         with self._lock:
             current = dict(app.credentials)
             current.update({k: v for k, v in app.attributes.items() if k in APPLICATION_SETTABLE})
@@ -310,7 +315,7 @@ class MobilePush:
     def delete_application(self, arn: str) -> None:
         """Deleting an application deletes its endpoints; deleting one that does not exist succeeds."""
         with self._lock:
-            app = self.apps.pop(arn, None)
+            app = self.apps.pop(native.text("PlatformApplicationArn", arn), None)
             if app is None:
                 self._parse(arn, "PlatformApplicationArn", "app")
                 return
@@ -321,7 +326,8 @@ class MobilePush:
 
     def list_applications(self, next_token: str | None):
         with self._lock:
-            page, last = self.app_roster.page(page_key(next_token), limits.SNS_LIST_PAGE)
+            page, last = self.app_roster.page(page_key(native.optional_text("NextToken", next_token)),
+                                              limits.SNS_LIST_PAGE)
         return page, page_token(last) if last is not None else None
 
     # --- endpoints -----------------------------------------------------------------------------
@@ -329,7 +335,9 @@ class MobilePush:
                         attributes: dict) -> PlatformEndpoint:
         """Idempotent for a token already registered with the same attributes; the same token
         with other attributes is refused."""
-        _check_token(app.platform, token)
+        _check_token(app.platform, native.text("Token", token))
+        native.optional_text("CustomUserData", custom_user_data)
+        native.text_map("Attributes", attributes)
         given = dict(attributes)
         if custom_user_data is not None:
             given.setdefault("CustomUserData", custom_user_data)
@@ -354,6 +362,7 @@ class MobilePush:
         return ep
 
     def set_endpoint_attributes(self, ep: PlatformEndpoint, attributes: dict) -> None:
+        native.text_map("Attributes", attributes)
         checked = _endpoint_attributes(ep.platform, attributes, "Attributes Reason: ")
         with self._lock:
             token = checked.get("Token")
@@ -368,7 +377,7 @@ class MobilePush:
 
     def delete_endpoint(self, arn: str) -> None:
         with self._lock:
-            ep = self.endpoints.pop(arn, None)
+            ep = self.endpoints.pop(native.text("EndpointArn", arn), None)
             if ep is None:
                 self._parse(arn, "EndpointArn", "endpoint")
                 return   # idempotent
@@ -378,7 +387,8 @@ class MobilePush:
 
     def list_endpoints(self, app: PlatformApplication, next_token: str | None):
         with self._lock:
-            page, last = app.endpoints.page(page_key(next_token), limits.SNS_LIST_PAGE)
+            page, last = app.endpoints.page(page_key(native.optional_text("NextToken", next_token)),
+                                            limits.SNS_LIST_PAGE)
         return page, page_token(last) if last is not None else None
 
     def check_deliverable(self, ep: PlatformEndpoint) -> None:

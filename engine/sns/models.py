@@ -41,7 +41,7 @@ from ..errors import ClientError, ParamValidationError
 from ..sqs.models import AttributeValue
 from . import delivery
 from . import filter as filters
-from . import jsontext
+from . import jsontext, native
 from .mobile import MobilePush, PlatformEndpoint, platform_payload
 from .slots import Slots, page_key, page_token
 from .sms import E164, TextMessaging
@@ -386,12 +386,6 @@ def _is_number(text: str) -> bool:
         limits.SNS_NUMBER_EXPONENT_MIN <= value.adjusted() <= limits.SNS_NUMBER_EXPONENT_MAX
 
 
-def _type_error(name: str, value, valid: str) -> ParamValidationError:
-    """A wrong type given to the native API: refused as botocore refuses it from a client."""
-    return ParamValidationError(f"Invalid type for parameter {name}, value: {value!r:.200}, type: {type(value)}, "
-                                f"valid types: {valid}")
-
-
 def native_attributes(attributes) -> dict | None:
     """The native API's {name: (data_type, value)} (value str, or bytes-like for Binary) ->
     {name: (data_type, string_value, binary_value)}; wrong shapes are ParamValidationErrors."""
@@ -399,22 +393,22 @@ def native_attributes(attributes) -> dict | None:
         if attributes is None or isinstance(attributes, dict):
             return None
     if not isinstance(attributes, dict):
-        raise _type_error("attributes", attributes, "<class 'dict'>")
+        raise native.type_error("attributes", attributes, "<class 'dict'>")
     out = {}
     for name, pair in attributes.items():
         if not isinstance(name, str):
-            raise _type_error("attributes keys", name, "<class 'str'>")
+            raise native.type_error("attributes keys", name, "<class 'str'>")
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise _type_error(f"attributes.{name}", pair, "a (data_type, value) pair")
+            raise native.type_error(f"attributes.{name}", pair, "a (data_type, value) pair")
         dt, value = pair
         if not isinstance(dt, str):
-            raise _type_error(f"attributes.{name}.data_type", dt, "<class 'str'>")
+            raise native.type_error(f"attributes.{name}.data_type", dt, "<class 'str'>")
         if isinstance(value, str):
             out[name] = (dt, value, None)
         elif isinstance(value, (bytes, bytearray, memoryview)):
             out[name] = (dt, None, bytes(value))
         else:
-            raise _type_error(f"attributes.{name}.value", value, "<class 'str'>, <class 'bytes'>")
+            raise native.type_error(f"attributes.{name}.value", value, "<class 'str'>, <class 'bytes'>")
     return out
 
 
@@ -428,7 +422,7 @@ def tag_map(pairs) -> dict:
 
 def _check_fifo_id(value: str, param: str) -> None:
     if not isinstance(value, str):
-        raise _type_error(param, value, "<class 'str'>")
+        raise native.type_error(param, value, "<class 'str'>")
     if not _FIFO_ID.fullmatch(value):
         raise invalid(f"{param} Reason: {param} can only include alphanumeric and punctuation characters. 1 to "
                       f"{limits.SNS_FIFO_ID_MAX} in length.")
@@ -641,6 +635,9 @@ class Topic:
     # --- access policy -------------------------------------------------------------------------------
     def add_permission(self, label: str, account_ids: list, actions: list) -> None:
         """AddPermission: a statement `label` allowing these accounts these SNS actions on the topic."""
+        native.text("Label", label)
+        account_ids = native.text_list("AWSAccountId", account_ids)
+        actions = native.text_list("ActionName", actions)
         if not label or len(label) > limits.SNS_PERMISSION_LABEL_MAX or not _LABEL.fullmatch(label):
             raise invalid("Label Reason: must be 1 to 80 alphanumeric characters, hyphens or underscores")
         if not account_ids:
@@ -667,6 +664,7 @@ class Topic:
 
     def remove_permission(self, label: str) -> None:
         """RemovePermission: drop the statement `label` (none by that label: nothing to do)."""
+        native.text("Label", label)
         with self.lock:
             policy = json.loads(self.attributes["Policy"])
             statements = _statement_list(policy)
@@ -677,7 +675,7 @@ class Topic:
 
     def put_data_protection_policy(self, text: str) -> None:
         """PutDataProtectionPolicy (the topic's DataProtectionPolicy attribute; '' removes it)."""
-        self.backend.set_topic_attribute(self, "DataProtectionPolicy", text)
+        self.backend.set_topic_attribute(self, "DataProtectionPolicy", native.text("DataProtectionPolicy", text))
 
     @property
     def data_protection_policy(self) -> str:
@@ -697,7 +695,7 @@ class Topic:
         backend = self.backend
         if bodies.__class__ is not list:
             if isinstance(bodies, (str, bytes, dict)) or not hasattr(bodies, "__iter__"):
-                raise _type_error("bodies", bodies, "a list of <class 'str'>")
+                raise native.type_error("bodies", bodies, "a list of <class 'str'>")
             bodies = list(bodies)
         if isinstance(attributes, list):   # one map per body
             if len(attributes) != len(bodies):
@@ -908,7 +906,9 @@ class SNSBackend:
     # --- topics -------------------------------------------------------------------------------------
     def create_topic(self, name: str, attributes: dict | None = None, tags: list | None = None) -> Topic:
         """`tags`: [(key, value)] (a key given twice is refused)."""
-        attributes = dict(attributes or {})
+        native.text("Name", name)
+        attributes = dict(native.text_map("Attributes", attributes or {}))
+        tags = native.pairs("Tags", tags or [])
         flag = attributes.pop("FifoTopic", None)
         fifo = False
         if flag is not None:
@@ -993,13 +993,14 @@ class SNSBackend:
 
     def tag_resource(self, arn: str, tags: list) -> None:
         """`tags`: [(key, value)] (a key given twice is refused)."""
-        tags = tag_map(tags)
+        tags = tag_map(native.pairs("Tags", tags))
         topic = self._resource(arn)
         with topic.lock:
             self._check_tags(tags, topic.tags)
             topic.tags.update(tags)
 
     def untag_resource(self, arn: str, keys: list) -> None:
+        keys = native.text_list("TagKeys", keys)
         topic = self._resource(arn)
         with topic.lock:
             for key in keys:
@@ -1293,16 +1294,16 @@ class SNSBackend:
         str_ = str
         for body in bodies:
             if body.__class__ is not str_ and not isinstance(body, str_):
-                raise _type_error("Message", body, "<class 'str'>")
+                raise native.type_error("Message", body, "<class 'str'>")
             if not body:
                 raise invalid("Empty message")
         if subject is not None:
             if not isinstance(subject, str):
-                raise _type_error("Subject", subject, "<class 'str'>")
+                raise native.type_error("Subject", subject, "<class 'str'>")
             _check_subject(subject)
         if structure is not None:
             if not isinstance(structure, str):
-                raise _type_error("MessageStructure", structure, "<class 'str'>")
+                raise native.type_error("MessageStructure", structure, "<class 'str'>")
             if structure != "json":
                 raise invalid("MessageStructure")
         fifo = topic.fifo
@@ -1443,6 +1444,12 @@ class SNSBackend:
         """PublishBatch: `entries` are PublishEntry. Request-level rules raise (the batch's size,
         its ids, its total length, FIFO group ids); per-entry problems come back as ClientErrors in
         the returned list (one item per entry, else the published Message)."""
+        if not isinstance(entries, (list, tuple)):
+            raise native.type_error("PublishBatchRequestEntries", entries, "a list of PublishEntry")
+        for e in entries:
+            if not isinstance(e, PublishEntry):
+                raise native.type_error("PublishBatchRequestEntries", e, "PublishEntry")
+            native.text("Id", e.id)
         if not entries:
             raise EmptyBatchRequest("The batch request doesn't contain any entries.")
         if len(entries) > limits.SNS_BATCH_MAX:
@@ -1486,6 +1493,9 @@ class SNSBackend:
                    attributes: dict | None = None, structure=None, group=None, dedup=None) -> Message:
         """Publish: to a topic (TopicArn, or a topic's TargetArn), a platform endpoint (TargetArn)
         or a phone number; exactly one of them."""
+        native.optional_text("TopicArn", topic_arn)
+        native.optional_text("TargetArn", target_arn)
+        native.optional_text("PhoneNumber", phone_number)
         targets = [t for t in (topic_arn, target_arn, phone_number) if t is not None]
         if len(targets) > 1:
             raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber may be "
@@ -1504,12 +1514,12 @@ class SNSBackend:
 
     def _direct_message(self, body, subject, attributes, structure) -> Message:
         """A message published to an endpoint or a number (no topic): validated as a topic's."""
-        if not isinstance(body, str):
-            raise _type_error("Message", body, "<class 'str'>")
+        native.text("Message", body)
         if not body:
             raise invalid("Empty message")
-        if subject is not None:
+        if native.optional_text("Subject", subject) is not None:
             _check_subject(subject)
+        native.optional_text("MessageStructure", structure)
         if structure is not None and structure != "json":
             raise invalid("MessageStructure")
         aset = attribute_set(attributes)

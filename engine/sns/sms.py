@@ -14,6 +14,7 @@ import threading
 
 from .. import limits
 from ..arn import parse_arn
+from . import native
 from .errors import InvalidParameter, OptedOut, ResourceNotFound, UserError, VerificationException, invalid
 from .slots import Slots, page_key, page_token
 
@@ -35,11 +36,12 @@ UNVERIFIED_MESSAGE = "The account is in the SMS sandbox and the phone number is 
 
 def check_e164(number: str) -> None:
     """The numbers the opt-out calls take: E.164."""
-    if not E164.fullmatch(number):
+    if not E164.fullmatch(native.text("PhoneNumber", number)):
         raise invalid("PhoneNumber Reason: input incorrectly formatted")
 
 
 def _check_sandbox_number(number: str) -> None:
+    native.text("PhoneNumber", number)
     if len(number) > _SANDBOX_NUMBER_MAX or not _SANDBOX_NUMBER.fullmatch(number) or not E164.fullmatch(number):
         raise invalid("PhoneNumber Reason: input incorrectly formatted")
 
@@ -103,11 +105,14 @@ class TextMessaging:
 
     # --- settings ------------------------------------------------------------------------------
     def set_attributes(self, attributes: dict) -> None:
-        checked = {name: _check_attribute(name, value) for name, value in attributes.items()}
+        checked = {name: _check_attribute(name, value)
+                   for name, value in native.text_map("attributes", attributes).items()}
         with self._lock:
             self.attributes.update(checked)
 
     def get_attributes(self, names: list | None = None) -> dict:
+        if names is not None:
+            names = native.text_list("attributes", names)
         with self._lock:
             if not names:
                 return dict(self.attributes)
@@ -129,7 +134,8 @@ class TextMessaging:
 
     def list_opted_out(self, next_token: str | None) -> tuple[list[str], str | None]:
         with self._lock:
-            page, last = self._opted_out_roster.page(page_key(next_token), limits.SNS_LIST_PAGE)
+            page, last = self._opted_out_roster.page(page_key(native.optional_text("nextToken", next_token)),
+                                                     limits.SNS_LIST_PAGE)
         return [e.number for e in page], page_token(last) if last is not None else None
 
     def opt_in(self, number: str) -> None:
@@ -150,7 +156,7 @@ class TextMessaging:
     def create_sandbox_number(self, number: str, language: str = "en-US") -> str:
         """Add a destination number (Pending) and text it a one-time password; returns the password."""
         _check_sandbox_number(number)
-        if language not in LANGUAGE_CODES:
+        if native.text("LanguageCode", language) not in LANGUAGE_CODES:
             raise invalid(f"LanguageCode Reason: must be one of {', '.join(LANGUAGE_CODES)}")
         if number in self._opted_out:
             raise OptedOut("Phone number is opted out")
@@ -174,7 +180,7 @@ class TextMessaging:
 
     def verify_sandbox_number(self, number: str, otp: str) -> None:
         _check_sandbox_number(number)
-        if not _OTP.fullmatch(otp):
+        if not _OTP.fullmatch(native.text("OneTimePassword", otp)):
             raise invalid("OneTimePassword Reason: must be digits")
         with self._lock:
             entry = self._sandbox.get(number)
@@ -197,6 +203,8 @@ class TextMessaging:
 
     def list_sandbox_numbers(self, next_token: str | None, max_results: int | None) -> tuple[list, str | None]:
         """[(number, status)] in the order they were added."""
+        native.optional_text("NextToken", next_token)
+        native.optional_count("MaxResults", max_results)
         count = limits.SNS_LIST_PAGE if max_results is None else max_results
         if not 1 <= count <= limits.SNS_LIST_PAGE:
             raise invalid(f"MaxResults Reason: must be between 1 and {limits.SNS_LIST_PAGE}")
@@ -206,7 +214,9 @@ class TextMessaging:
 
     def list_origination_numbers(self, next_token: str | None, max_results: int | None) -> tuple[list, str | None]:
         """The account's dedicated origination numbers: none (texts go to the outbox, from no number)."""
-        if max_results is not None and not 1 <= max_results <= limits.SNS_ORIGINATION_NUMBERS_PAGE_MAX:
+        native.optional_text("NextToken", next_token)
+        if native.optional_count("MaxResults", max_results) is not None and \
+                not 1 <= max_results <= limits.SNS_ORIGINATION_NUMBERS_PAGE_MAX:
             raise invalid(f"MaxResults Reason: must be between 1 and {limits.SNS_ORIGINATION_NUMBERS_PAGE_MAX}")
         page_key(next_token)   # a token this service did not write is refused
         return [], None
