@@ -104,13 +104,11 @@ def check_credentials(platform: str, attrs: dict, now: float) -> dict:
             raise invalid(INVALID_CREDENTIALS)
         expires = cert.not_valid_after_utc
         if expires.timestamp() <= now:
-            raise invalid("Attributes Reason: Platform credentials are invalid: the certificate has expired")
+            raise invalid(INVALID_CREDENTIALS)
         if platform in APPLE_PLATFORMS:
             return {"AppleCertificateExpirationDate": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
         return {}
-    if platform == "GCM":
-        if "PlatformPrincipal" in attrs and principal:
-            raise invalid("Attributes Reason: PlatformPrincipal is not applicable to GCM")
+    if platform == "GCM":   # FCM has no principal: one given (SDK examples pass "" or "NA") is ignored
         if credential.lstrip().startswith("{"):   # FCM HTTP v1: the service account's JSON key file
             try:
                 doc = jsontext.loads(credential)

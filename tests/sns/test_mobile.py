@@ -106,6 +106,10 @@ def test_fcm_service_account_and_key_credentials(sns, rsa_key):
                                             Attributes={"PlatformCredential": service_account})
     attrs = sns.get_platform_application_attributes(PlatformApplicationArn=token["PlatformApplicationArn"])
     assert attrs["Attributes"]["AuthenticationMethod"] == "Token"
+    legacy = sns.create_platform_application(Name="gcm", Platform="GCM",   # a principal is ignored, as by AWS
+                                             Attributes={"PlatformPrincipal": "NA", "PlatformCredential": "AIza-key"})
+    assert sns.get_platform_application_attributes(PlatformApplicationArn=legacy["PlatformApplicationArn"])[
+        "Attributes"]["AuthenticationMethod"] == "Key"
     for credential in ('{"type": "service_account"}', "{not json"):
         with pytest.raises(ClientError) as e:
             sns.create_platform_application(Name="fcm2", Platform="GCM", Attributes={"PlatformCredential": credential})
