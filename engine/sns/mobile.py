@@ -29,6 +29,9 @@ APPLICATION_SETTABLE = frozenset((
     "SuccessFeedbackSampleRate", "ApplePlatformTeamID", "ApplePlatformBundleID"))
 EVENT_ATTRIBUTES = ("EventEndpointCreated", "EventEndpointDeleted", "EventEndpointUpdated", "EventDeliveryFailure")
 ENDPOINT_SETTABLE = frozenset(("CustomUserData", "Enabled", "Token"))
+CREDENTIAL_ATTRIBUTES = frozenset(("PlatformPrincipal", "PlatformCredential", "ApplePlatformTeamID",
+                                   "ApplePlatformBundleID"))
+DERIVED_ATTRIBUTES = ("AppleCertificateExpirationDate", "AuthenticationMethod")   # read-only, from the credentials
 
 _APP_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _APPLE_ID = re.compile(r"[A-Z0-9]{10}")           # a team id or a signing key id: 10 characters
@@ -245,8 +248,8 @@ class MobilePush:
                     raise invalid(f"Attributes Reason: {name} must be a topic ARN")
             elif name.endswith("RoleArn") and value and parse_arn(value) is None:
                 raise invalid(f"Attributes Reason: {name} must be an ARN")
-            elif name == "SuccessFeedbackSampleRate" and not (value.isascii() and value.isdigit() and
-                                                               len(value) <= 3 and int(value) <= 100):
+            elif name == "SuccessFeedbackSampleRate" and not (value.isascii() and value.isdigit() and len(value) <= 3
+                                                               and int(value) <= limits.SNS_SAMPLE_RATE_MAX):
                 raise invalid("Attributes Reason: SuccessFeedbackSampleRate must be an integer between 0 and 100")
         merged = dict(current)
         merged.update(given)
@@ -293,7 +296,8 @@ class MobilePush:
                 app.attributes.pop(name, None)
             else:
                 app.attributes[name] = value
-        app.attributes.pop("AppleCertificateExpirationDate", None)
+        for name in DERIVED_ATTRIBUTES:
+            app.attributes.pop(name, None)
         app.attributes.update(derived)
 
     def set_application_attributes(self, app: PlatformApplication, attributes: dict) -> None:
@@ -302,12 +306,10 @@ class MobilePush:
             current = dict(app.credentials)
             current.update({k: v for k, v in app.attributes.items() if k in APPLICATION_SETTABLE})
             merged = self._application_attributes(current, attributes)
-            derived = check_credentials(app.platform, merged, self.backend.clock.now()) \
-                if {"PlatformPrincipal", "PlatformCredential", "ApplePlatformTeamID",
-                    "ApplePlatformBundleID"} & attributes.keys() else None
-            if derived is None:
-                derived = {k: v for k, v in app.attributes.items() if k in ("AppleCertificateExpirationDate",
-                                                                           "AuthenticationMethod")}
+            if CREDENTIAL_ATTRIBUTES & attributes.keys():
+                derived = check_credentials(app.platform, merged, self.backend.clock.now())
+            else:
+                derived = {k: v for k, v in app.attributes.items() if k in DERIVED_ATTRIBUTES}
             self._apply(app, merged, derived)
 
     def delete_application(self, arn: str) -> None:
