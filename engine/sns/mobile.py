@@ -412,7 +412,7 @@ class MobilePush:
         AWS's layout: the event as the message, "<kind> event for app <name> (<platform>)" as the
         subject."""
         topic = self.backend.topics.get(app.attributes.get(attribute, ""))
-        if topic is None or topic.fifo:   # a FIFO topic would need a group id: events go to standard topics
+        if topic is None or topic.fifo or self.backend.closed:   # FIFO topics would need a group id
             return
         if getattr(self._publishing_event, "active", False):
             return   # an event's own failed delivery raises none (event topics could otherwise loop)
