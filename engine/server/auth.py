@@ -204,6 +204,14 @@ def _canonical_path(raw_path: str) -> str:
     return quote(path, safe="/~")
 
 
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # The JS SDK signs HTTP/2 requests with the pseudo-header ':authority' in place of Host; the
+    # server hands it on as the host header.
+    if name == ":authority":
+        return headers.get(name) or headers.get("host", "")
+    return headers.get(name, "")
+
+
 def _parse_amz_date(value: str) -> float:
     # (strptime costs more than the rest of a verification together)
     if not _AMZ_DATE_FORM.fullmatch(value):
@@ -311,9 +319,9 @@ class Authenticator:
             raise _Failure("mismatch", f"Credential should be scoped to a valid date: '{amz_date[:8]}'.")
         self._check_time(signed_at, expires)
         names = signed_headers.split(";")
-        if "host" not in names:
+        if "host" not in names and ":authority" not in names:
             raise _Failure("mismatch", "'Host' must be a 'SignedHeader' in the AWS Authorization.")
-        canonical_headers = "".join(f"{name}:{' '.join(request.headers.get(name, '').split())}\n"
+        canonical_headers = "".join(f"{name}:{' '.join(_header(request.headers, name).split())}\n"
                                     for name in names)
         head = "\n".join((request.method.upper(), _canonical_path(request.raw_path), canonical_query,
                           canonical_headers, signed_headers))

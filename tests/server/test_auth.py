@@ -286,3 +286,23 @@ def test_wire_presigned_url(auth_endpoint):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(tampered)
     assert info.value.code == 403 and b"SignatureDoesNotMatch" in info.value.read()
+
+
+def test_http2_authority_signed_in_place_of_host():
+    # the JS SDK v3 over HTTP/2 drops Host and signs the ':authority' pseudo-header instead
+    request = AWSRequest(method="POST", url=ENDPOINT + "/", data=b"{}",
+                         headers={":authority": "127.0.0.1:4566", "X-Amz-Target": "Kinesis_20131202.ListStreams"})
+    signer = SigV4Auth(Credentials("AKIDALICE", "alice-secret"), "kinesis", "us-east-1")
+    signer.headers_to_sign = lambda r: _without_host(SigV4Auth.headers_to_sign(signer, r))
+    signer.add_auth(request)
+    wire = _wire(request)
+    assert ":authority;" in wire.headers["authorization"] and ";host;" not in wire.headers["authorization"]
+    del wire.headers[":authority"]   # the server sees it as the host header
+    assert _authenticator().verify(wire, JSON).account_id == "111111111111"
+    wire.headers["host"] = "elsewhere:4566"
+    assert _fails(wire, JSON).code == "InvalidSignatureException"
+
+
+def _without_host(headers):
+    del headers["host"]
+    return headers

@@ -68,3 +68,12 @@ def test_js_sdk_v3_kinesis_over_https_and_http2(node, tmp_path):
         results = _run(node, endpoint, "kinesis", env={"NODE_EXTRA_CA_CERTS": str(cert)})
     assert sorted(results) == sorted(CHECKS["kinesis"])
     assert results["kinesis over HTTP/2"]["sessions"] >= 1
+
+
+def test_js_sdk_v3_signatures_verify_over_http2_and_http1(node, tmp_path):
+    # HTTP/2 carries the host as :authority: the signature must still verify
+    keys = {"ENGINE_ACCESS_KEYS": "AKIDJAVASCRIPT js-secret 123456789012"}
+    with serve("--require-auth", "--s3-root", str(tmp_path / "s3"), env=keys) as endpoint:
+        results = _run(node, endpoint, env={"ENGINE_TEST_KEY": "AKIDJAVASCRIPT", "ENGINE_TEST_SECRET": "js-secret"})
+    assert results["kinesis DescribeStreamSummary"]["arn"].startswith("arn:aws:kinesis:us-east-1:123456789012:")
+    assert sorted(results) == sorted(name for names in CHECKS.values() for name in names)
