@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import re
 
 import botocore.config
 import botocore.exceptions
@@ -192,71 +191,7 @@ class ClientMeta:
 _NOT_OPERATIONS = {"can_paginate", "get_paginator", "close", "get_waiter", "waiter_names", "exceptions"}
 
 
-# --- request checks ------------------------------------------------------------------
-# Type errors are raised client-side as botocore does (ParamValidationError); value
-# constraints are the service's job and use the AWS validation message format below.
-
-def constraint_message(field: str, value, constraint: str) -> str:
-    shown = value if not isinstance(value, (bytes, bytearray)) else "java.nio.HeapByteBuffer"
-    return f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy constraint: {constraint}"
-
-
-def type_error(name: str, value, valid: str) -> ParamValidationError:
-    return ParamValidationError(
-        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: {valid}")
-
-
-def check_type(name: str, value, types, type_name: str):
-    if not isinstance(value, types) or (types is int and isinstance(value, bool)):
-        raise type_error(name, value, type_name)
-    return value
-
-
-def check_members(name: str, value, allowed, required) -> dict:
-    """A nested structure: a dict with only `allowed` keys and every `required` one."""
-    if not isinstance(value, dict):
-        raise type_error(name, value, "<class 'dict'>")
-    for key in value:
-        if key not in allowed:
-            raise ParamValidationError(f'Unknown parameter in {name}: "{key}", must be one of: {", ".join(allowed)}')
-    for key in required:
-        if key not in value:
-            raise ParamValidationError(f'Missing required parameter in {name}: "{key}"')
-    return value
-
-
-def check_str_map(name: str, value) -> dict:
-    check_dict(name, value)
-    for key, item in value.items():
-        check_str(f"{name} keys", key)
-        if not isinstance(item, str):
-            raise type_error(f"{name}.{key}", item, "<class 'str'>")
-    return value
-
-
-def check_str(name, value):
-    return check_type(name, value, str, "<class 'str'>")
-
-
-def check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamValidationError(
-            f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, valid types: <class 'int'>")
-    return value
-
-
-def check_bool(name, value):
-    return check_type(name, value, bool, "<class 'bool'>")
-
-
-def check_list(name, value):
-    return check_type(name, value, (list, tuple), "<class 'list'>, <class 'tuple'>")
-
-
-def check_dict(name, value):
-    return check_type(name, value, dict, "<class 'dict'>")
-
-
+# --- blobs ---------------------------------------------------------------------------
 def to_blob(name, value) -> bytes:
     """boto3 blobs: bytes, bytearray, str (utf-8) or a readable file object."""
     if isinstance(value, bytes):
@@ -272,7 +207,3 @@ def to_blob(name, value) -> bytes:
         f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, "
         "valid types: <class 'bytes'>, <class 'bytearray'>, file-like object")
 
-
-def check_pattern(pattern: str):
-    compiled = re.compile(pattern)
-    return lambda value: compiled.fullmatch(value) is not None
