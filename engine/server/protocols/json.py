@@ -13,9 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import json
+import sys
 
 _UTC = datetime.timezone.utc
+# binascii's strict mode (3.11+) refuses what base64's validate=True refuses, without its Python wrapper.
+_strict_b64decode = functools.partial(binascii.a2b_base64, strict_mode=True) if sys.version_info >= (3, 11) \
+    else functools.partial(base64.b64decode, validate=True)
 
 
 class MalformedBody(ValueError):
@@ -31,7 +36,7 @@ def _blob(value):
     if value.__class__ is not str:
         return value  # (the request layer reports the type)
     try:
-        return base64.b64decode(value, validate=True)
+        return _strict_b64decode(value)
     except (binascii.Error, ValueError):
         raise MalformedBody("Base64 encoded data is invalid") from None
 
@@ -60,6 +65,16 @@ def _converter(shape, path: frozenset = frozenset()):
         members = {name: c for name, member in shape.members.items() if (c := _converter(member, path))}
         if not members:
             return None
+        if len(members) == 1:   # (the common case, e.g. a record's Data: no loop per value)
+            (only, convert), = members.items()
+
+            def one_member(value):
+                if value.__class__ is dict:
+                    item = value.get(only)
+                    if item is not None:
+                        value[only] = convert(item)
+                return value
+            return one_member
 
         def structure(value):
             if value.__class__ is dict:
