@@ -1,10 +1,9 @@
 """Firehose -> Apache Iceberg tables: read back with pyiceberg (and DuckDB/polars through its
 Arrow scan), through the engine's Glue catalog, with the boto3-shaped clients."""
 import base64
+import importlib.util
 import json
 import threading
-
-import importlib.util
 
 import pytest
 
@@ -13,11 +12,14 @@ from engine.firehose.models import IcebergDestination, S3Destination
 from ..tools import require
 from .conftest import BUCKET, ROLE, get, json_lines, keys
 
-require(importlib.util.find_spec("pyiceberg") is not None, "pyiceberg comes with the test and iceberg extras "
-                                                            "(pip install -e '.[iceberg]')")
-
 CATALOG = "arn:aws:glue:us-east-1:000000000000:catalog"
 WAREHOUSE = "s3://lake/warehouse"
+
+
+@pytest.fixture(autouse=True)
+def _needs_pyiceberg():
+    require(importlib.util.find_spec("pyiceberg") is not None,
+            "pyiceberg comes with the test and iceberg extras (pip install -e '.[iceberg]')")
 
 
 @pytest.fixture
