@@ -10,7 +10,9 @@ endpoints and pids.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -55,6 +57,46 @@ class BrokerUser:
     password: str
     groups: tuple[str, ...] = ()
     console_access: bool = False
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A broker's self-signed server certificate: PEM files (RabbitMQ) and a PKCS#12 keystore (ActiveMQ)."""
+    cert: Path
+    key: Path
+    keystore: Path
+    keystore_password: str
+
+
+def tls_files(directory: Path) -> TlsFiles:
+    """The broker's certificate for 127.0.0.1/localhost, made on first use. RSA, because the
+    cipher string AWS's own examples set for TLS clients ('ECDHE+AESGCM:!ECDSA') excludes ECDSA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    files = TlsFiles(directory / "tls-cert.pem", directory / "tls-key.pem", directory / "tls-keystore.p12",
+                     "engine-keystore")
+    if files.keystore.exists():
+        return files
+    key = rsa.generate_private_key(public_exponent=65537, key_size=limits.MQ_TLS_RSA_BITS)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=limits.MQ_TLS_CERT_DAYS))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    files.keystore.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"broker", key, cert, None, serialization.BestAvailableEncryption(files.keystore_password.encode())))
+    return files
 
 
 def free_ports(count: int) -> list[int]:
@@ -179,6 +221,11 @@ class BrokerProcess:
             sessions = {proc.pid for proc in self._procs}
         return _session_pids(sessions) if sessions else []
 
+    @property
+    def tls(self) -> TlsFiles:
+        """The certificate the TLS endpoints present (a client that verifies trusts tls.cert)."""
+        return tls_files(self.directory)
+
     def log_tail(self) -> str:
         """What the log says went wrong: its first error lines (the cause; later ones are the
         crash that follows), else its last lines."""
@@ -213,7 +260,7 @@ class BrokerProcess:
 
 # --- RabbitMQ ----------------------------------------------------------------------------------
 # Cuttlefish keys the engine sets itself: a configuration's own value for them is dropped.
-RABBITMQ_ENGINE_KEYS = ("listeners.", "management.tcp.", "management.listener.", "load_definitions",
+RABBITMQ_ENGINE_KEYS = ("listeners.", "ssl_options.", "management.tcp.", "management.listener.", "load_definitions",
                         "loopback_users", "default_user", "default_pass", "default_vhost", "log.")
 
 
@@ -238,7 +285,7 @@ class RabbitMQProcess(BrokerProcess):
     env_override = "ENGINE_RABBITMQ_SERVER"
     default_command = "rabbitmq-server"
     engine_label = "RABBITMQ"
-    port_names = ("amqp", "management", "dist", "epmd")
+    port_names = ("amqps", "amqp", "management", "dist", "epmd")
     debian_script = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
     @classmethod
@@ -266,8 +313,14 @@ class RabbitMQProcess(BrokerProcess):
                             for u in users],
         }
         (self.directory / "definitions.json").write_text(json.dumps(definitions))
+        tls = self.tls
         own = [
             f"listeners.tcp.default = 127.0.0.1:{self.ports['amqp']}",
+            f"listeners.ssl.default = 127.0.0.1:{self.ports['amqps']}",
+            f"ssl_options.certfile = {tls.cert}",
+            f"ssl_options.keyfile = {tls.key}",
+            "ssl_options.verify = verify_none",            # clients present no certificate, as on AWS
+            "ssl_options.fail_if_no_peer_cert = false",
             "management.tcp.ip = 127.0.0.1",
             f"management.tcp.port = {self.ports['management']}",
             f"load_definitions = {self.directory / 'definitions.json'}",
@@ -297,10 +350,11 @@ class RabbitMQProcess(BrokerProcess):
         return [epmd, ([self.command], env)]
 
     def ready_ports(self) -> list[int]:
-        return [self.ports["amqp"], self.ports["management"]]
+        return [self.ports["amqps"], self.ports["amqp"], self.ports["management"]]
 
     def endpoints(self) -> list[str]:
-        return [f"amqp://127.0.0.1:{self.ports['amqp']}"]
+        """TLS first, as AWS lists it (AWS has no other); then the plain port."""
+        return [f"amqps://127.0.0.1:{self.ports['amqps']}", f"amqp://127.0.0.1:{self.ports['amqp']}"]
 
     def console_url(self) -> str | None:
         return f"http://127.0.0.1:{self.ports['management']}"
@@ -308,7 +362,10 @@ class RabbitMQProcess(BrokerProcess):
 
 # --- ActiveMQ ----------------------------------------------------------------------------------
 # <broker> children the engine writes itself; a configuration's own are dropped.
-ACTIVEMQ_ENGINE_ELEMENTS = ("transportConnectors", "persistenceAdapter")
+ACTIVEMQ_ENGINE_ELEMENTS = ("transportConnectors", "persistenceAdapter", "sslContext")
+# (connector name, URI scheme): TLS first, as AWS lists them (AWS has no others); then plain ones.
+ACTIVEMQ_CONNECTORS = (("openwire-ssl", "ssl"), ("stomp-ssl", "stomp+ssl"), ("mqtt-ssl", "mqtt+ssl"),
+                       ("openwire", "tcp"), ("stomp", "stomp"), ("mqtt", "mqtt"))
 _AUTH_PLUGINS = ("simpleAuthenticationPlugin", "jaasAuthenticationPlugin", "jaasCertificateAuthenticationPlugin",
                  "jaasDualAuthenticationPlugin")
 _LOG4J = """log4j.rootLogger=INFO, out
@@ -322,10 +379,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def activemq_broker_xml(config: str, broker_name: str, data_dir: Path, ports: dict,
-                        users: list[BrokerUser]) -> str:
+def activemq_broker_xml(config: str, broker_name: str, data_dir: Path, connectors: dict[str, str],
+                        users: list[BrokerUser], tls: TlsFiles) -> str:
     """The Spring file ActiveMQ loads: the configuration's <broker>, with the engine's transport
-    connectors, KahaDB directory and users, children in the alphabetical order ActiveMQ's schema wants."""
+    connectors ({name: uri}), TLS keystore, KahaDB directory and users, children in the
+    alphabetical order ActiveMQ's schema wants."""
     ET.register_namespace("", ACTIVEMQ_NS)
     broker = ET.fromstring(config)
     q = f"{{{ACTIVEMQ_NS}}}"
@@ -349,11 +407,11 @@ def activemq_broker_xml(config: str, broker_name: str, data_dir: Path, ports: di
     plugins.insert(0, auth)
     adapter = ET.SubElement(broker, f"{q}persistenceAdapter")
     ET.SubElement(adapter, f"{q}kahaDB", directory=str(data_dir / "kahadb"))
-    connectors = ET.SubElement(broker, f"{q}transportConnectors")
-    for name, scheme in (("openwire", "tcp"), ("stomp", "stomp"), ("mqtt", "mqtt")):
-        if name not in ports:
-            continue
-        ET.SubElement(connectors, f"{q}transportConnector", name=name, uri=f"{scheme}://127.0.0.1:{ports[name]}")
+    ET.SubElement(ET.SubElement(broker, f"{q}sslContext"), f"{q}sslContext", keyStore=str(tls.keystore),
+                  keyStorePassword=tls.keystore_password, keyStoreType="pkcs12")
+    transport = ET.SubElement(broker, f"{q}transportConnectors")
+    for name, uri in connectors.items():
+        ET.SubElement(transport, f"{q}transportConnector", name=name, uri=uri)
     broker[:] = sorted(broker, key=lambda child: _local(child.tag))
     body = ET.tostring(broker, encoding="unicode")
     return (f'<beans xmlns="{_BEANS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -377,18 +435,19 @@ class ActiveMQProcess(BrokerProcess):
     env_override = "ENGINE_ACTIVEMQ"
     default_command = "activemq"
     engine_label = "ACTIVEMQ"
-    port_names = ("openwire", "stomp", "mqtt")
+    port_names = tuple(name for name, _ in ACTIVEMQ_CONNECTORS)
 
     def __init__(self, directory: Path, command: str, broker_name: str):
         super().__init__(directory, command, broker_name)
-        self.protocols = ("openwire", "stomp", "mqtt") if mqtt_available() else ("openwire", "stomp")
+        self.protocols = tuple(name for name in self.port_names if mqtt_available() or not name.startswith("mqtt"))
 
     def write_config(self, users: list[BrokerUser], config: str) -> None:
         conf = self.directory / "conf"
         for sub in ("conf", "data", "tmp"):
             (self.directory / sub).mkdir(exist_ok=True)
         (conf / "activemq.xml").write_text(
-            activemq_broker_xml(config, self.broker_name, self.directory / "data", self._served_ports(), users))
+            activemq_broker_xml(config, self.broker_name, self.directory / "data", self._connectors(), users,
+                                self.tls))
         (conf / "log4j.properties").write_text(_LOG4J)   # the conf dir is on the broker's classpath
 
     def commands(self) -> list[tuple[list[str], dict]]:
@@ -406,15 +465,15 @@ class ActiveMQProcess(BrokerProcess):
             env["ACTIVEMQ_USER_CLASSPATH"] = ":".join(MQTT_CLIENT_JARS)
         return [([self.command, "console", f"xbean:file:{d / 'conf' / 'activemq.xml'}"], env)]
 
-    def _served_ports(self) -> dict[str, int]:
-        return {name: self.ports[name] for name in self.protocols}
+    def _connectors(self) -> dict[str, str]:
+        schemes = dict(ACTIVEMQ_CONNECTORS)
+        return {name: f"{schemes[name]}://127.0.0.1:{self.ports[name]}" for name in self.protocols}
 
     def ready_ports(self) -> list[int]:
-        return list(self._served_ports().values())
+        return [self.ports[name] for name in self.protocols]
 
     def endpoints(self) -> list[str]:
-        schemes = {"openwire": "tcp", "stomp": "stomp", "mqtt": "mqtt"}
-        return [f"{schemes[name]}://127.0.0.1:{port}" for name, port in self._served_ports().items()]
+        return list(self._connectors().values())
 
     def console_url(self) -> str | None:
         return None   # Debian's activemq ships no web console

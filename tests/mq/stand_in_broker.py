@@ -20,7 +20,7 @@ if "stand-in-refuses" in config:
 while hold.exists():
     time.sleep(0.02)
 selector = selectors.DefaultSelector()
-for port in re.findall(r'uri="\w+://127\.0\.0\.1:(\d+)"', config):
+for port in re.findall(r'uri="[\w+]+://127\.0\.0\.1:(\d+)"', config):
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", int(port)))

@@ -65,7 +65,8 @@ def test_describe_reports_both_instances_of_the_pair(active, shape):
     assert described["DeploymentMode"] == "ACTIVE_STANDBY_MULTI_AZ"
     assert len(described["BrokerInstances"]) == 2
     schemes = [e.split("://")[0] for e in described["BrokerInstances"][0]["Endpoints"]]
-    assert schemes == ["tcp", "stomp", "mqtt"] if mqtt_available() else ["tcp", "stomp"]
+    expected = ["ssl", "stomp+ssl", "mqtt+ssl", "tcp", "stomp", "mqtt"]      # TLS first, as on AWS
+    assert schemes == [s for s in expected if mqtt_available() or not s.startswith("mqtt")]
     assert described["Users"] == [{"Username": USER}]
     listed = mq.list_brokers()
     shape("mq", "ListBrokers", listed)
@@ -83,6 +84,23 @@ def test_stomp_publishes_and_consumes_through_a_queue(active):
         for i in range(10):
             connection.send("/queue/work", f"job-{i}", headers={"persistent": "true"})
         assert [inbox.messages.get(timeout=RECEIVE_TIMEOUT_S) for _ in range(10)] == [f"job-{i}" for i in range(10)]
+    finally:
+        connection.disconnect()
+
+
+def test_stomp_over_tls_with_the_brokers_certificate_verified(active):
+    mq, broker_id = active
+    described = mq.describe_broker(BrokerId=broker_id)
+    port = port_of(described, "stomp+ssl")
+    connection = stomp.Connection([("127.0.0.1", port)], reconnect_attempts_max=1)
+    connection.set_ssl(for_hosts=[("127.0.0.1", port)], ca_certs=str(mq._backend.broker(broker_id).process.tls.cert))
+    inbox = Inbox()
+    connection.set_listener("inbox", inbox)
+    connection.connect(USER, PASSWORD, wait=True)
+    try:
+        connection.subscribe("/queue/tls", id="1", ack="auto")
+        connection.send("/queue/tls", "sealed")
+        assert inbox.messages.get(timeout=RECEIVE_TIMEOUT_S) == "sealed"
     finally:
         connection.disconnect()
 

@@ -10,7 +10,7 @@ from botocore import xform_name
 
 from engine.errors import ParamValidationError
 from engine.mq.processes import (ACTIVEMQ_NS, BrokerUser, RabbitMQProcess, activemq_broker_xml,
-                                 rabbitmq_password_hash, rabbitmq_user_lines)
+                                 rabbitmq_password_hash, rabbitmq_user_lines, tls_files)
 
 from .conftest import PASSWORD, USER
 
@@ -202,7 +202,7 @@ def test_rabbitmq_password_hash_is_rabbits_sha256_scheme():
 
 def test_engine_owned_rabbitmq_keys_are_dropped():
     lines = rabbitmq_user_lines("heartbeat = 120\nlisteners.tcp.default = 0.0.0.0:5672\n# listeners.ssl\n"
-                                "management.tcp.port=1\nload_definitions=/etc/x\n")
+                                "management.tcp.port=1\nload_definitions=/etc/x\nssl_options.certfile = /x\n")
     assert lines == ["heartbeat = 120", "# listeners.ssl"]
 
 
@@ -212,15 +212,18 @@ def test_activemq_file_keeps_policies_and_sets_engine_parts(tmp_path):
               '<transportConnectors><transportConnector name="x" uri="tcp://0.0.0.0:1"/></transportConnectors>'
               '<plugins><jaasAuthenticationPlugin configuration="x"/><timeStampingBrokerPlugin/></plugins>'
               '<destinationPolicy><policyMap/></destinationPolicy></broker>')
-    text = activemq_broker_xml(config, "b", tmp_path, {"openwire": 1, "stomp": 2, "mqtt": 3},
-                               [BrokerUser("u1", PASSWORD, ("g1",))])
+    connectors = {"stomp-ssl": "stomp+ssl://127.0.0.1:1", "openwire": "tcp://127.0.0.1:2"}
+    tls = tls_files(tmp_path)
+    text = activemq_broker_xml(config, "b", tmp_path, connectors, [BrokerUser("u1", PASSWORD, ("g1",))], tls)
     broker = ET.fromstring(text)[0]
     q = f"{{{ACTIVEMQ_NS}}}"
     names = [child.tag.replace(q, "") for child in broker]
-    assert names == sorted(names) == ["destinationPolicy", "persistenceAdapter", "plugins", "transportConnectors"]
+    assert names == sorted(names) == ["destinationPolicy", "persistenceAdapter", "plugins", "sslContext",
+                                      "transportConnectors"]
     assert broker.get("schedulePeriodForDestinationPurge") == "10000"
     uris = [c.get("uri") for c in broker.find(f"{q}transportConnectors")]
-    assert uris == ["tcp://127.0.0.1:1", "stomp://127.0.0.1:2", "mqtt://127.0.0.1:3"]
+    assert uris == ["stomp+ssl://127.0.0.1:1", "tcp://127.0.0.1:2"]
+    assert broker.find(f"{q}sslContext/{q}sslContext").get("keyStore") == str(tls.keystore)
     plugins = [p.tag.replace(q, "") for p in broker.find(f"{q}plugins")]
     assert plugins == ["simpleAuthenticationPlugin", "timeStampingBrokerPlugin"]
     user = broker.find(f"{q}plugins/{q}simpleAuthenticationPlugin/{q}users/{q}authenticationUser")
@@ -262,3 +265,20 @@ def test_brokers_do_not_outlive_a_killed_engine_process(tmp_path):
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(pid) for pid in pids)
+
+
+def test_tls_files_are_a_matching_self_signed_pair_for_loopback(tmp_path):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+    tls = tls_files(tmp_path)
+    cert = x509.load_pem_x509_certificate(tls.cert.read_bytes())
+    key = load_pem_private_key(tls.key.read_bytes(), None)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("127.0.0.1") in names.get_values_for_type(x509.IPAddress)
+    stored_key, stored_cert, _ = pkcs12.load_key_and_certificates(tls.keystore.read_bytes(),
+                                                                  tls.keystore_password.encode())
+    assert stored_cert == cert
+    assert tls_files(tmp_path).cert.read_bytes() == tls.cert.read_bytes()      # made once per broker

@@ -44,7 +44,7 @@ def test_describe_reports_the_running_broker(rabbit, shape):
     shape("mq", "DescribeBroker", described)
     assert described["EngineType"] == "RABBITMQ" and described["Users"] == []
     [instance] = described["BrokerInstances"]
-    assert instance["Endpoints"][0].startswith("amqp://127.0.0.1:")
+    assert [e.split("://")[0] for e in instance["Endpoints"]] == ["amqps", "amqp"]   # TLS first, as on AWS
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(instance["ConsoleURL"] + "/api/overview", timeout=30)
     assert refused.value.code == 401
@@ -78,6 +78,28 @@ def test_pika_publishes_with_confirms_and_consumes(rabbit):
             channel.basic_ack(method.delivery_tag)
         assert bodies == [f"order-{i}".encode() for i in range(20)]
         assert channel.basic_get("orders") == (None, None, None)
+    finally:
+        connection.close()
+
+
+def test_aws_tls_example_code_connects_to_the_first_endpoint(rabbit):
+    """The connection code of Amazon MQ's own pika example (amqps, a TLS 1.2 context with its
+    cipher string), pointed at Endpoints[0] as an application written for AWS does."""
+    import ssl
+    mq, broker_id, _ = rabbit
+    endpoint = mq.describe_broker(BrokerId=broker_id)["BrokerInstances"][0]["Endpoints"][0]
+    ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ssl_context.set_ciphers("ECDHE+AESGCM:!ECDSA")
+    ssl_context.load_verify_locations(mq._backend.broker(broker_id).process.tls.cert)   # trust the broker's own
+    parameters = pika.URLParameters(endpoint.replace("amqps://", f"amqps://{USER}:{PASSWORD}@"))
+    parameters.ssl_options = pika.SSLOptions(context=ssl_context)
+    connection = pika.BlockingConnection(parameters)
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("over-tls")
+        channel.basic_publish("", "over-tls", b"secret")
+        assert channel.basic_get("over-tls", auto_ack=True)[2] == b"secret"
     finally:
         connection.close()
 
