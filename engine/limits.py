@@ -269,6 +269,8 @@ MQ_AVAILABILITY_ZONES = ("a", "b", "c")   # suffixes of the region's zones in in
 MQ_BROKER_START_TIMEOUT_S = 120.0         # wall seconds a broker process gets to accept connections
 MQ_BROKER_STOP_TIMEOUT_S = 20.0           # wall seconds between SIGTERM and SIGKILL
 MQ_BROKER_POLL_S = 0.1                    # readiness probe interval while a broker starts
+MQ_TLS_RSA_BITS = 2048                    # brokers' self-signed certificates (TLS endpoints)
+MQ_TLS_CERT_DAYS = 365
 MQ_ACTIVEMQ_JVM_OPTS = "-Xms64m -Xmx512m -XX:+UseSerialGC"   # the engine's JVMs stay small on a shared machine
 SNS_ORIGINATION_NUMBERS_PAGE_MAX = 30     # ListOriginationNumbers MaxResults
 # --- Kinesis: request defaults, account settings, policies (appended by the kinesis work, issues 11/16) ---
