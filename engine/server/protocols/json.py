@@ -1,9 +1,9 @@
 """AWS JSON 1.0 / 1.1 (`X-Amz-Target: <prefix>.<Operation>`): SQS, Kinesis, Firehose, Glue.
 
-Requests decode into the client's keyword arguments: blobs arrive base64 and timestamps as
+Requests decode (orjson) into the client's keyword arguments: blobs arrive base64 and timestamps as
 epoch seconds, so each operation gets a converter compiled from its input shape that touches
 only the members whose shapes hold a blob or a timestamp (most operations have none and decode
-with json.loads alone). Members the installed model does not know are dropped, as AWS ignores
+with a JSON parse alone). Members the installed model does not know are dropped, as AWS ignores
 them (a newer SDK may send them). Responses are the client's boto3-shaped dicts dumped as they
 are: bytes (blobs) become base64 and datetimes (timestamps) epoch seconds through json's
 `default`, so no walk is needed on the way out.
@@ -14,8 +14,9 @@ import base64
 import binascii
 import datetime
 import functools
-import json
 import sys
+
+import orjson
 
 _UTC = datetime.timezone.utc
 # binascii's strict mode (3.11+) refuses what base64's validate=True refuses, without its Python wrapper.
@@ -112,7 +113,7 @@ class Operation:
         if not body:
             return {}
         try:
-            params = json.loads(body.decode())   # (str: json skips its encoding sniffing)
+            params = orjson.loads(body)
         except ValueError:
             raise MalformedBody("Start of structure or map found where not expected.") from None
         if params.__class__ is not dict:
@@ -139,14 +140,12 @@ def _default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), default=_default)
-
-
 def encode(result: dict) -> bytes:
-    """A client's result as the response body (ResponseMetadata is not wire content)."""
+    """A client's result as the response body (ResponseMetadata is not wire content). orjson
+    writes large results (GetRecords, PutRecords' 500 entries) about ten times faster than json."""
     result.pop("ResponseMetadata", None)
-    return _encoder.encode(result).encode()
+    return orjson.dumps(result, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def encode_error(code: str, message: str) -> bytes:
-    return _encoder.encode({"__type": code, "message": message}).encode()
+    return orjson.dumps({"__type": code, "message": message})
