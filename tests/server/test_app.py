@@ -186,3 +186,44 @@ def test_an_invalid_wait_is_refused_without_waiting(app):
         status, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 21}), 5)
         assert (status, json.loads(out)["__type"]) == (400, "InvalidParameterValue")
     asyncio.run(scenario())
+
+
+# --- malformed requests get AWS's answers, never a 500 ------------------------------------------
+_ODD_VALUES = [None, 1, -1, 1.5, True, "x", "", [], {}, ["x"], {"a": 1}, 2 ** 70]
+
+
+def test_every_json_operation_answers_malformed_members_without_a_server_error(app):
+    from engine.request import service_models
+    failures = []
+    for service, prefix in (("sqs", "AmazonSQS"), ("kinesis", "Kinesis_20131202"),
+                            ("firehose", "Firehose_20150804"), ("glue", "AWSGlue")):
+        model = service_models.service_model(service)
+        for operation in model.operation_names:
+            if operation == "SubscribeToShard":
+                continue   # (an event stream; tests/server/test_eventstream.py)
+            shape = model.operation_model(operation).input_shape
+            members = list(shape.members) if shape is not None else []
+            bodies = [b"", b"{}", b"[]", b"null", b'{"Unknown": 1}']
+            bodies += [json.dumps({m: v}).encode() for m in members[:6] for v in _ODD_VALUES]
+            for body in bodies:
+                status, _, out = call_app(app, "POST", "/", {"x-amz-target": f"{prefix}.{operation}"}, body)
+                if status >= 500:
+                    failures.append(f"{service}.{operation} {body[:60]!r}: {status} {out[:120]!r}")
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_every_query_operation_answers_malformed_fields_without_a_server_error(app):
+    from engine.request import service_models
+    failures = []
+    for service, version in (("sns", "2010-03-31"), ("sqs", "2012-11-05")):
+        model = service_models.service_model(service)
+        for operation in model.operation_names:
+            shape = model.operation_model(operation).input_shape
+            members = list(shape.members) if shape is not None else []
+            forms = [{}] + [{m: v} for m in members[:6] for v in ("", "x", "-1", "true", "\u0000", "1e999")]
+            forms += [{f"{m}.member.1": "x", f"{m}.entry.1.key": "k"} for m in members[:6]]
+            for form in forms:
+                status, _, out = _query(app, {"Action": operation, "Version": version, **form})
+                if status >= 500:
+                    failures.append(f"{service}.{operation} {form}: {status} {out[:160]!r}")
+    assert not failures, "\n".join(failures[:20])
