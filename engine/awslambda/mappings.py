@@ -189,6 +189,7 @@ class _Poller:
         self._requested = 0      # settle() calls so far
         self._settled = 0        # the last settle request a quiet pass answered
         self._passes = 0         # dispatcher passes started
+        self._completed = 0      # invocations finished (one during a pass may have freed work)
         self._stopping = False
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"esm-{mapping.uuid[:8]}")
         self._thread = threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}", daemon=True)
@@ -206,6 +207,7 @@ class _Poller:
                 if self._stopping:
                     return
                 request = self._requested
+                completed = self._completed
                 self._passes += 1
                 self.lock.notify_all()
             progressed, deadline = False, None
@@ -217,7 +219,7 @@ class _Poller:
             with self.lock:
                 if self._stopping:
                     return
-                if progressed:
+                if progressed or self._completed != completed:
                     continue
                 if self._inflight == 0 and request > self._settled:
                     self._settled = request
@@ -245,6 +247,7 @@ class _Poller:
         finally:
             with self.lock:
                 self._inflight -= 1
+                self._completed += 1
                 self.lock.notify_all()
 
     def settle(self, timeout: float) -> None:
