@@ -306,3 +306,34 @@ def test_http2_authority_signed_in_place_of_host():
 def _without_host(headers):
     del headers["host"]
     return headers
+
+
+_OLD_SQS_SCRIPT = """
+import json, sys, boto3
+endpoint, secret = sys.argv[1], sys.argv[2]
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="AKIDALICE",
+                   aws_secret_access_key=secret)
+out = {}
+try:
+    url = sqs.create_queue(QueueName="query-signed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="signed body")   # POSTed to the queue's path
+    out["url"], out["body"] = url, sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"]
+except Exception as error:
+    out["error"] = error.response["Error"]["Code"]
+print(json.dumps(out))
+"""
+
+
+def test_wire_sqs_query_protocol_signed_to_queue_paths(auth_endpoint):
+    import json
+
+    from tests.server.test_old_clients import OLD_BOTOCORE
+    from tests.server.venvs import client_venv, run
+
+    old = client_venv("botocore-1.31.80", *OLD_BOTOCORE)
+    done = run(old, str(old / "python"), "-c", _OLD_SQS_SCRIPT, auth_endpoint, "alice-secret")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out == {"url": f"{auth_endpoint}/111111111111/query-signed", "body": "signed body"}
+    done = run(old, str(old / "python"), "-c", _OLD_SQS_SCRIPT, auth_endpoint, "not-alice")
+    assert json.loads(done.stdout) == {"error": "SignatureDoesNotMatch"}
