@@ -292,7 +292,9 @@ class LambdaBackend:
             mappings = list(self.mappings.values())
         for mapping in mappings:
             mapping.stop(limits.LAMBDA_CLOSE_DRAIN_S)
-        self._async.shutdown(wait=True, cancel_futures=False)
+        with self._async_done:
+            self._async_done.wait_for(lambda: self._async_pending == 0, limits.LAMBDA_CLOSE_DRAIN_S)
+        self._async.shutdown(wait=False)
 
 
 _order = itertools.count()

@@ -121,3 +121,20 @@ def test_unmarshallable_result(eng, lam):
     out = lam.invoke(FunctionName="f")
     assert out["FunctionError"] == "Unhandled"
     assert json.loads(out["Payload"].read())["errorType"] == "Runtime.MarshalError"
+
+
+def test_close_drains_event_invocations(eng, lam):
+    import threading
+
+    started, finished = threading.Event(), []
+
+    def handler(event, context):
+        started.set()
+        threading.Event().wait(0.2)
+        finished.append(event)
+
+    eng.register_function("f", handler)
+    lam.invoke(FunctionName="f", InvocationType="Event", Payload=b'{"k": 1}')
+    assert started.wait(10)
+    eng.close()
+    assert finished == [{"k": 1}]
