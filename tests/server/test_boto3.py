@@ -265,3 +265,20 @@ def test_kinesis_records_round_trip(aws, shape):
     shape("kinesis", "GetRecords", got)
     assert [r["Data"] for r in got["Records"]] == data
     assert isinstance(got["Records"][0]["ApproximateArrivalTimestamp"], datetime.datetime)
+
+
+def test_cleartext_http2_on_the_same_port(endpoint):
+    """h2c with prior knowledge (as the JS SDK v3 and the KCL speak to Kinesis), beside HTTP/1.1."""
+    import json
+    import subprocess
+
+    from tests.tools import require_tool
+
+    curl = require_tool("curl", "an HTTP/2 client for the h2c check")
+    done = subprocess.run([curl, "-s", "--http2-prior-knowledge", "-X", "POST", "-H",
+                           "X-Amz-Target: AmazonSQS.CreateQueue", "-H", "Content-Type: application/x-amz-json-1.0",
+                           "-d", '{"QueueName": "h2c"}', "-w", "\n%{http_version}", endpoint + "/"],
+                          capture_output=True, text=True, timeout=30)
+    body, version = done.stdout.rsplit("\n", 1)
+    assert version == "2"
+    assert json.loads(body) == {"QueueUrl": f"{endpoint}/000000000000/h2c"}
