@@ -274,7 +274,10 @@ class Authenticator:
         if amz_date is None:
             raise _Failure("incomplete", "Authorization header requires existence of either a 'X-Amz-Date' or "
                                          f"a 'Date' header. Authorization={authorization}")
-        payload = request.headers.get("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+        body_hash = hashlib.sha256(request.body).hexdigest()
+        payload = request.headers.get("x-amz-content-sha256") or body_hash
+        if payload not in (body_hash, UNSIGNED_PAYLOAD):   # a signed hash of some other body
+            raise _Failure("mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
         return self._check(request, fields["Credential"], fields["SignedHeaders"], fields["Signature"],
                            amz_date, _canonical_query(_query_pairs(request.query_string)), (payload,), None)
 

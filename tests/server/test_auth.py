@@ -337,3 +337,11 @@ def test_wire_sqs_query_protocol_signed_to_queue_paths(auth_endpoint):
     assert out == {"url": f"{auth_endpoint}/111111111111/query-signed", "body": "signed body"}
     done = run(old, str(old / "python"), "-c", _OLD_SQS_SCRIPT, auth_endpoint, "not-alice")
     assert json.loads(done.stdout) == {"error": "SignatureDoesNotMatch"}
+
+
+def test_content_sha256_header_must_be_the_bodys():
+    signed = _signed(headers={"X-Amz-Content-SHA256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+                     body=b"")
+    assert _authenticator().verify(signed, JSON).account_id == "111111111111"
+    signed.body = b'{"StreamName":"swapped"}'   # signature intact, body not the one hashed
+    assert "x-amz-content-sha256" in _fails(signed, JSON).message
