@@ -544,7 +544,7 @@ class KinesisPoller(_Poller):
                 function_arn=self.mapping.function.arn, condition=condition, invokes=lane.invokes,
                 error_type=lane.error_type, shard_id=cursor.shard.shard_id, first_seq=records[0].seq,
                 last_seq=records[-1].seq, first_arrival_ms=records[0].arrival_ms,
-                last_arrival_ms=records[-1].arrival_ms, count=len(records), stream_arn=self.mapping.source_arn,
+                last_arrival_ms=records[-1].arrival_ms, count=len(records), stream_arn=self.mapping.source.arn,
                 now=now)
             self._send_failure(s.on_failure, json.dumps(doc))
         lane.attempts = lane.invokes = 0
@@ -585,7 +585,7 @@ class KinesisPoller(_Poller):
         m = self.mapping
         shard_id = cursor.shard.shard_id
         region, account = self.backend.region, self.backend.account_id
-        return {"Records": [events.kinesis_record(shard_id, r.key, r.seq, r.data, r.arrival_ms, m.source_arn,
+        return {"Records": [events.kinesis_record(shard_id, r.key, r.seq, r.data, r.arrival_ms, m.source.arn,
                                                   region, account) for r in records]}
 
     def _invoke_batch(self, cursor: _Cursor, lane: _Lane, batch: list[_Record]) -> None:
@@ -596,7 +596,7 @@ class KinesisPoller(_Poller):
             window = self._window_of(batch[0].arrival_ms)
             state = lane.state if lane.window_start == window else {}
             event.update(events.window_fields(window, window + s.tumbling, state, cursor.shard.shard_id,
-                                              self.mapping.source_arn, False))
+                                              self.mapping.source.arn, False))
         outcome = self.invoke(event)
         now = self.clock.now()
         done, failed_from, state = len(batch), None, None
@@ -633,7 +633,7 @@ class KinesisPoller(_Poller):
         s = self.mapping.settings
         event = {"Records": []}
         event.update(events.window_fields(lane.window_start, lane.window_start + s.tumbling, lane.state,
-                                          cursor.shard.shard_id, self.mapping.source_arn, True))
+                                          cursor.shard.shard_id, self.mapping.source.arn, True))
         outcome = self.invoke(event)
         ok = outcome.ok
         if ok:

@@ -308,3 +308,15 @@ def test_disable_and_enable(eng, lam, kinesis, settle, disabled_first):
     lam.update_event_source_mapping(UUID=uuid, Enabled=True)
     settle()
     assert rec.all() == ["x"]
+
+
+def test_a_stream_consumer_as_the_source(eng, lam, kinesis, settle):
+    """A mapping may name an enhanced fan-out consumer; records still name the stream."""
+    arn = _stream(kinesis)
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="lambda")["Consumer"]["ConsumerARN"]
+    _put(kinesis, ["x"])
+    rec = Recorder()
+    _map(eng, lam, consumer, rec)
+    settle()
+    assert rec.all() == ["x"] and rec.events[0]["Records"][0]["eventSourceARN"] == arn
+    assert lam.list_event_source_mappings()["EventSourceMappings"][0]["EventSourceArn"] == consumer
