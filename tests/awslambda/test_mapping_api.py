@@ -3,6 +3,9 @@ import datetime
 
 import pytest
 
+from engine.awslambda.errors import InvalidParameterValueException
+from engine.awslambda.mappings import MappingSettings
+from engine.errors import ValidationException
 from tests.awslambda.conftest import ROLE, queue_arn, stream_arn
 
 
@@ -137,3 +140,13 @@ def test_request_layer_refuses_what_boto3_refuses(lam, fn, q):
         lam.create_event_source_mapping(FunctionName="f", EventSourceArn=q, BatchSize=0)
     with pytest.raises(botocore.exceptions.ParamValidationError):
         lam.create_event_source_mapping(EventSourceArn=q)
+
+
+def test_native_api_applies_the_same_rules(eng, fn, s, q):
+    backend = eng.backend("lambda")
+    with pytest.raises(ValidationException, match="startingPosition"):
+        backend.create_event_source_mapping("f", s, MappingSettings(starting_position="SOMEWHERE"))
+    with pytest.raises(InvalidParameterValueException, match="Unsupported ParallelizationFactor"):
+        backend.create_event_source_mapping("f", q, MappingSettings(parallelization=2))
+    mapping = backend.create_event_source_mapping("f", s, MappingSettings(starting_position="LATEST", batch_size=7))
+    assert (mapping.settings.batch_size, mapping.settings.parallelization, mapping.state) == (7, 1, "Enabled")
