@@ -107,7 +107,9 @@ def test_round_trip_through_the_kinesis_client(eng, shape):
 def endpoint(tmp_path_factory):
     from tests.server.wire_server import serve
 
-    with serve("--s3-root", str(tmp_path_factory.mktemp("cbor") / "s3")) as url:
+    # signatures checked: the CBOR bodies are what is signed (botocore's signer, and curl's)
+    with serve("--require-auth", "--s3-root", str(tmp_path_factory.mktemp("cbor") / "s3"),
+               env={"ENGINE_ACCESS_KEYS": "test test"}) as url:
         yield url
 
 
@@ -184,3 +186,44 @@ def test_wire_subscribe_to_shard_in_cbor(endpoint):
     assert all(m.headers[":content-type"] == cbor.CONTENT_TYPE for m in messages)
     assert [r["Data"] for e in events for r in e["Records"]] == [b"pushed"]
     assert "ChildShards" in events[-1]
+
+
+def test_wire_cbor_subscribe_over_http2_signed_by_curl(endpoint, tmp_path):
+    """What the KCL does: CBOR SubscribeToShard over cleartext HTTP/2, here sent by curl (nghttp2)
+    and signed by curl's own SigV4 (an independent signer)."""
+    import subprocess
+
+    from botocore.eventstream import EventStreamBuffer
+
+    from tests.tools import require_tool
+
+    curl = require_tool("curl", "curl sends the HTTP/2 request")
+    _post_cbor(endpoint, "CreateStream", {"StreamName": "h2", "ShardCount": 1})
+    _post_cbor(endpoint, "PutRecord", {"StreamName": "h2", "Data": b"over h2", "PartitionKey": "k"})
+    _, _, body = _post_cbor(endpoint, "DescribeStreamSummary", {"StreamName": "h2"})
+    arn = cbor2.loads(body, semantic_decoders={1: _millis_as_tag})["StreamDescriptionSummary"]["StreamARN"]
+    _, _, body = _post_cbor(endpoint, "RegisterStreamConsumer", {"StreamARN": arn, "ConsumerName": "kcl"})
+    consumer = cbor2.loads(body, semantic_decoders={1: _millis_as_tag})["Consumer"]["ConsumerARN"]
+    _post_cbor(endpoint, "SplitShard", {"StreamName": "h2", "ShardToSplit": "shardId-000000000000",
+                                        "NewStartingHashKey": str(2 ** 127)})
+    request = tmp_path / "request.cbor"
+    request.write_bytes(cbor2.dumps({"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
+                                     "StartingPosition": {"Type": "TRIM_HORIZON"}}))
+    def subscribe(secret: str) -> subprocess.CompletedProcess:
+        return subprocess.run([curl, "-sS", "--http2-prior-knowledge", "--aws-sigv4", "aws:amz:us-east-1:kinesis",
+                               "--user", f"test:{secret}", "-H", f"Content-Type: {cbor.CONTENT_TYPE}",
+                               "-H", "X-Amz-Target: Kinesis_20131202.SubscribeToShard", "--data-binary", f"@{request}",
+                               "-w", "%{http_version} %{http_code}", "-o", str(tmp_path / "events"), endpoint + "/"],
+                              capture_output=True, text=True, timeout=60)
+
+    refused = subscribe("wrong")
+    assert refused.stdout == "2 400"
+    assert cbor2.loads((tmp_path / "events").read_bytes())["__type"] == "InvalidSignatureException"
+    done = subscribe("test")
+    assert done.stdout == "2 200", done.stderr
+    buffer = EventStreamBuffer()
+    buffer.add_data((tmp_path / "events").read_bytes())
+    messages = list(buffer)
+    assert messages[0].headers[":event-type"] == "initial-response"
+    records = [r for m in messages[1:] for r in cbor2.loads(m.payload, semantic_decoders={1: _millis_as_tag})["Records"]]
+    assert [r["Data"] for r in records] == [b"over h2"]
