@@ -114,6 +114,13 @@ def route(dest, queries, data: pa.Array, otf: Optional[list]):
     if default is not None:
         database = pc.coalesce(database, pa.scalar(default.database, pa.string()))
         table = pc.coalesce(table, pa.scalar(default.table, pa.string()))
+    elif database.null_count:
+        # a record naming only the table: the database of the one configured table of that name
+        named = {}
+        for t in dest.tables:
+            named[t.table] = t.database if t.table not in named else None
+        configured = pa.array([named.get(name) for name in table.to_pylist()], pa.string())
+        database = pc.coalesce(database, configured)
     operation = pc.fill_null(pc.utf8_lower(columns["operation"]), INSERT)
     if dest.append_only:
         operation = pa.array(np.full(n, INSERT, dtype=object), pa.string())

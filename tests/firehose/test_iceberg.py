@@ -322,3 +322,31 @@ def test_kinesis_source_and_a_composite_unique_key(eng, fh, lake, catalog):
     send([{"id": 1, "region": r, "v": 0, "op": "insert"} for r in ("eu", "us")])
     send([{"id": 1, "region": "eu", "v": 1, "op": "update"}, {"id": 1, "region": "us", "v": 0, "op": "delete"}])
     assert [(r["region"], r["v"]) for r in rows(catalog)] == [("eu", 1)]
+
+
+def test_records_a_table_cannot_take_go_to_the_error_output(eng, fh, lake, catalog):
+    lake.create_table(DatabaseName="db", TableInput={"Name": "plain", "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "bigint"}]}})            # a Glue table that is not an Iceberg table
+    query = "{destinationDatabaseName: .db, destinationTableName: .t, operation: .op}"
+    fh.create_delivery_stream(DeliveryStreamName="ice", IcebergDestinationConfiguration=iceberg_config(
+        {"DestinationDatabaseName": "db", "DestinationTableName": "nokeys"},
+        {"DestinationDatabaseName": "db", "DestinationTableName": "keyed", "UniqueKeys": ["id"]},
+        RetryOptions={"DurationInSeconds": 0},
+        ProcessingConfiguration={"Enabled": True, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}))
+    put(fh, "ice", [{"t": "nokeys", "id": 1, "op": "insert"},        # the database from the configured table
+                    {"t": "nokeys", "id": 2, "op": "upsert"}, {"t": "nokeys", "id": 3, "op": "update"},
+                    {"db": "db", "t": "plain", "id": 4}, {"t": "unknown", "id": 6},
+                    {"t": "keyed", "id": None, "op": "insert"}, {"t": "keyed", "id": 5, "op": "insert"}])
+    flush(eng, "ice")
+    put(fh, "ice", [{"t": "keyed", "id": None, "op": "delete"}])      # a null key matches null keys
+    flush(eng, "ice")
+    put(fh, "ice", [{"db": "db", "t": "fresh", "x": 1}, {"db": "db", "t": "fresh", "x": "one"}])  # no schema
+    flush(eng, "ice")
+    assert [r["id"] for r in rows(catalog, "nokeys")] == [1]
+    assert [r["id"] for r in rows(catalog, "keyed")] == [5]
+    codes = sorted(d["errorCode"] for k in keys(eng, "errors/") for d in json_lines(eng, k))
+    assert codes == ["Iceberg.DestinationTableNotSpecified", "Iceberg.InvalidOperation",
+                     "Iceberg.SchemaNotInferred", "Iceberg.SchemaNotInferred", "Iceberg.TableNotReadable",
+                     "Iceberg.UniqueKeysMissing"]
