@@ -227,3 +227,20 @@ def test_every_query_operation_answers_malformed_fields_without_a_server_error(a
                 if status >= 500:
                     failures.append(f"{service}.{operation} {form}: {status} {out[:160]!r}")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_a_long_poll_over_the_in_flight_limit_waits_instead_of_failing(app):
+    from engine import limits
+
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "full"})
+        url = json.loads(out)["QueueUrl"]
+        queue = app.engines.default.backend("sqs", "us-east-1").get_queue("full")
+        queue.send_raw(["x"] * (limits.SQS_INFLIGHT_STANDARD_MAX + 1))
+        assert len(queue.receive(limits.SQS_INFLIGHT_STANDARD_MAX, visibility_timeout=600).ids) == \
+            limits.SQS_INFLIGHT_STANDARD_MAX
+        status, _, out = await _sqs(app, "ReceiveMessage", {"QueueUrl": url})
+        assert (status, json.loads(out)["__type"]) == (403, "OverLimit")       # a short poll is refused
+        status, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 1}), 10)
+        assert status == 200 and "Messages" not in json.loads(out)            # a long poll waits, then answers
+    asyncio.run(scenario())
