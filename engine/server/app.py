@@ -259,6 +259,7 @@ class EngineApp:
                                wire_error("InternalFailure", "We encountered an internal error. Please try again.",
                                           500, sender_fault=False))
         request_id = result.pop("ResponseMetadata")["RequestId"]
+        # (no x-amz-crc32: AWS sends it for DynamoDB only, and the .NET SDK checks it wherever it appears)
         if protocol == JSON:
             if codec is None:
                 return 200, [(b"content-type", self._content_type(service)),
