@@ -1043,6 +1043,8 @@ class SNSBackend:
                 parts = resource.split("/")
                 if info is None or info["service"] != "sns" or parts[0] != "endpoint" or len(parts) != 4:
                     raise invalid("ApplicationEndpoint ARN")
+                if endpoint not in self.mobile.endpoints:   # AWS's text, without a space before the ARN
+                    raise invalid(f"Endpoint Reason: Endpoint does not exist for endpoint arn{endpoint}")
         if protocol == "sqs" and endpoint.endswith(".fifo") and not topic.fifo:
             # AWS's text, prefixed twice (recorded from AWS)
             raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS "

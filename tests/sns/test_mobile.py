@@ -290,6 +290,18 @@ def test_disabled_and_missing_endpoints_refuse(sns, eng, gcm):
     assert eng.outbox == []
 
 
+def test_subscribing_a_deleted_endpoint_is_refused(sns, gcm):
+    # AWS's answer, recorded by moto's AWS-verified test_publish_to_deleted_platform_endpoint
+    topic = sns.create_topic(Name="news")["TopicArn"]
+    arn = sns.create_platform_endpoint(PlatformApplicationArn=gcm, Token="reg")["EndpointArn"]
+    sns.delete_endpoint(EndpointArn=arn)
+    with pytest.raises(ClientError) as e:
+        sns.subscribe(TopicArn=topic, Protocol="application", Endpoint=arn)
+    assert error(e) == {"Code": "InvalidParameter", "Type": "Sender",
+                        "Message": f"Invalid parameter: Endpoint Reason: Endpoint does not exist for endpoint arn{arn}"}
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+
 def test_topic_fan_out_to_endpoints_and_a_disabled_one_fails(sns, eng, backend, gcm, apns):
     topic = sns.create_topic(Name="news")["TopicArn"]
     ios = sns.create_platform_endpoint(PlatformApplicationArn=apns, Token=APNS_TOKEN)["EndpointArn"]
