@@ -29,6 +29,7 @@ CONSTRAINT_ERROR_CODES = {
     "kinesis": "ValidationException",
     "firehose": "ValidationException",
     "glue": "InvalidInputException",
+    "lambda": "ValidationException",
 }
 
 # (service, operation) -> top-level list members whose entries the client checks column-wise.
