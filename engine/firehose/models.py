@@ -37,6 +37,7 @@ from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
 from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, parse_s3_uri, store_for
 from . import export, fastjson, prefix as prefixes
+from .transform import source_user_records
 from .errors import (
     ConcurrentModificationException,
     InvalidArgumentException,
@@ -1083,6 +1084,7 @@ class DeliveryStream:
                         break
                     seqs = batch.column("sequence_number")
                     self._positions[shard.index] = int(seqs[batch.num_rows - 1].as_py()) + 1
+                    batch = source_user_records(batch)    # KPL aggregates: their user records
                     arrival = batch.column("approximate_arrival_timestamp").cast(pa.int64())
                     arrival = arrival.to_numpy(zero_copy_only=arrival.null_count == 0)
                     self._append(_Chunk(batch.column("data"), arrival, batch, shard.shard_id), accepting=False)
