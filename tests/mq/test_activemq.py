@@ -145,6 +145,28 @@ def test_mqtt_publishes_and_consumes(active):
         refused.loop_stop()
 
 
+def test_mqtt_over_tls_with_the_brokers_certificate_verified(active):
+    mq, broker_id = active
+    require(mqtt_available(), f"ActiveMQ's MQTT transport needs {MQTT_PACKAGE}; .ci/system-deps installs it")
+    port = port_of(mq.describe_broker(BrokerId=broker_id), "mqtt+ssl")
+    received, subscribed = queue.Queue(), threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tls-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(USER, PASSWORD)
+    client.tls_set(ca_certs=str(mq._backend.broker(broker_id).process.tls.cert))
+    client.on_subscribe = lambda c, userdata, mid, reasons, props: subscribed.set()
+    client.on_message = lambda c, userdata, message: received.put(message.payload)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.subscribe("secure/1", qos=1)
+        assert subscribed.wait(RECEIVE_TIMEOUT_S)
+        client.publish("secure/1", b"sealed", qos=1).wait_for_publish(RECEIVE_TIMEOUT_S)
+        assert received.get(timeout=RECEIVE_TIMEOUT_S) == b"sealed"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def first_retroactive_message(described) -> str:
     """Publish 'early' to a fresh topic with no subscriber, then subscribe retroactively and publish
     'late': a topic that keeps recent messages delivers 'early' first, any other only 'late'."""
