@@ -1,8 +1,9 @@
 """Real broker processes: RabbitMQ (Erlang) and ActiveMQ (Java) started from Debian's packages.
 
-Each broker instance runs in its own directory (config, data, logs) on loopback ports of its own,
-in a session of its own, so that stopping it ends every process it started (the JVM under
-ActiveMQ's shell script; beam, its helpers and a private epmd for RabbitMQ) and nothing else.
+Each broker instance runs in its own directory (config, data, logs, TLS certificate) on loopback
+ports of its own, in a session of its own, so that stopping it ends every process it started
+(the JVM under ActiveMQ's shell script; beam, its helpers and a private epmd for RabbitMQ) and
+nothing else, and on a leash (_LEASH) that ends it when the engine's process is gone.
 Nothing here knows the mq API: the model hands over users and the configuration text, and
 asks for start (blocking until the broker accepts connections, or BrokerStartFailed), stop,
 endpoints and pids.
