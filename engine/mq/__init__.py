@@ -1,0 +1,1 @@
+"""Amazon MQ: the mq API over real RabbitMQ and ActiveMQ broker processes."""
