@@ -93,3 +93,19 @@ def test_serve_refuses_a_key_that_is_not_the_certificates(tmp_path):
     done = subprocess.run([sys.executable, "-m", "engine", "serve", "--port", str(free_port()), "--tls-cert", str(cert),
                            "--tls-key", str(other_key)], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "is not the private key of" in done.stderr
+
+
+def test_aws_cli_over_https_with_a_ca_bundle(https_endpoint):
+    import json
+
+    from tests.server.venvs import client_venv, run
+
+    endpoint, cert = https_endpoint
+    cli = client_venv("awscli-v1", "awscli")
+    created = run(cli, str(cli / "aws"), "--endpoint-url", endpoint, "--ca-bundle", cert,
+                  "kinesis", "create-stream", "--stream-name", "cli-tls", "--shard-count", "1")
+    assert created.returncode == 0, created.stderr[-2000:]
+    listed = run(cli, str(cli / "aws"), "--endpoint-url", endpoint, "--ca-bundle", cert, "kinesis", "list-streams")
+    assert listed.returncode == 0 and "cli-tls" in json.loads(listed.stdout)["StreamNames"]
+    untrusted = run(cli, str(cli / "aws"), "--endpoint-url", endpoint, "kinesis", "list-streams")
+    assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
