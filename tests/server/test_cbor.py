@@ -227,3 +227,25 @@ def test_wire_cbor_subscribe_over_http2_signed_by_curl(endpoint, tmp_path):
     assert messages[0].headers[":event-type"] == "initial-response"
     records = [r for m in messages[1:] for r in cbor2.loads(m.payload, semantic_decoders={1: _millis_as_tag})["Records"]]
     assert [r["Data"] for r in records] == [b"over h2"]
+
+
+JACKSON_JARS = ("/usr/share/java/jackson-core.jar", "/usr/share/java/jackson-dataformat-cbor.jar")
+
+
+def test_java_jackson_cbor_client(tmp_path_factory):
+    """java_cbor/CborClient.java writes and reads CBOR with Jackson's CBOR module, as the AWS SDK
+    for Java does (tag 1 over epoch milliseconds, binary blobs), over HTTP/1.1."""
+    import subprocess
+    from pathlib import Path
+
+    from tests.server.wire_server import serve
+    from tests.tools import require, require_tool
+
+    java = require_tool("java", "Java runs the Jackson CBOR client")
+    require(all(Path(jar).exists() for jar in JACKSON_JARS),
+            "Jackson's CBOR jars missing (Debian: libjackson2-core-java, libjackson2-dataformat-cbor)")
+    source = Path(__file__).resolve().parent / "java_cbor" / "CborClient.java"
+    with serve("--s3-root", str(tmp_path_factory.mktemp("java") / "s3")) as url:
+        done = subprocess.run([java, "-cp", ":".join(JACKSON_JARS), str(source), url],
+                              capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and '"ok": true' in done.stdout, done.stdout + done.stderr[-3000:]
