@@ -276,6 +276,7 @@ class _Plan:
     def __init__(self, stream: "DeliveryStream", dest: Destination):
         self.dest = dest
         self.lambda_proc = dest.processing.find("Lambda")
+        self.deaggregation = dest.processing.find("RecordDeAggregation")
         self.delimiter = None
         proc = dest.processing.find("AppendDelimiterToRecord")
         if proc is not None:
@@ -657,6 +658,7 @@ class _IcebergCommit(_Unit):
 
 
 S3_FAILED = "s3-failed"      # engine's error-output-type for objects S3 refused for the whole retry duration
+DEAGGREGATION_FAILED_CODE = "RecordDeAggregation.Failed"
 ICEBERG_FAILED = "iceberg-failed"    # records Iceberg delivery could not route, convert or commit
 
 
@@ -1166,6 +1168,30 @@ class DeliveryStream:
         return _Write(batch, kind, dest, key, payload, len(part), retry_s, records,
                       np.arange(len(records)) if idx is None else idx)
 
+    def _deaggregate(self, batch: _Batch, records: _Records) -> tuple[_Records, list[_Unit]]:
+        """The RecordDeAggregation processor (before the Lambda step, as AWS orders them): each
+        record's sub-records become records of their own; one that can't be split goes to
+        processing-failed."""
+        proc = batch.plan.deaggregation
+        if proc is None:
+            return records, []
+        from .transform import split_sub_records
+
+        pieces, sources, failed = split_sub_records(records.data, proc.parameters.get("SubRecordType", "JSON"),
+                                                    proc.parameters.get("Delimiter"))
+        writes = []
+        if len(failed):
+            writes.append(self._error_write(
+                batch, records, failed, prefixes.PROCESSING_FAILED, DEAGGREGATION_FAILED_CODE,
+                f"The record could not be split into sub-records of type {proc.parameters.get('SubRecordType', 'JSON')}"
+                f" (at most {limits.FIREHOSE_SUB_RECORDS_MAX} per record).", 1))
+        parts = records.take(sources)
+        split = _Records(pieces, parts.arrival, parts.meta, parts.shard_ids)
+        if split.meta is not None:
+            split.meta = split.meta.set_column(split.meta.schema.get_field_index("data"), "data",
+                                               pieces.cast(split.meta.schema.field("data").type))
+        return split, writes
+
     def _transform(self, batch: _Batch, records: _Records, with_otf: bool = False):
         """Lambda step -> (records that are Ok with their new data, lambda keys, processing-failed writes)
         and, `with_otf`, the otfMetadata the function returned per Ok record (or None)."""
@@ -1213,6 +1239,8 @@ class DeliveryStream:
             oldest = int(records.arrival.min())
             units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
                                          records, None, self.backend.s3_retry_s))
+        records, units_failed = self._deaggregate(batch, records)
+        units += units_failed
         records, _keys, failed = self._transform(batch, records)
         units += failed
         if len(records):
@@ -1231,6 +1259,8 @@ class DeliveryStream:
             oldest = int(records.arrival.min())
             units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
                                          records, None, self.backend.s3_retry_s))
+        records, units_failed = self._deaggregate(batch, records)
+        units += units_failed
         records, _keys, failed, otf = self._transform(batch, records, with_otf=True)
         units += failed
         if len(records) == 0:
@@ -1257,6 +1287,8 @@ class DeliveryStream:
             units.append(self._raw_write(batch, _Write.BACKUP, dest.backup,
                                          plan.backup_prefixes.data_prefix(oldest), records, None,
                                          self.backend.s3_retry_s))
+        records, units_failed = self._deaggregate(batch, records)
+        units += units_failed
         records, lambda_keys, failed = self._transform(batch, records)
         units += failed
         if len(records) == 0:
