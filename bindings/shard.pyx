@@ -103,8 +103,10 @@ cdef class Shard:
     """One shard's log. Writers are serialized inside C; reads are lock-free after a pin."""
     cdef c_shard.en_shard *s
 
-    def __cinit__(self, int64_t min_chunk_records=1024, int64_t max_chunk_records=1 << 20,
+    def __cinit__(self, int64_t min_chunk_records=1024, int64_t max_chunk_records=1 << 22,
                   int64_t min_chunk_bytes=64 << 10, int64_t max_chunk_bytes=64 << 20):
+        # Chunk bytes count everything a chunk holds (data, keys, index); from 2 MiB on chunks
+        # are whole huge pages, growing by doubling from min to max (csrc/shard.h).
         cdef c_shard.en_shard_config cfg
         cfg.min_chunk_records = min_chunk_records
         cfg.max_chunk_records = max_chunk_records
@@ -252,8 +254,15 @@ cdef class Shard:
         with nogil:
             c_shard.en_shard_stats_get(self.s, &st)
         return {"first_seq": st.first_seq, "last_seq": st.last_seq, "records": st.records,
-                "bytes_allocated": st.bytes_allocated, "spare_bytes": st.spare_bytes, "chunks": st.n_chunks,
+                "bytes_allocated": st.bytes_allocated, "spare_bytes": st.spare_bytes, "spares": st.n_spares,
+                "chunks": st.n_chunks,
                 "last_ts": st.last_ts}
+
+
+def prefault_wait_idle():
+    """Wait until the background thread has made every spare chunk asked of it."""
+    with nogil:
+        c_shard.en_prefault_wait_idle()
 
 
 cdef class RecordsRead:

@@ -1,5 +1,8 @@
+#define _GNU_SOURCE   /* mmap flags, madvise advice */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "shard.h"
 #include "utf8.h"
@@ -9,52 +12,236 @@
 
 /* Records per chunk at most: keeps every buffer size computed from it far from overflow. */
 #define EN_CHUNK_RECORDS_LIMIT (INT64_C(1) << 24)
+/* Index bytes per record: data and key offsets (int32 each), sequence number, timestamp. */
+#define EN_INDEX_BYTES_PER_RECORD 24
+/* Buffers inside a chunk start on this boundary (int64 arrays; Arrow asks for 8 at least). */
+#define EN_BUFFER_ALIGN 8
+/* Faulting in a spare chunk: one write per page of this size when MADV_POPULATE_WRITE is missing. */
+#define EN_TOUCH_STRIDE 4096
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t align_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
-static void chunk_free(en_chunk *c) {
-    free(c->data_offsets);
-    free(c->key_offsets);
-    free(c->seqs);
-    free(c->timestamps);
-    free(c->data);
-    free(c->keys);
-    free(c);
+#define HEADER_BYTES align_up((int64_t)sizeof(en_chunk), EN_BUFFER_ALIGN)
+/* Alignment padding of the six buffers at most. */
+#define PADDING_BYTES (6 * EN_BUFFER_ALIGN)
+
+/* --- chunk memory -------------------------------------------------------------------------- */
+
+static void region_free(en_chunk *c) {
+    if (c->mapped) munmap(c, (size_t)c->region_bytes);
+    else free(c);
 }
 
-static int64_t chunk_bytes(const en_chunk *c) {
-    return (c->cap_records + 1) * 8 + c->cap_records * 16 + c->data_cap + c->key_cap;
-}
-
-static en_chunk *chunk_new(int64_t first_seq, int64_t cap_records, int64_t data_cap, int64_t key_cap) {
-    en_chunk *c = calloc(1, sizeof(en_chunk));
-    if (!c) return NULL;
-    c->refs = 1;
-    c->first_seq = first_seq;
-    c->cap_records = cap_records;
-    c->data_cap = data_cap;
-    c->key_cap = key_cap;
-    c->data_offsets = malloc(sizeof(int32_t) * (size_t)(cap_records + 1));
-    c->key_offsets = malloc(sizeof(int32_t) * (size_t)(cap_records + 1));
-    c->seqs = malloc(sizeof(int64_t) * (size_t)cap_records);
-    c->timestamps = malloc(sizeof(int64_t) * (size_t)cap_records);
-    c->data = malloc((size_t)max64(data_cap, 1));
-    c->keys = malloc((size_t)max64(key_cap, 1));
-    if (!c->data_offsets || !c->key_offsets || !c->seqs || !c->timestamps || !c->data || !c->keys) {
-        chunk_free(c);
-        return NULL;
+/* A chunk's memory of at least `bytes`, its header zeroed. Large ones are mapped on huge-page
+ * boundaries with MADV_HUGEPAGE (refused advice changes nothing: the mapping still works) and
+ * sized in whole huge pages; with `prefault` their pages are made resident before returning. */
+static en_chunk *region_new(int64_t bytes, int prefault) {
+    en_chunk *c;
+    if (bytes < EN_HUGE_PAGE_BYTES) {
+        c = malloc((size_t)bytes);
+        if (!c) return NULL;
+        memset(c, 0, sizeof(*c));
+    } else {
+        bytes = align_up(bytes, EN_HUGE_PAGE_BYTES);
+        size_t span = (size_t)(bytes + EN_HUGE_PAGE_BYTES);   /* room to start on a boundary */
+        uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) return NULL;
+        uint8_t *base = (uint8_t *)(uintptr_t)align_up((int64_t)(uintptr_t)raw, EN_HUGE_PAGE_BYTES);
+        if (base > raw) munmap(raw, (size_t)(base - raw));
+        size_t tail = (size_t)((raw + span) - (base + bytes));
+        if (tail) munmap(base + bytes, tail);
+#ifdef MADV_HUGEPAGE
+        madvise(base, (size_t)bytes, MADV_HUGEPAGE);
+#endif
+        if (prefault) {
+            int populated = 0;
+#ifdef MADV_POPULATE_WRITE
+            populated = madvise(base, (size_t)bytes, MADV_POPULATE_WRITE) == 0;
+#endif
+            if (!populated)   /* older kernels: one write per page */
+                for (int64_t off = 0; off < bytes; off += EN_TOUCH_STRIDE) ((volatile uint8_t *)base)[off] = 0;
+        }
+        c = (en_chunk *)base;   /* fresh anonymous memory reads as zero: the header is clean */
+        c->mapped = 1;
     }
-    c->data_offsets[0] = 0;
-    c->key_offsets[0] = 0;
+    c->region_bytes = bytes;
     return c;
 }
 
+/* Put a chunk's memory into service for records of about avg_data + avg_key bytes: the
+ * buffers are carved so they fill together. 0 when the region cannot hold a record of
+ * dlen + klen bytes. */
+static int chunk_carve(en_chunk *c, int64_t first_seq, int64_t avg_data, int64_t avg_key,
+                       int64_t dlen, int64_t klen, int64_t max_records) {
+    int64_t usable = c->region_bytes - HEADER_BYTES - PADDING_BYTES - 2 * 4;   /* 2 * 4: offsets[0] */
+    /* room for the next row whatever its size, then for rows of the average size */
+    int64_t records = min64((usable - dlen - klen) / (EN_INDEX_BYTES_PER_RECORD + avg_data + avg_key), max_records);
+    if (records < 1) records = 1;
+    int64_t key_cap = records * avg_key + klen;
+    int64_t data_cap = min64(usable - records * EN_INDEX_BYTES_PER_RECORD - key_cap, INT32_MAX);
+    if (data_cap < dlen) return 0;
+    uint8_t *base = (uint8_t *)c, *at = base + HEADER_BYTES;
+#define CARVE(field, type, nbytes) do { c->field = (type)(void *)at; at += align_up((nbytes), EN_BUFFER_ALIGN); } while (0)
+    CARVE(seqs, int64_t *, records * 8);
+    CARVE(timestamps, int64_t *, records * 8);
+    CARVE(data_offsets, int32_t *, (records + 1) * 4);
+    CARVE(key_offsets, int32_t *, (records + 1) * 4);
+    CARVE(keys, uint8_t *, key_cap);
+    CARVE(data, uint8_t *, data_cap);
+#undef CARVE
+    EN_ASSERT(at <= base + c->region_bytes);
+    c->next = NULL;
+    c->refs = 1;
+    c->first_seq = first_seq;
+    c->count = 0;
+    c->cap_records = records;
+    c->data_cap = data_cap;
+    c->key_cap = key_cap;
+    c->data_offsets[0] = 0;
+    c->key_offsets[0] = 0;
+    return 1;
+}
+
 void en_chunk_unpin(en_chunk *c) {
-    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) chunk_free(c);
+    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) region_free(c);
 }
 
 static void chunk_pin(en_chunk *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
+
+static int64_t chunk_bytes(const en_chunk *c) { return c->region_bytes; }
+
+/* Called with list_lock held: keep a chunk nothing uses as a spare (the largest ones stay), or
+ * give its memory back. */
+static void keep_spare(en_shard *s, en_chunk *c) {
+    if (s->n_spares < EN_SPARE_CHUNKS) {
+        s->spares[s->n_spares++] = c;
+        return;
+    }
+    int smallest = 0;
+    for (int i = 1; i < s->n_spares; i++)
+        if (s->spares[i]->region_bytes < s->spares[smallest]->region_bytes) smallest = i;
+    if (s->spares[smallest]->region_bytes < c->region_bytes) {
+        en_chunk *out = s->spares[smallest];
+        s->spares[smallest] = c;
+        c = out;
+    }
+    region_free(c);
+}
+
+static void free_spares(en_shard *s) {
+    for (int i = 0; i < s->n_spares; i++) region_free(s->spares[i]);
+    s->n_spares = 0;
+}
+
+/* --- the prefault thread --------------------------------------------------------------------
+ * A writer that fills its chunk takes a spare when one is there; if that leaves none, it asks
+ * this thread to map and fault in the next one while the writer goes on, so fresh memory's
+ * kernel work (zeroing, a fault per page) happens off the put's path, on an idle core when
+ * there is one. Writers never wait for it: without a spare they map a chunk themselves. */
+
+static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pf_wake = PTHREAD_COND_INITIALIZER;   /* work queued */
+static pthread_cond_t pf_idle = PTHREAD_COND_INITIALIZER;   /* a request finished */
+static en_shard *pf_head, *pf_tail;   /* shards waiting for a spare, oldest first */
+static en_shard *pf_busy;             /* the shard whose spare is being made */
+static int pf_state;                  /* 0 not started, 1 running, -1 cannot start */
+
+static void *prefault_run(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&pf_lock);
+    for (;;) {
+        while (!pf_head) pthread_cond_wait(&pf_wake, &pf_lock);
+        en_shard *s = pf_head;
+        pf_head = s->prefault_next;
+        if (!pf_head) pf_tail = NULL;
+        s->prefault_queued = 0;
+        pf_busy = s;   /* en_shard_destroy waits while this is s */
+        int64_t bytes = s->prefault_bytes;
+        pthread_mutex_unlock(&pf_lock);
+        pthread_mutex_lock(&s->list_lock);
+        int wanted = s->n_spares == 0;   /* a trim may have given it one since */
+        pthread_mutex_unlock(&s->list_lock);
+        en_chunk *c = wanted ? region_new(bytes, 1) : NULL;
+        pthread_mutex_lock(&pf_lock);
+        if (c) {
+            pthread_mutex_lock(&s->list_lock);
+            if (s->head && s->n_spares == 0) {   /* an emptied shard holds no memory */
+                s->spares[s->n_spares++] = c;
+                c = NULL;
+            }
+            pthread_mutex_unlock(&s->list_lock);
+            if (c) region_free(c);
+        }
+        pf_busy = NULL;
+        pthread_cond_broadcast(&pf_idle);
+    }
+    return NULL;
+}
+
+/* A forked child has no prefault thread: forget the queue; the next request starts one. */
+static void prefault_fork_prepare(void) { pthread_mutex_lock(&pf_lock); }
+static void prefault_fork_parent(void) { pthread_mutex_unlock(&pf_lock); }
+static void prefault_fork_child(void) {
+    for (en_shard *s = pf_head; s; s = s->prefault_next) s->prefault_queued = 0;
+    pf_head = pf_tail = pf_busy = NULL;
+    if (pf_state == 1) pf_state = 0;
+    pthread_cond_init(&pf_wake, NULL);
+    pthread_cond_init(&pf_idle, NULL);
+    pthread_mutex_unlock(&pf_lock);   /* held since prepare, by this (the forking) thread */
+}
+
+static void prefault_request(en_shard *s, int64_t bytes) {
+    static int atfork_done;
+    pthread_mutex_lock(&pf_lock);
+    if (pf_state == 0) {
+        if (!atfork_done)
+            atfork_done = pthread_atfork(prefault_fork_prepare, prefault_fork_parent, prefault_fork_child) == 0;
+        pthread_t tid;
+        pthread_attr_t attr;
+        pf_state = -1;
+        if (atfork_done && pthread_attr_init(&attr) == 0) {
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            if (pthread_create(&tid, &attr, prefault_run, NULL) == 0) pf_state = 1;
+            pthread_attr_destroy(&attr);
+        }
+    }
+    if (pf_state == 1 && !s->prefault_queued) {   /* the thread checks again whether it still needs one */
+        s->prefault_bytes = bytes;
+        s->prefault_next = NULL;
+        s->prefault_queued = 1;
+        if (pf_tail) pf_tail->prefault_next = s;
+        else pf_head = s;
+        pf_tail = s;
+        pthread_cond_signal(&pf_wake);
+    }
+    pthread_mutex_unlock(&pf_lock);
+}
+
+/* Take s out of the queue and wait until the thread is not working for it. */
+static void prefault_forget(en_shard *s) {
+    pthread_mutex_lock(&pf_lock);
+    if (s->prefault_queued) {
+        en_shard **link = &pf_head, *prev = NULL;
+        while (*link != s) {
+            prev = *link;
+            link = &(*link)->prefault_next;
+        }
+        *link = s->prefault_next;
+        if (pf_tail == s) pf_tail = prev;
+        s->prefault_queued = 0;
+    }
+    while (pf_busy == s) pthread_cond_wait(&pf_idle, &pf_lock);
+    pthread_mutex_unlock(&pf_lock);
+}
+
+void en_prefault_wait_idle(void) {
+    pthread_mutex_lock(&pf_lock);
+    while (pf_head || pf_busy) pthread_cond_wait(&pf_idle, &pf_lock);
+    pthread_mutex_unlock(&pf_lock);
+}
 
 /* The counter's numbers [*first, *first + n); 0 when n < 0 or they would pass INT64_MAX - 1
  * (a shard's visible_seq + 1 must stay representable). */
@@ -80,8 +267,8 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     if (s->cfg.min_chunk_bytes > s->cfg.max_chunk_bytes) s->cfg.min_chunk_bytes = s->cfg.max_chunk_bytes;
     s->visible_seq = -1;
     s->trim_seq = -1;
+    s->batch_first_seq = -1;
     s->last_ts = INT64_MIN;
-    s->next_records = s->cfg.min_chunk_records;
     s->next_bytes = s->cfg.min_chunk_bytes;
     if (pthread_mutex_init(&s->write_lock, NULL) != 0) return EN_ENOMEM;
     if (pthread_mutex_init(&s->list_lock, NULL) != 0) {
@@ -92,8 +279,8 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
 }
 
 void en_shard_destroy(en_shard *s) {
-    if (s->spare) chunk_free(s->spare);
-    s->spare = NULL;
+    prefault_forget(s);
+    free_spares(s);
     en_chunk *c = s->head;
     while (c) {
         en_chunk *next = c->next;
@@ -115,42 +302,53 @@ static void link_chunk(en_shard *s, en_chunk *c) {
     pthread_mutex_unlock(&s->list_lock);
 }
 
-/* Called with list_lock held. A chunk no reader pins becomes the spare (the larger of it and
- * the current spare stays), so steady-state ingestion with retention reuses memory already
- * faulted in without holding more than one chunk in reserve. */
+/* Called with list_lock held. A chunk no reader pins becomes a spare (or goes back to the
+ * system), so steady-state ingestion with retention reuses memory already faulted in. */
 static void unlink_head(en_shard *s) {
     en_chunk *c = s->head;
     s->head = c->next;
     if (!s->head) s->tail = NULL;
     s->n_chunks--;
     s->bytes_allocated -= chunk_bytes(c);
-    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        if (s->spare && chunk_bytes(s->spare) >= chunk_bytes(c)) {
-            chunk_free(c);
-        } else {
-            if (s->spare) chunk_free(s->spare);
-            c->next = NULL;
-            s->spare = c;
-        }
-    }
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) keep_spare(s, c);
 }
 
-/* The spare chunk if it is big enough for the next record, reset for reuse; NULL if not. */
-static en_chunk *take_spare(en_shard *s, int64_t first_seq, int64_t dlen, int64_t klen) {
-    en_chunk *found = NULL;
+/* The writer's next chunk, carved for the rows left in its batch (n_left rows of
+ * data_left + key_left bytes; the next one dlen + klen): a spare that holds that row, else
+ * a fresh chunk of the shard's next size. When that leaves no spare and the shard has grown
+ * to huge-page chunks, the prefault thread is asked for one. */
+static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int64_t data_left,
+                            int64_t key_left, int64_t dlen, int64_t klen) {
+    const en_shard_config *cfg = &s->cfg;
+    int64_t avg_data = (data_left + n_left - 1) / n_left, avg_key = (key_left + n_left - 1) / n_left;
+    en_chunk *c = NULL;
+    int spares_left;
     pthread_mutex_lock(&s->list_lock);
-    if (s->spare && s->spare->data_cap >= dlen && s->spare->key_cap >= klen) {
-        found = s->spare;
-        s->spare = NULL;
+    for (int i = s->n_spares - 1; i >= 0 && !c; i--) {
+        if (chunk_carve(s->spares[i], first_seq, avg_data, avg_key, dlen, klen, cfg->max_chunk_records)) {
+            c = s->spares[i];
+            s->spares[i] = s->spares[--s->n_spares];
+        }
     }
+    spares_left = s->n_spares;
     pthread_mutex_unlock(&s->list_lock);
-    if (found) {
-        found->next = NULL;
-        found->refs = 1;
-        found->first_seq = first_seq;
-        found->count = 0;
+    if (!c) {
+        int64_t cost = EN_INDEX_BYTES_PER_RECORD + avg_data + avg_key;
+        int64_t overhead = HEADER_BYTES + PADDING_BYTES + 2 * 4 + dlen + klen;   /* see chunk_carve */
+        /* the shard's growth, or the rest of the batch if more, within the configured bounds */
+        int64_t rows = max64(cfg->min_chunk_records, n_left);
+        int64_t want = clamp64(max64(s->next_bytes, overhead + rows * cost), cfg->min_chunk_bytes, cfg->max_chunk_bytes);
+        want = max64(want, overhead + cost);   /* one row at least, however large */
+        c = region_new(want, 0);
+        if (EN_UNLIKELY(!c)) return NULL;
+        if (EN_UNLIKELY(!chunk_carve(c, first_seq, avg_data, avg_key, dlen, klen, cfg->max_chunk_records))) {
+            region_free(c);
+            return NULL;
+        }
     }
-    return found;
+    s->next_bytes = clamp64(max64(s->next_bytes, c->region_bytes) * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
+    if (spares_left == 0 && s->next_bytes >= EN_HUGE_PAGE_BYTES) prefault_request(s, s->next_bytes);
+    return c;
 }
 
 en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
@@ -186,17 +384,10 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
         int64_t kstart = en_view_start(keys, row), klen = en_view_start(keys, row + 1) - kstart;
         if (EN_UNLIKELY(!c || cnt == c->cap_records || c->data_offsets[cnt] + dlen > c->data_cap ||
                         c->key_offsets[cnt] + klen > c->key_cap)) {
-            const en_shard_config *cfg = &s->cfg;
-            int64_t records = clamp64(max64(s->next_records, n - k), cfg->min_chunk_records, cfg->max_chunk_records);
-            int64_t dcap = max64(clamp64(max64(s->next_bytes, rem_data), cfg->min_chunk_bytes, cfg->max_chunk_bytes), dlen);
-            int64_t kcap = max64(clamp64(max64(s->next_bytes / 4, rem_keys), cfg->min_chunk_bytes / 4, cfg->max_chunk_bytes), klen);
-            en_chunk *fresh = take_spare(s, base + k, dlen, klen);
-            if (!fresh) fresh = chunk_new(base + k, records, dcap, kcap);
+            en_chunk *fresh = next_chunk(s, base + k, n - k, rem_data, rem_keys, dlen, klen);
             if (EN_UNLIKELY(!fresh)) goto rollback;
             if (c) STORE(&c->count, cnt);
             link_chunk(s, fresh);
-            s->next_records = clamp64(s->next_records * 2, cfg->min_chunk_records, cfg->max_chunk_records);
-            s->next_bytes = clamp64(s->next_bytes * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
             c = fresh;
             cnt = 0;
         }
@@ -214,6 +405,9 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
     }
     STORE(&c->count, cnt);
     s->last_ts = ts_ms;
+    pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads it under list_lock */
+    s->batch_first_seq = base;
+    pthread_mutex_unlock(&s->list_lock);
     STORE(&s->visible_seq, base + n - 1);   /* publish the whole batch at once */
     pthread_mutex_unlock(&s->write_lock);
     return EN_OK;
@@ -365,10 +559,10 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
         }
     }
     if (new_trim > s->trim_seq) s->trim_seq = new_trim;
-    /* By memory: drop whole published chunks from the front. */
+    /* By memory: drop whole published chunks from the front, up to the newest batch. */
     while (max_bytes >= 0 && s->bytes_allocated > max_bytes && s->head && s->head != s->tail) {
         int64_t n = LOAD(&s->head->count);
-        if (n > 0 && s->head->seqs[n - 1] > visible) break;
+        if (n > 0 && (s->head->seqs[n - 1] > visible || s->head->seqs[n - 1] >= s->batch_first_seq)) break;
         if (n > 0 && s->head->seqs[n - 1] + 1 > s->trim_seq) s->trim_seq = s->head->seqs[n - 1] + 1;
         unlink_head(s);
     }
@@ -384,10 +578,8 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
     if (s->head && s->trim_seq > visible && pthread_mutex_trylock(&s->write_lock) == 0) {
         if (s->trim_seq > LOAD(&s->visible_seq)) {
             while (s->head) unlink_head(s);
-            if (s->spare) chunk_free(s->spare);
-            s->spare = NULL;
-            s->next_records = s->cfg.min_chunk_records;   /* an idle shard starts small again */
-            s->next_bytes = s->cfg.min_chunk_bytes;
+            free_spares(s);
+            s->next_bytes = s->cfg.min_chunk_bytes;   /* an idle shard starts small again */
         }
         pthread_mutex_unlock(&s->write_lock);
     }
@@ -411,7 +603,8 @@ void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
         }
     }
     out->bytes_allocated = s->bytes_allocated;
-    out->spare_bytes = s->spare ? chunk_bytes(s->spare) : 0;
+    for (int i = 0; i < s->n_spares; i++) out->spare_bytes += chunk_bytes(s->spares[i]);
+    out->n_spares = s->n_spares;
     out->n_chunks = s->n_chunks;
     out->last_ts = s->last_ts;
     pthread_mutex_unlock(&s->list_lock);

@@ -7,6 +7,14 @@
  * from the front, and the same unit can later be persisted as a segment file
  * (<first_seq>.log) without changing the layout.
  *
+ * Chunk memory: one allocation per chunk holds its header and every buffer, carved when the
+ * chunk goes into service so that its buffers fill together at the batch's average record
+ * size. Chunks of EN_HUGE_PAGE_BYTES or more are mapped on huge-page boundaries with
+ * MADV_HUGEPAGE (where the kernel offers transparent huge pages, a fault then brings in 2 MiB
+ * at once) and unmapped when freed, so expired memory goes back to the system. A shard keeps
+ * up to EN_SPARE_CHUNKS spare chunks, resident, for the writer's next chunk: chunks trimmed
+ * while nothing pins them, or one that a background thread maps and faults in ahead of need.
+ *
  * Concurrency contract: writers are serialized by `write_lock` (one writer at a time per
  * shard); the chunk list is guarded by `list_lock`; readers pin the chunk they read, and see
  * only records up to `visible_seq`, which a writer publishes once per batch (release
@@ -18,6 +26,11 @@
 #include <pthread.h>
 
 #include "common.h"
+
+/* Chunks this large or larger are huge-page mapped (and sized in whole huge pages). */
+#define EN_HUGE_PAGE_BYTES (INT64_C(2) << 20)
+/* Spare chunks a shard keeps resident for its writer; the rest of what it frees is unmapped. */
+#define EN_SPARE_CHUNKS 2
 
 typedef struct en_chunk {
     struct en_chunk *next;
@@ -32,6 +45,8 @@ typedef struct en_chunk {
     int64_t *timestamps;     /* cap_records, non-decreasing (ms) */
     uint8_t *data;
     uint8_t *keys;
+    int64_t region_bytes;    /* the one allocation: this header and every buffer above */
+    int mapped;              /* 1: mmap'd on huge-page boundaries; 0: malloc'd (small chunks) */
 } en_chunk;
 
 typedef struct {
@@ -39,7 +54,7 @@ typedef struct {
     int64_t min_chunk_bytes, max_chunk_bytes;
 } en_shard_config;
 
-typedef struct {
+typedef struct en_shard {
     pthread_mutex_t write_lock;
     pthread_mutex_t list_lock;
     en_shard_config cfg;
@@ -48,10 +63,17 @@ typedef struct {
     int64_t visible_seq;     /* last published sequence number; -1 when empty (atomic) */
     int64_t trim_seq;        /* records below this are trimmed (logically, then whole chunks freed) */
     int64_t last_ts;         /* arrival timestamps never go backwards within a shard */
-    int64_t next_records, next_bytes;   /* geometric growth of chunk sizes */
-    int64_t bytes_allocated;            /* all buffers of all chunks */
-    en_chunk *spare;                    /* one trimmed chunk kept for reuse (no fresh page faults);
-                                           freed with the last chunk once retention empties the shard */
+    int64_t batch_first_seq; /* first sequence number of the newest published batch; a memory
+                                cap never drops it before the next batch (its put reads it) */
+    int64_t next_bytes;      /* geometric growth of chunk sizes */
+    int64_t bytes_allocated; /* the chunks in the list (spares not counted) */
+    en_chunk *spares[EN_SPARE_CHUNKS];  /* resident chunks for reuse (guarded by list_lock); freed
+                                           with the last chunk once retention empties the shard */
+    int n_spares;
+    /* the background prefault queue (guarded by its own lock in shard.c) */
+    struct en_shard *prefault_next;
+    int prefault_queued;
+    int64_t prefault_bytes;
 } en_shard;
 
 typedef struct {
@@ -64,7 +86,8 @@ typedef struct {
     int64_t last_seq;        /* newest readable (visible_seq) */
     int64_t records;         /* readable records */
     int64_t bytes_allocated;
-    int64_t spare_bytes;     /* the spare chunk, if one is kept */
+    int64_t spare_bytes;     /* the spare chunks kept resident */
+    int64_t n_spares;
     int64_t n_chunks;
     int64_t last_ts;
 } en_shard_stats;
@@ -114,12 +137,16 @@ int en_shard_has_from(en_shard *s, int64_t seq);
 int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
 
 /* Hide records older than min_ts_ms; then, while more than max_bytes are allocated, drop the
- * oldest chunks. Frees every chunk whose records are all hidden; once every record is hidden,
- * the newest chunk and the spare go too (unless a writer is appending right then: the next
- * trim frees them), so an expired shard holds no memory. */
+ * oldest chunks, never one holding a record of the newest batch (the put that appended it
+ * reads it back before the next put). Frees every chunk whose records are all hidden; once
+ * every record is hidden, the newest chunk and the spares go too (unless a writer is appending
+ * right then: the next trim frees them), so an expired shard holds no memory. */
 void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
 
 void en_shard_stats_get(en_shard *s, en_shard_stats *out);
+
+/* Wait until the background thread has no spare chunk to make (tests, benchmarks). */
+void en_prefault_wait_idle(void);
 
 /* Take n >= 0 sequence numbers from a shared counter without appending (atomic); *first gets
  * the first. EN_ERANGE (counter unchanged) when n < 0 or the counter would pass INT64_MAX. */

@@ -32,6 +32,7 @@ cdef extern from "shard.h" nogil:
         int64_t records
         int64_t bytes_allocated
         int64_t spare_bytes
+        int64_t n_spares
         int64_t n_chunks
         int64_t last_ts
 
@@ -60,6 +61,7 @@ cdef extern from "shard.h" nogil:
     int64_t en_shard_last_seq(en_shard *s)
     void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
     void en_shard_stats_get(en_shard *s, en_shard_stats *out)
+    void en_prefault_wait_idle()
     void en_chunk_unpin(en_chunk *c)
     en_status en_seq_reserve(int64_t *seq_counter, int64_t n, int64_t *first)
     en_status en_view_check(const en_binary_view *v, int64_t n, int64_t data_len, int64_t *bad_row)
