@@ -61,10 +61,14 @@ def run(options: ServeOptions) -> int:
         return 2
     from ..server.app import served_services
 
-    if options.require_auth:   # (refuse a bad keys file here, not in the worker)
+    if options.require_auth:   # (refuse a bad keys file here, in one line, not in the worker)
         from ..server.auth import load_keys
 
-        load_keys(options.keys_file)
+        try:
+            load_keys(options.keys_file)
+        except ValueError as error:
+            print(f"engine serve: {error}", file=sys.stderr)
+            return 2
     tls = {}
     if options.tls_cert:   # (a wrong pair is refused here in one line, not by the worker)
         from ..server.tls import granian_options

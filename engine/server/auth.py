@@ -136,8 +136,12 @@ def parse_keys(text: str, source: str) -> dict[str, AccessKey]:
 def load_keys(keys_file: str | None = None, environ: Mapping[str, str] = os.environ) -> dict[str, AccessKey]:
     """The keys of --keys-file, else of ENGINE_ACCESS_KEYS, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."""
     if keys_file:
-        with open(keys_file, encoding="utf-8") as f:
-            keys = parse_keys(f.read(), keys_file)
+        try:
+            with open(keys_file, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as error:
+            raise ValueError(f"--keys-file {keys_file}: {error.strerror}") from None
+        keys = parse_keys(text, keys_file)
     elif environ.get(KEYS_ENV):
         keys = parse_keys(environ[KEYS_ENV], KEYS_ENV)
     elif environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):

@@ -345,3 +345,20 @@ def test_content_sha256_header_must_be_the_bodys():
     assert _authenticator().verify(signed, JSON).account_id == "111111111111"
     signed.body = b'{"StreamName":"swapped"}'   # signature intact, body not the one hashed
     assert "x-amz-content-sha256" in _fails(signed, JSON).message
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--keys-file", "/nonexistent/keys"], {}, "--keys-file /nonexistent/keys: No such file or directory"),
+    ([], {"ENGINE_ACCESS_KEYS": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, "needs access keys"),
+    ([], {"ENGINE_ACCESS_KEYS": "AKID secret 123"}, "12-digit ACCOUNT_ID"),
+])
+def test_serve_refuses_bad_keys_in_one_line(args, env, message):
+    import os
+    import subprocess
+    import sys
+
+    from tests.server.wire_server import REPO, free_port
+
+    done = subprocess.run([sys.executable, "-m", "engine", "serve", "--port", str(free_port()), "--require-auth",
+                           *args], cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
