@@ -37,10 +37,11 @@ def _wrap(method, service: str, op: str):
     signature = inspect.signature(method)
     validator = None
     compiled = False
+    status = 200   # the model's http.responseCode where it has one (rest-json: 204 for mq's CreateTags)
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        nonlocal validator, compiled
+        nonlocal validator, compiled, status
         if args:
             raise TypeError(f"{method.__name__}() only accepts keyword arguments.")
         if self._engine._closed:
@@ -48,6 +49,7 @@ def _wrap(method, service: str, op: str):
                                operation_name=op)
         if not compiled:
             validator = validator_for(service, op)
+            status = service_models.service_model(service).operation_model(op).http.get("responseCode", 200)
             compiled = True
         try:
             if validator is not None:
@@ -68,7 +70,7 @@ def _wrap(method, service: str, op: str):
                 raise _binding_error(signature, kwargs) from None
             raise
         if isinstance(result, dict):
-            result["ResponseMetadata"] = response_metadata()
+            result["ResponseMetadata"] = response_metadata(status)
         return result
 
     call.operation_name = op

@@ -84,7 +84,8 @@ def assert_shape(service, operation, response):
     """Raise AssertionError listing every way `response` departs from botocore's output shape."""
     response = dict(response)
     meta = response.pop("ResponseMetadata", None)
-    assert meta is not None and meta["HTTPStatusCode"] == 200, f"{operation}: missing ResponseMetadata"
+    status = _model(service).operation_model(operation).http.get("responseCode", 200)
+    assert meta is not None and meta["HTTPStatusCode"] == status, f"{operation}: ResponseMetadata {meta}"
     shape = output_shape(service, operation)
     errors = []
     if shape is None:

@@ -30,6 +30,7 @@ CONSTRAINT_ERROR_CODES = {
     "firehose": "ValidationException",
     "glue": "InvalidInputException",
     "lambda": "ValidationException",
+    "mq": "BadRequestException",
 }
 
 # (service, operation) -> top-level list members whose entries the client checks column-wise.
