@@ -234,7 +234,8 @@ JACKSON_JARS = ("/usr/share/java/jackson-core.jar", "/usr/share/java/jackson-dat
 
 def test_java_jackson_cbor_client(tmp_path_factory):
     """java_cbor/CborClient.java writes and reads CBOR with Jackson's CBOR module, as the AWS SDK
-    for Java does (tag 1 over epoch milliseconds, binary blobs), over HTTP/1.1."""
+    for Java does (tag 1 over epoch milliseconds, binary blobs), over HTTP/1.1, and reads a CBOR
+    SubscribeToShard stream checking its frames with Java's own CRC32."""
     import subprocess
     from pathlib import Path
 
@@ -249,3 +250,4 @@ def test_java_jackson_cbor_client(tmp_path_factory):
         done = subprocess.run([java, "-cp", ":".join(JACKSON_JARS), str(source), url],
                               capture_output=True, text=True, timeout=180)
     assert done.returncode == 0 and '"ok": true' in done.stdout, done.stdout + done.stderr[-3000:]
+    assert '"events": 1' in done.stdout   # one event: the record, then the closed shard's end
