@@ -43,6 +43,7 @@ PUTS = 20               # put_records calls per benchmark round
 WRK_SECONDS = 5
 WRK_CONNECTIONS = 32
 IDLE_POLLS = 2000
+IDLE_SETTLE_S = 3       # the server takes the idle polls in before wrk starts (they wait 20 s)
 START_TIMEOUT_S = 60
 
 GROUP_PIPELINE = "server: boto3 SQS pipeline (send_batch 10 + receive 10 + delete_batch 10)"
@@ -290,6 +291,8 @@ def test_wrk_send_message(benchmark, which, idle, request):
         sqs.create_queue(QueueName="idle")
     body = {"QueueUrl": queue, "MessageBody": BODIES[0]}
     held = _idle_polls(url, url + "/000000000000/idle", idle) if idle else []
+    if held:
+        time.sleep(IDLE_SETTLE_S)
     try:
         kind, api = ("engine", f"engine serve, {idle:,} idle long polls open") if which == "engine" else \
             ("baseline", "do-nothing server")
