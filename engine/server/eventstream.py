@@ -8,11 +8,13 @@ subscription's 5 minutes run out or a closed shard is read to its end; an error 
 start is an `exception` message. Payloads are in the request's encoding (JSON or CBOR).
 
 Waiting costs no thread per subscription: a subscription awaits a wake-up from one watcher
-thread per stream (StreamWatchers), which waits on the stream's put signal for all of them.
+thread per stream (StreamWatchers), which waits on the stream's put signal for all of them and
+wakes those that have records to send.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import threading
 import zlib
@@ -21,6 +23,8 @@ from typing import Awaitable, Callable
 from ..errors import ClientError
 from . import cbor
 from .protocols import json as json_protocol
+
+log = logging.getLogger("engine.server")
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 JSON_CONTENT_TYPE = "application/json"
@@ -144,7 +148,7 @@ async def send_shard_events(send: Send, receive: Callable[[], Awaitable[dict]], 
         for task in (pump, gone):
             task.cancel()
         events.close()
-    if pump.done() and not pump.cancelled() and pump.exception() is None:
+    if pump.done() and not pump.cancelled():
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -168,7 +172,13 @@ async def _pump(send: Send, events, encoding: Encoding, watchers: StreamWatchers
                                  encoding.content_type)
             await send({"type": "http.response.body", "body": body, "more_body": True})
     except ClientError as error:   # after the head, an error can only be an exception message
-        code = "InternalFailureException" if error.code == "InternalFailure" else error.code
-        await send({"type": "http.response.body", "more_body": True,
-                    "body": exception_message(code, encoding.encode({"message": error.message}),
-                                              encoding.content_type)})
+        code = "InternalFailureException" if error.error_code == "InternalFailure" else error.error_code
+        await _send_exception(send, encoding, code, error.message)
+    except Exception:   # a bug: the client still gets the stream's modeled internal failure
+        log.exception("SubscribeToShard event stream failed")
+        await _send_exception(send, encoding, "InternalFailureException", "Internal service failure.")
+
+
+async def _send_exception(send: Send, encoding: Encoding, code: str, message: str) -> None:
+    await send({"type": "http.response.body", "more_body": True,
+                "body": exception_message(code, encoding.encode({"message": message}), encoding.content_type)})

@@ -234,3 +234,19 @@ def test_wire_subscription_errors_before_the_stream_are_plain_errors(wire_kinesi
         client.subscribe_to_shard(ConsumerARN=consumer, ShardId="shardId-000000000099",
                                   StartingPosition={"Type": "LATEST"})
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_failure_after_the_head_is_an_internal_failure_exception_message(kinesis):
+    client, consumer = kinesis
+    events = _subscribe(client, consumer)
+
+    def broken():
+        raise RuntimeError("a bug")
+    events.take = broken
+    asgi = _Asgi()
+    asyncio.run(asyncio.wait_for(eventstream.send_shard_events(
+        asgi.send, asgi.receive, events, Encoding(use_cbor=False), [], StreamWatchers()), SAFETY_S))
+    assert asgi.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    with pytest.raises(EventStreamError) as info:
+        list(_boto3_events(asgi.body))
+    assert info.value.response["Error"]["Code"] == "InternalFailureException"
