@@ -1,0 +1,300 @@
+"""Sustained ingestion (issue 17): does the rate of the first calls hold as the data grows?
+
+Group "sustained", a row per workload, each with its per-call rate against the records
+ingested so far (extra_info["series"]: [records so far, records/s]) for report.py's chart, the
+first calls' median rate and the lowest call's ratio to it:
+* Kinesis put_batch into a growing stream with default settings (24 h retention, no memory
+  cap): 50M records, 1M per call, 4 shards, 100-byte records, random keys; resident bytes per
+  record at the end, and beyond data and key (the overhead; the target is <= 40 B).
+* Reads from the start of that stream against reads from the start of a 1M-record one.
+* boto3-shaped put_records (500-record requests) over 10M records.
+* Firehose with the Kinesis stream as source, delivering snappy Parquet, over 20M records
+  (each put read by Firehose right away, as `engine ingest` does): rate and peak RSS per call.
+* SQS: native bulk sends into a backlog growing to 10M messages, then send -> receive ->
+  delete rounds at that backlog.
+
+ENGINE_SUSTAINED_SCALE (default ENGINE_BENCH_SCALE) scales every size: 0.02 is a quick run;
+the full run (1.0) needs about 10 GB of memory.
+
+    ENGINE_SUSTAINED_SCALE=0.02 python -m bench.report -k sustained
+"""
+import os
+import shutil
+import statistics
+import tempfile
+import time
+
+import pyarrow.compute as pc
+import pytest
+
+import engine
+from engine import _core
+from bench.bench_firehose import _kinesis_delivery
+from bench.conftest import RECORD_BYTES, SCALE, fixed_width_binary, random_keys, record_info
+
+GROUP = "sustained"
+SUSTAINED_SCALE = float(os.environ.get("ENGINE_SUSTAINED_SCALE", SCALE))
+PUT_TOTAL = 50_000_000
+PUT_CALL = 1_000_000
+BOTO3_TOTAL = 10_000_000
+BOTO3_REQUEST = 500                 # PutRecords' maximum
+BOTO3_WINDOW = 100                  # requests per point of the series
+FIREHOSE_TOTAL = 20_000_000
+SQS_BACKLOG = 10_000_000
+SQS_SEND_CALL = 100_000
+SQS_ROUND = 10_000                  # messages per send -> receive -> delete round
+SQS_ROUNDS = 50
+SQS_BODY_BYTES = 100
+READ_RECORDS = 1_000_000            # read from the start of each stream
+SMALL_STREAM = 1_000_000
+FIRST_CALLS = 3                     # "the first calls' median"
+HOLD_RATIO = 0.8                    # every call's rate against that median (the issue's target)
+KEY_POOLS = 4                       # distinct random key arrays, cycled over the calls
+
+
+def sized(n: int, minimum: int) -> int:
+    return max(minimum, int(n * SUSTAINED_SCALE))
+
+
+def resident() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+
+
+def reset_peak() -> None:
+    """Start VmHWM (peak RSS) over from the current RSS (Linux: clear_refs 5)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def peak() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def held(series: list) -> dict:
+    """The first calls' median rate, the lowest call against it, and the series rounded."""
+    rates = [rate for _, rate in series]
+    first = statistics.median(rates[:FIRST_CALLS])
+    return {"first_calls_median": round(first), "lowest_vs_first": round(min(rates) / first, 3),
+            "holds": min(rates) >= HOLD_RATIO * first, "series": [[int(n), round(r)] for n, r in series],
+            "load": load()}
+
+
+def put_calls(stream, data, key_pools, total: int, call: int) -> list:
+    series, done = [], 0
+    while done < total:
+        n = min(call, total - done)
+        keys = key_pools[(done // call) % len(key_pools)]
+        t0 = time.perf_counter()
+        stream.put_batch(data.slice(0, n), keys.slice(0, n))
+        done += n
+        series.append((done, n / (time.perf_counter() - t0)))
+    return series
+
+
+# --- Kinesis put_batch into a growing stream, then reads from its start ----------------------
+
+@pytest.fixture(scope="module")
+def put_input():
+    call = min(PUT_CALL, sized(PUT_TOTAL, 100_000) // 10)
+    data = fixed_width_binary(call, RECORD_BYTES, seed=11)
+    return data, [random_keys(call, seed=20 + i) for i in range(KEY_POOLS)]
+
+
+@pytest.fixture(scope="module")
+def grown():
+    """A 4-shard stream with default settings; the put benchmark fills it, the read one reads it."""
+    eng = engine.Engine()
+    eng.client("kinesis").create_stream(StreamName="grown", ShardCount=4)
+    state = {"eng": eng, "stream": eng.backend("kinesis").get_stream("grown"), "filled": False}
+    yield state
+    eng.close()
+
+
+def test_put_batch_growing_stream(benchmark, grown, put_input):
+    data, key_pools = put_input
+    total, call = sized(PUT_TOTAL, 100_000), len(data)
+    stream = grown["stream"]
+    payload_per_record = RECORD_BYTES + statistics.mean(
+        pc.mean(pc.binary_length(k)).as_py() for k in key_pools)
+    before = resident()
+    out = {}
+
+    def run():
+        out["series"] = put_calls(stream, data, key_pools, total, call)
+
+    benchmark.group = GROUP
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    grown["filled"] = True
+    _core.prefault_wait_idle()
+    per_record = (resident() - before) / total
+    record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="engine", shards=4,
+                api=f"kinesis put_batch, growing stream ({call:,} per call)", **held(out["series"]),
+                resident_bytes_per_record=round(per_record, 1),
+                overhead_bytes_per_record=round(per_record - payload_per_record, 1), overhead_target=40)
+
+
+def _read_from_start(stream, limit: int) -> float:
+    """Records/s reading `limit` records from the start of every shard in turn (zero-copy)."""
+    per_shard, got = limit // len(stream.shards), 0
+    t0 = time.perf_counter()
+    for index in range(len(stream.shards)):
+        position, mine = 0, 0
+        while mine < per_shard:
+            batch = stream.read(index, position, per_shard - mine)
+            if not batch.num_rows:
+                break
+            mine += batch.num_rows
+            position = batch.column(2)[-1].as_py() + 1
+        got += mine
+    return got / (time.perf_counter() - t0)
+
+
+def test_read_from_start_of_grown_stream(benchmark, grown, put_input):
+    data, key_pools = put_input
+    stream, total = grown["stream"], sized(PUT_TOTAL, 100_000)
+    if not grown["filled"]:
+        put_calls(stream, data, key_pools, total, len(data))
+    limit = min(sized(READ_RECORDS, 100_000), total)
+    small_eng = engine.Engine()
+    small_eng.client("kinesis").create_stream(StreamName="small", ShardCount=4)
+    small = small_eng.backend("kinesis").get_stream("small")
+    put_calls(small, data, key_pools, max(limit, min(SMALL_STREAM, total)), len(data))
+    small_rate = _read_from_start(small, limit)
+    small_eng.close()
+    rates = []
+    benchmark.group = GROUP
+    benchmark.pedantic(lambda: rates.append(_read_from_start(stream, limit)), rounds=3, iterations=1)
+    record_info(benchmark, records=limit, bytes_=limit * RECORD_BYTES, kind="engine", shards=4, direction="read",
+                api=f"kinesis read from the start of a {total:,}-record stream",
+                small_stream_records_per_s=round(small_rate), vs_small_stream=round(max(rates) / small_rate, 3),
+                load=load())
+
+
+# --- boto3-shaped put_records ----------------------------------------------------------------
+
+def test_put_records_growing_stream(benchmark):
+    total = sized(BOTO3_TOTAL, 50_000)
+    data = fixed_width_binary(BOTO3_REQUEST, RECORD_BYTES, seed=5).to_pylist()
+    requests = [[{"Data": d, "PartitionKey": k} for d, k in zip(data, random_keys(BOTO3_REQUEST, seed=s).to_pylist())]
+                for s in range(KEY_POOLS)]
+    out = {}
+    with engine.Engine() as eng:
+        kinesis = eng.client("kinesis")
+        kinesis.create_stream(StreamName="boto3", ShardCount=4)
+
+        def run():
+            series, done, calls = [], 0, total // BOTO3_REQUEST
+            t0 = time.perf_counter()
+            for i in range(calls):
+                kinesis.put_records(StreamName="boto3", Records=requests[i % KEY_POOLS])
+                done += BOTO3_REQUEST
+                if (i + 1) % BOTO3_WINDOW == 0 or i + 1 == calls:
+                    now = time.perf_counter()
+                    series.append((done, (done - (series[-1][0] if series else 0)) / (now - t0)))
+                    t0 = now
+            out["series"] = series
+
+        benchmark.group = GROUP
+        benchmark.pedantic(run, rounds=1, iterations=1)
+    record_info(benchmark, records=total // BOTO3_REQUEST * BOTO3_REQUEST, bytes_=total * RECORD_BYTES, kind="engine",
+                shards=4, api=f"kinesis put_records (boto3 shape, {BOTO3_REQUEST} per request)", **held(out["series"]))
+
+
+# --- Firehose: Kinesis source to Parquet -------------------------------------------------------
+
+def test_firehose_kinesis_to_parquet(benchmark, put_input):
+    data, key_pools = put_input
+    total = sized(FIREHOSE_TOTAL, 100_000)
+    root = tempfile.mkdtemp(prefix="bench-sustained-s3-")
+    out = {}
+    try:
+        with engine.Engine(s3_root=root, clock=engine.ManualClock()) as eng:
+            stream, delivery = _kinesis_delivery(eng, "sustained")
+
+            def run():
+                series, peaks, done = [], [], 0
+                reset_peak()
+                while done < total:
+                    n = min(len(data), total - done)
+                    t0 = time.perf_counter()
+                    stream.put_batch(data.slice(0, n), key_pools[(done // len(data)) % KEY_POOLS].slice(0, n))
+                    put_at = eng.clock.now()
+                    while delivery.read_source():       # Firehose has it all before the next put
+                        delivery.wait_for_room()
+                    stream.apply_retention(put_at + stream.retention_seconds)   # what was read may go
+                    done += n
+                    series.append((done, n / (time.perf_counter() - t0)))
+                    peaks.append(peak())
+                delivery.flush()
+                out["series"], out["peaks"] = series, peaks
+
+            benchmark.group = GROUP
+            benchmark.pedantic(run, rounds=1, iterations=1)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    peaks = out["peaks"]
+    record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="engine", shards=4,
+                api="firehose kinesis source -> parquet (put + read per call)", **held(out["series"]),
+                peak_rss_mib=round(max(peaks) / 2**20), peak_rss_first_calls_mib=round(peaks[FIRST_CALLS - 1] / 2**20))
+
+
+# --- SQS: a growing backlog, then round trips at it --------------------------------------------
+
+@pytest.fixture(scope="module")
+def backlog_queue():
+    eng = engine.Engine()
+    queue = eng.backend("sqs").create_queue("backlog")
+    yield queue
+    eng.close()
+
+
+def test_sqs_send_into_growing_backlog(benchmark, backlog_queue):
+    total = sized(SQS_BACKLOG, 100_000)
+    call = min(SQS_SEND_CALL, total // 10)
+    bodies = [f"{i:0{SQS_BODY_BYTES}d}" for i in range(call)]
+    out = {}
+
+    def run():
+        series, done = [], 0
+        while done < total:
+            t0 = time.perf_counter()
+            backlog_queue.send_raw(bodies)
+            done += call
+            series.append((done, call / (time.perf_counter() - t0)))
+        out["series"] = series
+
+    benchmark.group = GROUP
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    record_info(benchmark, records=total // call * call, bytes_=total * SQS_BODY_BYTES, kind="engine",
+                api=f"sqs send_raw into a growing backlog ({call:,} per call)", **held(out["series"]))
+
+
+def test_sqs_round_trips_at_backlog(benchmark, backlog_queue):
+    if backlog_queue.approximate_number_of_messages < sized(SQS_BACKLOG, 100_000) // 2:
+        pytest.skip("runs after test_sqs_send_into_growing_backlog (the backlog it builds)")
+    backlog = backlog_queue.approximate_number_of_messages
+    bodies = [f"{i:0{SQS_BODY_BYTES}d}" for i in range(SQS_ROUND)]
+    out = {}
+
+    def run():
+        series, done = [], 0
+        for _ in range(SQS_ROUNDS):
+            t0 = time.perf_counter()
+            backlog_queue.send_raw(bodies)
+            got = backlog_queue.receive(SQS_ROUND)
+            backlog_queue.delete_batch(got.handles)
+            done += len(got.handles)
+            series.append((done, len(got.handles) / (time.perf_counter() - t0)))
+        out["series"] = series
+
+    benchmark.group = GROUP
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    record_info(benchmark, records=SQS_ROUND * SQS_ROUNDS, bytes_=SQS_ROUND * SQS_ROUNDS * SQS_BODY_BYTES,
+                kind="engine", api=f"sqs send -> receive -> delete ({SQS_ROUND:,} per round) at a {backlog:,} backlog",
+                **held(out["series"]))
