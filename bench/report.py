@@ -190,6 +190,43 @@ def chart(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def sustained_chart(rows: list[dict], path: Path) -> bool:
+    """Rate against records ingested, a line per workload of the "sustained" group (issue 17):
+    absolute on the left, against each workload's first calls on the right."""
+    chosen = [r for r in rows if r["group"] == "sustained" and r.get("series")]
+    if not chosen:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (rate, held) = plt.subplots(1, 2, figsize=(15, 5.5))
+    for r in chosen:
+        done = [p[0] / 1e6 for p in r["series"]]
+        rates = [p[1] for p in r["series"]]
+        rate.plot(done, rates, label=r["api"], linewidth=1)
+        held.plot(done, [x / r["first_calls_median"] for x in rates], label=r["api"], linewidth=1)
+    held.axhline(0.8, color="k", linestyle="--", label="target: every call >= 0.8 x the first calls")
+    rate.set_yscale("log")
+    rate.set_ylabel("records (messages) per second, per call (log)")
+    held.set_ylabel("rate / median of the first 3 calls")
+    held.set_ylim(0, max(1.5, held.get_ylim()[1]))
+    loads = sorted({r.get("load", "") for r in chosen})
+    for axis in (rate, held):
+        axis.set_xlabel("records ingested (millions)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    rate.set_title("Sustained ingestion: rate against records ingested")
+    held.set_title(f"... against the first calls (load average {'; '.join(loads)} on 2 cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="engine bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -217,6 +254,8 @@ def main(argv=None) -> int:
     drew = chart(rows, args.out / f"{when}.png")
     if drew:
         (args.out / "latest.png").write_bytes((args.out / f"{when}.png").read_bytes())
+    if sustained_chart(rows, args.out / f"{when}-sustained.png"):
+        (args.out / "sustained.png").write_bytes((args.out / f"{when}-sustained.png").read_bytes())
     if args.readme and write_readme_summary(summary_table(rows, when)):
         print(f"wrote the summary table into {README}")
     print()
