@@ -210,7 +210,7 @@ class EngineApp:
             protocol = JSON
             codec = self.codecs.get(headers.get("content-type", "").split(";", 1)[0].strip())
             if service is None:
-                return self._json_error(request, None, codec, 400, "UnknownOperationException",
+                return self._json_error(None, codec, 400, "UnknownOperationException",
                                         f"Unknown target: {target}")
         else:
             codec = None
@@ -220,24 +220,25 @@ class EngineApp:
                 return self._rest(request)
             protocol = QUERY
             version = form.pop("Version", None)
-            region, signing_name = routing.credential_scope(headers.get("authorization"), request.query_string)
+            _, signing_name = routing.credential_scope(headers.get("authorization"), request.query_string)
             service = routing.query_service(signing_name, version, request.path, self._versions)
             if service is None:
-                return self._query_error(request, None, None, 400, "InvalidAction", True,
+                return self._query_error(None, 400, "InvalidAction", True,
                                          f"Could not find operation {action} for version {version}")
         operation = self._operation(service, action)
         try:
             if operation is None:
                 raise _unknown_operation(action, protocol)
             account, region = self._identify(request, service, protocol)
-            if protocol == JSON:
-                if codec is None:
+            try:
+                if protocol == QUERY:
+                    params = query_protocol.decode(self._query_model(service, operation), form)
+                elif codec is None:
                     params = operation.json.decode(request.body)
                 else:
                     params = operation.json.params(codec.decode_request(request.body))
-            else:
-                model = self._query_model(service, operation)
-                params = query_protocol.decode(model, form)
+            except ValueError as err:   # a body its codec could not read
+                raise wire_error("SerializationException", str(err)) from None
             client = self._client(account, service, region)
             if service == "sqs":
                 result = await self._sqs(request, client, operation, params, account, region)
@@ -251,8 +252,6 @@ class EngineApp:
             return self._error(request, service, protocol, codec, err)
         except ParamValidationError as err:
             return self._error(request, service, protocol, codec, _invalid_request(service, protocol, err))
-        except ValueError as err:   # a body its codec could not read
-            return self._error(request, service, protocol, codec, wire_error("SerializationException", str(err)))
         except Exception:
             log.exception("%s.%s failed", service, action)
             return self._error(request, service, protocol, codec,
@@ -287,14 +286,15 @@ class EngineApp:
             if operation is None:
                 raise _unknown_operation(route.operation.name, JSON)
             account, region = self._identify(request, service, JSON)
-            params = rest_protocol.decode(route, labels, request.query_string, request.headers, request.body)
+            try:
+                params = rest_protocol.decode(route, labels, request.query_string, request.headers, request.body)
+            except ValueError as err:   # a body that is not JSON, a blob that is not base64
+                raise wire_error("SerializationException", str(err)) from None
             result = getattr(self._client(account, service, region), operation.method)(**params)
         except ClientError as err:
             return self._rest_error(err)
         except ParamValidationError as err:
             return self._rest_error(_invalid_request(service, JSON, err))
-        except ValueError as err:
-            return self._rest_error(wire_error("SerializationException", str(err)))
         except Exception:
             log.exception("%s.%s failed", service, route.operation.name)
             return self._rest_error(wire_error("ServiceException", "We encountered an internal error.", 500,
@@ -421,14 +421,14 @@ class EngineApp:
         status = err.response["ResponseMetadata"]["HTTPStatusCode"]
         sender = error.get("Type", "Sender") != "Receiver"
         if protocol == QUERY:
-            return self._query_error(request, service, err, status, error["Code"], sender, error["Message"])
+            return self._query_error(service, status, error["Code"], sender, error["Message"])
         code = error.get("QueryErrorCode") or error["Code"]
-        response = self._json_error(request, service, codec, status, code, error["Message"])
+        response = self._json_error(service, codec, status, code, error["Message"])
         if "QueryErrorCode" in error and "x-amzn-query-mode" in request.headers:
             response[1].append((b"x-amzn-query-error", f"{error['Code']};{'Sender' if sender else 'Receiver'}".encode()))
         return response
 
-    def _json_error(self, request, service, codec, status: int, code: str, message: str):
+    def _json_error(self, service: str | None, codec, status: int, code: str, message: str):
         request_id = str(uuid.uuid4())
         if codec is not None:
             return status, [(b"content-type", codec.CONTENT_TYPE.encode()),
@@ -437,7 +437,7 @@ class EngineApp:
         return status, [(b"content-type", content_type), (b"x-amzn-requestid", request_id.encode())], \
             json_protocol.encode_error(code, message)
 
-    def _query_error(self, request, service, err, status: int, code: str, sender: bool, message: str):
+    def _query_error(self, service: str | None, status: int, code: str, sender: bool, message: str):
         request_id = str(uuid.uuid4())
         model = self._sqs_query if service == "sqs" else self._models.get(service or "sns")
         return status, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
