@@ -1,0 +1,241 @@
+# Segment logs on disk (csrc/segment.c): frames of caller-serialized payloads appended with
+# one C call each, read back zero-copy from read-only mappings of the segment files.
+
+import os as _os
+from collections import namedtuple
+
+from libc.stdint cimport INT64_MIN
+from libc.string cimport memset
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from includes cimport segment as c_segment
+
+SYNC_MODES = {"flush": c_segment.EN_SEG_FLUSH, "fsync": c_segment.EN_SEG_FSYNC}
+
+SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries sealed")
+Recovery = namedtuple("Recovery", "segments frames kept_bytes cut_bytes cut_offset")
+Frame = namedtuple("Frame", "first_seq last_seq ts_ms payload")
+
+
+class SegmentError(CoreError):
+    """A segment log's file could not be read or written."""
+
+
+class SegmentIOError(SegmentError, OSError):
+    pass
+
+
+class SegmentCorruptError(SegmentError):
+    """A frame or file that does not check (CRC32C or framing): never skipped silently."""
+
+    def __init__(self, path, offset):
+        where = f" at byte {offset}" if offset >= 0 else ""
+        super().__init__(f"{path}: corrupt segment data{where} (CRC32C or framing does not check)")
+        self.path = path
+        self.offset = offset
+
+
+cdef int check_seg(c_segment.en_seg_status rc, c_segment.en_seg_error *err) except -1:
+    if rc == c_segment.EN_SEG_OK:
+        return 0
+    if rc == c_segment.EN_SEG_ENOMEM:
+        raise CoreMemoryError("out of memory")
+    if rc == c_segment.EN_SEG_EINVAL:
+        raise CoreValueError("bad argument for a segment log")
+    path = _os.fsdecode(<bytes>err.path)
+    if rc == c_segment.EN_SEG_EIO:
+        raise SegmentIOError(err.err, _os.strerror(err.err) if err.err else "I/O error", path)
+    raise SegmentCorruptError(path, err.offset)
+
+
+def crc32c(data, unsigned int crc=0):
+    """CRC-32C of a bytes-like object (extending `crc`)."""
+    cdef const uint8_t[::1] v = data
+    return c_segment.en_crc32c(crc, &v[0] if v.shape[0] else NULL, v.shape[0])
+
+
+cdef class SegmentMapping:
+    """Owns one read-only mapping of a segment file; buffers over it keep it alive."""
+    cdef c_segment.en_seg_map m
+    cdef readonly int64_t base_seq
+    cdef bytes path
+
+    def __dealloc__(self):
+        c_segment.en_seg_unmap(&self.m)
+
+
+cdef class SegmentLog:
+    """A directory of segment files (csrc/segment.h). `recovery` says what opening found."""
+    cdef c_segment.en_seglog *log
+    cdef readonly object recovery
+    cdef readonly str directory
+
+    def __cinit__(self, directory, *, int64_t segment_bytes, int64_t segment_ms,
+                  int64_t index_interval_bytes, str sync="flush"):
+        if sync not in SYNC_MODES:
+            raise CoreValueError(f"sync must be one of {', '.join(SYNC_MODES)}")
+        self.directory = _os.fspath(directory)
+        cdef bytes path = _os.fsencode(self.directory)
+        cdef c_segment.en_seglog_config cfg
+        cfg.segment_bytes = segment_bytes
+        cfg.segment_ms = segment_ms
+        cfg.index_interval_bytes = index_interval_bytes
+        cfg.sync = SYNC_MODES[sync]
+        cdef c_segment.en_seg_recovery rep
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef const char *p = path
+        cdef c_segment.en_seg_status rc
+        with nogil:
+            rc = c_segment.en_seglog_open(p, &cfg, &self.log, &rep, &err)
+        check_seg(rc, &err)
+        self.recovery = Recovery(rep.segments, rep.frames, rep.kept_bytes, rep.cut_bytes, rep.cut_offset)
+
+    def __dealloc__(self):
+        c_segment.en_seglog_close(self.log)
+        self.log = NULL
+
+    def close(self):
+        """Close the active file (frames stay on disk); the log is unusable afterwards."""
+        c_segment.en_seglog_close(self.log)
+        self.log = NULL
+
+    cdef c_segment.en_seglog *_open(self) except NULL:
+        if self.log is NULL:
+            raise CoreValueError("segment log is closed")
+        return self.log
+
+    cdef int64_t _write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, bint commit) except -1:
+        cdef c_segment.en_seglog *log = self._open()
+        cdef Py_buffer buf
+        PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE)
+        cdef int64_t ticket = 0
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        try:
+            with nogil:
+                rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, buf.buf, buf.len, &ticket, &err)
+                if rc == c_segment.EN_SEG_OK and commit:
+                    rc = c_segment.en_seglog_commit(log, ticket, &err)
+        finally:
+            PyBuffer_Release(&buf)
+        check_seg(rc, &err)
+        return ticket
+
+    def append(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload):
+        """Write one frame (any bytes-like payload); returns once the log's sync mode promises
+        it (flush: written to the file; fsync: covered by an fdatasync shared with concurrent
+        appenders)."""
+        self._write(first_seq, last_seq, ts_ms, payload, True)
+
+    def write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload):
+        """Write one frame (write(2) done on return) and return a ticket for commit(): a caller
+        orders its writes under its own lock and waits for the disk outside it."""
+        return self._write(first_seq, last_seq, ts_ms, payload, False)
+
+    def commit(self, int64_t ticket):
+        """Return once the write that gave `ticket` is as durable as the sync mode promises."""
+        cdef c_segment.en_seglog *log = self._open()
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        with nogil:
+            rc = c_segment.en_seglog_commit(log, ticket, &err)
+        check_seg(rc, &err)
+
+    @property
+    def syncs(self):
+        """fdatasync calls made by group commits so far (fsync mode)."""
+        return self._open().syncs
+
+    def retain(self, int64_t min_ts=INT64_MIN, int64_t min_seq=INT64_MIN):
+        """Delete the oldest whole segments whose frames are all older than min_ts or below
+        min_seq; returns how many went."""
+        cdef c_segment.en_seglog *log = self._open()
+        cdef int64_t deleted = 0
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        with nogil:
+            rc = c_segment.en_seglog_retain(log, min_ts, min_seq, &deleted, &err)
+        check_seg(rc, &err)
+        return deleted
+
+    def segments(self):
+        """SegmentInfo for each segment, oldest first."""
+        cdef c_segment.en_seglog *log = self._open()
+        cdef int64_t n = c_segment.en_seglog_segments(log, NULL, 0)
+        cdef c_segment.en_seg_info *infos = <c_segment.en_seg_info *>malloc(max(n, 1) * sizeof(c_segment.en_seg_info))
+        if infos is NULL:
+            raise CoreMemoryError("cannot list segments")
+        try:
+            n = min(n, c_segment.en_seglog_segments(log, infos, n))
+            return [SegmentInfo(infos[i].base_seq, infos[i].last_seq, infos[i].first_ts, infos[i].max_ts,
+                                infos[i].size, infos[i].frames, infos[i].index_entries, bool(infos[i].sealed))
+                    for i in range(n)]
+        finally:
+            free(infos)
+
+    def segment_path(self, int64_t base_seq):
+        cdef char buf[4096]
+        c_segment.en_seglog_segment_path(self._open(), base_seq, buf, sizeof(buf))
+        return _os.fsdecode(<bytes>buf)
+
+    def find_seq(self, int64_t seq):
+        """(segment base, byte offset) of the first frame holding a sequence number >= seq, or None."""
+        cdef c_segment.en_seglog *log = self._open()
+        cdef c_segment.en_seg_pos pos
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        with nogil:
+            rc = c_segment.en_seglog_find_seq(log, seq, &pos, &err)
+        check_seg(rc, &err)
+        return None if pos.base_seq < 0 else (pos.base_seq, pos.offset)
+
+    def find_time(self, int64_t ts_ms):
+        """(segment base, byte offset) of the first frame with a timestamp >= ts_ms, or None."""
+        cdef c_segment.en_seglog *log = self._open()
+        cdef c_segment.en_seg_pos pos
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        with nogil:
+            rc = c_segment.en_seglog_find_time(log, ts_ms, &pos, &err)
+        check_seg(rc, &err)
+        return None if pos.base_seq < 0 else (pos.base_seq, pos.offset)
+
+    cdef SegmentMapping _map(self, int64_t base_seq):
+        cdef SegmentMapping m = SegmentMapping.__new__(SegmentMapping)
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        cdef c_segment.en_seglog *log = self._open()
+        with nogil:
+            rc = c_segment.en_seglog_map(log, base_seq, &m.m, &err)
+        check_seg(rc, &err)
+        m.base_seq = base_seq
+        m.path = _os.fsencode(self.segment_path(base_seq))
+        return m
+
+    def frames(self, int64_t start_seq=INT64_MIN, start_ts=None):
+        """Frames from the first holding a sequence number >= start_seq (or with a timestamp
+        >= start_ts), in log order. Each payload is a pyarrow Buffer over the segment's mapping
+        (no copy), checked against its CRC32C as it is read."""
+        found = self.find_seq(start_seq) if start_ts is None else self.find_time(start_ts)
+        if found is None:
+            return
+        cdef c_segment.en_seg_pos pos, nxt
+        pos.base_seq, pos.offset = found
+        cdef SegmentMapping m = None
+        cdef c_segment.en_seg_frame f
+        cdef c_segment.en_seg_error err
+        while pos.base_seq >= 0:
+            if m is None or m.base_seq != pos.base_seq or pos.offset >= m.m.length:
+                m = self._map(pos.base_seq)
+            memset(&err, 0, sizeof(err))
+            check_seg(c_segment.en_seg_frame_read(&m.m, pos.offset, m.path, &f, &err), &err)
+            yield Frame(f.first_seq, f.last_seq, f.ts_ms,
+                        pa.foreign_buffer(<uintptr_t>f.payload, f.length, base=m))
+            c_segment.en_seglog_next(self._open(), &pos, f.next_offset, &nxt)
+            pos = nxt

@@ -1,0 +1,830 @@
+#define _GNU_SOURCE   /* pwritev, O_CLOEXEC */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "segment.h"
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Header layout (little-endian hosts only, as every target of the engine). The CRC covers
+ * bytes [H_LEN, 40) and the payload. */
+enum { H_MAGIC = 0, H_CRC = 4, H_LEN = 8, H_FLAGS = 12, H_FIRST = 16, H_LAST = 24, H_TS = 32 };
+#define FRAME_ALIGN 8
+#define MAX_PAYLOAD (INT64_C(0xFFFFFFFF) - FRAME_ALIGN)
+#define INDEX_HEADER 80   /* magic, crc, then eight int64 fields */
+
+typedef struct {
+    uint32_t magic, crc, length, flags;
+    int64_t first_seq, last_seq, ts;
+} frame_header;
+
+static int64_t frame_bytes(int64_t payload) {
+    return EN_SEG_FRAME_HEADER + (payload + FRAME_ALIGN - 1) / FRAME_ALIGN * FRAME_ALIGN;
+}
+
+static void header_decode(const uint8_t *b, frame_header *h) {
+    memcpy(&h->magic, b + H_MAGIC, 4);
+    memcpy(&h->crc, b + H_CRC, 4);
+    memcpy(&h->length, b + H_LEN, 4);
+    memcpy(&h->flags, b + H_FLAGS, 4);
+    memcpy(&h->first_seq, b + H_FIRST, 8);
+    memcpy(&h->last_seq, b + H_LAST, 8);
+    memcpy(&h->ts, b + H_TS, 8);
+}
+
+static uint32_t frame_crc(const uint8_t *header, const void *payload, int64_t length) {
+    return en_crc32c(en_crc32c(0, header + H_LEN, EN_SEG_FRAME_HEADER - H_LEN), payload, (size_t)length);
+}
+
+static void set_error(en_seg_error *err, const char *path, int64_t offset, int e) {
+    if (err == NULL) return;
+    snprintf(err->path, sizeof err->path, "%s", path);
+    err->offset = offset;
+    err->err = e;
+}
+
+static void seg_path(const char *dir, int64_t base, const char *ext, char *out, size_t cap) {
+    /* open() bounds the directory's length, so the name always fits */
+    if (snprintf(out, cap, "%s/%020lld.%s", dir, (long long)base, ext) < 0) out[0] = '\0';
+}
+
+void en_seglog_segment_path(const en_seglog *log, int64_t base_seq, char *out, size_t cap) {
+    seg_path(log->dir, base_seq, "log", out, cap);
+}
+
+/* --- segments in memory -------------------------------------------------------------------- */
+
+static int entry_push(en_seg_entry **arr, int64_t *n, int64_t *cap, int64_t key, int64_t offset) {
+    if (*n == *cap) {
+        int64_t c = *cap ? *cap * 2 : 16;
+        en_seg_entry *a = realloc(*arr, (size_t)c * sizeof **arr);
+        if (a == NULL) return 0;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[*n].key = key;
+    (*arr)[*n].offset = offset;
+    (*n)++;
+    return 1;
+}
+
+static void segment_free(en_segment *s) {
+    free(s->seq_index);
+    free(s->time_index);
+    memset(s, 0, sizeof *s);
+}
+
+/* Account a whole frame at `offset` in the segment's totals and sparse indexes. */
+static int segment_note(en_segment *s, const frame_header *h, int64_t offset, int64_t interval) {
+    int64_t bytes = frame_bytes(h->length);
+    if (s->frames == 0) {
+        s->base_seq = h->first_seq;
+        s->first_ts = s->max_ts = h->ts;
+        if (!entry_push(&s->seq_index, &s->n_seq, &s->cap_seq, h->first_seq, offset)) return 0;
+        if (!entry_push(&s->time_index, &s->n_time, &s->cap_time, h->ts, offset)) return 0;
+        s->last_seq_entry_offset = s->last_time_entry_offset = offset;
+    } else {
+        if (offset - s->last_seq_entry_offset >= interval) {
+            if (!entry_push(&s->seq_index, &s->n_seq, &s->cap_seq, h->first_seq, offset)) return 0;
+            s->last_seq_entry_offset = offset;
+        }
+        /* a time entry says: no frame before `offset` is later than `key` */
+        if (h->ts > s->max_ts) {
+            if (offset - s->last_time_entry_offset >= interval) {
+                if (!entry_push(&s->time_index, &s->n_time, &s->cap_time, h->ts, offset)) return 0;
+                s->last_time_entry_offset = offset;
+            }
+            s->max_ts = h->ts;
+        }
+    }
+    s->last_seq = h->last_seq;
+    s->size = offset + bytes;
+    s->frames++;
+    return 1;
+}
+
+static int segs_reserve(en_seglog *log) {
+    if (log->n_segs < log->cap_segs) return 1;
+    int64_t c = log->cap_segs ? log->cap_segs * 2 : 8;
+    en_segment *a = realloc(log->segs, (size_t)c * sizeof *a);
+    if (a == NULL) return 0;
+    log->segs = a;
+    log->cap_segs = c;
+    return 1;
+}
+
+static en_segment *active_segment(en_seglog *log) {
+    if (log->n_segs == 0 || log->segs[log->n_segs - 1].sealed) return NULL;
+    return &log->segs[log->n_segs - 1];
+}
+
+/* Index of the first segment with base_seq > base (n_segs if none). */
+static int64_t segs_after(const en_seglog *log, int64_t base) {
+    int64_t lo = 0, hi = log->n_segs;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid].base_seq <= base) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* --- files ---------------------------------------------------------------------------------- */
+
+static int sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = fsync(fd) ? errno : 0;
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Map a file's first `length` bytes read-only. */
+static en_seg_status map_file(const char *path, int64_t length, en_seg_map *out, en_seg_error *err) {
+    out->addr = NULL;
+    out->length = 0;
+    if (length <= 0) return EN_SEG_OK;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_error(err, path, -1, errno);
+        return EN_SEG_EIO;
+    }
+    void *a = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (a == MAP_FAILED) {
+        set_error(err, path, -1, e);
+        return EN_SEG_EIO;
+    }
+    out->addr = a;
+    out->length = length;
+    return EN_SEG_OK;
+}
+
+void en_seg_unmap(en_seg_map *m) {
+    if (m->addr != NULL) munmap(m->addr, (size_t)m->length);
+    m->addr = NULL;
+    m->length = 0;
+}
+
+en_seg_status en_seg_frame_read(const en_seg_map *m, int64_t offset, const char *path,
+                                en_seg_frame *out, en_seg_error *err) {
+    const uint8_t *base = m->addr;
+    if (offset < 0 || offset + EN_SEG_FRAME_HEADER > m->length) {
+        set_error(err, path, offset, 0);
+        return EN_SEG_ECORRUPT;
+    }
+    frame_header h;
+    header_decode(base + offset, &h);
+    if (h.magic != EN_SEG_FRAME_MAGIC || offset + frame_bytes(h.length) > m->length ||
+        frame_crc(base + offset, base + offset + EN_SEG_FRAME_HEADER, h.length) != h.crc) {
+        set_error(err, path, offset, 0);
+        return EN_SEG_ECORRUPT;
+    }
+    out->first_seq = h.first_seq;
+    out->last_seq = h.last_seq;
+    out->ts_ms = h.ts;
+    out->payload = base + offset + EN_SEG_FRAME_HEADER;
+    out->length = h.length;
+    out->next_offset = offset + frame_bytes(h.length);
+    return EN_SEG_OK;
+}
+
+/* Walk the frames of a mapped segment into `s` (whose base_seq is the file's name). With
+ * check_crc, stop at the first frame that is torn or does not check (*stop = its offset);
+ * without, a frame that does not parse is corruption. */
+static en_seg_status segment_scan(en_segment *s, const en_seg_map *m, int64_t prev_last, int check_crc,
+                                  int64_t interval, int64_t *stop) {
+    const uint8_t *base = m->addr;
+    int64_t off = 0, name = s->base_seq;
+    *stop = -1;
+    while (off < m->length) {
+        frame_header h;
+        int ok = off + EN_SEG_FRAME_HEADER <= m->length;
+        if (ok) {
+            header_decode(base + off, &h);
+            ok = h.magic == EN_SEG_FRAME_MAGIC && off + frame_bytes(h.length) <= m->length &&
+                 h.first_seq <= h.last_seq && h.first_seq > prev_last && (off > 0 || h.first_seq == name);
+        }
+        if (ok && check_crc)
+            ok = frame_crc(base + off, base + off + EN_SEG_FRAME_HEADER, h.length) == h.crc;
+        if (!ok) {
+            *stop = off;
+            return check_crc ? EN_SEG_OK : EN_SEG_ECORRUPT;
+        }
+        if (!segment_note(s, &h, off, interval)) return EN_SEG_ENOMEM;
+        prev_last = h.last_seq;
+        off += frame_bytes(h.length);
+    }
+    return EN_SEG_OK;
+}
+
+static en_seg_status write_index(en_seglog *log, const en_segment *s, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX], tmp[EN_SEG_PATH_MAX];
+    seg_path(log->dir, s->base_seq, "index", path, sizeof path);
+    seg_path(log->dir, s->base_seq, "index.tmp", tmp, sizeof tmp);
+    size_t entries = (size_t)(s->n_seq + s->n_time) * sizeof(en_seg_entry);
+    size_t total = INDEX_HEADER + entries;
+    uint8_t *buf = malloc(total);
+    if (buf == NULL) return EN_SEG_ENOMEM;
+    uint32_t magic = EN_SEG_INDEX_MAGIC;
+    int64_t fields[9] = {s->base_seq, s->last_seq, s->first_ts, s->max_ts, s->size, s->frames,
+                         s->n_seq, s->n_time, 0};
+    memcpy(buf, &magic, 4);
+    memcpy(buf + 8, fields, 72);
+    memcpy(buf + INDEX_HEADER, s->seq_index, (size_t)s->n_seq * sizeof(en_seg_entry));
+    memcpy(buf + INDEX_HEADER + s->n_seq * sizeof(en_seg_entry), s->time_index,
+           (size_t)s->n_time * sizeof(en_seg_entry));
+    uint32_t crc = en_crc32c(0, buf + 8, total - 8);
+    memcpy(buf + 4, &crc, 4);
+    int e = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) e = errno;
+    else {
+        e = write_all(fd, buf, total);
+        if (!e && log->cfg.sync == EN_SEG_FSYNC && fdatasync(fd)) e = errno;
+        if (close(fd) && !e) e = errno;
+        if (!e && rename(tmp, path)) e = errno;
+        if (!e && log->cfg.sync == EN_SEG_FSYNC) e = sync_dir(log->dir);
+    }
+    free(buf);
+    if (e) {
+        unlink(tmp);
+        set_error(err, path, -1, e);
+        return EN_SEG_EIO;
+    }
+    return EN_SEG_OK;
+}
+
+/* Load a sealed segment's index; 0 when it is missing or does not check (rebuild it). */
+static int read_index(const en_seglog *log, en_segment *s) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, s->base_seq, "index", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st;
+    uint8_t *buf = NULL;
+    int ok = fstat(fd, &st) == 0 && st.st_size >= INDEX_HEADER && (buf = malloc((size_t)st.st_size)) != NULL;
+    ok = ok && pread(fd, buf, (size_t)st.st_size, 0) == st.st_size;
+    close(fd);
+    int64_t f[9];
+    uint32_t magic, crc;
+    if (ok) {
+        memcpy(&magic, buf, 4);
+        memcpy(&crc, buf + 4, 4);
+        memcpy(f, buf + 8, 72);
+        ok = magic == EN_SEG_INDEX_MAGIC && crc == en_crc32c(0, buf + 8, (size_t)st.st_size - 8) &&
+             f[0] == s->base_seq && f[6] > 0 && f[7] > 0 &&
+             st.st_size == INDEX_HEADER + (f[6] + f[7]) * (int64_t)sizeof(en_seg_entry);
+    }
+    if (ok) {
+        s->seq_index = malloc((size_t)f[6] * sizeof(en_seg_entry));
+        s->time_index = malloc((size_t)f[7] * sizeof(en_seg_entry));
+        ok = s->seq_index != NULL && s->time_index != NULL;
+    }
+    if (ok) {
+        memcpy(s->seq_index, buf + INDEX_HEADER, (size_t)f[6] * sizeof(en_seg_entry));
+        memcpy(s->time_index, buf + INDEX_HEADER + f[6] * sizeof(en_seg_entry), (size_t)f[7] * sizeof(en_seg_entry));
+        s->last_seq = f[1];
+        s->first_ts = f[2];
+        s->max_ts = f[3];
+        s->size = f[4];
+        s->frames = f[5];
+        s->n_seq = s->cap_seq = f[6];
+        s->n_time = s->cap_time = f[7];
+        s->last_seq_entry_offset = s->seq_index[f[6] - 1].offset;
+        s->last_time_entry_offset = s->time_index[f[7] - 1].offset;
+    } else {
+        free(s->seq_index);
+        free(s->time_index);
+        s->seq_index = s->time_index = NULL;
+    }
+    free(buf);
+    return ok;
+}
+
+/* --- open and recovery ---------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Base sequence numbers of the directory's *.log files, ascending; stale *.index.tmp removed. */
+static en_seg_status list_bases(const char *dir, int64_t **out, int64_t *n, en_seg_error *err) {
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        set_error(err, dir, -1, errno);
+        return EN_SEG_EIO;
+    }
+    int64_t *bases = NULL, cap = 0;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long long base = strtoll(e->d_name, &end, 10);
+        if (end == e->d_name || base < 0) continue;
+        if (strcmp(end, ".index.tmp") == 0) {
+            char p[EN_SEG_PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+            continue;
+        }
+        if (strcmp(end, ".log") != 0) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *b = realloc(bases, (size_t)cap * sizeof *b);
+            if (b == NULL) {
+                free(bases);
+                closedir(d);
+                return EN_SEG_ENOMEM;
+            }
+            bases = b;
+        }
+        bases[(*n)++] = base;
+    }
+    closedir(d);
+    qsort(bases, (size_t)*n, sizeof *bases, cmp_i64);
+    *out = bases;
+    return EN_SEG_OK;
+}
+
+static en_seg_status file_size(const char *path, int64_t *size, en_seg_error *err) {
+    struct stat st;
+    if (stat(path, &st)) {
+        set_error(err, path, -1, errno);
+        return EN_SEG_EIO;
+    }
+    *size = st.st_size;
+    return EN_SEG_OK;
+}
+
+/* Load segment `s` (base set) from its files: the index when it checks, else a scan of the
+ * frame headers; the active one (`active`) is scanned frame by frame and cut after the last
+ * whole frame. */
+static en_seg_status segment_load(en_seglog *log, en_segment *s, int64_t prev_last, int active,
+                                  en_seg_recovery *rep, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, s->base_seq, "log", path, sizeof path);
+    int64_t size;
+    en_seg_status rc = file_size(path, &size, err);
+    if (rc != EN_SEG_OK) return rc;
+    if (read_index(log, s)) {
+        s->sealed = 1;
+        if (size < s->size) {   /* the log lost bytes its index accounts for */
+            set_error(err, path, size, 0);
+            return EN_SEG_ECORRUPT;
+        }
+        return EN_SEG_OK;
+    }
+    en_seg_map m;
+    rc = map_file(path, size, &m, err);
+    if (rc != EN_SEG_OK) return rc;
+    int64_t stop;
+    rc = segment_scan(s, &m, prev_last, active, log->cfg.index_interval_bytes, &stop);
+    en_seg_unmap(&m);
+    if (rc == EN_SEG_ECORRUPT) set_error(err, path, stop, 0);
+    if (rc != EN_SEG_OK) return rc;
+    s->sealed = !active;
+    if (active) {
+        rep->frames = s->frames;
+        rep->kept_bytes = s->size;
+        if (stop >= 0) {
+            rep->cut_offset = stop;
+            rep->cut_bytes = size - stop;
+            if (truncate(path, stop)) {
+                set_error(err, path, stop, errno);
+                return EN_SEG_EIO;
+            }
+        }
+    }
+    return EN_SEG_OK;
+}
+
+static en_seg_status open_active(en_seglog *log, int64_t base, int create, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, base, "log", path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    if (fd < 0) {
+        set_error(err, path, -1, errno);
+        return EN_SEG_EIO;
+    }
+    if (create && log->cfg.sync == EN_SEG_FSYNC) {
+        int e = sync_dir(log->dir);
+        if (e) {
+            close(fd);
+            unlink(path);
+            set_error(err, log->dir, -1, e);
+            return EN_SEG_EIO;
+        }
+    }
+    log->fd = fd;
+    return EN_SEG_OK;
+}
+
+static void unlink_segment(const en_seglog *log, int64_t base) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, base, "log", path, sizeof path);
+    unlink(path);
+    seg_path(log->dir, base, "index", path, sizeof path);
+    unlink(path);
+}
+
+void en_seglog_close(en_seglog *log) {
+    if (log == NULL) return;
+    if (log->fd >= 0) close(log->fd);
+    for (int64_t i = 0; i < log->n_segs; i++) segment_free(&log->segs[i]);
+    free(log->segs);
+    pthread_mutex_destroy(&log->lock);
+    pthread_mutex_destroy(&log->sync_lock);
+    pthread_cond_destroy(&log->sync_cond);
+    free(log);
+}
+
+en_seg_status en_seglog_open(const char *dir, const en_seglog_config *cfg, en_seglog **out,
+                             en_seg_recovery *rep, en_seg_error *err) {
+    *out = NULL;
+    memset(rep, 0, sizeof *rep);
+    rep->cut_offset = -1;
+    if (strlen(dir) + 32 >= EN_SEG_PATH_MAX || cfg->segment_bytes <= 0 || cfg->segment_ms <= 0 ||
+        cfg->index_interval_bytes <= 0 || (cfg->sync != EN_SEG_FLUSH && cfg->sync != EN_SEG_FSYNC))
+        return EN_SEG_EINVAL;
+    en_seglog *log = calloc(1, sizeof *log);
+    if (log == NULL) return EN_SEG_ENOMEM;
+    pthread_mutex_init(&log->lock, NULL);
+    pthread_mutex_init(&log->sync_lock, NULL);
+    pthread_cond_init(&log->sync_cond, NULL);
+    log->cfg = *cfg;
+    log->fd = -1;
+    log->last_seq = -1;
+    snprintf(log->dir, sizeof log->dir, "%s", dir);
+
+    int64_t *bases = NULL, n = 0;
+    en_seg_status rc = list_bases(dir, &bases, &n, err);
+    rep->segments = n;
+    for (int64_t i = 0; rc == EN_SEG_OK && i < n; i++) {
+        if (!segs_reserve(log)) {
+            rc = EN_SEG_ENOMEM;
+            break;
+        }
+        en_segment *s = &log->segs[log->n_segs];
+        memset(s, 0, sizeof *s);
+        s->base_seq = bases[i];
+        rc = segment_load(log, s, log->last_seq, i == n - 1, rep, err);
+        if (rc != EN_SEG_OK) {
+            segment_free(s);
+            break;
+        }
+        if (s->frames == 0) {   /* created by an append that never completed */
+            segment_free(s);
+            unlink_segment(log, bases[i]);
+            continue;
+        }
+        log->n_segs++;
+        log->last_seq = s->last_seq;
+    }
+    free(bases);
+    en_segment *a = active_segment(log);
+    if (rc == EN_SEG_OK && a != NULL) rc = open_active(log, a->base_seq, 0, err);
+    if (rc != EN_SEG_OK) {
+        en_seglog_close(log);
+        return rc;
+    }
+    *out = log;
+    return EN_SEG_OK;
+}
+
+/* --- appends and group commit --------------------------------------------------------------- */
+
+/* Close the active file (after syncing it in fsync mode) with no fdatasync in flight on it. */
+static en_seg_status close_active(en_seglog *log, int sync, en_seg_error *err) {
+    en_seg_status rc = EN_SEG_OK;
+    pthread_mutex_lock(&log->sync_lock);
+    while (log->syncing) pthread_cond_wait(&log->sync_cond, &log->sync_lock);
+    if (sync && log->cfg.sync == EN_SEG_FSYNC && fdatasync(log->fd)) {
+        log->sync_err = errno;
+        set_error(err, log->dir, -1, errno);
+        rc = EN_SEG_EIO;
+    } else {
+        log->synced_pos = LOAD(&log->written_pos);
+    }
+    close(log->fd);
+    log->fd = -1;
+    pthread_cond_broadcast(&log->sync_cond);
+    pthread_mutex_unlock(&log->sync_lock);
+    return rc;
+}
+
+static en_seg_status seal_active(en_seglog *log, en_seg_error *err) {
+    en_segment *s = active_segment(log);
+    en_seg_status rc = close_active(log, 1, err);
+    s->sealed = 1;   /* without its index (a failed write) it is rebuilt by a scan on open */
+    if (rc == EN_SEG_OK) rc = write_index(log, s, err);
+    return rc;
+}
+
+/* Return once an fdatasync that began after byte `end` was written has finished: the first
+ * waiter syncs for everyone written so far while the others wait for it. */
+static en_seg_status group_commit(en_seglog *log, int64_t end, en_seg_error *err) {
+    pthread_mutex_lock(&log->sync_lock);
+    while (log->synced_pos < end && !log->sync_err) {
+        if (log->syncing) {
+            pthread_cond_wait(&log->sync_cond, &log->sync_lock);
+            continue;
+        }
+        log->syncing = 1;
+        int fd = log->fd;
+        int64_t target = LOAD(&log->written_pos);
+        pthread_mutex_unlock(&log->sync_lock);
+        int e = fdatasync(fd) ? errno : 0;
+        pthread_mutex_lock(&log->sync_lock);
+        log->syncing = 0;
+        log->syncs++;
+        if (e) log->sync_err = e;
+        else if (target > log->synced_pos) log->synced_pos = target;
+        pthread_cond_broadcast(&log->sync_cond);
+    }
+    int e = log->sync_err;
+    pthread_mutex_unlock(&log->sync_lock);
+    if (e) {
+        set_error(err, log->dir, -1, e);
+        return EN_SEG_EIO;
+    }
+    return EN_SEG_OK;
+}
+
+en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
+                               const void *payload, int64_t length, en_seg_error *err) {
+    int64_t ticket;
+    en_seg_status rc = en_seglog_write(log, first_seq, last_seq, ts_ms, payload, length, &ticket, err);
+    return rc == EN_SEG_OK ? en_seglog_commit(log, ticket, err) : rc;
+}
+
+en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err) {
+    return log->cfg.sync == EN_SEG_FSYNC ? group_commit(log, ticket, err) : EN_SEG_OK;
+}
+
+en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
+                              const void *payload, int64_t length, int64_t *ticket, en_seg_error *err) {
+    *ticket = 0;
+    if (first_seq < 0 || last_seq < first_seq || length < 0 || length > MAX_PAYLOAD) return EN_SEG_EINVAL;
+    int64_t bytes = frame_bytes(length);
+    uint8_t header[EN_SEG_FRAME_HEADER];
+    static const uint8_t zeros[FRAME_ALIGN];
+    uint32_t magic = EN_SEG_FRAME_MAGIC, len32 = (uint32_t)length, flags = 0;
+    memcpy(header + H_MAGIC, &magic, 4);
+    memcpy(header + H_LEN, &len32, 4);
+    memcpy(header + H_FLAGS, &flags, 4);
+    memcpy(header + H_FIRST, &first_seq, 8);
+    memcpy(header + H_LAST, &last_seq, 8);
+    memcpy(header + H_TS, &ts_ms, 8);
+    uint32_t crc = frame_crc(header, payload, length);   /* outside the lock */
+    memcpy(header + H_CRC, &crc, 4);
+
+    pthread_mutex_lock(&log->lock);
+    en_seg_status rc = EN_SEG_OK;
+    if (log->sync_err) {
+        set_error(err, log->dir, -1, log->sync_err);
+        rc = EN_SEG_EIO;
+        goto out;
+    }
+    if (first_seq <= log->last_seq) {
+        rc = EN_SEG_EINVAL;
+        goto out;
+    }
+    en_segment *s = active_segment(log);
+    if (s != NULL && (s->size + bytes > log->cfg.segment_bytes || ts_ms - s->first_ts >= log->cfg.segment_ms)) {
+        rc = seal_active(log, err);
+        if (rc != EN_SEG_OK) goto out;
+        s = NULL;
+    }
+    if (s == NULL) {
+        if (!segs_reserve(log)) {
+            rc = EN_SEG_ENOMEM;
+            goto out;
+        }
+        rc = open_active(log, first_seq, 1, err);
+        if (rc != EN_SEG_OK) goto out;
+        s = &log->segs[log->n_segs++];
+        memset(s, 0, sizeof *s);
+        s->base_seq = first_seq;
+    }
+    struct iovec iov[3] = {{header, EN_SEG_FRAME_HEADER}, {(void *)payload, (size_t)length},
+                           {(void *)zeros, (size_t)(bytes - EN_SEG_FRAME_HEADER - length)}};
+    int64_t done = 0;
+    while (done < bytes) {
+        /* skip what a short write already wrote */
+        struct iovec part[3];
+        int k = 0;
+        int64_t skip = done;
+        for (int i = 0; i < 3; i++) {
+            if (skip >= (int64_t)iov[i].iov_len) {
+                skip -= (int64_t)iov[i].iov_len;
+                continue;
+            }
+            part[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+            part[k].iov_len = iov[i].iov_len - (size_t)skip;
+            skip = 0;
+            k++;
+        }
+        ssize_t w = pwritev(log->fd, part, k, s->size + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            char path[EN_SEG_PATH_MAX];
+            seg_path(log->dir, s->base_seq, "log", path, sizeof path);
+            set_error(err, path, s->size, w < 0 ? errno : EIO);
+            if (ftruncate(log->fd, s->size)) { /* the open-time recovery cuts it */ }
+            if (s->frames == 0) {   /* a file named for a frame it does not hold */
+                close(log->fd);
+                log->fd = -1;
+                unlink(path);
+                log->n_segs--;
+                segment_free(s);
+            }
+            rc = EN_SEG_EIO;
+            goto out;
+        }
+        done += w;
+    }
+    frame_header h = {magic, crc, len32, flags, first_seq, last_seq, ts_ms};
+    if (!segment_note(s, &h, s->size, log->cfg.index_interval_bytes)) {
+        /* the frame is on file; only the in-memory index could not grow */
+        rc = EN_SEG_ENOMEM;
+    }
+    log->last_seq = last_seq;
+    int64_t end = LOAD(&log->written_pos) + bytes;
+    STORE(&log->written_pos, end);
+    *ticket = end;
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+out:
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+/* --- retention, lookups, reads ------------------------------------------------------------- */
+
+en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, int64_t *deleted,
+                               en_seg_error *err) {
+    en_seg_status rc = EN_SEG_OK;
+    *deleted = 0;
+    pthread_mutex_lock(&log->lock);
+    int64_t k = 0;
+    while (k < log->n_segs && (log->segs[k].max_ts < min_ts || log->segs[k].last_seq < min_seq)) k++;
+    if (k > 0 && k == log->n_segs && active_segment(log) != NULL) rc = close_active(log, 0, err);
+    for (int64_t i = 0; i < k; i++) {
+        unlink_segment(log, log->segs[i].base_seq);
+        segment_free(&log->segs[i]);
+    }
+    memmove(log->segs, log->segs + k, (size_t)(log->n_segs - k) * sizeof *log->segs);
+    log->n_segs -= k;
+    *deleted = k;
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+/* Walk frame headers of segment `s` from `offset` to the first for which `hit` holds. */
+static en_seg_status scan_headers(en_seglog *log, const en_segment *s, int64_t offset, int by_time, int64_t key,
+                                  en_seg_pos *out, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, s->base_seq, "log", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_error(err, path, -1, errno);
+        return EN_SEG_EIO;
+    }
+    en_seg_status rc = EN_SEG_ECORRUPT;
+    while (offset < s->size) {
+        uint8_t b[EN_SEG_FRAME_HEADER];
+        frame_header h;
+        if (pread(fd, b, sizeof b, offset) != (ssize_t)sizeof b) break;
+        header_decode(b, &h);
+        if (h.magic != EN_SEG_FRAME_MAGIC) break;
+        if (by_time ? h.ts >= key : h.last_seq >= key) {
+            out->base_seq = s->base_seq;
+            out->offset = offset;
+            rc = EN_SEG_OK;
+            break;
+        }
+        offset += frame_bytes(h.length);
+    }
+    close(fd);
+    if (rc != EN_SEG_OK) set_error(err, path, offset, 0);
+    return rc;
+}
+
+en_seg_status en_seglog_find_seq(en_seglog *log, int64_t seq, en_seg_pos *out, en_seg_error *err) {
+    en_seg_status rc = EN_SEG_OK;
+    out->base_seq = -1;
+    out->offset = 0;
+    pthread_mutex_lock(&log->lock);
+    int64_t lo = 0, hi = log->n_segs;   /* first segment with last_seq >= seq */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid].last_seq < seq) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < log->n_segs) {
+        const en_segment *s = &log->segs[lo];
+        int64_t a = 0, b = s->n_seq;   /* last entry with key <= seq */
+        while (a < b) {
+            int64_t mid = a + (b - a) / 2;
+            if (s->seq_index[mid].key <= seq) a = mid + 1;
+            else b = mid;
+        }
+        rc = scan_headers(log, s, a ? s->seq_index[a - 1].offset : 0, 0, seq, out, err);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+en_seg_status en_seglog_find_time(en_seglog *log, int64_t ts_ms, en_seg_pos *out, en_seg_error *err) {
+    en_seg_status rc = EN_SEG_OK;
+    out->base_seq = -1;
+    out->offset = 0;
+    pthread_mutex_lock(&log->lock);
+    int64_t i = 0;   /* max_ts is not monotonic across segments in general: first that reaches */
+    while (i < log->n_segs && log->segs[i].max_ts < ts_ms) i++;
+    if (i < log->n_segs) {
+        const en_segment *s = &log->segs[i];
+        int64_t a = 0, b = s->n_time;   /* last entry with key < ts_ms */
+        while (a < b) {
+            int64_t mid = a + (b - a) / 2;
+            if (s->time_index[mid].key < ts_ms) a = mid + 1;
+            else b = mid;
+        }
+        rc = scan_headers(log, s, a ? s->time_index[a - 1].offset : 0, 1, ts_ms, out, err);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+void en_seglog_next(en_seglog *log, const en_seg_pos *pos, int64_t next_offset, en_seg_pos *out) {
+    pthread_mutex_lock(&log->lock);
+    int64_t i = segs_after(log, pos->base_seq);
+    if (i > 0 && log->segs[i - 1].base_seq == pos->base_seq && next_offset < log->segs[i - 1].size) {
+        out->base_seq = pos->base_seq;
+        out->offset = next_offset;
+    } else if (i < log->n_segs) {
+        out->base_seq = log->segs[i].base_seq;
+        out->offset = 0;
+    } else {
+        out->base_seq = -1;
+        out->offset = 0;
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+en_seg_status en_seglog_map(en_seglog *log, int64_t base_seq, en_seg_map *out, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX];
+    pthread_mutex_lock(&log->lock);
+    int64_t i = segs_after(log, base_seq);
+    int found = i > 0 && log->segs[i - 1].base_seq == base_seq;
+    int64_t size = found ? log->segs[i - 1].size : 0;
+    pthread_mutex_unlock(&log->lock);
+    if (!found) return EN_SEG_EINVAL;
+    seg_path(log->dir, base_seq, "log", path, sizeof path);
+    return map_file(path, size, out, err);
+}
+
+int64_t en_seglog_segments(en_seglog *log, en_seg_info *out, int64_t cap) {
+    pthread_mutex_lock(&log->lock);
+    int64_t n = log->n_segs;
+    for (int64_t i = 0; i < n && i < cap; i++) {
+        const en_segment *s = &log->segs[i];
+        en_seg_info *o = &out[i];
+        o->base_seq = s->base_seq;
+        o->last_seq = s->last_seq;
+        o->first_ts = s->first_ts;
+        o->max_ts = s->max_ts;
+        o->size = s->size;
+        o->frames = s->frames;
+        o->index_entries = s->n_seq;
+        o->sealed = s->sealed;
+    }
+    pthread_mutex_unlock(&log->lock);
+    return n;
+}
