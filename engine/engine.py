@@ -24,6 +24,8 @@ SERVICES: dict[str, tuple[str, str]] = {
 }
 # Consumers first (event source mappings drain their in-flight invocations), then producers: SNS
 # drains into SQS and Firehose, Firehose delivers its buffers; brokers stop last.
+DURABILITY_MODES = ("memory", "flush", "fsync")
+DEFAULT_DURABILITY = "flush"   # with a data_dir
 CLOSE_ORDER = ("lambda", "sns", "kinesis", "firehose", "sqs", "glue", "mq")
 
 
@@ -41,7 +43,17 @@ class Engine:
 
     def __init__(self, *, s3_root: str | None = None, clock: Clock | None = None,
                  enforce_limits: bool = False, account_id: str = limits.ACCOUNT_ID,
-                 region_name: str = limits.DEFAULT_REGION):
+                 region_name: str = limits.DEFAULT_REGION, data_dir: str | None = None,
+                 durability: str | None = None):
+        # memory: nothing written; flush: in the file (page cache) before a call returns, survives
+        # kill -9; fsync: group-committed to disk before a call returns, survives power loss.
+        durability = durability or (DEFAULT_DURABILITY if data_dir is not None else "memory")
+        if durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY_MODES)}, not {durability!r}")
+        if durability != "memory" and data_dir is None:
+            raise ValueError(f"durability={durability!r} needs a data_dir")
+        self.data_dir = data_dir
+        self.durability = durability
         self.account_id = account_id
         self.default_region = region_name
         self.s3_root = s3_root if s3_root is not None else "./s3"
