@@ -3,7 +3,6 @@ source's records before conversion, as AWS documents (kpl-with-firehose)."""
 import json
 
 import pyarrow.dataset as ds
-import pytest
 
 from engine.kinesis import kpl
 from engine.s3 import store_for
@@ -11,8 +10,6 @@ from engine.s3 import store_for
 ROLE = "arn:aws:iam::000000000000:role/firehose"
 
 
-@pytest.mark.xfail(strict=True, reason="needs the one-line hook in engine/firehose/models.py _poll: "
-                   "batch = transform.source_user_records(batch) (firehose engineer); remove this mark then")
 def test_aggregated_json_records_land_as_rows(eng, clock):
     kinesis = eng.client("kinesis")
     kinesis.create_stream(StreamName="src", ShardCount=2)
