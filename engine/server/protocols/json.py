@@ -51,6 +51,11 @@ def _timestamp(value):
     return value
 
 
+def _converted(shape, path: frozenset) -> dict:
+    """A structure's members that need converting: {name: converter}."""
+    return {name: c for name, member in shape.members.items() if (c := _converter(member, path | {shape.name}))}
+
+
 def _converter(shape, path: frozenset = frozenset()):
     """A function fixing the blobs and timestamps inside a value of `shape`, or None when the
     shape holds neither (recursive shapes stop at their second visit)."""
@@ -63,7 +68,7 @@ def _converter(shape, path: frozenset = frozenset()):
         return None
     path = path | {shape.name}
     if kind == "structure":
-        members = {name: c for name, member in shape.members.items() if (c := _converter(member, path))}
+        members = _converted(shape, path)
         if not members:
             return None
         if len(members) == 1:   # (the common case, e.g. a record's Data: no loop per value)
@@ -89,6 +94,20 @@ def _converter(shape, path: frozenset = frozenset()):
         convert = _converter(shape.member, path)
         if convert is None:
             return None
+        member = shape.member
+        if member.type_name == "structure" and len(_converted(member, path)) == 1:
+            # (PutRecords' 500 entries, each with one blob: one loop, no call per entry)
+            (only, convert_only), = _converted(member, path).items()
+
+            def entries(value):
+                if value.__class__ is list:
+                    for entry in value:
+                        if entry.__class__ is dict:
+                            item = entry.get(only)
+                            if item is not None:
+                                entry[only] = convert_only(item)
+                return value
+            return entries
         return lambda value: [convert(v) for v in value] if value.__class__ is list else value
     if kind == "map":
         convert = _converter(shape.value, path)
