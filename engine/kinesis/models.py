@@ -7,6 +7,8 @@ RecordBatch over a shard's chunk. No boto3 dict shapes: engine.kinesis.client do
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
 import itertools
 import operator
 import os
@@ -26,6 +28,7 @@ from .errors import (InvalidArgumentException, LimitExceededException, Provision
                      stream_not_found)
 from .account import AccountSettings
 from .policy import check_policy
+from .store import StreamStore, stream_dir_name
 
 RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
@@ -35,6 +38,18 @@ _INT64_MAX = 2**63 - 1
 # Each Stream object gets a number of its own: iterators and NextTokens name it, so they do not
 # carry over to a stream deleted and created again under the same name (even in the same ms).
 _incarnations = itertools.count(1)
+_NO_LOCK = contextlib.nullcontext()
+
+
+def _persists(method):
+    """A Stream method that changes what a restart must restore: the stream's metadata file is
+    rewritten after it succeeds (durable engines only)."""
+    @functools.wraps(method)
+    def persisting(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.persist()
+        return result
+    return persisting
 
 
 class _SharedExclusive:
@@ -307,6 +322,10 @@ class Stream:
         self.shards: list[Shard] = [Shard(i, lo, hi, self._seq.next_value, now)
                                     for i, (lo, hi) in enumerate(even_ranges(shard_count))]
         self._layout = _Layout(self.shards)
+        # Durable engines: the stream's files, and a lock that keeps each shard's frames in
+        # sequence order (taken around the append and the write; the fsync waits outside it).
+        self._store: StreamStore | None = None
+        self._persist_lock = _NO_LOCK
 
     # --- properties ------------------------------------------------------------------
     @property
@@ -341,6 +360,7 @@ class Stream:
         return page, False
 
     # --- settings: mode, warm throughput, retention, record size, metrics --------------
+    @_persists
     def set_mode(self, mode: str, warm_throughput_mibps: int | None = None) -> None:
         """Switch capacity mode: at most twice per 24 hours (LimitExceededException), an
         on-demand stream within the account's on-demand stream limit; warm throughput only
@@ -367,6 +387,7 @@ class Stream:
             if warm_throughput_mibps is not None:
                 self._warm_to(warm_throughput_mibps)
 
+    @_persists
     def set_warm_throughput(self, mibps: int) -> None:
         """Keep at least `mibps` MiB/s of write capacity open (on-demand streams only)."""
         with self._admin_lock:
@@ -386,6 +407,7 @@ class Stream:
             self._scale_uniformly(min(wanted, 2 * self.open_count))
         self.warm_throughput_mibps = mibps
 
+    @_persists
     def increase_retention(self, hours: int) -> None:
         with self._admin_lock:
             _check_retention(hours)
@@ -395,6 +417,7 @@ class Stream:
                     f"existing retention period ({self.retention_hours} hours). Use DecreaseRetentionPeriod API.")
             self.retention_hours = hours
 
+    @_persists
     def decrease_retention(self, hours: int) -> None:
         with self._admin_lock:
             _check_retention(hours)
@@ -405,10 +428,12 @@ class Stream:
             self.retention_hours = hours
         self.apply_retention()
 
+    @_persists
     def set_max_record_size(self, kib: int) -> None:
         _check_record_size(kib)
         self.max_record_size_kib = kib
 
+    @_persists
     def set_metrics(self, metrics, enable: bool) -> tuple[list[str], list[str]]:
         """Enable or disable shard-level metrics ("ALL" names every one); returns the metrics
         before and after."""
@@ -421,10 +446,12 @@ class Stream:
             return current, list(self.shard_level_metrics)
 
     # --- tags ------------------------------------------------------------------------
+    @_persists
     def add_tags(self, tags) -> None:
         with self._admin_lock:
             self.tags = _tags_added(self.tags, tags, f"stream {self.name} under account {self.backend.account_id}")
 
+    @_persists
     def remove_tags(self, keys) -> None:
         with self._admin_lock:
             self.tags = _tags_removed(self.tags, keys)
@@ -507,20 +534,27 @@ class Stream:
                     throttled = self._throttle_writes(layout, position, sizes, now)
                 if self.mode == "ON_DEMAND":
                     self._account_writes(layout, position, sizes, throttled)
-            if throttled is not None and throttled.any():
-                keep = ~throttled
-                seqs = np.full(n, -1, dtype=np.int64)
-                if keep.any():
-                    mask = pa.array(keep)
-                    seqs[keep] = _core.append_routed(layout.logs, self._seq, int(now * 1000), position[keep],
-                                                     keys_view.array.filter(mask), data_view.array.filter(mask))
-            else:
-                seqs = _core.append_routed(layout.logs, self._seq, int(now * 1000), position, keys_view, data_view,
-                                           threads)
-                throttled = None
+            ts_ms = int(now * 1000)
+            with self._persist_lock:
+                if throttled is not None and throttled.any():
+                    keep = ~throttled
+                    seqs = np.full(n, -1, dtype=np.int64)
+                    if keep.any():
+                        mask = pa.array(keep)
+                        seqs[keep] = _core.append_routed(layout.logs, self._seq, ts_ms, position[keep],
+                                                         keys_view.array.filter(mask), data_view.array.filter(mask))
+                else:
+                    seqs = _core.append_routed(layout.logs, self._seq, ts_ms, position, keys_view, data_view,
+                                               threads)
+                    throttled = None
+                if self._store is not None:
+                    tickets = self._store.write([s.shard_id for s in layout.shards], position, seqs,
+                                                keys_view.array, data_view.array, ts_ms)
             shard_index = layout.shard_index[position]
         finally:
             self._layout_lock.release_shared()
+        if self._store is not None:
+            self._store.commit(tickets)   # fsync mode: group commit with concurrent puts
         if self._waiters:
             with self._data_arrived:
                 self._data_arrived.notify_all()
@@ -591,6 +625,8 @@ class Stream:
         cap = -1 if self.memory_cap_bytes is None else int(self.memory_cap_bytes)
         for shard in self.shards:
             shard.log.trim(cutoff_ms, cap)
+            if self._store is not None:
+                self._store.retain(shard.shard_id, cutoff_ms)
 
     def _scale_on_demand(self, now: float) -> None:
         """Split every open shard whose writes over the last window passed its capacity."""
@@ -740,6 +776,7 @@ class Stream:
             shard.ending_seq = self._seq.reserve(1)
         shard.closed_at = now
 
+    @_persists
     def _reshard(self, change) -> None:
         self._layout_lock.acquire_exclusive()
         try:
@@ -888,6 +925,7 @@ class Stream:
                 f"Limit: {limits.KINESIS_SHARD_COUNT_MAX}.")
 
     # --- server-side encryption ------------------------------------------------------------
+    @_persists
     def start_encryption(self, encryption_type: str, key_id: str) -> None:
         """KMS encryption with `key_id` from the next record on."""
         _check_kms(encryption_type)
@@ -895,6 +933,7 @@ class Stream:
             raise ValidationException("KeyId must be a non-empty string")
         self._set_encryption("KMS", key_id)
 
+    @_persists
     def stop_encryption(self, encryption_type: str, key_id: str | None = None) -> None:
         """No encryption from the next record on; records already stored keep theirs."""
         _check_kms(encryption_type)
@@ -916,6 +955,7 @@ class Stream:
         return self._encryption_arrays
 
     # --- consumers (enhanced fan-out) --------------------------------------------------
+    @_persists
     def register_consumer(self, name: str, tags: dict | None = None) -> Consumer:
         if not isinstance(name, str) or not _CONSUMER_NAME.fullmatch(name) or len(name) > limits.KINESIS_CONSUMER_NAME_MAX:
             raise ValidationException(f"1 validation error detected: Value '{name}' at 'consumerName' failed to "
@@ -943,11 +983,76 @@ class Stream:
         consumer.subscribe(shard, now)
         return shard, position, now + limits.KINESIS_SUBSCRIPTION_TTL_S
 
+    @_persists
     def deregister_consumer(self, name: str) -> None:
         with self._admin_lock:
             if self.consumers.pop(name, None) is None:
                 raise ResourceNotFoundException(f"Consumer {name} under stream {self.name} not found for account "
                                                 f"{self.backend.account_id}.")
+
+    # --- durability ----------------------------------------------------------------------
+    def attach_store(self, store: StreamStore) -> None:
+        self._store = store
+        self._persist_lock = threading.Lock()
+        self.persist()
+
+    def persist(self) -> None:
+        """Rewrite the metadata file (durable engines): what a restart restores besides records."""
+        if self._store is None:
+            return
+        with self._admin_lock:
+            self._store.save_meta({
+                "name": self.name, "created": self.created, "mode": self.mode,
+                "retention_hours": self.retention_hours, "max_record_size_kib": self.max_record_size_kib,
+                "encryption_type": self.encryption_type, "key_id": self.key_id,
+                "encryption_changes": self._encryption_changes, "tags": self.tags,
+                "shard_level_metrics": self.shard_level_metrics, "policy": self.policy,
+                "warm_throughput_mibps": self.warm_throughput_mibps, "next_seq": self._seq.next_value,
+                "shards": [{"index": s.index, "start_hash": s.start_hash, "end_hash": s.end_hash, "parent": s.parent,
+                            "adjacent_parent": s.adjacent_parent, "starting_seq": s.starting_seq,
+                            "ending_seq": s.ending_seq, "created_at": s.created_at, "closed_at": s.closed_at}
+                           for s in self.shards],
+                "consumers": [{"name": c.name, "arn": c.arn, "created": c.created, "status": c.status,
+                               "policy": c.policy, "tags": c.tags} for c in self.consumers.values()],
+            })
+
+    @classmethod
+    def restore(cls, backend: "KinesisBackend", store: StreamStore, meta: dict) -> "Stream":
+        """The stream a durable engine wrote: its metadata, then every record of every shard
+        appended again with its own sequence number and arrival time."""
+        stream = cls(backend, meta["name"], 1, meta["mode"], meta["max_record_size_kib"], meta["tags"])
+        stream.created = meta["created"]
+        stream.retention_hours = meta["retention_hours"]
+        stream.encryption_type = meta["encryption_type"]
+        stream.key_id = meta["key_id"]
+        stream._encryption_changes = [tuple(c) for c in meta["encryption_changes"]]
+        stream.shard_level_metrics = meta["shard_level_metrics"]
+        stream.policy = meta["policy"]
+        stream.warm_throughput_mibps = meta["warm_throughput_mibps"]
+        stream.shards = []
+        for m in meta["shards"]:
+            shard = Shard(m["index"], m["start_hash"], m["end_hash"], m["starting_seq"], m["created_at"],
+                          m["parent"], m["adjacent_parent"])
+            shard.ending_seq, shard.closed_at = m["ending_seq"], m["closed_at"]
+            stream.shards.append(shard)
+        for shard in stream.shards:
+            for ref in (shard.parent, shard.adjacent_parent):
+                if ref is not None:
+                    stream.shards[parse_shard_id(ref)].children.append(shard)
+        next_seq = meta["next_seq"]
+        for shard in stream.shards:
+            for first, last, ts_ms, batch in store.frames(shard.shard_id):
+                shard.log.append(_core.SequenceSource(first), ts_ms, batch.column(0), batch.column(1))
+                next_seq = max(next_seq, last + 1)
+        stream._seq = _core.SequenceSource(next_seq)
+        for c in meta["consumers"]:
+            stream.consumers[c["name"]] = Consumer(c["name"], c["arn"], c["created"], c["status"], c["policy"],
+                                                   c["tags"])
+        stream._layout = _Layout(stream.open_shards())
+        stream._store = store
+        stream._persist_lock = threading.Lock()
+        stream.apply_retention()
+        return stream
 
     def delete(self) -> None:
         self._layout_lock.acquire_exclusive()
@@ -955,6 +1060,8 @@ class Stream:
             self.status = "DELETING"
         finally:
             self._layout_lock.release_exclusive()
+        if self._store is not None:
+            self._store.delete()
         with self._data_arrived:
             self._data_arrived.notify_all()
 
@@ -1151,6 +1258,25 @@ class KinesisBackend:
         self._open_shards = 0
         self._on_demand_streams = 0
         self.account = AccountSettings(self.clock)
+        # Durable engines keep each stream under <data_dir>/kinesis/<account>/<region>/.
+        self._root = None
+        if engine.durability != "memory":
+            self._root = os.path.join(engine.data_dir, "kinesis", self.account_id, region)
+            os.makedirs(self._root, exist_ok=True)
+            self._restore()
+
+    def _restore(self) -> None:
+        for entry in sorted(os.listdir(self._root)):
+            store = StreamStore(os.path.join(self._root, entry), self.engine.durability)
+            meta = store.load_meta()
+            if meta is None:   # a create that never finished
+                store.delete()
+                continue
+            stream = Stream.restore(self, store, meta)
+            self.streams[stream.name] = stream
+            bisect.insort(self._names, stream.name)
+            self._open_shards += stream.open_count
+            self._on_demand_streams += stream.mode == "ON_DEMAND"
 
     def create_stream(self, name: str, shard_count: int | None = None, mode: str | None = None,
                       max_record_size_kib: int | None = None, tags: dict | None = None,
@@ -1190,6 +1316,9 @@ class KinesisBackend:
             stream = Stream(self, name, shard_count, mode,
                             max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
             stream.warm_throughput_mibps = warm_throughput_mibps
+            if self._root is not None:
+                stream.attach_store(StreamStore(os.path.join(self._root, stream_dir_name(name)),
+                                                self.engine.durability))
             self.streams[name] = stream
             bisect.insort(self._names, name)
             self._open_shards += shard_count
@@ -1307,6 +1436,7 @@ class KinesisBackend:
         holder = self.resource(arn)
         check_policy(policy)
         holder.policy = policy
+        self._persist_owner(holder, arn)
 
     def get_policy(self, arn: str) -> str:
         """The policy attached to a stream or consumer; an empty JSON object if none is."""
@@ -1314,7 +1444,13 @@ class KinesisBackend:
         return "{}" if policy is None else policy
 
     def delete_policy(self, arn: str) -> None:
-        self.resource(arn).policy = None
+        holder = self.resource(arn)
+        holder.policy = None
+        self._persist_owner(holder, arn)
+
+    def _persist_owner(self, holder: Stream | Consumer, arn: str) -> None:
+        if self._root is not None:
+            (holder if isinstance(holder, Stream) else self.consumer_by_arn(arn)[0]).persist()
 
     def open_shard_count(self) -> int:
         return self._open_shards
@@ -1339,4 +1475,6 @@ class KinesisBackend:
             return page, i + limit < len(self._names)
 
     def close(self) -> None:
-        pass
+        for stream in list(self.streams.values()):
+            if stream._store is not None:
+                stream._store.close()

@@ -1,0 +1,132 @@
+"""A durable stream's files under the engine's data dir (issue 13).
+
+<root>/<stream dir>/stream.json   the stream's metadata, replaced whole (write, rename)
+<root>/<stream dir>/shards/<shard id>/   the shard's segment log (csrc/segment.h): one frame
+    per put and shard, holding that put's records for the shard as an Arrow IPC record
+    batch (partition_key, data), with their first and last sequence numbers and arrival time
+
+Sequence numbers in a frame are consecutive (a put takes one range per shard), so a restart
+appends each frame again with the same numbers and arrival time and gets the same records.
+"""
+import json
+import os
+import shutil
+import threading
+
+import numpy as np
+import pyarrow as pa
+
+from engine import _core
+
+FRAME_SCHEMA = pa.schema([("partition_key", pa.binary()), ("data", pa.binary())])
+SEGMENT_BYTES = 64 << 20            # a shard's segment seals at this size ...
+SEGMENT_MS = 3_600_000              # ... or when its first record is an hour older than the newest
+INDEX_INTERVAL_BYTES = 4096         # sparse index: an entry at most every 4 KiB of frames
+META_FILE = "stream.json"
+
+
+def stream_dir_name(name: str) -> str:
+    # Stream names may be "." or ".."; a prefix keeps every name an ordinary directory.
+    return "s-" + name
+
+
+class StreamStore:
+    """The files of one stream; `sync` is the engine's durability (flush or fsync)."""
+
+    def __init__(self, directory: str, sync: str):
+        self.directory = directory
+        self.sync = sync
+        self._logs: dict[str, _core.SegmentLog] = {}
+        self._lock = threading.Lock()
+        os.makedirs(os.path.join(directory, "shards"), exist_ok=True)
+
+    def log(self, shard_id: str) -> _core.SegmentLog:
+        log = self._logs.get(shard_id)
+        if log is None:
+            with self._lock:
+                log = self._logs.get(shard_id)
+                if log is None:
+                    path = os.path.join(self.directory, "shards", shard_id)
+                    os.makedirs(path, exist_ok=True)
+                    log = _core.SegmentLog(path, segment_bytes=SEGMENT_BYTES, segment_ms=SEGMENT_MS,
+                                           index_interval_bytes=INDEX_INTERVAL_BYTES, sync=self.sync)
+                    self._logs[shard_id] = log
+        return log
+
+    def shard_ids(self) -> list[str]:
+        return sorted(os.listdir(os.path.join(self.directory, "shards")))
+
+    # --- metadata ------------------------------------------------------------------------
+    def save_meta(self, meta: dict) -> None:
+        path = os.path.join(self.directory, META_FILE)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(meta, f)
+            if self.sync == "fsync":
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if self.sync == "fsync":
+            _sync_dir(self.directory)
+
+    def load_meta(self) -> dict | None:
+        try:
+            with open(os.path.join(self.directory, META_FILE)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    # --- records -------------------------------------------------------------------------
+    def write(self, shard_ids: list[str], position: np.ndarray, seqs: np.ndarray, keys: pa.Array,
+              data: pa.Array, ts_ms: int) -> list:
+        """Write one frame per shard of a put whose rows went to shard_ids[position[row]] with
+        sequence numbers seqs (-1: throttled, not stored); returns the tickets to commit. The
+        caller holds the stream's persist lock, so frames reach each log in sequence order."""
+        order = np.argsort(position, kind="stable")
+        ordered = position[order]
+        tickets = []
+        keys = keys.cast(pa.binary())
+        data = data.cast(pa.binary())
+        for rows in np.split(order, np.flatnonzero(np.diff(ordered)) + 1):
+            rows = rows[seqs[rows] >= 0]
+            if len(rows) == 0:
+                continue
+            indices = pa.array(rows)
+            batch = pa.record_batch([keys.take(indices), data.take(indices)], schema=FRAME_SCHEMA)
+            log = self.log(shard_ids[position[rows[0]]])
+            first, last = int(seqs[rows[0]]), int(seqs[rows[-1]])
+            tickets.append((log, log.write(first, last, ts_ms, batch.serialize())))
+        return tickets
+
+    @staticmethod
+    def commit(tickets: list) -> None:
+        for log, ticket in tickets:
+            log.commit(ticket)
+
+    def frames(self, shard_id: str):
+        """(first_seq, last_seq, ts_ms, RecordBatch) of each frame of a shard, in order."""
+        for f in self.log(shard_id).frames():
+            yield f.first_seq, f.last_seq, f.ts_ms, pa.ipc.read_record_batch(f.payload, FRAME_SCHEMA)
+
+    def retain(self, shard_id: str, min_ts_ms: int) -> None:
+        log = self._logs.get(shard_id)
+        if log is not None:
+            log.retain(min_ts=min_ts_ms)
+
+    def close(self) -> None:
+        with self._lock:
+            for log in self._logs.values():
+                log.close()
+            self._logs.clear()
+
+    def delete(self) -> None:
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _sync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
