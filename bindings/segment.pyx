@@ -11,7 +11,7 @@ from includes cimport segment as c_segment
 
 SYNC_MODES = {"flush": c_segment.EN_SEG_FLUSH, "fsync": c_segment.EN_SEG_FSYNC}
 
-SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries sealed")
+SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries synced sealed")
 Recovery = namedtuple("Recovery", "segments frames kept_bytes cut_bytes cut_offset")
 Frame = namedtuple("Frame", "first_seq last_seq ts_ms payload")
 
@@ -171,7 +171,8 @@ cdef class SegmentLog:
         try:
             n = min(n, c_segment.en_seglog_segments(log, infos, n))
             return [SegmentInfo(infos[i].base_seq, infos[i].last_seq, infos[i].first_ts, infos[i].max_ts,
-                                infos[i].size, infos[i].frames, infos[i].index_entries, bool(infos[i].sealed))
+                                infos[i].size, infos[i].frames, infos[i].index_entries, infos[i].synced,
+                                bool(infos[i].sealed))
                     for i in range(n)]
         finally:
             free(infos)

@@ -508,7 +508,18 @@ en_seg_status en_seglog_open(const char *dir, const en_seglog_config *cfg, en_se
     }
     free(bases);
     en_segment *a = active_segment(log);
-    if (rc == EN_SEG_OK && a != NULL) rc = open_active(log, a->base_seq, 0, err);
+    if (rc == EN_SEG_OK && a != NULL) {
+        rc = open_active(log, a->base_seq, 0, err);
+        /* what recovery kept counts as written, and in fsync mode as synced from here on */
+        log->written_pos = log->synced_pos = a->size;
+        if (rc == EN_SEG_OK && cfg->sync == EN_SEG_FSYNC && fdatasync(log->fd)) {
+            int e = errno;
+            char path[EN_SEG_PATH_MAX];
+            seg_path(log->dir, a->base_seq, "log", path, sizeof path);
+            set_error(err, path, -1, e);
+            rc = EN_SEG_EIO;
+        }
+    }
     if (rc != EN_SEG_OK) {
         en_seglog_close(log);
         return rc;
@@ -628,6 +639,7 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
         }
         rc = open_active(log, first_seq, 1, err);
         if (rc != EN_SEG_OK) goto out;
+        log->active_start = LOAD(&log->written_pos);
         s = &log->segs[log->n_segs++];
         memset(s, 0, sizeof *s);
         s->base_seq = first_seq;
@@ -812,7 +824,9 @@ en_seg_status en_seglog_map(en_seglog *log, int64_t base_seq, en_seg_map *out, e
 
 int64_t en_seglog_segments(en_seglog *log, en_seg_info *out, int64_t cap) {
     pthread_mutex_lock(&log->lock);
-    int64_t n = log->n_segs;
+    pthread_mutex_lock(&log->sync_lock);
+    int64_t n = log->n_segs, active_synced = log->synced_pos - log->active_start;
+    pthread_mutex_unlock(&log->sync_lock);
     for (int64_t i = 0; i < n && i < cap; i++) {
         const en_segment *s = &log->segs[i];
         en_seg_info *o = &out[i];
@@ -823,8 +837,10 @@ int64_t en_seglog_segments(en_seglog *log, en_seg_info *out, int64_t cap) {
         o->size = s->size;
         o->frames = s->frames;
         o->index_entries = s->n_seq;
+        o->synced = log->cfg.sync != EN_SEG_FSYNC ? -1 : s->sealed ? s->size : active_synced;
         o->sealed = s->sealed;
     }
     pthread_mutex_unlock(&log->lock);
     return n;
 }
+

@@ -101,6 +101,7 @@ typedef struct {
     int syncing;                   /* an appender is in fdatasync (under sync_lock) */
     int sync_err;                  /* errno of a failed fdatasync: the log refuses appends */
     int64_t syncs;                 /* fdatasync calls made by group commits (under sync_lock) */
+    int64_t active_start;          /* written_pos where the active segment begins */
     int64_t last_seq;              /* -1 when empty */
 } en_seglog;
 
@@ -123,6 +124,7 @@ typedef struct { void *addr; int64_t length; } en_seg_map;
 typedef struct {
     int64_t base_seq, last_seq, first_ts, max_ts, size, frames;
     int64_t index_entries;   /* sequence index entries (the time index has at most as many) */
+    int64_t synced;          /* bytes an fdatasync covers (all of a sealed one); -1: flush mode */
     int sealed;
 } en_seg_info;
 
@@ -164,7 +166,8 @@ void en_seg_unmap(en_seg_map *m);
 en_seg_status en_seg_frame_read(const en_seg_map *m, int64_t offset, const char *path,
                                 en_seg_frame *out, en_seg_error *err);
 
-/* Up to cap segments, oldest first; returns how many the log holds. */
+/* Up to cap segments, oldest first; returns how many the log holds. One snapshot: a test
+ * simulates a power loss by cutting each file to its `synced` bytes. */
 int64_t en_seglog_segments(en_seglog *log, en_seg_info *out, int64_t cap);
 
 /* Path of a segment's log file (for errors and tests). */

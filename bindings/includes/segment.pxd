@@ -59,6 +59,7 @@ cdef extern from "segment.h" nogil:
         int64_t size
         int64_t frames
         int64_t index_entries
+        int64_t synced
         int sealed
 
     uint32_t en_crc32c(uint32_t crc, const void *data, size_t n)

@@ -365,3 +365,15 @@ def test_concurrent_writers_share_commits_and_keep_every_frame(tmp_path, sync):
     log.close()
     log = open_log(tmp_path, segment_bytes=8_000, sync=sync)
     assert [f.first_seq for f in log.frames()] == list(range(0, 480, 2))
+
+
+def test_fsync_mode_reports_what_is_synced_and_a_cut_there_keeps_every_commit(tmp_path):
+    log = open_log(tmp_path, segment_bytes=2_000, sync="fsync")
+    written = fill(log, 30)
+    infos = log.segments()
+    assert all(i.synced == i.size for i in infos)   # every append returned after its fdatasync
+    ticket = log.write(written[-1][1] + 1, written[-1][1] + 1, 9_999, b"written, not committed")
+    active = log.segments()[-1]
+    assert active.synced < active.size
+    log.commit(ticket)
+    assert log.segments()[-1].synced == log.segments()[-1].size
