@@ -44,6 +44,7 @@ BOTO3_TOTAL = 10_000_000
 BOTO3_REQUEST = 500                 # PutRecords' maximum
 BOTO3_WINDOW = 100                  # requests per point of the series
 FIREHOSE_TOTAL = 20_000_000
+FIREHOSE_CALL_SECONDS = 1.0         # engine time between puts (a ManualClock: no interval flush)
 SQS_BACKLOG = 10_000_000
 SQS_SEND_CALL = 100_000
 SQS_ROUND = 10_000                  # messages per send -> receive -> delete round
@@ -278,6 +279,7 @@ def test_firehose_kinesis_to_parquet(benchmark, put_input):
             def run():
                 meter, peaks = Meter(), []
                 reset_peak()
+                out["start"] = resident()
                 while meter.done < total:
                     n = min(len(data), total - meter.done)
                     meter.start()
@@ -286,6 +288,7 @@ def test_firehose_kinesis_to_parquet(benchmark, put_input):
                     while delivery.read_source():       # Firehose has it all before the next put
                         delivery.wait_for_room()
                     stream.apply_retention(put_at + stream.retention_seconds)   # what was read may go
+                    eng.clock.advance(FIREHOSE_CALL_SECONDS)    # the next put arrives later
                     meter.lap(n)
                     peaks.append(peak())
                 delivery.flush()
@@ -298,7 +301,8 @@ def test_firehose_kinesis_to_parquet(benchmark, put_input):
     peaks = out["peaks"]
     record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="engine", shards=4,
                 api="firehose kinesis source -> parquet (put + read per call)", **held(out["series"]),
-                peak_rss_mib=round(max(peaks) / 2**20), peak_rss_first_calls_mib=round(peaks[FIRST_CALLS - 1] / 2**20))
+                peak_rss_mib=round(max(peaks) / 2**20), peak_rss_first_calls_mib=round(peaks[FIRST_CALLS - 1] / 2**20),
+                rss_at_start_mib=round(out["start"] / 2**20), peak_rss_series_mib=[round(p / 2**20) for p in peaks])
 
 
 # --- SQS: a growing backlog, then round trips at it --------------------------------------------
