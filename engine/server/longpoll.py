@@ -68,8 +68,8 @@ class LongPolls:
         deadline = clock.now() + wait_seconds
         woken = False
         try:
+            result = attempt()
             while True:
-                result = attempt()
                 now = clock.now()
                 if result.get("Messages") or now >= deadline or self.closing or queue.deleted:
                     return result
@@ -83,6 +83,9 @@ class LongPolls:
                 finally:
                     timer.cancel()
                     waiters.futures.pop(future, None)
+                if self.closing or queue.deleted:
+                    return result   # (the last, empty answer: the queue or its engine is gone)
+                result = attempt()
         finally:
             waiters.polls -= 1
             if woken:

@@ -174,8 +174,8 @@ def test_a_deleted_queue_ends_its_long_polls(app):
         poll = asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
         await asyncio.sleep(0.05)
         await _sqs(app, "DeleteQueue", {"QueueUrl": url})
-        status, _, _ = await asyncio.wait_for(poll, 5)
-        assert status in (200, 400)
+        status, _, out = await asyncio.wait_for(poll, 5)
+        assert status == 200 and "Messages" not in json.loads(out)
     asyncio.run(scenario())
 
 
@@ -248,4 +248,16 @@ def test_a_long_poll_over_the_in_flight_limit_waits_instead_of_failing(app):
         assert (status, json.loads(out)["__type"]) == (403, "OverLimit")       # a short poll is refused
         status, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 1}), 10)
         assert status == 200 and "Messages" not in json.loads(out)            # a long poll waits, then answers
+    asyncio.run(scenario())
+
+
+def test_a_reset_answers_waiting_long_polls(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "reset-me"})
+        url = json.loads(out)["QueueUrl"]
+        poll = asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
+        await asyncio.sleep(0.05)
+        await app.reset()
+        status, _, out = await asyncio.wait_for(poll, 5)
+        assert status == 200 and "Messages" not in json.loads(out)
     asyncio.run(scenario())
