@@ -12,6 +12,7 @@ import engine
 from engine.server.app import make_app
 from tests.server.conftest import asgi_request, call_app
 
+IDLE_POLLS = 2000
 SIGNED_SQS = "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=x"
 
 
@@ -141,14 +142,16 @@ def test_a_long_poll_waits_for_a_send_without_blocking_the_loop(app):
         _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "lp"})
         url = json.loads(out)["QueueUrl"]
         polls = [asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}))
-                 for _ in range(50)]
-        await asyncio.sleep(0.05)
+                 for _ in range(IDLE_POLLS)]
+        queue = app.engines.default.backend("sqs", "us-east-1").get_queue("lp")
+        while len(getattr(app.polls._waiters.get(queue), "futures", ())) < IDLE_POLLS:
+            await asyncio.sleep(0.01)   # (until every poll has tried once and waits)
         assert not any(p.done() for p in polls)        # waiting, and the loop still serves:
         await _sqs(app, "SendMessage", {"QueueUrl": url, "MessageBody": "one"})
         done, pending = await asyncio.wait(polls, timeout=5, return_when=asyncio.FIRST_COMPLETED)
         got = [json.loads((await p)[2]) for p in done]
         assert [m["Body"] for r in got for m in r["Messages"]] == ["one"]
-        assert len(pending) == 49                       # the send woke one poll, not all of them
+        assert len(pending) == IDLE_POLLS - 1           # the send woke one poll, not all of them
         app.polls.close()                               # (as on SIGTERM: every poll answers now)
         rest = await asyncio.wait_for(asyncio.gather(*pending), 5)
         assert all(status == 200 and "Messages" not in json.loads(body) for status, _, body in rest)
