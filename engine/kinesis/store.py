@@ -83,19 +83,21 @@ class StreamStore:
         sequence numbers seqs (-1: throttled, not stored); returns the tickets to commit. The
         caller holds the stream's persist lock, so frames reach each log in sequence order."""
         order = np.argsort(position, kind="stable")
+        order = order[seqs[order] >= 0]
+        if len(order) == 0:
+            return []
         ordered = position[order]
+        # one gather into shard order, then a zero-copy slice per shard
+        indices = pa.array(order)
+        grouped = pa.record_batch([keys.cast(pa.binary()).take(indices), data.cast(pa.binary()).take(indices)],
+                                  schema=FRAME_SCHEMA)
+        bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), len(order)]
         tickets = []
-        keys = keys.cast(pa.binary())
-        data = data.cast(pa.binary())
-        for rows in np.split(order, np.flatnonzero(np.diff(ordered)) + 1):
-            rows = rows[seqs[rows] >= 0]
-            if len(rows) == 0:
-                continue
-            indices = pa.array(rows)
-            batch = pa.record_batch([keys.take(indices), data.take(indices)], schema=FRAME_SCHEMA)
-            log = self.log(shard_ids[position[rows[0]]])
-            first, last = int(seqs[rows[0]]), int(seqs[rows[-1]])
-            tickets.append((log, log.write(first, last, ts_ms, batch.serialize())))
+        for begin, end in zip(bounds, bounds[1:]):
+            log = self.log(shard_ids[ordered[begin]])
+            first, last = int(seqs[order[begin]]), int(seqs[order[end - 1]])
+            frame = grouped.slice(begin, end - begin).serialize()
+            tickets.append((log, log.write(first, last, ts_ms, frame)))
         return tickets
 
     @staticmethod
