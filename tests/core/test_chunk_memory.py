@@ -148,3 +148,32 @@ def test_memory_goes_back_to_the_system_when_retention_expires():
     before, grown, after = map(int, out.stdout.split())
     assert grown - before > 150 << 20                   # 1.6M records of ~110 bytes
     assert after - before < (grown - before) / 10       # unmapped, not kept by the engine
+
+
+FORK_SCRIPT = textwrap.dedent("""
+    import os, pyarrow as pa
+    from engine import _core
+
+    def grow():
+        shard, seqs = _core.Shard(), _core.SequenceSource(0)
+        data = pa.array([b"x" * 200] * 20_000, pa.binary())
+        keys = pa.array(["k"] * 20_000)
+        for t in range(6):
+            shard.append(seqs, t, keys, data)
+        _core.prefault_wait_idle()
+        return shard.stats()["spares"]
+
+    assert grow() == 1                 # the prefault thread runs in the parent
+    pid = os.fork()
+    if pid == 0:                       # the child has no such thread: the next request starts one
+        os._exit(0 if grow() == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status))
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_prefault_thread():
+    out = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0"]
