@@ -367,7 +367,7 @@ class EngineApp:
         name = operation.model.name
         method = getattr(client, operation.method)
         if name == "ReceiveMessage":
-            result = await self._receive(client, method, params, region)
+            result = await self._receive(request, client, method, params, region)
         else:
             result = method(**params)
         member = _QUEUE_URL_OUTPUTS.get(name)
@@ -389,7 +389,7 @@ class EngineApp:
                                                   f"{request.base_url}/{account}/")
         return prefixes
 
-    async def _receive(self, client, method, params: dict, region: str) -> dict:
+    async def _receive(self, request: Request, client, method, params: dict, region: str) -> dict:
         """ReceiveMessage: at once when it waits for nothing, else a long poll on the event loop."""
         wait = params.get("WaitTimeSeconds")
         url = params.get("QueueUrl")
@@ -413,7 +413,13 @@ class EngineApp:
                 if err.response["Error"].get("QueryErrorCode") == "OverLimit":  # (a long poll waits instead)
                     return {"ResponseMetadata": err.response["ResponseMetadata"]}
                 raise
-        return await self.polls.receive(queue, client._engine.clock, wait, attempt)
+        hung_up = asyncio.ensure_future(_disconnected(request.receive)) if request.receive is not None else None
+        try:
+            result = await self.polls.receive(queue, client._engine.clock, wait, attempt, hung_up)
+        finally:
+            if hung_up is not None:
+                hung_up.cancel()
+        return result if result is not None else {"ResponseMetadata": {"RequestId": ""}}   # (nobody to answer)
 
     # --- errors ----------------------------------------------------------------------------------
     def _error(self, request: Request, service: str, protocol: str, codec, err: ClientError):
@@ -442,6 +448,13 @@ class EngineApp:
         model = self._sqs_query if service == "sqs" else self._models.get(service or "sns")
         return status, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
             query_protocol.encode_error(model, code, message, sender, request_id)
+
+
+async def _disconnected(receive) -> None:
+    """Returns once the client has gone away: ASGI's http.disconnect (the body is already read;
+    granian answers one more empty http.request first, then waits for the hang-up)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def wire_error(code: str, message: str, status: int = 400, sender_fault: bool = True) -> ClientError:

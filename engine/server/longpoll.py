@@ -57,9 +57,11 @@ class LongPolls:
         self._waiters: dict[object, _Waiters] = {}
         self.closing = False
 
-    async def receive(self, queue, clock, wait_seconds: float, attempt):
+    async def receive(self, queue, clock, wait_seconds: float, attempt, hung_up: asyncio.Future | None = None):
         """attempt() is a non-waiting receive returning the response dict; it is retried until
-        it has messages, the queue goes away, the server closes, or wait_seconds pass."""
+        it has messages, the queue goes away, the server closes, or wait_seconds pass. Once
+        `hung_up` is done (the client went away) it takes nothing more and returns None, so no
+        message goes in flight for nobody."""
         loop = asyncio.get_running_loop()
         waiters = self._waiters.get(queue)
         if waiters is None:
@@ -78,11 +80,15 @@ class LongPolls:
                 future = loop.create_future()
                 waiters.futures[future] = None
                 timer = loop.call_later(max(0.0, wake_at - now), _expire, future)
+                if hung_up is not None:
+                    hung_up.add_done_callback(lambda _, future=future: _expire(future))
                 try:
                     woken = await future
                 finally:
                     timer.cancel()
                     waiters.futures.pop(future, None)
+                if hung_up is not None and hung_up.done():
+                    return None
                 if self.closing or queue.deleted:
                     return result   # (the last, empty answer: the queue or its engine is gone)
                 result = attempt()

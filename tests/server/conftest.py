@@ -45,7 +45,8 @@ def call_app(app, method: str, path: str, headers: dict | None = None, body: byt
     return asyncio.run(asgi_request(app, method, path, headers, body, query))
 
 
-async def asgi_request(app, method, path, headers=None, body=b"", query=b""):
+async def asgi_request(app, method, path, headers=None, body=b"", query=b"", hang_up: asyncio.Event | None = None):
+    """As call_app, on the running loop; the client stays connected until `hang_up` is set."""
     scope = {"type": "http", "method": method, "path": path, "query_string": query, "scheme": "http",
              "server": ("127.0.0.1", 4566),
              "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:4566", **(headers or {})}.items()]}
@@ -53,7 +54,10 @@ async def asgi_request(app, method, path, headers=None, body=b"", query=b""):
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+        if messages:
+            return messages.pop(0)
+        await (hang_up or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
 
     async def send(message):
         sent.append(message)

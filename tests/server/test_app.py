@@ -131,10 +131,10 @@ def test_health_and_reset(app):
 
 
 # --- long polls -----------------------------------------------------------------------------------
-def _sqs(app, op, body, **headers):
+def _sqs(app, op, body, hang_up=None, **headers):
     return asgi_request(app, "POST", "/", {"x-amz-target": f"AmazonSQS.{op}",
                                            "content-type": "application/x-amz-json-1.0", **headers},
-                        json.dumps(body).encode())
+                        json.dumps(body).encode(), hang_up=hang_up)
 
 
 def test_a_long_poll_waits_for_a_send_without_blocking_the_loop(app):
@@ -167,6 +167,21 @@ def test_a_long_poll_ends_at_its_deadline_or_when_a_delayed_message_turns_visibl
         await _sqs(app, "SendMessage", {"QueueUrl": url, "MessageBody": "later", "DelaySeconds": 1})
         _, _, out = await asyncio.wait_for(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 5}), 4)
         assert [m["Body"] for m in json.loads(out)["Messages"]] == ["later"]
+    asyncio.run(scenario())
+
+
+def test_a_long_poll_whose_client_hung_up_takes_no_message(app):
+    async def scenario():
+        _, _, out = await _sqs(app, "CreateQueue", {"QueueName": "hangup"})
+        url = json.loads(out)["QueueUrl"]
+        hang_up = asyncio.Event()
+        gone = asyncio.create_task(_sqs(app, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 20}, hang_up))
+        await asyncio.sleep(0.05)
+        hang_up.set()
+        await asyncio.wait_for(gone, 5)
+        await _sqs(app, "SendMessage", {"QueueUrl": url, "MessageBody": "for someone listening"})
+        _, _, out = await _sqs(app, "ReceiveMessage", {"QueueUrl": url})
+        assert [m["Body"] for m in json.loads(out)["Messages"]] == ["for someone listening"]
     asyncio.run(scenario())
 
 
