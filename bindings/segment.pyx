@@ -240,3 +240,29 @@ cdef class SegmentLog:
                         pa.foreign_buffer(<uintptr_t>f.payload, f.length, base=m))
             c_segment.en_seglog_next(self._open(), &pos, f.next_offset, &nxt)
             pos = nxt
+
+
+def commit_many(list pairs):
+    """Commit (SegmentLog, ticket) pairs of logs sharing one sync mode at once: in fsync mode
+    their fdatasyncs run in parallel, so a put touching several shards waits for one flush."""
+    cdef int64_t n = len(pairs), i
+    if n == 0:
+        return
+    cdef c_segment.en_seglog **logs = <c_segment.en_seglog **>malloc(n * sizeof(c_segment.en_seglog *))
+    cdef int64_t *tickets = <int64_t *>malloc(n * sizeof(int64_t))
+    cdef c_segment.en_seg_error err
+    cdef c_segment.en_seg_status rc
+    memset(&err, 0, sizeof(err))
+    try:
+        if logs is NULL or tickets is NULL:
+            raise CoreMemoryError("cannot allocate a commit")
+        for i in range(n):
+            log, ticket = pairs[i]
+            logs[i] = (<SegmentLog?>log)._open()
+            tickets[i] = ticket
+        with nogil:
+            rc = c_segment.en_seglog_commit_many(logs, tickets, n, &err)
+        check_seg(rc, &err)
+    finally:
+        free(logs)
+        free(tickets)

@@ -598,6 +598,58 @@ en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err
     return log->cfg.sync == EN_SEG_FSYNC ? group_commit(log, ticket, err) : EN_SEG_OK;
 }
 
+typedef struct {
+    en_seglog *log;
+    int64_t ticket;
+    en_seg_status rc;
+    en_seg_error err;
+} commit_job;
+
+static void *commit_thread(void *arg) {
+    commit_job *j = arg;
+    j->rc = en_seglog_commit(j->log, j->ticket, &j->err);
+    return NULL;
+}
+
+en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err) {
+    if (n <= 0) return EN_SEG_OK;
+    if (n == 1 || logs[0]->cfg.sync != EN_SEG_FSYNC) {
+        for (int64_t i = 0; i < n; i++) {
+            en_seg_status rc = en_seglog_commit(logs[i], tickets[i], err);
+            if (rc != EN_SEG_OK) return rc;
+        }
+        return EN_SEG_OK;
+    }
+    commit_job *jobs = calloc((size_t)n, sizeof *jobs);
+    pthread_t *threads = calloc((size_t)n, sizeof *threads);
+    char *started = calloc((size_t)n, 1);
+    en_seg_status rc = EN_SEG_OK;
+    if (jobs == NULL || threads == NULL || started == NULL) {
+        rc = EN_SEG_ENOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        jobs[i].log = logs[i];
+        jobs[i].ticket = tickets[i];
+        /* the caller syncs the first log itself; a thread that cannot start is run here too */
+        started[i] = i > 0 && pthread_create(&threads[i], NULL, commit_thread, &jobs[i]) == 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (!started[i]) commit_thread(&jobs[i]);
+    for (int64_t i = 0; i < n; i++) {
+        if (started[i]) pthread_join(threads[i], NULL);
+        if (jobs[i].rc != EN_SEG_OK && rc == EN_SEG_OK) {
+            rc = jobs[i].rc;
+            if (err != NULL) *err = jobs[i].err;
+        }
+    }
+done:
+    free(jobs);
+    free(threads);
+    free(started);
+    return rc;
+}
+
 en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
                               const void *payload, int64_t length, int64_t *ticket, en_seg_error *err) {
     *ticket = 0;

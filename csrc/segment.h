@@ -146,6 +146,10 @@ en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_s
 en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
                               const void *payload, int64_t length, int64_t *ticket, en_seg_error *err);
 en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err);
+/* Commit tickets of n logs (one sync mode) at once: in fsync mode their fdatasyncs run in
+ * parallel (a thread per log but the first), so a write to several logs waits for the slowest
+ * disk flush instead of their sum. The first failure is returned. */
+en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err);
 
 /* Delete whole segments every frame of which is older than min_ts (ts < min_ts) or below
  * min_seq (last_seq < min_seq); the active segment too when it qualifies. */

@@ -71,6 +71,7 @@ cdef extern from "segment.h" nogil:
     en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
                                   const void *payload, int64_t length, int64_t *ticket, en_seg_error *err)
     en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err)
+    en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err)
     en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, int64_t *deleted,
                                    en_seg_error *err)
     en_seg_status en_seglog_find_seq(en_seglog *log, int64_t seq, en_seg_pos *out, en_seg_error *err)

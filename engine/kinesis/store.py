@@ -102,8 +102,7 @@ class StreamStore:
 
     @staticmethod
     def commit(tickets: list) -> None:
-        for log, ticket in tickets:
-            log.commit(ticket)
+        _core.commit_many(tickets)   # fsync mode: the shards' fdatasyncs in parallel
 
     def frames(self, shard_id: str):
         """(first_seq, last_seq, ts_ms, RecordBatch) of each frame of a shard, in order."""

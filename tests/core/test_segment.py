@@ -377,3 +377,18 @@ def test_fsync_mode_reports_what_is_synced_and_a_cut_there_keeps_every_commit(tm
     assert active.synced < active.size
     log.commit(ticket)
     assert log.segments()[-1].synced == log.segments()[-1].size
+
+
+@pytest.mark.parametrize("sync", ["flush", "fsync"])
+def test_commit_many_commits_every_log(tmp_path, sync):
+    logs = [open_log(tmp_path / str(i), sync=sync) for i in range(3) if not (tmp_path / str(i)).mkdir()]
+    pairs = [(log, log.write(i, i, 1, b"x" * 100)) for i, log in enumerate(logs)]
+    if sync == "fsync":
+        assert all(log.segments()[0].synced < log.segments()[0].size for log in logs)
+    _core.commit_many(pairs)
+    if sync == "fsync":
+        assert all(log.segments()[0].synced == log.segments()[0].size for log in logs)
+    _core.commit_many([])
+    logs[1].close()
+    with pytest.raises(_core.CoreValueError):   # a closed log is refused before anything runs
+        _core.commit_many(pairs)
