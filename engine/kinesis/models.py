@@ -166,14 +166,17 @@ class Consumer:
     tags: dict = field(default_factory=dict)
     subscriptions: dict = field(default_factory=dict)   # shard id -> subscription start time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    stream: "Stream | None" = field(default=None, repr=False, compare=False)   # persists its tags
 
     def add_tags(self, tags) -> None:
         with self._lock:
             self.tags = _tags_added(self.tags, tags, f"consumer {self.name}")
+        self.stream.persist()
 
     def remove_tags(self, keys) -> None:
         with self._lock:
             self.tags = _tags_removed(self.tags, keys)
+        self.stream.persist()
 
     def subscribe(self, shard: "Shard", now: float) -> None:
         """One subscription per consumer and shard at a time: a second one within the retry
@@ -970,7 +973,8 @@ class Stream:
                 raise LimitExceededException(f"Consumer limit of {limits.KINESIS_CONSUMERS_PER_STREAM} reached for "
                                              f"stream {self.name}")
             created = self.clock.now()
-            consumer = Consumer(name, kinesis_consumer_arn(self.arn, name, int(created)), created, tags=tags)
+            consumer = Consumer(name, kinesis_consumer_arn(self.arn, name, int(created)), created, tags=tags,
+                                stream=self)
             self.consumers[name] = consumer
             return consumer
 
@@ -1047,7 +1051,7 @@ class Stream:
         stream._seq = _core.SequenceSource(next_seq)
         for c in meta["consumers"]:
             stream.consumers[c["name"]] = Consumer(c["name"], c["arn"], c["created"], c["status"], c["policy"],
-                                                   c["tags"])
+                                                   c["tags"], stream=stream)
         stream._layout = _Layout(stream.open_shards())
         stream._store = store
         stream._persist_lock = threading.Lock()

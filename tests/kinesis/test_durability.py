@@ -59,6 +59,7 @@ def test_streams_and_records_come_back_after_a_restart(tmp_path, clock, shape, d
     kin.increase_stream_retention_period(StreamName="orders", RetentionPeriodHours=48)
     kin.start_stream_encryption(StreamName="orders", EncryptionType="KMS", KeyId="alias/aws/kinesis")
     consumer = kin.register_stream_consumer(StreamARN=stream.arn, ConsumerName="reader")["Consumer"]
+    kin.tag_resource(ResourceARN=consumer["ConsumerARN"], Tags={"role": "audit"})
     kin.create_stream(StreamName="other", ShardCount=1)
     kin.put_record(StreamName="other", Data=b"o", PartitionKey="o")
     kin.delete_stream(StreamName="other")
@@ -75,6 +76,7 @@ def test_streams_and_records_come_back_after_a_restart(tmp_path, clock, shape, d
     assert kin.list_tags_for_stream(StreamName="orders")["Tags"] == [{"Key": "team", "Value": "ingest"}]
     consumers = kin.list_stream_consumers(StreamARN=stream.arn)["Consumers"]
     assert [c["ConsumerARN"] for c in consumers] == [consumer["ConsumerARN"]]
+    assert kin.list_tags_for_resource(ResourceARN=consumer["ConsumerARN"])["Tags"] == [{"Key": "role", "Value": "audit"}]
     # sequence numbers go on growing after the restart
     last = max(r[0] for recs in before[1].values() for r in recs)
     assert kin.put_record(StreamName="orders", Data=b"after", PartitionKey="p")["SequenceNumber"] > last
