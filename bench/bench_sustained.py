@@ -165,6 +165,7 @@ def test_put_batch_growing_stream(benchmark, grown, put_input):
     stream = grown["stream"]
     payload_per_record = RECORD_BYTES + statistics.mean(
         pc.mean(pc.binary_length(k)).as_py() for k in key_pools)
+    gc.collect()    # engines of earlier workloads sit in reference cycles (and report.py disables gc)
     before = resident()
     out = {}
 
@@ -278,6 +279,7 @@ def test_firehose_kinesis_to_parquet(benchmark, put_input):
 
             def run():
                 meter, peaks = Meter(), []
+                gc.collect()    # see test_put_batch_growing_stream
                 reset_peak()
                 out["start"] = resident()
                 while meter.done < total:
