@@ -28,7 +28,7 @@ from .errors import (InvalidArgumentException, LimitExceededException, Provision
                      stream_not_found)
 from .account import AccountSettings
 from .policy import check_policy
-from .store import StreamStore, stream_dir_name
+from .store import StreamStore, lock_directory, stream_dir_name
 
 RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
@@ -1267,10 +1267,13 @@ class KinesisBackend:
         if engine.durability != "memory":
             self._root = os.path.join(engine.data_dir, "kinesis", self.account_id, region)
             os.makedirs(self._root, exist_ok=True)
+            self._root_lock = lock_directory(self._root)
             self._restore()
 
     def _restore(self) -> None:
         for entry in sorted(os.listdir(self._root)):
+            if entry == ".lock":
+                continue
             store = StreamStore(os.path.join(self._root, entry), self.engine.durability)
             meta = store.load_meta()
             if meta is None:   # a create that never finished
@@ -1479,6 +1482,8 @@ class KinesisBackend:
             return page, i + limit < len(self._names)
 
     def close(self) -> None:
+        if self._root is None:
+            return
         for stream in list(self.streams.values()):
-            if stream._store is not None:
-                stream._store.close()
+            stream._store.close()
+        self._root_lock.close()

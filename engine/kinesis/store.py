@@ -8,6 +8,7 @@
 Sequence numbers in a frame are consecutive (a put takes one range per shard), so a restart
 appends each frame again with the same numbers and arrival time and gets the same records.
 """
+import fcntl
 import json
 import os
 import shutil
@@ -123,6 +124,18 @@ class StreamStore:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def lock_directory(path: str):
+    """An exclusive lock on a directory's `.lock` file, held while the returned file is open
+    (the kernel drops it when the process dies): two engines never write the same files."""
+    f = open(os.path.join(path, ".lock"), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise RuntimeError(f"{path} is in use by another engine") from None
+    return f
 
 
 def _sync_dir(path: str) -> None:

@@ -83,6 +83,17 @@ def test_streams_and_records_come_back_after_a_restart(tmp_path, clock, shape, d
     eng.close()
 
 
+def test_two_engines_never_share_a_data_dir(tmp_path, clock):
+    first = open_engine(tmp_path, clock)
+    first.client("kinesis").create_stream(StreamName="s", ShardCount=1)
+    second = open_engine(tmp_path, clock)
+    with pytest.raises(RuntimeError, match="in use by another engine"):
+        second.client("kinesis")
+    first.close()
+    assert second.client("kinesis").list_streams()["StreamNames"] == ["s"]
+    second.close()
+
+
 def test_a_memory_engine_writes_nothing_even_with_a_data_dir(tmp_path, clock):
     eng = open_engine(tmp_path, clock, "memory")
     kin = eng.client("kinesis")
@@ -120,7 +131,7 @@ def test_a_deleted_stream_leaves_no_files(tmp_path, clock):
     kin.create_stream(StreamName="gone", ShardCount=2)
     kin.put_record(StreamName="gone", Data=b"x", PartitionKey="p")
     kin.delete_stream(StreamName="gone")
-    assert os.listdir(tmp_path / "kinesis" / "000000000000" / "us-east-1") == []
+    assert os.listdir(tmp_path / "kinesis" / "000000000000" / "us-east-1") == [".lock"]
     eng.close()
     eng = open_engine(tmp_path, clock)
     assert eng.client("kinesis").list_streams()["StreamNames"] == []
