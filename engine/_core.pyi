@@ -179,3 +179,59 @@ class JsonColumns:
 
 # --- line splitting (bindings/lines.pyx over csrc/lines.c): ingest of JSON Lines ----------------
 def split_lines(buf: pa.Buffer, final: bool = ..., offsets: Any = ...) -> tuple[pa.Array, int]: ...
+
+# --- segment logs on disk (bindings/segment.pyx over csrc/segment.c): durable shards -----------
+from collections.abc import Iterator
+
+class SegmentError(CoreError): ...
+class SegmentIOError(SegmentError, OSError): ...
+class SegmentCorruptError(SegmentError):
+    path: str
+    offset: int
+
+class SegmentInfo(NamedTuple):
+    base_seq: int
+    last_seq: int
+    first_ts: int
+    max_ts: int
+    size: int
+    frames: int
+    index_entries: int
+    synced: int
+    sealed: bool
+
+class Recovery(NamedTuple):
+    segments: int
+    frames: int
+    kept_bytes: int
+    cut_bytes: int
+    cut_offset: int
+
+class Frame(NamedTuple):
+    first_seq: int
+    last_seq: int
+    ts_ms: int
+    payload: pa.Buffer
+
+SYNC_MODES: dict[str, int]
+
+def crc32c(data: Any, crc: int = ...) -> int: ...
+
+class SegmentLog:
+    recovery: Recovery
+    directory: str
+    syncs: int
+    def __init__(self, directory: Any, *, segment_bytes: int, segment_ms: int, index_interval_bytes: int,
+                 sync: str = ...) -> None: ...
+    def close(self) -> None: ...
+    def append(self, first_seq: int, last_seq: int, ts_ms: int, payload: Any) -> None: ...
+    def write(self, first_seq: int, last_seq: int, ts_ms: int, payload: Any) -> int: ...
+    def commit(self, ticket: int) -> None: ...
+    def retain(self, min_ts: int = ..., min_seq: int = ...) -> int: ...
+    def segments(self) -> list[SegmentInfo]: ...
+    def segment_path(self, base_seq: int) -> str: ...
+    def find_seq(self, seq: int) -> tuple[int, int] | None: ...
+    def find_time(self, ts_ms: int) -> tuple[int, int] | None: ...
+    def frames(self, start_seq: int = ..., start_ts: int | None = ...) -> Iterator[Frame]: ...
+
+def commit_many(pairs: list[tuple[SegmentLog, int]]) -> None: ...
