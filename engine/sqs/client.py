@@ -184,7 +184,7 @@ class SQSClient(BaseClient):
         queue = self._queue(QueueUrl)
         page, token = _paginate(lambda after, limit: self._backend.dead_letter_sources(queue, after, limit),
                                 NextToken, MaxResults)
-        out = {"queueUrls": [q.url for q in page]} if page else {}
+        out = {"queueUrls": [q.url for q in page]}   # required by the model: [] when there are none
         if token:
             out["NextToken"] = token
         return out

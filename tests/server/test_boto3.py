@@ -20,9 +20,6 @@ SERVICES = ("sqs", "sns", "kinesis", "firehose", "glue")
 IDENTIFYING = {"StreamName", "ConsumerARN"}
 # Answered with an event stream, which the server-wire tests cover (tests/server/test_eventstream.py).
 NOT_DIFFED = {("kinesis", "subscribe_to_shard")}
-# The in-process client's own departures from the output shape (the wire passes them on as they
-# are; reported for engine/sqs/client.py): an empty ListDeadLetterSourceQueues omits queueUrls.
-SHAPE_KNOWN = {("sqs", "ListDeadLetterSourceQueues")}
 # Members whose values are the same resource named differently in each world, or fixed values.
 NAMES = {
     "kinesis": {"StreamName": "s", "StreamARN": "{stream_arn}", "ShardId": "shardId-000000000000",
@@ -162,8 +159,7 @@ def test_every_operation_answers_over_the_wire_as_in_process(worlds, service, sh
         def checked(**params):
             result = getattr(there[service], method)(**params)
             try:
-                if (service, operation) not in SHAPE_KNOWN:
-                    shape(service, operation, result)
+                shape(service, operation, result)
             except AssertionError as err:
                 shape_errors.append(str(err))
             return result

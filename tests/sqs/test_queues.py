@@ -372,7 +372,10 @@ def test_dead_letter_source_listing(sqs, shape):
     assert rest["queueUrls"] == [URL + "s3"]
     pages = sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq, PaginationConfig={"PageSize": 1})
     assert [u for p in pages for u in p["queueUrls"]] == got["queueUrls"]
-    assert "queueUrls" not in sqs.list_dead_letter_source_queues(QueueUrl=URL + "unrelated")
+    # queueUrls is required by the model: an empty list, never missing (code reads response["queueUrls"])
+    none = sqs.list_dead_letter_source_queues(QueueUrl=URL + "unrelated")
+    shape("sqs", "ListDeadLetterSourceQueues", none)
+    assert none["queueUrls"] == []
 
 
 # --- control-plane calls never walk every queue ------------------------------------------------------
