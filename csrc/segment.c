@@ -445,11 +445,12 @@ static en_seg_status open_active(en_seglog *log, int64_t base, int create, en_se
     return EN_SEG_OK;
 }
 
+/* The index goes first: a crash in between leaves a log that open() rescans, never an orphan index. */
 static void unlink_segment(const en_seglog *log, int64_t base) {
     char path[EN_SEG_PATH_MAX];
-    seg_path(log->dir, base, "log", path, sizeof path);
-    unlink(path);
     seg_path(log->dir, base, "index", path, sizeof path);
+    unlink(path);
+    seg_path(log->dir, base, "log", path, sizeof path);
     unlink(path);
 }
 
