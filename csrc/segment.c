@@ -367,7 +367,7 @@ static en_seg_status list_bases(const char *dir, int64_t **out, int64_t *n, en_s
         bases[(*n)++] = base;
     }
     closedir(d);
-    qsort(bases, (size_t)*n, sizeof *bases, cmp_i64);
+    if (*n > 1) qsort(bases, (size_t)*n, sizeof *bases, cmp_i64);
     *out = bases;
     return EN_SEG_OK;
 }
@@ -764,7 +764,7 @@ en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, 
         unlink_segment(log, log->segs[i].base_seq);
         segment_free(&log->segs[i]);
     }
-    memmove(log->segs, log->segs + k, (size_t)(log->n_segs - k) * sizeof *log->segs);
+    if (k > 0) memmove(log->segs, log->segs + k, (size_t)(log->n_segs - k) * sizeof *log->segs);
     log->n_segs -= k;
     *deleted = k;
     pthread_mutex_unlock(&log->lock);
