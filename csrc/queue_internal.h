@@ -9,6 +9,8 @@
 #ifndef EN_QUEUE_INTERNAL_H
 #define EN_QUEUE_INTERNAL_H
 
+#include <string.h>
+
 #include "qlist.h"
 #include "queue.h"
 
