@@ -34,10 +34,6 @@ def lambda_arn(region: str, account: str, function: str) -> str:
     return arn("lambda", region, account, f"function:{function}")
 
 
-def glue_table_arn(region: str, account: str, database: str, table: str) -> str:
-    return arn("glue", region, account, f"table/{database}/{table}")
-
-
 def parse_arn(value: str) -> dict | None:
     parts = value.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":

@@ -66,10 +66,6 @@ def error_class(code: str) -> type[ClientError]:
     return _REGISTRY[code]
 
 
-def registered_codes() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 class ParamValidationError(botocore.exceptions.ParamValidationError, ValueError):
     """Raised before any service call, as botocore does, for a missing or mistyped parameter."""
 
@@ -142,9 +138,6 @@ class ExceptionsNamespace:
                 if isinstance(obj, type) and issubclass(obj, ClientError) and "code" in obj.__dict__:
                     setattr(self, obj.code, obj)
                     self._codes[obj.code] = obj
-
-    def from_code(self, code: str) -> type[ClientError]:
-        return self._codes.get(code, ClientError)
 
     def __getattr__(self, name):
         raise AttributeError(f"this service raises no {name!r}; known: {', '.join(sorted(self._codes))}")

@@ -787,10 +787,6 @@ class DeliveryStream:
             return True
 
     @property
-    def buffered_bytes(self) -> int:
-        return self._bytes
-
-    @property
     def buffered_records(self) -> int:
         with self._lock:
             return sum(len(c.data) for c in self._chunks)
@@ -1744,9 +1740,6 @@ class FirehoseBackend:
         if stream is None:
             raise ResourceNotFoundException(f"Firehose {name} under account {self.account_id} not found.")
         return stream
-
-    def by_arn(self, arn: str) -> DeliveryStream:
-        return self.get(arn.rsplit("/", 1)[-1])
 
     def delete_delivery_stream(self, name: str) -> None:
         """Refuse new records at once, deliver what was accepted (within close_drain_s), then forget it."""

@@ -96,12 +96,6 @@ def notification_signature(msg, version: str) -> str:
     return _core.noise64(msg.topic.backend.signature_seed(version), msg.n) + _SIGNATURE_FILL
 
 
-def notification_canonical(message: str, message_id: str, subject, timestamp: str, topic_arn: str) -> str:
-    sub = f"Subject\n{subject}\n" if subject is not None else ""
-    return (f"Message\n{message}\nMessageId\n{message_id}\n{sub}Timestamp\n{timestamp}\n"
-            f"TopicArn\n{topic_arn}\nType\nNotification\n")
-
-
 def attribute_json_value(data_type: str, value) -> str:
     """The Value of a message attribute in JSON envelopes: Binary is base64."""
     if isinstance(value, (bytes, bytearray)):
