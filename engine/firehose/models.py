@@ -1226,17 +1226,22 @@ class DeliveryStream:
             return ok, result.lambda_keys, writes, result.otf_metadata
         return ok, result.lambda_keys, writes
 
-    def _http_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
-        dest: HttpEndpoint = batch.destination
-        if len(records) == 0:
-            return []
+    def _backup_and_deaggregate(self, batch: _Batch, dest, records: _Records) -> tuple[_Records, list[_Unit]]:
+        """The first steps of an HTTP or Iceberg delivery: the AllData backup of the source records,
+        then RecordDeAggregation (records it can't split become failure units)."""
         units: list[_Unit] = []
         if dest.backup_mode == "AllData":
             oldest = int(records.arrival.min())
             units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
                                          records, None, self.backend.s3_retry_s))
         records, units_failed = self._deaggregate(batch, records)
-        units += units_failed
+        return records, units + units_failed
+
+    def _http_units(self, batch: _Batch, records: _Records) -> list[_Unit]:
+        dest: HttpEndpoint = batch.destination
+        if len(records) == 0:
+            return []
+        records, units = self._backup_and_deaggregate(batch, dest, records)
         records, _keys, failed = self._transform(batch, records)
         units += failed
         if len(records):
@@ -1250,13 +1255,7 @@ class DeliveryStream:
         dest: IcebergDestination = batch.destination
         if len(records) == 0:
             return []
-        units: list[_Unit] = []
-        if dest.backup_mode == "AllData":
-            oldest = int(records.arrival.min())
-            units.append(self._raw_write(batch, _Write.BACKUP, dest.s3, batch.plan.prefixes.data_prefix(oldest),
-                                         records, None, self.backend.s3_retry_s))
-        records, units_failed = self._deaggregate(batch, records)
-        units += units_failed
+        records, units = self._backup_and_deaggregate(batch, dest, records)
         records, _keys, failed, otf = self._transform(batch, records, with_otf=True)
         units += failed
         if len(records) == 0:
