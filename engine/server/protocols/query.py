@@ -47,7 +47,8 @@ def _prefixes(form: dict) -> set:
     return present
 
 
-def _scalar(kind: str, text: str):
+def scalar_from_text(kind: str, text: str):
+    """A scalar member sent as text (query form, rest-json URI, query string or header) as its type."""
     try:
         if kind in ("integer", "long"):
             return int(text)
@@ -99,7 +100,7 @@ def _parse(shape, form: dict, present: set, prefix: str):
     text = form.get(prefix)
     if text is None:  # (a structure where the model has a scalar: let the request layer say so)
         return None
-    return text if kind == "string" else _scalar(kind, text)
+    return text if kind == "string" else scalar_from_text(kind, text)
 
 
 def decode(operation_model, form: dict) -> dict:

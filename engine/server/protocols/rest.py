@@ -13,9 +13,8 @@ import json
 import re
 from urllib.parse import parse_qsl, unquote
 
-from botocore.utils import parse_timestamp
-
 from .json import MalformedBody, _default
+from .query import scalar_from_text
 
 _UTC = datetime.timezone.utc
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
@@ -76,24 +75,6 @@ class Routes:
 
 
 # --- values -----------------------------------------------------------------------------------------
-def _scalar(shape, text: str):
-    kind = shape.type_name
-    try:
-        if kind in ("integer", "long"):
-            return int(text)
-        if kind in ("float", "double"):
-            return float(text)
-        if kind == "boolean":
-            return {"true": True, "false": False}.get(text.lower(), text)
-        if kind == "timestamp":
-            return parse_timestamp(text)
-        if kind == "blob":
-            return base64.b64decode(text)
-    except (ValueError, binascii.Error, OverflowError):
-        pass
-    return text
-
-
 def from_wire(shape, value):
     """A JSON body value as the client takes it: member names, bytes, datetimes."""
     kind = shape.type_name
@@ -146,19 +127,19 @@ def decode(route: Route, labels: dict, query_string: str, headers: dict, body: b
         wire = member.serialization.get("name", name)
         if where == "uri":
             if wire in labels:
-                params[name] = _scalar(member, labels[wire])
+                params[name] = scalar_from_text(member.type_name, labels[wire])
         elif where == "querystring":
             if member.type_name == "map":
                 params[name] = {k: v[0] for k, v in query.items()}
             elif wire in query:
                 values = query[wire]
-                params[name] = [_scalar(member.member, v) for v in values] if member.type_name == "list" \
-                    else _scalar(member, values[0])
+                params[name] = [scalar_from_text(member.member.type_name, v) for v in values] if member.type_name == "list" \
+                    else scalar_from_text(member.type_name, values[0])
         elif where == "header":
             text = headers.get(wire.lower())
             if text is not None:
                 params[name] = base64.b64decode(text).decode() if member.metadata.get("jsonvalue") \
-                    else _scalar(member, text)
+                    else scalar_from_text(member.type_name, text)
         elif where == "headers":
             prefix = wire.lower()
             found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
