@@ -13,7 +13,7 @@ SYNC_MODES = {"flush": c_segment.EN_SEG_FLUSH, "fsync": c_segment.EN_SEG_FSYNC}
 
 SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries synced sealed")
 Recovery = namedtuple("Recovery", "segments frames kept_bytes cut_bytes cut_offset")
-Frame = namedtuple("Frame", "first_seq last_seq ts_ms payload")
+Frame = namedtuple("Frame", "first_seq last_seq ts_ms payload flags")
 
 
 class SegmentError(CoreError):
@@ -104,7 +104,8 @@ cdef class SegmentLog:
             raise CoreValueError("segment log is closed")
         return self.log
 
-    cdef int64_t _write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, bint commit) except -1:
+    cdef int64_t _write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, uint32_t flags,
+                        bint commit) except -1:
         cdef c_segment.en_seglog *log = self._open()
         cdef Py_buffer buf
         PyObject_GetBuffer(payload, &buf, PyBUF_SIMPLE)
@@ -114,7 +115,7 @@ cdef class SegmentLog:
         cdef c_segment.en_seg_status rc
         try:
             with nogil:
-                rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, buf.buf, buf.len, &ticket, &err)
+                rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, flags, buf.buf, buf.len, &ticket, &err)
                 if rc == c_segment.EN_SEG_OK and commit:
                     rc = c_segment.en_seglog_commit(log, ticket, &err)
         finally:
@@ -122,16 +123,16 @@ cdef class SegmentLog:
         check_seg(rc, &err)
         return ticket
 
-    def append(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload):
-        """Write one frame (any bytes-like payload); returns once the log's sync mode promises
+    def append(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, uint32_t flags=0):
+        """Write one frame (any bytes-like payload, with the caller's `flags` bits); returns once the log's sync mode promises
         it (flush: written to the file; fsync: covered by an fdatasync shared with concurrent
         appenders)."""
-        self._write(first_seq, last_seq, ts_ms, payload, True)
+        self._write(first_seq, last_seq, ts_ms, payload, flags, True)
 
-    def write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload):
+    def write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, uint32_t flags=0):
         """Write one frame (write(2) done on return) and return a ticket for commit(): a caller
         orders its writes under its own lock and waits for the disk outside it."""
-        return self._write(first_seq, last_seq, ts_ms, payload, False)
+        return self._write(first_seq, last_seq, ts_ms, payload, flags, False)
 
     def commit(self, int64_t ticket):
         """Return once the write that gave `ticket` is as durable as the sync mode promises."""
@@ -237,7 +238,7 @@ cdef class SegmentLog:
             memset(&err, 0, sizeof(err))
             check_seg(c_segment.en_seg_frame_read(&m.m, pos.offset, m.path, &f, &err), &err)
             yield Frame(f.first_seq, f.last_seq, f.ts_ms,
-                        pa.foreign_buffer(<uintptr_t>f.payload, f.length, base=m))
+                        pa.foreign_buffer(<uintptr_t>f.payload, f.length, base=m), f.flags)
             c_segment.en_seglog_next(self._open(), &pos, f.next_offset, &nxt)
             pos = nxt
 

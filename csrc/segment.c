@@ -207,6 +207,7 @@ en_seg_status en_seg_frame_read(const en_seg_map *m, int64_t offset, const char 
     out->first_seq = h.first_seq;
     out->last_seq = h.last_seq;
     out->ts_ms = h.ts;
+    out->flags = h.flags;
     out->payload = base + offset + EN_SEG_FRAME_HEADER;
     out->length = h.length;
     out->next_offset = offset + frame_bytes(h.length);
@@ -589,9 +590,9 @@ static en_seg_status group_commit(en_seglog *log, int64_t end, en_seg_error *err
 }
 
 en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                               const void *payload, int64_t length, en_seg_error *err) {
+                               uint32_t flags, const void *payload, int64_t length, en_seg_error *err) {
     int64_t ticket;
-    en_seg_status rc = en_seglog_write(log, first_seq, last_seq, ts_ms, payload, length, &ticket, err);
+    en_seg_status rc = en_seglog_write(log, first_seq, last_seq, ts_ms, flags, payload, length, &ticket, err);
     return rc == EN_SEG_OK ? en_seglog_commit(log, ticket, err) : rc;
 }
 
@@ -652,13 +653,14 @@ done:
 }
 
 en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                              const void *payload, int64_t length, int64_t *ticket, en_seg_error *err) {
+                              uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
+                              en_seg_error *err) {
     *ticket = 0;
     if (first_seq < 0 || last_seq < first_seq || length < 0 || length > MAX_PAYLOAD) return EN_SEG_EINVAL;
     int64_t bytes = frame_bytes(length);
     uint8_t header[EN_SEG_FRAME_HEADER];
     static const uint8_t zeros[FRAME_ALIGN];
-    uint32_t magic = EN_SEG_FRAME_MAGIC, len32 = (uint32_t)length, flags = 0;
+    uint32_t magic = EN_SEG_FRAME_MAGIC, len32 = (uint32_t)length;
     memcpy(header + H_MAGIC, &magic, 4);
     memcpy(header + H_LEN, &len32, 4);
     memcpy(header + H_FLAGS, &flags, 4);

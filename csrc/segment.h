@@ -8,6 +8,7 @@
  * segment_bytes or its first frame is segment_ms older than the frame being appended.
  *
  * Frame: a 40-byte header {magic, payload length, CRC32C, flags, first_seq, last_seq, ts_ms}
+ * (flags: the caller's own bits, e.g. how its payload is encoded)
  * (little-endian) then the payload, padded to 8 bytes so payloads stay 8-byte aligned in a
  * mapping (Arrow IPC reads them in place). The CRC covers the header after the CRC field and
  * the payload. Sequence numbers grow from frame to frame (first_seq > the previous last_seq).
@@ -108,6 +109,7 @@ typedef struct {
 /* A frame as read: payload points into a mapping. */
 typedef struct {
     int64_t first_seq, last_seq, ts_ms;
+    uint32_t flags;
     const uint8_t *payload;
     int64_t length;
     int64_t next_offset;           /* where the next frame starts */
@@ -137,14 +139,15 @@ void en_seglog_close(en_seglog *log);
 /* Append one frame with sequence numbers first_seq..last_seq (first_seq above every earlier
  * sequence number) and an arrival time; returns when the log's sync mode promises it. */
 en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                               const void *payload, int64_t length, en_seg_error *err);
+                               uint32_t flags, const void *payload, int64_t length, en_seg_error *err);
 
 /* en_seglog_append in two steps, so that a caller can order its writes under its own lock and
  * wait for the disk outside it: write the frame (write(2) done on return) and get a ticket;
  * commit returns once the ticket is as durable as the sync mode promises (fsync: an
  * fdatasync shared with every appender waiting at the time). */
 en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                              const void *payload, int64_t length, int64_t *ticket, en_seg_error *err);
+                              uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
+                              en_seg_error *err);
 en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err);
 /* Commit tickets of n logs (one sync mode) at once: in fsync mode their fdatasyncs run in
  * parallel (a thread per log but the first), so a write to several logs waits for the slowest

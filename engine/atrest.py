@@ -63,17 +63,22 @@ class AtRestKey:
 
     def encrypt(self, payload, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, payload, aad)
+        return nonce + self._aead.encrypt(nonce, _bytes_view(payload), aad)
 
     def decrypt(self, sealed, aad: bytes, what: str = "encrypted data") -> bytes:
         """The payload `encrypt` sealed with the same aad; `what` names it in the error."""
-        view = memoryview(sealed)
+        view = _bytes_view(sealed)
         if len(view) < NONCE_BYTES + TAG_BYTES:
             raise AtRestDecryptError(self.path, what)
         try:
             return self._aead.decrypt(view[:NONCE_BYTES], view[NONCE_BYTES:], aad)
         except InvalidTag:
             raise AtRestDecryptError(self.path, what) from None
+
+
+def _bytes_view(data) -> memoryview:
+    # cryptography takes unsigned-byte buffers only; a pyarrow Buffer exports signed ones
+    return memoryview(data).cast("B")
 
 
 def _create_key_file(path: str) -> bytes:

@@ -39,6 +39,7 @@ cdef extern from "segment.h" nogil:
         int64_t first_seq
         int64_t last_seq
         int64_t ts_ms
+        uint32_t flags
         const uint8_t *payload
         int64_t length
         int64_t next_offset
@@ -67,9 +68,10 @@ cdef extern from "segment.h" nogil:
                                  en_seg_recovery *rep, en_seg_error *err)
     void en_seglog_close(en_seglog *log)
     en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                                   const void *payload, int64_t length, en_seg_error *err)
+                                   uint32_t flags, const void *payload, int64_t length, en_seg_error *err)
     en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
-                                  const void *payload, int64_t length, int64_t *ticket, en_seg_error *err)
+                                  uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
+                                  en_seg_error *err)
     en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err)
     en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err)
     en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, int64_t *deleted,

@@ -552,7 +552,8 @@ class Stream:
                     throttled = None
                 if self._store is not None:
                     tickets = self._store.write([s.shard_id for s in layout.shards], position, seqs,
-                                                keys_view.array, data_view.array, ts_ms)
+                                                keys_view.array, data_view.array, ts_ms,
+                                                encrypt=self.encryption_type == "KMS")
             shard_index = layout.shard_index[position]
         finally:
             self._layout_lock.release_shared()
@@ -947,8 +948,7 @@ class Stream:
         try:
             self.encryption_type, self.key_id = encryption_type, key_id
             self._encryption_changes.append((self._seq.next_value, encryption_type == "KMS"))
-            self._encryption_arrays = (np.array([c[0] for c in self._encryption_changes], dtype=np.int64),
-                                       np.array([c[1] for c in self._encryption_changes], dtype=bool))
+            self._encryption_arrays = _encryption_arrays(self._encryption_changes)
         finally:
             self._layout_lock.release_exclusive()
 
@@ -1030,6 +1030,8 @@ class Stream:
         stream.encryption_type = meta["encryption_type"]
         stream.key_id = meta["key_id"]
         stream._encryption_changes = [tuple(c) for c in meta["encryption_changes"]]
+        if stream._encryption_changes:
+            stream._encryption_arrays = _encryption_arrays(stream._encryption_changes)
         stream.shard_level_metrics = meta["shard_level_metrics"]
         stream.policy = meta["policy"]
         stream.warm_throughput_mibps = meta["warm_throughput_mibps"]
@@ -1068,6 +1070,10 @@ class Stream:
             self._store.delete()
         with self._data_arrived:
             self._data_arrived.notify_all()
+
+
+def _encryption_arrays(changes: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([c[0] for c in changes], dtype=np.int64), np.array([c[1] for c in changes], dtype=bool)
 
 
 def _empty_batch() -> pa.RecordBatch:
@@ -1274,7 +1280,7 @@ class KinesisBackend:
         for entry in sorted(os.listdir(self._root)):
             if entry == ".lock":
                 continue
-            store = StreamStore(os.path.join(self._root, entry), self.engine.durability)
+            store = StreamStore(os.path.join(self._root, entry), self.engine.durability, self.engine.data_dir)
             meta = store.load_meta()
             if meta is None:   # a create that never finished
                 store.delete()
@@ -1325,7 +1331,7 @@ class KinesisBackend:
             stream.warm_throughput_mibps = warm_throughput_mibps
             if self._root is not None:
                 stream.attach_store(StreamStore(os.path.join(self._root, stream_dir_name(name)),
-                                                self.engine.durability))
+                                                self.engine.durability, self.engine.data_dir))
             self.streams[name] = stream
             bisect.insort(self._names, name)
             self._open_shards += shard_count

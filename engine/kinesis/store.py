@@ -3,7 +3,9 @@
 <root>/<stream dir>/stream.json   the stream's metadata, replaced whole (write, rename)
 <root>/<stream dir>/shards/<shard id>/   the shard's segment log (csrc/segment.h): one frame
     per put and shard, holding that put's records for the shard as an Arrow IPC record
-    batch (partition_key, data), with their first and last sequence numbers and arrival time
+    batch (partition_key, data), with their first and last sequence numbers and arrival time;
+    records put while the stream has StreamEncryption are sealed with the data dir's key
+    (engine.atrest: a local key file, not KMS), marked by a frame flag
 
 Sequence numbers in a frame are consecutive (a put takes one range per shard), so a restart
 appends each frame again with the same numbers and arrival time and gets the same records.
@@ -18,12 +20,14 @@ import numpy as np
 import pyarrow as pa
 
 from engine import _core
+from engine.atrest import AtRestKey
 
 FRAME_SCHEMA = pa.schema([("partition_key", pa.binary()), ("data", pa.binary())])
 SEGMENT_BYTES = 64 << 20            # a shard's segment seals at this size ...
 SEGMENT_MS = 3_600_000              # ... or when its first record is an hour older than the newest
 INDEX_INTERVAL_BYTES = 4096         # sparse index: an entry at most every 4 KiB of frames
 META_FILE = "stream.json"
+FRAME_ENCRYPTED = 1                 # frame flag: the payload is sealed by engine.atrest
 
 
 def stream_dir_name(name: str) -> str:
@@ -32,11 +36,15 @@ def stream_dir_name(name: str) -> str:
 
 
 class StreamStore:
-    """The files of one stream; `sync` is the engine's durability (flush or fsync)."""
+    """The files of one stream under data_dir; `sync` is the engine's durability (flush or fsync)."""
 
-    def __init__(self, directory: str, sync: str):
+    def __init__(self, directory: str, sync: str, data_dir: str):
         self.directory = directory
         self.sync = sync
+        self._data_dir = data_dir
+        self._key: AtRestKey | None = None
+        # binds a sealed frame to its stream, shard and place (a frame moved elsewhere does not open)
+        self._aad_prefix = os.path.relpath(directory, data_dir)
         self._logs: dict[str, _core.SegmentLog] = {}
         self._lock = threading.Lock()
         os.makedirs(os.path.join(directory, "shards"), exist_ok=True)
@@ -53,6 +61,14 @@ class StreamStore:
                                            index_interval_bytes=INDEX_INTERVAL_BYTES, sync=self.sync)
                     self._logs[shard_id] = log
         return log
+
+    def _at_rest_key(self, create: bool) -> AtRestKey:
+        if self._key is None:
+            self._key = AtRestKey.open(self._data_dir, create)
+        return self._key
+
+    def _aad(self, shard_id: str, first_seq: int) -> bytes:
+        return f"{self._aad_prefix}/{shard_id}/{first_seq}".encode()
 
     def shard_ids(self) -> list[str]:
         return sorted(os.listdir(os.path.join(self.directory, "shards")))
@@ -79,10 +95,11 @@ class StreamStore:
 
     # --- records -------------------------------------------------------------------------
     def write(self, shard_ids: list[str], position: np.ndarray, seqs: np.ndarray, keys: pa.Array,
-              data: pa.Array, ts_ms: int) -> list:
+              data: pa.Array, ts_ms: int, encrypt: bool = False) -> list:
         """Write one frame per shard of a put whose rows went to shard_ids[position[row]] with
-        sequence numbers seqs (-1: throttled, not stored); returns the tickets to commit. The
-        caller holds the stream's persist lock, so frames reach each log in sequence order."""
+        sequence numbers seqs (-1: throttled, not stored), sealed when `encrypt`; returns the
+        tickets to commit. The caller holds the stream's persist lock, so frames reach each log
+        in sequence order."""
         order = np.argsort(position, kind="stable")
         order = order[seqs[order] >= 0]
         if len(order) == 0:
@@ -93,12 +110,18 @@ class StreamStore:
         grouped = pa.record_batch([keys.cast(pa.binary()).take(indices), data.cast(pa.binary()).take(indices)],
                                   schema=FRAME_SCHEMA)
         bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), len(order)]
+        key = self._at_rest_key(create=True) if encrypt else None
         tickets = []
         for begin, end in zip(bounds, bounds[1:]):
-            log = self.log(shard_ids[ordered[begin]])
+            shard_id = shard_ids[ordered[begin]]
+            log = self.log(shard_id)
             first, last = int(seqs[order[begin]]), int(seqs[order[end - 1]])
             frame = grouped.slice(begin, end - begin).serialize()
-            tickets.append((log, log.write(first, last, ts_ms, frame)))
+            if key is None:
+                tickets.append((log, log.write(first, last, ts_ms, frame)))
+            else:
+                sealed = key.encrypt(frame, self._aad(shard_id, first))
+                tickets.append((log, log.write(first, last, ts_ms, sealed, FRAME_ENCRYPTED)))
         return tickets
 
     @staticmethod
@@ -107,8 +130,13 @@ class StreamStore:
 
     def frames(self, shard_id: str):
         """(first_seq, last_seq, ts_ms, RecordBatch) of each frame of a shard, in order."""
-        for f in self.log(shard_id).frames():
-            yield f.first_seq, f.last_seq, f.ts_ms, pa.ipc.read_record_batch(f.payload, FRAME_SCHEMA)
+        log = self.log(shard_id)
+        for f in log.frames():
+            payload = f.payload
+            if f.flags & FRAME_ENCRYPTED:
+                payload = self._at_rest_key(create=False).decrypt(
+                    payload, self._aad(shard_id, f.first_seq), f"frame {f.first_seq} of {log.directory}")
+            yield f.first_seq, f.last_seq, f.ts_ms, pa.ipc.read_record_batch(payload, FRAME_SCHEMA)
 
     def retain(self, shard_id: str, min_ts_ms: int) -> None:
         log = self._logs.get(shard_id)

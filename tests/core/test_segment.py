@@ -67,6 +67,16 @@ def test_crc32c_matches_the_castagnoli_reference():
         assert _core.crc32c(data[n // 2:], _core.crc32c(data[:n // 2])) == crc32c_reference(data)
 
 
+def test_each_frame_keeps_its_flags_across_a_reopen_and_a_roll(tmp_path):
+    log = open_log(tmp_path, segment_bytes=256)
+    for i in range(20):
+        log.append(i, i, 1_000, b"x" * 50, flags=0x80000001 if i % 3 == 0 else 0)
+    log.close()
+    log = open_log(tmp_path, segment_bytes=256)
+    assert len(log.segments()) > 2
+    assert [f.flags for f in log.frames()] == [0x80000001 if i % 3 == 0 else 0 for i in range(20)]
+
+
 def test_arrow_batches_round_trip_through_a_mapping_without_a_copy(tmp_path):
     log = open_log(tmp_path)
     written = []
