@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .. import limits
+from ..engine import DURABILITY_MODES
 
 
 def _demo(args) -> int:
@@ -47,7 +48,8 @@ def _serve(args) -> int:
 
     return serve.run(serve.ServeOptions(host=args.host, port=args.port, s3_root=args.s3_root,
                                         require_auth=args.require_auth, keys_file=args.keys_file,
-                                        tls_cert=args.tls_cert, tls_key=args.tls_key))
+                                        tls_cert=args.tls_cert, tls_key=args.tls_key,
+                                        data_dir=args.data_dir, durability=args.durability))
 
 
 def _agent(args) -> int:
@@ -135,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default $ENGINE_ACCESS_KEYS, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate")
     serve.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
+    serve.add_argument("--data-dir", default=None, metavar="PATH",
+                       help="keep Kinesis streams and their records here across restarts (default: memory only)")
+    serve.add_argument("--durability", choices=DURABILITY_MODES, default=None,
+                       help="with --data-dir: flush (default; survives a crash of the server, not of the machine), "
+                       "fsync (also a power loss) or memory (nothing written)")
 
     agent = commands.add_parser("agent", help="tail log files into Kinesis or Firehose (a Kinesis Agent)",
                                 description="Tail the files of a Kinesis Agent configuration (agent.json: flows "

@@ -23,6 +23,8 @@ class ServeOptions:
     keys_file: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    data_dir: str | None = None        # None: everything in memory
+    durability: str | None = None      # the Engine's default for a data dir when None
 
 
 def build_app(options: ServeOptions):
@@ -36,8 +38,12 @@ def build_app(options: ServeOptions):
         from ..server.auth import Authenticator, load_keys
 
         authenticator = Authenticator(load_keys(options.keys_file))
-    return make_app(Engine(s3_root=s3_root), authenticator=authenticator,
-                    engine_factory=lambda account_id: Engine(account_id=account_id, s3_root=s3_root))
+    stored = {"data_dir": options.data_dir, "durability": options.durability}
+    engine = Engine(s3_root=s3_root, **stored)
+    if options.data_dir is not None:
+        engine.backend("kinesis")   # restore now: the first request does not wait for it
+    return make_app(engine, authenticator=authenticator,
+                    engine_factory=lambda account_id: Engine(account_id=account_id, s3_root=s3_root, **stored))
 
 
 def banner(options: ServeOptions, services) -> str:
@@ -48,7 +54,16 @@ def banner(options: ServeOptions, services) -> str:
             f"  boto3: boto3.client('sqs', endpoint_url='{scheme}://{options.host}:{options.port}', "
             "region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n"
             f"  AWS CLI: aws --endpoint-url {scheme}://{options.host}:{options.port} kinesis list-streams\n"
+            f"  {_kept(options)}\n"
             "  Ctrl-C stops it (Firehose buffers are delivered, long polls answered)")
+
+
+def _kept(options: ServeOptions) -> str:
+    if options.data_dir is None:
+        return "data: in memory only (gone when the server stops; --data-dir PATH keeps Kinesis streams)"
+    from ..engine import DEFAULT_DURABILITY
+
+    return f"data: Kinesis streams kept in {options.data_dir} (durability {options.durability or DEFAULT_DURABILITY})"
 
 
 def run(options: ServeOptions) -> int:
@@ -69,6 +84,9 @@ def run(options: ServeOptions) -> int:
         except ValueError as error:
             print(f"engine serve: {error}", file=sys.stderr)
             return 2
+    if options.data_dir is None and options.durability not in (None, "memory"):
+        print(f"engine serve: --durability {options.durability} needs --data-dir", file=sys.stderr)
+        return 2
     tls = {}
     if options.tls_cert:   # (a wrong pair is refused here in one line, not by the worker)
         from ..server.tls import granian_options

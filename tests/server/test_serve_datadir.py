@@ -1,0 +1,89 @@
+"""`python -m engine serve --data-dir PATH`: a stream created through the server, and its
+records, are there again after the server restarts, whether it was stopped or killed."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import botocore.config
+import pytest
+
+from tests.server.wire_server import REPO, START_TIMEOUT_S, STOP_TIMEOUT_S, free_port
+
+
+class Server:
+    def __init__(self, data_dir, *flags):
+        self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve", "--port", str(self.port), "--data-dir", str(data_dir), *flags],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/_engine/health", timeout=2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop(signal.SIGKILL)
+                    raise AssertionError(f"engine serve did not start:\n{self.process.stdout.read()}")
+                time.sleep(0.2)
+
+    def kinesis(self):
+        return boto3.client("kinesis", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test",
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    def stop(self, sig) -> str:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        self.process.wait(STOP_TIMEOUT_S)
+        return self.process.stdout.read()
+
+
+def records(kinesis, stream):
+    out = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        page = kinesis.get_records(ShardIterator=it, Limit=10_000)
+        out += [(r["SequenceNumber"], r["PartitionKey"], r["Data"]) for r in page["Records"]]
+    return sorted(out)
+
+
+@pytest.mark.parametrize("durability, stop", [("flush", signal.SIGKILL), ("fsync", signal.SIGTERM)])
+def test_a_stream_created_through_the_server_survives_a_restart(tmp_path, durability, stop):
+    server = Server(tmp_path, "--durability", durability)
+    try:
+        kinesis = server.kinesis()
+        kinesis.create_stream(StreamName="kept", ShardCount=2)
+        kinesis.add_tags_to_stream(StreamName="kept", Tags={"team": "ingest"})
+        kinesis.put_records(StreamName="kept", Records=[{"Data": b"r%d" % i, "PartitionKey": f"k{i}"}
+                                                        for i in range(100)])
+        kinesis.put_record(StreamName="kept", Data=b"last", PartitionKey="p")
+        before = records(kinesis, "kept")
+    finally:
+        banner = server.stop(stop)
+    assert f"kept in {tmp_path} (durability {durability})" in banner
+
+    server = Server(tmp_path)
+    try:
+        kinesis = server.kinesis()
+        assert kinesis.list_streams()["StreamNames"] == ["kept"]
+        assert len(before) == 101 and records(kinesis, "kept") == before
+        assert kinesis.list_tags_for_stream(StreamName="kept")["Tags"] == [{"Key": "team", "Value": "ingest"}]
+    finally:
+        server.stop(signal.SIGTERM)
+
+
+def test_fsync_without_a_data_dir_is_refused_before_serving():
+    result = subprocess.run([sys.executable, "-m", "engine", "serve", "--port", str(free_port()),
+                             "--durability", "fsync"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--durability fsync needs --data-dir" in result.stderr
