@@ -21,6 +21,8 @@ import base64
 import datetime
 import json
 import logging
+import os
+import shutil
 import threading
 import time
 import uuid
@@ -35,6 +37,7 @@ import pyarrow.compute as pc
 from .. import limits
 from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
+from ..glue.store import file_name, region_root
 from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, parse_s3_uri, store_for
 from . import export, fastjson, prefix as prefixes
 from .transform import source_user_records
@@ -384,10 +387,11 @@ class _Plan:
 
 # --- buffered records --------------------------------------------------------------------
 class _Chunk:
-    __slots__ = ("data", "arrival", "meta", "shard_id", "nbytes")
+    __slots__ = ("data", "arrival", "meta", "shard_id", "nbytes", "seq")
 
     def __init__(self, data: pa.Array, arrival, meta=None, shard_id=None, nbytes=None):
         self.data = data
+        self.seq = None               # durable streams: the first record's number in the log or Kinesis shard
         self.arrival = arrival        # int (ms, every record) or int64 ndarray
         self.meta = meta              # Kinesis RecordBatch or None
         self.shard_id = shard_id
@@ -468,7 +472,7 @@ def _error_doc(records: _Records, i: int, code: str, message: str, attempts: int
 # "open" until every unit made from it has settled (delivered, written as an error, or counted as
 # undeliverable): open batches are what backpressure counts.
 class _Batch:
-    __slots__ = ("chunks", "plan", "destination", "version", "open_units", "n_records")
+    __slots__ = ("chunks", "plan", "destination", "version", "open_units", "n_records", "marks")
 
     def __init__(self, chunks: list[_Chunk], plan: "_Plan", destination, version: int):
         self.chunks = chunks
@@ -477,6 +481,7 @@ class _Batch:
         self.version = version
         self.open_units = 1               # its _Process job
         self.n_records = sum(len(c.data) for c in chunks)
+        self.marks = None                 # durable streams: (lane, seq) of its chunks, settled together
 
 
 class _Unit:
@@ -665,8 +670,9 @@ ICEBERG_FAILED = "iceberg-failed"    # records Iceberg delivery could not route,
 # --- delivery stream ---------------------------------------------------------------------
 class DeliveryStream:
     def __init__(self, backend: "FirehoseBackend", name: str, stream_type: str, destination: Destination,
-                 source: Optional[KinesisSource], encryption: Encryption, tags: dict):
+                 source: Optional[KinesisSource], encryption: Encryption, tags: dict, disk=None):
         self.backend = backend
+        self._disk = disk             # durable engines: the stream's files (engine/firehose/store.py)
         self.engine = backend.engine
         self.clock = backend.engine.clock
         self.name = name
@@ -839,9 +845,15 @@ class DeliveryStream:
             raise LimitExceededException(
                 f"Firehose {self.name} would have {len(merged)} tags; the limit is {limits.FIREHOSE_TAGS_MAX}.")
         self.tags = merged
+        self._save_config()
 
     def untag(self, keys) -> None:
         self.tags = {k: v for k, v in self.tags.items() if k not in set(keys)}
+        self._save_config()
+
+    def _save_config(self) -> None:
+        if self._disk is not None:
+            self._disk.save_config(self)
 
     def tags_page(self, start_after: Optional[str], limit: int) -> tuple[list[tuple[str, str]], bool]:
         """Tags in key order after `start_after`, at most `limit`; and whether more follow."""
@@ -852,10 +864,12 @@ class DeliveryStream:
         self._check_encryptable()
         encryption.check()
         self.encryption = encryption
+        self._save_config()
 
     def stop_encryption(self) -> None:
         self._check_encryptable()
         self.encryption = Encryption("DISABLED")
+        self._save_config()
 
     def _check_encryptable(self) -> None:
         if self.type == "KinesisStreamAsSource":
@@ -866,6 +880,7 @@ class DeliveryStream:
     def _append(self, chunk: _Chunk, accepting: bool) -> None:
         """Add to the buffer; seal it when full. `accepting`: a put, refused when closed or behind."""
         hints = self.destination.buffering
+        ticket = None
         with self._lock:
             if accepting:
                 if self._closed:
@@ -873,12 +888,16 @@ class DeliveryStream:
                 if self._open_batches >= self.backend.pending_buffers_max:
                     raise ServiceUnavailableException(
                         f"Firehose {self.name} has {self._open_batches} buffers waiting for delivery. Slow down.")
+                if self._disk is not None:
+                    ticket = self._disk.write(chunk)
             self._chunks.append(chunk)
             self._bytes += chunk.nbytes
             if self._bytes >= hints.size_mb * MiB:
                 self._seal_locked()
             elif self._timer is None and not self._closed:
                 self._timer = self.clock.call_later(hints.interval_s, self._on_interval)
+        if ticket is not None:
+            self._disk.commit(ticket)   # fsync mode: group commit with concurrent puts
 
     def _seal_locked(self) -> None:
         """Hand the buffer to the worker (self._lock held)."""
@@ -888,6 +907,8 @@ class DeliveryStream:
         if not self._chunks:
             return
         batch = _Batch(self._chunks, self._plan, self.destination, self.version)
+        if self._disk is not None:
+            batch.marks = [(c.shard_id, c.seq) for c in self._chunks]
         self._chunks, self._bytes = [], 0
         self._open_batches += 1
         self._queue.append(_Process(batch))
@@ -968,9 +989,12 @@ class DeliveryStream:
                 return
             unit.settled = True
             unit.batch.open_units -= 1
-            if unit.batch.open_units == 0:
+            done = unit.batch.open_units == 0
+            if done:
                 self._open_batches -= 1
                 self._idle.notify_all()       # wait_for_room
+        if done and self._disk is not None:
+            self._disk.settled(unit.batch.marks, self._positions)
 
     def _count(self, name: str, n: int) -> None:
         with self._lock:
@@ -1034,6 +1058,10 @@ class DeliveryStream:
         return kbackend.stream_by_arn(self.source.stream_arn)
 
     def _start_source(self) -> None:
+        if self._disk is not None and self._disk.source_positions is not None:   # restored: from the checkpoint
+            self._positions = dict(self._disk.source_positions)
+            self._poll_timer = self.clock.call_later(limits.FIREHOSE_KINESIS_POLL_INTERVAL_S, self._poll_tick)
+            return
         stream = self._kinesis_stream()
         # Firehose reads from the stream's tip at creation (DeliveryStartTimestamp).
         for shard in stream.shards:
@@ -1048,6 +1076,8 @@ class DeliveryStream:
             if last >= 0:
                 self._positions[shard.index] = int(last) + 1
         self.source.start_time = self.clock.now()
+        if self._disk is not None:
+            self._disk.start_source(self._positions)
         self._poll_timer = self.clock.call_later(limits.FIREHOSE_KINESIS_POLL_INTERVAL_S, self._poll_tick)
 
     def _poll_tick(self) -> None:
@@ -1081,11 +1111,15 @@ class DeliveryStream:
                     if batch.num_rows == 0:
                         break
                     seqs = batch.column("sequence_number")
-                    self._positions[shard.index] = int(seqs[batch.num_rows - 1].as_py()) + 1
+                    first, last = int(seqs[0].as_py()), int(seqs[batch.num_rows - 1].as_py())
                     batch = source_user_records(batch)    # KPL aggregates: their user records
                     arrival = batch.column("approximate_arrival_timestamp").cast(pa.int64())
                     arrival = arrival.to_numpy(zero_copy_only=arrival.null_count == 0)
-                    self._append(_Chunk(batch.column("data"), arrival, batch, shard.shard_id), accepting=False)
+                    chunk = _Chunk(batch.column("data"), arrival, batch, shard.shard_id)
+                    if self._disk is not None:   # open before the read position passes it
+                        self._disk.took(chunk, first)
+                    self._positions[shard.index] = last + 1
+                    self._append(chunk, accepting=False)
             return False
 
     # --- turning a buffer into units ------------------------------------------------------
@@ -1545,6 +1579,7 @@ class DeliveryStream:
             self._plan = plan
             self.version += 1
             self.update_time = self.clock.now()
+        self._save_config()
 
     def begin_close(self, error: Exception) -> None:
         """Refuse puts from now on (with `error`), read the source to its tip, seal the buffer, and
@@ -1631,6 +1666,15 @@ class FirehoseBackend:
         self._closed = False
         self._retired: list[DeliveryStream] = []      # deleted streams whose last delivery may still run
         self._iceberg_catalogs: dict[str, object] = {}  # region -> pyiceberg catalog over the engine's Glue
+        # Durable engines keep each stream's configuration and undelivered records on disk.
+        self._root, self._root_lock = region_root(engine, "firehose", region)
+        if self._root is not None:
+            from . import store
+            for entry in sorted(os.listdir(self._root)):
+                if entry != ".lock":
+                    stream = store.restore(self, store.StreamStore(os.path.join(self._root, entry), engine.durability))
+                    if stream is not None:
+                        self.streams[stream.name] = stream
 
     def iceberg_catalog(self, catalog_arn: str):
         """The pyiceberg catalog of the engine's Glue Data Catalog a CatalogARN names."""
@@ -1679,9 +1723,16 @@ class FirehoseBackend:
                 raise InvalidArgumentException("KinesisStreamSourceConfiguration is only valid when "
                                                "DeliveryStreamType is KinesisStreamAsSource.")
             self.validate(destination)
+            disk = None
+            if self._root is not None:
+                from . import store
+                directory = os.path.join(self._root, file_name(name))
+                shutil.rmtree(directory, ignore_errors=True)   # the files of a delete that never finished
+                disk = store.StreamStore(directory, self.engine.durability)
             stream = DeliveryStream(self, name, stream_type, destination, kinesis_source,
-                                    encryption or Encryption(), tags or {})
+                                    encryption or Encryption(), tags or {}, disk=disk)
             stream.direct_put_throughput_mb = direct_put_throughput_mb
+            stream._save_config()
             self.streams[name] = stream
             return stream
 
@@ -1750,6 +1801,8 @@ class FirehoseBackend:
             with self._lock:
                 if self.streams.get(name) is stream:
                     del self.streams[name]
+            if stream._disk is not None:
+                stream._disk.delete()
                 self._retired = [s for s in self._retired if not s.drain(0)] + [stream]
 
     def list_delivery_streams(self, stream_type: Optional[str] = None, start_after: Optional[str] = None,
@@ -1813,6 +1866,10 @@ class FirehoseBackend:
         deadline = time.monotonic() + self.close_drain_s
         for stream in streams:
             stream.finish_close(deadline)
+        if self._root is not None:
+            for stream in streams:
+                stream._disk.close()
+            self._root_lock.close()
 
 
 __all__ = ["FirehoseBackend", "DeliveryStream", "ExtendedS3", "HttpEndpoint", "IcebergDestination", "IcebergTable",
