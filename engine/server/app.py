@@ -34,10 +34,11 @@ from botocore.model import ServiceModel
 
 from .. import __version__, limits
 from ..arn import sqs_queue_url
+from ..client_base import response_metadata
 from ..engine import SERVICES, Engine, _load
 from ..errors import ClientError, EngineClosed, ParamValidationError
 from ..request import service_models
-from . import cbor, eventstream, routing
+from . import cbor, eventstream, fastpath, routing
 from .auth import AccountEngines, SignedRequest
 from .longpoll import LongPolls
 from .protocols import json as json_protocol
@@ -114,6 +115,7 @@ class EngineApp:
         self._clients: dict[tuple[str, str, str], object] = {}
         self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.polls = LongPolls()
+        self.fast_paths = fastpath.fast_paths()
         self.codecs: dict[str, object] = {cbor.CONTENT_TYPE: cbor}
         self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {
             ("kinesis", "SubscribeToShard"): eventstream.subscribe_to_shard}
@@ -234,11 +236,22 @@ class EngineApp:
                 if protocol == QUERY:
                     params = query_protocol.decode(self._query_model(service, operation), form)
                 elif codec is None:
-                    params = operation.json.decode(request.body)
+                    params = json_protocol.parse(request.body)
                 else:
                     params = operation.json.params(codec.decode_request(request.body))
             except ValueError as err:   # a body its codec could not read
                 raise wire_error("SerializationException", str(err)) from None
+            fast = self.fast_paths.get((service, action)) if protocol == JSON and codec is None else None
+            if fast is not None:
+                body = fast.answer(self, request, params, account, region)
+                if body is not None:
+                    return 200, [(b"content-type", self._content_type(service)),
+                                 (b"x-amzn-requestid", response_metadata()["RequestId"].encode())], body
+            if protocol == JSON and codec is None:
+                try:
+                    params = operation.json.params(params)
+                except ValueError as err:   # a blob that is not base64, a timestamp out of range
+                    raise wire_error("SerializationException", str(err)) from None
             client = self._client(account, service, region)
             if service == "sqs":
                 result = await self._sqs(request, client, operation, params, account, region)

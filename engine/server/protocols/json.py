@@ -20,7 +20,7 @@ import orjson
 
 _UTC = datetime.timezone.utc
 # binascii's strict mode (3.11+) refuses what base64's validate=True refuses, without its Python wrapper.
-_strict_b64decode = functools.partial(binascii.a2b_base64, strict_mode=True) if sys.version_info >= (3, 11) \
+b64decode = functools.partial(binascii.a2b_base64, strict_mode=True) if sys.version_info >= (3, 11) \
     else functools.partial(base64.b64decode, validate=True)
 
 
@@ -37,7 +37,7 @@ def _blob(value):
     if value.__class__ is not str:
         return value  # (the request layer reports the type)
     try:
-        return _strict_b64decode(value)
+        return b64decode(value)
     except (binascii.Error, ValueError):
         raise MalformedBody("Base64 encoded data is invalid") from None
 
@@ -117,6 +117,19 @@ def _converter(shape, path: frozenset = frozenset()):
     return None
 
 
+def parse(body: bytes) -> dict:
+    """A request body's JSON object, as sent (no member dropped or converted yet)."""
+    if not body:
+        return {}
+    try:
+        params = orjson.loads(body)
+    except ValueError:
+        raise MalformedBody("Start of structure or map found where not expected.") from None
+    if params.__class__ is not dict:
+        raise MalformedBody("Start of structure or map found where not expected.")
+    return params
+
+
 class Operation:
     """One operation's request decoding, compiled once."""
 
@@ -129,15 +142,7 @@ class Operation:
         self.convert = _converter(shape) if shape is not None else None
 
     def decode(self, body: bytes) -> dict:
-        if not body:
-            return {}
-        try:
-            params = orjson.loads(body)
-        except ValueError:
-            raise MalformedBody("Start of structure or map found where not expected.") from None
-        if params.__class__ is not dict:
-            raise MalformedBody("Start of structure or map found where not expected.")
-        return self.params(params)
+        return self.params(parse(body))
 
     def params(self, params: dict) -> dict:
         """Decoded members as the client takes them (shared with codecs that parse otherwise)."""

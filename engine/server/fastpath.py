@@ -1,0 +1,147 @@
+"""Direct paths from a JSON body to the engine for the hot operations.
+
+The generic path decodes a request by its model (blob and timestamp conversion, unknown members
+dropped), runs it through the client's wrapper (validator, engine-closed check, error
+translation, response metadata) and encodes the result. A fast path takes the parsed body and
+first makes sure it is the plain request it knows: only the members it handles, and the
+operation's validator (compiled from the model) certain it is valid. Then it calls the
+engine's native API (SendMessage, PutRecords: the body straight into the store's columns) or
+the client's own method without its wrapper (the batch and read operations, already columnar
+inside), and the result is encoded as the generic path encodes it.
+
+Anything else (another member, a doubtful value, a FIFO queue, a long poll, a row the native
+API refuses) answers None before anything is stored, and the request takes the generic path,
+so every error stays the generic path's. A ClientError the client method raises is translated
+as its wrapper translates it (client_base.wire_error). tests/server/test_fastpath.py diffs each
+path against the generic one, status, headers and body.
+"""
+from __future__ import annotations
+
+import orjson
+import pyarrow as pa
+
+from ..client_base import wire_error
+from ..errors import ClientError
+from ..request.validate import validator_for
+from .protocols import json as json_protocol
+
+
+class FastPath:
+    """One operation's direct path: the members it takes, the model's compiled check, the handler
+    (app, request, client, params, account, region) -> the result dict or the encoded body, or None
+    for the generic path."""
+
+    __slots__ = ("service", "operation", "members", "check", "handler")
+
+    def __init__(self, service: str, operation: str, members, handler):
+        self.service = service
+        self.operation = operation
+        self.members = frozenset(members)
+        self.check = validator_for(service, operation).fast
+        self.handler = handler
+
+    def answer(self, app, request, params: dict, account: str, region: str) -> bytes | None:
+        """The response body, or None: the generic path answers."""
+        if not (params.keys() <= self.members and self.check(params)):
+            return None
+        client = app._client(account, self.service, region)
+        if client._engine._closed:
+            return None   # (the wrapper's EngineClosed)
+        try:
+            result = self.handler(app, request, client, params, account, region)
+        except ClientError as err:
+            raise wire_error(err.with_operation(self.operation), self.service) from None
+        if result is None or result.__class__ is bytes:
+            return result
+        return json_protocol.encode(result)
+
+
+def _unwrapped(method_name: str):
+    """The client's method without its wrapper (its validator already passed, as fast.check)."""
+    def call(app, request, client, params, account, region):
+        return getattr(type(client), method_name).__wrapped__(client, **params)
+    return call
+
+
+# --- SQS -------------------------------------------------------------------------------------------
+def _queue_url(app, request, params: dict, account: str, region: str) -> str:
+    """The request's queue URL as the engine names it (clients name it by this endpoint's Host)."""
+    engine_prefix, wire_prefix = app._url_prefix(request, account, region)
+    url = params["QueueUrl"]
+    return engine_prefix + url[len(wire_prefix):] if url.startswith(wire_prefix) else url
+
+
+def _sqs_unwrapped(method_name: str):
+    method = _unwrapped(method_name)
+
+    def call(app, request, client, params, account, region):
+        params["QueueUrl"] = _queue_url(app, request, params, account, region)
+        return method(app, request, client, params, account, region)
+    return call
+
+
+def send_message(app, request, client, params, account, region):
+    """A standard queue's message straight into the store."""
+    queue = client._by_url.get(_queue_url(app, request, params, account, region))
+    if queue is None or queue.fifo or queue.deleted:
+        return None
+    stored = queue.send_raw((params["MessageBody"],))
+    if stored.status is not None:   # (refused, nothing stored: the generic path says why)
+        return None
+    return {"MessageId": stored.ids[0], "MD5OfMessageBody": stored.md5s[0]}
+
+
+def receive_message(app, request, client, params, account, region):
+    """A receive that waits for nothing (a long poll is the generic path's, on the event loop)."""
+    url = _queue_url(app, request, params, account, region)
+    queue = client._by_url.get(url)
+    if queue is None or params.get("WaitTimeSeconds", queue.wait_time):
+        return None
+    params["QueueUrl"] = url
+    return type(client).receive_message.__wrapped__(client, **params)
+
+
+# --- Kinesis ---------------------------------------------------------------------------------------
+def put_records(app, request, client, params, account, region):
+    """Plain entries (Data and PartitionKey) straight into Arrow columns for the stream. An
+    engine that enforces the throughput limits may store part of a batch: the generic path's."""
+    if client._engine.enforce_limits:
+        return None
+    records = params["Records"]
+    try:
+        texts = [r["Data"] for r in records]
+        keys = pa.array([r["PartitionKey"] for r in records], pa.string())
+        plain = all(len(r) == 2 for r in records) and all(t.__class__ is str for t in texts)
+    except (KeyError, TypeError, pa.ArrowException):
+        return None   # (an entry that is not a dict of text: the generic path's error)
+    if not plain:
+        return None
+    try:
+        data = pa.array(list(map(json_protocol.b64decode, texts)), pa.binary())
+    except ValueError:   # (binascii.Error: the generic path's SerializationException)
+        return None
+    try:
+        stream = client._stream(params.get("StreamName"), params.get("StreamARN"))
+        result = stream.put_records(data, keys)
+    except ClientError:
+        return None   # (refused before anything is stored; the generic path judges the entries first)
+    tails = [f'","ShardId":{orjson.dumps(s.shard_id).decode()}}}' for s in stream.shards]
+    records_json = ",".join([f'{{"SequenceNumber":"{q}{tails[i]}'
+                             for q, i in zip(result.sequence_number.tolist(), result.shard_index.tolist())])
+    return (f'{{"FailedRecordCount":0,"Records":[{records_json}],'
+            f'"EncryptionType":{orjson.dumps(stream.encryption_type).decode()}}}').encode()
+
+
+def fast_paths() -> dict[tuple[str, str], FastPath]:
+    """{(service, operation): FastPath} for the JSON protocol."""
+    paths = [
+        FastPath("sqs", "SendMessage", ("QueueUrl", "MessageBody"), send_message),
+        FastPath("sqs", "SendMessageBatch", ("QueueUrl", "Entries"), _sqs_unwrapped("send_message_batch")),
+        FastPath("sqs", "ReceiveMessage", ("QueueUrl", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds"),
+                 receive_message),
+        FastPath("sqs", "DeleteMessage", ("QueueUrl", "ReceiptHandle"), _sqs_unwrapped("delete_message")),
+        FastPath("sqs", "DeleteMessageBatch", ("QueueUrl", "Entries"), _sqs_unwrapped("delete_message_batch")),
+        FastPath("kinesis", "PutRecords", ("StreamName", "StreamARN", "Records"), put_records),
+        FastPath("kinesis", "GetRecords", ("ShardIterator", "Limit", "StreamARN"), _unwrapped("get_records")),
+    ]
+    return {(p.service, p.operation): p for p in paths}

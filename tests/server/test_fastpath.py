@@ -1,0 +1,194 @@
+"""The fast paths (engine.server.fastpath) answer exactly as the generic codec does.
+
+Two apps over two engines set up alike (same clock, same calls): one with its fast paths, one
+with none. The same requests, well-formed and mutated (members dropped, retyped, emptied,
+unknown ones added, bodies that are not JSON), go to both in the same order; status, headers and
+body must match once the per-call random ids (request ids, message ids, receipt handles, shard iterators) are
+masked. Each fast path must also have answered some of them itself.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import random
+import re
+
+import pytest
+
+import engine
+from engine.server.app import make_app
+from tests.server.conftest import call_app
+
+SEED = 12
+MUTANTS_PER_OPERATION = 150
+JUNK = [None, 0, -1, 1, 11, 1.5, True, "", "x", "\u0000", "é" * 3, "a" * 300, [], {}, [1], {"a": 1}]
+HANDLES = 12
+_RANDOM_IDS = re.compile(rb'"(MessageId|ReceiptHandle|NextShardIterator)":"[^"]*"')
+
+
+def _app(fast: bool):
+    eng = engine.Engine(clock=engine.ManualClock())
+    app = make_app(eng)
+    if not fast:
+        app.fast_paths = {}
+    sqs = eng.client("sqs")
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(k), "MessageBody": f"m{k}"} for k in range(10)])
+    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(k), "MessageBody": f"n{k}"} for k in range(10)])
+    handles = [m["ReceiptHandle"] for _ in range(2)
+               for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=300)["Messages"]]
+    kinesis = eng.client("kinesis")
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    kinesis.put_records(StreamName="s", Records=[{"Data": bytes([k]) * 10, "PartitionKey": f"k{k}"} for k in range(20)])
+    shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return app, eng, {"H": handles[:HANDLES], "I": iterator["ShardIterator"]}
+
+
+@pytest.fixture(scope="module")
+def apps():
+    fast, fast_engine, fast_ctx = _app(True)
+    generic, generic_engine, generic_ctx = _app(False)
+    yield (fast, fast_ctx), (generic, generic_ctx)
+    fast_engine.close()
+    generic_engine.close()
+
+
+WIRE = "http://127.0.0.1:4566/000000000000/"
+ENGINE = "https://sqs.us-east-1.amazonaws.com/000000000000/"
+B64 = base64.b64encode(b"payload-" * 10).decode()
+
+BASES = {
+    "AmazonSQS.SendMessage": [
+        {"QueueUrl": WIRE + "q", "MessageBody": "hello"},
+        {"QueueUrl": ENGINE + "q", "MessageBody": "héllo ✓"},
+        {"QueueUrl": "q", "MessageBody": "bare name"},
+        {"QueueUrl": WIRE + "f.fifo", "MessageBody": "fifo", "MessageGroupId": "g"},
+        {"QueueUrl": WIRE + "q", "MessageBody": "delayed", "DelaySeconds": 5},
+        {"QueueUrl": WIRE + "q", "MessageBody": "x" * 262_145},
+        {"QueueUrl": WIRE + "nope", "MessageBody": "x"},
+    ],
+    "AmazonSQS.SendMessageBatch": [
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": f"e{k}", "MessageBody": f"b{k}"} for k in range(3)]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "ok"}, {"Id": "b", "MessageBody": "\u0001"}]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "x"}, {"Id": "a", "MessageBody": "y"}]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": str(k), "MessageBody": "x"} for k in range(11)]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "é" * 200_000}]},
+    ],
+    "AmazonSQS.ReceiveMessage": [
+        {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 2, "VisibilityTimeout": 0},
+        {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0},
+        {"QueueUrl": WIRE + "q"},
+        {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 1, "AttributeNames": ["All"]},
+    ],
+    "AmazonSQS.DeleteMessage": [{"QueueUrl": WIRE + "q", "ReceiptHandle": f"{{H{k}}}"} for k in range(4)] + [
+        {"QueueUrl": WIRE + "q", "ReceiptHandle": "not-a-handle"}],
+    "AmazonSQS.DeleteMessageBatch": [
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": f"d{k}", "ReceiptHandle": f"{{H{k}}}"} for k in range(4, 8)]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "d", "ReceiptHandle": "{H8}"}, {"Id": "e", "ReceiptHandle": "bad"}]},
+    ],
+    "Kinesis_20131202.PutRecords": [
+        {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": f"p{k}"} for k in range(4)]},
+        {"StreamName": "s", "Records": [{"Data": "", "PartitionKey": "é"}, {"Data": "QR==", "PartitionKey": "k" * 256}]},
+        {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "p", "ExplicitHashKey": "1"}]},
+        {"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s", "Records": [{"Data": "QUJD", "PartitionKey": "p"}]},
+        {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "p"}] * 501},
+        {"StreamName": "s", "Records": [{"Data": "QUJD====", "PartitionKey": "p"}, {"Data": "QU=D", "PartitionKey": "p"}]},
+        {"StreamName": "nope", "Records": [{"Data": B64, "PartitionKey": "p"}]},
+    ],
+    "Kinesis_20131202.GetRecords": [{"ShardIterator": "{I}", "Limit": 3}, {"ShardIterator": "{I}"},
+                                    {"ShardIterator": "bogus"}],
+}
+RAW_BODIES = [b"", b"[]", b"{", b"null", b'{"QueueUrl":', b"\xff\xfe", b'"text"', b"{}"]
+
+
+def _paths(value, path=()):
+    """Every place inside a JSON value: (path to it, value)."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for k, item in enumerate(value[:3]):
+            yield from _paths(item, path + (k,))
+
+
+def _mutated(base: dict, rng: random.Random) -> dict:
+    """base with one to three random changes: a member dropped, retyped or added."""
+    out = copy.deepcopy(base)
+    for _ in range(rng.randint(1, 3)):
+        places = [p for p, _ in _paths(out) if p]
+        if not places:
+            break
+        path = rng.choice(places)
+        parent = out
+        for step in path[:-1]:
+            parent = parent[step]
+        how = rng.random()
+        if how < 0.25 and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif how < 0.35 and isinstance(parent, dict):
+            parent["Unknown"] = rng.choice(JUNK)
+        else:
+            parent[path[-1]] = rng.choice(JUNK)
+    return out
+
+
+def _no_long_poll(params):
+    """A positive wait would long-poll on the manual clock: every other value stays."""
+    if isinstance(params, dict) and type(params.get("WaitTimeSeconds")) is int and params["WaitTimeSeconds"] > 0:
+        params["WaitTimeSeconds"] = 0
+    return params
+
+
+def _requests():
+    rng = random.Random(SEED)
+    for target, bases in BASES.items():
+        for base in bases:
+            yield target, base
+        for _ in range(MUTANTS_PER_OPERATION):
+            yield target, _no_long_poll(_mutated(rng.choice(bases), rng))
+        for raw in RAW_BODIES:
+            yield target, raw
+
+
+def _send(app, ctx, target: str, params) -> tuple[int, dict, bytes]:
+    if isinstance(params, bytes):
+        body = params
+    else:
+        text = json.dumps(params)
+        for k, handle in enumerate(ctx["H"]):
+            text = text.replace(f"{{H{k}}}", handle)
+        body = text.replace("{I}", ctx["I"]).encode()
+    content_type = "application/x-amz-json-1.0" if target.startswith("AmazonSQS") else "application/x-amz-json-1.1"
+    status, headers, out = call_app(app, "POST", "/", {"x-amz-target": target, "content-type": content_type,
+                                                       "x-amzn-query-mode": "true"}, body)
+    headers.pop("x-amzn-requestid")
+    return status, headers, _RANDOM_IDS.sub(rb'"\1":"*"', out)
+
+
+def test_fast_paths_answer_as_the_generic_codec(apps, monkeypatch):
+    (fast, fast_ctx), (generic, generic_ctx) = apps
+    answered = {key: 0 for key in fast.fast_paths}
+    for key, path in fast.fast_paths.items():
+        def counting(*args, _handler=path.handler, _key=key):
+            result = _handler(*args)
+            answered[_key] += result is not None
+            return result
+        monkeypatch.setattr(path, "handler", counting)
+    for target, params in _requests():
+        got = _send(fast, fast_ctx, target, params)
+        expected = _send(generic, generic_ctx, target, params)
+        assert got == expected, (target, params if isinstance(params, bytes) else json.dumps(params)[:300])
+    assert all(answered.values()), answered
+
+
+def test_every_fast_path_is_exercised():
+    """No fast path that nothing here sends (each operation has its requests above)."""
+    app = make_app(engine.Engine())
+    try:
+        assert {f"{'AmazonSQS' if s == 'sqs' else 'Kinesis_20131202'}.{op}" for s, op in app.fast_paths} == set(BASES)
+    finally:
+        app.engines.default.close()
