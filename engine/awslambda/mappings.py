@@ -400,11 +400,7 @@ class KinesisPoller(_Poller):
 
     def _start_position(self, shard) -> int:
         s = self.mapping.settings
-        if s.starting_position == TRIM_HORIZON:
-            return 0
-        if s.starting_position == LATEST:
-            return shard.last_seq() + 1
-        return shard.log.seq_at_time(int(s.starting_timestamp * 1000))
+        return self.mapping.source.position(shard, s.starting_position, timestamp=s.starting_timestamp)
 
     def _discover(self) -> None:
         stream = self.mapping.source
