@@ -141,18 +141,20 @@ class EngineApp:
 
     def _answer_polls_on_stop(self, loop) -> None:
         """On SIGINT/SIGTERM, answer the long polls at once: the server waits for requests in
-        flight before it lets the app shut down. The server's own handler (asyncio keeps it in
-        loop._signal_handlers; there is no public getter) still runs after ours."""
+        flight before it lets the app shut down. Our handler goes in front of the Python-level
+        one the server installed (asyncio's, whose loop callback still runs: the signal reaches
+        the loop through its wakeup fd whatever the Python handler is), and calls it after."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous = getattr(loop, "_signal_handlers", {}).get(sig)
+            previous = signal.getsignal(sig)
+            if not callable(previous) or previous is signal.default_int_handler:
+                continue   # (no server handler to chain: the signal keeps its default action)
 
-            def on_signal(previous=previous):
-                self.polls.close()
-                if previous is not None:
-                    previous._callback(*previous._args)
+            def on_signal(signum, frame, previous=previous):
+                loop.call_soon_threadsafe(self.polls.close)
+                previous(signum, frame)
             try:
-                loop.add_signal_handler(sig, on_signal)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+                signal.signal(sig, on_signal)
+            except ValueError:   # not the main thread
                 return
 
     async def close(self) -> None:
