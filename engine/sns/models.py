@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from .. import limits
 from ..arn import parse_arn, sns_topic_arn
 from ..errors import ClientError, ParamValidationError
+from ..glue.store import region_root
 from ..sqs.models import AttributeValue
 from . import delivery
 from . import filter as filters
@@ -661,6 +662,7 @@ class Topic:
                 raise invalid("Statement already exists")
             policy["Statement"] = statements + [statement]
             self.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+            self.backend._save(self)
 
     def remove_permission(self, label: str) -> None:
         """RemovePermission: drop the statement `label` (none by that label: nothing to do)."""
@@ -672,6 +674,7 @@ class Topic:
             if len(kept) != len(statements):
                 policy["Statement"] = kept
                 self.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+                self.backend._save(self)
 
     def put_data_protection_policy(self, text: str) -> None:
         """PutDataProtectionPolicy (the topic's DataProtectionPolicy attribute; '' removes it)."""
@@ -859,8 +862,24 @@ class SNSBackend:
         self._ids = itertools.count(1)
         self._signature_seed = int.from_bytes(os.urandom(8), "little")
         self.dispatcher = delivery.Dispatcher(self)
-        self.mobile = MobilePush(self)
-        self.sms = TextMessaging(self)
+        # Durable engines keep topics, subscriptions, tokens, applications and SMS settings on disk
+        # (engine/sns/store.py), each file rewritten after a change to what it holds.
+        self.store = None
+        root, self._root_lock = region_root(engine, "sns", region)
+        if root is None:
+            self.mobile = MobilePush(self)
+            self.sms = TextMessaging(self)
+        else:
+            from .store import DurableMobilePush, DurableTextMessaging, SnsStore
+            self.store = SnsStore(root, engine.durability)
+            self.mobile = DurableMobilePush(self)
+            self.sms = DurableTextMessaging(self)
+            self.store.restore(self)
+
+    def _save(self, topic: Topic) -> None:
+        """Rewrite a topic's file after a change to it or its subscriptions (durable engines)."""
+        if self.store is not None:
+            self.store.save_topic(topic)
 
     def new_message_id(self) -> str:
         return f"{self.id_prefix}{next(self._ids):012x}"
@@ -941,7 +960,8 @@ class SNSBackend:
             self.topics[arn] = topic
             self.topic_roster.append(topic, topic.key)
             self.topic_counts[fifo] += 1
-            return topic
+        self._save(topic)
+        return topic
 
     def delete_topic(self, arn: str) -> None:
         # lock order is topic.lock -> self._lock (subscribe); never hold them the other way round
@@ -956,6 +976,8 @@ class SNSBackend:
         with topic.lock:
             topic.deleted = True   # its subscriptions read as deleted from now on
             count = len(topic.roster)
+            if self.store is not None:
+                self.store.remove_topic(topic.name)
         with self._lock:
             self.roster.forget(count)
 
@@ -971,6 +993,7 @@ class SNSBackend:
         canonical = normalize_topic_attribute(name, value, topic.fifo)
         with topic.lock:
             topic._apply(name, canonical)
+            self._save(topic)
 
     # --- tags ------------------------------------------------------------------------------------------
     def _resource(self, arn) -> Topic:
@@ -998,6 +1021,7 @@ class SNSBackend:
         with topic.lock:
             self._check_tags(tags, topic.tags)
             topic.tags.update(tags)
+            self._save(topic)
 
     def untag_resource(self, arn: str, keys: list) -> None:
         keys = native.text_list("TagKeys", keys)
@@ -1005,6 +1029,7 @@ class SNSBackend:
         with topic.lock:
             for key in keys:
                 topic.tags.pop(key, None)
+            self._save(topic)
 
     def list_tags(self, arn: str) -> dict:
         return dict(self._resource(arn).tags)
@@ -1133,8 +1158,10 @@ class SNSBackend:
             for name, value, parsed in normalized:
                 sub.apply(name, value, parsed)
             self._register(sub)
-        if sub.pending:
-            self._send_confirmation(sub, "SubscriptionConfirmation", self._new_token("confirm", topic, sub.arn))
+        token = self._new_token("confirm", topic, sub.arn) if sub.pending else None
+        self._save(topic)
+        if token is not None:
+            self._send_confirmation(sub, "SubscriptionConfirmation", token)
         return sub
 
     def _register(self, sub: Subscription) -> None:
@@ -1202,6 +1229,7 @@ class SNSBackend:
                 sub.pending = False
                 sub.authenticated = authenticated
                 self._register(sub)
+                self._save(topic)
             return sub
         sub = self.subscriptions.get(rec.sub_arn)
         if sub is None or sub.deleted:
@@ -1213,6 +1241,7 @@ class SNSBackend:
                 sub.auth_on_unsubscribe = (authenticate_on_unsubscribe or "").lower() == "true"
                 topic.pending_count -= 1
                 topic.active.append(sub, sub.key)
+                self._save(topic)
         return sub
 
     def unsubscribe(self, arn: str) -> None:
@@ -1236,9 +1265,12 @@ class SNSBackend:
             if sub.policy is not None:
                 topic.filter_count -= 1
             topic.deleted_count += 1
+        token = None
         if sub.protocol in ("http", "https") and not topic.deleted:
-            spec = (sub.protocol, sub.endpoint, dict(sub.attributes))
-            self._send_confirmation(sub, "UnsubscribeConfirmation", self._new_token("resubscribe", topic, arn, spec))
+            token = self._new_token("resubscribe", topic, arn, (sub.protocol, sub.endpoint, dict(sub.attributes)))
+        self._save(topic)
+        if token is not None:
+            self._send_confirmation(sub, "UnsubscribeConfirmation", token)
 
     def list_subscriptions(self, topic: Topic | None = None, next_token: str | None = None):
         """One page of subscriptions (of a topic, or of the account) in creation order."""
@@ -1263,6 +1295,7 @@ class SNSBackend:
             if name == "FilterPolicy" and parsed is not None and sub.policy is None:
                 self._check_filter_quota(topic)
             sub.apply(name, canonical, parsed)
+            self._save(topic)
 
     def visit(self, url: str, *, authenticated: bool = False) -> str:
         """Follow a SubscribeURL or UnsubscribeURL as an endpoint owner would (an unauthenticated
@@ -1622,6 +1655,8 @@ class SNSBackend:
             self.closed = True
             self._drained.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
         self.dispatcher.close()
+        if self._root_lock is not None:
+            self._root_lock.close()
 
 
 __all__ = ["SNSBackend", "Topic", "Subscription", "Message", "PublishEntry", "AttributeSet", "PROTOCOLS",
