@@ -21,9 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import _core, limits
+from ..errors import ClientError, InternalFailure
 from . import iterators
 from ..arn import kinesis_consumer_arn, kinesis_stream_arn, parse_shard_id, shard_id as format_shard_id
-from .errors import (InvalidArgumentException, LimitExceededException, ProvisionedThroughputExceededException,
+from .errors import (InternalFailureException, InvalidArgumentException, LimitExceededException,
+                     ProvisionedThroughputExceededException,
                      ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
                      stream_not_found)
 from .account import AccountSettings
@@ -551,14 +553,16 @@ class Stream:
                                                threads)
                     throttled = None
                 if self._store is not None:
-                    tickets = self._store.write([s.shard_id for s in layout.shards], position, seqs,
-                                                keys_view.array, data_view.array, ts_ms,
-                                                encrypt=self.encryption_type == "KMS")
+                    with _disk_failures(InternalFailureException):
+                        tickets = self._store.write([s.shard_id for s in layout.shards], position, seqs,
+                                                    keys_view.array, data_view.array, ts_ms,
+                                                    encrypt=self.encryption_type == "KMS")
             shard_index = layout.shard_index[position]
         finally:
             self._layout_lock.release_shared()
         if self._store is not None:
-            self._store.commit(tickets)   # fsync mode: group commit with concurrent puts
+            with _disk_failures(InternalFailureException):
+                self._store.commit(tickets)   # fsync mode: group commit with concurrent puts
         if self._waiters:
             with self._data_arrived:
                 self._data_arrived.notify_all()
@@ -1004,7 +1008,7 @@ class Stream:
         """Rewrite the metadata file (durable engines): what a restart restores besides records."""
         if self._store is None:
             return
-        with self._admin_lock:
+        with self._admin_lock, _disk_failures(InternalFailure):
             self._store.save_meta({
                 "name": self.name, "created": self.created, "mode": self.mode,
                 "retention_hours": self.retention_hours, "max_record_size_kib": self.max_record_size_kib,
@@ -1070,6 +1074,17 @@ class Stream:
             self._store.delete()
         with self._data_arrived:
             self._data_arrived.notify_all()
+
+
+@contextlib.contextmanager
+def _disk_failures(error_class: type[ClientError]):
+    """A stream's files that cannot be written (disk full, file size limit, I/O error, a failed
+    fdatasync) answer as AWS answers a failure on its side: HTTP 500 (InternalFailureException
+    where the operation models it, else the common InternalFailure), naming the file."""
+    try:
+        yield
+    except (OSError, _core.SegmentError) as error:
+        raise error_class(f"Internal service failure: {error}") from error
 
 
 def _encryption_arrays(changes: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray]:
@@ -1330,8 +1345,10 @@ class KinesisBackend:
                             max_record_size_kib or limits.KINESIS_RECORD_SIZE_DEFAULT_KIB, tags)
             stream.warm_throughput_mibps = warm_throughput_mibps
             if self._root is not None:
-                stream.attach_store(StreamStore(os.path.join(self._root, stream_dir_name(name)),
-                                                self.engine.durability, self.engine.data_dir))
+                with _disk_failures(InternalFailure):
+                    store = StreamStore(os.path.join(self._root, stream_dir_name(name)), self.engine.durability,
+                                        self.engine.data_dir)
+                stream.attach_store(store)
             self.streams[name] = stream
             bisect.insort(self._names, name)
             self._open_shards += shard_count

@@ -77,11 +77,16 @@ class StreamStore:
     def save_meta(self, meta: dict) -> None:
         path = os.path.join(self.directory, META_FILE)
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(meta, f)
-            if self.sync == "fsync":
-                f.flush()
-                os.fsync(f.fileno())
+        try:
+            with open(tmp, "w") as f:
+                json.dump(meta, f)
+                if self.sync == "fsync":
+                    f.flush()
+                    os.fsync(f.fileno())
+        except OSError as error:
+            if error.filename is not None:
+                raise
+            raise OSError(error.errno, error.strerror, tmp) from error   # a write's error names no file
         os.replace(tmp, path)
         if self.sync == "fsync":
             _sync_dir(self.directory)
