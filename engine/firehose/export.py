@@ -445,9 +445,31 @@ class ColumnarFormat:
             kwargs["data_page_size"] = self.options["PageSizeBytes"]
         if self.options.get("EnableDictionaryCompression") is not None:
             kwargs["use_dictionary"] = bool(self.options["EnableDictionaryCompression"])
+        else:
+            kwargs["use_dictionary"] = dictionary_columns(table.schema)
         if self.options.get("WriterVersion") == "V2":
             kwargs["data_page_version"] = "2.0"
         pq.write_table(table, out, **kwargs)
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth a Parquet dictionary when the serializer leaves it to the writer: all but
+    timestamps and floating point, whose values rarely repeat (a dictionary there costs time
+    to build and makes the file larger, not smaller)."""
+    def leaves(path: str, t: pa.DataType):
+        # Parquet's column paths, as pyarrow names them (compliant nested types)
+        if pa.types.is_struct(t):
+            for f in t:
+                yield from leaves(f"{path}.{f.name}", f.type)
+        elif pa.types.is_map(t):
+            yield from leaves(f"{path}.key_value.key", t.key_type)
+            yield from leaves(f"{path}.key_value.value", t.item_type)
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            yield from leaves(f"{path}.list.element", t.value_type)
+        elif not (pa.types.is_timestamp(t) or pa.types.is_floating(t)):
+            yield path
+
+    return [leaf for f in schema for leaf in leaves(f.name, f.type)]
 
 
 # --- dynamic partition keys ------------------------------------------------------------

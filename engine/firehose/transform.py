@@ -176,7 +176,7 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
 
 
 # --- deaggregation (issue 15): KPL aggregates of a Kinesis source, the RecordDeAggregation processor ---
-KPL_MAGIC = pa.scalar(b"\xf3\x89\x9a\xc2", pa.binary())
+KPL_MAGIC = b"\xf3\x89\x9a\xc2"
 
 
 def source_user_records(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -185,7 +185,7 @@ def source_user_records(batch: pa.RecordBatch) -> pa.RecordBatch:
     from ..kinesis.kpl import deaggregate_batch   # (only Kinesis sources need it)
 
     data = batch.column("data")
-    if not pc.any(pc.equal(pc.binary_slice(data, 0, 4), KPL_MAGIC)).as_py():
+    if not pc.any(pc.starts_with(data, KPL_MAGIC)).as_py():   # (a bitmap; slicing would copy)
         return batch
     users = deaggregate_batch(batch)
     return pa.RecordBatch.from_arrays([users.column(name) for name in batch.schema.names], schema=batch.schema)

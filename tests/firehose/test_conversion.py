@@ -84,6 +84,21 @@ def test_parquet_compression(eng, fh, events_table, codec, expected):
     assert pq.ParquetFile(store_for(eng).path("bucket", key)).metadata.row_group(0).column(0).compression == expected
 
 
+
+@pytest.mark.parametrize("enable,dictionary_free", [
+    (None, {"score", "at", "ok"}),            # the writer's choice: no dictionary where values rarely repeat
+    (True, {"ok"}), (False, "all")])          # (Parquet has no dictionary for booleans)
+def test_parquet_dictionary_compression(eng, fh, events_table, enable, dictionary_free):
+    serde = {} if enable is None else {"EnableDictionaryCompression": enable}
+    _create(fh, DataFormatConversionConfiguration=conversion(serializer={"ParquetSerDe": serde}))
+    put_json(fh, "conv", [event(i) for i in range(10)])
+    eng.backend("firehose").get("conv").flush()
+    (key,) = keys(eng, "conv/")
+    group = pq.ParquetFile(store_for(eng).path("bucket", key)).metadata.row_group(0)
+    columns = [group.column(i) for i in range(group.num_columns)]
+    plain = {c.path_in_schema.split(".")[0] for c in columns if c.dictionary_page_offset is None}
+    assert plain == ({c.path_in_schema.split(".")[0] for c in columns} if dictionary_free == "all" else dictionary_free)
+
 def test_orc_output(eng, fh, events_table):
     import pyarrow.orc as orc
     _create(fh, DataFormatConversionConfiguration=conversion(serializer={"OrcSerDe": {"Compression": "ZLIB"}}))
