@@ -249,6 +249,11 @@ cdef class Shard:
         with nogil:
             c_shard.en_shard_trim(self.s, min_ts_ms, max_bytes)
 
+    def release(self):
+        """Hide every record and give the shard's memory back now (appends may follow)."""
+        with nogil:
+            c_shard.en_shard_release(self.s)
+
     def stats(self):
         cdef c_shard.en_shard_stats st
         with nogil:

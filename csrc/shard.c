@@ -586,6 +586,19 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
     pthread_mutex_unlock(&s->list_lock);
 }
 
+void en_shard_release(en_shard *s) {
+    prefault_forget(s);
+    pthread_mutex_lock(&s->write_lock);
+    pthread_mutex_lock(&s->list_lock);
+    int64_t visible = LOAD(&s->visible_seq);
+    if (s->trim_seq <= visible) s->trim_seq = visible + 1;
+    while (s->head) unlink_head(s);   /* a chunk a reader pins goes when its last pin does */
+    free_spares(s);
+    s->next_bytes = s->cfg.min_chunk_bytes;
+    pthread_mutex_unlock(&s->list_lock);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
 void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
     int64_t visible = LOAD(&s->visible_seq);
     memset(out, 0, sizeof(*out));

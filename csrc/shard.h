@@ -143,6 +143,10 @@ int64_t en_shard_seq_at_or_after(en_shard *s, int64_t seq);
  * right then: the next trim frees them), so an expired shard holds no memory. */
 void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes);
 
+/* Hide every record and give the shard's memory back now (chunks, spares): what a closing
+ * owner calls rather than waiting for the shard to be destroyed. Appends may follow. */
+void en_shard_release(en_shard *s);
+
 void en_shard_stats_get(en_shard *s, en_shard_stats *out);
 
 /* Wait until the background thread has no spare chunk to make (tests, benchmarks). */

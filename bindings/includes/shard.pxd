@@ -60,6 +60,7 @@ cdef extern from "shard.h" nogil:
     int en_shard_has_from(en_shard *s, int64_t seq)
     int64_t en_shard_last_seq(en_shard *s)
     void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes)
+    void en_shard_release(en_shard *s)
     void en_shard_stats_get(en_shard *s, en_shard_stats *out)
     void en_prefault_wait_idle()
     void en_chunk_unpin(en_chunk *c)

@@ -1505,6 +1505,11 @@ class KinesisBackend:
             return page, i + limit < len(self._names)
 
     def close(self) -> None:
+        # The records' memory goes now: an engine sits in reference cycles, so dropping it
+        # would leave the chunks to the next garbage collection.
+        for stream in list(self.streams.values()):
+            for shard in stream.shards:
+                shard.log.release()
         if self._root is None:
             return
         for stream in list(self.streams.values()):
