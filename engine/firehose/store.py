@@ -132,7 +132,8 @@ class StreamStore:
     def write(self, chunk: "models._Chunk") -> int:
         """Log an accepted put's records (the stream's lock held: frames reach the log in the
         order the records reach the buffer); returns the ticket to commit before the put returns."""
-        frame = pa.record_batch([chunk.data.cast(pa.binary())], schema=FRAME_SCHEMA).serialize()
+        data = chunk.data if chunk.data.type == pa.binary() else chunk.data.cast(pa.binary())
+        frame = pa.record_batch([data], schema=FRAME_SCHEMA).serialize()
         with self._lock:
             first = self._next
             self._next += len(chunk.data)
