@@ -3,18 +3,23 @@
 - boto3's SQS pipeline (send_message_batch 10 + receive_message 10 + delete_message_batch 10,
   256-byte bodies) through the engine's server, a do-nothing server (granian with canned AWS
   answers: boto3's own ceiling on this machine) and moto's server;
-- boto3 put_records (500 x 100 B) through the same three;
-- the server's own cost, apart from any client: µs per request inside the ASGI app (SendMessage,
-  PutRecords 500 x 100 B), and SendMessage requests/s from wrk (a C load generator) against the
-  engine's server and the do-nothing one, with and without 2,000 idle long polls held open.
+- boto3 put_records (500 x 100 B) through the same three and kinesalite (npm; `npm ci` into
+  bench/js when node is there);
+- the server's own cost, apart from any client: µs per request inside the ASGI app for each
+  operation with a fast path (engine.server.fastpath), beside the same requests with the fast
+  paths off (the generic codec: the baseline of its line), and SendMessage requests/s from wrk
+  (a C load generator) against the engine's server and the do-nothing one, with and without
+  2,000 idle long polls held open.
 
     python -m pytest bench/bench_server.py -p no:cacheprovider -o addopts= --benchmark-only
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -48,7 +53,10 @@ START_TIMEOUT_S = 60
 
 GROUP_PIPELINE = "server: boto3 SQS pipeline (send_batch 10 + receive 10 + delete_batch 10)"
 GROUP_PUT = "server: boto3 put_records (500 x 100 B)"
-GROUP_INSIDE = "server: inside the app (no HTTP, no client)"
+GROUP_INSIDE = "server: inside the app (no HTTP, no client), {}"
+JS_DIR = REPO / "bench" / "js"
+KINESALITE = JS_DIR / "node_modules" / ".bin" / "kinesalite"
+NPM_TIMEOUT_S = 300
 GROUP_WRK = "server: SendMessage requests/s from wrk"
 
 
@@ -135,6 +143,20 @@ def moto_server():
         yield url
 
 
+@pytest.fixture(scope="module")
+def kinesalite_server():
+    """kinesalite from bench/js (npm ci on first use), in memory, streams active at once."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: no kinesalite")
+    if not KINESALITE.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=NPM_TIMEOUT_S,
+                       capture_output=True)
+    port = _free_port()
+    with _server([str(KINESALITE), "--port", str(port), "--createStreamMs", "0", "--deleteStreamMs", "0",
+                  "--updateStreamMs", "0"], port) as url:
+        yield url
+
+
 def _client(service: str, url: str):
     return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
                         aws_secret_access_key="test", config=botocore.config.Config(retries={"max_attempts": 1}))
@@ -172,7 +194,7 @@ def _puts(kinesis, entries, n: int) -> int:
     return n * len(entries)
 
 
-@pytest.mark.parametrize("which", ["engine", "nothing", "moto"])
+@pytest.mark.parametrize("which", ["engine", "nothing", "moto", "kinesalite"])
 def test_boto3_put_records(benchmark, which, request, put_records_entries):
     url = request.getfixturevalue(f"{which}_server")
     kinesis = _client("kinesis", url)
@@ -180,21 +202,31 @@ def test_boto3_put_records(benchmark, which, request, put_records_entries):
         with contextlib.suppress(kinesis.exceptions.ResourceInUseException):
             kinesis.create_stream(StreamName="bench", ShardCount=4)
         kinesis.get_waiter("stream_exists").wait(StreamName="bench", WaiterConfig={"Delay": 0.1})
-    n = PUTS if which != "moto" else 3
+    n = PUTS if which in ("engine", "nothing") else 3
     kind, api = {"engine": ("engine", "engine serve + boto3"), "nothing": ("baseline", "do-nothing server + boto3"),
-                 "moto": ("moto", "moto server + boto3")}[which]
+                 "moto": ("moto", "moto server + boto3"),
+                 "kinesalite": ("kinesalite", "kinesalite (npm) + boto3")}[which]
     _info(benchmark, GROUP_PUT, kind, api, n * 500, n * 500 * RECORD_BYTES)
     assert benchmark.pedantic(_puts, args=(kinesis, put_records_entries, n), rounds=3, iterations=1,
                               warmup_rounds=1) == n * 500
 
 
 # --- the server's own cost ------------------------------------------------------------------------
-def _app_loop(app, scope_headers: list, body: bytes, n: int) -> int:
+INSIDE_REQUESTS = 1000   # requests per benchmark round (PutRecords: a tenth)
+
+
+def _app_loop(app, target: str, bodies: list, cpu: list) -> int:
+    """Each body through the ASGI app as one request; every answer must be a 200. Appends the
+    CPU seconds taken to `cpu`."""
+    service_json = "1.0" if target.startswith("AmazonSQS") else "1.1"
+    headers = [(b"host", b"127.0.0.1:4566"), (b"x-amz-target", target.encode()),
+               (b"content-type", f"application/x-amz-json-{service_json}".encode())]
+
     async def run():
         scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "scheme": "http",
-                 "server": ("127.0.0.1", 4566), "headers": scope_headers}
-        message = {"type": "http.request", "body": body, "more_body": False}
+                 "server": ("127.0.0.1", 4566), "headers": headers}
         statuses = []
+        message = {}
 
         async def receive():
             return message
@@ -202,46 +234,110 @@ def _app_loop(app, scope_headers: list, body: bytes, n: int) -> int:
         async def send(m):
             if m["type"] == "http.response.start":
                 statuses.append(m["status"])
-        for _ in range(n):
+        started = time.process_time()
+        for body in bodies:
+            message = {"type": "http.request", "body": body, "more_body": False}
             await app(scope, receive, send)
+        cpu.append(time.process_time() - started)
         assert set(statuses) == {200}, statuses[:3]
-        return n
+        return len(bodies)
     return asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
-def app_and_queue():
+def inside_apps():
+    """{"fast": app, "generic": app with its fast paths off}, each over its own engine with a
+    4-shard stream "bench"."""
     from engine.server.app import make_app
-    eng = engine.Engine()
-    app = make_app(eng)
-    url = eng.client("sqs").create_queue(QueueName="inside")["QueueUrl"]
-    eng.client("kinesis").create_stream(StreamName="bench", ShardCount=4)
-    yield app, url
-    eng.close()
+    apps = {}
+    for which in ("fast", "generic"):
+        app = apps[which] = make_app(engine.Engine())
+        if which == "generic":
+            app.fast_paths = {}
+        app.engines.default.client("kinesis").create_stream(StreamName="bench", ShardCount=4)
+    yield apps
+    for app in apps.values():
+        app.engines.default.close()
 
 
-def test_inside_send_message(benchmark, app_and_queue):
-    app, url = app_and_queue
-    headers = [(b"host", b"127.0.0.1:4566"), (b"x-amz-target", b"AmazonSQS.SendMessage"),
-               (b"content-type", b"application/x-amz-json-1.0")]
-    body = json.dumps({"QueueUrl": url, "MessageBody": BODIES[0]}).encode()
-    n = 2000
-    _info(benchmark, GROUP_INSIDE, "engine", "SendMessage (µs/request = 1e6 / records/s)", n, n * len(BODIES[0]))
-    assert benchmark.pedantic(_app_loop, args=(app, headers, body, n), rounds=5, iterations=1) == n
+_queues = itertools.count()
 
 
-def test_inside_put_records(benchmark, app_and_queue, put_records_entries):
-    app, _ = app_and_queue
-    import base64
-    headers = [(b"host", b"127.0.0.1:4566"), (b"x-amz-target", b"Kinesis_20131202.PutRecords"),
-               (b"content-type", b"application/x-amz-json-1.1")]
-    body = json.dumps({"StreamName": "bench", "Records": [
-        {"Data": base64.b64encode(e["Data"]).decode(), "PartitionKey": e["PartitionKey"]}
-        for e in put_records_entries]}).encode()
-    n = 100
-    _info(benchmark, GROUP_INSIDE, "engine", "PutRecords 500 x 100 B (records/s; ms/request = 500e3 / records/s)",
-          n * 500, n * 500 * RECORD_BYTES)
-    assert benchmark.pedantic(_app_loop, args=(app, headers, body, n), rounds=3, iterations=1) == n
+def _queue(eng, n: int) -> str:
+    """A new queue holding n messages (untimed setup); its URL as a client of the server names it."""
+    sqs = eng.client("sqs")
+    name = f"inside-{next(_queues)}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for _ in range(0, n, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": BODIES[0]} for j in range(10)])
+    return f"http://127.0.0.1:4566/000000000000/{name}"
+
+
+def _handles(eng, queue: str, n: int) -> list[str]:
+    """n receipt handles of the queue's messages (untimed setup)."""
+    sqs = eng.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue.rsplit("/", 1)[1])["QueueUrl"]
+    handles = []
+    while len(handles) < n:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages", [])
+        handles += [m["ReceiptHandle"] for m in got]
+    return handles[:n]
+
+
+def _inside_bodies(operation: str, eng, put_entries) -> list[bytes]:
+    n = INSIDE_REQUESTS
+    dumps = lambda value: json.dumps(value).encode()  # noqa: E731
+    if operation == "SendMessage":
+        return [dumps({"QueueUrl": _queue(eng, 0), "MessageBody": BODIES[0]})] * n
+    if operation == "SendMessageBatch":
+        return [dumps({"QueueUrl": _queue(eng, 0), "Entries": [{"Id": str(k), "MessageBody": b}
+                                                               for k, b in enumerate(BODIES[:10])]})] * n
+    if operation == "ReceiveMessage":
+        return [dumps({"QueueUrl": _queue(eng, n * 10), "MaxNumberOfMessages": 10})] * n
+    if operation == "DeleteMessage":
+        queue = _queue(eng, n)
+        return [dumps({"QueueUrl": queue, "ReceiptHandle": h}) for h in _handles(eng, queue, n)]
+    if operation == "DeleteMessageBatch":
+        queue = _queue(eng, n * 10)
+        handles = _handles(eng, queue, n * 10)
+        return [dumps({"QueueUrl": queue, "Entries": [{"Id": str(j), "ReceiptHandle": h}
+                                                      for j, h in enumerate(handles[k:k + 10])]})
+                for k in range(0, n * 10, 10)]
+    if operation == "PutRecords":
+        return [dumps({"StreamName": "bench", "Records": [
+            {"Data": base64.b64encode(e["Data"]).decode(), "PartitionKey": e["PartitionKey"]}
+            for e in put_entries]})] * (n // 10)
+    if operation == "GetRecords":
+        kinesis = eng.client("kinesis")
+        kinesis.put_records(StreamName="bench", Records=put_entries)
+        shard = kinesis.list_shards(StreamName="bench")["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName="bench", ShardId=shard,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return [dumps({"ShardIterator": iterator, "Limit": 100})] * n
+    raise ValueError(operation)
+
+
+INSIDE_TARGETS = {"SendMessage": "AmazonSQS", "SendMessageBatch": "AmazonSQS", "ReceiveMessage": "AmazonSQS",
+                  "DeleteMessage": "AmazonSQS", "DeleteMessageBatch": "AmazonSQS",
+                  "PutRecords": "Kinesis_20131202", "GetRecords": "Kinesis_20131202"}
+
+
+@pytest.mark.parametrize("operation,which", [(op, which) for op in INSIDE_TARGETS for which in ("fast", "generic")])
+def test_inside(benchmark, inside_apps, operation, which, put_records_entries):
+    """Each fast-pathed operation inside the app (no HTTP, no client) against the same requests
+    through the generic codec, one after the other. records/s here is requests/s; cpu_us is CPU
+    µs per request (the machine is shared: CPU time drifts less than wall time)."""
+    app = inside_apps[which]
+    target = f"{INSIDE_TARGETS[operation]}.{operation}"
+    cpu = []
+
+    def setup():
+        return (app, target, _inside_bodies(operation, app.engines.default, put_records_entries), cpu), {}
+    n = INSIDE_REQUESTS // 10 if operation == "PutRecords" else INSIDE_REQUESTS
+    assert benchmark.pedantic(_app_loop, setup=setup, rounds=3, iterations=1) == n
+    kind, api = ("engine", "fast path") if which == "fast" else ("baseline", "generic codec")
+    _info(benchmark, GROUP_INSIDE.format(operation), kind, f"{operation}, {api} (requests/s)", n, 0,
+          cpu_us=round(sorted(cpu)[len(cpu) // 2] / n * 1e6, 1))
 
 
 # --- wrk: requests/s of the server alone ----------------------------------------------------------
