@@ -37,6 +37,7 @@ from .errors import (InvalidAttributeName, InvalidAttributeValue, InvalidMessage
                      ReceiptHandleIsInvalid, invalid_value)
 from .md5 import attributes_md5
 from .names import SortedNames
+from .store import DurableQueue, QueueStore, key_source, lock_directory, rebuild
 from .rules import (ALL_ATTRIBUTES, LABEL, MESSAGE_CONTENT_ERROR, NO_LIMIT, PERMISSION_ACTIONS, AttributeValue,
                     RedrivePolicy, body_bytes, delay_seconds, fifo_id_ok, message_count, normalize_queue_attributes,
                     json_document, parse_redrive_allow_policy, parse_redrive_policy, string_map, validate_fifo_id,
@@ -194,13 +195,16 @@ class Queue:
         self._apply(attributes)
         self._q = self._store()
         self._store_settings = self._settings()
+        self._disk: DurableQueue | None = None   # durable engines: the store, logged
+        self._new_handles: dict[str, str] = {}   # after a restart: in-flight handles -> their new ones
 
     def _settings(self) -> tuple:
         """What the store keeps of the attributes."""
         return self.retention,
 
-    def _store(self):
-        return _core.MessageQueue(self.retention * 1000, _id_prefix(), "AQEB" + _random_token(30), _ID_START)
+    def _store(self, id_prefix: str | None = None, first_num: int = _ID_START, seq_base: int | None = None):
+        return _core.MessageQueue(self.retention * 1000, id_prefix or _id_prefix(), "AQEB" + _random_token(30),
+                                  first_num)
 
     # --- attributes -----------------------------------------------------------------------------
     def _apply(self, attrs: dict) -> None:
@@ -333,6 +337,61 @@ class Queue:
     def _check_open(self) -> None:
         if self.deleted:
             raise QueueDoesNotExist()
+
+    # --- durability (engines with a data dir) ---------------------------------------------------
+    def attach(self, store: QueueStore, fold=None) -> None:
+        """Log every change of the messages to `store` from now on; a restart first rebuilds the
+        messages its log folds to."""
+        store.encrypts = self._encrypts
+        store.retention_ms = lambda: self.retention * 1000
+        store.id_prefix = self._q.id_prefix
+        store.window_ms = limits.SQS_DEDUP_WINDOW_S * 1000
+        handles = {} if fold is None else rebuild(self._q, fold, self._now_ms(), self._q.id_prefix, MessageExtra)
+        self._disk = self._q = DurableQueue(self._q, store)
+        if handles:
+            self._disk.handles_moved(self._now_ms(), handles)
+            self._new_handles = handles
+        self.persist()
+
+    def _encrypts(self) -> bool:
+        a = self.attributes
+        return "KmsMasterKeyId" in a or a.get("SqsManagedSseEnabled") == "true"
+
+    def persist(self) -> None:
+        """Rewrite the queue's settings file (durable engines)."""
+        if self._disk is None:
+            return
+        with self._lock:
+            meta = {"name": self.name, "fifo": self.fifo, "created": self.created, "modified": self.modified,
+                    "attributes": self.attributes, "tags": self.tags, "id_prefix": self._q.id_prefix,
+                    "seq_base": self._q.seq_base}
+            self._disk.store.save_meta(meta)
+
+    @classmethod
+    def restore(cls, backend: "SQSBackend", store: QueueStore, meta: dict) -> "Queue":
+        """The queue a durable engine wrote: its settings, then its live messages."""
+        queue = (FifoQueue if meta["fifo"] else Queue)(backend, meta["name"], {}, meta["tags"])
+        queue.attributes = dict(meta["attributes"])
+        queue._apply({})
+        queue.created, queue.modified = meta["created"], meta["modified"]
+        fold = store.recover(meta["id_prefix"], limits.SQS_DEDUP_WINDOW_S * 1000)
+        fold.prune(queue._now_ms(), queue.retention * 1000)
+        # a new sequence base above every number the last run could have handed out
+        seq_base = max(meta["seq_base"] + 10**10, _seq_base(queue.clock)) if queue.fifo else None
+        queue._q = queue._store(meta["id_prefix"], max(fold.max_num + 1, _ID_START), seq_base)
+        queue._store_settings = queue._settings()
+        queue.attach(store, fold)
+        return queue
+
+    def _moved_out(self, ids: list) -> None:
+        """Messages now held by another queue (durable engines log them gone)."""
+        if self._disk is not None:
+            self._disk.removed(self._now_ms(), ids)
+
+    def _current(self, handles):
+        """Receipt handles as the store knows them (a restart gave in-flight messages new ones)."""
+        moved = self._new_handles
+        return [moved.get(h, h) for h in handles] if moved else handles
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, body: str, delay=None, attributes=None, trace=None, group=None, dedup=None) -> SentMessage:
@@ -492,6 +551,7 @@ class Queue:
             self.accept_dead_letters(rows, None)
         else:
             dlq.accept_dead_letters(rows, self.arn)
+            self._moved_out(rows.ids)
 
     def accept_dead_letters(self, rows: MessageRows, source_arn: str | None) -> None:
         """Messages moved here from `source_arn` after maxReceiveCount receives (None: put back
@@ -530,7 +590,7 @@ class Queue:
         """DeleteMessage(Batch): per handle None (deleted) or the ClientError. Standard queues
         delete with the latest handle even after its visibility ran out; an older handle
         succeeds without deleting ("the message might not be deleted")."""
-        res = self._q.delete(self._now_ms(), handles)
+        res = self._q.delete(self._now_ms(), self._current(handles))
         if res is None:
             return [None] * len(handles)
         return [None if r != _core.HANDLE_INVALID else _invalid_handle(h) for h, r in zip(handles, res)]
@@ -555,7 +615,7 @@ class Queue:
             else:
                 rows.append(k)
         if rows:
-            res = self._q.change_visibility(self._now_ms(), [entries[k][0] for k in rows],
+            res = self._q.change_visibility(self._now_ms(), self._current([entries[k][0] for k in rows]),
                                             [entries[k][1] * 1000 for k in rows], limits.SQS_VISIBILITY_MAX_S * 1000)
             for k, r in zip(rows, res):
                 h, timeout = entries[k]
@@ -635,9 +695,9 @@ class FifoQueue(Queue):
         super().__init__(backend, name, attributes, tags)
         self._attempts: OrderedDict = OrderedDict()  # attempt id -> (expires ms, due ms, Received)
 
-    def _store(self):
-        return _core.MessageQueue(self.retention * 1000, _id_prefix(), "AQEB" + _random_token(30), _ID_START,
-                                  fifo=True, seq_base=int(self.clock.now()) * 10**10 + 10**19,
+    def _store(self, id_prefix: str | None = None, first_num: int = _ID_START, seq_base: int | None = None):
+        return _core.MessageQueue(self.retention * 1000, id_prefix or _id_prefix(), "AQEB" + _random_token(30),
+                                  first_num, fifo=True, seq_base=seq_base or _seq_base(self.clock),
                                   window_ms=limits.SQS_DEDUP_WINDOW_S * 1000, delay_ms=self.delay * 1000,
                                   group_scope=self.group_dedup)
 
@@ -771,7 +831,7 @@ class FifoQueue(Queue):
     def delete_batch(self, handles) -> list:
         """DeleteMessage(Batch): per handle None or the ClientError (FIFO: only a message in
         flight with its current handle can be deleted)."""
-        res = self._q.delete(self._now_ms(), handles)
+        res = self._q.delete(self._now_ms(), self._current(handles))
         self._wake()  # a group may have been released
         if res is None:
             return [None] * len(handles)
@@ -818,6 +878,11 @@ class FifoQueue(Queue):
     def close(self) -> None:
         super().close()
         self._attempts.clear()
+
+
+def _seq_base(clock) -> int:
+    # 20-digit sequence numbers that grow with the clock: a queue's numbers never repeat
+    return int(clock.now()) * 10**10 + 10**19
 
 
 def _content_dedup_id(body: str) -> str:
@@ -880,6 +945,34 @@ class SQSBackend:
         self._seq = itertools.count(int(self.clock.now()) * 10**10 + 10**19)
         self.move_tasks: dict[str, MoveTask] = {}
         self._tasks_by_source: dict[str, deque] = {}  # source ARN -> its latest tasks, oldest first
+        # Durable engines keep each queue under <data_dir>/sqs/<account>/<region>/<queue name>/.
+        self._root = None
+        if engine.durability != "memory":
+            self._root = os.path.join(engine.data_dir, "sqs", self.account_id, region)
+            os.makedirs(self._root, exist_ok=True)
+            self._root_lock = lock_directory(self._root)
+            self._key = key_source(engine.data_dir)
+            self._restore()
+
+    def _queue_store(self, name: str) -> QueueStore:
+        return QueueStore(os.path.join(self._root, name), self.engine.durability,
+                          sqs_arn(self.region, self.account_id, name), self._key)
+
+    def _restore(self) -> None:
+        for name in sorted(os.listdir(self._root)):
+            if name == ".lock":
+                continue
+            store = self._queue_store(name)
+            meta = store.load_meta()
+            if meta is None:   # a create that never finished
+                store.delete()
+                continue
+            queue = Queue.restore(self, store, meta)
+            self.queues[name] = queue
+            self.by_url[queue.url] = queue
+            self.by_arn[queue.arn] = queue
+            self._names.add(name)
+            self._index_redrive(name, None, _redrive_target(queue))
 
     # --- queues ---------------------------------------------------------------------------
     def create_queue(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Queue:
@@ -913,6 +1006,8 @@ class SQSBackend:
                                            "a queue before you can create another with the same name.")
             self._check_redrive_target(attrs, name, fifo)
             queue = (FifoQueue if fifo else Queue)(self, name, attrs, tags)
+            if self._root is not None:
+                queue.attach(self._queue_store(name))
             self.queues[name] = queue
             self.by_url[queue.url] = queue
             self.by_arn[queue.arn] = queue
@@ -955,6 +1050,7 @@ class SQSBackend:
             old = _redrive_target(queue)
             queue.set_attributes(attrs)
             self._index_redrive(queue.name, old, _redrive_target(queue))
+        queue.persist()
 
     def get_queue(self, name: str) -> Queue:
         queue = self.queues.get(name)
@@ -990,6 +1086,8 @@ class SQSBackend:
             self._index_redrive(queue.name, _redrive_target(queue), None)
             self._deleted.pop(queue.name, None)
             self._deleted[queue.name] = self.clock.now()
+        if queue._disk is not None:
+            queue._disk.store.delete()
         queue.close()
 
     def list_queues(self, prefix: str | None = None, after: str = "",
@@ -1047,6 +1145,7 @@ class SQSBackend:
                 "Action": f"SQS:{actions[0]}" if len(actions) == 1 else [f"SQS:{a}" for a in actions],
                 "Resource": queue.arn})
             queue.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+        queue.persist()
 
     def remove_permission(self, queue: Queue, label: str) -> None:
         with queue._lock:
@@ -1061,6 +1160,7 @@ class SQSBackend:
                 queue.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
             else:
                 queue.attributes.pop("Policy", None)
+        queue.persist()
 
     # --- tags ---------------------------------------------------------------------------------------
     def tag_queue(self, queue: Queue, tags: dict) -> None:
@@ -1071,6 +1171,7 @@ class SQSBackend:
             merged = dict(queue.tags)
             merged.update(tags)
             queue.tags = validate_tags(merged, queue.name)
+        queue.persist()
 
     def untag_queue(self, queue: Queue, keys: list) -> None:
         if not keys:
@@ -1080,6 +1181,7 @@ class SQSBackend:
         with queue._lock:
             for key in keys:
                 queue.tags.pop(key, None)
+        queue.persist()
 
     # --- message move tasks ---------------------------------------------------------------------------
     def start_message_move_task(self, source_arn: str, destination_arn: str | None = None,
@@ -1145,10 +1247,12 @@ class SQSBackend:
                 target = self.queue_by_arn(target_arn)
                 if target is None or target.deleted:
                     source.accept_redriven(part)  # nothing accepted is lost: back into the DLQ
+                    source._moved_out(part.ids)
                     self._fail(task, "AWS.SimpleQueueService.NonExistentQueue" if target_arn else
                                "CouldNotDetermineMessageSource")
                     return
                 target.accept_redriven(part)
+                source._moved_out(part.ids)
                 task.moved += len(rows)
             budget -= len(batch.ids)
         with self._lock:
@@ -1202,7 +1306,11 @@ class SQSBackend:
                     task.timer = None
             queues = list(self.queues.values())
         for queue in queues:
+            if queue._disk is not None:
+                queue._disk.store.close()   # (first: closing drops the messages from memory only)
             queue.close()
+        if self._root is not None:
+            self._root_lock.close()
 
 
 __all__ = ["SQSBackend", "Queue", "FifoQueue", "MessageExtra", "OutgoingMessage", "SentMessage", "MessageRows",
