@@ -93,12 +93,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_SESSIONS: dict[str, int] = {}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _session_cpu_s(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of a session (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue   # (gone meanwhile)
+        if int(fields[3]) == session:   # (fields after the name: state, ppid, pgrp, session, ...)
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
 @contextlib.contextmanager
 def _server(argv: list[str], port: int, ready_path: str = "/"):
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    _SESSIONS[url] = process.pid   # (its session id: the server and its workers)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -392,15 +410,19 @@ def test_wrk_send_message(benchmark, which, idle, request):
     try:
         kind, api = ("engine", f"engine serve, {idle:,} idle long polls open") if which == "engine" else \
             ("baseline", "do-nothing server")
+        benchmark.group = GROUP_WRK
         counted = {}
 
         def run():
+            cpu = _session_cpu_s(_SESSIONS[url])
             counted["n"] = _wrk(url, body)
+            counted["cpu"] = _session_cpu_s(_SESSIONS[url]) - cpu
             return counted["n"]
         benchmark.pedantic(run, rounds=1, iterations=1)
+        # server_cpu_us: the server's CPU µs per request (its requests per CPU second on one worker
+        # is 1e6 / server_cpu_us), steadier than the wall rate on a shared machine
         _info(benchmark, GROUP_WRK, kind, api, counted["n"], counted["n"] * len(BODIES[0]),
-              connections=WRK_CONNECTIONS)
+              connections=WRK_CONNECTIONS, server_cpu_us=round(counted["cpu"] / counted["n"] * 1e6, 1))
     finally:
         for s in held:
             s.close()
-
