@@ -1,15 +1,12 @@
 """Every operation of the Lambda client, fed malformed input drawn from botocore's shapes (the
-strategies of tests/test_fuzz.py): a call returns, or raises ParamValidationError or a
+harness of tests/fuzzing.py): a call returns, or raises ParamValidationError or a
 ClientError with an AWS code; never a raw exception. Mappings made along the way are then
 checked to have a running poller (a bad setting must be refused, not crash the poller later)."""
-import botocore.session
 import pytest
-from botocore import xform_name
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from tests.test_fuzz import EXAMPLES, strategy
+from tests.fuzzing import fuzz_operation
 
 OPERATIONS = ["CreateFunction", "GetFunction", "DeleteFunction", "Invoke", "CreateEventSourceMapping",
               "GetEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping",
@@ -42,20 +39,7 @@ def fuzz_engine(tmp_path_factory):
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_malformed_input_gets_aws_answers(fuzz_engine, operation, caplog):
     eng, names = fuzz_engine
-    lam = eng.client("lambda")
-    method = getattr(lam, xform_name(operation))
-    shape = botocore.session.get_session().get_service_model("lambda").operation_model(operation).input_shape
-
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(strategy(shape, names))
-    def call(kwargs):
-        try:
-            method(**kwargs)
-        except (engine.ParamValidationError, engine.ClientError):
-            pass
-
-    call()
+    fuzz_operation(eng.client("lambda"), "lambda", operation, names)
     eng.backend("lambda").settle()
     for mapping in eng.backend("lambda").mappings.values():
         assert mapping.poller._thread.is_alive()

@@ -1,21 +1,16 @@
-"""Every mq operation fed malformed input drawn from botocore's shapes (tests/test_fuzz.py's
-strategies): a call returns, or raises ParamValidationError or an AWS-coded ClientError, never a
+"""Every mq operation fed malformed input drawn from botocore's shapes (tests/fuzzing.py's
+harness): a call returns, or raises ParamValidationError or an AWS-coded ClientError, never a
 raw exception. Brokers the fuzzer creates run a stand-in command that exits at once, so they
 go through CREATION_FAILED instead of starting JVMs and Erlang nodes."""
 from __future__ import annotations
 
-import botocore.session
 import pytest
-from botocore import xform_name
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from tests.test_fuzz import ODD_STRINGS, strategy
+from tests.fuzzing import ODD_STRINGS, fuzz_operation, service_model
 
 from .conftest import PASSWORD, USER, create
-
-EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +44,10 @@ def names(fixture):
 
 
 def operations():
-    model = botocore.session.get_session().get_service_model("mq")
-    return list(model.operation_names)
+    return list(service_model("mq").operation_names)
 
 
 @pytest.mark.parametrize("operation", operations())
 def test_malformed_input_gets_aws_answers(fuzz_mq, operation):
     eng, fixture = fuzz_mq
-    client = eng.client("mq")
-    method = getattr(client, xform_name(operation))
-    shape = botocore.session.get_session().get_service_model("mq").operation_model(operation).input_shape
-    params = strategy(shape, names(fixture))
-
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(params)
-    def call(kwargs):
-        try:
-            method(**kwargs)
-        except (engine.ParamValidationError, engine.ClientError):
-            pass
-
-    call()
+    fuzz_operation(eng.client("mq"), "mq", operation, names(fixture))
