@@ -182,6 +182,9 @@ class JsonColumns:
 # --- line splitting (bindings/lines.pyx over csrc/lines.c): ingest of JSON Lines ----------------
 def split_lines(buf: pa.Buffer, final: bool = ..., offsets: Any = ...) -> tuple[pa.Array, int]: ...
 
+# --- partition key grouping (bindings/groupkeys.pyx over csrc/groupkeys.c): Firehose --------------
+def group_keys(columns: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...   # (order, bounds, firsts)
+
 # --- segment logs on disk (bindings/segment.pyx over csrc/segment.c): durable shards -----------
 from collections.abc import Iterator
 

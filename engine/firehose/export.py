@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from .. import limits
+from .. import _core, limits
 from .prefix import KeyQuery
 
 # --- record arrays ---------------------------------------------------------------------
@@ -554,7 +554,8 @@ def extract_keys(arr: pa.Array, queries: list[KeyQuery]) -> tuple[dict, np.ndarr
     ok = np.ones(n, dtype=bool)
     for col in keys.values():
         # a key that is missing, null or empty cannot name a partition
-        ok &= np.asarray(pc.not_equal(pc.fill_null(col, ""), "").to_numpy(zero_copy_only=False), dtype=bool)
+        ok &= np.asarray(pc.fill_null(pc.greater(pc.binary_length(col), 0), False).to_numpy(zero_copy_only=False),
+                         dtype=bool)
     return keys, ok
 
 
@@ -655,37 +656,16 @@ def _jq_scalar(v, filters):
 
 
 def group_indices(keys: dict, names: list[str]) -> list[tuple[dict, np.ndarray]]:
-    """Rows grouped by their partition key values: [({key: value}, row indices in arrival order)]."""
+    """Rows grouped by their partition key values: [({key: value}, row indices in arrival order)],
+    the groups in the order of their first rows (one pass in C: csrc/groupkeys.c)."""
     if not names:
         return []
     cols = [keys[k].combine_chunks() if isinstance(keys[k], pa.ChunkedArray) else keys[k] for k in names]
-    n = len(cols[0])
-    if n == 0:
+    if len(cols[0]) == 0:
         return []
-    # one code per distinct tuple of values, from each column's dictionary codes (no separator
-    # that a value could also hold), kept dense so counting and a radix sort can group them
-    codes = np.zeros(n, dtype=np.int64)
-    space = 1
-    for col in cols:
-        encoded = pc.dictionary_encode(col)
-        col_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        size = len(encoded.dictionary) + 1
-        codes = codes * size + col_codes
-        space *= size
-        if space > max(n, 1 << 20):
-            _, codes = np.unique(codes, return_inverse=True)
-            space = int(codes.max()) + 1
-    present = np.bincount(codes, minlength=space) > 0
-    codes = (np.cumsum(present) - 1)[codes]
-    count = int(present.sum())
-    order = np.argsort(codes.astype(np.uint16) if count <= 1 << 16 else codes, kind="stable")
-    bounds = np.cumsum(np.bincount(codes, minlength=count))[:-1]
-    groups = []
-    for part in np.split(order, bounds):
-        first = int(part[0])
-        groups.append(({k: col[first].as_py() for k, col in zip(names, cols)}, part))
-    groups.sort(key=lambda g: int(g[1][0]))
-    return groups
+    order, bounds, firsts = _core.group_keys(cols)
+    return [({k: col[int(first)].as_py() for k, col in zip(names, cols)}, order[bounds[g]:bounds[g + 1]])
+            for g, first in enumerate(firsts)]
 
 
 def rows_of(table: pa.Table, idx: np.ndarray) -> pa.Table:
@@ -733,7 +713,8 @@ def keys_from_columns(doubtful_data: pa.Array | None, rows: np.ndarray, columns:
         keys = {k: pa.concat_arrays([keys[k], slow_keys[k].cast(keys[k].type)]).take(order) for k in keys}
     ok = np.ones(len(rows), dtype=bool)
     for col in keys.values():
-        ok &= np.asarray(pc.not_equal(pc.fill_null(col, ""), "").to_numpy(zero_copy_only=False), dtype=bool)
+        ok &= np.asarray(pc.fill_null(pc.greater(pc.binary_length(col), 0), False).to_numpy(zero_copy_only=False),
+                         dtype=bool)
     return keys, ok
 
 
