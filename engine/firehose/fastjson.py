@@ -36,14 +36,17 @@ def field_kind(t: pa.DataType) -> Optional[tuple[int, int]]:
     return None
 
 
-def parallel_map(fn: Callable, items: list, workers: Optional[int] = None) -> list:
+def parallel_map(fn: Callable, items: list, workers: Optional[int] = None,
+                 cost: Optional[Callable] = None) -> list:
     """[fn(item) for item in items] on up to `workers` threads (default: parallelism()), this one
-    included; results in order. At interpreter shutdown, when no thread can start, all run here."""
+    included; results in order. With `cost`, the costliest items start first, so no thread is
+    left with a large one at the end. At interpreter shutdown, when no thread can start, all run
+    here."""
     items = list(items)
     results: list = [None] * len(items)
     errors: list = []
     lock = threading.Lock()
-    position = iter(range(len(items)))
+    position = iter(sorted(range(len(items)), key=lambda i: -cost(items[i])) if cost else range(len(items)))
 
     def work():
         while True:

@@ -224,3 +224,15 @@ def test_a_delivery_writes_the_same_objects_whichever_path_reads_each_record(mak
     assert fast == complete
     assert sum(len(v) for v in fast[0].values()) > 300
     assert set(fast[1]) == {"partitioning-failed", "format-conversion-failed"}
+
+
+def test_parallel_map_starts_the_costliest_first_and_keeps_the_order():
+    started = []
+
+    def work(item):
+        started.append(item)
+        return item * 10
+
+    assert fastjson.parallel_map(work, [3, 9, 1, 5], workers=1, cost=lambda item: item) == [30, 90, 10, 50]
+    assert started == [9, 5, 3, 1]
+    assert fastjson.parallel_map(work, [3, 9, 1, 5], workers=2, cost=lambda item: item) == [30, 90, 10, 50]
