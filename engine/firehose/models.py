@@ -1379,14 +1379,17 @@ class DeliveryStream:
                                                        problem, 1, now) for i in idx]
                     continue
             objects.append((prefix, key, idx))
-        # Objects are encoded (Parquet, compression) on every core; pyarrow and zlib release the GIL.
+        # Objects are encoded (Parquet, compression) on every core, the largest first; pyarrow and
+        # zlib release the GIL.
         if table is None:
             records.join()
             units += fastjson.parallel_map(
-                lambda o: self._raw_write(batch, _Write.DATA, s3, o[0], records, o[2], retry_s), objects)
+                lambda o: self._raw_write(batch, _Write.DATA, s3, o[0], records, o[2], retry_s), objects,
+                cost=lambda o: len(o[2]))
         else:
             units += fastjson.parallel_map(
-                lambda o: self._columnar_write(batch, s3, o[1], table, records, o[2], retry_s), objects)
+                lambda o: self._columnar_write(batch, s3, o[1], table, records, o[2], retry_s), objects,
+                cost=lambda o: len(o[2]))
         if partitioning_failed:
             units.append(self._docs_write(batch, PARTITIONING_FAILED, partitioning_failed))
         return units
