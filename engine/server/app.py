@@ -109,6 +109,7 @@ class EngineApp:
         self._versions = routing.query_versions(self.services)
         self._models: dict[str, ServiceModel] = {name: service_models.service_model(name) for name in self.services}
         self._sqs_query = ServiceModel(SQS_QUERY_MODEL, "sqs")
+        self._content_types = {name: json_protocol.content_type(model).encode() for name, model in self._models.items()}
         self._routes = rest_protocol.Routes({name: model for name, model in self._models.items()
                                              if model.protocol == "rest-json"})
         self._operations: dict[tuple[str, str], _Operation | None] = {}
@@ -368,7 +369,7 @@ class EngineApp:
         return client
 
     def _content_type(self, service: str) -> bytes:
-        return json_protocol.content_type(self._models[service]).encode()
+        return self._content_types[service]
 
     # --- SQS: queue URLs by Host, long polls -----------------------------------------------------
     async def _sqs(self, request: Request, client, operation: _Operation, params: dict, account: str, region: str):
