@@ -276,7 +276,9 @@ def check_conversion(conv: Conversion) -> None:
 class _Plan:
     """What delivery needs, computed once per configuration version."""
 
-    def __init__(self, stream: "DeliveryStream", dest: Destination):
+    def __init__(self, stream: "DeliveryStream", dest: Destination, check: bool = True):
+        """`check`: refuse a configuration whose Glue table or object keys don't work (not for a
+        stream a durable engine restores: its table may have gone since; delivery reports that)."""
         self.dest = dest
         self.lambda_proc = dest.processing.find("Lambda")
         self.deaggregation = dest.processing.find("RecordDeAggregation")
@@ -337,8 +339,10 @@ class _Plan:
                 self.format = export.ColumnarFormat("orc", opts.get("Compression", "SNAPPY"), dict(opts))
             else:
                 self.format = export.ColumnarFormat("parquet", opts.get("Compression", "SNAPPY"), dict(opts))
-            stream._resolve_schema(conv)   # the Glue table must exist and parse
-        self._check_storable(stream, dest)
+            if check:
+                stream._resolve_schema(conv)   # the Glue table must exist and parse
+        if check:
+            self._check_storable(stream, dest)
 
     def _check_storable(self, stream: "DeliveryStream", dest: Destination) -> None:
         """Prefix and ErrorOutputPrefix (and the backup's) must give keys the store can hold."""
@@ -670,7 +674,8 @@ ICEBERG_FAILED = "iceberg-failed"    # records Iceberg delivery could not route,
 # --- delivery stream ---------------------------------------------------------------------
 class DeliveryStream:
     def __init__(self, backend: "FirehoseBackend", name: str, stream_type: str, destination: Destination,
-                 source: Optional[KinesisSource], encryption: Encryption, tags: dict, disk=None):
+                 source: Optional[KinesisSource], encryption: Encryption, tags: dict, disk=None,
+                 restored: bool = False):
         self.backend = backend
         self._disk = disk             # durable engines: the stream's files (engine/firehose/store.py)
         self.engine = backend.engine
@@ -716,7 +721,7 @@ class DeliveryStream:
         # through time deterministically; with real time the timer thread only hands work off.
         self._sync_timers = isinstance(self.clock, ManualClock)
         self._window = (0, 0, 0)                   # second, records, bytes (enforce_limits)
-        self._plan = _Plan(self, destination)
+        self._plan = _Plan(self, destination, check=not restored)
         if source is not None:
             self._start_source()
         self.status = "ACTIVE"

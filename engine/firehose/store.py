@@ -217,7 +217,7 @@ def restore(backend: "models.FirehoseBackend", store: StreamStore) -> "models.De
         store.delete()
         return None
     stream = models.DeliveryStream(backend, doc["name"], doc["type"], doc["destination"], doc["source"],
-                                   doc["encryption"], doc["tags"], disk=store)
+                                   doc["encryption"], doc["tags"], disk=store, restored=True)
     stream.create_time, stream.update_time = doc["create_time"], doc["update_time"]
     stream.version = doc["version"]
     stream.direct_put_throughput_mb = doc["direct_put_throughput_mb"]

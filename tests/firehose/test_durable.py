@@ -274,3 +274,27 @@ def test_every_record_a_kinesis_source_acknowledged_is_delivered_after_kill_9(tm
         eng.backend("firehose").get("ks").flush()
         delivered = {int(r) for r in _records(eng)}
     assert not _missing(acknowledged, delivered)
+
+
+def test_a_stream_whose_glue_table_went_away_still_comes_back(tmp_path):
+    """Creation refuses a conversion without its Glue table; a restart does not, as AWS keeps the
+    stream: its records go to the error output until the table is back."""
+    with _engine(tmp_path) as eng:
+        glue, fh = eng.client("glue"), eng.client("firehose")
+        glue.create_database(DatabaseInput={"Name": "db"})
+        glue.create_table(DatabaseName="db", TableInput={"Name": "events",
+                                                         "StorageDescriptor": {"Columns": EVENT_COLUMNS}})
+        fh.create_delivery_stream(DeliveryStreamName="c", ExtendedS3DestinationConfiguration=s3_config(
+            BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 60},
+            DataFormatConversionConfiguration={
+                "Enabled": True, "SchemaConfiguration": {"DatabaseName": "db", "TableName": "events", "RoleARN": ROLE},
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}}))
+        glue.delete_table(DatabaseName="db", Name="events")
+    with _engine(tmp_path) as eng:
+        fh = eng.client("firehose")
+        assert fh.list_delivery_streams()["DeliveryStreamNames"] == ["c"]
+        fh.put_record(DeliveryStreamName="c", Record={"Data": b'{"id": 1}'})
+        eng.backend("firehose").get("c").flush()
+        (key,) = store_for(eng).list("bucket", "")
+        assert "format-conversion-failed" in key
