@@ -455,8 +455,11 @@ static void unlink_segment(const en_seglog *log, int64_t base) {
     unlink(path);
 }
 
+static void leave_waves(en_seglog *log);
+
 void en_seglog_close(en_seglog *log) {
     if (log == NULL) return;
+    leave_waves(log);
     if (log->fd >= 0) close(log->fd);
     for (int64_t i = 0; i < log->n_segs; i++) segment_free(&log->segs[i]);
     free(log->segs);
@@ -542,7 +545,7 @@ static en_seg_status close_active(en_seglog *log, int sync, en_seg_error *err) {
         set_error(err, log->dir, -1, errno);
         rc = EN_SEG_EIO;
     } else {
-        log->synced_pos = LOAD(&log->written_pos);
+        STORE(&log->synced_pos, LOAD(&log->written_pos));
     }
     close(log->fd);
     log->fd = -1;
@@ -559,34 +562,104 @@ static en_seg_status seal_active(en_seglog *log, en_seg_error *err) {
     return rc;
 }
 
-/* Return once an fdatasync that began after byte `end` was written has finished: the first
- * waiter syncs for everyone written so far while the others wait for it. */
-static en_seg_status group_commit(en_seglog *log, int64_t end, en_seg_error *err) {
-    pthread_mutex_lock(&log->sync_lock);
-    while (log->synced_pos < end && !log->sync_err) {
-        if (log->syncing) {
-            pthread_cond_wait(&log->sync_cond, &log->sync_lock);
-            continue;
-        }
-        log->syncing = 1;
-        int fd = log->fd;
-        int64_t target = LOAD(&log->written_pos);
-        pthread_mutex_unlock(&log->sync_lock);
-        int e = fdatasync(fd) ? errno : 0;
-        pthread_mutex_lock(&log->sync_lock);
-        log->syncing = 0;
-        log->syncs++;
-        if (e) log->sync_err = e;
-        else if (target > log->synced_pos) log->synced_pos = target;
-        pthread_cond_broadcast(&log->sync_cond);
+/* Group commit across every log of the process (fsync mode). A write puts its log on the dirty
+ * list; a committer whose bytes are not yet synced waits for a wave, or starts one when none is
+ * running: the wave takes every dirty log, fdatasyncs them all at once (a thread per log but the
+ * first) and wakes every committer. So concurrent writers to any shards of any streams share one
+ * round of disk flushes, and a wave in flight never holds a lock that a writer needs. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;        /* a wave ended */
+    int running;
+    en_seglog *dirty;           /* logs with bytes no wave has taken yet (linked by dirty_next) */
+} waves = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL};
+
+static void mark_dirty(en_seglog *log) {
+    pthread_mutex_lock(&waves.lock);
+    if (!log->dirty) {
+        log->dirty = 1;
+        log->dirty_next = waves.dirty;
+        waves.dirty = log;
     }
-    int e = log->sync_err;
-    pthread_mutex_unlock(&log->sync_lock);
-    if (e) {
-        set_error(err, log->dir, -1, e);
-        return EN_SEG_EIO;
+    pthread_mutex_unlock(&waves.lock);
+}
+
+typedef struct {
+    en_seglog *log;
+    int fd;                     /* -1: the file was closed, and synced, since it was written */
+    int64_t target;             /* written_pos before the fdatasync began */
+    int err;
+} sync_job;
+
+static void *sync_thread(void *arg) {
+    sync_job *j = arg;
+    j->err = j->fd >= 0 && fdatasync(j->fd) ? errno : 0;
+    return NULL;
+}
+
+/* Run one wave over the dirty logs; called and returns with waves.lock held, waves.running set. */
+static en_seg_status run_wave(void) {
+    int64_t n = 0;
+    for (en_seglog *l = waves.dirty; l != NULL; l = l->dirty_next) n++;
+    sync_job *jobs = calloc((size_t)(n ? n : 1), sizeof *jobs);
+    pthread_t *threads = calloc((size_t)(n ? n : 1), sizeof *threads);
+    char *started = calloc((size_t)(n ? n : 1), 1);
+    if (jobs == NULL || threads == NULL || started == NULL) {
+        free(jobs);
+        free(threads);
+        free(started);
+        return EN_SEG_ENOMEM;
     }
+    int64_t k = 0;
+    for (en_seglog *l = waves.dirty; l != NULL; l = l->dirty_next) {
+        l->dirty = 0;
+        l->in_wave = 1;
+        jobs[k++].log = l;
+    }
+    waves.dirty = NULL;
+    pthread_mutex_unlock(&waves.lock);
+    for (int64_t i = 0; i < n; i++) {
+        en_seglog *l = jobs[i].log;
+        pthread_mutex_lock(&l->sync_lock);
+        l->syncing = 1;   /* close_active waits: the fd stays this file's */
+        /* target first: bytes written before it are in the file read next, or in one closed
+         * (and synced) before it */
+        jobs[i].target = LOAD(&l->written_pos);
+        jobs[i].fd = LOAD(&l->fd);
+        pthread_mutex_unlock(&l->sync_lock);
+        started[i] = i > 0 && pthread_create(&threads[i], NULL, sync_thread, &jobs[i]) == 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (!started[i]) sync_thread(&jobs[i]);
+    for (int64_t i = 0; i < n; i++) {
+        if (started[i]) pthread_join(threads[i], NULL);
+        en_seglog *l = jobs[i].log;
+        pthread_mutex_lock(&l->sync_lock);
+        l->syncing = 0;
+        if (jobs[i].fd >= 0) l->syncs++;
+        if (jobs[i].err) l->sync_err = jobs[i].err;
+        else if (jobs[i].target > l->synced_pos) STORE(&l->synced_pos, jobs[i].target);
+        pthread_cond_broadcast(&l->sync_cond);
+        pthread_mutex_unlock(&l->sync_lock);
+    }
+    pthread_mutex_lock(&waves.lock);
+    for (int64_t i = 0; i < n; i++) jobs[i].log->in_wave = 0;
+    free(jobs);
+    free(threads);
+    free(started);
     return EN_SEG_OK;
+}
+
+static void leave_waves(en_seglog *log) {
+    pthread_mutex_lock(&waves.lock);
+    while (log->in_wave) pthread_cond_wait(&waves.done, &waves.lock);
+    for (en_seglog **p = &waves.dirty; *p != NULL; p = &(*p)->dirty_next)
+        if (*p == log) {
+            *p = log->dirty_next;
+            break;
+        }
+    log->dirty = 0;
+    pthread_mutex_unlock(&waves.lock);
 }
 
 en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
@@ -597,58 +670,35 @@ en_seg_status en_seglog_append(en_seglog *log, int64_t first_seq, int64_t last_s
 }
 
 en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err) {
-    return log->cfg.sync == EN_SEG_FSYNC ? group_commit(log, ticket, err) : EN_SEG_OK;
-}
-
-typedef struct {
-    en_seglog *log;
-    int64_t ticket;
-    en_seg_status rc;
-    en_seg_error err;
-} commit_job;
-
-static void *commit_thread(void *arg) {
-    commit_job *j = arg;
-    j->rc = en_seglog_commit(j->log, j->ticket, &j->err);
-    return NULL;
+    return en_seglog_commit_many(&log, &ticket, 1, err);
 }
 
 en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err) {
-    if (n <= 0) return EN_SEG_OK;
-    if (n == 1 || logs[0]->cfg.sync != EN_SEG_FSYNC) {
-        for (int64_t i = 0; i < n; i++) {
-            en_seg_status rc = en_seglog_commit(logs[i], tickets[i], err);
-            if (rc != EN_SEG_OK) return rc;
-        }
-        return EN_SEG_OK;
-    }
-    commit_job *jobs = calloc((size_t)n, sizeof *jobs);
-    pthread_t *threads = calloc((size_t)n, sizeof *threads);
-    char *started = calloc((size_t)n, 1);
+    if (n <= 0 || logs[0]->cfg.sync != EN_SEG_FSYNC) return EN_SEG_OK;
     en_seg_status rc = EN_SEG_OK;
-    if (jobs == NULL || threads == NULL || started == NULL) {
-        rc = EN_SEG_ENOMEM;
-        goto done;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        jobs[i].log = logs[i];
-        jobs[i].ticket = tickets[i];
-        /* the caller syncs the first log itself; a thread that cannot start is run here too */
-        started[i] = i > 0 && pthread_create(&threads[i], NULL, commit_thread, &jobs[i]) == 0;
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (!started[i]) commit_thread(&jobs[i]);
-    for (int64_t i = 0; i < n; i++) {
-        if (started[i]) pthread_join(threads[i], NULL);
-        if (jobs[i].rc != EN_SEG_OK && rc == EN_SEG_OK) {
-            rc = jobs[i].rc;
-            if (err != NULL) *err = jobs[i].err;
+    pthread_mutex_lock(&waves.lock);
+    for (;;) {
+        int pending = 0;
+        for (int64_t i = 0; i < n && rc == EN_SEG_OK; i++) {
+            int e = LOAD(&logs[i]->sync_err);
+            if (e) {
+                set_error(err, logs[i]->dir, -1, e);
+                rc = EN_SEG_EIO;
+            } else if (LOAD(&logs[i]->synced_pos) < tickets[i]) {
+                pending = 1;
+            }
         }
+        if (rc != EN_SEG_OK || !pending) break;
+        if (waves.running) {
+            pthread_cond_wait(&waves.done, &waves.lock);
+            continue;
+        }
+        waves.running = 1;
+        rc = run_wave();
+        waves.running = 0;
+        pthread_cond_broadcast(&waves.done);
     }
-done:
-    free(jobs);
-    free(threads);
-    free(started);
+    pthread_mutex_unlock(&waves.lock);
     return rc;
 }
 
@@ -746,6 +796,7 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
     STORE(&log->written_pos, end);
     *ticket = end;
     pthread_mutex_unlock(&log->lock);
+    if (log->cfg.sync == EN_SEG_FSYNC) mark_dirty(log);
     return rc;
 out:
     pthread_mutex_unlock(&log->lock);

@@ -15,7 +15,9 @@
  *
  * Durability: EN_SEG_FLUSH writes each frame with one write(2) before the append returns (it
  * survives the process, not the machine); EN_SEG_FSYNC also returns only once an fdatasync
- * covers the frame, and appenders waiting together share one fdatasync (group commit).
+ * covers the frame. Group commit spans every log of the process: committers waiting together,
+ * on any logs, share one wave of fdatasyncs (one per log written since the last wave, run in
+ * parallel).
  *
  * Recovery (en_seglog_open) trusts sealed segments (their CRCs are checked when they are read)
  * and checks every frame of the active segment, truncating it after the last whole frame and
@@ -88,7 +90,7 @@ typedef struct {
     int sealed;
 } en_segment;
 
-typedef struct {
+typedef struct en_seglog {
     pthread_mutex_t lock;          /* appends, rolls, retention, lookups */
     pthread_mutex_t sync_lock;     /* group commit: synced_pos, syncing */
     pthread_cond_t sync_cond;
@@ -102,6 +104,8 @@ typedef struct {
     int syncing;                   /* an appender is in fdatasync (under sync_lock) */
     int sync_err;                  /* errno of a failed fdatasync: the log refuses appends */
     int64_t syncs;                 /* fdatasync calls made by group commits (under sync_lock) */
+    int dirty, in_wave;            /* on the waves' dirty list / being synced by a wave (waves' lock) */
+    struct en_seglog *dirty_next;
     int64_t active_start;          /* written_pos where the active segment begins */
     int64_t last_seq;              /* -1 when empty */
 } en_seglog;
@@ -149,9 +153,10 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
                               uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
                               en_seg_error *err);
 en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err);
-/* Commit tickets of n logs (one sync mode) at once: in fsync mode their fdatasyncs run in
- * parallel (a thread per log but the first), so a write to several logs waits for the slowest
- * disk flush instead of their sum. The first failure is returned. */
+/* Commit tickets of n logs (one sync mode) at once: in fsync mode, wait for a wave of
+ * fdatasyncs covering all of them (one wave syncs every log written since the last, in
+ * parallel), so a write to several logs waits for the slowest disk flush instead of their sum,
+ * and concurrent writers share it. The first failure is returned. */
 en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err);
 
 /* Delete whole segments every frame of which is older than min_ts (ts < min_ts) or below
