@@ -352,6 +352,7 @@ def test_inside(benchmark, inside_apps, operation, which, put_records_entries):
     def setup():
         return (app, target, _inside_bodies(operation, app.engines.default, put_records_entries), cpu), {}
     n = INSIDE_REQUESTS // 10 if operation == "PutRecords" else INSIDE_REQUESTS
+    benchmark.group = GROUP_INSIDE.format(operation)
     assert benchmark.pedantic(_app_loop, setup=setup, rounds=3, iterations=1) == n
     kind, api = ("engine", "fast path") if which == "fast" else ("baseline", "generic codec")
     _info(benchmark, GROUP_INSIDE.format(operation), kind, f"{operation}, {api} (requests/s)", n, 0,
