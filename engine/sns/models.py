@@ -5,7 +5,7 @@ delivery itself lives in delivery.py, mobile push in mobile.py, SMS in sms.py.
 Publishing path (the hot one):
 
 1. `prepare_many` validates messages that share everything but body and attributes (what they
-   share is checked once) and builds `Message`s; attribute maps are validated and rendered once
+   share is checked once) and builds a `Batch` of `Message`s; attribute maps are validated and rendered once
    per distinct map (`AttributeSet`), filter values computed lazily and shared.
 2. `publish_prepared` stamps the messages (timestamp; FIFO: deduplication within 5 minutes and a
    sequence number, under the topic's lock so that concurrent publishers keep group order) and
@@ -169,18 +169,16 @@ class PublishEntry(NamedTuple):
 class Message:
     """One published message. Everything derived from it (filter values, envelope parts, SQS
     attributes) is computed at most once and shared by all subscriptions."""
-    __slots__ = ("_id", "n", "topic", "body", "subject", "aset", "attrs", "structure", "group", "dedup", "dedup_id",
+    __slots__ = ("_id", "n", "topic", "body", "subject", "aset", "structure", "group", "dedup", "dedup_id",
                  "seq", "ts", "timestamp", "size", "duplicate", "_bvals", "_head", "_heads")
 
-    def __init__(self, topic, body: str, subject=None, aset: AttributeSet = NO_ATTRIBUTES, structure=None,
-                 group=None, dedup=None):
+    def __init__(self, topic, body: str, subject, aset: AttributeSet, structure, group, dedup, n: int, size: int):
         self._id = None
-        self.n = 0                    # the backend's message counter: the id's number, the signature's seed
+        self.n = n                    # the backend's message counter: the id's number, the signature's seed
         self.topic = topic
         self.body = body
         self.subject = subject
         self.aset = aset
-        self.attrs = aset.values      # {name: (data_type, str | bytes)}, empty when there are none
         self.structure = structure    # {protocol: message} (MessageStructure=json) or None
         self.group = group
         self.dedup = dedup            # as given
@@ -188,11 +186,16 @@ class Message:
         self.seq = None               # FIFO sequence number (str)
         self.ts = 0.0
         self.timestamp = ""
-        self.size = 0
+        self.size = size              # bytes counted towards the message size
         self.duplicate = False        # FIFO: accepted, deduplicated, not delivered
         self._bvals = None
         self._head = None
         self._heads = None
+
+    @property
+    def attrs(self) -> dict:
+        """{name: (data_type, str | bytes)}, empty when there are none."""
+        return self.aset.values
 
     @property
     def id(self) -> str:
@@ -256,6 +259,31 @@ class Message:
 
     def __repr__(self):  # pragma: no cover - debugging aid
         return f"Message({self.id}, topic={self.topic.name})"
+
+
+class Batch(list):
+    """The messages of one publish call (or those of them a subscription's filter selected), in
+    order, with what the delivery of the whole batch depends on: `plain` when none has a
+    MessageStructure or a MessageGroupId and all share one subject (SQS envelopes can then be
+    built in bulk, straight into the queue's bulk send), and the envelope's columns, made once
+    and shared by every subscription that receives the whole batch."""
+    __slots__ = ("plain", "_columns")
+
+    def __init__(self, messages, plain: bool):
+        super().__init__(messages)
+        self.plain = plain
+        self._columns = None
+
+    def subset(self, messages: list) -> "Batch":
+        """Some of these messages (a subset keeps `plain`)."""
+        return Batch(messages, self.plain)
+
+    def columns(self) -> tuple[list, list, list]:
+        """(numbers, bodies, attribute tails as UTF-8): the per-message fields of the envelope."""
+        c = self._columns
+        if c is None:
+            c = self._columns = ([m.n for m in self], [m.body for m in self], [m.aset.tail_bytes for m in self])
+        return c
 
 
 def validate_message_attributes(attributes: dict) -> tuple[dict, int]:
@@ -688,9 +716,9 @@ class Topic:
     def publish(self, body: str, *, subject=None, attributes=None, structure=None, group=None, dedup=None) -> Message:
         """Publish one message. `attributes`: {name: (data_type, value)} with value str or bytes."""
         aset = attribute_set(native_attributes(attributes))
-        msg = self.backend.prepare(self, body, subject=subject, attributes=aset, structure=structure, group=group,
-                                   dedup=dedup)
-        return self.backend.publish_prepared(self, [msg])[0]
+        batch = self.backend.prepare_many(self, [body], [aset], subject=subject, structure=structure, group=group,
+                                          dedup=dedup)
+        return self.backend.publish_prepared(self, batch)[0]
 
     def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> list[Message]:
         """Publish many messages in one fan-out (each subscription receives them as one batch).
@@ -861,20 +889,22 @@ class SNSBackend:
         self.id_prefix = _id_prefix()          # message ids: this prefix and a 12-digit hex counter
         self._ids = itertools.count(1)
         self._signature_seed = int.from_bytes(os.urandom(8), "little")
-        self.dispatcher = delivery.Dispatcher(self)
-        # Durable engines keep topics, subscriptions, tokens, applications and SMS settings on disk
-        # (engine/sns/store.py), each file rewritten after a change to what it holds.
+        # Durable engines keep topics, subscriptions, tokens, applications, SMS settings and the
+        # deliveries under way on disk (engine/sns/store.py).
         self.store = None
         root, self._root_lock = region_root(engine, "sns", region)
         if root is None:
+            self.dispatcher = delivery.Dispatcher(self)
             self.mobile = MobilePush(self)
             self.sms = TextMessaging(self)
         else:
-            from .store import DurableMobilePush, DurableTextMessaging, SnsStore
+            from .store import DurableDispatcher, DurableMobilePush, DurableTextMessaging, SnsStore
             self.store = SnsStore(root, engine.durability)
+            self.dispatcher = DurableDispatcher(self, self.store.journal)
             self.mobile = DurableMobilePush(self)
             self.sms = DurableTextMessaging(self)
             self.store.restore(self)
+            self.dispatcher.restore(self)
 
     def _save(self, topic: Topic) -> None:
         """Rewrite a topic's file after a change to it or its subscriptions (durable engines)."""
@@ -1316,16 +1346,10 @@ class SNSBackend:
         raise invalid("Action")
 
     # --- publishing ---------------------------------------------------------------------------------------
-    def prepare(self, topic: Topic, body, *, subject=None, attributes: AttributeSet = NO_ATTRIBUTES, structure=None,
-                group=None, dedup=None) -> Message:
-        """Validate one message (AWS's rules and messages); returns it, not yet published."""
-        return self.prepare_many(topic, [body], [attributes], subject=subject, structure=structure, group=group,
-                                 dedup=dedup)[0]
-
     def prepare_many(self, topic: Topic, bodies: list, attribute_sets: list, *, subject=None, structure=None,
-                     group=None, dedup=None) -> list:
-        """Validate messages sharing everything but their body and attributes; returns them, not
-        yet published. What they share is checked once."""
+                     group=None, dedup=None) -> Batch:
+        """Validate messages sharing everything but their body and attributes (AWS's rules and
+        messages); returns them, not yet published. What they share is checked once."""
         str_ = str
         for body in bodies:
             if body.__class__ is not str_ and not isinstance(body, str_):
@@ -1358,30 +1382,30 @@ class SNSBackend:
                               "that is not valid for this topic type")
             if group is not None:
                 _check_fifo_id(group, "MessageGroupId")
+        numbers = list(itertools.islice(self._ids, len(bodies)))   # one C call: no other publisher interleaves
+        size_max = limits.SNS_MESSAGE_SIZE_MAX
         out = []
         append = out.append
-        ids = self._ids
-        size_max = limits.SNS_MESSAGE_SIZE_MAX
-        for body, aset in zip(bodies, attribute_sets):
+        for body, aset, n in zip(bodies, attribute_sets, numbers):
             size = (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size
             if size > size_max:
                 raise invalid("Message too long")
-            m = Message(topic, body, subject, aset, _parse_structure(body) if structure is not None else None,
-                        group, dedup)
-            m.size = size
-            m.n = next(ids)
-            if fifo:
+            append(Message(topic, body, subject, aset, None, group, dedup, n, size))
+        if structure is not None:
+            for m in out:
+                m.structure = _parse_structure(m.body)
+        if fifo:
+            for m in out:
                 m.dedup_id = dedup if dedup is not None else \
-                    hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-            append(m)
-        return out
+                    hashlib.sha256(m.body.encode("utf-8", "surrogatepass")).hexdigest()
+        return Batch(out, structure is None and group is None)
 
     def publish(self, topic: Topic, body, *, attributes: dict | None = None, **kwargs) -> Message:
         """Publish one message; `attributes`: {name: (data_type, string_value, binary_value)}."""
-        return self.publish_prepared(topic, [self.prepare(topic, body, attributes=attribute_set(attributes),
-                                                          **kwargs)])[0]
+        return self.publish_prepared(topic, self.prepare_many(topic, [body], [attribute_set(attributes)],
+                                                              **kwargs))[0]
 
-    def publish_prepared(self, topic: Topic, msgs: list) -> list:
+    def publish_prepared(self, topic: Topic, msgs: Batch) -> Batch:
         """Stamp, deduplicate (FIFO) and fan out prepared messages; returns them (a FIFO duplicate
         carries the original's MessageId and SequenceNumber and `duplicate=True`). Refused once the
         backend is closed: nothing gets an id that will not be delivered."""
@@ -1413,7 +1437,7 @@ class SNSBackend:
             if not self._inflight and self.closed:
                 self._drained.notify_all()
 
-    def _stamp_and_fan_out(self, topic: Topic, msgs: list) -> list:
+    def _stamp_and_fan_out(self, topic: Topic, msgs: Batch) -> Batch:
         now = self.clock.now()
         ts = delivery.iso_timestamp(now)
         for m in msgs:
@@ -1444,11 +1468,11 @@ class SNSBackend:
                 log_.append((now + window, key))
                 fresh.append(m)
             if fresh:
-                self._fan_out(topic, fresh)
+                self._fan_out(topic, msgs if len(fresh) == len(msgs) else msgs.subset(fresh))
         return msgs
 
     @staticmethod
-    def _fan_out(topic: Topic, msgs: list) -> None:
+    def _fan_out(topic: Topic, msgs: Batch) -> None:
         single = msgs[0] if len(msgs) == 1 else None
         for sub in topic.active.items:
             if sub is None:
@@ -1470,6 +1494,7 @@ class SNSBackend:
                     selected = [m for m in msgs if match(m.avals)]
                 if not selected:
                     continue
+                selected = msgs if len(selected) == len(msgs) else msgs.subset(selected)
             try:
                 sub.target.deliver(selected)
             except Exception:  # one broken subscription must not stop the fan-out
@@ -1510,18 +1535,28 @@ class SNSBackend:
                 raise invalid("The MessageGroupId parameter is required for FIFO topics")
         if total > limits.SNS_MESSAGE_SIZE_MAX:
             raise BatchRequestTooLong("The length of all the messages put together is more than the limit.")
+        first = entries[0]
+        shared = (first.subject, first.structure, first.group, first.dedup)
+        if all((e.subject, e.structure, e.group, e.dedup) == shared for e in entries):
+            try:   # the common batch: prepared together, as publish_many does
+                out = self.prepare_many(topic, [e.body for e in entries], validated, subject=first.subject,
+                                        structure=first.structure, group=first.group, dedup=first.dedup)
+                return self.publish_prepared(topic, out)
+            except ClientError:   # some entry is refused: each gets its own answer below
+                pass
         out = []
         good = []
         for e, attrs in zip(entries, validated):
             try:
-                m = self.prepare(topic, e.body, subject=e.subject, attributes=attrs, structure=e.structure,
-                                 group=e.group, dedup=e.dedup)
+                [m] = self.prepare_many(topic, [e.body], [attrs], subject=e.subject, structure=e.structure,
+                                        group=e.group, dedup=e.dedup)
                 out.append(m)
                 good.append(m)
             except ClientError as err:
                 out.append(err)
         if good:
-            self.publish_prepared(topic, good)
+            self.publish_prepared(topic, Batch(good, all(m.structure is None and m.group is None and
+                                                         m.subject == good[0].subject for m in good)))
         return out
 
     def publish_to(self, body, *, topic_arn=None, target_arn=None, phone_number=None, subject=None,
@@ -1558,8 +1593,8 @@ class SNSBackend:
         if structure is not None and structure != "json":
             raise invalid("MessageStructure")
         aset = attribute_set(attributes)
-        m = Message(None, body, subject, aset, _parse_structure(body) if structure is not None else None)
-        m.size = len(body.encode("utf-8", "surrogatepass")) + aset.size
+        m = Message(None, body, subject, aset, _parse_structure(body) if structure is not None else None, None, None,
+                    0, len(body.encode("utf-8", "surrogatepass")) + aset.size)
         if m.size > limits.SNS_MESSAGE_SIZE_MAX:
             raise invalid("Message too long")
         m.id = self.new_message_id()
@@ -1655,7 +1690,8 @@ class SNSBackend:
             self.closed = True
             self._drained.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
         self.dispatcher.close()
-        if self._root_lock is not None:
+        if self.store is not None:
+            self.store.journal.close()
             self._root_lock.close()
 
 

@@ -6,24 +6,35 @@
                           replaced whole (write, rename) after each change to any of them
     account.json          platform applications and endpoints, SMS settings, opt-outs and
                           sandbox numbers, replaced whole after each change
+    deliveries.log        the HTTP/S, Lambda and Firehose deliveries handed to a lane and not yet
+                          settled: a JSON line when one is handed over (its message, subscription
+                          and request), a line when it settles (delivered, or failed for good)
 
-Messages are not written: SNS delivers to SQS, email, SMS and mobile endpoints during Publish,
-and HTTP/S, Lambda and Firehose deliveries still waiting for a retry when the engine stops are
-lost (recorded in Dispatcher.failures on a clean close).
+SNS keeps a message until it is delivered or its retries run out (AWS stores it across zones
+meanwhile): a delivery still queued or waiting for a retry when the engine dies, or when it
+closes, is made again after the restart (at least once; its retry count starts over). SQS,
+email, SMS and mobile deliveries happen during Publish and are not written here. The journal is
+compacted at each start. Register Lambda functions before the first SNS call of a restarted
+engine: restored Lambda deliveries run as soon as SNS opens.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
+import json
 import os
+import threading
 
 from ..glue.store import documents, file_name, load_document, remove_document, save_document
+from . import delivery
 from . import filter as filters
 from .mobile import MobilePush, PlatformApplication, PlatformEndpoint
 from .sms import TextMessaging, _OptOut, _SandboxNumber
 
 TOPICS_DIR = "topics"
 ACCOUNT_FILE = "account.json"
+DELIVERIES_FILE = "deliveries.log"
 
 # the MobilePush and TextMessaging methods that change what the account file holds
 MOBILE_CHANGES = ("create_application", "set_application_attributes", "delete_application", "create_endpoint",
@@ -48,10 +59,192 @@ DurableMobilePush = _saving(MobilePush, MOBILE_CHANGES)
 DurableTextMessaging = _saving(TextMessaging, SMS_CHANGES)
 
 
+# --- pending deliveries ----------------------------------------------------------------------------
+class DeliveryJournal:
+    """deliveries.log: {"a": id, ...delivery} when a delivery is handed over, {"d": id} when it settles."""
+
+    def __init__(self, root: str, sync: str):
+        self.path = os.path.join(root, DELIVERIES_FILE)
+        self.sync = sync
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._file = None
+
+    def pending(self) -> list[dict]:
+        """The deliveries handed over and not settled, in order (a torn last line never was)."""
+        open_ = {}
+        try:
+            with open(self.path) as f:
+                for line in f:
+                    if not line.endswith("\n"):
+                        break
+                    rec = json.loads(line)
+                    if "a" in rec:
+                        open_[rec["a"]] = rec
+                    else:
+                        open_.pop(rec["d"], None)
+        except FileNotFoundError:
+            pass
+        return list(open_.values())
+
+    def start(self, entries: list[dict]) -> list[int]:
+        """Rewrite the journal with only `entries` (renumbered; returns their ids), then append."""
+        ids = [next(self._ids) for _ in entries]
+        save_lines(self.path, [json.dumps({**e, "a": i}) for e, i in zip(entries, ids)], self.sync)
+        self._file = open(self.path, "a")
+        return ids
+
+    def add(self, doc: dict) -> int:
+        with self._lock:
+            i = next(self._ids)
+            self._write({**doc, "a": i})
+            return i
+
+    def done(self, i: int) -> None:
+        with self._lock:
+            self._write({"d": i})
+
+    def _write(self, rec: dict) -> None:
+        if self._file is None:   # closed: what is left stays for the next start
+            return
+        self._file.write(json.dumps(rec) + "\n")
+        self._file.flush()
+        if self.sync == "fsync":
+            os.fdatasync(self._file.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def save_lines(path: str, lines: list[str], sync: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(line + "\n" for line in lines)
+        if sync == "fsync":
+            f.flush()
+            os.fdatasync(f.fileno())
+    os.replace(tmp, path)
+
+
+class _Journaled:
+    """A delivery the journal holds until it settles: run by a lane in place of the attempt."""
+    __slots__ = ("attempt", "id", "dispatcher", "again")
+
+    def __init__(self, attempt, i: int, dispatcher: "DurableDispatcher"):
+        self.attempt = attempt
+        self.id = i
+        self.dispatcher = dispatcher
+        self.again = False     # the attempt scheduled itself again (a retry): not settled
+
+    def __call__(self):
+        self.again = False
+        try:
+            self.attempt()
+        finally:
+            if not self.again:
+                self.dispatcher.settled(self)
+
+    def abandon(self, dispatcher) -> None:
+        """The engine stopped first: the delivery stays in the journal, made after the restart."""
+
+
+class DurableDispatcher(delivery.Dispatcher):
+    """A Dispatcher that journals each delivery from its hand-over to a lane until it settles."""
+
+    def __init__(self, backend, journal: DeliveryJournal):
+        super().__init__(backend)
+        self.journal = journal
+        self._journaled: dict = {}    # attempt -> its _Journaled
+
+    def _journal(self, fn) -> _Journaled:
+        if isinstance(fn, _Journaled):
+            return fn
+        with self._tlock:
+            entry = self._journaled.get(fn)
+        if entry is None:
+            entry = _Journaled(fn, self.journal.add(_attempt_doc(fn)), self)
+            with self._tlock:
+                self._journaled[fn] = entry
+        entry.again = True
+        return entry
+
+    def submit(self, lane: str, key, fn) -> None:
+        super().submit(lane, key, self._journal(fn))
+
+    def later(self, delay: float, lane: str, key, fn) -> None:
+        super().later(delay, lane, key, self._journal(fn))
+
+    def settled(self, entry: _Journaled) -> None:
+        with self._tlock:
+            self._journaled.pop(entry.attempt, None)
+        self.journal.done(entry.id)
+
+    def restore(self, backend) -> None:
+        """Hand the journal's unsettled deliveries to their lanes again (those of subscriptions
+        that are gone are dropped), after compacting it."""
+        attempts, docs = [], []
+        for doc in self.journal.pending():
+            sub = backend.subscriptions.get(doc["sub"])
+            if sub is None or sub.deleted:
+                continue
+            msg = _message(backend, doc["msg"])
+            if msg is _GONE:
+                continue
+            attempt = delivery._Attempt(sub.target, doc["kind"], msg, doc["body"], doc["headers"])
+            attempts.append(attempt)
+            docs.append({k: v for k, v in doc.items() if k != "a"})
+        for attempt, i in zip(attempts, self.journal.start(docs)):
+            entry = self._journaled[attempt] = _Journaled(attempt, i, self)
+            super().submit(attempt.target.LANE, attempt.target.sub.arn, entry)
+
+
+_GONE = object()   # a message of a topic that no longer exists
+
+
+def _attempt_doc(attempt) -> dict:
+    msg = attempt.msg
+    return {"sub": attempt.target.sub.arn, "kind": attempt.kind, "body": attempt.body, "headers": attempt.headers,
+            "msg": [_message_doc(m) for m in msg] if isinstance(msg, list) else
+            None if msg is None else _message_doc(msg)}
+
+
+def _message_doc(m) -> dict:
+    return {"topic": m.topic.arn, "id": m.id, "n": m.n, "body": m.body, "subject": m.subject,
+            "attrs": [[name, dt, value] if isinstance(value, str) else
+                      [name, dt, None, base64.b64encode(value).decode("ascii")]
+                      for name, (dt, value) in m.attrs.items()],
+            "attrs_size": m.aset.size, "structure": m.structure, "group": m.group, "dedup": m.dedup,
+            "dedup_id": m.dedup_id, "seq": m.seq, "ts": m.ts, "timestamp": m.timestamp, "size": m.size}
+
+
+def _message(backend, doc):
+    from .models import NO_ATTRIBUTES, AttributeSet, Message
+
+    if doc is None:
+        return None
+    if isinstance(doc, list):
+        msgs = [_message(backend, d) for d in doc]
+        return _GONE if _GONE in msgs else msgs
+    topic = backend.topics.get(doc["topic"])
+    if topic is None:
+        return _GONE
+    values = {a[0]: (a[1], a[2] if a[2] is not None else base64.b64decode(a[3])) for a in doc["attrs"]}
+    aset = AttributeSet(values, doc["attrs_size"]) if values else NO_ATTRIBUTES
+    m = Message(topic, doc["body"], doc["subject"], aset, doc["structure"], doc["group"], doc["dedup"], doc["n"],
+                doc["size"])
+    m.id = doc["id"]
+    m.dedup_id, m.seq, m.ts, m.timestamp = doc["dedup_id"], doc["seq"], doc["ts"], doc["timestamp"]
+    return m
+
+
 class SnsStore:
     def __init__(self, root: str, sync: str):
         self.root = root
         self.sync = sync
+        self.journal = DeliveryJournal(root, sync)
         os.makedirs(os.path.join(root, TOPICS_DIR), exist_ok=True)
 
     def _topic_path(self, name: str) -> str:
@@ -179,4 +372,4 @@ def _apply_attributes(sub, attributes: dict) -> None:
         sub.apply(name, value, parsed)
 
 
-__all__ = ["SnsStore", "DurableMobilePush", "DurableTextMessaging"]
+__all__ = ["SnsStore", "DurableDispatcher", "DurableMobilePush", "DurableTextMessaging"]

@@ -129,3 +129,60 @@ def test_an_acknowledged_change_survives_a_process_that_dies_without_closing(tmp
         attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
         assert attributes["RawMessageDelivery"] == "true"
         assert sns.get_sms_attributes()["attributes"]["DefaultSMSType"] == "Transactional"
+
+
+def test_deliveries_waiting_for_a_retry_are_made_after_a_crash(tmp_path):
+    """A Lambda delivery whose handler failed waits for its retry on the engine clock; the process
+    dies; the restarted engine delivers it (with the same message id and attributes)."""
+    script = textwrap.dedent(f"""
+        import os, engine
+        eng = engine.Engine(data_dir={str(tmp_path / 'data')!r}, clock=engine.ManualClock(start=1_700_000_000.0))
+        def failing(event, context):
+            raise RuntimeError("not yet")
+        fn = eng.register_function("consumer", failing)
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=fn)
+        out = sns.publish(TopicArn=arn, Message="hello", Subject="s", MessageAttributes={{
+            "kind": {{"DataType": "String", "StringValue": "paid"}},
+            "blob": {{"DataType": "Binary", "BinaryValue": b"\\x00\\xff"}}}})
+        assert eng.backend("sns").drain()                      # attempted once, failed: a retry is scheduled
+        assert eng.backend("sns").dispatcher.scheduled_retries == 1
+        print(out["MessageId"], flush=True)
+        os._exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], check=True, timeout=120, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": REPO})
+    message_id = done.stdout.split()[-1]
+    events = []
+    with _engine(tmp_path) as eng:
+        eng.register_function("consumer", lambda event, context: events.append(event))   # before SNS opens
+        assert eng.backend("sns").drain()
+        assert len(events) == 1
+        record = events[0]["Records"][0]["Sns"]
+        assert record["MessageId"] == message_id and record["Message"] == "hello" and record["Subject"] == "s"
+        assert record["MessageAttributes"]["kind"] == {"Type": "String", "Value": "paid"}
+        assert record["MessageAttributes"]["blob"] == {"Type": "Binary", "Value": "AP8="}
+    with _engine(tmp_path) as eng:   # delivered: not again
+        eng.register_function("consumer", lambda event, context: events.append(event))
+        assert eng.backend("sns").drain()
+        assert len(events) == 1
+
+
+def test_a_clean_close_keeps_undelivered_deliveries_for_the_next_start(tmp_path):
+    events = []
+    with _engine(tmp_path) as eng:
+        def failing(event, context):
+            raise RuntimeError("down")
+        fn = eng.register_function("consumer", failing)
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=fn)
+        sns.publish(TopicArn=arn, Message="m1")
+        backend = eng.backend("sns")
+        assert backend.drain()
+    assert list(backend.failures) == []   # not given up at close: kept
+    with _engine(tmp_path) as eng:
+        eng.register_function("consumer", lambda event, context: events.append(event["Records"][0]["Sns"]["Message"]))
+        assert eng.backend("sns").drain()
+    assert events == ["m1"]
