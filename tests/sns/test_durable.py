@@ -186,3 +186,30 @@ def test_a_clean_close_keeps_undelivered_deliveries_for_the_next_start(tmp_path)
         eng.register_function("consumer", lambda event, context: events.append(event["Records"][0]["Sns"]["Message"]))
         assert eng.backend("sns").drain()
     assert events == ["m1"]
+
+
+def test_an_http_notification_refused_before_a_crash_is_posted_after_the_restart(tmp_path, endpoint):
+    with _engine(tmp_path) as eng:
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url + "/in")
+        (confirmation,) = endpoint.wait_for(1)
+        sns.confirm_subscription(TopicArn=arn, Token=json.loads(confirmation["body"])["Token"])
+    endpoint.statuses = [500]    # the first notification is refused: a retry waits 20 s of engine time
+    script = textwrap.dedent(f"""
+        import os, engine
+        eng = engine.Engine(data_dir={str(tmp_path / 'data')!r}, clock=engine.ManualClock(start=1_700_000_000.0))
+        eng.client("sns").publish(TopicArn={arn!r}, Message="hello", Subject="greeting")
+        assert eng.backend("sns").drain()
+        assert eng.backend("sns").dispatcher.scheduled_retries == 1
+        os._exit(0)
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, env={**os.environ, "PYTHONPATH": REPO})
+    with _engine(tmp_path) as eng:
+        eng.backend("sns")
+        refused, posted = [json.loads(r["body"]) for r in endpoint.wait_for(3)][1:]
+        # the same notification (its id, text and timestamp); the placeholder signature is seeded per engine
+        assert {k: v for k, v in posted.items() if k != "Signature"} == \
+            {k: v for k, v in refused.items() if k != "Signature"}
+        assert posted["Message"] == "hello" and posted["Subject"] == "greeting" and posted["TopicArn"] == arn
+        assert endpoint.of_type("Notification")[-1]["headers"]["x-amz-sns-message-id"] == posted["MessageId"]
