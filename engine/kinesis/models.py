@@ -540,6 +540,11 @@ class Stream:
                 if self.mode == "ON_DEMAND":
                     self._account_writes(layout, position, sizes, throttled)
             ts_ms = int(now * 1000)
+            frames = None
+            if self._store is not None:   # encoded before the lock: concurrent puts encode in parallel
+                frames = self._store.encode([s.shard_id for s in layout.shards], position,
+                                            None if throttled is None else ~throttled,
+                                            keys_view.array, data_view.array)
             with self._persist_lock:
                 if throttled is not None and throttled.any():
                     keep = ~throttled
@@ -552,11 +557,9 @@ class Stream:
                     seqs = _core.append_routed(layout.logs, self._seq, ts_ms, position, keys_view, data_view,
                                                threads)
                     throttled = None
-                if self._store is not None:
+                if frames is not None:
                     with _disk_failures(InternalFailureException):
-                        tickets = self._store.write([s.shard_id for s in layout.shards], position, seqs,
-                                                    keys_view.array, data_view.array, ts_ms,
-                                                    encrypt=self.encryption_type == "KMS")
+                        tickets = self._store.write(frames, seqs, ts_ms, encrypt=self.encryption_type == "KMS")
             shard_index = layout.shard_index[position]
         finally:
             self._layout_lock.release_shared()

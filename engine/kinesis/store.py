@@ -99,33 +99,39 @@ class StreamStore:
             return None
 
     # --- records -------------------------------------------------------------------------
-    def write(self, shard_ids: list[str], position: np.ndarray, seqs: np.ndarray, keys: pa.Array,
-              data: pa.Array, ts_ms: int, encrypt: bool = False) -> list:
-        """Write one frame per shard of a put whose rows went to shard_ids[position[row]] with
-        sequence numbers seqs (-1: throttled, not stored), sealed when `encrypt`; returns the
-        tickets to commit. The caller holds the stream's persist lock, so frames reach each log
-        in sequence order."""
+    @staticmethod
+    def encode(shard_ids: list[str], position: np.ndarray, stored: np.ndarray | None, keys: pa.Array,
+               data: pa.Array) -> list[tuple[str, int, int, pa.Buffer]]:
+        """One frame per shard of a put whose rows go to shard_ids[position[row]] (only the
+        `stored` rows when given): (shard id, row of its first record, row of its last, Arrow
+        IPC payload). Needs no lock, so concurrent puts encode in parallel."""
         order = np.argsort(position, kind="stable")
-        order = order[seqs[order] >= 0]
+        if stored is not None:
+            order = order[stored[order]]
         if len(order) == 0:
             return []
         ordered = position[order]
         # one gather into shard order, then a zero-copy slice per shard
         indices = pa.array(order)
-        grouped = pa.record_batch([keys.cast(pa.binary()).take(indices), data.cast(pa.binary()).take(indices)],
-                                  schema=FRAME_SCHEMA)
+        grouped = pa.record_batch([_binary(keys).take(indices), _binary(data).take(indices)], schema=FRAME_SCHEMA)
         bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), len(order)]
+        return [(shard_ids[ordered[begin]], int(order[begin]), int(order[end - 1]),
+                 grouped.slice(begin, end - begin).serialize())
+                for begin, end in zip(bounds, bounds[1:])]
+
+    def write(self, frames: list, seqs: np.ndarray, ts_ms: int, encrypt: bool = False) -> list:
+        """Write the frames `encode` made once the put's rows have sequence numbers `seqs`,
+        sealed when `encrypt`; returns the tickets to commit. The caller holds the stream's
+        persist lock, so frames reach each log in sequence order."""
         key = self._at_rest_key(create=True) if encrypt else None
         tickets = []
-        for begin, end in zip(bounds, bounds[1:]):
-            shard_id = shard_ids[ordered[begin]]
+        for shard_id, first_row, last_row, payload in frames:
             log = self.log(shard_id)
-            first, last = int(seqs[order[begin]]), int(seqs[order[end - 1]])
-            frame = grouped.slice(begin, end - begin).serialize()
+            first, last = int(seqs[first_row]), int(seqs[last_row])
             if key is None:
-                tickets.append((log, log.write(first, last, ts_ms, frame)))
+                tickets.append((log, log.write(first, last, ts_ms, payload)))
             else:
-                sealed = key.encrypt(frame, self._aad(shard_id, first))
+                sealed = key.encrypt(payload, self._aad(shard_id, first))
                 tickets.append((log, log.write(first, last, ts_ms, sealed, FRAME_ENCRYPTED)))
         return tickets
 
@@ -157,6 +163,11 @@ class StreamStore:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _binary(array: pa.Array) -> pa.Array:
+    # a string array is read as binary in place (a cast would check and copy nothing, slowly)
+    return array.view(pa.binary()) if array.type == pa.string() else array.cast(pa.binary())
 
 
 def lock_directory(path: str):
