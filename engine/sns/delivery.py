@@ -145,18 +145,15 @@ def notification_tail(attrs: dict | None) -> str:
     return '",\n  "MessageAttributes" : {\n' + ",\n".join(lines) + "\n  }\n}"
 
 
-def sqs_envelopes(messages: list, unsubscribe_url: str) -> list | None:
-    """The JSON notifications of one publish's messages for one subscription, as UTF-8 bytes built
-    by the core in one pass (byte for byte what notification_head + tail write); None when the
-    messages are not all of the common shape (standard topic, no MessageStructure, one subject)."""
-    first = messages[0]
+def sqs_envelopes(batch, unsubscribe_url: str) -> list | None:
+    """The JSON notifications of a Batch of one publish's messages for one subscription, as UTF-8
+    bytes built by the core in one pass (byte for byte what notification_head + tail write); None
+    when the batch is not plain (MessageStructure, group ids, several subjects) or on a FIFO topic."""
+    first = batch[0]
     topic = first.topic
-    subject = first.subject
-    if topic.fifo:
+    if not batch.plain or topic.fifo:
         return None
-    for m in messages:
-        if m.structure is not None or m.subject != subject:
-            return None
+    subject = first.subject
     backend = topic.backend
     version = topic.signature_version
     subject_line = f'  "Subject" : {_enc(subject)},\n' if subject is not None else ""
@@ -168,11 +165,11 @@ def sqs_envelopes(messages: list, unsubscribe_url: str) -> list | None:
              _SIGNATURE_FILL_BYTES + f'",\n  "SigningCertURL" : "{backend.cert_url}",\n  "UnsubscribeURL" : "'
              f'{unsubscribe_url}'.encode(),
              b""]
-    numbers = [m.n for m in messages]
+    numbers, bodies, tails = batch.columns()
     try:
-        return _core.template_rows(texts, [(_core.ROW_HEX12, numbers), (_core.ROW_JSON, [m.body for m in messages]),
+        return _core.template_rows(texts, [(_core.ROW_HEX12, numbers), (_core.ROW_JSON, bodies),
                                            (_core.ROW_NOISE64, numbers, backend.signature_seed(version)),
-                                           (_core.ROW_RAW, [m.aset.tail_bytes for m in messages])], len(messages))
+                                           (_core.ROW_RAW, tails)], len(batch))
     except _core.CoreValueError:   # a body with a lone surrogate: no UTF-8 form, the text path takes it
         return None
 
@@ -689,7 +686,7 @@ def sqs_queue(engine, arn: str) -> SqsInbox | None:
 # --- targets -----------------------------------------------------------------------------------------
 class Target:
     """Delivers one subscription's notifications. `deliver(messages)` gets the messages of one
-    publish call that passed the subscription's filter policy, in publish order."""
+    publish call that passed the subscription's filter policy, in publish order (a models.Batch)."""
 
     def __init__(self, sub, dispatcher: Dispatcher):
         self.sub = sub
@@ -726,7 +723,8 @@ class SqsTarget(Target):
                 self.dispatcher.fail(sub, m, self._text(m), "AWS.SimpleQueueService.NonExistentQueue",
                                      "The specified queue does not exist.")
             return
-        if not q.fifo and not (raw and any(m.attrs for m in messages)) and not any(m.group for m in messages):
+        if not q.fifo and not (raw and any(m.attrs for m in messages)) and \
+                (messages.plain or not any(m.group for m in messages)):
             self._send_plain(q, messages)
             return
         bodies = [self._text(m) for m in messages]

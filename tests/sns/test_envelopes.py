@@ -51,11 +51,15 @@ def test_core_envelopes_are_the_python_ones(backend, topic, bodies, subject, att
 
 def test_shapes_the_core_does_not_build_take_the_python_path(backend, topic, sns, sqs, make_queue, receive):
     assert delivery.sqs_envelopes(published(backend, topic, ["lone \ud800"]), UNSUB) is None
-    mixed = published(backend, topic, ["a"], subject="one") + published(backend, topic, ["b"], subject="two")
-    assert delivery.sqs_envelopes(mixed, UNSUB) is None
-    # end to end: a body SQS refuses fails alone, the others of the same publish are delivered
     url, qarn = make_queue("q")
     sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=qarn)
+    # a batch whose entries differ in subject (or structure, or group) is not plain: each its own envelope
+    entries = [{"Id": "a", "Message": "a", "Subject": "one"}, {"Id": "b", "Message": "b", "Subject": "two"},
+               {"Id": "c", "Message": '{"default": "c"}', "MessageStructure": "json"}]
+    assert len(sns.publish_batch(TopicArn=topic.arn, PublishBatchRequestEntries=entries)["Successful"]) == 3
+    got = [json.loads(m["Body"]) for m in receive(url)]
+    assert [(d["Message"], d.get("Subject")) for d in got] == [("a", "one"), ("b", "two"), ("c", None)]
+    # end to end: a body SQS refuses fails alone, the others of the same publish are delivered
     topic.publish_many(["fine", "lone \ud800", "also fine"])
     assert [json.loads(m["Body"])["Message"] for m in receive(url)] == ["fine", "also fine"]
     [failure] = backend.failures
