@@ -167,12 +167,14 @@ class EngineApp:
             await loop.run_in_executor(None, engine.close)
 
     async def _http(self, scope, receive, send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        message = await receive()
+        body = message.get("body", b"")
+        if message.get("more_body"):   # (chunks joined once: += would copy the body per chunk)
+            chunks = [body]
+            while message.get("more_body"):
+                message = await receive()
+                chunks.append(message.get("body", b""))
+            body = b"".join(chunks)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request(scope, headers, body, receive)
         path = request.path
