@@ -346,7 +346,8 @@ class Queue:
         store.retention_ms = lambda: self.retention * 1000
         store.id_prefix = self._q.id_prefix
         store.window_ms = limits.SQS_DEDUP_WINDOW_S * 1000
-        handles = {} if fold is None else rebuild(self._q, fold, self._now_ms(), self._q.id_prefix, MessageExtra)
+        handles = {} if fold is None else rebuild(self._q, fold, self._now_ms(), self.retention * 1000,
+                                                  self._q.id_prefix, MessageExtra)
         self._disk = self._q = DurableQueue(self._q, store)
         if handles:
             self._disk.handles_moved(self._now_ms(), handles)
@@ -375,7 +376,6 @@ class Queue:
         queue._apply({})
         queue.created, queue.modified = meta["created"], meta["modified"]
         fold = store.recover(meta["id_prefix"], limits.SQS_DEDUP_WINDOW_S * 1000)
-        fold.prune(queue._now_ms(), queue.retention * 1000)
         # a new sequence base above every number the last run could have handed out
         seq_base = max(meta["seq_base"] + 10**10, _seq_base(queue.clock)) if queue.fifo else None
         queue._q = queue._store(meta["id_prefix"], max(fold.max_num + 1, _ID_START), seq_base)

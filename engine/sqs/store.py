@@ -3,9 +3,10 @@ to its messages, folded into a snapshot now and then, so disk use tracks the liv
 
 <root>/<queue name>/queue.json   the queue's settings (attributes, tags, id prefix), replaced whole
 <root>/<queue name>/log/          a segment log (csrc/segment.h): one frame per operation, numbered
-                                  from 1, holding the operation as CBOR (AES-256-GCM sealed when the
-                                  queue asks for server-side encryption)
-<root>/<queue name>/snap-<n>      the fold of every operation before n (CBOR, sealed likewise)
+                                  from 1, holding the operation in columns (marshal: plain lists,
+                                  strings and numbers, the fastest stdlib encoding; AES-256-GCM
+                                  sealed when the queue asks for server-side encryption)
+<root>/<queue name>/snap-<n>      the fold of every operation before n (marshal, sealed likewise)
 
 An operation records what the native queue did, not what it was asked: the ids, handles,
 deadlines and receive counts it handed out. Folding operations gives each live message's body,
@@ -19,12 +20,12 @@ group commit) happens outside the lock, before the call returns.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import threading
+from itertools import compress, repeat
 from typing import NamedTuple
-
-import cbor2
 
 from .. import _core
 from ..atrest import AtRestKey
@@ -41,42 +42,26 @@ LOG_DIR = "log"
 SNAPSHOT_PREFIX = "snap-"
 PLAIN, SEALED = b"\x00", b"\x01"     # a payload's first byte
 
-# operations: [kind, now_ms, rows]
-ADD = "a"          # rows: Added (messages stored); `dedup` marks rows that made deduplication records
-RECEIVE = "r"      # rows: [id, handle, visible-at ms, receive count, first receive ms]
-DELETE = "x"       # rows: handles
-VISIBILITY = "v"   # rows: [handle, visible-at ms]
-REMOVE = "g"       # rows: ids (moved to another queue)
-PURGE = "p"        # rows: none
-HANDLES = "h"      # rows: [old handle, new handle] (a restart gave in-flight messages new handles)
+# Operations, [kind, now_ms, *columns]; a column is a list (a value per message) or one value
+# for every message (`_column`).
+ADD = 1          # ids, bodies, md5s, sent ms, visible-at ms, receive counts, first receive ms, extras
+#                  (extra_row), groups, dedup ids, recorded (the add made deduplication records),
+#                  fresh (one value: new ids, counting up; else restored, possibly known ids)
+RECEIVE = 2      # ids, handles, visible-at ms, receive counts, first receive ms
+DELETE = 3       # handles
+VISIBILITY = 4   # handles, visible-at ms
+REMOVE = 5       # ids (moved to another queue)
+PURGE = 6        # (none)
+HANDLES = 7      # old handles, new handles (a restart gave in-flight messages new handles)
 
 
-class Message:
-    """A live message as the fold knows it."""
-    __slots__ = ("order", "body", "md5", "sent_ms", "visible_ms", "rc", "first_ms", "extra", "group", "dedup",
-                 "handle", "aliases")
+def _is_column(value) -> bool:
+    return value.__class__ is list or value.__class__ is range
 
-    def __init__(self, order, body, md5, sent_ms, visible_ms, rc, first_ms, extra, group, dedup, handle=None,
-                 aliases=()):
-        self.order = order
-        self.body = body
-        self.md5 = md5
-        self.sent_ms = sent_ms
-        self.visible_ms = visible_ms   # delayed or in flight until (ms); <= now: visible
-        self.rc = rc
-        self.first_ms = first_ms
-        self.extra = extra             # encoded MessageExtra (extra_row) or None
-        self.group = group
-        self.dedup = dedup
-        self.handle = handle           # the current receipt handle, None before the first receive
-        self.aliases = aliases         # the handles it was received with before restarts gave it `handle`
 
-    def handles(self) -> tuple:
-        return (self.handle, *self.aliases) if self.handle is not None else ()
-
-    def row(self, mid: str) -> list:
-        return [mid, self.order, self.body, self.md5, self.sent_ms, self.visible_ms, self.rc, self.first_ms,
-                self.extra, self.group, self.dedup, self.handle, list(self.aliases)]
+def _column(value, n: int):
+    """A column as a sequence (a value for every message repeated)."""
+    return value if _is_column(value) else [value] * n
 
 
 class DedupRecord(NamedTuple):
@@ -87,100 +72,188 @@ class DedupRecord(NamedTuple):
     dedup: str
 
 
-class Fold:
-    """Live messages, current handles and deduplication records after a run of operations."""
+class Live(NamedTuple):
+    """The live messages of a fold, in the order they were added, by column."""
+    ids: list
+    bodies: list
+    md5s: list
+    sent: list
+    visible: list        # delayed or in flight until (ms); <= now: visible
+    rcs: list
+    firsts: list
+    extras: list         # extra_row or None
+    groups: list
+    dedups: list
+    nums: list           # the native queue's message numbers (None: an id kept from another queue)
+    handles: list        # None (never received) or (current handle, *aliases)
 
-    def __init__(self):
-        self.messages: dict[str, Message] = {}
-        self.handles: dict[str, str] = {}         # current receipt handle (or an alias) -> message id
-        self.dedups: dict[tuple, DedupRecord] = {}   # (group, dedup id) -> record
-        self.order = 0
-        self.max_num = -1                         # the highest own message number ever stored
+
+class Fold:
+    """What a run of operations leaves: the adds kept whole as their columns (most messages are
+    never touched again, so a million of them cost no Python object each), the state of
+    messages received since they were added, the ids gone, the current receipt handles."""
+
+    def __init__(self, window_ms: int):
+        self.window_ms = window_ms                 # FIFO deduplication window
+        self.adds: list[list] = []                 # [now, recorded, *Live's columns but handles] per add
+        self.received: dict[str, list] = {}        # id -> [handles tuple, visible-at ms, receive count, first ms]
+        self.handles: dict[str, str] = {}          # current receipt handle (or an alias) -> message id
+        self.gone: set[str] = set()
+        self.readded: dict[str, int] = {}          # id -> the add that put it back (a restore of a known id)
+        self.dedups: dict[tuple, DedupRecord] = {}  # records of adds a purge dropped
+        self.max_num = -1                          # the highest own message number ever stored
         self.last_ms = 0
 
-    def apply(self, op: list, id_prefix: str, window_ms: int) -> None:
-        kind, now, rows = op
-        self.last_ms = max(self.last_ms, now)
-        messages, handles = self.messages, self.handles
-        if kind == RECEIVE:
-            for mid, handle, visible_ms, rc, first_ms in rows:
-                m = messages.get(mid)
-                if m is not None:
-                    self._drop_handles(m)
-                    m.handle, m.aliases, m.visible_ms, m.rc, m.first_ms = handle, (), visible_ms, rc, first_ms
-                    handles[handle] = mid
-        elif kind == DELETE:
-            for handle in rows:
-                mid = handles.get(handle)
-                if mid is not None:
-                    self._drop_handles(messages.pop(mid))
-        elif kind == ADD:
+    def apply(self, op: list, id_prefix: str) -> None:
+        kind, now, *cols = op
+        if now > self.last_ms:
+            self.last_ms = now
+        received, handles = self.received, self.handles
+        if kind == ADD:
+            ids = cols[0]
+            n = len(ids)
+            fresh = cols[-1]
             plen = len(id_prefix)
-            for mid, body, md5, sent_ms, visible_ms, rc, first_ms, extra, group, dedup, recorded in rows:
-                old = messages.get(mid)
-                if old is not None:   # put back where it was (a dead-letter move that found no queue)
-                    self._drop_handles(old)
-                else:
-                    self.order += 1
-                messages[mid] = Message(self.order if old is None else old.order, body, md5, sent_ms, visible_ms, rc, first_ms, extra, group,
-                                        dedup)
-                if mid.startswith(id_prefix) and mid[plen:].isdigit():
-                    self.max_num = max(self.max_num, int(mid[plen:]))
-                if recorded:
-                    self.dedups[(group, dedup)] = DedupRecord(now, now + window_ms, mid, group, dedup)
-        elif kind == VISIBILITY:
-            for handle, visible_ms in rows:
+            first = _num(ids[0], id_prefix, plen) if fresh and n else None
+            if first is not None and _num(ids[-1], id_prefix, plen) == first + n - 1:
+                nums = range(first, first + n)   # (a send's numbers count up: no need to parse each)
+            else:
+                nums = [_num(mid, id_prefix, plen) for mid in ids]
+            top = nums[-1] if nums.__class__ is range else max((k for k in nums if k is not None), default=-1)
+            self.max_num = max(self.max_num, top)
+            index = len(self.adds)
+            self.adds.append([now, cols[10], *cols[:10], nums])   # (one value stays one value)
+            if not fresh:   # restored messages: possibly known ids, put back
+                for mid in ids:
+                    self._drop(mid)
+                    self.gone.discard(mid)
+                    self.readded[mid] = index
+        elif kind == RECEIVE:
+            ids, hs, visible, rcs, firsts = cols
+            for mid, handle, visible_ms, rc, first_ms in zip(ids, hs, _column(visible, len(ids)), rcs, firsts):
+                if mid in self.gone:
+                    continue
+                self._drop(mid)
+                received[mid] = [(handle,), visible_ms, rc, first_ms]
+                handles[handle] = mid
+        elif kind == DELETE:
+            for handle in cols[0]:
                 mid = handles.get(handle)
                 if mid is not None:
-                    messages[mid].visible_ms = visible_ms
+                    self._drop(mid)
+                    self.gone.add(mid)
+        elif kind == VISIBILITY:
+            hs, visible = cols
+            for handle, visible_ms in zip(hs, _column(visible, len(hs))):
+                mid = handles.get(handle)
+                if mid is not None:
+                    received[mid][1] = visible_ms
         elif kind == REMOVE:
-            for mid in rows:
-                m = messages.pop(mid, None)
-                if m is not None:
-                    self._drop_handles(m)
+            for mid in cols[0]:
+                self._drop(mid)
+                self.gone.add(mid)
         elif kind == HANDLES:
-            for old, new in rows:
+            for old, new in zip(*cols):
                 mid = handles.get(old)
                 if mid is not None:   # the old handles stay aliases: clients hold them
-                    m = messages[mid]
-                    m.aliases = (*m.aliases, m.handle)
-                    m.handle = new
+                    state = received[mid]
+                    state[0] = (new, *state[0])
                     handles[new] = mid
         elif kind == PURGE:
-            messages.clear()
+            self.dedups = self.records(0)
+            self.adds.clear()
+            received.clear()
             handles.clear()
+            self.gone.clear()
+            self.readded.clear()
 
-    def _drop_handles(self, m: Message) -> None:
-        for h in m.handles():
-            self.handles.pop(h, None)
+    def _drop(self, mid: str) -> None:
+        state = self.received.pop(mid, None)
+        if state is not None:
+            for h in state[0]:
+                self.handles.pop(h, None)
 
-    def prune(self, now_ms: int, retention_ms: int) -> None:
-        """Drop messages past their retention and deduplication records past their window."""
-        for mid in [mid for mid, m in self.messages.items() if m.sent_ms + retention_ms <= now_ms]:
-            self._drop_handles(self.messages.pop(mid))
-        for key in [k for k, r in self.dedups.items() if r.expires_ms <= now_ms]:
-            del self.dedups[key]
+    def records(self, now_ms: int) -> dict:
+        """FIFO deduplication records still in their window at now_ms, by (group, dedup id)."""
+        window_ms = self.window_ms
+        out = {k: r for k, r in self.dedups.items() if r.expires_ms > now_ms}
+        for now, recorded, ids, *cols in self.adds:
+            if recorded is not False and now + window_ms > now_ms:
+                n = len(ids)
+                for mid, group, dedup, rec in zip(ids, _column(cols[7], n), _column(cols[8], n), _column(recorded, n)):
+                    if rec:
+                        out[(group, dedup)] = DedupRecord(now, now + window_ms, mid, group, dedup)
+        return out
 
-    def encode(self) -> dict:
-        return {"messages": [m.row(mid) for mid, m in self.messages.items()],
-                "dedups": [list(r) for r in self.dedups.values()],
-                "order": self.order, "max_num": self.max_num, "last_ms": self.last_ms}
+    def live(self, now_ms: int, retention_ms: int) -> Live:
+        """The messages still there at now_ms (not deleted, moved or past retention). A column
+        with one value for every message stays that value (most are: receive counts, first
+        receives, extras of plain sends), so a large backlog costs lists only where values differ."""
+        gone, readded = self.gone, self.readded
+        cutoff = now_ms - retention_ms
+        parts = []   # (columns, which rows stay (None: all), how many)
+        for index, (now, recorded, *columns) in enumerate(self.adds):
+            ids, sent = columns[0], columns[3]
+            expired = min(sent, default=now_ms) <= cutoff if _is_column(sent) else sent <= cutoff
+            if gone or readded or expired:
+                keep = [mid not in gone and readded.get(mid, index) == index and t > cutoff
+                        for mid, t in zip(ids, _column(sent, len(ids)))]
+                parts.append((columns, keep, keep.count(True)))
+            else:
+                parts.append((columns, None, len(ids)))
+        cols = []
+        for j in range(11):
+            values = [columns[j] for columns, _, _ in parts]
+            if values and not any(_is_column(v) for v in values) and values.count(values[0]) == len(values):
+                cols.append(values[0])
+                continue
+            col = []
+            for (columns, keep, count), v in zip(parts, values):
+                if not _is_column(v):
+                    col.extend([v] * count)
+                else:
+                    col.extend(v if keep is None else compress(v, keep))
+            cols.append(col)
+        live = Live(*cols, None)
+        if self.received:
+            n = len(live.ids)
+            live = live._replace(visible=list(_column(live.visible, n)), rcs=list(_column(live.rcs, n)),
+                                 firsts=list(_column(live.firsts, n)), handles=[None] * n)
+            position = {mid: k for k, mid in enumerate(live.ids)}
+            for mid, (hs, visible_ms, rc, first_ms) in self.received.items():
+                k = position.get(mid)
+                if k is not None:
+                    live.handles[k], live.visible[k], live.rcs[k], live.firsts[k] = hs, visible_ms, rc, first_ms
+        return live
+
+    def encode(self, now_ms: int, retention_ms: int) -> dict:
+        live = self.live(now_ms, retention_ms)
+        return {"live": list(live), "records": [list(r) for r in self.records(now_ms).values()],
+                "max_num": self.max_num, "last_ms": self.last_ms}
 
     @classmethod
-    def decode(cls, doc: dict) -> Fold:
-        fold = cls()
-        for mid, *fields, aliases in doc["messages"]:
-            m = fold.messages[mid] = Message(*fields, tuple(aliases))
-            for h in m.handles():
-                fold.handles[h] = mid
-        for r in doc["dedups"]:
-            record = DedupRecord(*r)
-            fold.dedups[(record.group, record.dedup)] = record
-        fold.order, fold.max_num, fold.last_ms = doc["order"], doc["max_num"], doc["last_ms"]
+    def decode(cls, doc: dict, window_ms: int) -> Fold:
+        fold = cls(window_ms)
+        live = Live(*doc["live"])
+        fold.adds.append([doc["last_ms"], False, *live[:11]])
+        n = len(live.ids)
+        for mid, hs, visible_ms, rc, first_ms in zip(live.ids, _column(live.handles, n), _column(live.visible, n),
+                                                      _column(live.rcs, n), _column(live.firsts, n)):
+            if hs is not None:
+                fold.received[mid] = [tuple(hs), visible_ms, rc, first_ms]
+                for h in hs:
+                    fold.handles[h] = mid
+        fold.dedups = {(r[3], r[4]): DedupRecord(*r) for r in doc["records"]}
+        fold.max_num, fold.last_ms = doc["max_num"], doc["last_ms"]
         return fold
 
 
 # --- extras -------------------------------------------------------------------------------------
+def _num(mid: str, id_prefix: str, plen: int) -> int | None:
+    """The native message number behind an own id (None: an id kept from another queue)."""
+    return int(mid[plen:]) if mid.startswith(id_prefix) and mid[plen:].isdigit() else None
+
+
 def extra_row(x) -> list | None:
     """A MessageExtra as plain values."""
     if x is None:
@@ -213,6 +286,7 @@ class QueueStore:
         self.sync = sync
         self.arn = arn
         self._key_source = key_source
+        self._key: AtRestKey | None = None
         self.lock = threading.Lock()     # a native call and its operation's write, in one order
         self.closed = False
         os.makedirs(os.path.join(directory, LOG_DIR), exist_ok=True)
@@ -239,26 +313,33 @@ class QueueStore:
     # --- operations ------------------------------------------------------------------------------
     def _seal(self, data: bytes, aad: str) -> bytes:
         if self.encrypts():
-            return SEALED + self._key_source().encrypt(data, aad.encode())
+            key = self._key
+            if key is None:
+                key = self._key = self._key_source()
+            return SEALED + key.encrypt(data, aad.encode())
         return PLAIN + data
 
     def _open(self, payload, aad: str, what: str):
-        data = bytes(payload)
+        data = memoryview(payload).cast("B")
         if data[:1] == SEALED:
             return self._key_source(create=False).decrypt(data[1:], aad.encode(), what)
         return data[1:]
 
     def write(self, op: list) -> int:
-        """Append one operation (the caller holds `lock`); returns the ticket to commit."""
+        """Append one operation (the caller holds `lock`); returns the ticket to commit. Only
+        adds carry bodies and attributes, so only they are sealed (receives, deletes and the
+        rest hold ids, handles and times)."""
         n = self.next_op
-        payload = self._seal(cbor2.dumps(op), f"{self.arn}:{n}")
+        data = marshal.dumps(op)
+        payload = self._seal(data, f"{self.arn}:{n}") if op[0] == ADD else PLAIN + data
         ticket = self._log.write(n, n, op[1], payload)
         self.next_op = n + 1
         self._since_snapshot += len(payload)
         return ticket
 
     def commit(self, ticket: int) -> None:
-        self._log.commit(ticket)
+        if self.sync == "fsync":   # (flush: the write(2) was all)
+            self._log.commit(ticket)
         if (self._since_snapshot >= COMPACT_MIN_BYTES
                 and self._since_snapshot >= COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
             self._start_compaction()
@@ -268,26 +349,26 @@ class QueueStore:
         return sorted(int(f[len(SNAPSHOT_PREFIX):]) for f in os.listdir(self.directory)
                       if f.startswith(SNAPSHOT_PREFIX) and f[len(SNAPSHOT_PREFIX):].isdigit())
 
-    def _load_snapshot(self, n: int) -> Fold:
+    def _load_snapshot(self, n: int, window_ms: int) -> Fold:
         path = os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{n}")
         with open(path, "rb") as f:
             data = f.read()
         self._snapshot_bytes = len(data)
-        return Fold.decode(cbor2.loads(self._open(data, f"{self.arn}:snapshot:{n}", path)))
+        return Fold.decode(marshal.loads(self._open(data, f"{self.arn}:snapshot:{n}", path)), window_ms)
 
     def _fold(self, upto: int | None, id_prefix: str, window_ms: int) -> tuple[Fold, int]:
         """The newest snapshot and the operations after it (those before `upto` when given);
         returns the fold and the number of the next operation."""
         snapshots = self._snapshots()
         start = snapshots[-1] if snapshots else 1
-        fold = self._load_snapshot(start) if snapshots else Fold()
+        fold = self._load_snapshot(start, window_ms) if snapshots else Fold(window_ms)
         nxt = start
         for frame in self._log.frames(start_seq=start):
             if upto is not None and frame.first_seq >= upto:
                 break
-            op = cbor2.loads(self._open(frame.payload, f"{self.arn}:{frame.first_seq}",
+            op = marshal.loads(self._open(frame.payload, f"{self.arn}:{frame.first_seq}",
                                         f"{self._log.directory} operation {frame.first_seq}"))
-            fold.apply(op, id_prefix, window_ms)
+            fold.apply(op, id_prefix)
             nxt = frame.first_seq + 1
         return fold, nxt
 
@@ -315,8 +396,8 @@ class QueueStore:
         """Fold the sealed segments into snapshot `upto`, then delete them and older snapshots."""
         try:
             fold, _ = self._fold(upto, self.id_prefix, self.window_ms)
-            fold.prune(fold.last_ms, self.retention_ms())
-            data = self._seal(cbor2.dumps(fold.encode()), f"{self.arn}:snapshot:{upto}")
+            data = self._seal(marshal.dumps(fold.encode(fold.last_ms, self.retention_ms())),
+                              f"{self.arn}:snapshot:{upto}")
             with self.lock:
                 if self.closed:
                     return
@@ -385,63 +466,64 @@ class DurableQueue:
         self.set_retention = q.set_retention
         self.set_fifo = q.set_fifo
 
-    def _logged(self, kind: str, now_ms: int, rows) -> int | None:
-        return None if self.store.closed else self.store.write([kind, now_ms, rows])
+    def _logged(self, op: list) -> int | None:
+        return None if self.store.closed else self.store.write(op)
 
     def _commit(self, ticket) -> None:
         if ticket is not None:
             self.store.commit(ticket)
 
     def send(self, now_ms, bodies, delay_ms=0, max_len=-1, delays=None, extras=None):
-        bodies = tuple(bodies)
+        bodies = list(bodies)
         store = self.store
         with store.lock:
             stored = self._q.send(now_ms, bodies, delay_ms, max_len, delays, extras)
-            rows = []
-            status = stored.status
-            for i, mid in enumerate(stored.ids):
-                if status is None or not status[i]:
-                    x = None if extras is None else extras[i]
-                    d = delay_ms if delays is None or delays[i] is None else delays[i]
-                    rows.append([mid, bodies[i], stored.md5s[i], now_ms, now_ms + d, 0, -1, extra_row(x),
-                                 None, None, False])
-            ticket = self._logged(ADD, now_ms, rows) if rows else None
+            ids, md5s, status = stored.ids, stored.md5s, stored.status
+            visible = now_ms + delay_ms if delays is None else [now_ms + (delay_ms if d is None else d) for d in delays]
+            xs = None if extras is None else [extra_row(x) for x in extras]
+            if status is not None:   # the refused rows are not stored
+                keep = [i for i in range(len(ids)) if not status[i]]
+                ids, md5s, bodies = [ids[i] for i in keep], [md5s[i] for i in keep], [bodies[i] for i in keep]
+                visible = visible if delays is None else [visible[i] for i in keep]
+                xs = None if xs is None else [xs[i] for i in keep]
+            ticket = self._logged([ADD, now_ms, ids, bodies, md5s, now_ms, visible, 0, -1, xs, None, None,
+                                   False, True]) if ids else None
         self._commit(ticket)
         return stored
 
     def send_fifo(self, now_ms, bodies, groups, dedups, max_len=-1, extras=None):
-        bodies = tuple(bodies)
+        bodies, groups, dedups = list(bodies), list(groups), list(dedups)
         store = self.store
         with store.lock:
             stored = self._q.send_fifo(now_ms, bodies, groups, dedups, max_len, extras)
-            rows = []
-            status, dups = stored.status, stored.dups
-            for i, mid in enumerate(stored.ids):
-                if (status is None or not status[i]) and (dups is None or not dups[i]):
-                    x = None if extras is None else extras[i]
-                    rows.append([mid, bodies[i], stored.md5s[i], now_ms, 0, 0, -1, extra_row(x), groups[i],
-                                 dedups[i], dedups[i] is not None])
-            ticket = self._logged(ADD, now_ms, rows) if rows else None
+            ids, md5s, status, dups = stored.ids, stored.md5s, stored.status, stored.dups
+            xs = None if extras is None else [extra_row(x) for x in extras]
+            if status is not None or dups is not None:   # refused rows and duplicates are not stored
+                keep = [i for i in range(len(ids)) if not (status is not None and status[i])
+                        and not (dups is not None and dups[i])]
+                ids, md5s, bodies = [ids[i] for i in keep], [md5s[i] for i in keep], [bodies[i] for i in keep]
+                groups, dedups = [groups[i] for i in keep], [dedups[i] for i in keep]
+                xs = None if xs is None else [xs[i] for i in keep]
+            ticket = self._logged([ADD, now_ms, ids, bodies, md5s, now_ms, 0, 0, -1, xs, groups, dedups,
+                                   [d is not None for d in dedups], True]) if ids else None
         self._commit(ticket)
         return stored
 
     def restore(self, now_ms, bodies, md5s, nums=None, sent_ms=None, rcs=None, first_ms=None, extras=None,
                 front=False, groups=None, dedups=None, seqs=None):
-        bodies, md5s = tuple(bodies), list(md5s)
+        bodies, md5s = list(bodies), list(md5s)
         store = self.store
         with store.lock:
             ids = self._q.restore(now_ms, bodies, md5s, nums, sent_ms, rcs, first_ms, extras, front, groups,
                                   dedups, seqs)
-            reported = _reported(ids, extras)
-            rows = []
-            for i, mid in enumerate(reported):
-                sent = now_ms if sent_ms is None or sent_ms[i] is None else sent_ms[i]
-                dedup = None if dedups is None else dedups[i]
-                rows.append([mid, bodies[i], md5s[i], sent, 0, 0 if rcs is None else rcs[i],
-                             -1 if first_ms is None or first_ms[i] is None else first_ms[i],
-                             extra_row(None if extras is None else extras[i]),
-                             None if groups is None else groups[i], dedup, seqs is None and dedup is not None])
-            ticket = self._logged(ADD, now_ms, rows) if rows else None
+            sent = now_ms if sent_ms is None else [now_ms if t is None else t for t in sent_ms]
+            firsts = -1 if first_ms is None else [-1 if t is None else t for t in first_ms]
+            recorded = False if seqs is not None or dedups is None else [d is not None for d in dedups]
+            ticket = self._logged([ADD, now_ms, _reported(ids, extras), bodies, md5s, sent, 0,
+                                   0 if rcs is None else list(rcs), firsts,
+                                   None if extras is None else [extra_row(x) for x in extras],
+                                   None if groups is None else list(groups),
+                                   None if dedups is None else list(dedups), recorded, False]) if ids else None
         self._commit(ticket)
         return ids
 
@@ -454,10 +536,8 @@ class DurableQueue:
             got = self._q.receive(now_ms, max_n, vis_ms, max_rc, inflight_max, remove, as_bytes, fifo_cols)
             ticket = None
             if got.ids and not remove:
-                due = now_ms + vis_ms
-                ticket = self._logged(RECEIVE, now_ms, [
-                    [mid, h, due, rc, first] for mid, h, rc, first in
-                    zip(_reported(got.ids, got.extras), got.handles, got.receive_counts, got.first_ms)])
+                ticket = self._logged([RECEIVE, now_ms, _reported(got.ids, got.extras), got.handles,
+                                       now_ms + vis_ms, got.receive_counts, got.first_ms])
         self._commit(ticket)
         return got
 
@@ -466,13 +546,13 @@ class DurableQueue:
         between leaves a copy in both, never in neither)."""
         if ids:
             with self.store.lock:
-                ticket = self._logged(REMOVE, now_ms, list(ids))
+                ticket = self._logged([REMOVE, now_ms, list(ids)])
             self._commit(ticket)
 
     def handles_moved(self, now_ms: int, handles: dict) -> None:
         """A restart gave in-flight messages new handles (old -> new)."""
         with self.store.lock:
-            ticket = self._logged(HANDLES, now_ms, [[old, new] for old, new in handles.items()])
+            ticket = self._logged([HANDLES, now_ms, list(handles), list(handles.values())])
         self._commit(ticket)
 
     def delete(self, now_ms, handles):
@@ -480,7 +560,7 @@ class DurableQueue:
         with self.store.lock:
             res = self._q.delete(now_ms, handles)
             done = list(handles) if res is None else [h for h, r in zip(handles, res) if r == _core.HANDLE_OK]
-            ticket = self._logged(DELETE, now_ms, done) if done else None
+            ticket = self._logged([DELETE, now_ms, done]) if done else None
         self._commit(ticket)
         return res
 
@@ -488,15 +568,16 @@ class DurableQueue:
         handles, vis_ms = tuple(handles), tuple(vis_ms)
         with self.store.lock:
             res = self._q.change_visibility(now_ms, handles, vis_ms, max_hold_ms)
-            done = [[h, now_ms + v] for h, v, r in zip(handles, vis_ms, res) if r == _core.HANDLE_OK]
-            ticket = self._logged(VISIBILITY, now_ms, done) if done else None
+            done = [k for k, r in enumerate(res) if r == _core.HANDLE_OK]
+            ticket = self._logged([VISIBILITY, now_ms, [handles[k] for k in done],
+                                   [now_ms + vis_ms[k] for k in done]]) if done else None
         self._commit(ticket)
         return res
 
     def retry(self, now_ms, handles, due_ms, vis_ms):
         with self.store.lock:
             ok = self._q.retry(now_ms, handles, due_ms, vis_ms)
-            ticket = self._logged(VISIBILITY, now_ms, [[h, now_ms + vis_ms] for h in handles]) if ok else None
+            ticket = self._logged([VISIBILITY, now_ms, list(handles), now_ms + vis_ms]) if ok else None
         self._commit(ticket)
         return ok
 
@@ -504,22 +585,20 @@ class DurableQueue:
         """PurgeQueue (a closing queue's clear is not an operation: its store is closed first)."""
         with self.store.lock:
             self._q.clear()
-            ticket = self._logged(PURGE, 0, [])
+            ticket = self._logged([PURGE, 0])
         self._commit(ticket)
 
 
 # --- rebuilding a queue from its fold ------------------------------------------------------------
-def rebuild(q: _core.MessageQueue, fold: Fold, now_ms: int, id_prefix: str, extra_cls) -> dict:
+def rebuild(q: _core.MessageQueue, fold: Fold, now_ms: int, retention_ms: int, id_prefix: str, extra_cls) -> dict:
     """Put the fold's live messages into the empty native queue q, each in its state: delayed
     ones delayed until their time (standard queues), in-flight ones in flight until their
-    deadline, the rest visible in their order; FIFO deduplication records of gone messages
-    until their window ends. In-flight messages get new handles: returns {old handle: new}."""
+    deadline, the rest visible in their order; FIFO deduplication records until their window
+    ends. In-flight messages get new handles: returns {handle a client holds: new handle}."""
+    live = fold.live(now_ms, retention_ms)
     plen = len(id_prefix)
-
-    def num(mid):
-        return int(mid[plen:]) if mid.startswith(id_prefix) and mid[plen:].isdigit() else None
-
-    live = sorted(fold.messages.items(), key=lambda kv: kv[1].order)
+    nums = live.nums
+    n = len(live.ids)
     seqs = None
     if q.fifo:
         # Deduplication records come back through placeholders sent at the record's time and
@@ -527,62 +606,73 @@ def rebuild(q: _core.MessageQueue, fold: Fold, now_ms: int, id_prefix: str, extr
         # original id), the placeholder goes at once. More placeholders then move the sequence
         # counter past the numbers the live messages take, in their order (kept numbers are not
         # deduplicated and keep each group's order).
-        records = sorted((r for r in fold.dedups.values() if num(r.mid) is not None), key=lambda r: r.sent_ms)
+        records = sorted((r for r in fold.records(now_ms).values()
+                          if r.mid.startswith(id_prefix) and r.mid[plen:].isdigit()), key=lambda r: r.sent_ms)
         for r in records:
-            q.restore(r.sent_ms, [""], ["0" * 32], nums=[num(r.mid)], sent_ms=[0], groups=[r.group],
+            q.restore(r.sent_ms, [""], ["0" * 32], nums=[int(r.mid[plen:])], sent_ms=[0], groups=[r.group],
                       dedups=[r.dedup])
-        first = len(records) + 1
-        if live:
-            q.restore(now_ms, [""] * len(live), ["0" * 32] * len(live), sent_ms=[0] * len(live),
-                      groups=["-"] * len(live))
+        if n:
+            q.restore(now_ms, [""] * n, ["0" * 32] * n, sent_ms=[0] * n, groups=["-"] * n)
         q.counts(now_ms)
-        seqs = {mid: q.seq_base + first + k for k, (mid, _) in enumerate(live)}
-    else:
-        delayed = [(mid, m) for mid, m in live if m.handle is None and m.visible_ms > now_ms]
-        delayed.sort(key=lambda kv: kv[1].sent_ms)
-        for mid, m in delayed:   # sent again at their own time (the queue is empty before now)
-            x = extra_of(m.extra, extra_cls) or extra_cls()
-            x.mid = mid
-            q.send(m.sent_ms, [m.body], delays=[m.visible_ms - m.sent_ms], extras=[x])
-        live = [(mid, m) for mid, m in live if not (m.handle is None and m.visible_ms > now_ms)]
-    inflight = [(mid, m) for mid, m in live if m.handle is not None and m.visible_ms > now_ms]
-    rest = [(mid, m) for mid, m in live if not (m.handle is not None and m.visible_ms > now_ms)]
+        seqs = range(q.seq_base + len(records) + 1, q.seq_base + len(records) + 1 + n)
+    delayed, inflight, rest = [], [], []
+    latest = max(live.visible, default=0) if _is_column(live.visible) else live.visible
+    for k, (visible_ms, hs) in enumerate(zip(_column(live.visible, n), _column(live.handles, n)) if latest > now_ms
+                                         else ()):
+        if visible_ms <= now_ms:
+            rest.append(k)
+        elif hs is not None:
+            inflight.append(k)
+        elif q.fifo:   # (the queue's delay applies again from the send time)
+            rest.append(k)
+        else:
+            delayed.append(k)
+    sent, extras = _column(live.sent, n), _column(live.extras, n)
+    for k in sorted(delayed, key=lambda k: sent[k]):   # sent again at their time: the queue is empty before now
+        x = extra_of(extras[k], extra_cls) or extra_cls()
+        x.mid = live.ids[k]
+        q.send(sent[k], [live.bodies[k]], delays=[live.visible[k] - sent[k]], extras=[x])
     handles = {}
     if inflight:
-        _restore(q, now_ms, inflight, num, extra_cls, seqs, received=True)
+        _restore(q, now_ms, live, inflight, nums, seqs, extra_cls, received=True)
         got = q.receive(now_ms, len(inflight), 1, NO_LIMIT, NO_LIMIT)
         by_id = dict(zip(_reported(got.ids, got.extras), got.handles))
         new, vis = [], []
-        for mid, m in inflight:
-            h = by_id.get(mid)
+        for k in inflight:
+            h = by_id.get(live.ids[k])
             if h is not None:
-                handles.update((old, h) for old in m.handles())
+                handles.update((old, h) for old in live.handles[k])
                 new.append(h)
-                vis.append(m.visible_ms - now_ms)
+                vis.append(live.visible[k] - now_ms)
         q.change_visibility(now_ms, new, vis, max(vis, default=0))
-    if rest:
-        _restore(q, now_ms, rest, num, extra_cls, seqs, received=False)
+    if rest or not (delayed or inflight):
+        _restore(q, now_ms, live, rest if delayed or inflight else None, nums, seqs, extra_cls, received=False)
     return handles
 
 
-def _restore(q, now_ms, rows, num, extra_cls, seqs, received: bool) -> None:
-    extras = []
-    nums = []
-    for mid, m in rows:
-        x = extra_of(m.extra, extra_cls)
-        n = num(mid)
-        if n is None:   # an id kept from another queue
-            x = x or extra_cls()
-            x.mid = mid
-        nums.append(n)
-        extras.append(x)
-    q.restore(now_ms, [m.body for _, m in rows], [m.md5 for _, m in rows], nums=nums,
-              sent_ms=[m.sent_ms for _, m in rows],
-              rcs=[max(m.rc - 1, 0) if received else m.rc for _, m in rows],
-              first_ms=[m.first_ms for _, m in rows], extras=extras,
-              groups=[m.group for _, m in rows] if q.fifo else None,
-              dedups=[m.dedup for _, m in rows] if q.fifo else None,
-              seqs=[seqs[mid] for mid, _ in rows] if q.fifo else None)
+def _restore(q, now_ms, live: Live, rows, nums, seqs, extra_cls, received: bool) -> None:
+    """Restore the live messages at positions `rows` (None: all)."""
+    n = len(live.ids) if rows is None else len(rows)
+
+    def pick(col, absent=None):   # (absent: the value the native restore assumes for None)
+        if not _is_column(col):
+            return None if col == absent and absent is not None else [col] * n
+        return col if rows is None else [col[k] for k in rows]
+
+    ids, ns = pick(live.ids), pick(nums)
+    xs = live.extras if not _is_column(live.extras) else pick(live.extras)
+    extras = None
+    if xs is not None and (not _is_column(xs) or xs.count(None) != len(xs)) or None in ns:
+        extras = [extra_of(x, extra_cls) for x in _column(xs, n)]
+        for i, num in enumerate(ns):
+            if num is None:   # an id kept from another queue
+                extras[i] = extras[i] or extra_cls()
+                extras[i].mid = ids[i]
+    rcs = pick(live.rcs, 0)
+    q.restore(now_ms, pick(live.bodies), pick(live.md5s), nums=ns, sent_ms=pick(live.sent),
+              rcs=[rc - 1 for rc in rcs] if received else rcs, first_ms=pick(live.firsts, -1), extras=extras,
+              groups=pick(live.groups) if q.fifo else None, dedups=pick(live.dedups) if q.fifo else None,
+              seqs=pick(seqs) if q.fifo else None)
 
 
 def key_source(data_dir: str):

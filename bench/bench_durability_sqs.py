@@ -1,0 +1,77 @@
+"""SQS with a data dir (issue 13), side by side in one run:
+
+* "sqs round trip durability": the consumer round trip of bench_sqs (send_message_batch of 10
+  256-byte bodies + receive_message(10) + delete_message_batch, through eng.client) on an
+  in-memory engine (kind="baseline") and on engines with a data dir in flush and fsync mode:
+  each call's operation is a frame of the queue's log before it returns. The queue is SSE-SQS
+  (the default), so the flush and fsync frames are also AES-256-GCM sealed.
+* "sqs recovery": opening a data dir whose queue holds N messages (a million at scale 1, sent
+  with the native bulk send in 1,000-message batches): the time until the queue answers.
+
+Sizes scale with ENGINE_BENCH_SCALE.
+
+    python -m pytest bench/bench_durability_sqs.py -p no:cacheprovider -o addopts= --benchmark-only
+"""
+import shutil
+import tempfile
+
+import pytest
+
+import engine
+from bench.bench_sqs import BODY_BYTES, ROUNDS, make_bodies, round_trips
+from bench.conftest import record_info, scaled
+
+ROUND_TRIP_GROUP = "sqs round trip durability (send_batch+receive(10)+delete_batch)"
+RECOVERY_GROUP = "sqs recovery (open a data dir, queue answers)"
+MODES = ["memory", "flush", "fsync"]
+FILL_BATCH = 1000
+
+
+@pytest.fixture
+def data_root():
+    root = tempfile.mkdtemp(prefix="bench-sqs-durability-")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _open(root, durability):
+    data_dir = None if durability == "memory" else f"{root}/data"
+    return engine.Engine(data_dir=data_dir, durability=durability if data_dir else None)
+
+
+@pytest.mark.parametrize("durability", MODES)
+def test_round_trip(benchmark, data_root, durability):
+    eng = _open(data_root, durability)
+    try:
+        sqs = eng.client("sqs")
+        url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+        benchmark.group = ROUND_TRIP_GROUP
+        record_info(benchmark, records=ROUNDS * 10, bytes_=ROUNDS * 10 * BODY_BYTES,
+                    kind="baseline" if durability == "memory" else "engine",
+                    api=f"eng.client('sqs'), durability={durability}")
+        done = benchmark.pedantic(round_trips, args=(sqs, url, ROUNDS), rounds=5 if durability == "fsync" else 20,
+                                  iterations=1, warmup_rounds=1)
+        assert done == ROUNDS * 10
+    finally:
+        eng.close()
+
+
+def test_recovery(benchmark, data_root):
+    n = scaled(1_000_000, minimum=20_000)
+    bodies = make_bodies(FILL_BATCH, seed=3)
+    with _open(data_root, "flush") as eng:
+        queue = eng.backend("sqs").create_queue("held")
+        for _ in range(n // FILL_BATCH):
+            queue.send_raw(bodies)
+
+    def reopen():
+        eng = _open(data_root, "flush")
+        try:
+            return eng.backend("sqs").get_queue("held").approximate_number_of_messages
+        finally:
+            eng.close()
+
+    benchmark.group = RECOVERY_GROUP
+    record_info(benchmark, records=n, bytes_=n * BODY_BYTES, kind="engine",
+                api="Engine(data_dir) + backend('sqs'), flush")
+    assert benchmark.pedantic(reopen, rounds=2, iterations=1) == n // FILL_BATCH * FILL_BATCH
