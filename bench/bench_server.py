@@ -230,7 +230,7 @@ def test_boto3_put_records(benchmark, which, request, put_records_entries):
 
 
 # --- the server's own cost ------------------------------------------------------------------------
-INSIDE_REQUESTS = 1000   # requests per benchmark round (PutRecords: a tenth)
+INSIDE_REQUESTS = 1000   # requests per benchmark round (500-record batches: a tenth)
 
 
 def _app_loop(app, target: str, bodies: list, cpu: list) -> int:
@@ -263,16 +263,19 @@ def _app_loop(app, target: str, bodies: list, cpu: list) -> int:
 
 
 @pytest.fixture(scope="module")
-def inside_apps():
+def inside_apps(tmp_path_factory):
     """{"fast": app, "generic": app with its fast paths off}, each over its own engine with a
-    4-shard stream "bench"."""
+    4-shard stream "bench" and a delivery stream "bench" (to S3 under a temporary root)."""
     from engine.server.app import make_app
     apps = {}
     for which in ("fast", "generic"):
-        app = apps[which] = make_app(engine.Engine())
+        app = apps[which] = make_app(engine.Engine(s3_root=str(tmp_path_factory.mktemp(which))))
         if which == "generic":
             app.fast_paths = {}
         app.engines.default.client("kinesis").create_stream(StreamName="bench", ShardCount=4)
+        app.engines.default.client("firehose").create_delivery_stream(
+            DeliveryStreamName="bench", ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::000000000000:role/bench", "BucketARN": "arn:aws:s3:::bench"})
     yield apps
     for app in apps.values():
         app.engines.default.close()
@@ -325,6 +328,13 @@ def _inside_bodies(operation: str, eng, put_entries) -> list[bytes]:
         return [dumps({"StreamName": "bench", "Records": [
             {"Data": base64.b64encode(e["Data"]).decode(), "PartitionKey": e["PartitionKey"]}
             for e in put_entries]})] * (n // 10)
+    if operation == "PutRecord":
+        entry = put_entries[0]
+        return [dumps({"StreamName": "bench", "Data": base64.b64encode(entry["Data"]).decode(),
+                       "PartitionKey": entry["PartitionKey"]})] * n
+    if operation == "PutRecordBatch":
+        return [dumps({"DeliveryStreamName": "bench", "Records": [
+            {"Data": base64.b64encode(e["Data"]).decode()} for e in put_entries]})] * (n // 10)
     if operation == "GetRecords":
         kinesis = eng.client("kinesis")
         kinesis.put_records(StreamName="bench", Records=put_entries)
@@ -337,7 +347,9 @@ def _inside_bodies(operation: str, eng, put_entries) -> list[bytes]:
 
 INSIDE_TARGETS = {"SendMessage": "AmazonSQS", "SendMessageBatch": "AmazonSQS", "ReceiveMessage": "AmazonSQS",
                   "DeleteMessage": "AmazonSQS", "DeleteMessageBatch": "AmazonSQS",
-                  "PutRecords": "Kinesis_20131202", "GetRecords": "Kinesis_20131202"}
+                  "PutRecords": "Kinesis_20131202", "PutRecord": "Kinesis_20131202", "GetRecords": "Kinesis_20131202",
+                  "PutRecordBatch": "Firehose_20150804"}
+BATCHED_500 = ("PutRecords", "PutRecordBatch")   # (500 records a request: a tenth as many requests)
 
 
 @pytest.mark.parametrize("operation,which", [(op, which) for op in INSIDE_TARGETS for which in ("fast", "generic")])
@@ -351,7 +363,7 @@ def test_inside(benchmark, inside_apps, operation, which, put_records_entries):
 
     def setup():
         return (app, target, _inside_bodies(operation, app.engines.default, put_records_entries), cpu), {}
-    n = INSIDE_REQUESTS // 10 if operation == "PutRecords" else INSIDE_REQUESTS
+    n = INSIDE_REQUESTS // 10 if operation in BATCHED_500 else INSIDE_REQUESTS
     benchmark.group = GROUP_INSIDE.format(operation)
     assert benchmark.pedantic(_app_loop, setup=setup, rounds=3, iterations=1) == n
     kind, api = ("engine", "fast path") if which == "fast" else ("baseline", "generic codec")

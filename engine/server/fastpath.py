@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..client_base import wire_error
 from ..errors import ClientError
+from ..request import service_models
 from ..request.validate import validator_for
 from .protocols import json as json_protocol
 
@@ -35,18 +36,29 @@ class FastPath:
     (app, request, client, params, account, region) -> the result dict or the encoded body, or None
     for the generic path."""
 
-    __slots__ = ("service", "operation", "members", "check", "handler")
+    __slots__ = ("service", "operation", "members", "check", "handler", "blobs")
 
-    def __init__(self, service: str, operation: str, members, handler):
+    def __init__(self, service: str, operation: str, members, handler, blobs: bool = False):
         self.service = service
         self.operation = operation
         self.members = frozenset(members)
         self.check = validator_for(service, operation).fast
         self.handler = handler
+        # blobs: base64 members decoded (the codec's own converter) before the check
+        self.blobs = json_protocol.Operation(service_models.operation_model(service, operation)).convert \
+            if blobs else None
 
     def answer(self, app, request, params: dict, account: str, region: str) -> bytes | None:
-        """The response body, or None: the generic path answers."""
-        if not (params.keys() <= self.members and self.check(params)):
+        """The response body, or None: the generic path answers (the conversion is idempotent:
+        it may run again there)."""
+        if not params.keys() <= self.members:
+            return None
+        if self.blobs is not None:
+            try:
+                self.blobs(params)
+            except ValueError:   # (not base64: the generic path's SerializationException)
+                return None
+        if not self.check(params):
             return None
         client = app._client(account, self.service, region)
         if client._engine._closed:
@@ -147,5 +159,9 @@ def fast_paths() -> dict[tuple[str, str], FastPath]:
         FastPath("sqs", "DeleteMessageBatch", ("QueueUrl", "Entries"), _sqs_unwrapped("delete_message_batch")),
         FastPath("kinesis", "PutRecords", ("StreamName", "StreamARN", "Records"), put_records),
         FastPath("kinesis", "GetRecords", ("ShardIterator", "Limit", "StreamARN"), _unwrapped("get_records")),
+        FastPath("kinesis", "PutRecord", ("StreamName", "StreamARN", "Data", "PartitionKey", "ExplicitHashKey"),
+                 _unwrapped("put_record"), blobs=True),
+        FastPath("firehose", "PutRecordBatch", ("DeliveryStreamName", "Records"), _unwrapped("put_record_batch"),
+                 blobs=True),
     ]
     return {(p.service, p.operation): p for p in paths}

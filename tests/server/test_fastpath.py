@@ -24,11 +24,11 @@ SEED = 12
 MUTANTS_PER_OPERATION = 150
 JUNK = [None, 0, -1, 1, 11, 1.5, True, "", "x", "\u0000", "é" * 3, "a" * 300, [], {}, [1], {"a": 1}]
 HANDLES = 12
-_RANDOM_IDS = re.compile(rb'"(MessageId|ReceiptHandle|NextShardIterator)":"[^"]*"')
+_RANDOM_IDS = re.compile(rb'"(MessageId|ReceiptHandle|NextShardIterator|RecordId)":"[^"]*"')
 
 
-def _app(fast: bool):
-    eng = engine.Engine(clock=engine.ManualClock())
+def _app(fast: bool, s3_root):
+    eng = engine.Engine(clock=engine.ManualClock(), s3_root=str(s3_root))
     app = make_app(eng)
     if not fast:
         app.fast_paths = {}
@@ -44,13 +44,15 @@ def _app(fast: bool):
     kinesis.put_records(StreamName="s", Records=[{"Data": bytes([k]) * 10, "PartitionKey": f"k{k}"} for k in range(20)])
     shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    eng.client("firehose").create_delivery_stream(DeliveryStreamName="d", ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bucket"})
     return app, eng, {"H": handles[:HANDLES], "I": iterator["ShardIterator"]}
 
 
 @pytest.fixture(scope="module")
-def apps():
-    fast, fast_engine, fast_ctx = _app(True)
-    generic, generic_engine, generic_ctx = _app(False)
+def apps(tmp_path_factory):
+    fast, fast_engine, fast_ctx = _app(True, tmp_path_factory.mktemp("fast"))
+    generic, generic_engine, generic_ctx = _app(False, tmp_path_factory.mktemp("generic"))
     yield (fast, fast_ctx), (generic, generic_ctx)
     fast_engine.close()
     generic_engine.close()
@@ -97,6 +99,19 @@ BASES = {
         {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "p"}] * 501},
         {"StreamName": "s", "Records": [{"Data": "QUJD====", "PartitionKey": "p"}, {"Data": "QU=D", "PartitionKey": "p"}]},
         {"StreamName": "nope", "Records": [{"Data": B64, "PartitionKey": "p"}]},
+    ],
+    "Kinesis_20131202.PutRecord": [
+        {"StreamName": "s", "Data": B64, "PartitionKey": "p"},
+        {"StreamName": "s", "Data": "", "PartitionKey": "k" * 256, "ExplicitHashKey": "12"},
+        {"StreamName": "s", "Data": "QUJD====", "PartitionKey": "p"},
+        {"StreamName": "s", "Data": B64, "PartitionKey": "p", "SequenceNumberForOrdering": "1"},
+        {"StreamName": "nope", "Data": B64, "PartitionKey": "p"},
+    ],
+    "Firehose_20150804.PutRecordBatch": [
+        {"DeliveryStreamName": "d", "Records": [{"Data": B64} for _ in range(3)]},
+        {"DeliveryStreamName": "d", "Records": [{"Data": "QU=D"}]},
+        {"DeliveryStreamName": "d", "Records": []},
+        {"DeliveryStreamName": "nope", "Records": [{"Data": B64}]},
     ],
     "Kinesis_20131202.GetRecords": [{"ShardIterator": "{I}", "Limit": 3}, {"ShardIterator": "{I}"},
                                     {"ShardIterator": "bogus"}],
@@ -189,6 +204,7 @@ def test_every_fast_path_is_exercised():
     """No fast path that nothing here sends (each operation has its requests above)."""
     app = make_app(engine.Engine())
     try:
-        assert {f"{'AmazonSQS' if s == 'sqs' else 'Kinesis_20131202'}.{op}" for s, op in app.fast_paths} == set(BASES)
+        prefixes = {"sqs": "AmazonSQS", "kinesis": "Kinesis_20131202", "firehose": "Firehose_20150804"}
+        assert {f"{prefixes[service]}.{op}" for service, op in app.fast_paths} == set(BASES)
     finally:
         app.engines.default.close()
