@@ -75,6 +75,7 @@ POLICY_ACTIONS = ("AddPermission", "DeleteTopic", "GetDataProtectionPolicy", "Ge
 DATA_PROTECTION_VERSION = "2021-06-01"
 DATA_PROTECTION_OPERATIONS = ("Audit", "Deny", "Deidentify")
 _ATTRIBUTE_SETS_MAX = 4096   # distinct attribute maps remembered (validated and rendered) at a time
+_RECENT_ATTRIBUTE_MAPS = 4   # publish_many: the latest distinct maps of a call, compared before resolving
 
 CLOSED_MESSAGE = "The engine is closed; create a new engine.Engine()."
 CALLER_NAME = "engine"   # the IAM user every call is made as (SubscriptionPrincipal, as Glue's CreatedBy)
@@ -267,11 +268,12 @@ class Batch(list):
     MessageStructure or a MessageGroupId and all share one subject (SQS envelopes can then be
     built in bulk, straight into the queue's bulk send), and the envelope's columns, made once
     and shared by every subscription that receives the whole batch."""
-    __slots__ = ("plain", "_columns")
+    __slots__ = ("plain", "_fields", "_columns")
 
-    def __init__(self, messages, plain: bool):
+    def __init__(self, messages, plain: bool, fields: tuple | None = None):
         super().__init__(messages)
         self.plain = plain
+        self._fields = fields     # (numbers, bodies, attribute sets) as prepare_many had them, or None
         self._columns = None
 
     def subset(self, messages: list) -> "Batch":
@@ -282,7 +284,12 @@ class Batch(list):
         """(numbers, bodies, attribute tails as UTF-8): the per-message fields of the envelope."""
         c = self._columns
         if c is None:
-            c = self._columns = ([m.n for m in self], [m.body for m in self], [m.aset.tail_bytes for m in self])
+            if self._fields is not None:
+                numbers, bodies, sets = self._fields
+                c = (numbers, bodies, [aset.tail_bytes for aset in sets])
+            else:
+                c = ([m.n for m in self], [m.body for m in self], [m.aset.tail_bytes for m in self])
+            self._columns = c
         return c
 
 
@@ -733,23 +740,24 @@ class Topic:
                 raise ParamValidationError(f"Invalid length for parameter attributes: {len(attributes)} maps for "
                                            f"{len(bodies)} bodies")
             sets = []
-            converted = {}   # bulk publishers repeat a few attribute maps: resolve each once per call
+            append = sets.append
+            # Bulk publishers repeat a few attribute maps: one equal to a map resolved lately is
+            # not resolved again (an equality test is cheaper than hashing the map's items; maps
+            # that compare equal resolve alike, bytes and bytearray values included).
+            recent = []   # (map, AttributeSet), the latest first
             for given in attributes:
                 if not given:
-                    sets.append(NO_ATTRIBUTES)
+                    append(NO_ATTRIBUTES)
                     continue
-                key = aset = None
-                if given.__class__ is dict:
-                    try:
-                        key = tuple(given.items())
-                        aset = converted.get(key)
-                    except TypeError:   # an unhashable value (bytearray): resolved alone
-                        key = None
-                if aset is None:
+                for seen, aset in recent:
+                    if given == seen:
+                        break
+                else:
                     aset = attribute_set(native_attributes(given))
-                    if key is not None:
-                        converted[key] = aset
-                sets.append(aset)
+                    if len(recent) == _RECENT_ATTRIBUTE_MAPS:
+                        recent.pop()
+                    recent.insert(0, (given, aset))
+                append(aset)
         else:
             sets = [attribute_set(native_attributes(attributes))] * len(bodies)
         return backend.publish_prepared(self, backend.prepare_many(self, bodies, sets, subject=subject, group=group))
@@ -907,9 +915,14 @@ class SNSBackend:
             self.dispatcher.restore(self)
 
     def _save(self, topic: Topic) -> None:
-        """Rewrite a topic's file after a change to it or its subscriptions (durable engines)."""
+        """Rewrite a topic's file after a change to it (durable engines)."""
         if self.store is not None:
             self.store.save_topic(topic)
+
+    def _save_sub(self, sub: Subscription) -> None:
+        """Rewrite a subscription's file after a change to it (durable engines)."""
+        if self.store is not None:
+            self.store.save_subscription(sub)
 
     def new_message_id(self) -> str:
         return f"{self.id_prefix}{next(self._ids):012x}"
@@ -1007,7 +1020,7 @@ class SNSBackend:
             topic.deleted = True   # its subscriptions read as deleted from now on
             count = len(topic.roster)
             if self.store is not None:
-                self.store.remove_topic(topic.name)
+                self.store.remove_topic(topic)
         with self._lock:
             self.roster.forget(count)
 
@@ -1189,7 +1202,7 @@ class SNSBackend:
                 sub.apply(name, value, parsed)
             self._register(sub)
         token = self._new_token("confirm", topic, sub.arn) if sub.pending else None
-        self._save(topic)
+        self._save_sub(sub)
         if token is not None:
             self._send_confirmation(sub, "SubscriptionConfirmation", token)
         return sub
@@ -1259,7 +1272,7 @@ class SNSBackend:
                 sub.pending = False
                 sub.authenticated = authenticated
                 self._register(sub)
-                self._save(topic)
+                self._save_sub(sub)
             return sub
         sub = self.subscriptions.get(rec.sub_arn)
         if sub is None or sub.deleted:
@@ -1271,7 +1284,7 @@ class SNSBackend:
                 sub.auth_on_unsubscribe = (authenticate_on_unsubscribe or "").lower() == "true"
                 topic.pending_count -= 1
                 topic.active.append(sub, sub.key)
-                self._save(topic)
+                self._save_sub(sub)
         return sub
 
     def unsubscribe(self, arn: str) -> None:
@@ -1298,7 +1311,9 @@ class SNSBackend:
         token = None
         if sub.protocol in ("http", "https") and not topic.deleted:
             token = self._new_token("resubscribe", topic, arn, (sub.protocol, sub.endpoint, dict(sub.attributes)))
-        self._save(topic)
+        if self.store is not None:
+            self.store.remove_subscription(sub)
+        self._save(topic)    # its deleted count and the resubscribe token
         if token is not None:
             self._send_confirmation(sub, "UnsubscribeConfirmation", token)
 
@@ -1325,7 +1340,7 @@ class SNSBackend:
             if name == "FilterPolicy" and parsed is not None and sub.policy is None:
                 self._check_filter_quota(topic)
             sub.apply(name, canonical, parsed)
-            self._save(topic)
+            self._save_sub(sub)
 
     def visit(self, url: str, *, authenticated: bool = False) -> str:
         """Follow a SubscribeURL or UnsubscribeURL as an endpoint owner would (an unauthenticated
@@ -1398,7 +1413,7 @@ class SNSBackend:
             for m in out:
                 m.dedup_id = dedup if dedup is not None else \
                     hashlib.sha256(m.body.encode("utf-8", "surrogatepass")).hexdigest()
-        return Batch(out, structure is None and group is None)
+        return Batch(out, structure is None and group is None, (numbers, bodies, attribute_sets))
 
     def publish(self, topic: Topic, body, *, attributes: dict | None = None, **kwargs) -> Message:
         """Publish one message; `attributes`: {name: (data_type, string_value, binary_value)}."""

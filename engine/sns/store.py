@@ -1,9 +1,11 @@
 """SNS's files under the engine's data dir (issue 13).
 
 <data_dir>/sns/<account>/<region>/
-    topics/<topic file>   one JSON document per topic: its attributes and tags, its subscriptions
-                          (attributes, confirmation state) and the confirmation tokens it issued,
-                          replaced whole (write, rename) after each change to any of them
+    topics/<topic file>   one JSON document per topic: its attributes, tags, count of deleted
+                          subscriptions and the resubscribe tokens of its unsubscribed HTTP/S
+                          endpoints, replaced whole (write, rename) after each change
+    subscriptions/<id>    one JSON document per subscription: its attributes, confirmation state
+                          and confirmation token, replaced whole after each change
     account.json          platform applications and endpoints, SMS settings, opt-outs and
                           sandbox numbers, replaced whole after each change
     deliveries.log        the HTTP/S, Lambda and Firehose deliveries handed to a lane and not yet
@@ -33,6 +35,7 @@ from .mobile import MobilePush, PlatformApplication, PlatformEndpoint
 from .sms import TextMessaging, _OptOut, _SandboxNumber
 
 TOPICS_DIR = "topics"
+SUBSCRIPTIONS_DIR = "subscriptions"
 ACCOUNT_FILE = "account.json"
 DELIVERIES_FILE = "deliveries.log"
 
@@ -245,32 +248,46 @@ class SnsStore:
         self.root = root
         self.sync = sync
         self.journal = DeliveryJournal(root, sync)
-        os.makedirs(os.path.join(root, TOPICS_DIR), exist_ok=True)
+        for directory in (TOPICS_DIR, SUBSCRIPTIONS_DIR):
+            os.makedirs(os.path.join(root, directory), exist_ok=True)
 
     def _topic_path(self, name: str) -> str:
         return os.path.join(self.root, TOPICS_DIR, file_name(name) + ".json")
 
+    def _subscription_path(self, arn: str) -> str:
+        return os.path.join(self.root, SUBSCRIPTIONS_DIR, file_name(arn.rsplit(":", 1)[1]) + ".json")
+
     # --- writing -----------------------------------------------------------------------------
     def save_topic(self, topic) -> None:
         """Rewrite a topic's file (under the topic's lock: saves of one topic land in order)."""
-        backend = topic.backend
         with topic.lock:
             if topic.deleted:
                 return
-            with backend._lock:
-                tokens = [{"token": token, "kind": t.kind, "sub_arn": t.sub_arn, "spec": t.spec, "expires": t.expires}
-                          for token, t in backend._tokens.items() if t.topic_arn == topic.arn]
             save_document(self._topic_path(topic.name), {
                 "name": topic.name, "fifo": topic.fifo, "key": topic.key, "attributes": topic.attributes,
-                "tags": topic.tags, "deleted_count": topic.deleted_count, "tokens": tokens,
-                "subscriptions": [{
-                    "arn": s.arn, "protocol": s.protocol, "endpoint": s.endpoint, "key": s.key, "owner": s.owner,
-                    "principal": s.principal, "pending": s.pending, "authenticated": s.authenticated,
-                    "auth_on_unsubscribe": s.auth_on_unsubscribe, "attributes": s.attributes,
-                } for s in topic.subscriptions.values()]}, self.sync)
+                "tags": topic.tags, "deleted_count": topic.deleted_count,
+                "tokens": _tokens(topic.backend, lambda t: t.topic_arn == topic.arn and t.kind == "resubscribe")},
+                self.sync)
 
-    def remove_topic(self, name: str) -> None:
-        remove_document(self._topic_path(name), self.sync)
+    def save_subscription(self, sub) -> None:
+        with sub.topic.lock:
+            if sub.deleted:
+                return
+            save_document(self._subscription_path(sub.arn), {
+                "topic": sub.topic.arn, "arn": sub.arn, "protocol": sub.protocol, "endpoint": sub.endpoint,
+                "key": sub.key, "owner": sub.owner, "principal": sub.principal, "pending": sub.pending,
+                "authenticated": sub.authenticated, "auth_on_unsubscribe": sub.auth_on_unsubscribe,
+                "attributes": sub.attributes,
+                "tokens": _tokens(sub.backend, lambda t: t.sub_arn == sub.arn and t.kind == "confirm")}, self.sync)
+
+    def remove_subscription(self, sub) -> None:
+        remove_document(self._subscription_path(sub.arn), self.sync)
+
+    def remove_topic(self, topic) -> None:
+        """A deleted topic's file and its subscriptions' (with the topic's lock held)."""
+        for sub in topic.subscriptions.values():
+            self.remove_subscription(sub)
+        remove_document(self._topic_path(topic.name), self.sync)
 
     def save_account(self, backend) -> None:
         mobile, sms = backend.mobile, backend.sms
@@ -298,6 +315,12 @@ class SnsStore:
         keys = [0]
         subscriptions = []
         tokens = []
+
+        def restore_tokens(docs, topic_arn):
+            tokens.extend((t["expires"], t["token"], _Token(t["kind"], topic_arn, t["sub_arn"],
+                                                            tuple(t["spec"]) if t["spec"] else None, t["expires"]))
+                          for t in docs)
+
         for doc in sorted(documents(os.path.join(self.root, TOPICS_DIR)), key=lambda d: d["key"]):
             topic = Topic(backend, doc["name"], doc["fifo"], {}, doc["tags"])
             topic.attributes.clear()
@@ -309,18 +332,21 @@ class SnsStore:
             backend.topic_roster.append(topic, topic.key)
             backend.topic_counts[topic.fifo] += 1
             keys.append(topic.key)
-            for s in doc["subscriptions"]:
-                sub = Subscription(backend, topic, s["protocol"], s["endpoint"])
-                sub.arn = s["arn"]
-                sub.unsubscribe_url = f"{backend.base_url}/?Action=Unsubscribe&SubscriptionArn={sub.arn}"
-                _apply_attributes(sub, s["attributes"])
-                sub.key, sub.owner, sub.principal = s["key"], s["owner"], s["principal"]
-                sub.pending, sub.authenticated = s["pending"], s["authenticated"]
-                sub.auth_on_unsubscribe = s["auth_on_unsubscribe"]
-                subscriptions.append(sub)
-            tokens += [(t["expires"], t["token"], _Token(t["kind"], topic.arn, t["sub_arn"],
-                                                         tuple(t["spec"]) if t["spec"] else None, t["expires"]))
-                       for t in doc["tokens"]]
+            restore_tokens(doc["tokens"], topic.arn)
+        for s in documents(os.path.join(self.root, SUBSCRIPTIONS_DIR)):
+            topic = backend.topics.get(s["topic"])
+            if topic is None:   # its topic's delete was under way when the engine died
+                remove_document(self._subscription_path(s["arn"]), self.sync)
+                continue
+            sub = Subscription(backend, topic, s["protocol"], s["endpoint"])
+            sub.arn = s["arn"]
+            sub.unsubscribe_url = f"{backend.base_url}/?Action=Unsubscribe&SubscriptionArn={sub.arn}"
+            _apply_attributes(sub, s["attributes"])
+            sub.key, sub.owner, sub.principal = s["key"], s["owner"], s["principal"]
+            sub.pending, sub.authenticated = s["pending"], s["authenticated"]
+            sub.auth_on_unsubscribe = s["auth_on_unsubscribe"]
+            subscriptions.append(sub)
+            restore_tokens(s["tokens"], topic.arn)
         for sub in sorted(subscriptions, key=lambda s: s.key):
             with sub.topic.lock:
                 backend._register(sub)
@@ -361,6 +387,12 @@ class SnsStore:
             sms._sandbox_roster.append(entry, entry.key)
             keys.append(entry.key)
         return keys
+
+
+def _tokens(backend, wanted) -> list:
+    with backend._lock:
+        return [{"token": token, "kind": t.kind, "sub_arn": t.sub_arn, "spec": t.spec, "expires": t.expires}
+                for token, t in backend._tokens.items() if wanted(t)]
 
 
 def _apply_attributes(sub, attributes: dict) -> None:

@@ -213,3 +213,17 @@ def test_an_http_notification_refused_before_a_crash_is_posted_after_the_restart
             {k: v for k, v in refused.items() if k != "Signature"}
         assert posted["Message"] == "hello" and posted["Subject"] == "greeting" and posted["TopicArn"] == arn
         assert endpoint.of_type("Notification")[-1]["headers"]["x-amz-sns-message-id"] == posted["MessageId"]
+
+
+def test_a_deleted_topic_takes_its_subscriptions_with_it(tmp_path):
+    with _engine(tmp_path) as eng:
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=QUEUE)
+        sns.delete_topic(TopicArn=arn)
+        sns.create_topic(Name="t")      # the same ARN, a new topic
+    with _engine(tmp_path) as eng:
+        sns = eng.client("sns")
+        assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
+        assert sns.list_subscriptions()["Subscriptions"] == []
+        assert os.listdir(tmp_path / "data" / "sns" / "000000000000" / "us-east-1" / "subscriptions") == []
