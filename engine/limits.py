@@ -290,3 +290,4 @@ KINESIS_RESOURCE_POLICY_MAX_BYTES = 20 * KiB   # resource policy document size (
 # --- Firehose -> Apache Iceberg (appended by the firehose work, issue 16) ---------------------------
 FIREHOSE_ICEBERG_COMMIT_ATTEMPTS = 3      # fresh redos of a table write that lost its commit race (pyiceberg retries inside each)
 SNS_AUDIT_SAMPLE_RATE_MAX = 99             # a data protection policy's Audit SampleRate: 0-99
+FIREHOSE_PARSE_AHEAD_MIN_BYTES = 1 * MiB   # a buffered chunk this large is parsed (C pass) while it waits for its flush
