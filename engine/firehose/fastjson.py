@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -127,13 +128,21 @@ class FastReader:
     def supports(schema: Optional[pa.Schema]) -> bool:
         return schema is None or all(field_kind(f.type) is not None for f in schema)
 
-    def read(self, chunks: list[pa.Array]) -> Parsed:
-        """Parse the records of `chunks` (binary arrays, no nulls) taken end to end."""
+    def read(self, chunks: list[pa.Array], ahead: Optional[list] = None) -> Parsed:
+        """Parse the records of `chunks` (binary arrays, no nulls) taken end to end. ahead[i]: a
+        Future of parse_ahead(chunks[i]) by this reader, or None; a chunk whose parse has not
+        started yet is parsed here instead."""
         n = sum(len(c) for c in chunks)
-        sizes = np.concatenate([np.diff(_offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
-        bounds = _split(sizes, parallelism())
-        parts = parallel_map(lambda run: self._plan.parse(chunks, run[0], run[1] - run[0]),
-                             list(zip(bounds[:-1], bounds[1:])))
+        ahead = ahead or [None] * len(chunks)
+        pending = [i for i, future in enumerate(ahead) if future is None or future.cancel()]
+        if len(pending) == len(chunks):
+            sizes = np.concatenate([np.diff(_offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
+            bounds = _split(sizes, parallelism())
+            parts = parallel_map(lambda run: self._plan.parse(chunks, run[0], run[1] - run[0]),
+                                 list(zip(bounds[:-1], bounds[1:])))
+        else:   # the started ones are waited for while the others are parsed here
+            done = dict(zip(pending, parallel_map(self.parse_chunk, [chunks[i] for i in pending])))
+            parts = [done[i] if i in done else ahead[i].result() for i in range(len(chunks))]
         doubt = np.concatenate([doubt for _, _, doubt in parts]) if parts else np.zeros(0, dtype=np.uint8)
         taken = doubt == 0
         row_of = np.full(n, -1, dtype=np.int64)
@@ -148,6 +157,28 @@ class FastReader:
                                          schema=self.schema)
         keys = {name: column(position, 1, pa.string()) for name, position in self._keys}
         return Parsed(table, row_of, keys)
+
+
+    def parse_chunk(self, chunk: pa.Array) -> tuple:
+        """The core's output for one chunk (what read() takes from a parse_ahead future)."""
+        return self._plan.parse([chunk], 0, len(chunk))
+
+
+_ahead_pool: list = []
+_ahead_lock = threading.Lock()
+
+
+def parse_ahead(reader: FastReader, chunk: pa.Array) -> Optional[Future]:
+    """Start reader's C pass over `chunk` on a background thread, so a buffer's records are
+    parsed while they wait (the worker still writes the buffer before). None when no thread
+    can start (interpreter shutdown): the worker parses the chunk then."""
+    with _ahead_lock:
+        if not _ahead_pool:
+            _ahead_pool.append(ThreadPoolExecutor(parallelism(), thread_name_prefix="engine-parse-ahead"))
+    try:
+        return _ahead_pool[0].submit(reader.parse_chunk, chunk)
+    except RuntimeError:
+        return None
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:

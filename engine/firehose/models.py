@@ -391,7 +391,7 @@ class _Plan:
 
 # --- buffered records --------------------------------------------------------------------
 class _Chunk:
-    __slots__ = ("data", "arrival", "meta", "shard_id", "nbytes", "seq")
+    __slots__ = ("data", "arrival", "meta", "shard_id", "nbytes", "seq", "ahead")
 
     def __init__(self, data: pa.Array, arrival, meta=None, shard_id=None, nbytes=None):
         self.data = data
@@ -400,6 +400,7 @@ class _Chunk:
         self.meta = meta              # Kinesis RecordBatch or None
         self.shard_id = shard_id
         self.nbytes = export.value_bytes(data) if nbytes is None else nbytes
+        self.ahead = None             # (reader, Future) of the C pass started while the chunk waits
 
 
 class _Records:
@@ -409,13 +410,14 @@ class _Records:
     first time it is needed: the fast JSON path reads the chunks where they lie. `rows[i]` is
     the row of record i in the fast path's output (-1: left to the complete readers), once parsed."""
 
-    __slots__ = ("chunks", "_data", "arrival", "meta", "shard_ids", "rows")
+    __slots__ = ("chunks", "_data", "arrival", "meta", "shard_ids", "rows", "ahead")
 
     def __init__(self, data: Optional[pa.Array], arrival: np.ndarray, meta: Optional[pa.Table] = None,
                  shard_ids: Optional[np.ndarray] = None, chunks: Optional[list] = None,
-                 rows: Optional[np.ndarray] = None):
+                 rows: Optional[np.ndarray] = None, ahead: Optional[list] = None):
         self._data = data
         self.chunks = [data] if chunks is None else chunks
+        self.ahead = ahead            # per chunk: (chunk array, reader, Future) or None, from _Chunk.ahead
         self.arrival = arrival
         self.meta = meta              # partition_key, data, sequence_number, approximate_arrival_timestamp
         self.shard_ids = shard_ids    # object array of shard ids (Kinesis source)
@@ -459,7 +461,8 @@ def _combine(chunks: list[_Chunk]) -> _Records:
         meta = pa.Table.from_batches([c.meta for c in chunks])   # zero-copy
         shard_ids = np.repeat(np.array([c.shard_id for c in chunks], dtype=object), [len(c.data) for c in chunks])
     data = None if chunks else pa.array([], pa.binary())
-    return _Records(data, arrival, meta, shard_ids, chunks=[c.data for c in chunks])
+    return _Records(data, arrival, meta, shard_ids, chunks=[c.data for c in chunks],
+                    ahead=[(c.data,) + c.ahead if c.ahead else None for c in chunks])
 
 
 def _error_doc(records: _Records, i: int, code: str, message: str, attempts: int, ended_ms: int) -> dict:
@@ -903,6 +906,19 @@ class DeliveryStream:
                 self._timer = self.clock.call_later(hints.interval_s, self._on_interval)
         if ticket is not None:
             self._disk.commit(ticket)   # fsync mode: group commit with concurrent puts
+        self._parse_ahead(chunk)
+
+    def _parse_ahead(self, chunk: _Chunk) -> None:
+        """Start the C pass over a large chunk now, on background threads, when its records will
+        reach the buffer's parse as they are (no deaggregation or Lambda step before it)."""
+        plan = self._plan
+        if not limits.FIREHOSE_PARSE_AHEAD_MIN_BYTES <= chunk.nbytes < 2**31 or plan.deaggregation is not None or \
+                plan.lambda_proc is not None or chunk.data.null_count:
+            return
+        reader = self._fast_reader(plan)
+        future = fastjson.parse_ahead(reader, chunk.data) if reader is not None else None
+        if future is not None:
+            chunk.ahead = (reader, future)
 
     def _seal_locked(self) -> None:
         """Hand the buffer to the worker (self._lock held)."""
@@ -1416,6 +1432,20 @@ class DeliveryStream:
         query keys (records.rows says which records it took), or None when it can take neither."""
         if any(c.null_count for c in records.chunks):
             return None
+        reader = self._fast_reader(plan)
+        if reader is None:
+            return None
+        ahead = None
+        if records.ahead is not None and len(records.ahead) == len(records.chunks):
+            # what was started for these very arrays with this very reader
+            ahead = [a[2] if a is not None and a[0] is c and a[1] is reader else None
+                     for a, c in zip(records.ahead, records.chunks)]
+        parsed = reader.read(records.chunks, ahead)
+        records.rows = parsed.row_of
+        return parsed
+
+    def _fast_reader(self, plan: _Plan) -> Optional[fastjson.FastReader]:
+        """The C reader for the conversion's columns and the simple query keys, or None."""
         schema, mapping = None, {}
         conv = plan.conversion
         if conv is not None:
@@ -1427,12 +1457,7 @@ class DeliveryStream:
                 converter = plan.converter(resolved, conv)
                 if converter.fast:
                     schema, mapping = resolved, converter.key_mapping
-        reader = plan.fast_reader(schema, mapping) if (schema is not None or plan.dynamic) else None
-        if reader is None:
-            return None
-        parsed = reader.read(records.chunks)
-        records.rows = parsed.row_of
-        return parsed
+        return plan.fast_reader(schema, mapping) if (schema is not None or plan.dynamic) else None
 
     def _key_problem(self, bucket: str, prefix: str, key: str) -> Optional[str]:
         """Why an object key built from partition keys can't name an S3 object, or None."""

@@ -147,6 +147,20 @@ def test_runs_parsed_on_several_threads_give_one_table_in_record_order(monkeypat
     assert list(np.flatnonzero(parsed.row_of < 0)) == [500]
 
 
+def test_chunks_parsed_ahead_give_what_one_read_gives(monkeypatch):
+    monkeypatch.setattr(limits, "FIREHOSE_PARSE_RUN_MIN_BYTES", 64)
+    docs = [json.dumps({"i64": i, "s": "x" * (i % 7), "k": f"p{i % 3}"}).encode() for i in range(1000)]
+    docs[500] = b"not json"
+    chunks = [pa.array(docs[i:i + 130], pa.binary()) for i in range(0, 1000, 130)]
+    reader = fastjson.FastReader(SCHEMA, {}, ["k"])
+    whole = reader.read(chunks)
+    ahead = [fastjson.parse_ahead(reader, c) if i % 3 else None for i, c in enumerate(chunks)]
+    parsed = reader.read(chunks, ahead)
+    assert parsed.table.to_pylist() == whole.table.to_pylist()
+    assert parsed.keys["k"].to_pylist() == whole.keys["k"].to_pylist()
+    assert list(parsed.row_of) == list(whole.row_of)
+
+
 def test_keys_from_columns_apply_the_query_filters_and_merge_the_records_left():
     data = pa.array([b'{"k":"AbC"}', b'{"k":7}', b'{"k":""}', b'{"k":"x"}'], pa.binary())
     parsed = fastjson.FastReader(None, {}, ["k"]).read([data])
@@ -219,9 +233,11 @@ def test_a_delivery_writes_the_same_objects_whichever_path_reads_each_record(mak
            b'{"id": 9, "day": "2024-02-30", "region": "eu"}']
     records = plain[:100] + odd + plain[100:]
     fast = _deliver(make_engine(), records)
+    monkeypatch.setattr(limits, "FIREHOSE_PARSE_AHEAD_MIN_BYTES", 1)     # parsed while it waits for the flush
+    ahead = _deliver(make_engine(), records)
     monkeypatch.setattr(models._Plan, "fast_reader", lambda self, schema, mapping: None)
     complete = _deliver(make_engine(), records)
-    assert fast == complete
+    assert fast == ahead == complete
     assert sum(len(v) for v in fast[0].values()) > 300
     assert set(fast[1]) == {"partitioning-failed", "format-conversion-failed"}
 
