@@ -110,14 +110,16 @@ class StreamStore:
             order = order[stored[order]]
         if len(order) == 0:
             return []
-        ordered = position[order]
+        counts = np.bincount(position if stored is None else position[stored], minlength=len(shard_ids))
         # one gather into shard order, then a zero-copy slice per shard
-        indices = pa.array(order)
-        grouped = pa.record_batch([_binary(keys).take(indices), _binary(data).take(indices)], schema=FRAME_SCHEMA)
-        bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), len(order)]
-        return [(shard_ids[ordered[begin]], int(order[begin]), int(order[end - 1]),
-                 grouped.slice(begin, end - begin).serialize())
-                for begin, end in zip(bounds, bounds[1:])]
+        grouped = pa.record_batch([_binary(keys), _binary(data)], schema=FRAME_SCHEMA).take(pa.array(order))
+        ends = np.cumsum(counts)
+        frames = []
+        for shard in np.flatnonzero(counts).tolist():
+            begin, end = int(ends[shard] - counts[shard]), int(ends[shard])
+            frames.append((shard_ids[shard], int(order[begin]), int(order[end - 1]),
+                           grouped.slice(begin, end - begin).serialize()))
+        return frames
 
     def write(self, frames: list, seqs: np.ndarray, ts_ms: int, encrypt: bool = False) -> list:
         """Write the frames `encode` made once the put's rows have sequence numbers `seqs`,

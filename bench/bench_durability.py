@@ -1,0 +1,176 @@
+"""Kinesis with a data dir (issue 13), each mode beside the in-memory engine in the same run:
+
+* "durability put_batch": native put_batch of 500-record batches (100-byte records, 4 shards),
+  one writer: memory (kind="baseline"), flush, fsync.
+* "durability put_records": boto3-shaped put_records of 500 records through eng.client, the same.
+* "durability 4 writers": four threads putting 500-record batches at once (put_batch): memory,
+  flush, and fsync, where group commit shares each wave of fdatasyncs among the writers.
+* "durability recovery": opening a data dir that holds RECOVERY_RECORDS records (10M at scale 1)
+  until the stream answers, beside putting the same records into a memory engine.
+
+Each row also carries the process CPU seconds of its median round (cpu_s), since wall time on a
+shared machine drifts with the load. Sizes scale with ENGINE_BENCH_SCALE.
+"""
+import shutil
+import tempfile
+import threading
+import time
+
+import pytest
+
+import engine
+from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
+
+BATCH = 500
+SHARDS = 4
+WRITERS = 4
+MODES = ["memory", "flush", "fsync"]
+RECOVERY_RECORDS = 10_000_000
+RECOVERY_BATCH = 100_000       # records per put when filling the data dir (the fill is not timed)
+
+
+@pytest.fixture(scope="module")
+def batches():
+    n = scaled(200_000)
+    data, keys = fixed_width_binary(n, RECORD_BYTES, seed=11), random_keys(n, seed=12)
+    return [(data.slice(start, BATCH), keys.slice(start, BATCH)) for start in range(0, n, BATCH)]
+
+
+@pytest.fixture
+def make_engine():
+    made = []
+
+    def make(durability: str, data_dir: str | None = None):
+        root = tempfile.mkdtemp(prefix="bench-durability-")
+        if data_dir is None and durability != "memory":
+            data_dir = root
+        eng = engine.Engine(clock=engine.ManualClock(), data_dir=data_dir, durability=durability)
+        made.append((eng, root))
+        return eng
+    yield make
+    for eng, root in made:
+        eng.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_stream(make_engine, durability: str):
+    eng = make_engine(durability)
+    eng.client("kinesis").create_stream(StreamName="bench", ShardCount=SHARDS)
+    return eng
+
+
+def timed_rounds(benchmark, run, setup, rounds=3):
+    """benchmark.pedantic, keeping each round's CPU seconds; the median round's goes in cpu_s."""
+    cpu = []
+
+    def measured(*args):
+        start = time.process_time()
+        run(*args)
+        cpu.append(time.process_time() - start)
+    benchmark.pedantic(measured, setup=setup, rounds=rounds, iterations=1)
+    benchmark.extra_info["cpu_s"] = sorted(cpu)[len(cpu) // 2]
+
+
+def _info(benchmark, group, durability, n, api):
+    benchmark.group = group
+    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="baseline" if durability == "memory" else "engine",
+                shards=SHARDS, api=f"{api}, durability={durability}")
+
+
+@pytest.mark.parametrize("durability", MODES)
+def test_durability_put_batch(benchmark, make_engine, batches, durability):
+    def setup():
+        return (new_stream(make_engine, durability).backend("kinesis").get_stream("bench"),), {}
+
+    def run(stream):
+        for data, keys in batches:
+            stream.put_batch(data, keys)
+
+    _info(benchmark, "durability put_batch", durability, len(batches) * BATCH, "put_batch x500")
+    timed_rounds(benchmark, run, setup)
+
+
+@pytest.mark.parametrize("durability", MODES)
+def test_durability_put_records(benchmark, make_engine, batches, durability):
+    requests = [[{"Data": d, "PartitionKey": k} for d, k in zip(data.to_pylist(), keys.to_pylist())]
+                for data, keys in batches[:max(1, scaled(50_000) // BATCH)]]
+
+    def setup():
+        return (new_stream(make_engine, durability).client("kinesis"),), {}
+
+    def run(kinesis):
+        for request in requests:
+            kinesis.put_records(StreamName="bench", Records=request)
+
+    _info(benchmark, "durability put_records", durability, len(requests) * BATCH, "put_records x500")
+    timed_rounds(benchmark, run, setup)
+
+
+@pytest.mark.parametrize("durability", MODES)
+def test_durability_4_writers(benchmark, make_engine, batches, durability):
+    shares = [batches[w::WRITERS] for w in range(WRITERS)]
+
+    def setup():
+        return (new_stream(make_engine, durability).backend("kinesis").get_stream("bench"),), {}
+
+    def run(stream):
+        def write(share):
+            for data, keys in share:
+                stream.put_batch(data, keys)
+        threads = [threading.Thread(target=write, args=(share,)) for share in shares]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    _info(benchmark, "durability 4 writers", durability, len(batches) * BATCH, f"put_batch x500, {WRITERS} threads")
+    timed_rounds(benchmark, run, setup)
+
+
+@pytest.fixture(scope="module")
+def recovery_input():
+    n = scaled(RECOVERY_RECORDS, minimum=100_000)
+    data, keys = fixed_width_binary(RECOVERY_BATCH, RECORD_BYTES, seed=13), random_keys(RECOVERY_BATCH, seed=14)
+    return n, data, keys
+
+
+@pytest.fixture(scope="module")
+def recovery_dir(recovery_input):
+    """A data dir holding the records (flush mode), written once for the module."""
+    n, data, keys = recovery_input
+    root = tempfile.mkdtemp(prefix="bench-recovery-")
+    eng = engine.Engine(clock=engine.ManualClock(), data_dir=root, durability="flush")
+    eng.client("kinesis").create_stream(StreamName="bench", ShardCount=SHARDS)
+    stream = eng.backend("kinesis").get_stream("bench")
+    for start in range(0, n, RECOVERY_BATCH):
+        count = min(RECOVERY_BATCH, n - start)
+        stream.put_batch(data.slice(0, count), keys.slice(0, count))
+    eng.close()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("how", ["memory ingest", "recovery"])
+def test_durability_recovery(benchmark, make_engine, recovery_input, recovery_dir, how):
+    n, data, keys = recovery_input
+    benchmark.group = "durability recovery"
+    record_info(benchmark, records=n, bytes_=n * RECORD_BYTES, kind="baseline" if how == "memory ingest" else "engine",
+                shards=SHARDS, api="open a data dir until the stream answers" if how == "recovery"
+                else f"put_batch x{RECOVERY_BATCH:,} into a memory engine")
+
+    def setup():
+        if how == "recovery":
+            return (), {}
+        return (new_stream(make_engine, "memory").backend("kinesis").get_stream("bench"),), {}
+
+    def run(stream=None):
+        if how == "recovery":
+            eng = make_engine("flush", data_dir=recovery_dir)
+            assert eng.backend("kinesis").get_stream("bench").shards
+            eng.close()
+            return
+        for start in range(0, n, RECOVERY_BATCH):
+            count = min(RECOVERY_BATCH, n - start)
+            stream.put_batch(data.slice(0, count), keys.slice(0, count))
+
+    timed_rounds(benchmark, run, setup, rounds=2)
