@@ -93,7 +93,7 @@ class GlueBackend:
         self.databases: dict[str, Database] = {}
         self.tables: dict[str, dict[str, Table]] = {}
         self._lock = threading.RLock()
-        # Durable engines keep one file per database (engine/glue/store.py), rewritten after each change.
+        # Durable engines keep a file per database and per table (engine/glue/store.py).
         self._store = None
         from .store import CatalogStore, region_root
         root, self._root_lock = region_root(engine, "glue", region)
@@ -103,14 +103,6 @@ class GlueBackend:
                 self.databases[db.name] = db
                 self.tables[db.name] = tables
 
-    def _persist(self, database: str) -> None:
-        """Rewrite a database's file (durable engines; self._lock held)."""
-        if self._store is None:
-            return
-        if database in self.databases:
-            self._store.save(self.databases[database], self.tables[database])
-        else:
-            self._store.remove(database)
 
     # --- databases -------------------------------------------------------------------
     def create_database(self, name: str, description=None, location_uri=None, parameters=None) -> Database:
@@ -122,7 +114,8 @@ class GlueBackend:
                           self.engine.clock.now(), self.account_id)
             self.databases[key] = db
             self.tables[key] = {}
-            self._persist(key)
+            if self._store is not None:
+                self._store.save_database(db)
             return db
 
     def get_database(self, name: str) -> Database:
@@ -136,7 +129,8 @@ class GlueBackend:
             self.get_database(name)
             del self.databases[name.lower()]
             self.tables.pop(name.lower(), None)
-            self._persist(name.lower())
+            if self._store is not None:
+                self._store.remove_database(name.lower())
 
     # --- tables ----------------------------------------------------------------------
     def create_table(self, database: str, table: Table) -> Table:
@@ -153,7 +147,8 @@ class GlueBackend:
             table.catalog_id = self.account_id
             table.version_id = 0
             tables[table.name] = table
-            self._persist(db.name)
+            if self._store is not None:
+                self._store.save_table(table)
             return table
 
     def get_table(self, database: str, name: str) -> Table:
@@ -177,14 +172,16 @@ class GlueBackend:
             table.catalog_id = current.catalog_id
             table.version_id = current.version_id + 1
             self.tables[current.database][current.name] = table
-            self._persist(current.database)
+            if self._store is not None:
+                self._store.save_table(table)
             return table
 
     def delete_table(self, database: str, name: str) -> None:
         with self._lock:
             table = self.get_table(database, name)
             del self.tables[table.database][table.name]
-            self._persist(table.database)
+            if self._store is not None:
+                self._store.remove_table(table.database, table.name)
 
     def list_tables(self, database: str) -> list[Table]:
         db = self.get_database(database)

@@ -1,8 +1,9 @@
 """The Data Catalog's files under the engine's data dir (issue 13), and the small JSON-document
 helpers the other control-plane stores (SNS, Firehose) share.
 
-<data_dir>/glue/<account>/<region>/<database file>   one JSON document per database: the
-    database and its tables, replaced whole (write, rename) after each change
+<data_dir>/glue/<account>/<region>/
+    databases/<database>.json        a database, replaced whole (write, rename) after each change
+    tables/<database>/<table>.json   a table of it, the same way (an Iceberg commit rewrites one)
 """
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 from urllib.parse import quote
 
 from ..kinesis.store import lock_directory
 from .models import Column, Database, SerDeInfo, StorageDescriptor, Table
 
+DATABASES_DIR = "databases"
+TABLES_DIR = "tables"
 FILE_NAME_MAX = 200     # a quoted name longer than this is hashed (file names stop at 255 bytes)
 SUFFIX = ".json"
 
@@ -94,22 +98,43 @@ class CatalogStore:
     def __init__(self, root: str, sync: str):
         self.root = root
         self.sync = sync
+        for directory in (DATABASES_DIR, TABLES_DIR):
+            os.makedirs(os.path.join(root, directory), exist_ok=True)
 
-    def _path(self, database: str) -> str:
-        return os.path.join(self.root, file_name(database) + SUFFIX)
+    def _database_path(self, database: str) -> str:
+        return os.path.join(self.root, DATABASES_DIR, file_name(database) + SUFFIX)
 
-    def save(self, db: Database, tables: dict[str, Table]) -> None:
-        save_document(self._path(db.name), {"database": dataclasses.asdict(db),
-                                            "tables": [dataclasses.asdict(t) for t in tables.values()]}, self.sync)
+    def _tables_dir(self, database: str) -> str:
+        return os.path.join(self.root, TABLES_DIR, file_name(database))
 
-    def remove(self, database: str) -> None:
-        remove_document(self._path(database), self.sync)
+    def save_database(self, db: Database) -> None:
+        os.makedirs(self._tables_dir(db.name), exist_ok=True)
+        save_document(self._database_path(db.name), dataclasses.asdict(db), self.sync)
+
+    def remove_database(self, database: str) -> None:
+        """The database's file first: a crash after it leaves tables no database claims, removed
+        at the next start."""
+        remove_document(self._database_path(database), self.sync)
+        shutil.rmtree(self._tables_dir(database), ignore_errors=True)
+
+    def save_table(self, table: Table) -> None:
+        save_document(os.path.join(self._tables_dir(table.database), file_name(table.name) + SUFFIX),
+                      dataclasses.asdict(table), self.sync)
+
+    def remove_table(self, database: str, name: str) -> None:
+        remove_document(os.path.join(self._tables_dir(database), file_name(name) + SUFFIX), self.sync)
 
     def load(self):
         """(Database, {name: Table}) of each stored database."""
-        for doc in documents(self.root):
-            db = Database(**doc["database"])
-            yield db, {t["name"]: _table(t) for t in doc["tables"]}
+        claimed = set()
+        for doc in documents(os.path.join(self.root, DATABASES_DIR)):
+            db = Database(**doc)
+            directory = self._tables_dir(db.name)
+            claimed.add(os.path.basename(directory))
+            tables = [_table(t) for t in documents(directory)] if os.path.isdir(directory) else []
+            yield db, {t.name: t for t in tables}
+        for entry in set(os.listdir(os.path.join(self.root, TABLES_DIR))) - claimed:
+            shutil.rmtree(os.path.join(self.root, TABLES_DIR, entry), ignore_errors=True)
 
 
 def _column(d: dict) -> Column:

@@ -33,16 +33,19 @@ def test_databases_and_tables_survive_a_restart(tmp_path, durability, shape):
                                             "Parameters": {"owner": "team"}})
         glue.create_database(DatabaseInput={"Name": "gone"})
         glue.create_database(DatabaseInput={"Name": "a/../b"})   # names may hold what a path must not
+        glue.create_database(DatabaseInput={"Name": "x"})
+        glue.create_database(DatabaseInput={"Name": "x.json"})   # one name's file, the other's directory
         glue.create_table(DatabaseName="sales", TableInput=TABLE)
         glue.create_table(DatabaseName="sales", TableInput={"Name": "dropped"})
         glue.update_table(DatabaseName="sales", TableInput={**TABLE, "Description": "clicks v2"})
         glue.delete_table(DatabaseName="sales", Name="dropped")
+        glue.create_table(DatabaseName="gone", TableInput={"Name": "t"})
         glue.delete_database(Name="gone")
         before_db = glue.get_database(Name="sales")["Database"]
         before_table = glue.get_table(DatabaseName="sales", Name="events")["Table"]
     with _engine(tmp_path, durability=durability) as eng:
         glue = eng.client("glue")
-        assert sorted(d["Name"] for d in glue.get_databases()["DatabaseList"]) == ["a/../b", "sales"]
+        assert sorted(d["Name"] for d in glue.get_databases()["DatabaseList"]) == ["a/../b", "sales", "x", "x.json"]
         assert glue.get_database(Name="sales")["Database"] == before_db
         response = glue.get_table(DatabaseName="sales", Name="events")
         shape("glue", "GetTable", response)
@@ -52,6 +55,8 @@ def test_databases_and_tables_survive_a_restart(tmp_path, durability, shape):
         # the restored table's schema is what Firehose's conversion reads
         schema = eng.backend("glue").get_table("sales", "events").arrow_schema()
         assert schema.names == ["id", "tags"]
+        glue.create_database(DatabaseInput={"Name": "gone"})   # a deleted database took its tables with it
+        assert glue.get_tables(DatabaseName="gone")["TableList"] == []
         # and the catalog keeps changing durably after a restart
         glue.update_table(DatabaseName="sales", TableInput=TABLE, VersionId="1")
     with _engine(tmp_path) as eng:
