@@ -78,12 +78,17 @@ BASES = {
         {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "x"}, {"Id": "a", "MessageBody": "y"}]},
         {"QueueUrl": WIRE + "q", "Entries": [{"Id": str(k), "MessageBody": "x"} for k in range(11)]},
         {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "é" * 200_000}]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "attributes", "MessageAttributes": {
+            "n": {"DataType": "Binary", "BinaryValue": "AP8="}, "s": {"DataType": "String", "StringValue": "v"}}}]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "a", "MessageBody": "x", "MessageAttributes": {
+            "n": {"DataType": "Binary", "BinaryValue": "not base64!"}}}]},
     ],
     "AmazonSQS.ReceiveMessage": [
         {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 2, "VisibilityTimeout": 0},
         {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0},
         {"QueueUrl": WIRE + "q"},
         {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 1, "AttributeNames": ["All"]},
+        {"QueueUrl": WIRE + "q", "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"]},
     ],
     "AmazonSQS.DeleteMessage": [{"QueueUrl": WIRE + "q", "ReceiptHandle": f"{{H{k}}}"} for k in range(4)] + [
         {"QueueUrl": WIRE + "q", "ReceiptHandle": "not-a-handle"}],
