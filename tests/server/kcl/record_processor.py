@@ -3,7 +3,6 @@ record it is given to the file named by KCL_TEST_OUTPUT as one JSON line, checkp
 batch, and checkpoints at a shard's end so the KCL moves on to its children."""
 import json
 import os
-import sys
 
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.slow(reason="a JVM, moto's server and the KCL's lease p
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
 SHARDS = 2
+INITIAL_SHARDS = {f"shardId-{i:012d}" for i in range(SHARDS)}
 RECORDS_PER_BATCH = 40
 PARTITION_KEYS = 16
 START_TIMEOUT_S = 60
@@ -175,7 +176,7 @@ def test_kcl_reads_every_record_across_a_restart_and_a_reshard(tmp_path):
         kinesis.create_stream(StreamName=stream, ShardCount=SHARDS)
         # the next whole second (the KCL takes the timestamp in seconds): every record is put after it
         start_timestamp = int(time.time()) + 1
-        time.sleep(start_timestamp - time.time())
+        time.sleep(max(0.0, start_timestamp - time.time()))
         write_properties(fanout, stream, endpoint, dynamodb, start_timestamp, "FANOUT")
         write_properties(polling, stream, endpoint, dynamodb, start_timestamp, "POLLING")
         put = put_batch(kinesis, stream, "before")
@@ -193,7 +194,7 @@ def test_kcl_reads_every_record_across_a_restart_and_a_reshard(tmp_path):
             StreamName=stream)["StreamDescriptionSummary"]["StreamARN"])["Consumers"]
         assert [c["ConsumerName"] for c in consumers] == [f"{stream}-app"]   # it read by SubscribeToShard
         stopped = {e["shard"] for e in first_run if e["event"] == "shutdown_requested"}
-        assert stopped == {f"shardId-00000000000{i}" for i in range(SHARDS)}, daemon.log_tail()
+        assert stopped == INITIAL_SHARDS, daemon.log_tail()
 
         put |= put_batch(kinesis, stream, "between")   # while no daemon runs
         # The second run polls (GetRecords): under fan-out the KCL refuses the engine's last event of
@@ -222,7 +223,7 @@ def test_kcl_reads_every_record_across_a_restart_and_a_reshard(tmp_path):
     last_read = {e["shard"]: e["sequence"] for e in first_run if e["event"] == "record"}
     assert {shard: resumed_at[shard] for shard in last_read} == last_read
     # the split: the parent read to its end and checkpointed there before its children start
-    children = {put[d][1] for d in put if d.startswith("after-")} - {f"shardId-00000000000{i}" for i in range(SHARDS)}
+    children = {put[d][1] for d in put if d.startswith("after-")} - INITIAL_SHARDS
     assert len(children) == 2
     parent_end = next(i for i, e in enumerate(events) if e["event"] == "shard_ended" and e["shard"] == parent)
     first_child_event = min(i for i, e in enumerate(events) if e["shard"] in children)
