@@ -27,12 +27,13 @@ def _engine(tmp_path, clock=None, **kw):
                          clock=clock or engine.ManualClock(start=START), **kw)
 
 
-def _child(tmp_path, body: str, **popen):
+def _child(tmp_path, body: str, durability: str = "flush", **popen):
     """Run `body` in a new interpreter with `eng` (a ManualClock engine on tmp_path) and `fh`."""
     script = textwrap.dedent(f"""
         import os, sys, engine
         clock = engine.ManualClock(start={START})
-        eng = engine.Engine(data_dir={str(tmp_path / 'data')!r}, s3_root={str(tmp_path / 's3')!r}, clock=clock)
+        eng = engine.Engine(data_dir={str(tmp_path / 'data')!r}, s3_root={str(tmp_path / 's3')!r}, clock=clock,
+                            durability={durability!r})
         fh = eng.client("firehose")
         ROLE = {ROLE!r}
     """) + textwrap.dedent(body)
@@ -110,8 +111,9 @@ def test_delivery_streams_keep_their_configuration_and_tags(tmp_path, durability
         assert raw["VersionId"] == "2" and raw["DeliveryStreamEncryptionConfiguration"]["Status"] == "ENABLED"
 
 
-def test_acknowledged_records_not_yet_delivered_are_delivered_after_a_crash(tmp_path):
-    _child(tmp_path, """
+@pytest.mark.parametrize("durability", ["flush", "fsync"])
+def test_acknowledged_records_not_yet_delivered_are_delivered_after_a_crash(tmp_path, durability):
+    _child(tmp_path, durability=durability, body="""
         fh.create_delivery_stream(DeliveryStreamName="s", ExtendedS3DestinationConfiguration={
             "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bucket",
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}})
