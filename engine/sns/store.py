@@ -28,7 +28,7 @@ import json
 import os
 import threading
 
-from ..glue.store import documents, file_name, load_document, remove_document, save_document
+from ..glue.store import documents, file_name, load_document, remove_document, save_document, sync_directory
 from . import delivery
 from . import filter as filters
 from .mobile import MobilePush, PlatformApplication, PlatformEndpoint
@@ -38,6 +38,7 @@ TOPICS_DIR = "topics"
 SUBSCRIPTIONS_DIR = "subscriptions"
 ACCOUNT_FILE = "account.json"
 DELIVERIES_FILE = "deliveries.log"
+JOURNAL_COMPACT_LINES = 65_536
 
 # the MobilePush and TextMessaging methods that change what the account file holds
 MOBILE_CHANGES = ("create_application", "set_application_attributes", "delete_application", "create_endpoint",
@@ -64,7 +65,9 @@ DurableTextMessaging = _saving(TextMessaging, SMS_CHANGES)
 
 # --- pending deliveries ----------------------------------------------------------------------------
 class DeliveryJournal:
-    """deliveries.log: {"a": id, ...delivery} when a delivery is handed over, {"d": id} when it settles."""
+    """deliveries.log: {"a": id, ...delivery} when a delivery is handed over, {"d": id} when it
+    settles. Rewritten with only the open deliveries once it holds JOURNAL_COMPACT_LINES lines
+    and most of them are settled, so its size follows the deliveries under way."""
 
     def __init__(self, root: str, sync: str):
         self.path = os.path.join(root, DELIVERIES_FILE)
@@ -72,6 +75,8 @@ class DeliveryJournal:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._file = None
+        self._open: dict[int, str] = {}    # id -> its line, while the delivery is under way
+        self._lines = 0
 
     def pending(self) -> list[dict]:
         """The deliveries handed over and not settled, in order (a torn last line never was)."""
@@ -93,25 +98,37 @@ class DeliveryJournal:
     def start(self, entries: list[dict]) -> list[int]:
         """Rewrite the journal with only `entries` (renumbered; returns their ids), then append."""
         ids = [next(self._ids) for _ in entries]
-        save_lines(self.path, [json.dumps({**e, "a": i}) for e, i in zip(entries, ids)], self.sync)
-        self._file = open(self.path, "a")
+        self._open = {i: json.dumps({**e, "a": i}) for e, i in zip(entries, ids)}
+        self._rewrite()
         return ids
 
     def add(self, doc: dict) -> int:
         with self._lock:
             i = next(self._ids)
-            self._write({**doc, "a": i})
+            line = self._open[i] = json.dumps({**doc, "a": i})
+            self._write(line)
             return i
 
     def done(self, i: int) -> None:
         with self._lock:
-            self._write({"d": i})
+            self._open.pop(i, None)
+            self._write(json.dumps({"d": i}))
+            if self._lines >= JOURNAL_COMPACT_LINES and 2 * len(self._open) < self._lines and self._file is not None:
+                self._rewrite()
 
-    def _write(self, rec: dict) -> None:
+    def _rewrite(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        save_lines(self.path, list(self._open.values()), self.sync)
+        self._file = open(self.path, "a")
+        self._lines = len(self._open)
+
+    def _write(self, line: str) -> None:
         if self._file is None:   # closed: what is left stays for the next start
             return
-        self._file.write(json.dumps(rec) + "\n")
+        self._file.write(line + "\n")
         self._file.flush()
+        self._lines += 1
         if self.sync == "fsync":
             os.fdatasync(self._file.fileno())
 
@@ -130,6 +147,8 @@ def save_lines(path: str, lines: list[str], sync: str) -> None:
             f.flush()
             os.fdatasync(f.fileno())
     os.replace(tmp, path)
+    if sync == "fsync":
+        sync_directory(os.path.dirname(path))
 
 
 class _Journaled:

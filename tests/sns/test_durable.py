@@ -227,3 +227,24 @@ def test_a_deleted_topic_takes_its_subscriptions_with_it(tmp_path):
         assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
         assert sns.list_subscriptions()["Subscriptions"] == []
         assert os.listdir(tmp_path / "data" / "sns" / "000000000000" / "us-east-1" / "subscriptions") == []
+
+
+def test_the_delivery_journal_is_compacted_as_deliveries_settle(tmp_path, monkeypatch):
+    from engine.sns import store
+    monkeypatch.setattr(store, "JOURNAL_COMPACT_LINES", 50)
+    events = []
+    with _engine(tmp_path) as eng:
+        fn = eng.register_function("consumer", lambda event, context: events.append(event))
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=fn)
+        for i in range(200):
+            sns.publish(TopicArn=arn, Message=str(i))
+        assert eng.backend("sns").drain()
+        with open(tmp_path / "data" / "sns" / "000000000000" / "us-east-1" / "deliveries.log") as f:
+            assert len(f.readlines()) < 100      # 400 lines written, settled ones dropped as it went
+    assert len(events) == 200
+    with _engine(tmp_path) as eng:
+        eng.register_function("consumer", lambda event, context: events.append(event))
+        assert eng.backend("sns").drain()
+    assert len(events) == 200                    # none of them again
