@@ -1432,7 +1432,10 @@ class SNSBackend:
                 raise InternalError(CLOSED_MESSAGE)
             self._inflight += 1
         try:
-            return self._stamp_and_fan_out(topic, msgs)
+            if self.store is None:
+                return self._stamp_and_fan_out(topic, msgs)
+            with self.dispatcher.batch():   # durable: the call's deliveries journaled with one write
+                return self._stamp_and_fan_out(topic, msgs)
         finally:
             with gate:
                 self._inflight -= 1

@@ -22,6 +22,7 @@ engine: restored Lambda deliveries run as soon as SNS opens.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import itertools
 import json
@@ -102,14 +103,24 @@ class DeliveryJournal:
         self._rewrite()
         return ids
 
-    def add(self, doc: dict) -> int:
+    def add(self, doc: dict, commit: bool = True) -> int:
+        """Journal a delivery; `commit`: written to the file (fsync: to the disk) before returning,
+        else at the next commit()."""
         with self._lock:
             i = next(self._ids)
             line = self._open[i] = json.dumps({**doc, "a": i})
             self._write(line)
+            if commit:
+                self._commit()
             return i
 
+    def commit(self) -> None:
+        with self._lock:
+            self._commit()
+
     def done(self, i: int) -> None:
+        """A delivery settled. Written with the next commit (or when the buffer fills): lost in a
+        crash, the delivery is made again (at least once)."""
         with self._lock:
             self._open.pop(i, None)
             self._write(json.dumps({"d": i}))
@@ -124,17 +135,20 @@ class DeliveryJournal:
         self._lines = len(self._open)
 
     def _write(self, line: str) -> None:
-        if self._file is None:   # closed: what is left stays for the next start
-            return
-        self._file.write(line + "\n")
-        self._file.flush()
-        self._lines += 1
-        if self.sync == "fsync":
-            os.fdatasync(self._file.fileno())
+        if self._file is not None:   # closed: what is left stays for the next start
+            self._file.write(line + "\n")
+            self._lines += 1
+
+    def _commit(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            if self.sync == "fsync":
+                os.fdatasync(self._file.fileno())
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
+                self._commit()
                 self._file.close()
                 self._file = None
 
@@ -180,6 +194,17 @@ class DurableDispatcher(delivery.Dispatcher):
         super().__init__(backend)
         self.journal = journal
         self._journaled: dict = {}    # attempt -> its _Journaled
+        self._batching = threading.local()
+
+    @contextlib.contextmanager
+    def batch(self):
+        """The deliveries handed over inside (one publish call's) are committed together at the end."""
+        self._batching.on = True
+        try:
+            yield
+        finally:
+            self._batching.on = False
+            self.journal.commit()
 
     def _journal(self, fn) -> _Journaled:
         if isinstance(fn, _Journaled):
@@ -187,7 +212,8 @@ class DurableDispatcher(delivery.Dispatcher):
         with self._tlock:
             entry = self._journaled.get(fn)
         if entry is None:
-            entry = _Journaled(fn, self.journal.add(_attempt_doc(fn)), self)
+            entry = _Journaled(fn, self.journal.add(_attempt_doc(fn), not getattr(self._batching, "on", False)),
+                               self)
             with self._tlock:
                 self._journaled[fn] = entry
         entry.again = True
