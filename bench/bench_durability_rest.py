@@ -5,6 +5,9 @@
   flush and fsync mode: each accepted request is a frame of the stream's segment log before the
   call returns.
 * "firehose put_batch durability": the native put_batch of 500-record Arrow arrays, the same way.
+* "sns publish to lambda durability": publish_many of 500 messages to a topic with one Lambda
+  subscription (a no-op handler), until every delivery has run; with a data dir each delivery is
+  journaled when handed over and when it settles.
 
 Only the puts are timed (the buffer is large enough to hold them; delivery is the same in every
 mode). Sizes scale with ENGINE_BENCH_SCALE.
@@ -20,6 +23,7 @@ from bench.conftest import RECORD_BYTES, fixed_width_binary, record_info, scaled
 ROLE = "arn:aws:iam::000000000000:role/firehose"
 BOTO3_GROUP = "firehose put_record_batch durability"
 NATIVE_GROUP = "firehose put_batch durability"
+SNS_GROUP = "sns publish to lambda durability"
 BATCH = 500
 MODES = ["memory", "flush", "fsync"]
 
@@ -88,3 +92,34 @@ def test_put_batch(benchmark, make_stream, records, durability):
 
     _info(benchmark, NATIVE_GROUP, durability, len(records), "put_batch x500")
     benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("durability", MODES)
+def test_sns_publish_to_lambda(benchmark, durability):
+    n = scaled(20_000)
+    bodies = [f"message {i}" for i in range(BATCH)]
+    made = []
+
+    def setup():
+        root = tempfile.mkdtemp(prefix="bench-durability-")
+        eng = engine.Engine(clock=engine.ManualClock(), data_dir=None if durability == "memory" else root,
+                            durability=durability)
+        made.append((eng, root))
+        fn = eng.register_function("consumer", lambda event, context: None)
+        sns = eng.client("sns")
+        arn = sns.create_topic(Name="t")["TopicArn"]
+        sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=fn)
+        return (eng.backend("sns"), eng.backend("sns").topics[arn]), {}
+
+    def run(backend, topic):
+        for _ in range(n // BATCH):
+            topic.publish_many(bodies)
+        assert backend.drain(600)
+
+    _info(benchmark, SNS_GROUP, durability, n // BATCH * BATCH, "publish_many x500 + drain")
+    try:
+        benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+    finally:
+        for eng, root in made:
+            eng.close()
+            shutil.rmtree(root, ignore_errors=True)
