@@ -14,7 +14,7 @@
 
 SNS keeps a message until it is delivered or its retries run out (AWS stores it across zones
 meanwhile): a delivery still queued or waiting for a retry when the engine dies, or when it
-closes, is made again after the restart (at least once; its retry count starts over). SQS,
+closes, is made again after the restart (at least once; its retries go on counting). SQS,
 email, SMS and mobile deliveries happen during Publish and are not written here. The journal is
 compacted at each start. Register Lambda functions before the first SNS call of a restarted
 engine: restored Lambda deliveries run as soon as SNS opens.
@@ -90,6 +90,9 @@ class DeliveryJournal:
                     rec = json.loads(line)
                     if "a" in rec:
                         open_[rec["a"]] = rec
+                    elif "r" in rec:
+                        if rec["r"] in open_:
+                            open_[rec["r"]]["retry"] = rec["n"]
                     else:
                         open_.pop(rec["d"], None)
         except FileNotFoundError:
@@ -117,6 +120,15 @@ class DeliveryJournal:
     def commit(self) -> None:
         with self._lock:
             self._commit()
+
+    def retried(self, i: int, retry: int) -> None:
+        """A delivery failed and waits for its retry number `retry` (so a restart goes on counting)."""
+        with self._lock:
+            line = self._open.get(i)
+            if line is not None:
+                self._open[i] = json.dumps({**json.loads(line), "retry": retry})
+                self._write(json.dumps({"r": i, "n": retry}))
+                self._commit()
 
     def done(self, i: int) -> None:
         """A delivery settled. Written with the next commit (or when the buffer fills): lost in a
@@ -223,7 +235,9 @@ class DurableDispatcher(delivery.Dispatcher):
         super().submit(lane, key, self._journal(fn))
 
     def later(self, delay: float, lane: str, key, fn) -> None:
-        super().later(delay, lane, key, self._journal(fn))
+        entry = self._journal(fn)
+        self.journal.retried(entry.id, entry.attempt.retry)
+        super().later(delay, lane, key, entry)
 
     def settled(self, entry: _Journaled) -> None:
         with self._tlock:
@@ -242,6 +256,7 @@ class DurableDispatcher(delivery.Dispatcher):
             if msg is _GONE:
                 continue
             attempt = delivery._Attempt(sub.target, doc["kind"], msg, doc["body"], doc["headers"])
+            attempt.retry = doc.get("retry", 0)
             attempts.append(attempt)
             docs.append({k: v for k, v in doc.items() if k != "a"})
         for attempt, i in zip(attempts, self.journal.start(docs)):

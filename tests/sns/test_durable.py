@@ -20,8 +20,9 @@ DATA_PROTECTION = json.dumps({
                    "Operation": {"Deny": {}}}]})
 
 
-def _engine(tmp_path, **kw):
-    return engine.Engine(data_dir=str(tmp_path / "data"), clock=engine.ManualClock(start=1_700_000_000.0), **kw)
+def _engine(tmp_path, clock=None, **kw):
+    return engine.Engine(data_dir=str(tmp_path / "data"), clock=clock or engine.ManualClock(start=1_700_000_000.0),
+                         **kw)
 
 
 def _state(sns):
@@ -131,9 +132,9 @@ def test_an_acknowledged_change_survives_a_process_that_dies_without_closing(tmp
         assert sns.get_sms_attributes()["attributes"]["DefaultSMSType"] == "Transactional"
 
 
-def test_deliveries_waiting_for_a_retry_are_made_after_a_crash(tmp_path):
-    """A Lambda delivery whose handler failed waits for its retry on the engine clock; the process
-    dies; the restarted engine delivers it (with the same message id and attributes)."""
+def _lambda_retry_child(tmp_path) -> str:
+    """A child publishes to a Lambda subscription whose handler fails, so the delivery waits for
+    its first retry (60 s of engine time), and dies; returns the message id."""
     script = textwrap.dedent(f"""
         import os, engine
         eng = engine.Engine(data_dir={str(tmp_path / 'data')!r}, clock=engine.ManualClock(start=1_700_000_000.0))
@@ -153,7 +154,12 @@ def test_deliveries_waiting_for_a_retry_are_made_after_a_crash(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", script], check=True, timeout=120, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": REPO})
-    message_id = done.stdout.split()[-1]
+    return done.stdout.split()[-1]
+
+
+def test_deliveries_waiting_for_a_retry_are_made_after_a_crash(tmp_path):
+    """The restarted engine makes the delivery (with the same message id and attributes)."""
+    message_id = _lambda_retry_child(tmp_path)
     events = []
     with _engine(tmp_path) as eng:
         eng.register_function("consumer", lambda event, context: events.append(event))   # before SNS opens
@@ -248,3 +254,21 @@ def test_the_delivery_journal_is_compacted_as_deliveries_settle(tmp_path, monkey
         eng.register_function("consumer", lambda event, context: events.append(event))
         assert eng.backend("sns").drain()
     assert len(events) == 200                    # none of them again
+
+
+def test_a_restored_delivery_goes_on_counting_its_retries(tmp_path):
+    """Lambda retries a failing handler twice (60 s, then 120 s later): one retry was used before
+    the crash, so after the restart's attempt fails the last retry comes 120 s later, then it fails
+    for good."""
+    _lambda_retry_child(tmp_path)
+    clock = engine.ManualClock(start=1_700_000_000.0)
+    with _engine(tmp_path, clock=clock) as eng:
+        def failing(event, context):
+            raise RuntimeError("still down")
+        eng.register_function("consumer", failing)
+        backend = eng.backend("sns")
+        assert backend.drain()
+        assert backend.dispatcher.scheduled_retries == 1 and list(backend.failures) == []
+        clock.advance(120)
+        assert backend.drain()
+        assert [f["ErrorCode"] for f in backend.failures] == ["Lambda.FunctionError"]
