@@ -243,6 +243,12 @@ cdef class SegmentLog:
             pos = nxt
 
 
+def sync_waves():
+    """Waves of fdatasyncs group commits have run so far in this process (each serves every
+    log written since the one before)."""
+    return c_segment.en_seg_sync_waves()
+
+
 def commit_many(list pairs):
     """Commit (SegmentLog, ticket) pairs of logs sharing one sync mode at once: in fsync mode
     their fdatasyncs run in parallel, so a put touching several shards waits for one flush."""

@@ -572,7 +572,15 @@ static struct {
     pthread_cond_t done;        /* a wave ended */
     int running;
     en_seglog *dirty;           /* logs with bytes no wave has taken yet (linked by dirty_next) */
-} waves = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL};
+    int64_t count;              /* waves run so far */
+} waves = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0};
+
+int64_t en_seg_sync_waves(void) {
+    pthread_mutex_lock(&waves.lock);
+    int64_t n = waves.count;
+    pthread_mutex_unlock(&waves.lock);
+    return n;
+}
 
 static void mark_dirty(en_seglog *log) {
     pthread_mutex_lock(&waves.lock);
@@ -696,6 +704,7 @@ en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, in
         waves.running = 1;
         rc = run_wave();
         waves.running = 0;
+        waves.count++;
         pthread_cond_broadcast(&waves.done);
     }
     pthread_mutex_unlock(&waves.lock);

@@ -159,6 +159,9 @@ en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err
  * and concurrent writers share it. The first failure is returned. */
 en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err);
 
+/* Waves of fdatasyncs run by group commits so far, over every log of the process. */
+int64_t en_seg_sync_waves(void);
+
 /* Delete whole segments every frame of which is older than min_ts (ts < min_ts) or below
  * min_seq (last_seq < min_seq); the active segment too when it qualifies. */
 en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, int64_t *deleted,

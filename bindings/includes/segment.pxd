@@ -73,6 +73,7 @@ cdef extern from "segment.h" nogil:
                                   uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
                                   en_seg_error *err)
     en_seg_status en_seglog_commit(en_seglog *log, int64_t ticket, en_seg_error *err)
+    int64_t en_seg_sync_waves()
     en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, int64_t n, en_seg_error *err)
     en_seg_status en_seglog_retain(en_seglog *log, int64_t min_ts, int64_t min_seq, int64_t *deleted,
                                    en_seg_error *err)

@@ -402,3 +402,44 @@ def test_commit_many_commits_every_log(tmp_path, sync):
     logs[1].close()
     with pytest.raises(_core.CoreValueError):   # a closed log is refused before anything runs
         _core.commit_many(pairs)
+
+
+def test_one_wave_of_fdatasyncs_serves_writers_of_many_logs_while_logs_open_and_close(tmp_path):
+    """Group commit spans logs: writers to different logs share waves (fewer fdatasyncs per log
+    than commits), and a log closed while waves run (its writes uncommitted, so it may be on
+    the dirty list) leaves them unharmed."""
+    logs = [open_log(tmp_path / f"kept{i}", sync="fsync") for i in range(4) if not (tmp_path / f"kept{i}").mkdir()]
+    done = threading.Event()
+    commits = 60
+
+    def writer(log):
+        for i in range(commits):
+            log.commit(log.write(i, i, 1_000, b"x" * 200))
+
+    def churn():
+        k = 0
+        while not done.is_set():
+            path = tmp_path / f"churn{k}"
+            path.mkdir()
+            log = open_log(path, sync="fsync")
+            log.write(0, 0, 1_000, b"never committed")
+            log.close()
+            k += 1
+
+    waves_before = _core.sync_waves()
+    churner = threading.Thread(target=churn)
+    churner.start()
+    writers = [threading.Thread(target=writer, args=(log,)) for log in logs]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    done.set()
+    churner.join()
+    for log in logs:
+        assert all(i.synced == i.size for i in log.segments())
+        assert [f.first_seq for f in log.frames()] == list(range(commits))
+    waves = _core.sync_waves() - waves_before
+    # 240 commits on four logs: waves shared between logs, each syncing every log written
+    assert waves < 4 * commits
+    assert sum(log.syncs for log in logs) <= 4 * commits
