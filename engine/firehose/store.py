@@ -172,9 +172,9 @@ class StreamStore:
             yield chunk
 
     def settled(self, marks: list, positions: dict) -> None:
-        """The chunks of these (lane, seq) marks have settled; `positions`: the source's next read
-        per shard index.
-        Moves the checkpoint past every record settled in order, and drops the segments below it."""
+        """The chunks of these (lane, seq) marks have settled (`positions`: the source's next read
+        per shard index): move the checkpoint past every record settled in order, and drop the
+        segments below it."""
         with self._lock:
             if self._closed:
                 return

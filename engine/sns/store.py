@@ -16,8 +16,8 @@ SNS keeps a message until it is delivered or its retries run out (AWS stores it 
 meanwhile): a delivery still queued or waiting for a retry when the engine dies, or when it
 closes, is made again after the restart (at least once; its retries go on counting). SQS,
 email, SMS and mobile deliveries happen during Publish and are not written here. The journal is
-compacted at each start. Register Lambda functions before the first SNS call of a restarted
-engine: restored Lambda deliveries run as soon as SNS opens.
+compacted at each start and as settled deliveries pile up. Register Lambda functions before the
+first SNS call of a restarted engine: restored Lambda deliveries run as soon as SNS opens.
 """
 from __future__ import annotations
 
