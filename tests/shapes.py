@@ -15,6 +15,10 @@ _session = botocore.session.get_session()
 # (service, operation suffix) -> required output members AWS leaves out when empty: SQS's batch
 # results carry only the list (Successful or Failed) that has entries, though the model requires both.
 OMITTED_BY_AWS = {("sqs", "Batch"): {"Successful", "Failed"}}
+# shape name -> (member AWS leaves out, the member whose presence says so): the last
+# SubscribeToShardEvent of a closed shard has ChildShards and no ContinuationSequenceNumber (the KCL,
+# Flink's and Beam's connectors all read a missing one as the shard's end).
+OMITTED_WITH = {"SubscribeToShardEvent": ("ContinuationSequenceNumber", "ChildShards")}
 
 
 def _omitted(service, operation):
@@ -37,6 +41,10 @@ def _check(shape, value, path, errors, omitted=frozenset()):
         if not isinstance(value, dict):
             errors.append(f"{path}: expected dict, got {type(value).__name__}")
             return
+        if shape.name in OMITTED_WITH:
+            member, sign = OMITTED_WITH[shape.name]
+            if sign in value:
+                omitted = omitted | {member}
         for name in getattr(shape, "required_members", []):
             if name not in value and name not in omitted:
                 errors.append(f"{path}: missing required member {name}")

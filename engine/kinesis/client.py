@@ -391,6 +391,7 @@ class ShardEventStream:
                  "MillisBehindLatest": got.millis_behind}
         if not shard.is_open and not shard.has_records_from(self._position):
             event["ChildShards"] = _child_shards(shard.children)
+            del event["ContinuationSequenceNumber"]
             self._done = True
         return {"SubscribeToShardEvent": event}
 

@@ -323,7 +323,7 @@ class Stream:
         self._waiters = 0
         self._last_trim = float("-inf")
         self._window_start = self.created
-        now = self.clock.now()
+        now = self.created   # shards open with the stream (ListShards AT_TRIM_HORIZON lists them)
         self.shards: list[Shard] = [Shard(i, lo, hi, self._seq.next_value, now)
                                     for i, (lo, hi) in enumerate(even_ranges(shard_count))]
         self._layout = _Layout(self.shards)

@@ -156,6 +156,9 @@ def test_subscription_ends_with_child_shards_at_a_closed_shard(kin, consumer):
     assert [c["ShardId"] for c in final["ChildShards"]] == [shard_id(2), shard_id(3)]
     assert all(c["ParentShards"] == [shard_id(0)] for c in final["ChildShards"])
     assert all("ChildShards" not in e["SubscribeToShardEvent"] for e in rest[:-1])
+    # the shard's end: no continuation (the KCL and the Flink/Beam connectors read it so)
+    assert "ContinuationSequenceNumber" not in final
+    assert all("ContinuationSequenceNumber" in e["SubscribeToShardEvent"] for e in rest[:-1])
 
 
 def test_subscription_lasts_five_minutes(kin, clock, consumer):

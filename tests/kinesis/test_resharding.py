@@ -336,6 +336,16 @@ def test_list_shards_trim_horizon_moves_with_retention(kin, lineage, clock):
     assert _ids(kin.list_shards(StreamName="s")) == [shard_id(i) for i in (1, 2, 3, 4)]   # 0 closed at t0+100
 
 
+def test_list_shards_at_trim_horizon_of_a_new_stream_on_the_real_clock():
+    # The KCL starts at TRIM_HORIZON through this filter: a stream younger than its retention
+    # must list its shards (they open when the stream does, not a moment after).
+    with engine.Engine() as eng:
+        kin = eng.client("kinesis")
+        kin.create_stream(StreamName="s", ShardCount=2)
+        assert _ids(kin.list_shards(StreamName="s", ShardFilter={"Type": "AT_TRIM_HORIZON"})) == [
+            shard_id(0), shard_id(1)]
+
+
 def test_list_shards_paging(kin, raw):
     make_stream(kin, "s", 5)
     page = kin.list_shards(StreamName="s", MaxResults=2)

@@ -1,7 +1,7 @@
 """The Kinesis Client Library (KCL 3, through its Python MultiLangDaemon) end to end against
 `engine serve`: leases in DynamoDB from moto's server on another port, CloudWatch metrics off.
-The first run uses the KCL's default retrieval (enhanced fan-out: RegisterStreamConsumer, then
-SubscribeToShard over cleartext HTTP/2 in CBOR), the second polls (GetRecords).
+Both runs use the KCL's default retrieval (enhanced fan-out: RegisterStreamConsumer, then
+SubscribeToShard over cleartext HTTP/2 in CBOR) from TRIM_HORIZON.
 
 record_processor.py writes each record it is given as a JSON line and checkpoints after every
 batch. The test puts records before and while the daemon runs, stops it (SIGTERM: the daemon's
@@ -86,8 +86,7 @@ def moto_dynamodb(log_path: Path):
             process.wait()
 
 
-def write_properties(path: Path, stream: str, kinesis_endpoint: str, dynamodb_endpoint: str,
-                     start_timestamp: int, retrieval_mode: str) -> None:
+def write_properties(path: Path, stream: str, kinesis_endpoint: str, dynamodb_endpoint: str) -> None:
     settings = {
         "executableName": f"{sys.executable} {HERE / 'record_processor.py'}",
         "streamName": stream,
@@ -98,10 +97,8 @@ def write_properties(path: Path, stream: str, kinesis_endpoint: str, dynamodb_en
         "kinesisEndpoint": kinesis_endpoint,
         "dynamoDBEndpoint": dynamodb_endpoint,
         "metricsLevel": "NONE",
-        "retrievalMode": retrieval_mode,
-        # AT_TIMESTAMP rather than TRIM_HORIZON: the engine's ListShards ShardFilter AT_TRIM_HORIZON
-        # leaves out the shards of a stream younger than its retention period (reported)
-        "initialPositionInStreamExtended": start_timestamp,
+        "retrievalMode": "FANOUT",   # SubscribeToShard over h2c, CBOR
+        "initialPositionInStream": "TRIM_HORIZON",
         **KCL_TIMINGS,
     }
     path.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
@@ -169,19 +166,15 @@ def test_kcl_reads_every_record_across_a_restart_and_a_reshard(tmp_path):
     jars = kcl_jars()
     stream = "kcl-stream"
     output = tmp_path / "processed.jsonl"
-    fanout, polling = tmp_path / "fanout.properties", tmp_path / "polling.properties"
+    properties = tmp_path / "app.properties"
     with serve(log_path=tmp_path / "engine.log") as endpoint, moto_dynamodb(tmp_path / "moto.log") as dynamodb:
         kinesis = boto3.client("kinesis", endpoint_url=endpoint, region_name=REGION,
                                aws_access_key_id="test", aws_secret_access_key="test")
         kinesis.create_stream(StreamName=stream, ShardCount=SHARDS)
-        # the next whole second (the KCL takes the timestamp in seconds): every record is put after it
-        start_timestamp = int(time.time()) + 1
-        time.sleep(max(0.0, start_timestamp - time.time()))
-        write_properties(fanout, stream, endpoint, dynamodb, start_timestamp, "FANOUT")
-        write_properties(polling, stream, endpoint, dynamodb, start_timestamp, "POLLING")
+        write_properties(properties, stream, endpoint, dynamodb)
         put = put_batch(kinesis, stream, "before")
 
-        daemon = Daemon(java, jars, fanout, output, tmp_path / "daemon-1.log")
+        daemon = Daemon(java, jars, properties, output, tmp_path / "daemon-1.log")
         try:
             wait_for_records(daemon, output, set(put))
             put |= put_batch(kinesis, stream, "during")
@@ -197,10 +190,9 @@ def test_kcl_reads_every_record_across_a_restart_and_a_reshard(tmp_path):
         assert stopped == INITIAL_SHARDS, daemon.log_tail()
 
         put |= put_batch(kinesis, stream, "between")   # while no daemon runs
-        # The second run polls (GetRecords): under fan-out the KCL refuses the engine's last event of
-        # a closed shard (it carries a ContinuationSequenceNumber; AWS sends none there), so it
-        # would never reach the children (reported). The checkpoints carry over either way.
-        daemon = Daemon(java, jars, polling, output, tmp_path / "daemon-2.log")
+        # the second run resumes at the checkpoints and follows a split: the last event of the closed
+        # parent (ChildShards, no ContinuationSequenceNumber) moves the KCL on to the children
+        daemon = Daemon(java, jars, properties, output, tmp_path / "daemon-2.log")
         try:
             wait_for_records(daemon, output, set(put))
             parent = "shardId-000000000000"
