@@ -397,6 +397,19 @@ def test_native_bulk_api(backend, sns, topic, wired, receive):
     assert bodies(receive(url))[0]["MessageId"] == one.id
 
 
+def test_native_bulk_api_gives_each_message_its_own_attribute_map(backend, topic, wired, receive):
+    """Maps repeat, alternate, differ only in a value's type (bytes and bytearray resolve alike)
+    and outnumber the maps a call remembers: each message still carries exactly its own."""
+    maps = [{"k": ("String", "a")}, {"k": ("String", "b")}, {"k": ("String", "a")}, {"k": ("Binary", b"\x00")},
+            {"k": ("Binary", bytearray(b"\x00"))}, None, {"k": ("Number", "1")}, {"j": ("String", "a")},
+            {"k": ("String", "c"), "j": ("String", "a")}, {"k": ("String", "d")}, {"k": ("String", "a")}, {}]
+    backend.topics[topic].publish_many([f"m{i}" for i in range(len(maps))], attributes=maps)
+    got = [d.get("MessageAttributes") for d in bodies(receive(wired[0]))]
+    expected = [{name: {"Type": dt, "Value": value if isinstance(value, str) else "AA=="}
+                 for name, (dt, value) in m.items()} if m else None for m in maps]
+    assert got == expected
+
+
 def test_concurrent_publishers_and_subscription_changes(sns, topic, make_queue, receive):
     import threading
     url, qarn = make_queue("stable")
