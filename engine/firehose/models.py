@@ -915,7 +915,10 @@ class DeliveryStream:
         if not limits.FIREHOSE_PARSE_AHEAD_MIN_BYTES <= chunk.nbytes < 2**31 or plan.deaggregation is not None or \
                 plan.lambda_proc is not None or chunk.data.null_count:
             return
-        reader = self._fast_reader(plan)
+        try:
+            reader = self._fast_reader(plan)
+        except Exception:  # noqa: BLE001 - never the put's failure: the buffer's own parse decides
+            return
         future = fastjson.parse_ahead(reader, chunk.data) if reader is not None else None
         if future is not None:
             chunk.ahead = (reader, future)

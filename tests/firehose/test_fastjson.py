@@ -252,3 +252,21 @@ def test_parallel_map_starts_the_costliest_first_and_keeps_the_order():
     assert fastjson.parallel_map(work, [3, 9, 1, 5], workers=1, cost=lambda item: item) == [30, 90, 10, 50]
     assert started == [9, 5, 3, 1]
     assert fastjson.parallel_map(work, [3, 9, 1, 5], workers=2, cost=lambda item: item) == [30, 90, 10, 50]
+
+
+def test_a_parse_ahead_that_fails_leaves_the_put_accepted(make_engine, monkeypatch):
+    records = [json.dumps({"id": i, "name": f"n{i}", "region": "eu"}).encode() for i in range(50)]
+    expected = _deliver(make_engine(), records)
+    monkeypatch.setattr(limits, "FIREHOSE_PARSE_AHEAD_MIN_BYTES", 1)
+    choose = models.DeliveryStream._fast_reader
+    calls = []
+
+    def failing_once(self, plan):
+        calls.append(plan)
+        if len(calls) == 1:       # the put's parse-ahead; the buffer's own parse then reads it
+            raise RuntimeError("schema lookup failed")
+        return choose(self, plan)
+
+    monkeypatch.setattr(models.DeliveryStream, "_fast_reader", failing_once)
+    assert _deliver(make_engine(), records) == expected
+    assert len(calls) == 2
