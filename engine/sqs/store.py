@@ -294,6 +294,7 @@ class QueueStore:
                                      segment_ms=SEGMENT_MS, index_interval_bytes=INDEX_INTERVAL_BYTES,
                                      sync=sync)
         self.next_op = 1
+        self.last_ms = 0                 # the time of the last operation written
         self._since_snapshot = 0         # bytes written since the last snapshot
         self._snapshot_bytes = 0
         self._compacting: threading.Thread | None = None
@@ -333,6 +334,7 @@ class QueueStore:
         data = marshal.dumps(op)
         payload = self._seal(data, f"{self.arn}:{n}") if op[0] == ADD else PLAIN + data
         ticket = self._log.write(n, n, op[1], payload)
+        self.last_ms = op[1]
         self.next_op = n + 1
         self._since_snapshot += len(payload)
         return ticket
@@ -377,6 +379,7 @@ class QueueStore:
             if f.endswith(".tmp"):   # a snapshot cut short by a crash
                 os.unlink(os.path.join(self.directory, f))
         fold, self.next_op = self._fold(None, id_prefix, window_ms)
+        self.last_ms = fold.last_ms
         return fold
 
     def _start_compaction(self) -> None:
@@ -585,7 +588,7 @@ class DurableQueue:
         """PurgeQueue (a closing queue's clear is not an operation: its store is closed first)."""
         with self.store.lock:
             self._q.clear()
-            ticket = self._logged([PURGE, 0])
+            ticket = self._logged([PURGE, self.store.last_ms])   # (PurgeQueue's time: the native clear takes none)
         self._commit(ticket)
 
 

@@ -321,7 +321,7 @@ def test_fsync_mode_keeps_every_acknowledged_send_through_a_simulated_power_loss
     """Threads send while the 'power goes': each log file is cut to what an fdatasync covered at
     that moment (files made later vanish), then the engine restarts."""
     import threading
-    monkeypatch.setattr(sqs_store, "SEGMENT_BYTES", 200_000)   # a few segments seal during the run
+    monkeypatch.setattr(sqs_store, "SEGMENT_BYTES", 100_000)   # a few segments seal during the run
     eng = engine.Engine(data_dir=str(tmp_path), durability="fsync")
     sqs = eng.client("sqs")
     url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
@@ -339,7 +339,7 @@ def test_fsync_mode_keeps_every_acknowledged_send_through_a_simulated_power_loss
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
-    while len(acked) < 2_000:
+    while len(acked) < 5_000:
         stop.wait(0.01)
     acknowledged = list(acked)   # first what was acknowledged, then what the disk holds
     on_disk = {info.base_seq: info for info in log.segments()}
