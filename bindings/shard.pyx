@@ -1,7 +1,7 @@
 # Shards: batch appends and zero-copy reads over the chunked log of csrc/shard.c.
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_SetItem
+from cpython.dict cimport PyDict_Copy, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy
@@ -11,7 +11,6 @@ cdef extern from "Python.h":
     # aliased C names: queue.pyx declares the same functions for its own use
     str _ascii_new "PyUnicode_New"(Py_ssize_t size, Py_UCS4 maxchar)
     void *_ascii_data "PyUnicode_DATA"(object s)
-    dict _dict_presized "_PyDict_NewPresized"(Py_ssize_t minused)
 
 RECORD_SCHEMA = pa.schema([
     ("partition_key", pa.string()),
@@ -198,7 +197,7 @@ cdef class Shard:
                     klen = c.key_offsets[i + 1] - koff
                     doff = c.data_offsets[i]
                     dlen = c.data_offsets[i + 1] - doff
-                    rec = _dict_presized(5)
+                    rec = PyDict_Copy(_RECORD)   # a copy of a clean dict clones its table: no insertions
                     PyDict_SetItem(rec, _K_SEQ, _decimal(seq))
                     PyDict_SetItem(rec, _K_TS, stamp)
                     PyDict_SetItem(rec, _K_DATA, PyBytes_FromStringAndSize(<const char *>c.data + doff, dlen))
@@ -289,6 +288,7 @@ cdef str _K_ENC = "EncryptionType"
 cdef str _KMS = "KMS"
 cdef object _UTC = _datetime.timezone.utc
 cdef object _FROM_TIMESTAMP = _datetime.datetime.fromtimestamp
+cdef dict _RECORD = {_K_SEQ: None, _K_TS: None, _K_DATA: None, _K_KEY: None}   # a Record's keys, in order
 cdef dict _STAMPS = {}     # arrival ms -> datetime, shared by reads
 cdef Py_ssize_t _STAMPS_MAX = 4096
 
@@ -364,23 +364,20 @@ cdef object _shard_positions(shard_index, int64_t n, int64_t m):
 
 def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, keys, data, int threads=1):
     """Append a batch whose rows are already routed (shard_index[i] in range(len(shards))):
-    rows are grouped per shard (stable) and each group is appended under that shard's
-    write lock, all in one GIL-free section; with threads > 1 the shards are split between
-    that many threads (each shard still has one writer). Returns int64 sequence numbers in
-    row order."""
+    each shard gets its rows in row order under its write lock, all in one GIL-free pass
+    over the batch; with threads > 1 the shards are split between that many threads (each
+    shard still has one writer). Returns int64 sequence numbers in row order."""
     cdef BinaryView kv = _view(keys, "partition_keys")
     cdef BinaryView dv = _view(data, "data")
     cdef int64_t n = kv.length, m = len(shards), b
+    if dv.length != n:
+        raise CoreValueError("keys and data differ in length")
     idx = _shard_positions(shard_index, n, m)
     out = np.empty(n, dtype=np.int64)
     if n == 0:
         return out
-    starts = np.empty(m + 1, dtype=np.int64)
-    order = np.empty(n, dtype=np.int64)
     cdef int32_t[::1] idx_v = idx
     cdef int64_t[::1] out_v = out
-    cdef int64_t[::1] starts_v = starts
-    cdef int64_t[::1] order_v = order
     cdef c_shard.en_shard **ptrs = <c_shard.en_shard **>malloc(sizeof(c_shard.en_shard *) * m)
     if ptrs is NULL:
         raise CoreMemoryError("cannot allocate shard table")
@@ -389,8 +386,8 @@ def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, 
     batch.m = m
     batch.seq_counter = &seqs.value
     batch.ts_ms = ts_ms
-    batch.order = &order_v[0]
-    batch.starts = &starts_v[0]
+    batch.shard_of = &idx_v[0]
+    batch.n = n
     batch.keys = &kv.view
     batch.data = &dv.view
     batch.out_seqs = &out_v[0]
@@ -398,7 +395,6 @@ def append_routed(list shards, SequenceSource seqs, int64_t ts_ms, shard_index, 
         for b in range(m):
             ptrs[b] = (<Shard?>shards[b]).s
         with nogil:
-            check(c_hashkey.en_group(&idx_v[0], n, m, &starts_v[0], &order_v[0]))
             check(c_shard.en_append_routed(&batch, threads))
     finally:
         free(ptrs)

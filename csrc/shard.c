@@ -351,74 +351,82 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
     return c;
 }
 
-en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
-                          const int64_t *order, int64_t n,
-                          const en_binary_view *keys, const en_binary_view *data,
-                          int64_t *out_seqs) {
-    if (n <= 0) return EN_OK;
-    int64_t rem_data = 0, rem_keys = 0;
-    for (int64_t k = 0; k < n; k++) {
-        int64_t row = order ? order[k] : k;
-        int64_t dlen = en_view_start(data, row + 1) - en_view_start(data, row);
-        int64_t klen = en_view_start(keys, row + 1) - en_view_start(keys, row);
-        if (EN_UNLIKELY(dlen > s->cfg.max_chunk_bytes || klen > s->cfg.max_chunk_bytes)) return EN_ETOOBIG;
-        rem_data += dlen;
-        rem_keys += klen;
-    }
+/* A batch's writer on one shard: begun under the shard's write lock (sequence numbers taken
+ * for its n rows), fed rows one by one, then published at once or rolled back (either
+ * releases the lock). Writers on different shards can be fed from one pass over a batch. */
+typedef struct {
+    en_shard *s;
+    int64_t base, k, n;          /* sequence numbers base .. base + n - 1; k rows written */
+    int64_t rem_data, rem_keys;  /* bytes of the rows still to come */
+    int64_t ts_ms;
+    en_chunk *old_tail, *c;
+    int64_t old_count, cnt;
+} shard_writer;
 
-    pthread_mutex_lock(&s->write_lock);
-    int64_t base;
-    if (EN_UNLIKELY(!seq_take(seq_counter, n, &base))) {
-        pthread_mutex_unlock(&s->write_lock);
-        return EN_ERANGE;
-    }
-    if (ts_ms < s->last_ts) ts_ms = s->last_ts;
-    en_chunk *old_tail = s->tail;
-    int64_t old_count = old_tail ? old_tail->count : 0;
-    en_chunk *c = old_tail;
-    int64_t cnt = old_count;
-
-    for (int64_t k = 0; k < n; k++) {
-        int64_t row = order ? order[k] : k;
-        int64_t dstart = en_view_start(data, row), dlen = en_view_start(data, row + 1) - dstart;
-        int64_t kstart = en_view_start(keys, row), klen = en_view_start(keys, row + 1) - kstart;
-        if (EN_UNLIKELY(!c || cnt == c->cap_records || c->data_offsets[cnt] + dlen > c->data_cap ||
-                        c->key_offsets[cnt] + klen > c->key_cap)) {
-            en_chunk *fresh = next_chunk(s, base + k, n - k, rem_data, rem_keys, dlen, klen);
-            if (EN_UNLIKELY(!fresh)) goto rollback;
-            if (c) STORE(&c->count, cnt);
-            link_chunk(s, fresh);
-            c = fresh;
-            cnt = 0;
-        }
-        int32_t doff = c->data_offsets[cnt], koff = c->key_offsets[cnt];
-        memcpy(c->data + doff, data->data + dstart, (size_t)dlen);
-        memcpy(c->keys + koff, keys->data + kstart, (size_t)klen);
-        c->data_offsets[cnt + 1] = doff + (int32_t)dlen;
-        c->key_offsets[cnt + 1] = koff + (int32_t)klen;
-        c->seqs[cnt] = base + k;
-        c->timestamps[cnt] = ts_ms;
-        out_seqs[row] = base + k;
-        cnt++;
-        rem_data -= dlen;
-        rem_keys -= klen;
-    }
-    STORE(&c->count, cnt);
-    s->last_ts = ts_ms;
-    pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads it under list_lock */
-    s->batch_first_seq = base;
-    pthread_mutex_unlock(&s->list_lock);
-    STORE(&s->visible_seq, base + n - 1);   /* publish the whole batch at once */
-    pthread_mutex_unlock(&s->write_lock);
+/* Called with s->write_lock held; on failure the caller still holds it. */
+static en_status writer_begin(shard_writer *w, en_shard *s, int64_t *seq_counter, int64_t ts_ms, int64_t n,
+                              int64_t data_bytes, int64_t key_bytes) {
+    w->s = s;
+    if (EN_UNLIKELY(!seq_take(seq_counter, n, &w->base))) return EN_ERANGE;
+    w->k = 0;
+    w->n = n;
+    w->rem_data = data_bytes;
+    w->rem_keys = key_bytes;
+    w->ts_ms = ts_ms < s->last_ts ? s->last_ts : ts_ms;
+    w->old_tail = w->c = s->tail;
+    w->old_count = w->cnt = s->tail ? s->tail->count : 0;
     return EN_OK;
+}
 
-rollback:
-    /* Nothing of this batch was published: drop chunks it added, forget rows it wrote. */
+EN_INLINE int writer_push(shard_writer *w, int64_t row, const en_binary_view *keys,
+                                 const en_binary_view *data, int64_t *out_seqs) {
+    int64_t dstart = en_view_start(data, row), dlen = en_view_start(data, row + 1) - dstart;
+    int64_t kstart = en_view_start(keys, row), klen = en_view_start(keys, row + 1) - kstart;
+    en_chunk *c = w->c;
+    int64_t cnt = w->cnt;
+    if (EN_UNLIKELY(!c || cnt == c->cap_records || c->data_offsets[cnt] + dlen > c->data_cap ||
+                    c->key_offsets[cnt] + klen > c->key_cap)) {
+        en_chunk *fresh = next_chunk(w->s, w->base + w->k, w->n - w->k, w->rem_data, w->rem_keys, dlen, klen);
+        if (EN_UNLIKELY(!fresh)) return 0;
+        if (c) STORE(&c->count, cnt);
+        link_chunk(w->s, fresh);
+        w->c = c = fresh;
+        cnt = 0;
+    }
+    int32_t doff = c->data_offsets[cnt], koff = c->key_offsets[cnt];
+    memcpy(c->data + doff, data->data + dstart, (size_t)dlen);
+    memcpy(c->keys + koff, keys->data + kstart, (size_t)klen);
+    c->data_offsets[cnt + 1] = doff + (int32_t)dlen;
+    c->key_offsets[cnt + 1] = koff + (int32_t)klen;
+    c->seqs[cnt] = w->base + w->k;
+    c->timestamps[cnt] = w->ts_ms;
+    out_seqs[row] = w->base + w->k;
+    w->cnt = cnt + 1;
+    w->k++;
+    w->rem_data -= dlen;
+    w->rem_keys -= klen;
+    return 1;
+}
+
+static void writer_publish(shard_writer *w) {
+    en_shard *s = w->s;
+    STORE(&w->c->count, w->cnt);
+    s->last_ts = w->ts_ms;
+    pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads it under list_lock */
+    s->batch_first_seq = w->base;
+    pthread_mutex_unlock(&s->list_lock);
+    STORE(&s->visible_seq, w->base + w->n - 1);   /* publish the whole batch at once */
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+/* Nothing of the batch was published: drop the chunks it added, forget the rows it wrote. */
+static void writer_rollback(shard_writer *w) {
+    en_shard *s = w->s;
     pthread_mutex_lock(&s->list_lock);
-    if (old_tail) {
-        en_chunk *extra = old_tail->next;
-        old_tail->next = NULL;
-        s->tail = old_tail;
+    if (w->old_tail) {
+        en_chunk *extra = w->old_tail->next;
+        w->old_tail->next = NULL;
+        s->tail = w->old_tail;
         while (extra) {
             en_chunk *next = extra->next;
             s->n_chunks--;
@@ -426,13 +434,43 @@ rollback:
             en_chunk_unpin(extra);
             extra = next;
         }
-        STORE(&old_tail->count, old_count);
+        STORE(&w->old_tail->count, w->old_count);
     } else {
         while (s->head) unlink_head(s);
     }
     pthread_mutex_unlock(&s->list_lock);
     pthread_mutex_unlock(&s->write_lock);
-    return EN_ENOMEM;
+}
+
+en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
+                          const int64_t *order, int64_t n,
+                          const en_binary_view *keys, const en_binary_view *data,
+                          int64_t *out_seqs) {
+    if (n <= 0) return EN_OK;
+    int64_t data_bytes = 0, key_bytes = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t row = order ? order[k] : k;
+        int64_t dlen = en_view_start(data, row + 1) - en_view_start(data, row);
+        int64_t klen = en_view_start(keys, row + 1) - en_view_start(keys, row);
+        if (EN_UNLIKELY(dlen > s->cfg.max_chunk_bytes || klen > s->cfg.max_chunk_bytes)) return EN_ETOOBIG;
+        data_bytes += dlen;
+        key_bytes += klen;
+    }
+    shard_writer w;
+    pthread_mutex_lock(&s->write_lock);
+    en_status rc = writer_begin(&w, s, seq_counter, ts_ms, n, data_bytes, key_bytes);
+    if (rc != EN_OK) {
+        pthread_mutex_unlock(&s->write_lock);
+        return rc;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        if (EN_UNLIKELY(!writer_push(&w, order ? order[k] : k, keys, data, out_seqs))) {
+            writer_rollback(&w);
+            return EN_ENOMEM;
+        }
+    }
+    writer_publish(&w);
+    return EN_OK;
 }
 
 /* First row in [0, cnt) whose seq >= seq. */
@@ -667,72 +705,147 @@ void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int6
     out->bytes = total;
 }
 
-/* The threads take shards in turn, the fullest first, from a shared counter: every shard is
- * appended by one thread only, and a thread the scheduler parks holds up only its shard. */
+/* A routed batch is appended in one pass over its rows in row order, each row going to its
+ * shard's writer: the batch is read once, front to back, however many shards it spreads
+ * over (a pass per shard would read it once per shard, the rows of the others skipped in
+ * between). With several threads, each owns a set of shards (one writer per shard, sets
+ * balanced by rows) and makes that pass for its own rows. */
 #define EN_APPEND_MAX_THREADS 8
 
 typedef struct {
-    int64_t rows, shard;
-} shard_rows;
-
-typedef struct {
     const en_routed_batch *batch;
-    const shard_rows *by_size;   /* most rows first */
-    int64_t next;                /* atomic: position in by_size */
+    const int64_t *rows, *data_bytes, *key_bytes;   /* per shard */
+    const int *owner;            /* per shard: the thread that writes it */
+    shard_writer *writers;       /* per shard, used by its owner only */
     en_status rc;                /* first failure (atomic) */
 } routed_work;
 
-static void *routed_work_run(void *arg) {
-    routed_work *w = arg;
+typedef struct {
+    routed_work *work;
+    int thread;
+} routed_part;
+
+static int by_address(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)*(en_shard *const *)a, y = (uintptr_t)*(en_shard *const *)b;
+    return (x > y) - (x < y);
+}
+
+static en_status routed_pass(routed_work *w, int t) {
     const en_routed_batch *b = w->batch;
-    for (;;) {
-        int64_t k = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
-        if (k >= b->m || __atomic_load_n(&w->rc, __ATOMIC_RELAXED) != EN_OK) break;
-        int64_t s = w->by_size[k].shard, begin = b->starts[s], end = b->starts[s + 1];
-        if (end == begin) break;   /* sorted by size: the rest are empty too */
-        en_status rc = en_shard_append(b->shards[s], b->seq_counter, b->ts_ms, b->order + begin, end - begin,
-                                       b->keys, b->data, b->out_seqs);
+    int64_t mine = 0;
+    for (int64_t s = 0; s < b->m; s++) mine += w->owner[s] == t && w->rows[s] > 0;
+    if (mine == 0) return EN_OK;
+    /* Every thread of every batch takes write locks in address order: no two wait on each other. */
+    en_shard **locks = malloc(sizeof(en_shard *) * (size_t)mine);
+    if (!locks) return EN_ENOMEM;
+    int64_t nl = 0;
+    for (int64_t s = 0; s < b->m; s++)
+        if (w->owner[s] == t && w->rows[s] > 0) locks[nl++] = b->shards[s];
+    qsort(locks, (size_t)nl, sizeof(en_shard *), by_address);
+    for (int64_t i = 0; i < nl; i++) pthread_mutex_lock(&locks[i]->write_lock);
+    /* sequence numbers in shard order, as one thread appending shard after shard takes them */
+    en_status rc = EN_OK;
+    int64_t failed_at = b->m;    /* shards from here on have no writer (still locked) */
+    for (int64_t s = 0; s < b->m; s++) {
+        if (w->owner[s] != t || w->rows[s] == 0) continue;
+        rc = writer_begin(&w->writers[s], b->shards[s], b->seq_counter, b->ts_ms, w->rows[s], w->data_bytes[s],
+                          w->key_bytes[s]);
         if (rc != EN_OK) {
-            en_status ok = EN_OK;
-            __atomic_compare_exchange_n(&w->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            failed_at = s;
+            break;
         }
+    }
+    for (int64_t row = 0; row < b->n && rc == EN_OK; row++) {
+        int32_t s = b->shard_of[row];
+        if (w->owner[s] == t && EN_UNLIKELY(!writer_push(&w->writers[s], row, b->keys, b->data, b->out_seqs)))
+            rc = EN_ENOMEM;
+    }
+    for (int64_t s = 0; s < b->m; s++) {
+        if (w->owner[s] != t || w->rows[s] == 0) continue;
+        if (s >= failed_at) pthread_mutex_unlock(&b->shards[s]->write_lock);
+        else if (rc == EN_OK) writer_publish(&w->writers[s]);
+        else writer_rollback(&w->writers[s]);
+    }
+    free(locks);
+    return rc;
+}
+
+static void *routed_part_run(void *arg) {
+    routed_part *p = arg;
+    en_status rc = routed_pass(p->work, p->thread);
+    if (rc != EN_OK) {
+        en_status ok = EN_OK;
+        __atomic_compare_exchange_n(&p->work->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     }
     return NULL;
 }
 
-static int more_rows_first(const void *a, const void *b) {
-    const shard_rows *x = a, *y = b;
-    return x->rows != y->rows ? (x->rows < y->rows ? 1 : -1) : (x->shard > y->shard) - (x->shard < y->shard);
-}
-
 en_status en_append_routed(const en_routed_batch *batch, int threads) {
+    int64_t m = batch->m;
+    if (batch->n <= 0) return EN_OK;
+    if (m <= 0) return EN_ERANGE;
     if (threads > EN_APPEND_MAX_THREADS) threads = EN_APPEND_MAX_THREADS;
-    if (threads > batch->m) threads = (int)batch->m;
-    routed_work w = {batch, NULL, 0, EN_OK};
-    if (threads <= 1) {   /* one thread: every shard in index order, empty ones skipped */
-        for (int64_t s = 0; s < batch->m && w.rc == EN_OK; s++) {
-            int64_t begin = batch->starts[s], end = batch->starts[s + 1];
-            if (end > begin)
-                w.rc = en_shard_append(batch->shards[s], batch->seq_counter, batch->ts_ms, batch->order + begin,
-                                       end - begin, batch->keys, batch->data, batch->out_seqs);
+    if (threads < 1) threads = 1;
+    /* one allocation: rows, data and key bytes per shard, owners, writers */
+    size_t sums = sizeof(int64_t) * 3 * (size_t)m;
+    uint8_t *mem = calloc(1, sums + sizeof(int) * (size_t)m + EN_BUFFER_ALIGN + sizeof(shard_writer) * (size_t)m);
+    if (!mem) return EN_ENOMEM;
+    int64_t *rows = (int64_t *)(void *)mem, *data_bytes = rows + m, *key_bytes = data_bytes + m;
+    int *owner = (int *)(void *)(mem + sums);
+    shard_writer *writers = (shard_writer *)(void *)(mem + align_up((int64_t)(sums + sizeof(int) * (size_t)m),
+                                                                     EN_BUFFER_ALIGN));
+    en_status rc = EN_OK;
+    for (int64_t row = 0; row < batch->n; row++) {
+        int32_t s = batch->shard_of[row];
+        if (EN_UNLIKELY(s < 0 || s >= m)) {
+            rc = EN_ERANGE;
+            break;
         }
-        return w.rc;
+        int64_t dlen = en_view_start(batch->data, row + 1) - en_view_start(batch->data, row);
+        int64_t klen = en_view_start(batch->keys, row + 1) - en_view_start(batch->keys, row);
+        int64_t most = batch->shards[s]->cfg.max_chunk_bytes;
+        if (EN_UNLIKELY(dlen > most || klen > most)) {
+            rc = EN_ETOOBIG;
+            break;
+        }
+        rows[s]++;
+        data_bytes[s] += dlen;
+        key_bytes[s] += klen;
     }
-    shard_rows *by_size = malloc(sizeof(shard_rows) * (size_t)batch->m);
-    if (!by_size) return EN_ENOMEM;
-    for (int64_t s = 0; s < batch->m; s++) {
-        by_size[s].rows = batch->starts[s + 1] - batch->starts[s];
-        by_size[s].shard = s;
+    int64_t busy = 0;
+    for (int64_t s = 0; s < m; s++) busy += rows[s] > 0;
+    if (threads > busy) threads = (int)(busy > 0 ? busy : 1);
+    if (rc == EN_OK && threads > 1) {   /* each shard, fullest first, to the thread with the fewest rows */
+        int64_t load[EN_APPEND_MAX_THREADS] = {0};
+        for (int64_t left = busy; left > 0; left--) {
+            int64_t pick = -1;
+            for (int64_t s = 0; s < m; s++)
+                if (rows[s] > 0 && owner[s] == 0 && (pick < 0 || rows[s] > rows[pick])) pick = s;
+            int lightest = 0;
+            for (int t = 1; t < threads; t++)
+                if (load[t] < load[lightest]) lightest = t;
+            owner[pick] = lightest + 1;   /* 1-based while assigning: 0 marks "not yet" */
+            load[lightest] += rows[pick];
+        }
+        for (int64_t s = 0; s < m; s++) owner[s] = owner[s] > 0 ? owner[s] - 1 : 0;
     }
-    qsort(by_size, (size_t)batch->m, sizeof(shard_rows), more_rows_first);
-    w.by_size = by_size;
+    if (rc != EN_OK) {
+        free(mem);
+        return rc;
+    }
+    routed_work w = {batch, rows, data_bytes, key_bytes, owner, writers, EN_OK};
+    routed_part parts[EN_APPEND_MAX_THREADS];
     pthread_t tids[EN_APPEND_MAX_THREADS];
     int started[EN_APPEND_MAX_THREADS] = {0};
-    for (int t = 1; t < threads; t++)   /* if a thread cannot start, the others take its shards */
-        started[t] = pthread_create(&tids[t], NULL, routed_work_run, &w) == 0;
-    routed_work_run(&w);
+    for (int t = 0; t < threads; t++) parts[t] = (routed_part){&w, t};
     for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tids[t], NULL, routed_part_run, &parts[t]) == 0;
+    routed_part_run(&parts[0]);
+    for (int t = 1; t < threads; t++) {
         if (started[t]) pthread_join(tids[t], NULL);
-    free(by_size);
-    return w.rc;
+        else routed_part_run(&parts[t]);   /* a thread that could not start: its shards here */
+    }
+    rc = w.rc;
+    free(mem);
+    return rc;
 }

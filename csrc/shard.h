@@ -104,20 +104,21 @@ en_status en_shard_append(en_shard *s, int64_t *seq_counter, int64_t ts_ms,
                           const en_binary_view *keys, const en_binary_view *data,
                           int64_t *out_seqs);
 
-/* A batch whose rows are grouped by destination shard: shard b gets rows
- * order[starts[b] .. starts[b + 1]), in that order. */
+/* A batch whose row i goes to shards[shard_of[i]] (shard_of in [0, m)). */
 typedef struct {
     en_shard **shards;
     int64_t m;
     int64_t *seq_counter;
     int64_t ts_ms;
-    const int64_t *order, *starts;
+    const int32_t *shard_of;
+    int64_t n;
     const en_binary_view *keys, *data;
     int64_t *out_seqs;
 } en_routed_batch;
 
-/* Append each shard's rows (en_shard_append) on `threads` threads (the caller is one of
- * them) that take whole shards in turn, fullest first: every shard has one writer. */
+/* Append each shard's rows, in row order, as en_shard_append would, shard after shard
+ * taking its sequence numbers, in one pass over the batch per thread: `threads` threads (the
+ * caller is one of them) each write a set of shards (every shard has one writer). */
 en_status en_append_routed(const en_routed_batch *batch, int threads);
 
 /* Pin the chunk holding the first readable record with seq >= start_seq and return up to

@@ -47,8 +47,8 @@ cdef extern from "shard.h" nogil:
         int64_t m
         int64_t *seq_counter
         int64_t ts_ms
-        const int64_t *order
-        const int64_t *starts
+        const int32_t *shard_of
+        int64_t n
         const en_binary_view *keys
         const en_binary_view *data
         int64_t *out_seqs
