@@ -32,6 +32,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import boto3
 import botocore.config
@@ -240,6 +241,10 @@ def _app_loop(app, target: str, bodies: list, cpu: list) -> int:
     service_json = "1.0" if target.startswith("AmazonSQS") else "1.1"
     headers = [(b"host", b"127.0.0.1:4566"), (b"x-amz-target", target.encode()),
                (b"content-type", f"application/x-amz-json-{service_json}".encode())]
+    if target.startswith("SNS."):   # (the query protocol: a form, the service named by the signature)
+        headers = [(b"host", b"127.0.0.1:4566"), (b"content-type", b"application/x-www-form-urlencoded"),
+                   (b"authorization", b"AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sns/aws4_request, "
+                                      b"SignedHeaders=host, Signature=0")]
 
     async def run():
         scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "scheme": "http",
@@ -272,7 +277,7 @@ def inside_apps(tmp_path_factory):
     for which in ("fast", "generic"):
         app = apps[which] = make_app(engine.Engine(s3_root=str(tmp_path_factory.mktemp(which))))
         if which == "generic":
-            app.fast_paths = {}
+            app.fast_paths = app.query_fast_paths = {}
         app.engines.default.client("kinesis").create_stream(StreamName="bench", ShardCount=4)
         app.engines.default.client("firehose").create_delivery_stream(
             DeliveryStreamName="bench", ExtendedS3DestinationConfiguration={
@@ -336,6 +341,10 @@ def _inside_bodies(operation: str, eng, put_entries) -> list[bytes]:
     if operation == "PutRecordBatch":
         return [dumps({"DeliveryStreamName": "bench", "Records": [
             {"Data": base64.b64encode(e["Data"]).decode()} for e in put_entries]})] * (n // 10)
+    if operation == "Publish":
+        topic = eng.client("sns").create_topic(Name="bench")["TopicArn"]
+        return [urlencode({"Action": "Publish", "Version": "2010-03-31", "TopicArn": topic,
+                           "Message": BODIES[0]}).encode()] * n
     if operation == "GetRecords":
         kinesis = eng.client("kinesis")
         kinesis.put_records(StreamName="bench", Records=put_entries)
@@ -349,7 +358,7 @@ def _inside_bodies(operation: str, eng, put_entries) -> list[bytes]:
 INSIDE_TARGETS = {"SendMessage": "AmazonSQS", "SendMessageBatch": "AmazonSQS", "ReceiveMessage": "AmazonSQS",
                   "DeleteMessage": "AmazonSQS", "DeleteMessageBatch": "AmazonSQS",
                   "PutRecords": "Kinesis_20131202", "PutRecord": "Kinesis_20131202", "GetRecords": "Kinesis_20131202",
-                  "PutRecordBatch": "Firehose_20150804"}
+                  "PutRecordBatch": "Firehose_20150804", "Publish": "SNS"}
 BATCHED_500 = ("PutRecords", "PutRecordBatch")   # (500 records a request: a tenth as many requests)
 
 

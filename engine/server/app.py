@@ -117,6 +117,7 @@ class EngineApp:
         self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.polls = LongPolls()
         self.fast_paths = fastpath.fast_paths()
+        self.query_fast_paths = fastpath.query_fast_paths()
         self.codecs: dict[str, object] = {cbor.CONTENT_TYPE: cbor}
         self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {
             ("kinesis", "SubscribeToShard"): eventstream.subscribe_to_shard}
@@ -237,6 +238,13 @@ class EngineApp:
             if operation is None:
                 raise _unknown_operation(action, protocol)
             account, region = self._identify(request, service, protocol)
+            if protocol == QUERY:
+                fast = self.query_fast_paths.get((service, action))
+                result = fast.result(self, request, form, account, region) if fast is not None else None
+                if result is not None:
+                    request_id = response_metadata()["RequestId"]
+                    return 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
+                        query_protocol.encode(self._query_model(service, operation), result, request_id)
             try:
                 if protocol == QUERY:
                     params = query_protocol.decode(self._query_model(service, operation), form)

@@ -1,4 +1,4 @@
-"""Direct paths from a JSON body to the engine for the hot operations.
+"""Direct paths from a JSON body (or a query form) to the engine for the hot operations.
 
 The generic path decodes a request by its model (blob and timestamp conversion, unknown members
 dropped), runs it through the client's wrapper (validator, engine-closed check, error
@@ -50,8 +50,15 @@ class FastPath:
             json_protocol.Operation(service_models.operation_model(service, operation)).convert
 
     def answer(self, app, request, params: dict, account: str, region: str) -> bytes | None:
-        """The response body, or None: the generic path answers (the conversion is idempotent:
-        it may run again there)."""
+        """The JSON response body, or None: the generic path answers."""
+        result = self.result(app, request, params, account, region)
+        if result is None or result.__class__ is bytes:
+            return result
+        return json_protocol.encode(result)
+
+    def result(self, app, request, params: dict, account: str, region: str) -> dict | bytes | None:
+        """The result (dict, or the encoded body), or None: the generic path answers (the
+        conversion is idempotent: it may run again there)."""
         if not params.keys() <= self.members:
             return None
         if self.blobs is not None:
@@ -65,12 +72,9 @@ class FastPath:
         if client._engine._closed:
             return None   # (the wrapper's EngineClosed)
         try:
-            result = self.handler(app, request, client, params, account, region)
+            return self.handler(app, request, client, params, account, region)
         except ClientError as err:
             raise wire_error(err.with_operation(self.operation), self.service) from None
-        if result is None or result.__class__ is bytes:
-            return result
-        return json_protocol.encode(result)
 
 
 def _unwrapped(method_name: str):
@@ -163,5 +167,15 @@ def fast_paths() -> dict[tuple[str, str], FastPath]:
         FastPath("kinesis", "PutRecord", ("StreamName", "StreamARN", "Data", "PartitionKey", "ExplicitHashKey"),
                  _unwrapped("put_record")),
         FastPath("firehose", "PutRecordBatch", ("DeliveryStreamName", "Records"), _unwrapped("put_record_batch")),
+    ]
+    return {(p.service, p.operation): p for p in paths}
+
+
+def query_fast_paths() -> dict[tuple[str, str], FastPath]:
+    """{(service, operation): FastPath} for the query protocol: the form's plain text members
+    (no list or map members, whose flattened names need the codec), the result encoded as XML
+    by the generic codec."""
+    paths = [
+        FastPath("sns", "Publish", ("TopicArn", "TargetArn", "Message", "Subject"), _unwrapped("publish")),
     ]
     return {(p.service, p.operation): p for p in paths}

@@ -13,6 +13,7 @@ import copy
 import json
 import random
 import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -31,7 +32,7 @@ def _app(fast: bool, s3_root):
     eng = engine.Engine(clock=engine.ManualClock(), s3_root=str(s3_root))
     app = make_app(eng)
     if not fast:
-        app.fast_paths = {}
+        app.fast_paths = app.query_fast_paths = {}
     sqs = eng.client("sqs")
     queue = sqs.create_queue(QueueName="q")["QueueUrl"]
     sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
@@ -44,6 +45,9 @@ def _app(fast: bool, s3_root):
     kinesis.put_records(StreamName="s", Records=[{"Data": bytes([k]) * 10, "PartitionKey": f"k{k}"} for k in range(20)])
     shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    topic = eng.client("sns").create_topic(Name="t")["TopicArn"]
+    sqs.create_queue(QueueName="n")
+    eng.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:n")
     eng.client("firehose").create_delivery_stream(DeliveryStreamName="d", ExtendedS3DestinationConfiguration={
         "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::bucket"})
     return app, eng, {"H": handles[:HANDLES], "I": iterator["ShardIterator"]}
@@ -121,6 +125,23 @@ BASES = {
     "Kinesis_20131202.GetRecords": [{"ShardIterator": "{I}", "Limit": 3}, {"ShardIterator": "{I}"},
                                     {"ShardIterator": "bogus"}],
 }
+TOPIC = "arn:aws:sns:us-east-1:000000000000:t"
+# query-protocol requests: form fields (Action and Version added when sent)
+QUERY_BASES = {
+    "Publish": [
+        {"TopicArn": TOPIC, "Message": "hello"},
+        {"TopicArn": TOPIC, "Message": "héllo ✓", "Subject": "s"},
+        {"TargetArn": TOPIC, "Message": "target"},
+        {"TopicArn": TOPIC, "Message": ""},
+        {"TopicArn": TOPIC + "-nope", "Message": "x"},
+        {"TopicArn": "not an arn", "Message": "x"},
+        {"TopicArn": TOPIC, "Message": "x", "Subject": "line\nbreak"},
+        {"TopicArn": TOPIC, "Message": "x" * 262_145},
+        {"TopicArn": TOPIC, "Message": "x", "MessageAttributes.entry.1.Name": "a",
+         "MessageAttributes.entry.1.Value.DataType": "String", "MessageAttributes.entry.1.Value.StringValue": "v"},
+    ],
+}
+QUERY_JUNK = ["", "x", "\u0000", "é", "a" * 300]
 RAW_BODIES = [b"", b"[]", b"{", b"null", b'{"QueueUrl":', b"\xff\xfe", b'"text"', b"{}"]
 
 
@@ -174,6 +195,46 @@ def _requests():
             yield target, raw
 
 
+def _query_requests():
+    rng = random.Random(SEED)
+    for action, bases in QUERY_BASES.items():
+        yield from ((action, base) for base in bases)
+        for _ in range(MUTANTS_PER_OPERATION // 3):
+            form = dict(rng.choice(bases))
+            key = rng.choice(list(form) + ["Subject", "Unknown"])
+            if rng.random() < 0.3:
+                form.pop(key, None)
+            else:
+                form[key] = rng.choice(QUERY_JUNK)
+            yield action, form
+
+
+_QUERY_RANDOM_IDS = re.compile(rb"<(MessageId|RequestId)>[^<]*<")
+
+
+def _send_query(app, action: str, form: dict) -> tuple[int, dict, bytes]:
+    body = urlencode({"Action": action, "Version": "2010-03-31", **form}).encode()
+    status, headers, out = call_app(app, "POST", "/", {
+        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sns/aws4_request, "
+                         "SignedHeaders=host, Signature=0"}, body)
+    headers.pop("x-amzn-requestid")
+    return status, headers, _QUERY_RANDOM_IDS.sub(rb"<\1>*<", out)
+
+
+def _notifications(app) -> list:
+    """(Subject, Message) of the SNS notifications waiting in queue n, which are then deleted."""
+    sqs = app.engines.default.client("sqs")
+    url = sqs.get_queue_url(QueueName="n")["QueueUrl"]
+    found = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            body = json.loads(m["Body"])
+            found.append((body.get("Subject"), body["Message"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return found
+
+
 def _send(app, ctx, target: str, params) -> tuple[int, dict, bytes]:
     if isinstance(params, bytes):
         body = params
@@ -191,8 +252,8 @@ def _send(app, ctx, target: str, params) -> tuple[int, dict, bytes]:
 
 def test_fast_paths_answer_as_the_generic_codec(apps, monkeypatch):
     (fast, fast_ctx), (generic, generic_ctx) = apps
-    answered = {key: 0 for key in fast.fast_paths}
-    for key, path in fast.fast_paths.items():
+    answered = {key: 0 for key in [*fast.fast_paths, *fast.query_fast_paths]}
+    for key, path in [*fast.fast_paths.items(), *fast.query_fast_paths.items()]:
         def counting(*args, _handler=path.handler, _key=key):
             result = _handler(*args)
             answered[_key] += result is not None
@@ -202,6 +263,10 @@ def test_fast_paths_answer_as_the_generic_codec(apps, monkeypatch):
         got = _send(fast, fast_ctx, target, params)
         expected = _send(generic, generic_ctx, target, params)
         assert got == expected, (target, params if isinstance(params, bytes) else json.dumps(params)[:300])
+    for action, form in _query_requests():
+        assert _send_query(fast, action, form) == _send_query(generic, action, form), (action, form)
+        # (and what the publish fanned out to the subscribed queue n)
+        assert _notifications(fast) == _notifications(generic), (action, form)
     assert all(answered.values()), answered
 
 
@@ -211,5 +276,6 @@ def test_every_fast_path_is_exercised():
     try:
         prefixes = {"sqs": "AmazonSQS", "kinesis": "Kinesis_20131202", "firehose": "Firehose_20150804"}
         assert {f"{prefixes[service]}.{op}" for service, op in app.fast_paths} == set(BASES)
+        assert {op for _, op in app.query_fast_paths} == set(QUERY_BASES)
     finally:
         app.engines.default.close()
