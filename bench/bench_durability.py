@@ -6,7 +6,8 @@
 * "durability 4 writers": four threads putting 500-record batches at once (put_batch): memory,
   flush, and fsync, where group commit shares each wave of fdatasyncs among the writers.
 * "durability recovery": opening a data dir that holds RECOVERY_RECORDS records (10M at scale 1)
-  until the stream answers, beside putting the same records into a memory engine.
+  in 500-record puts (a frame per put and shard, as put_records leaves them) until the stream
+  answers, beside putting the same records into a memory engine in 100,000-record batches.
 
 Each row also carries the process CPU seconds of its median round (cpu_s), since wall time on a
 shared machine drifts with the load. Sizes scale with ENGINE_BENCH_SCALE.
@@ -26,7 +27,7 @@ SHARDS = 4
 WRITERS = 4
 MODES = ["memory", "flush", "fsync"]
 RECOVERY_RECORDS = 10_000_000
-RECOVERY_BATCH = 100_000       # records per put when filling the data dir (the fill is not timed)
+RECOVERY_BATCH = 100_000       # records per put of the memory engine's ingest
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +137,17 @@ def recovery_input():
 
 @pytest.fixture(scope="module")
 def recovery_dir(recovery_input):
-    """A data dir holding the records (flush mode), written once for the module."""
+    """A data dir holding the records in 500-record puts (flush mode), written once for the
+    module (not timed)."""
     n, data, keys = recovery_input
     root = tempfile.mkdtemp(prefix="bench-recovery-")
     eng = engine.Engine(clock=engine.ManualClock(), data_dir=root, durability="flush")
     eng.client("kinesis").create_stream(StreamName="bench", ShardCount=SHARDS)
     stream = eng.backend("kinesis").get_stream("bench")
-    for start in range(0, n, RECOVERY_BATCH):
-        count = min(RECOVERY_BATCH, n - start)
-        stream.put_batch(data.slice(0, count), keys.slice(0, count))
+    for start in range(0, n, BATCH):
+        offset = start % RECOVERY_BATCH
+        count = min(BATCH, n - start, RECOVERY_BATCH - offset)
+        stream.put_batch(data.slice(offset, count), keys.slice(offset, count))
     eng.close()
     yield root
     shutil.rmtree(root, ignore_errors=True)
