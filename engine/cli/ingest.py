@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import _core, limits
+from ..errors import InvalidArgumentException
 from .arrow_json import batch_to_json_lines
 from .pipeline import Pipeline, pack_partition_keys
 from .progress import progress
@@ -250,7 +251,10 @@ class _Feed:
             stream, shards, bucket, prefix, fmt, compression, partition_by = self.args
             self.pipeline = Pipeline(self.eng, stream, shards, bucket, prefix, fmt, compression, partition_by,
                                      database="ingest", table=stream.replace("-", "_"))
-            self.pipeline.create(schema)
+            try:
+                self.pipeline.create(schema)
+            except InvalidArgumentException as err:    # e.g. a --to directory that can't name a bucket
+                raise IngestError(err.message) from None
 
     def put_lines(self, path: str, records: pa.Array) -> None:
         if self.pipeline is None:

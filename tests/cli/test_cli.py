@@ -106,6 +106,7 @@ def test_ingest_to_s3_uri_lands_under_the_s3_root(tmp_path, capsys, monkeypatch)
     (["IN.txt", "--to", "OUT"], "unknown file type"),
     (["BAD.jsonl", "--to", "OUT"], "BAD.jsonl: line 3:"),
     (["IN.jsonl", "--to", "OUT", "--compression", "lz4"], "--compression lz4"),
+    (["IN.jsonl", "--to", "OUT_DIR"], "Bucket names can consist only of lowercase letters"),
 ])
 def test_ingest_errors_are_one_clear_line(tmp_path, capsys, args, message):
     _, files = _write_inputs(tmp_path)
