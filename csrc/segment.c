@@ -582,13 +582,17 @@ int64_t en_seg_sync_waves(void) {
     return n;
 }
 
-static void mark_dirty(en_seglog *log) {
-    pthread_mutex_lock(&waves.lock);
+static void push_dirty(en_seglog *log) {   /* under waves.lock */
     if (!log->dirty) {
         log->dirty = 1;
         log->dirty_next = waves.dirty;
         waves.dirty = log;
     }
+}
+
+static void mark_dirty(en_seglog *log) {
+    pthread_mutex_lock(&waves.lock);
+    push_dirty(log);
     pthread_mutex_unlock(&waves.lock);
 }
 
@@ -694,6 +698,9 @@ en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, in
                 rc = EN_SEG_EIO;
             } else if (LOAD(&logs[i]->synced_pos) < tickets[i]) {
                 pending = 1;
+                /* normally its write put it there; this way the next wave syncs it whatever
+                 * happened in between, and a commit can never wait on an empty wave */
+                if (!logs[i]->in_wave) push_dirty(logs[i]);
             }
         }
         if (rc != EN_SEG_OK || !pending) break;
