@@ -7,7 +7,7 @@ first makes sure it is the plain request it knows: only the members it handles, 
 operation's validator (compiled from the model) certain it is valid. Then it calls the
 engine's native API (SendMessage, PutRecords: the body straight into the store's columns) or
 the client's own method without its wrapper (the batch and read operations, already columnar
-inside), and the result is encoded as the generic path encodes it.
+inside; SNS Publish from a query form), and the result is encoded as the generic path encodes it.
 
 Anything else (another member, a doubtful value, a FIFO queue, a long poll, a row the native
 API refuses) answers None before anything is stored, and the request takes the generic path,
@@ -25,7 +25,6 @@ from ..errors import ClientError
 from ..request import service_models
 from ..request.validate import validator_for
 from .protocols import json as json_protocol
-
 
 _TWO = {2}   # (PutRecords: entries holding just Data and PartitionKey, as text)
 _TEXT = {str}
