@@ -74,7 +74,8 @@ class TrackedFile:
         start = self.read_pos - carry
         self.read_pos += got
         data = buf[:carry + got]
-        lines, taken = _core.split_lines(pa.py_buffer(data), False)
+        # every line its own record, a blank one too (as AWS's agent splits them)
+        lines, taken = _core.split_lines(pa.py_buffer(data), False, blank_records=True)
         self.carry = data[taken:].tobytes()
         if not len(lines):
             return None

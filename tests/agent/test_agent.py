@@ -253,6 +253,15 @@ def test_skip_header_lines_and_csv(eng, stream, tmp_path, fake):
     assert _sent(stream) == [b'{"id":"1","name":"ann"}\n', b'{"id":"2","name":"bob"}\n']
 
 
+def test_blank_lines_are_records_and_count_as_header_lines(eng, stream, tmp_path, fake):
+    # As AWS's agent splits lines (SingleLineSplitter): every line is a record, a blank one too.
+    _write(tmp_path / "app.log", ["h1", "", "h2", "a", "", "b"])
+    agent = _agent(eng, tmp_path, fake, skipHeaderLines=2)
+    _drive(agent)
+    agent.close()
+    assert _sent(stream) == [b"h2\n", b"a\n", b"\n", b"b\n"]
+
+
 def test_deterministic_partition_keys(eng, stream, tmp_path, fake):
     _write(tmp_path / "app.log", ["same", "same", "other"])
     agent = _agent(eng, tmp_path, fake, partitionKeyOption="DETERMINISTIC")
