@@ -36,7 +36,7 @@ from .. import __version__, limits
 from ..arn import sqs_queue_url
 from ..client_base import response_metadata
 from ..engine import SERVICES, Engine, _load
-from ..errors import ClientError, EngineClosed, ParamValidationError
+from ..errors import ClientError, ParamValidationError
 from ..request import service_models
 from . import cbor, eventstream, fastpath, routing
 from .auth import AccountEngines, SignedRequest

@@ -98,15 +98,19 @@ BASES = {
         {"QueueUrl": WIRE + "q", "ReceiptHandle": "not-a-handle"}],
     "AmazonSQS.DeleteMessageBatch": [
         {"QueueUrl": WIRE + "q", "Entries": [{"Id": f"d{k}", "ReceiptHandle": f"{{H{k}}}"} for k in range(4, 8)]},
-        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "d", "ReceiptHandle": "{H8}"}, {"Id": "e", "ReceiptHandle": "bad"}]},
+        {"QueueUrl": WIRE + "q", "Entries": [{"Id": "d", "ReceiptHandle": "{H8}"},
+                                             {"Id": "e", "ReceiptHandle": "bad"}]},
     ],
     "Kinesis_20131202.PutRecords": [
         {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": f"p{k}"} for k in range(4)]},
-        {"StreamName": "s", "Records": [{"Data": "", "PartitionKey": "é"}, {"Data": "QR==", "PartitionKey": "k" * 256}]},
+        {"StreamName": "s", "Records": [{"Data": "", "PartitionKey": "é"},
+                                        {"Data": "QR==", "PartitionKey": "k" * 256}]},
         {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "p", "ExplicitHashKey": "1"}]},
-        {"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s", "Records": [{"Data": "QUJD", "PartitionKey": "p"}]},
+        {"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+         "Records": [{"Data": "QUJD", "PartitionKey": "p"}]},
         {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "p"}] * 501},
-        {"StreamName": "s", "Records": [{"Data": "QUJD====", "PartitionKey": "p"}, {"Data": "QU=D", "PartitionKey": "p"}]},
+        {"StreamName": "s", "Records": [{"Data": "QUJD====", "PartitionKey": "p"},
+                                        {"Data": "QU=D", "PartitionKey": "p"}]},
         {"StreamName": "nope", "Records": [{"Data": B64, "PartitionKey": "p"}]},
     ],
     "Kinesis_20131202.PutRecord": [
