@@ -21,6 +21,7 @@ the full run (1.0) needs about 10 GB of memory.
     ENGINE_SUSTAINED_SCALE=0.02 python -m bench.report -k sustained
 """
 import gc
+import mmap
 import os
 import resource
 import shutil
@@ -28,6 +29,7 @@ import statistics
 import tempfile
 import time
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
@@ -56,6 +58,7 @@ SMALL_STREAM = 1_000_000
 FIRST_CALLS = 3                     # "the first calls' median"
 HOLD_RATIO = 0.8                    # every call's rate against that median (the issue's target)
 KEY_POOLS = 4                       # distinct random key arrays, cycled over the calls
+TOUCH_PROBE_BYTES = 512 << 20       # memory made resident to measure what fresh memory costs
 
 
 def sized(n: int, minimum: int) -> int:
@@ -105,6 +108,24 @@ class Meter:
         self.done += n
         self.series.append((self.done, n / (wall - self.wall), n / max(cpu - self.cpu, 1e-6)))
         self.wall, self.cpu = wall, cpu
+
+
+def memory_touch_rates(nbytes: int = TOUCH_PROBE_BYTES) -> dict:
+    """GiB per CPU second of making memory resident (a write per page, huge pages advised):
+    fresh memory, then as much again right after giving the first back. A growing stream
+    needs every record's bytes fresh, so this rate (the kernel's zeroing, and on a VM whose
+    balloon reports free pages to the host, the host's first touch too) bounds its ingestion."""
+    out = {}
+    for name in ("fresh", "recycled"):
+        region = mmap.mmap(-1, nbytes)
+        region.madvise(mmap.MADV_HUGEPAGE)
+        pages = np.frombuffer(region, np.uint8)
+        cpu = cpu_seconds()
+        pages[::4096] = 1
+        out[f"{name}_touch_gib_per_cpu_s"] = round(nbytes / 2**30 / max(cpu_seconds() - cpu, 1e-6), 2)
+        del pages
+        region.close()
+    return out
 
 
 def held(series: list) -> dict:
@@ -180,7 +201,8 @@ def test_put_batch_growing_stream(benchmark, grown, put_input):
     record_info(benchmark, records=total, bytes_=total * RECORD_BYTES, kind="engine", shards=4,
                 api=f"kinesis put_batch, growing stream ({call:,} per call)", **held(out["series"]),
                 resident_bytes_per_record=round(per_record, 1),
-                overhead_bytes_per_record=round(per_record - payload_per_record, 1), overhead_target=40)
+                overhead_bytes_per_record=round(per_record - payload_per_record, 1), overhead_target=40,
+                **memory_touch_rates())
 
 
 def _read_from_start(stream, limit: int) -> float:

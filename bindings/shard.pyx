@@ -103,9 +103,12 @@ cdef class Shard:
     cdef c_shard.en_shard *s
 
     def __cinit__(self, int64_t min_chunk_records=1024, int64_t max_chunk_records=1 << 22,
-                  int64_t min_chunk_bytes=64 << 10, int64_t max_chunk_bytes=64 << 20):
+                  int64_t min_chunk_bytes=64 << 10, int64_t max_chunk_bytes=16 << 20):
         # Chunk bytes count everything a chunk holds (data, keys, index); from 2 MiB on chunks
-        # are whole huge pages, growing by doubling from min to max (csrc/shard.h).
+        # are whole huge pages, growing by doubling from min to max (csrc/shard.h). At most
+        # 16 MiB: the shards of an evenly spread stream then need fresh chunks a few at a time
+        # rather than all together, so the prefault thread keeps pace (smoother calls, and
+        # less memory held in spares than with 64 MiB).
         cdef c_shard.en_shard_config cfg
         cfg.min_chunk_records = min_chunk_records
         cfg.max_chunk_records = max_chunk_records
