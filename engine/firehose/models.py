@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from .. import limits
 from ..arn import firehose_arn, parse_arn
 from ..clock import ManualClock
-from ..glue.store import file_name, region_root
+from ..datadir import file_name, region_root
 from ..s3 import InvalidObjectKey, bucket_from_arn, bucket_name_problem, parse_s3_uri, store_for
 from . import export, fastjson, prefix as prefixes
 from .transform import source_user_records

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from .. import _core
 from ..arn import shard_id as format_shard_id
-from ..glue.store import load_document, save_document
+from ..datadir import load_document, save_document
 from . import models
 
 FRAME_SCHEMA = pa.schema([("data", pa.binary())])

@@ -12,6 +12,7 @@ from typing import Optional
 
 import pyarrow as pa
 
+from ..datadir import region_root
 from .errors import AlreadyExistsException, EntityNotFoundException, InvalidInputException
 from .types import parse_hive_type
 
@@ -95,7 +96,7 @@ class GlueBackend:
         self._lock = threading.RLock()
         # Durable engines keep a file per database and per table (engine/glue/store.py).
         self._store = None
-        from .store import CatalogStore, region_root
+        from .store import CatalogStore
         root, self._root_lock = region_root(engine, "glue", region)
         if root is not None:
             self._store = CatalogStore(root, engine.durability)

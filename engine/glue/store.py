@@ -1,5 +1,4 @@
-"""The Data Catalog's files under the engine's data dir (issue 13), and the small JSON-document
-helpers the other control-plane stores (SNS, Firehose) share.
+"""The Data Catalog's files under the engine's data dir (issue 13).
 
 <data_dir>/glue/<account>/<region>/
     databases/<database>.json        a database, replaced whole (write, rename) after each change
@@ -8,89 +7,14 @@ helpers the other control-plane stores (SNS, Firehose) share.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import shutil
-from urllib.parse import quote
 
-from ..kinesis.store import lock_directory
+from ..datadir import DOCUMENT_SUFFIX, documents, file_name, remove_document, save_document
 from .models import Column, Database, SerDeInfo, StorageDescriptor, Table
 
 DATABASES_DIR = "databases"
 TABLES_DIR = "tables"
-FILE_NAME_MAX = 200     # a quoted name longer than this is hashed (file names stop at 255 bytes)
-SUFFIX = ".json"
-
-
-# --- shared helpers ------------------------------------------------------------------------
-def region_root(engine, service: str, region: str):
-    """<data_dir>/<service>/<account>/<region>, created and locked (one engine at a time), and
-    its lock file; None, None for an in-memory engine."""
-    if engine.durability == "memory":
-        return None, None
-    root = os.path.join(engine.data_dir, service, engine.account_id, region)
-    os.makedirs(root, exist_ok=True)
-    return root, lock_directory(root)
-
-
-def file_name(name: str) -> str:
-    """A file name for any resource name (names may hold '/' or be '..')."""
-    quoted = "n-" + quote(name, safe="")
-    if len(quoted) > FILE_NAME_MAX:
-        return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
-    return quoted
-
-
-def save_document(path: str, doc, sync: str) -> None:
-    """Replace a JSON document whole: a crash leaves the old one or the new one, never a mix;
-    fsync mode flushes the file and the rename to disk before returning."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        if sync == "fsync":
-            f.flush()
-            os.fdatasync(f.fileno())
-    os.replace(tmp, path)
-    if sync == "fsync":
-        sync_directory(os.path.dirname(path))
-
-
-def load_document(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-
-
-def remove_document(path: str, sync: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return
-    if sync == "fsync":
-        sync_directory(os.path.dirname(path))
-
-
-def documents(root: str):
-    """The documents of a region directory (leftover temporary files of a crash are removed)."""
-    for entry in sorted(os.listdir(root)):
-        path = os.path.join(root, entry)
-        if entry.endswith(".tmp"):
-            os.unlink(path)
-        elif entry.endswith(SUFFIX):
-            doc = load_document(path)
-            if doc is not None:
-                yield doc
-
-
-def sync_directory(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- the catalog -------------------------------------------------------------------------
@@ -102,7 +26,7 @@ class CatalogStore:
             os.makedirs(os.path.join(root, directory), exist_ok=True)
 
     def _database_path(self, database: str) -> str:
-        return os.path.join(self.root, DATABASES_DIR, file_name(database) + SUFFIX)
+        return os.path.join(self.root, DATABASES_DIR, file_name(database) + DOCUMENT_SUFFIX)
 
     def _tables_dir(self, database: str) -> str:
         return os.path.join(self.root, TABLES_DIR, file_name(database))
@@ -118,11 +42,11 @@ class CatalogStore:
         shutil.rmtree(self._tables_dir(database), ignore_errors=True)
 
     def save_table(self, table: Table) -> None:
-        save_document(os.path.join(self._tables_dir(table.database), file_name(table.name) + SUFFIX),
+        save_document(os.path.join(self._tables_dir(table.database), file_name(table.name) + DOCUMENT_SUFFIX),
                       dataclasses.asdict(table), self.sync)
 
     def remove_table(self, database: str, name: str) -> None:
-        remove_document(os.path.join(self._tables_dir(database), file_name(name) + SUFFIX), self.sync)
+        remove_document(os.path.join(self._tables_dir(database), file_name(name) + DOCUMENT_SUFFIX), self.sync)
 
     def load(self):
         """(Database, {name: Table}) of each stored database."""

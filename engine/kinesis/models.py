@@ -25,13 +25,14 @@ from .. import _core, limits
 from ..errors import ClientError, InternalFailure
 from . import iterators
 from ..arn import kinesis_consumer_arn, kinesis_stream_arn, parse_shard_id, shard_id as format_shard_id
+from ..datadir import region_root
 from .errors import (InternalFailureException, InvalidArgumentException, LimitExceededException,
                      ProvisionedThroughputExceededException,
                      ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
                      stream_not_found)
 from .account import AccountSettings
 from .policy import check_policy
-from .store import StreamStore, lock_directory, stream_dir_name
+from .store import StreamStore, stream_dir_name
 
 RECORD_SCHEMA = _core.RECORD_SCHEMA
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
@@ -1295,9 +1296,7 @@ class KinesisBackend:
         # Durable engines keep each stream under <data_dir>/kinesis/<account>/<region>/.
         self._root = None
         if engine.durability != "memory":
-            self._root = os.path.join(engine.data_dir, "kinesis", self.account_id, region)
-            os.makedirs(self._root, exist_ok=True)
-            self._root_lock = lock_directory(self._root)
+            self._root, self._root_lock = region_root(engine, "kinesis", region, self.account_id)
             self._restore()
 
     def _restore(self) -> None:

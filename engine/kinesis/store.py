@@ -10,8 +10,6 @@
 Sequence numbers in a frame are consecutive (a put takes one range per shard), so a restart
 appends each frame again with the same numbers and arrival time and gets the same records.
 """
-import fcntl
-import json
 import os
 import shutil
 import threading
@@ -22,6 +20,7 @@ import pyarrow.compute as pc
 
 from engine import _core
 from engine.atrest import AtRestKey
+from engine.datadir import load_document, save_document
 
 FRAME_SCHEMA = pa.schema([("partition_key", pa.binary()), ("data", pa.binary())])
 SEGMENT_BYTES = 64 << 20            # a shard's segment seals at this size ...
@@ -79,28 +78,10 @@ class StreamStore:
 
     # --- metadata ------------------------------------------------------------------------
     def save_meta(self, meta: dict) -> None:
-        path = os.path.join(self.directory, META_FILE)
-        tmp = path + ".tmp"
-        try:
-            with open(tmp, "w") as f:
-                json.dump(meta, f)
-                if self.sync == "fsync":
-                    f.flush()
-                    os.fsync(f.fileno())
-        except OSError as error:
-            if error.filename is not None:
-                raise
-            raise OSError(error.errno, error.strerror, tmp) from error   # a write's error names no file
-        os.replace(tmp, path)
-        if self.sync == "fsync":
-            _sync_dir(self.directory)
+        save_document(os.path.join(self.directory, META_FILE), meta, self.sync)
 
     def load_meta(self) -> dict | None:
-        try:
-            with open(os.path.join(self.directory, META_FILE)) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return None
+        return load_document(os.path.join(self.directory, META_FILE))
 
     # --- records -------------------------------------------------------------------------
     @staticmethod
@@ -175,23 +156,3 @@ class StreamStore:
 def _binary(array: pa.Array) -> pa.Array:
     # a string array is read as binary in place (a cast would check and copy nothing, slowly)
     return array.view(pa.binary()) if array.type == pa.string() else array.cast(pa.binary())
-
-
-def lock_directory(path: str):
-    """An exclusive lock on a directory's `.lock` file, held while the returned file is open
-    (the kernel drops it when the process dies): two engines never write the same files."""
-    f = open(os.path.join(path, ".lock"), "a")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise RuntimeError(f"{path} is in use by another engine") from None
-    return f
-
-
-def _sync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from .. import limits
 from ..arn import parse_arn, sns_topic_arn
 from ..errors import ClientError, ParamValidationError
-from ..glue.store import region_root
+from ..datadir import region_root
 from ..sqs.models import AttributeValue
 from . import delivery
 from . import filter as filters

@@ -29,7 +29,7 @@ import json
 import os
 import threading
 
-from ..glue.store import documents, file_name, load_document, remove_document, save_document, sync_directory
+from ..datadir import documents, file_name, load_document, remove_document, replace_file, save_document
 from . import delivery
 from . import filter as filters
 from .mobile import MobilePush, PlatformApplication, PlatformEndpoint
@@ -142,7 +142,7 @@ class DeliveryJournal:
     def _rewrite(self) -> None:
         if self._file is not None:
             self._file.close()
-        save_lines(self.path, list(self._open.values()), self.sync)
+        replace_file(self.path, "".join(line + "\n" for line in self._open.values()).encode(), self.sync)
         self._file = open(self.path, "a")
         self._lines = len(self._open)
 
@@ -163,18 +163,6 @@ class DeliveryJournal:
                 self._commit()
                 self._file.close()
                 self._file = None
-
-
-def save_lines(path: str, lines: list[str], sync: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.writelines(line + "\n" for line in lines)
-        if sync == "fsync":
-            f.flush()
-            os.fdatasync(f.fileno())
-    os.replace(tmp, path)
-    if sync == "fsync":
-        sync_directory(os.path.dirname(path))
 
 
 class _Journaled:

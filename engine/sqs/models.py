@@ -31,13 +31,14 @@ from typing import Callable, NamedTuple
 
 from .. import _core, limits
 from ..arn import sqs_arn, sqs_queue_url
+from ..datadir import region_root
 from ..errors import ClientError, InvalidParameterValue, ResourceNotFoundException
 from .errors import (InvalidAttributeName, InvalidAttributeValue, InvalidMessageContents, MissingParameter,
                      OverLimit, PurgeQueueInProgress, QueueDeletedRecently, QueueDoesNotExist, QueueNameExists,
                      ReceiptHandleIsInvalid, invalid_value)
 from .md5 import attributes_md5
 from .names import SortedNames
-from .store import DurableQueue, QueueStore, key_source, lock_directory, rebuild
+from .store import DurableQueue, QueueStore, key_source, rebuild
 from .rules import (ALL_ATTRIBUTES, LABEL, MESSAGE_CONTENT_ERROR, NO_LIMIT, PERMISSION_ACTIONS, AttributeValue,
                     RedrivePolicy, body_bytes, delay_seconds, fifo_id_ok, message_count, normalize_queue_attributes,
                     json_document, parse_redrive_allow_policy, parse_redrive_policy, string_map, validate_fifo_id,
@@ -948,9 +949,7 @@ class SQSBackend:
         # Durable engines keep each queue under <data_dir>/sqs/<account>/<region>/<queue name>/.
         self._root = None
         if engine.durability != "memory":
-            self._root = os.path.join(engine.data_dir, "sqs", self.account_id, region)
-            os.makedirs(self._root, exist_ok=True)
-            self._root_lock = lock_directory(self._root)
+            self._root, self._root_lock = region_root(engine, "sqs", region, self.account_id)
             self._key = key_source(engine.data_dir)
             self._restore()
 

@@ -19,17 +19,16 @@ group commit) happens outside the lock, before the call returns.
 """
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import shutil
 import threading
-from itertools import compress, repeat
+from itertools import compress
 from typing import NamedTuple
 
 from .. import _core
 from ..atrest import AtRestKey
-from ..kinesis.store import lock_directory
+from ..datadir import load_document, replace_file, save_document
 from .rules import AttributeValue, NO_LIMIT
 
 SEGMENT_BYTES = 4 << 20              # a log segment seals at this size ...
@@ -302,14 +301,10 @@ class QueueStore:
 
     # --- metadata --------------------------------------------------------------------------------
     def save_meta(self, meta: dict) -> None:
-        _replace(os.path.join(self.directory, META_FILE), json.dumps(meta).encode(), self.sync)
+        save_document(os.path.join(self.directory, META_FILE), meta, self.sync)
 
     def load_meta(self) -> dict | None:
-        try:
-            with open(os.path.join(self.directory, META_FILE)) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return None
+        return load_document(os.path.join(self.directory, META_FILE))
 
     # --- operations ------------------------------------------------------------------------------
     def _seal(self, data: bytes, aad: str) -> bytes:
@@ -404,7 +399,7 @@ class QueueStore:
             with self.lock:
                 if self.closed:
                     return
-                _replace(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{upto}"), data, self.sync)
+                replace_file(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{upto}"), data, self.sync)
                 self._snapshot_bytes = len(data)
                 self._log.retain(min_seq=upto)
                 for n in self._snapshots():
@@ -435,22 +430,6 @@ class QueueStore:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _replace(path: str, data: bytes, sync: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        if sync == "fsync":
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if sync == "fsync":
-        fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --- the native queue, logged --------------------------------------------------------------------
@@ -691,4 +670,4 @@ def key_source(data_dir: str):
     return get
 
 
-__all__ = ["QueueStore", "DurableQueue", "Fold", "rebuild", "key_source", "lock_directory"]
+__all__ = ["QueueStore", "DurableQueue", "Fold", "rebuild", "key_source"]
