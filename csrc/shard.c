@@ -795,7 +795,14 @@ en_status en_append_routed(const en_routed_batch *batch, int threads) {
     shard_writer *writers = (shard_writer *)(void *)(mem + align_up((int64_t)(sums + sizeof(int) * (size_t)m),
                                                                      EN_BUFFER_ALIGN));
     en_status rc = EN_OK;
-    for (int64_t row = 0; row < batch->n; row++) {
+    /* a shard listed twice would get two writers (or wait on its own lock) */
+    en_shard **sorted = (en_shard **)(void *)writers;   /* writers are not in use yet: room for m pointers */
+    memcpy(sorted, batch->shards, sizeof(en_shard *) * (size_t)m);
+    qsort(sorted, (size_t)m, sizeof(en_shard *), by_address);
+    for (int64_t s = 1; s < m && rc == EN_OK; s++)
+        if (sorted[s] == sorted[s - 1]) rc = EN_EINVAL;
+    memset(writers, 0, sizeof(shard_writer) * (size_t)m);
+    for (int64_t row = 0; row < batch->n && rc == EN_OK; row++) {
         int32_t s = batch->shard_of[row];
         if (EN_UNLIKELY(s < 0 || s >= m)) {
             rc = EN_ERANGE;

@@ -313,6 +313,15 @@ def test_append_routed_refuses_bad_shard_positions(where):
         _core.append_routed([], _core.SequenceSource(0), 1, [0], ["a"], [b"1"])
 
 
+def test_append_routed_refuses_a_shard_listed_twice():
+    shard, other = _core.Shard(), _core.Shard()
+    for threads in (1, 2):
+        with pytest.raises(_core.CoreValueError):
+            _core.append_routed([shard, other, shard], _core.SequenceSource(0), 1, [0, 1, 2], ["a", "b", "c"],
+                                [b"1", b"2", b"3"], threads)
+    assert shard.stats()["records"] == other.stats()["records"] == 0
+
+
 def test_shard_config_extremes_are_clamped():
     for kwargs in ({"min_chunk_records": 2**62, "max_chunk_records": 2**62}, {"min_chunk_records": -5},
                    {"min_chunk_bytes": 2**62, "max_chunk_bytes": -1}, {"max_chunk_bytes": 2**62}):
