@@ -131,6 +131,10 @@ class Engine:
             close = getattr(backend, "close", None)
             if close is not None:
                 close()
+        for backend in backends:   # memory goes once no backend can read another's records
+            release = getattr(backend, "release", None)
+            if release is not None:
+                release()
         self.clock.close()
 
     def __enter__(self):

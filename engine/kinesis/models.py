@@ -1512,12 +1512,15 @@ class KinesisBackend:
             page = self._names[i:i + limit]
             return page, i + limit < len(self._names)
 
-    def close(self) -> None:
-        # The records' memory goes now: an engine sits in reference cycles, so dropping it
-        # would leave the chunks to the next garbage collection.
+    def release(self) -> None:
+        """Give the records' memory back now (the engine calls it once every backend has closed:
+        Firehose's close reads its Kinesis sources to their tip first). An engine sits in
+        reference cycles, so dropping it would leave the chunks to the next garbage collection."""
         for stream in list(self.streams.values()):
             for shard in stream.shards:
                 shard.log.release()
+
+    def close(self) -> None:
         if self._root is None:
             return
         for stream in list(self.streams.values()):
