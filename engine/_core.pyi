@@ -78,11 +78,12 @@ class Shard:
     def seq_at_or_after(self, seq: int) -> int: ...
     def trim(self, min_ts_ms: int, max_bytes: int = ...) -> None: ...
     def stats(self) -> dict[str, int]: ...   # first_seq, last_seq, records, bytes_allocated, spare_bytes, spares, chunks, last_ts
+    def release(self) -> None: ...   # hide every record, give the memory back now (appends may follow)
 
 def prefault_wait_idle() -> None: ...   # until the background thread has made every spare chunk asked of it
 
 def append_routed(shards: list[Shard], seqs: SequenceSource, ts_ms: int, shard_index: Any,
-                  keys: Any, data: Any, threads: int = ...) -> np.ndarray: ...
+                  keys: Any, data: Any, threads: int = ...) -> np.ndarray: ...   # CoreValueError: a shard listed twice
 
 # --- message queues (bindings/queue.pyx over csrc/queue.c) ---------------------------------------
 SEND_STORED: int
