@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 import engine
 from engine.request.validate import constraint_violations, validator_for
-from tests.test_fuzz import strategy
+from tests.fuzzing import strategy
 
 SESSION = botocore.session.get_session()
 
