@@ -3,10 +3,6 @@ restart, with their sequence numbers and arrival times; a SIGKILLed writer loses
 told was stored."""
 import os
 import random
-import select
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,6 +12,7 @@ import pytest
 import engine
 from engine import _core
 from tests.kinesis.conftest import ShapeCheckedClient
+from tests.killing import run_until_killed
 
 KILL_ITERATIONS = int(os.environ.get("ENGINE_KILL_ITERATIONS", "4"))
 
@@ -183,48 +180,9 @@ WRITER = textwrap.dedent("""
 
 
 def kill_once(data_dir, durability, rng, seed):
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), durability, str(seed), str(write_fd)],
-                            pass_fds=(write_fd,), cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    os.close(write_fd)
-    acked, buf, ready_at = [], b"", None
-    try:
-        deadline = None
-        while True:
-            if ready_at is not None and deadline is None:
-                deadline = time.monotonic() + rng.uniform(0.05, 0.6)
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            ready, _, _ = select.select([read_fd], [], [], 0.05)
-            if ready:
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    pytest.fail(f"the writer exited with {proc.wait()}")
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    if line == b"ready":
-                        ready_at = time.monotonic()
-                    else:
-                        shard, seq = line.split()
-                        acked.append((shard.decode(), int(seq)))
-            elif proc.poll() is not None:
-                pytest.fail(f"the writer exited with {proc.returncode}")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # what the writer wrote to the pipe before the kill counts as acknowledged
-        while True:
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-        os.close(read_fd)
-    for line in buf.split(b"\n"):
-        if line and line != b"ready" and len(line.split()) == 2:
-            shard, seq = line.split()
-            acked.append((shard.decode(), int(seq)))
-    return acked
+    """(shard, sequence number) of every put the writer acknowledged before its SIGKILL."""
+    return [(shard, int(seq)) for shard, seq in
+            (line.split() for line in run_until_killed(WRITER, [data_dir, durability, seed], rng, (0.05, 0.6)))]
 
 
 @pytest.mark.parametrize("durability", ["flush", "fsync"])

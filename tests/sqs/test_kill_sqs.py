@@ -7,11 +7,7 @@ acknowledged (a message whose delete was under way at the kill may be either the
 ENGINE_SOAK=1 runs many more rounds."""
 import os
 import random
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections import Counter, defaultdict
@@ -19,6 +15,7 @@ from collections import Counter, defaultdict
 import pytest
 
 import engine
+from tests.killing import run_until_killed
 
 ITERATIONS = 40 if os.environ.get("ENGINE_SOAK") else 2
 VISIBILITY_S = 3600          # the writer's receives: in flight well past the check's first look
@@ -61,33 +58,7 @@ WRITER = textwrap.dedent("""
 
 def run_writer(data_dir, durability, rng, seed) -> list[list[str]]:
     """Run a writer until a random moment after it is ready, SIGKILL it; its acknowledgements."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), durability, str(seed), str(write_fd)],
-                            pass_fds=(write_fd,), cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    os.close(write_fd)
-    buf, deadline = b"", None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            ready, _, _ = select.select([read_fd], [], [], 0.05)
-            if ready:
-                chunk = os.read(read_fd, 1 << 16)
-                if not chunk:
-                    pytest.fail(f"the writer exited with {proc.wait()}")
-                buf += chunk
-                if deadline is None and b"ready\n" in buf:
-                    deadline = time.monotonic() + rng.uniform(0.05, 0.8)
-            elif proc.poll() is not None:
-                pytest.fail(f"the writer exited with {proc.returncode}")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        while True:   # what the writer wrote to the pipe before the kill counts as acknowledged
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            buf += chunk
-        os.close(read_fd)
-    return [line.split() for line in buf.decode().split("\n")[:-1] if line != "ready"]
+    return [line.split() for line in run_until_killed(WRITER, [data_dir, durability, seed], rng)]
 
 
 def look(data_dir, copy_dir):
