@@ -243,6 +243,131 @@ cdef class SegmentLog:
             pos = nxt
 
 
+cdef class RoutedFrames:
+    """A put's records as Arrow IPC frames (csrc/arrowframe.h): one per shard it touched
+    (more when a shard's part exceeds max_frame_bytes), in one buffer this object owns.
+    `shard`, `first_row` and `last_row` say, per frame, which shard (index into `labels`)
+    and which input rows it starts and ends with."""
+    cdef c_segment.en_ipc_put put
+    cdef readonly list labels
+
+    def __dealloc__(self):
+        c_segment.en_ipc_put_free(&self.put)
+
+    def __len__(self):
+        return self.put.n_frames
+
+    @property
+    def shard(self):
+        return [self.put.frames[i].shard for i in range(self.put.n_frames)]
+
+    @property
+    def first_row(self):
+        return [self.put.frames[i].first_row for i in range(self.put.n_frames)]
+
+    @property
+    def last_row(self):
+        return [self.put.frames[i].last_row for i in range(self.put.n_frames)]
+
+    def payload(self, int64_t i):
+        """Frame i's Arrow IPC message, a pyarrow Buffer over this object's memory."""
+        if not 0 <= i < self.put.n_frames:
+            raise IndexError(i)
+        return pa.foreign_buffer(<uintptr_t>(self.put.buf + self.put.frames[i].offset),
+                                 self.put.frames[i].length, base=self)
+
+
+def encode_routed(position, stored, BinaryView keys, BinaryView data, list labels,
+                  int64_t max_frame_bytes=c_segment.EN_IPC_FRAME_MAX):
+    """Frame the rows of a routed batch by shard in one C pass: row r (only where the bool
+    array `stored` is set, when given) goes to shard position[r] (int32, < len(labels))."""
+    cdef const int32_t[::1] pos = position
+    cdef const uint8_t[::1] keep
+    cdef const uint8_t *keep_ptr = NULL
+    cdef int64_t n = pos.shape[0]
+    if keys.length != n or data.length != n:
+        raise CoreValueError("keys, data and positions differ in length")
+    if stored is not None:
+        keep = stored.view(np.uint8)
+        if keep.shape[0] != n:
+            raise CoreValueError("stored and positions differ in length")
+        keep_ptr = &keep[0] if n else NULL
+    cdef RoutedFrames out = RoutedFrames.__new__(RoutedFrames)
+    out.labels = labels
+    cdef int32_t n_shards = len(labels)
+    cdef en_status rc
+    with nogil:
+        rc = c_segment.en_ipc_encode_routed(&pos[0] if n else NULL, keep_ptr, n, n_shards, &keys.view,
+                                            &data.view, max_frame_bytes, &out.put)
+    check(rc)
+    return out
+
+
+cdef class Tickets:
+    """What write_frames wrote: commit() returns once all of it is as durable as the logs'
+    sync mode promises (fsync: one wave of fdatasyncs shared with concurrent writers)."""
+    cdef list logs                      # keeps the SegmentLogs alive
+    cdef c_segment.en_seglog **ptrs
+    cdef int64_t *tickets
+    cdef int64_t n
+
+    def __dealloc__(self):
+        free(self.ptrs)
+        free(self.tickets)
+
+    def commit(self):
+        cdef c_segment.en_seg_error err
+        memset(&err, 0, sizeof(err))
+        cdef c_segment.en_seg_status rc
+        for log in self.logs:
+            (<SegmentLog?>log)._open()
+        with nogil:
+            rc = c_segment.en_seglog_commit_many(self.ptrs, self.tickets, self.n, &err)
+        check_seg(rc, &err)
+
+
+def write_frames(list logs, RoutedFrames frames, seqs, int64_t ts_ms, list payloads=None, uint32_t flags=0):
+    """Write frame i of `frames` to logs[i] with sequence numbers seqs[first_row[i]] ..
+    seqs[last_row[i]] (int64 per input row), each with one pwritev; `payloads`, when given,
+    replaces each frame's payload (e.g. sealed) and `flags` marks them. Returns Tickets."""
+    cdef const int64_t[::1] seq = seqs
+    cdef int64_t n = frames.put.n_frames, i
+    if len(logs) != n or (payloads is not None and len(payloads) != n):
+        raise CoreValueError("one log (and payload) per frame expected")
+    cdef Tickets out = Tickets.__new__(Tickets)
+    out.logs = logs
+    out.ptrs = <c_segment.en_seglog **>malloc(max(n, 1) * sizeof(c_segment.en_seglog *))
+    out.tickets = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    if out.ptrs is NULL or out.tickets is NULL:
+        raise CoreMemoryError("cannot allocate a write")
+    cdef const c_segment.en_ipc_frame *f
+    for i in range(n):
+        f = &frames.put.frames[i]
+        if not (0 <= f.first_row < seq.shape[0] and 0 <= f.last_row < seq.shape[0]):
+            raise CoreValueError("sequence numbers do not cover the frames' rows")
+        out.ptrs[i] = (<SegmentLog?>logs[i])._open()
+    if payloads is not None:
+        for i in range(n):
+            f = &frames.put.frames[i]
+            out.tickets[i] = (<SegmentLog>logs[i])._write(seq[f.first_row], seq[f.last_row], ts_ms, payloads[i],
+                                                           flags, False)
+        out.n = n
+        return out
+    cdef c_segment.en_seg_error err
+    memset(&err, 0, sizeof(err))
+    cdef c_segment.en_seg_status rc = c_segment.EN_SEG_OK
+    with nogil:
+        for i in range(n):
+            f = &frames.put.frames[i]
+            rc = c_segment.en_seglog_write(out.ptrs[i], seq[f.first_row], seq[f.last_row], ts_ms, flags,
+                                           frames.put.buf + f.offset, f.length, &out.tickets[i], &err)
+            if rc != c_segment.EN_SEG_OK:
+                break
+    check_seg(rc, &err)
+    out.n = n
+    return out
+
+
 def sync_waves():
     """Waves of fdatasyncs group commits have run so far in this process (each serves every
     log written since the one before)."""

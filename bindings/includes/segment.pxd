@@ -1,4 +1,5 @@
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+from includes.common cimport en_binary_view, en_status
 
 cdef extern from "segment.h" nogil:
     int EN_SEG_PATH_MAX
@@ -86,3 +87,26 @@ cdef extern from "segment.h" nogil:
                                     en_seg_frame *out, en_seg_error *err)
     int64_t en_seglog_segments(en_seglog *log, en_seg_info *out, int64_t cap)
     void en_seglog_segment_path(const en_seglog *log, int64_t base_seq, char *out, size_t cap)
+
+
+cdef extern from "arrowframe.h" nogil:
+    int64_t EN_IPC_FRAME_MAX
+
+    ctypedef struct en_ipc_frame:
+        int32_t shard
+        int64_t first_row
+        int64_t last_row
+        int64_t records
+        int64_t offset
+        int64_t length
+
+    ctypedef struct en_ipc_put:
+        uint8_t *buf
+        int64_t size
+        en_ipc_frame *frames
+        int64_t n_frames
+
+    en_status en_ipc_encode_routed(const int32_t *position, const uint8_t *stored, int64_t n, int32_t n_shards,
+                                   const en_binary_view *keys, const en_binary_view *data,
+                                   int64_t max_frame_bytes, en_ipc_put *out)
+    void en_ipc_put_free(en_ipc_put *p)

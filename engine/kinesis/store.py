@@ -16,7 +16,6 @@ import threading
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine import _core
 from engine.atrest import AtRestKey
@@ -28,9 +27,6 @@ SEGMENT_MS = 3_600_000              # ... or when its first record is an hour ol
 INDEX_INTERVAL_BYTES = 4096         # sparse index: an entry at most every 4 KiB of frames
 META_FILE = "stream.json"
 FRAME_ENCRYPTED = 1                 # frame flag: the payload is sealed by engine.atrest
-# a put's row order comes from argsort, so every index is in bounds (and pc.take's wrapper,
-# which builds its options on every call, costs more than the gather of 500 rows)
-_TAKE_IN_BOUNDS = pc.TakeOptions(boundscheck=False)
 
 
 def stream_dir_name(name: str) -> str:
@@ -85,47 +81,28 @@ class StreamStore:
 
     # --- records -------------------------------------------------------------------------
     @staticmethod
-    def encode(shard_ids: list[str], position: np.ndarray, stored: np.ndarray | None, keys: pa.Array,
-               data: pa.Array) -> list[tuple[str, int, int, pa.Buffer]]:
-        """One frame per shard of a put whose rows go to shard_ids[position[row]] (only the
-        `stored` rows when given): (shard id, row of its first record, row of its last, Arrow
-        IPC payload). Needs no lock, so concurrent puts encode in parallel."""
-        order = np.argsort(position, kind="stable")
-        if stored is not None:
-            order = order[stored[order]]
-        if len(order) == 0:
-            return []
-        counts = np.bincount(position if stored is None else position[stored], minlength=len(shard_ids))
-        # one gather into shard order, then a zero-copy slice per shard
-        rows = pa.RecordBatch.from_arrays([_binary(keys), _binary(data)], schema=FRAME_SCHEMA)
-        grouped = pc.call_function("take", [rows, pa.array(order)], _TAKE_IN_BOUNDS)
-        ends = np.cumsum(counts)
-        frames = []
-        for shard in np.flatnonzero(counts).tolist():
-            begin, end = int(ends[shard] - counts[shard]), int(ends[shard])
-            frames.append((shard_ids[shard], int(order[begin]), int(order[end - 1]),
-                           grouped.slice(begin, end - begin).serialize()))
-        return frames
+    def encode(shard_ids: list[str], position: np.ndarray, stored: np.ndarray | None, keys: _core.BinaryView,
+               data: _core.BinaryView) -> _core.RoutedFrames:
+        """The frames of a put whose rows go to shard_ids[position[row]] (only the `stored`
+        rows when given): the Arrow IPC record batch of each shard's rows, built in one C pass.
+        Needs no lock, so concurrent puts encode in parallel."""
+        return _core.encode_routed(position, stored, keys, data, shard_ids)
 
-    def write(self, frames: list, seqs: np.ndarray, ts_ms: int, encrypt: bool = False) -> list:
+    def write(self, frames: _core.RoutedFrames, seqs: np.ndarray, ts_ms: int, encrypt: bool = False) -> _core.Tickets:
         """Write the frames `encode` made once the put's rows have sequence numbers `seqs`,
         sealed when `encrypt`; returns the tickets to commit. The caller holds the stream's
         persist lock, so frames reach each log in sequence order."""
-        key = self._at_rest_key(create=True) if encrypt else None
-        tickets = []
-        for shard_id, first_row, last_row, payload in frames:
-            log = self.log(shard_id)
-            first, last = int(seqs[first_row]), int(seqs[last_row])
-            if key is None:
-                tickets.append((log, log.write(first, last, ts_ms, payload)))
-            else:
-                sealed = key.encrypt(payload, self._aad(shard_id, first))
-                tickets.append((log, log.write(first, last, ts_ms, sealed, FRAME_ENCRYPTED)))
-        return tickets
+        logs = [self.log(frames.labels[shard]) for shard in frames.shard]
+        if not encrypt:
+            return _core.write_frames(logs, frames, seqs, ts_ms)
+        key = self._at_rest_key(create=True)
+        sealed = [key.encrypt(frames.payload(i), self._aad(frames.labels[shard], int(seqs[first])))
+                  for i, (shard, first) in enumerate(zip(frames.shard, frames.first_row))]
+        return _core.write_frames(logs, frames, seqs, ts_ms, sealed, FRAME_ENCRYPTED)
 
     @staticmethod
-    def commit(tickets: list) -> None:
-        _core.commit_many(tickets)   # fsync mode: the shards' fdatasyncs in parallel
+    def commit(tickets: _core.Tickets) -> None:
+        tickets.commit()   # fsync mode: the shards' fdatasyncs in parallel, shared with concurrent puts
 
     def frames(self, shard_id: str):
         """(first_seq, last_seq, ts_ms, RecordBatch) of each frame of a shard, in order."""
@@ -152,7 +129,3 @@ class StreamStore:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-
-def _binary(array: pa.Array) -> pa.Array:
-    # a string array is read as binary in place (a cast would check and copy nothing, slowly)
-    return array.view(pa.binary()) if array.type == pa.string() else array.cast(pa.binary())
