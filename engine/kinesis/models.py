@@ -545,8 +545,7 @@ class Stream:
             frames = None
             if self._store is not None:   # encoded before the lock: concurrent puts encode in parallel
                 frames = self._store.encode([s.shard_id for s in layout.shards], position,
-                                            None if throttled is None else ~throttled,
-                                            keys_view.array, data_view.array)
+                                            None if throttled is None else ~throttled, keys_view, data_view)
             with self._persist_lock:
                 if throttled is not None and throttled.any():
                     keep = ~throttled
