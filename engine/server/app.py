@@ -245,6 +245,13 @@ class EngineApp:
                     request_id = response_metadata()["RequestId"]
                     return 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
                         query_protocol.encode(self._query_model(service, operation), result, request_id)
+            fast = self.fast_paths.get((service, action)) if protocol == JSON and codec is None else None
+            if fast is not None and fast.decoder is not None:   # (a path that reads the body itself)
+                body = fast.answer_body(self, request, account, region)
+                if body is not None:
+                    return 200, [(b"content-type", self._content_type(service)),
+                                 (b"x-amzn-requestid", response_metadata()["RequestId"].encode())], body
+                fast = None
             try:
                 if protocol == QUERY:
                     params = query_protocol.decode(self._query_model(service, operation), form)
@@ -254,7 +261,6 @@ class EngineApp:
                     params = operation.json.params(codec.decode_request(request.body))
             except ValueError as err:   # a body its codec could not read
                 raise wire_error("SerializationException", str(err)) from None
-            fast = self.fast_paths.get((service, action)) if protocol == JSON and codec is None else None
             if fast is not None:
                 body = fast.answer(self, request, params, account, region)
                 if body is not None:

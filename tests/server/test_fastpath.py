@@ -65,6 +65,7 @@ def apps(tmp_path_factory):
 WIRE = "http://127.0.0.1:4566/000000000000/"
 ENGINE = "https://sqs.us-east-1.amazonaws.com/000000000000/"
 B64 = base64.b64encode(b"payload-" * 10).decode()
+BIG_B64 = base64.b64encode(b"\x01" * 1_000_000).decode()   # (six of them: over PutRecords' 5 MiB)
 
 BASES = {
     "AmazonSQS.SendMessage": [
@@ -112,6 +113,12 @@ BASES = {
         {"StreamName": "s", "Records": [{"Data": "QUJD====", "PartitionKey": "p"},
                                         {"Data": "QU=D", "PartitionKey": "p"}]},
         {"StreamName": "nope", "Records": [{"Data": B64, "PartitionKey": "p"}]},
+        # (the body decoded by msgspec: base64 as strict as the generic codec's, text that is not UTF-8)
+        {"StreamName": "s", "Records": [{"Data": "QQ", "PartitionKey": "p"}, {"Data": "QU JD", "PartitionKey": "p"}]},
+        {"StreamName": "s", "Records": [{"Data": "QUJD\n", "PartitionKey": "p"}]},
+        {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "\ud800"}]},
+        {"StreamName": "s", "Records": []},
+        {"StreamName": "s", "Records": [{"Data": BIG_B64, "PartitionKey": f"p{k}"} for k in range(6)]},
     ],
     "Kinesis_20131202.PutRecord": [
         {"StreamName": "s", "Data": B64, "PartitionKey": "p"},
