@@ -420,6 +420,48 @@ cdef class MessageQueue:
             if items is not small:
                 free(items)
 
+    def send_packed(self, int64_t now_ms, PackedRows rows not None, int64_t delay_ms=0, int64_t max_len=-1):
+        """send, for bodies built in one buffer (a PackedRows of UTF-8 rows): no Python object
+        per message in or out. Standard queues. Returns Stored(status, None, None): status None
+        when every row was stored, else bytes of per-row SEND_* codes."""
+        cdef Py_ssize_t n = rows.n, i
+        cdef int64_t k, total = rows.offsets[n] if n else 0
+        cdef const uint8_t *base = <const uint8_t *>PyBytes_AS_STRING(rows.data)
+        cdef c_queue.en_qnew *items
+        cdef const uint8_t **ptrs
+        cdef int64_t *lens
+        cdef uint8_t *dig
+        cdef uint8_t *stat
+        if self.fifo:
+            raise CoreValueError("a FIFO queue's messages need group ids (send_fifo)")
+        if n == 0:
+            return Stored(None, None, None)
+        items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
+        if items is NULL:
+            raise CoreMemoryError("cannot allocate a batch")
+        ptrs = <const uint8_t **>(items + n)
+        lens = <int64_t *>(ptrs + n)
+        dig = <uint8_t *>(lens + n)
+        stat = dig + 16 * n
+        try:
+            for i in range(n):
+                items[i].body = base + rows.offsets[i]
+                items[i].len = rows.offsets[i + 1] - rows.offsets[i]
+                items[i].delay_ms = delay_ms
+                items[i].num = -1
+                items[i].sent_ms = -1
+                items[i].rc = 0
+                items[i].first_ms = -1
+                items[i].tag = -1
+                stat[i] = 0
+            k = self._check_tag_push(now_ms, items, stat, ptrs, lens, dig, n, max_len, None,
+                                     n >= NOGIL_ROWS or total >= NOGIL_BYTES)
+            if self.q.n_dead_tags:
+                self._drain()
+            return Stored(None if k == n else PyBytes_FromStringAndSize(<char *>stat, n), None, None)
+        finally:
+            free(items)
+
     def send_fifo(self, int64_t now_ms, bodies, groups, dedups, int64_t max_len=-1, extras=None):
         """FIFO queues: check (as send does, plus group and deduplication ids: 1-128 printable
         ASCII, no space; a None deduplication id: none), digest and store a batch, deduplicating

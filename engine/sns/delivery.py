@@ -145,10 +145,11 @@ def notification_tail(attrs: dict | None) -> str:
     return '",\n  "MessageAttributes" : {\n' + ",\n".join(lines) + "\n  }\n}"
 
 
-def sqs_envelopes(batch, unsubscribe_url: str) -> list | None:
+def sqs_envelopes(batch, unsubscribe_url: str) -> _core.PackedRows | None:
     """The JSON notifications of a Batch of one publish's messages for one subscription, as UTF-8
-    bytes built by the core in one pass (byte for byte what notification_head + tail write); None
-    when the batch is not plain (MessageStructure, group ids, several subjects) or on a FIFO topic."""
+    rows built by the core in one pass into one buffer (byte for byte what notification_head +
+    tail write); None when the batch is not plain (MessageStructure, group ids, several subjects)
+    or on a FIFO topic."""
     first = batch[0]
     topic = first.topic
     if not batch.plain or topic.fifo:
@@ -167,9 +168,9 @@ def sqs_envelopes(batch, unsubscribe_url: str) -> list | None:
              b""]
     numbers, bodies, tails = batch.columns()
     try:
-        return _core.template_rows(texts, [(_core.ROW_HEX12, numbers), (_core.ROW_JSON, bodies),
-                                           (_core.ROW_NOISE64, numbers, backend.signature_seed(version)),
-                                           (_core.ROW_RAW, tails)], len(batch))
+        return _core.packed_rows(texts, [(_core.ROW_HEX12, numbers), (_core.ROW_JSON, bodies),
+                                         (_core.ROW_NOISE64, numbers, backend.signature_seed(version)),
+                                         (_core.ROW_RAW, tails)], len(batch))
     except _core.CoreValueError:   # a body with a lone surrogate: no UTF-8 form, the text path takes it
         return None
 
@@ -669,6 +670,8 @@ class SqsInbox(Protocol):
 
     def send_raw(self, bodies: list) -> _core.Stored: ...   # standard queues: plain bodies, the queue's defaults
 
+    def send_packed(self, rows: _core.PackedRows) -> bytes | None: ...   # send_raw's bodies in one buffer
+
     def send_error(self, body, code: int) -> ClientError: ...
 
 
@@ -753,13 +756,13 @@ class SqsTarget(Target):
         """The bulk path: bodies only (envelopes built by the core when the messages allow), one
         call into the queue's core; a refused body fails alone with the queue's exact error."""
         sub = self.sub
-        bodies = None
-        if not sub.raw:
-            bodies = sqs_envelopes(messages, sub.unsubscribe_url)
-        if bodies is None:
-            bodies = [self._text(m) for m in messages]
+        bodies = None if sub.raw else sqs_envelopes(messages, sub.unsubscribe_url)
         try:
-            status = q.send_raw(bodies).status
+            if bodies is not None:
+                status = q.send_packed(bodies)
+            else:
+                bodies = [self._text(m) for m in messages]
+                status = q.send_raw(bodies).status
         except ClientError as err:   # the queue went away
             e = err.response["Error"]
             for m, body in zip(messages, bodies):

@@ -466,6 +466,19 @@ class Queue:
             self._wake()
         return out
 
+    def send_packed(self, rows: _core.PackedRows) -> bytes | None:
+        """The native bulk send of bodies built in one buffer (SNS's envelopes) with the queue's
+        defaults: no Python object per message. Returns None when all were stored, else per-row
+        _core.SEND_* codes (send_error gives the exact error)."""
+        if self.deleted:
+            raise QueueDoesNotExist()
+        if self._disk is not None:   # the operation log records each body and id
+            return self.send_raw(list(rows)).status
+        status = self._q.send_packed(_ms(self.clock.now()), rows, self.delay * 1000, self.max_size).status
+        if self._waiters:
+            self._wake()
+        return status
+
     def send_error(self, body, code: int) -> ClientError:
         """The exact error for a body the store refused (code: a _core.SEND_* status)."""
         if code == _core.SEND_EMPTY:

@@ -26,6 +26,11 @@ class RecordingInbox:
         self.raw.append(list(bodies))
         return _core.Stored(self.status, None, None)
 
+    def send_packed(self, rows):
+        assert isinstance(rows, _core.PackedRows)
+        self.raw.append(list(rows))
+        return self.status
+
     def send_error(self, body, code):
         return InvalidMessageContents(f"refused ({code})")
 
