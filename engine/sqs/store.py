@@ -16,6 +16,10 @@ A restart folds the newest snapshot and the frames after it and rebuilds the nat
 the fold (rebuild). Operations are written under the store's lock right after the native call
 they describe, so the log holds them in the order the queue applied them; the commit (fsync: a
 group commit) happens outside the lock, before the call returns.
+
+A snapshot is due once the log since the last one outgrows it. A queue that holds nothing then
+(a consumer keeping up empties it often) gets an empty snapshot at once, replaying nothing;
+otherwise a background thread folds the sealed segments' frames.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ import marshal
 import os
 import shutil
 import threading
-from itertools import compress
+from collections import deque
+from itertools import compress, repeat
 from typing import NamedTuple
 
 from .. import _core
@@ -36,6 +41,8 @@ SEGMENT_MS = 3_600_000               # ... or an hour after its first operation
 INDEX_INTERVAL_BYTES = 64 << 10      # (the log is only read from a snapshot's operation on)
 COMPACT_MIN_BYTES = 16 << 20         # fold sealed segments into a snapshot once they hold this much
 COMPACT_SNAPSHOT_RATIO = 2           # ... and at least this many times the last snapshot's size
+COMPACT_EMPTY_GRACE = 1.25           # a due fold waits for an empty queue until the log since the
+                                     # snapshot holds this many times the bytes that made it due
 META_FILE = "queue.json"
 LOG_DIR = "log"
 SNAPSHOT_PREFIX = "snap-"
@@ -90,13 +97,19 @@ class Live(NamedTuple):
 class Fold:
     """What a run of operations leaves: the adds kept whole as their columns (most messages are
     never touched again, so a million of them cost no Python object each), the state of
-    messages received since they were added, the ids gone, the current receipt handles."""
+    messages received since they were added, the ids gone, the current receipt handles.
+
+    Applying an operation costs a few calls into C (dict and set updates over its columns), not
+    a Python step per message: compaction replays every frame of the sealed segments on a
+    background thread, which holds the GIL the foreground's calls need. So `received` and
+    `handles` keep entries of messages gone since (live() drops them): a receipt handle is never
+    issued twice and operations name only current handles, so a stale entry is never looked up."""
 
     def __init__(self, window_ms: int):
         self.window_ms = window_ms                 # FIFO deduplication window
         self.adds: list[list] = []                 # [now, recorded, *Live's columns but handles] per add
-        self.received: dict[str, list] = {}        # id -> [handles tuple, visible-at ms, receive count, first ms]
-        self.handles: dict[str, str] = {}          # current receipt handle (or an alias) -> message id
+        self.received: dict[str, tuple] = {}       # id -> (handles tuple, visible-at ms, receive count, first ms)
+        self.handles: dict[str, str] = {}          # receipt handle (or an alias) -> message id
         self.gone: set[str] = set()
         self.readded: dict[str, int] = {}          # id -> the add that put it back (a restore of a known id)
         self.dedups: dict[tuple, DedupRecord] = {}  # records of adds a purge dropped
@@ -108,7 +121,21 @@ class Fold:
         if now > self.last_ms:
             self.last_ms = now
         received, handles = self.received, self.handles
-        if kind == ADD:
+        if kind == RECEIVE:
+            ids, hs, visible, rcs, firsts = cols
+            if self.gone and not self.gone.isdisjoint(ids):   # (not expected: a gone id is never received)
+                keep = [mid not in self.gone for mid in ids]
+                ids, hs, rcs, firsts = (list(compress(c, keep)) for c in (ids, hs, rcs, firsts))
+                visible = visible if not _is_column(visible) else list(compress(visible, keep))
+            visible = visible if _is_column(visible) else repeat(visible)
+            received.update(zip(ids, zip(zip(hs), visible, rcs, firsts)))
+            handles.update(zip(hs, ids))
+        elif kind == DELETE:
+            mids = list(map(handles.pop, cols[0], repeat(None)))
+            deque(map(received.pop, mids, repeat(None)), 0)   # (a loop in C)
+            self.gone.update(mids)
+            self.gone.discard(None)
+        elif kind == ADD:
             ids = cols[0]
             n = len(ids)
             fresh = cols[-1]
@@ -124,39 +151,24 @@ class Fold:
             self.adds.append([now, cols[10], *cols[:10], nums])   # (one value stays one value)
             if not fresh:   # restored messages: possibly known ids, put back
                 for mid in ids:
-                    self._drop(mid)
+                    received.pop(mid, None)
                     self.gone.discard(mid)
                     self.readded[mid] = index
-        elif kind == RECEIVE:
-            ids, hs, visible, rcs, firsts = cols
-            for mid, handle, visible_ms, rc, first_ms in zip(ids, hs, _column(visible, len(ids)), rcs, firsts):
-                if mid in self.gone:
-                    continue
-                self._drop(mid)
-                received[mid] = [(handle,), visible_ms, rc, first_ms]
-                handles[handle] = mid
-        elif kind == DELETE:
-            for handle in cols[0]:
-                mid = handles.get(handle)
-                if mid is not None:
-                    self._drop(mid)
-                    self.gone.add(mid)
         elif kind == VISIBILITY:
             hs, visible = cols
             for handle, visible_ms in zip(hs, _column(visible, len(hs))):
                 mid = handles.get(handle)
-                if mid is not None:
-                    received[mid][1] = visible_ms
+                state = received.get(mid)
+                if state is not None:
+                    received[mid] = (state[0], visible_ms, state[2], state[3])
         elif kind == REMOVE:
-            for mid in cols[0]:
-                self._drop(mid)
-                self.gone.add(mid)
+            self.gone.update(cols[0])
         elif kind == HANDLES:
             for old, new in zip(*cols):
                 mid = handles.get(old)
-                if mid is not None:   # the old handles stay aliases: clients hold them
-                    state = received[mid]
-                    state[0] = (new, *state[0])
+                state = received.get(mid)
+                if state is not None and state[0][0] != new:   # (a message's aliases all name one new handle)
+                    received[mid] = ((new, *state[0]), *state[1:])   # the old handles stay aliases: clients hold them
                     handles[new] = mid
         elif kind == PURGE:
             self.dedups = self.records(0)
@@ -165,12 +177,6 @@ class Fold:
             handles.clear()
             self.gone.clear()
             self.readded.clear()
-
-    def _drop(self, mid: str) -> None:
-        state = self.received.pop(mid, None)
-        if state is not None:
-            for h in state[0]:
-                self.handles.pop(h, None)
 
     def records(self, now_ms: int) -> dict:
         """FIFO deduplication records still in their window at now_ms, by (group, dedup id)."""
@@ -194,12 +200,15 @@ class Fold:
         for index, (now, recorded, *columns) in enumerate(self.adds):
             ids, sent = columns[0], columns[3]
             expired = min(sent, default=now_ms) <= cutoff if _is_column(sent) else sent <= cutoff
-            if gone or readded or expired:
-                keep = [mid not in gone and readded.get(mid, index) == index and t > cutoff
-                        for mid, t in zip(ids, _column(sent, len(ids)))]
-                parts.append((columns, keep, keep.count(True)))
-            else:
-                parts.append((columns, None, len(ids)))
+            if not (readded or expired):
+                if gone.isdisjoint(ids):
+                    parts.append((columns, None, len(ids)))
+                    continue
+                if gone.issuperset(ids):   # (the usual add by now: every message received and deleted)
+                    continue
+            keep = [mid not in gone and readded.get(mid, index) == index and t > cutoff
+                    for mid, t in zip(ids, _column(sent, len(ids)))]
+            parts.append((columns, keep, keep.count(True)))
         cols = []
         for j in range(11):
             values = [columns[j] for columns, _, _ in parts]
@@ -218,11 +227,11 @@ class Fold:
             n = len(live.ids)
             live = live._replace(visible=list(_column(live.visible, n)), rcs=list(_column(live.rcs, n)),
                                  firsts=list(_column(live.firsts, n)), handles=[None] * n)
-            position = {mid: k for k, mid in enumerate(live.ids)}
-            for mid, (hs, visible_ms, rc, first_ms) in self.received.items():
-                k = position.get(mid)
-                if k is not None:
-                    live.handles[k], live.visible[k], live.rcs[k], live.firsts[k] = hs, visible_ms, rc, first_ms
+            position = dict(zip(live.ids, range(n)))
+            received = self.received
+            for mid in received.keys() & position.keys():   # (received also holds messages gone since)
+                k = position[mid]
+                live.handles[k], live.visible[k], live.rcs[k], live.firsts[k] = received[mid]
         return live
 
     def encode(self, now_ms: int, retention_ms: int) -> dict:
@@ -239,7 +248,7 @@ class Fold:
         for mid, hs, visible_ms, rc, first_ms in zip(live.ids, _column(live.handles, n), _column(live.visible, n),
                                                       _column(live.rcs, n), _column(live.firsts, n)):
             if hs is not None:
-                fold.received[mid] = [tuple(hs), visible_ms, rc, first_ms]
+                fold.received[mid] = (tuple(hs), visible_ms, rc, first_ms)
                 for h in hs:
                     fold.handles[h] = mid
         fold.dedups = {(r[3], r[4]): DedupRecord(*r) for r in doc["records"]}
@@ -251,6 +260,11 @@ class Fold:
 def _num(mid: str, id_prefix: str, plen: int) -> int | None:
     """The native message number behind an own id (None: an id kept from another queue)."""
     return int(mid[plen:]) if mid.startswith(id_prefix) and mid[plen:].isdigit() else None
+
+
+def _max_own_num(ids: list, id_prefix: str) -> int:
+    plen = len(id_prefix)
+    return max((k for k in (_num(mid, id_prefix, plen) for mid in ids) if k is not None), default=-1)
 
 
 def extra_row(x) -> list | None:
@@ -296,8 +310,11 @@ class QueueStore:
         self.last_ms = 0                 # the time of the last operation written
         self._since_snapshot = 0         # bytes written since the last snapshot
         self._snapshot_bytes = 0
+        self._max_num = -1               # the highest own message number logged, but ...
+        self._newest_ids: list = []      # ... the newest send's ids (numbers count up: its last is the highest)
         self._compacting: threading.Thread | None = None
         self.encrypts = lambda: False
+        self.drained = lambda: False     # the queue holds nothing a snapshot would keep (lock held)
 
     # --- metadata --------------------------------------------------------------------------------
     def save_meta(self, meta: dict) -> None:
@@ -330,6 +347,11 @@ class QueueStore:
         payload = self._seal(data, f"{self.arn}:{n}") if op[0] == ADD else PLAIN + data
         ticket = self._log.write(n, n, op[1], payload)
         self.last_ms = op[1]
+        if op[0] == ADD:
+            if op[-1]:
+                self._newest_ids = op[2]
+            else:
+                self._max_num = max(self._max_num, _max_own_num(op[2], self.id_prefix))
         self.next_op = n + 1
         self._since_snapshot += len(payload)
         return ticket
@@ -337,9 +359,8 @@ class QueueStore:
     def commit(self, ticket: int) -> None:
         if self.sync == "fsync":   # (flush: the write(2) was all)
             self._log.commit(ticket)
-        if (self._since_snapshot >= COMPACT_MIN_BYTES
-                and self._since_snapshot >= COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
-            self._start_compaction()
+        if self._since_snapshot >= max(COMPACT_MIN_BYTES, COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
+            self._snapshot_due()
 
     # --- recovery and compaction -----------------------------------------------------------------
     def _snapshots(self) -> list[int]:
@@ -360,13 +381,17 @@ class QueueStore:
         start = snapshots[-1] if snapshots else 1
         fold = self._load_snapshot(start, window_ms) if snapshots else Fold(window_ms)
         nxt = start
-        for frame in self._log.frames(start_seq=start):
-            if upto is not None and frame.first_seq >= upto:
+        apply, loads = fold.apply, marshal.loads
+        for seq, _, _, payload, _ in self._log.frames(start_seq=start):
+            if upto is not None and seq >= upto:
                 break
-            op = marshal.loads(self._open(frame.payload, f"{self.arn}:{frame.first_seq}",
-                                        f"{self._log.directory} operation {frame.first_seq}"))
-            fold.apply(op, id_prefix)
-            nxt = frame.first_seq + 1
+            data = memoryview(payload).cast("B")
+            if data[0] == PLAIN[0]:
+                op = loads(data[1:])
+            else:
+                op = loads(self._open(data, f"{self.arn}:{seq}", f"{self._log.directory} operation {seq}"))
+            apply(op, id_prefix)
+            nxt = seq + 1
         return fold, nxt
 
     def recover(self, id_prefix: str, window_ms: int) -> Fold:
@@ -375,42 +400,70 @@ class QueueStore:
                 os.unlink(os.path.join(self.directory, f))
         fold, self.next_op = self._fold(None, id_prefix, window_ms)
         self.last_ms = fold.last_ms
+        self._max_num = fold.max_num
         return fold
 
-    def _start_compaction(self) -> None:
+    def _snapshot_due(self) -> None:
+        """The log outgrew the last snapshot. When the queue holds nothing, the snapshot is an
+        empty fold, written at once: no frame needs replaying, since every message they hold is
+        gone. Otherwise the sealed segments are folded on a background thread, once the queue has
+        had a while to empty (a consumer keeping up empties it often)."""
         with self.lock:
             if self._compacting is not None or self.closed:
                 return
-            sealed = [s for s in self._log.segments() if s.sealed]
-            if not sealed:
-                return
-            upto = sealed[-1].last_seq + 1
-            self._since_snapshot = 0
-            self._compacting = threading.Thread(target=self._compact, args=(upto,), daemon=True,
-                                                name=f"sqs-compact {os.path.basename(self.directory)}")
-            self._compacting.start()
+            if self.drained():
+                self._write_empty_snapshot()
+            elif self._since_snapshot >= COMPACT_EMPTY_GRACE * max(COMPACT_MIN_BYTES,
+                                                                   COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
+                self._start_compaction()
+
+    def _write_empty_snapshot(self) -> None:
+        upto = self.next_op
+        fold = Fold(self.window_ms)
+        fold.max_num = max(self._max_num, _max_own_num(self._newest_ids, self.id_prefix))
+        fold.last_ms = self.last_ms
+        self._install_snapshot(upto, self._seal(marshal.dumps(fold.encode(self.last_ms, self.retention_ms())),
+                                                f"{self.arn}:snapshot:{upto}"))
+        self._since_snapshot = 0
+
+    def _start_compaction(self) -> None:
+        """(lock held)"""
+        if self._compacting is not None or self.closed:
+            return
+        sealed = [s for s in self._log.segments() if s.sealed]
+        if not sealed:
+            return
+        upto = sealed[-1].last_seq + 1
+        self._since_snapshot = 0
+        self._compacting = threading.Thread(target=self._compact, args=(upto,), daemon=True,
+                                            name=f"sqs-compact {os.path.basename(self.directory)}")
+        self._compacting.start()
 
     def _compact(self, upto: int) -> None:
-        """Fold the sealed segments into snapshot `upto`, then delete them and older snapshots."""
+        """Fold the sealed segments into snapshot `upto`."""
         try:
             fold, _ = self._fold(upto, self.id_prefix, self.window_ms)
             data = self._seal(marshal.dumps(fold.encode(fold.last_ms, self.retention_ms())),
                               f"{self.arn}:snapshot:{upto}")
             with self.lock:
-                if self.closed:
-                    return
-                replace_file(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{upto}"), data, self.sync)
-                self._snapshot_bytes = len(data)
-                self._log.retain(min_seq=upto)
-                for n in self._snapshots():
-                    if n < upto:
-                        os.unlink(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{n}"))
+                if not self.closed:
+                    self._install_snapshot(upto, data)
         finally:
             self._compacting = None
 
+    def _install_snapshot(self, upto: int, data: bytes) -> None:
+        """Write snapshot `upto`, then delete the segments and snapshots it replaces (lock held)."""
+        replace_file(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{upto}"), data, self.sync)
+        self._snapshot_bytes = len(data)
+        self._log.retain(min_seq=upto)
+        for n in self._snapshots():
+            if n < upto:
+                os.unlink(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{n}"))
+
     def compact(self) -> None:
         """Fold every sealed segment now and wait (tests, benchmarks)."""
-        self._start_compaction()
+        with self.lock:
+            self._start_compaction()
         thread = self._compacting
         if thread is not None:
             thread.join()
@@ -447,6 +500,15 @@ class DurableQueue:
         self.stats = q.stats
         self.set_retention = q.set_retention
         self.set_fifo = q.set_fifo
+        # messages taken out (moves) not yet logged gone: the log still holds them (one put back
+        # into this queue instead keeps the count up: the empty snapshot is off, never wrong)
+        self._taken_out = 0
+        store.drained = self._drained
+
+    def _drained(self) -> bool:
+        """Nothing a snapshot would keep (store lock held): no message, none on its way to
+        another queue, and (FIFO) no deduplication record, which only the log holds whole."""
+        return not self.fifo and not self._taken_out and self._q.counts(self.store.last_ms)[:3] == (0, 0, 0)
 
     def _logged(self, op: list) -> int | None:
         return None if self.store.closed else self.store.write(op)
@@ -516,6 +578,10 @@ class DurableQueue:
         store = self.store
         with store.lock:
             got = self._q.receive(now_ms, max_n, vis_ms, max_rc, inflight_max, remove, as_bytes, fifo_cols)
+            if remove:
+                self._taken_out += len(got.ids)
+            if got.moved is not None:
+                self._taken_out += len(got.moved.ids)
             ticket = None
             if got.ids and not remove:
                 ticket = self._logged([RECEIVE, now_ms, _reported(got.ids, got.extras), got.handles,
@@ -529,6 +595,7 @@ class DurableQueue:
         if ids:
             with self.store.lock:
                 ticket = self._logged([REMOVE, now_ms, list(ids)])
+                self._taken_out -= len(ids)
             self._commit(ticket)
 
     def handles_moved(self, now_ms: int, handles: dict) -> None:
