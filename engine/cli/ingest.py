@@ -318,10 +318,12 @@ _spread_pool: list = []
 
 def _spread_keys(offset: int, n: int) -> pa.Array:
     """Keys that spread records evenly over the shards, as a random key would: the record's
-    number modulo SPREAD_KEYS, from one pool of key strings."""
-    if not _spread_pool:
-        _spread_pool.append(pa.array([str(i) for i in range(SPREAD_KEYS)], pa.string()))
-    return _spread_pool[0].take(pa.array(np.arange(offset, offset + n, dtype=np.int64) % SPREAD_KEYS))
+    number modulo SPREAD_KEYS, as a zero-copy slice of the key strings repeated (built once,
+    long enough for the largest block seen)."""
+    if not _spread_pool or len(_spread_pool[0]) < n + SPREAD_KEYS:
+        repeats = -(-(n + SPREAD_KEYS) // SPREAD_KEYS)
+        _spread_pool[:] = [pa.array([str(i) for i in range(SPREAD_KEYS)] * repeats, pa.string())]
+    return _spread_pool[0].slice(offset % SPREAD_KEYS, n)
 
 
 def _keys_as_text(keys: pa.Array) -> pa.Array:
