@@ -297,6 +297,7 @@ class QueueStore:
     def __init__(self, directory: str, sync: str, arn: str, key_source):
         self.directory = directory
         self.sync = sync
+        self._fsync = sync == "fsync"
         self.arn = arn
         self._key_source = key_source
         self._key: AtRestKey | None = None
@@ -344,23 +345,29 @@ class QueueStore:
         rest hold ids, handles and times)."""
         n = self.next_op
         data = marshal.dumps(op)
-        payload = self._seal(data, f"{self.arn}:{n}") if op[0] == ADD else PLAIN + data
-        ticket = self._log.write(n, n, op[1], payload)
-        self.last_ms = op[1]
         if op[0] == ADD:
+            payload = self._seal(data, f"{self.arn}:{n}")
             if op[-1]:
                 self._newest_ids = op[2]
             else:
                 self._max_num = max(self._max_num, _max_own_num(op[2], self.id_prefix))
+        else:
+            payload = PLAIN + data
+        ticket = self._log.write(n, n, op[1], payload)
+        self.last_ms = op[1]
         self.next_op = n + 1
         self._since_snapshot += len(payload)
         return ticket
 
     def commit(self, ticket: int) -> None:
-        if self.sync == "fsync":   # (flush: the write(2) was all)
+        if self._fsync:   # (flush: the write(2) was all)
             self._log.commit(ticket)
-        if self._since_snapshot >= max(COMPACT_MIN_BYTES, COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
+        if self._since_snapshot >= COMPACT_MIN_BYTES and self._since_snapshot >= self._due_bytes():
             self._snapshot_due()
+
+    def _due_bytes(self) -> int:
+        """The log since the last snapshot that makes the next one due."""
+        return max(COMPACT_MIN_BYTES, COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes)
 
     # --- recovery and compaction -----------------------------------------------------------------
     def _snapshots(self) -> list[int]:
@@ -413,8 +420,7 @@ class QueueStore:
                 return
             if self.drained():
                 self._write_empty_snapshot()
-            elif self._since_snapshot >= COMPACT_EMPTY_GRACE * max(COMPACT_MIN_BYTES,
-                                                                   COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes):
+            elif self._since_snapshot >= COMPACT_EMPTY_GRACE * self._due_bytes():
                 self._start_compaction()
 
     def _write_empty_snapshot(self) -> None:
