@@ -510,8 +510,8 @@ class Stream:
                 f"failed to satisfy constraint: Member must satisfy regular expression pattern: "
                 f"{limits.KINESIS_SEQUENCE_NUMBER_PATTERN}")
         # Sequence numbers grow with every put, so ordering after any earlier one always holds.
-        explicit = None if explicit_hash_key is None else [explicit_hash_key]
-        result = self._put(*_batch_views([data], [partition_key], explicit), where="")
+        explicit = None if explicit_hash_key is None else _parse_hash_keys([explicit_hash_key])
+        result = self._put(*_record_views(data, partition_key), explicit, where="")
         shard = self.shards[int(result.shard_index[0])]
         if result.throttled is not None and result.throttled[0]:
             raise ProvisionedThroughputExceededException(
@@ -1125,6 +1125,29 @@ def _batch_views(data, partition_keys, explicit_hash_keys):
     if explicit is not None and len(explicit) != n:
         raise ValidationException(f"explicit_hash_keys has {len(explicit)} items but partition_keys has {n}")
     return data_view, keys_view, explicit
+
+
+def _record_views(data, partition_key):
+    """(data view, key view) of one record (PutRecord): bytes and a str key straight into
+    one-row Arrow arrays, without the list conversion a batch takes (the largest part of a
+    single put); other types, and a key that is not UTF-8, through _view's checks and errors."""
+    if data.__class__ is bytes and partition_key.__class__ is str:
+        try:
+            key = partition_key.encode()
+        except UnicodeEncodeError:
+            pass
+        else:
+            return _core.BinaryView(_one_row(data, pa.binary())), _core.BinaryView(_one_row(key, pa.string()))
+    return _view([data], "data"), _view([partition_key], "partition_keys")
+
+
+def _one_row(value: bytes, arrow_type) -> pa.Array:
+    """A one-row binary or string array over `value` (not copied): offsets 0 and its length."""
+    offsets = pa.py_buffer(_ZERO_OFFSET + len(value).to_bytes(4, "little"))
+    return pa.Array.from_buffers(arrow_type, 1, [None, offsets, pa.py_buffer(value)])
+
+
+_ZERO_OFFSET = bytes(4)
 
 
 def _parse_hash_keys(values):
