@@ -12,8 +12,8 @@
   4-shard Kinesis stream, MetadataExtraction dt/hour, Glue-typed snappy Parquet) against DuckDB's
   COPY ... PARTITION_BY (dt, hour) and pyarrow's read_json + write_dataset on the same lines.
 * "ingest json lines (whole commands)": `python -m engine ingest` against DuckDB's COPY run as a
-  command, on the same file (1M events, and that file five times over, ~1 GB); wall time and the
-  peak RSS of each process.
+  command, on the same file (1M events, and that file five times over, ~1 GB); wall time, and the
+  peak RSS and CPU time (user + system) of each process.
 
 report.py turns the timings into records/s, MiB/s and ratios. Sizes scale with ENGINE_BENCH_SCALE.
 """
@@ -400,7 +400,8 @@ for line in sys.stdin:
     proc = subprocess.Popen(json.loads(line), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss, err[-2000:].decode(errors="replace")]),
+    print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime,
+                      err[-2000:].decode(errors="replace")]),
           flush=True)
 """
 
@@ -424,14 +425,15 @@ def spawner(tmp_path_factory):
     proc.wait()
 
 
-def _run_command(spawner, argv) -> float:
-    """Run one command (timed by the caller); its peak RSS in MiB."""
+def _run_command(spawner, argv) -> tuple[float, float]:
+    """Run one command (timed by the caller): its peak RSS in MiB and its CPU seconds (user + system,
+    every thread: what the command costs whatever the machine's load)."""
     spawner.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
     spawner.stdin.flush()
-    code, kib, err = json.loads(spawner.stdout.readline())
+    code, kib, cpu_s, err = json.loads(spawner.stdout.readline())
     if code:
         raise RuntimeError(f"{argv[:4]} failed: {err}")
-    return kib / 1024
+    return kib / 1024, cpu_s
 
 
 @pytest.fixture(scope="module", params=[1, 5], ids=["1M events", "~1 GB"])
@@ -451,15 +453,16 @@ def ingest_file(request, demo_lines, tmp_path_factory):
 def _ingest_bench(benchmark, argv_for, ingest_file, kind, api, tmp_path, spawner):
     path, n, _label = ingest_file
     rounds = iter(range(1000))
-    peaks = []
+    usage = []
 
     def run():
-        peaks.append(_run_command(spawner, argv_for(path, tmp_path / f"out{next(rounds)}")))
+        usage.append(_run_command(spawner, argv_for(path, tmp_path / f"out{next(rounds)}")))
 
     benchmark.group = f"{INGEST_GROUP}, {n / 1e6:g}M events ({os.path.getsize(path) / 2**20:,.0f} MiB)"
     record_info(benchmark, records=n, bytes_=os.path.getsize(path), kind=kind, api=api)
     benchmark.pedantic(run, rounds=3, iterations=1)
-    benchmark.extra_info["peak_rss_mib"] = round(max(peaks))
+    benchmark.extra_info["peak_rss_mib"] = round(max(peak for peak, _ in usage))
+    benchmark.extra_info["cpu_s"] = round(float(np.median([cpu for _, cpu in usage])), 2)
 
 
 def test_ingest_engine_command(benchmark, ingest_file, tmp_path, spawner):
