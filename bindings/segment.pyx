@@ -64,13 +64,15 @@ cdef class SegmentMapping:
 
 
 cdef class SegmentLog:
-    """A directory of segment files (csrc/segment.h). `recovery` says what opening found."""
+    """A directory of segment files (csrc/segment.h). `recovery` says what opening found.
+    In fsync mode, preallocate_bytes > 0 keeps the active file zero-filled that far ahead of
+    its frames, so that most group-commit fdatasyncs need no journal commit."""
     cdef c_segment.en_seglog *log
     cdef readonly object recovery
     cdef readonly str directory
 
     def __cinit__(self, directory, *, int64_t segment_bytes, int64_t segment_ms,
-                  int64_t index_interval_bytes, str sync="flush"):
+                  int64_t index_interval_bytes, str sync="flush", int64_t preallocate_bytes=0):
         if sync not in SYNC_MODES:
             raise CoreValueError(f"sync must be one of {', '.join(SYNC_MODES)}")
         self.directory = _os.fspath(directory)
@@ -80,6 +82,7 @@ cdef class SegmentLog:
         cfg.segment_ms = segment_ms
         cfg.index_interval_bytes = index_interval_bytes
         cfg.sync = SYNC_MODES[sync]
+        cfg.preallocate_bytes = preallocate_bytes
         cdef c_segment.en_seg_recovery rep
         cdef c_segment.en_seg_error err
         memset(&err, 0, sizeof(err))

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE   /* pwritev, O_CLOEXEC */
+#define _GNU_SOURCE   /* pwritev, O_CLOEXEC, sync_file_range */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,8 @@ enum { H_MAGIC = 0, H_CRC = 4, H_LEN = 8, H_FLAGS = 12, H_FIRST = 16, H_LAST = 2
 #define FRAME_ALIGN 8
 #define MAX_PAYLOAD (INT64_C(0xFFFFFFFF) - FRAME_ALIGN)
 #define INDEX_HEADER 80   /* magic, crc, then eight int64 fields */
+#define ZERO_BLOCK (64 << 10)
+#define ZERO_IOVS 64      /* pre-allocation writes up to 4 MiB of zeros per call */
 
 typedef struct {
     uint32_t magic, crc, length, flags;
@@ -162,6 +164,28 @@ static int write_all(int fd, const void *buf, size_t n) {
     return 0;
 }
 
+/* Write zeros over [from, to) of the active file and start their writeback, so that the next
+ * fdatasync finds the blocks allocated and written (see preallocate_bytes in segment.h). */
+static int zero_fill(int fd, int64_t from, int64_t to) {
+    static const uint8_t zeros[ZERO_BLOCK];
+    int64_t start = from;
+    while (from < to) {
+        struct iovec iov[ZERO_IOVS];
+        int k = 0;
+        for (int64_t at = from; at < to && k < ZERO_IOVS; at += ZERO_BLOCK, k++) {
+            iov[k].iov_base = (void *)zeros;
+            iov[k].iov_len = (size_t)(to - at < ZERO_BLOCK ? to - at : ZERO_BLOCK);
+        }
+        ssize_t w = pwritev(fd, iov, k, from);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : EIO;
+        from += w;
+    }
+    /* a hint: writeback now, off the commit path (a failure shows at the next fdatasync) */
+    if (sync_file_range(fd, start, to - start, SYNC_FILE_RANGE_WRITE)) { /* nothing to undo */ }
+    return 0;
+}
+
 /* Map a file's first `length` bytes read-only. */
 static en_seg_status map_file(const char *path, int64_t length, en_seg_map *out, en_seg_error *err) {
     out->addr = NULL;
@@ -214,9 +238,21 @@ en_seg_status en_seg_frame_read(const en_seg_map *m, int64_t offset, const char 
     return EN_SEG_OK;
 }
 
+static int all_zero(const uint8_t *p, int64_t n) {
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (w) return 0;
+    }
+    for (; n > 0; p++, n--)
+        if (*p) return 0;
+    return 1;
+}
+
 /* Walk the frames of a mapped segment into `s` (whose base_seq is the file's name). With
  * check_crc, stop at the first frame that is torn or does not check (*stop = its offset);
- * without, a frame that does not parse is corruption. */
+ * without, a frame that does not parse is corruption. Where only zeros follow the last whole
+ * frame (a pre-allocated tail), the frames simply end (*stop stays -1). */
 static en_seg_status segment_scan(en_segment *s, const en_seg_map *m, int64_t prev_last, int check_crc,
                                   int64_t interval, int64_t *stop) {
     const uint8_t *base = m->addr;
@@ -233,6 +269,7 @@ static en_seg_status segment_scan(en_segment *s, const en_seg_map *m, int64_t pr
         if (ok && check_crc)
             ok = frame_crc(base + off, base + off + EN_SEG_FRAME_HEADER, h.length) == h.crc;
         if (!ok) {
+            if (all_zero(base + off, m->length - off)) return EN_SEG_OK;   /* pre-allocated: the end */
             *stop = off;
             return check_crc ? EN_SEG_OK : EN_SEG_ECORRUPT;
         }
@@ -475,7 +512,7 @@ en_seg_status en_seglog_open(const char *dir, const en_seglog_config *cfg, en_se
     memset(rep, 0, sizeof *rep);
     rep->cut_offset = -1;
     if (strlen(dir) + 32 >= EN_SEG_PATH_MAX || cfg->segment_bytes <= 0 || cfg->segment_ms <= 0 ||
-        cfg->index_interval_bytes <= 0 || (cfg->sync != EN_SEG_FLUSH && cfg->sync != EN_SEG_FSYNC))
+        cfg->index_interval_bytes <= 0 || cfg->preallocate_bytes < 0 || (cfg->sync != EN_SEG_FLUSH && cfg->sync != EN_SEG_FSYNC))
         return EN_SEG_EINVAL;
     en_seglog *log = calloc(1, sizeof *log);
     if (log == NULL) return EN_SEG_ENOMEM;
@@ -517,6 +554,8 @@ en_seg_status en_seglog_open(const char *dir, const en_seglog_config *cfg, en_se
         rc = open_active(log, a->base_seq, 0, err);
         /* what recovery kept counts as written, and in fsync mode as synced from here on */
         log->written_pos = log->synced_pos = a->size;
+        struct stat st;
+        log->filled_end = rc == EN_SEG_OK && fstat(log->fd, &st) == 0 ? st.st_size : a->size;
         if (rc == EN_SEG_OK && cfg->sync == EN_SEG_FSYNC && fdatasync(log->fd)) {
             int e = errno;
             char path[EN_SEG_PATH_MAX];
@@ -556,6 +595,15 @@ static en_seg_status close_active(en_seglog *log, int sync, en_seg_error *err) {
 
 static en_seg_status seal_active(en_seglog *log, en_seg_error *err) {
     en_segment *s = active_segment(log);
+    if (log->filled_end > s->size) {   /* a sealed segment ends with its last frame */
+        if (ftruncate(log->fd, s->size)) {
+            char path[EN_SEG_PATH_MAX];
+            seg_path(log->dir, s->base_seq, "log", path, sizeof path);
+            set_error(err, path, s->size, errno);
+            return EN_SEG_EIO;
+        }
+        log->filled_end = s->size;
+    }
     en_seg_status rc = close_active(log, 1, err);
     s->sealed = 1;   /* without its index (a failed write) it is rebuilt by a scan on open */
     if (rc == EN_SEG_OK) rc = write_index(log, s, err);
@@ -718,6 +766,21 @@ en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, in
     return rc;
 }
 
+/* Undo what a failed write left in the active segment `s` (under the log's lock). */
+static void write_failed(en_seglog *log, en_segment *s, int e, en_seg_error *err) {
+    char path[EN_SEG_PATH_MAX];
+    seg_path(log->dir, s->base_seq, "log", path, sizeof path);
+    set_error(err, path, s->size, e);
+    if (ftruncate(log->fd, s->size) == 0) log->filled_end = s->size;   /* else the open-time recovery cuts it */
+    if (s->frames == 0) {   /* a file named for a frame it does not hold */
+        close(log->fd);
+        log->fd = -1;
+        unlink(path);
+        log->n_segs--;
+        segment_free(s);
+    }
+}
+
 en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_seq, int64_t ts_ms,
                               uint32_t flags, const void *payload, int64_t length, int64_t *ticket,
                               en_seg_error *err) {
@@ -761,13 +824,28 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
         rc = open_active(log, first_seq, 1, err);
         if (rc != EN_SEG_OK) goto out;
         log->active_start = LOAD(&log->written_pos);
+        log->filled_end = 0;
         s = &log->segs[log->n_segs++];
         memset(s, 0, sizeof *s);
         s->base_seq = first_seq;
     }
     struct iovec iov[3] = {{header, EN_SEG_FRAME_HEADER}, {(void *)payload, (size_t)length},
                            {(void *)zeros, (size_t)(bytes - EN_SEG_FRAME_HEADER - length)}};
-    int64_t done = 0;
+    int64_t done = 0, ahead = log->cfg.sync == EN_SEG_FSYNC ? log->cfg.preallocate_bytes : 0;
+    if (ahead > 0 && s->size + bytes + ahead / 2 > log->filled_end) {
+        /* no zeros past where the segment seals (unless one frame alone is larger) */
+        int64_t end = s->size + bytes, cap = end > log->cfg.segment_bytes ? end : log->cfg.segment_bytes;
+        end = end + ahead < cap ? end + ahead : cap;
+        if (end > log->filled_end) {
+            int e = zero_fill(log->fd, log->filled_end > s->size ? log->filled_end : s->size, end);
+            if (e) {
+                write_failed(log, s, e, err);
+                rc = EN_SEG_EIO;
+                goto out;
+            }
+            log->filled_end = end;
+        }
+    }
     while (done < bytes) {
         /* skip what a short write already wrote */
         struct iovec part[3];
@@ -786,17 +864,7 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
         ssize_t w = pwritev(log->fd, part, k, s->size + done);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            char path[EN_SEG_PATH_MAX];
-            seg_path(log->dir, s->base_seq, "log", path, sizeof path);
-            set_error(err, path, s->size, w < 0 ? errno : EIO);
-            if (ftruncate(log->fd, s->size)) { /* the open-time recovery cuts it */ }
-            if (s->frames == 0) {   /* a file named for a frame it does not hold */
-                close(log->fd);
-                log->fd = -1;
-                unlink(path);
-                log->n_segs--;
-                segment_free(s);
-            }
+            write_failed(log, s, w < 0 ? errno : EIO, err);
             rc = EN_SEG_EIO;
             goto out;
         }

@@ -19,9 +19,16 @@
  * on any logs, share one wave of fdatasyncs (one per log written since the last wave, run in
  * parallel).
  *
+ * Pre-allocation (fsync mode, preallocate_bytes > 0): the active file is kept written with
+ * zeros ahead of its frames (as PostgreSQL recycles WAL files; fallocate alone would leave
+ * unwritten extents, whose first write needs a journal commit), so most fdatasyncs only flush
+ * data. A segment is cut to its frames when sealed. A zero tail is not data: recovery ends the
+ * frames where only zeros follow and does not count it as cut.
+ *
  * Recovery (en_seglog_open) trusts sealed segments (their CRCs are checked when they are read)
  * and checks every frame of the active segment, truncating it after the last whole frame and
- * reporting what it cut. Reading a frame whose CRC does not match is EN_SEG_ECORRUPT, with the
+ * reporting what it cut (a zero-filled tail stays, and is not reported). Reading a frame
+ * whose CRC does not match is EN_SEG_ECORRUPT, with the
  * file and offset in the caller's en_seg_error.
  *
  * Concurrency: appends, retention and lookups take the log's lock; any number of threads may
@@ -57,6 +64,9 @@ typedef struct {
     int64_t segment_ms;            /* ... or once its first frame is this much older */
     int64_t index_interval_bytes;  /* an index entry at most every this many bytes */
     en_seg_sync sync;
+    int64_t preallocate_bytes;     /* fsync mode: keep the active file zero-filled this far past
+                                      its frames (0: never), so an fdatasync rewrites blocks in
+                                      place and needs no journal commit of the file's size */
 } en_seglog_config;
 
 /* What went wrong (filled by a failing call): the file, the byte offset in it (-1: none) and
@@ -107,6 +117,7 @@ typedef struct en_seglog {
     int dirty, in_wave;            /* on the waves' dirty list / being synced by a wave (waves' lock) */
     struct en_seglog *dirty_next;
     int64_t active_start;          /* written_pos where the active segment begins */
+    int64_t filled_end;            /* the active file's length: frames, then zeros (pre-allocation) */
     int64_t last_seq;              /* -1 when empty */
 } en_seglog;
 

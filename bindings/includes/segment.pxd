@@ -20,6 +20,7 @@ cdef extern from "segment.h" nogil:
         int64_t segment_ms
         int64_t index_interval_bytes
         en_seg_sync sync
+        int64_t preallocate_bytes
 
     ctypedef struct en_seg_error:
         char path[4096]

@@ -25,6 +25,10 @@ FRAME_SCHEMA = pa.schema([("partition_key", pa.binary()), ("data", pa.binary())]
 SEGMENT_BYTES = 64 << 20            # a shard's segment seals at this size ...
 SEGMENT_MS = 3_600_000              # ... or when its first record is an hour older than the newest
 INDEX_INTERVAL_BYTES = 4096         # sparse index: an entry at most every 4 KiB of frames
+# fsync mode: a shard's active segment is kept zero-filled this far ahead of its records, so a
+# group commit's fdatasync rewrites allocated blocks and skips the journal commit that a growing
+# file needs (on ext4 here, 4 shards' parallel fdatasyncs ~1 ms in place against ~1.5-2.6 ms growing)
+PREALLOCATE_BYTES = 4 << 20
 META_FILE = "stream.json"
 FRAME_ENCRYPTED = 1                 # frame flag: the payload is sealed by engine.atrest
 
@@ -57,7 +61,8 @@ class StreamStore:
                     path = os.path.join(self.directory, "shards", shard_id)
                     os.makedirs(path, exist_ok=True)
                     log = _core.SegmentLog(path, segment_bytes=SEGMENT_BYTES, segment_ms=SEGMENT_MS,
-                                           index_interval_bytes=INDEX_INTERVAL_BYTES, sync=self.sync)
+                                           index_interval_bytes=INDEX_INTERVAL_BYTES, sync=self.sync,
+                                           preallocate_bytes=PREALLOCATE_BYTES)
                     self._logs[shard_id] = log
         return log
 
