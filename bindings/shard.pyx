@@ -47,6 +47,8 @@ cdef BinaryView _view(values, str name):
     return BinaryView(as_binary_array(values, name))
 
 
+SPARE_CHUNKS_MIN = c_shard.EN_SPARE_CHUNKS_MIN   # spare chunks a shard keeps, at least and at most
+SPARE_CHUNKS_MAX = c_shard.EN_SPARE_CHUNKS_MAX
 BATCH_OK = c_shard.EN_BATCH_OK
 BATCH_KEY_TEXT = c_shard.EN_BATCH_KEY_TEXT
 BATCH_KEY_LENGTH = c_shard.EN_BATCH_KEY_LENGTH

@@ -105,35 +105,101 @@ static int chunk_carve(en_chunk *c, int64_t first_seq, int64_t avg_data, int64_t
     return 1;
 }
 
-void en_chunk_unpin(en_chunk *c) {
-    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) region_free(c);
-}
-
 static void chunk_pin(en_chunk *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
 
 static int64_t chunk_bytes(const en_chunk *c) { return c->region_bytes; }
 
-/* Called with list_lock held: keep a chunk nothing uses as a spare (the largest ones stay), or
- * give its memory back. */
-static void keep_spare(en_shard *s, en_chunk *c) {
-    if (s->n_spares < EN_SPARE_CHUNKS) {
-        s->spares[s->n_spares++] = c;
-        return;
-    }
+static int smallest_spare(const en_shard *s) {
     int smallest = 0;
     for (int i = 1; i < s->n_spares; i++)
         if (s->spares[i]->region_bytes < s->spares[smallest]->region_bytes) smallest = i;
-    if (s->spares[smallest]->region_bytes < c->region_bytes) {
-        en_chunk *out = s->spares[smallest];
-        s->spares[smallest] = c;
-        c = out;
+    return smallest;
+}
+
+/* Called with list_lock held: keep a chunk nothing uses as a spare (the largest ones stay), or
+ * give its memory back (always, once retention or a release emptied the shard). */
+static void keep_spare(en_shard *s, en_chunk *c) {
+    if (!s->head) {
+        region_free(c);
+        return;
+    }
+    if (s->n_spares < s->spare_want) {
+        s->spares[s->n_spares++] = c;
+        return;
+    }
+    if (s->n_spares > 0) {
+        int smallest = smallest_spare(s);
+        if (s->spares[smallest]->region_bytes < c->region_bytes) {
+            en_chunk *out = s->spares[smallest];
+            s->spares[smallest] = c;
+            c = out;
+        }
     }
     region_free(c);
+}
+
+/* Called with list_lock held: give back the smallest spares beyond what the writer wants now. */
+static void shed_spares(en_shard *s) {
+    while (s->n_spares > s->spare_want) {
+        int smallest = smallest_spare(s);
+        region_free(s->spares[smallest]);
+        s->spares[smallest] = s->spares[--s->n_spares];
+    }
 }
 
 static void free_spares(en_shard *s) {
     for (int i = 0; i < s->n_spares; i++) region_free(s->spares[i]);
     s->n_spares = 0;
+}
+
+/* --- chunks trimmed while pinned ------------------------------------------------------------
+ * A chunk a reader still pins when the trim unlinks it waits on its shard's `retired` list; the
+ * reader's last unpin hands it to the shard's spares (memory already faulted in) rather than to
+ * the kernel, which would zero fresh memory again for the writer's next chunk. The shard may be
+ * destroyed first: retired_lock keeps it alive while an unpin looks at c->owner, and
+ * en_shard_destroy clears the owner of every chunk it leaves pinned (their last unpin frees
+ * them). Lock order: retired_lock, then a shard's list_lock. */
+
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void retired_push(en_shard *s, en_chunk *c) {
+    c->retired_prev = NULL;
+    c->retired_next = s->retired;
+    if (s->retired) s->retired->retired_prev = c;
+    s->retired = c;
+}
+
+static void retired_remove(en_shard *s, en_chunk *c) {
+    if (c->retired_prev) c->retired_prev->retired_next = c->retired_next;
+    else s->retired = c->retired_next;
+    if (c->retired_next) c->retired_next->retired_prev = c->retired_prev;
+    c->retired_prev = c->retired_next = NULL;
+}
+
+/* Called with list_lock held, for a chunk out of the shard's list: drop the shard's reference;
+ * a spare now if no reader pins it, else when the last one unpins it. On the retired list
+ * before the reference goes, so that last unpin finds it there. */
+static void retire_chunk(en_shard *s, en_chunk *c) {
+    retired_push(s, c);
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        retired_remove(s, c);
+        keep_spare(s, c);
+    }
+}
+
+void en_chunk_unpin(en_chunk *c) {
+    if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    /* the last reference was a reader's: the shard already let the chunk go */
+    pthread_mutex_lock(&retired_lock);
+    en_shard *s = c->owner;
+    if (s) {
+        pthread_mutex_lock(&s->list_lock);
+        retired_remove(s, c);
+        keep_spare(s, c);
+        pthread_mutex_unlock(&s->list_lock);
+    }
+    pthread_mutex_unlock(&retired_lock);
+    if (!s) region_free(c);
 }
 
 /* --- the prefault thread --------------------------------------------------------------------
@@ -270,6 +336,8 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
     s->batch_first_seq = -1;
     s->last_ts = INT64_MIN;
     s->next_bytes = s->cfg.min_chunk_bytes;
+    s->spare_want = EN_SPARE_CHUNKS_MIN;
+    s->trim_visible = -1;
     if (pthread_mutex_init(&s->write_lock, NULL) != 0) return EN_ENOMEM;
     if (pthread_mutex_init(&s->list_lock, NULL) != 0) {
         pthread_mutex_destroy(&s->write_lock);
@@ -280,14 +348,22 @@ en_status en_shard_init(en_shard *s, const en_shard_config *cfg) {
 
 void en_shard_destroy(en_shard *s) {
     prefault_forget(s);
+    pthread_mutex_lock(&retired_lock);
+    pthread_mutex_lock(&s->list_lock);
     free_spares(s);
+    /* readers still holding a pin keep their chunk alive; its last unpin frees it */
+    for (en_chunk *c = s->retired; c; c = c->retired_next) c->owner = NULL;
+    s->retired = NULL;
     en_chunk *c = s->head;
     while (c) {
         en_chunk *next = c->next;
-        en_chunk_unpin(c);   /* readers still holding a pin keep their chunk alive */
+        c->owner = NULL;
+        if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) region_free(c);
         c = next;
     }
     s->head = s->tail = NULL;
+    pthread_mutex_unlock(&s->list_lock);
+    pthread_mutex_unlock(&retired_lock);
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->list_lock);
 }
@@ -310,7 +386,7 @@ static void unlink_head(en_shard *s) {
     if (!s->head) s->tail = NULL;
     s->n_chunks--;
     s->bytes_allocated -= chunk_bytes(c);
-    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) keep_spare(s, c);
+    retire_chunk(s, c);
 }
 
 /* The writer's next chunk, carved for the rows left in its batch (n_left rows of
@@ -332,6 +408,7 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
     }
     spares_left = s->n_spares;
     pthread_mutex_unlock(&s->list_lock);
+    s->batch_chunks++;
     if (!c) {
         int64_t cost = EN_INDEX_BYTES_PER_RECORD + avg_data + avg_key;
         int64_t overhead = HEADER_BYTES + PADDING_BYTES + 2 * 4 + dlen + klen;   /* see chunk_carve */
@@ -346,6 +423,7 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
             return NULL;
         }
     }
+    c->owner = s;   /* the prefault thread's spares come without one */
     s->next_bytes = clamp64(max64(s->next_bytes, c->region_bytes) * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
     if (spares_left == 0 && s->next_bytes >= EN_HUGE_PAGE_BYTES) prefault_request(s, s->next_bytes);
     return c;
@@ -375,6 +453,7 @@ static en_status writer_begin(shard_writer *w, en_shard *s, int64_t *seq_counter
     w->ts_ms = ts_ms < s->last_ts ? s->last_ts : ts_ms;
     w->old_tail = w->c = s->tail;
     w->old_count = w->cnt = s->tail ? s->tail->count : 0;
+    s->batch_chunks = 0;
     return EN_OK;
 }
 
@@ -412,8 +491,10 @@ static void writer_publish(shard_writer *w) {
     en_shard *s = w->s;
     STORE(&w->c->count, w->cnt);
     s->last_ts = w->ts_ms;
-    pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads it under list_lock */
+    pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads them under list_lock */
     s->batch_first_seq = w->base;
+    /* a batch like this one finds its chunks among the spares (the next trim sheds the rest) */
+    s->spare_want = (int)clamp64(s->batch_chunks + 1, EN_SPARE_CHUNKS_MIN, EN_SPARE_CHUNKS_MAX);
     pthread_mutex_unlock(&s->list_lock);
     STORE(&s->visible_seq, w->base + w->n - 1);   /* publish the whole batch at once */
     pthread_mutex_unlock(&s->write_lock);
@@ -431,7 +512,7 @@ static void writer_rollback(shard_writer *w) {
             en_chunk *next = extra->next;
             s->n_chunks--;
             s->bytes_allocated -= chunk_bytes(extra);
-            en_chunk_unpin(extra);
+            retire_chunk(s, extra);   /* a reader may have pinned it for a moment */
             extra = next;
         }
         STORE(&w->old_tail->count, w->old_count);
@@ -621,6 +702,9 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
         }
         pthread_mutex_unlock(&s->write_lock);
     }
+    if (visible == s->trim_visible) s->spare_want = EN_SPARE_CHUNKS_MIN;   /* no batch since the last trim */
+    s->trim_visible = visible;
+    shed_spares(s);
     pthread_mutex_unlock(&s->list_lock);
 }
 

@@ -12,8 +12,12 @@
  * size. Chunks of EN_HUGE_PAGE_BYTES or more are mapped on huge-page boundaries with
  * MADV_HUGEPAGE (where the kernel offers transparent huge pages, a fault then brings in 2 MiB
  * at once) and unmapped when freed, so expired memory goes back to the system. A shard keeps
- * up to EN_SPARE_CHUNKS spare chunks, resident, for the writer's next chunk: chunks trimmed
- * while nothing pins them, or one that a background thread maps and faults in ahead of need.
+ * a few spare chunks, resident, for the writer's next chunks: as many as its latest batch took
+ * plus one (EN_SPARE_CHUNKS_MIN..EN_SPARE_CHUNKS_MAX), so a stream under retention or a memory
+ * cap reuses memory already faulted in, and the rest of what it frees goes back to the system.
+ * Spares are chunks trimmed while nothing pins them, chunks whose last reader unpins them after
+ * the trim (they point back at their shard, which forgets them when it is destroyed), or one
+ * that a background thread maps and faults in ahead of need.
  *
  * Concurrency contract: writers are serialized by `write_lock` (one writer at a time per
  * shard); the chunk list is guarded by `list_lock`; readers pin the chunk they read, and see
@@ -29,8 +33,12 @@
 
 /* Chunks this large or larger are huge-page mapped (and sized in whole huge pages). */
 #define EN_HUGE_PAGE_BYTES (INT64_C(2) << 20)
-/* Spare chunks a shard keeps resident for its writer; the rest of what it frees is unmapped. */
-#define EN_SPARE_CHUNKS 2
+/* Spare chunks a shard keeps resident for its writer (its latest batch's chunks + 1, within
+ * these bounds); the rest of what it frees is unmapped. */
+#define EN_SPARE_CHUNKS_MIN 2
+#define EN_SPARE_CHUNKS_MAX 4
+
+struct en_shard;
 
 typedef struct en_chunk {
     struct en_chunk *next;
@@ -47,6 +55,11 @@ typedef struct en_chunk {
     uint8_t *keys;
     int64_t region_bytes;    /* the one allocation: this header and every buffer above */
     int mapped;              /* 1: mmap'd on huge-page boundaries; 0: malloc'd (small chunks) */
+    /* The shard that takes the chunk back as a spare when its last pin goes after a trim; NULL
+     * once that shard is destroyed (then the last pin frees it). Guarded by shard.c's
+     * retired_lock; `retired_*` link the trimmed-but-pinned chunks of a shard (list_lock). */
+    struct en_shard *owner;
+    struct en_chunk *retired_prev, *retired_next;
 } en_chunk;
 
 typedef struct {
@@ -67,9 +80,15 @@ typedef struct en_shard {
                                 cap never drops it before the next batch (its put reads it) */
     int64_t next_bytes;      /* geometric growth of chunk sizes */
     int64_t bytes_allocated; /* the chunks in the list (spares not counted) */
-    en_chunk *spares[EN_SPARE_CHUNKS];  /* resident chunks for reuse (guarded by list_lock); freed
-                                           with the last chunk once retention empties the shard */
+    en_chunk *spares[EN_SPARE_CHUNKS_MAX];  /* resident chunks for reuse (guarded by list_lock);
+                                               freed with the last chunk once retention empties
+                                               the shard */
     int n_spares;
+    int spare_want;          /* spares kept: the latest batch's new chunks + 1, within bounds */
+    int64_t batch_chunks;    /* new chunks the batch being written took (its writer's) */
+    int64_t trim_visible;    /* visible_seq at the last trim: unchanged at the next, the shard is
+                                idle and its spares shrink to EN_SPARE_CHUNKS_MIN */
+    en_chunk *retired;       /* trimmed chunks a reader still pins (guarded by list_lock) */
     /* the background prefault queue (guarded by its own lock in shard.c) */
     struct en_shard *prefault_next;
     int prefault_queued;

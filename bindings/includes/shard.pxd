@@ -2,6 +2,10 @@ from libc.stdint cimport int32_t, int64_t, uint8_t
 from includes.common cimport en_status, en_binary_view
 
 cdef extern from "shard.h" nogil:
+    enum:
+        EN_SPARE_CHUNKS_MIN
+        EN_SPARE_CHUNKS_MAX
+
     ctypedef struct en_chunk:
         int64_t first_seq
         int64_t count
