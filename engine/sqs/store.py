@@ -330,7 +330,7 @@ class QueueStore:
             key = self._key
             if key is None:
                 key = self._key = self._key_source()
-            return SEALED + key.encrypt(data, aad.encode())
+            return key.encrypt(data, aad.encode(), SEALED)
         return PLAIN + data
 
     def _open(self, payload, aad: str, what: str):
