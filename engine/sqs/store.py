@@ -201,7 +201,7 @@ class Fold:
             ids, sent = columns[0], columns[3]
             expired = min(sent, default=now_ms) <= cutoff if _is_column(sent) else sent <= cutoff
             if not (readded or expired):
-                if gone.isdisjoint(ids):
+                if not gone or gone.isdisjoint(ids):
                     parts.append((columns, None, len(ids)))
                     continue
                 if gone.issuperset(ids):   # (the usual add by now: every message received and deleted)
