@@ -64,9 +64,15 @@ GROUP_WRK = "server: SendMessage requests/s from wrk"
 # --- the do-nothing server: canned answers boto3 accepts ------------------------------------------
 _CANNED_MESSAGES = [{"MessageId": f"m{k}", "ReceiptHandle": f"h{k}", "MD5OfBody": hashlib.md5(b.encode()).hexdigest(),
                      "Body": b} for k, b in enumerate(BODIES[:10])]
+# The batch answers list every entry as AWS does (round_trips' ids: m0..m9 sent, 0..9 deleted), so
+# that boto3 parses as much from this server as from the engine: an empty {} would spare the
+# client the work a real answer costs it and charge that work to the engine's server.
 _CANNED = {
     "AmazonSQS.CreateQueue": {"QueueUrl": "http://127.0.0.1/000000000000/q"},
+    "AmazonSQS.SendMessageBatch": {"Successful": [
+        {"Id": f"m{k}", "MessageId": f"m{k}", "MD5OfMessageBody": hashlib.md5(b"x").hexdigest()} for k in range(10)]},
     "AmazonSQS.ReceiveMessage": {"Messages": _CANNED_MESSAGES},
+    "AmazonSQS.DeleteMessageBatch": {"Successful": [{"Id": str(k)} for k in range(10)]},
     "AmazonSQS.SendMessage": {"MessageId": "m", "MD5OfMessageBody": hashlib.md5(b"x").hexdigest()},
     "Kinesis_20131202.PutRecords": {"FailedRecordCount": 0, "Records": [
         {"SequenceNumber": "1", "ShardId": "shardId-000000000000"}] * 500},
