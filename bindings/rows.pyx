@@ -3,6 +3,7 @@
 # or none at all (packed_rows: one buffer and its offsets).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport Py_EQ, PyObject_RichCompareBool
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from includes cimport rows as c_rows
 
@@ -194,3 +195,34 @@ def noise64(uint64_t seed, uint64_t number) -> str:
     cdef uint8_t buf[64]
     c_rows.en_noise64(seed, number, buf)
     return (<char *>buf)[:64].decode("ascii")
+
+
+# --- a column of few distinct values, resolved once per value ------------------------------------
+def map_recent(fn, items, Py_ssize_t window):
+    """[fn(item) for item in items] with fn called only for an item not equal (==) to one of the
+    last `window` distinct items it was called for: the others get that item's result. For columns
+    that repeat a few unhashable values (the attribute maps of a bulk publish)."""
+    cdef list seq = items if type(items) is list else list(items)
+    cdef Py_ssize_t n = len(seq), i, j, seen
+    cdef list out = [None] * n
+    cdef list keys = []   # the latest distinct items first, and their results
+    cdef list values = []
+    cdef object item, value
+    if window < 1:
+        raise CoreValueError("window must be at least 1")
+    for i in range(n):
+        item = seq[i]
+        seen = len(keys)
+        for j in range(seen):
+            if PyObject_RichCompareBool(keys[j], item, Py_EQ):
+                value = values[j]
+                break
+        else:
+            value = fn(item)
+            if seen == window:
+                keys.pop()
+                values.pop()
+            keys.insert(0, item)
+            values.insert(0, value)
+        out[i] = value
+    return out

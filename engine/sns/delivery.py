@@ -150,18 +150,17 @@ def sqs_envelopes(batch, unsubscribe_url: str) -> _core.PackedRows | None:
     rows built by the core in one pass into one buffer (byte for byte what notification_head +
     tail write); None when the batch is not plain (MessageStructure, group ids, several subjects)
     or on a FIFO topic."""
-    first = batch[0]
-    topic = first.topic
+    topic = batch.topic
     if not batch.plain or topic.fifo:
         return None
-    subject = first.subject
+    subject = batch.subject
     backend = topic.backend
     version = topic.signature_version
     subject_line = f'  "Subject" : {_enc(subject)},\n' if subject is not None else ""
     texts = [f'{{\n  "Type" : "Notification",\n  "MessageId" : "{backend.id_prefix}'.encode(),
              f'",\n  "TopicArn" : "{topic.arn}",\n{subject_line}  "Message" : '.encode("utf-8", "surrogatepass"),
              # every message of one publish shares its timestamp
-             f',\n  "Timestamp" : "{first.timestamp}",\n  "SignatureVersion" : "{version}",\n  "Signature" : "'
+             f',\n  "Timestamp" : "{batch.timestamp}",\n  "SignatureVersion" : "{version}",\n  "Signature" : "'
              .encode(),
              _SIGNATURE_FILL_BYTES + f'",\n  "SigningCertURL" : "{backend.cert_url}",\n  "UnsubscribeURL" : "'
              f'{unsubscribe_url}'.encode(),
@@ -726,7 +725,7 @@ class SqsTarget(Target):
                 self.dispatcher.fail(sub, m, self._text(m), "AWS.SimpleQueueService.NonExistentQueue",
                                      "The specified queue does not exist.")
             return
-        if not q.fifo and not (raw and any(m.attrs for m in messages)) and \
+        if not q.fifo and not (raw and messages.has_attributes()) and \
                 (messages.plain or not any(m.group for m in messages)):
             self._send_plain(q, messages)
             return

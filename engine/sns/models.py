@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import logging
+import operator
 import os
 import re
 import threading
@@ -35,7 +36,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from .. import limits
+from .. import _core, limits
 from ..arn import parse_arn, sns_topic_arn
 from ..errors import ClientError, ParamValidationError
 from ..datadir import region_root
@@ -135,6 +136,11 @@ _attribute_sets: dict = {}   # {tuple of (name, (data_type, string, binary))}: A
 
 
 NO_ATTRIBUTES = AttributeSet({}, 0)
+
+
+def _resolve_attributes(given) -> AttributeSet:
+    """The AttributeSet of one native {name: (data_type, value)} map (or None)."""
+    return attribute_set(native_attributes(given))
 
 
 def attribute_set(attributes: dict | None) -> AttributeSet:
@@ -262,35 +268,87 @@ class Message:
         return f"Message({self.id}, topic={self.topic.name})"
 
 
-class Batch(list):
+class Batch:
     """The messages of one publish call (or those of them a subscription's filter selected), in
-    order, with what the delivery of the whole batch depends on: `plain` when none has a
-    MessageStructure or a MessageGroupId and all share one subject (SQS envelopes can then be
-    built in bulk, straight into the queue's bulk send), and the envelope's columns, made once
-    and shared by every subscription that receives the whole batch."""
-    __slots__ = ("plain", "_fields", "_columns")
+    order, as columns (numbers, bodies, attribute sets) with what they share (topic, subject,
+    timestamp). `plain` when none has a MessageStructure or a MessageGroupId and all share one
+    subject: SQS envelopes are then built in bulk from the columns, and no Message object is made
+    unless something reads one (indexing, iteration: the publisher's result, another protocol's
+    delivery, a failure). A sequence of Message."""
+    __slots__ = ("topic", "numbers", "bodies", "sets", "subject", "plain", "ts", "timestamp", "_messages",
+                 "_tails")
 
-    def __init__(self, messages, plain: bool, fields: tuple | None = None):
-        super().__init__(messages)
+    def __init__(self, topic, numbers: list, bodies: list, sets: list, subject, plain: bool, messages=None):
+        self.topic = topic
+        self.numbers = numbers    # the backend's message numbers (ids, signatures)
+        self.bodies = bodies
+        self.sets = sets          # AttributeSet per message
+        self.subject = subject    # (plain batches: every message's)
         self.plain = plain
-        self._fields = fields     # (numbers, bodies, attribute sets) as prepare_many had them, or None
-        self._columns = None
+        self.ts = 0.0
+        self.timestamp = ""
+        self._messages = messages  # Message per row, once made
+        self._tails = None
 
-    def subset(self, messages: list) -> "Batch":
-        """Some of these messages (a subset keeps `plain`)."""
-        return Batch(messages, self.plain)
+    @classmethod
+    def of(cls, messages: list, plain: bool) -> "Batch":
+        """A batch of Messages already made (and stamped, if they were)."""
+        first = messages[0]
+        batch = cls(first.topic, [m.n for m in messages], [m.body for m in messages], [m.aset for m in messages],
+                    first.subject, plain, messages)
+        batch.ts, batch.timestamp = first.ts, first.timestamp
+        return batch
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __iter__(self):
+        return iter(self.messages())
+
+    def __getitem__(self, i):
+        return self.messages()[i]
+
+    def messages(self) -> list:
+        ms = self._messages
+        if ms is None:   # a plain batch: no structure, group or deduplication id
+            topic, subject, ts, timestamp = self.topic, self.subject, self.ts, self.timestamp
+            ms = []
+            for n, body, aset in zip(self.numbers, self.bodies, self.sets):
+                m = Message(topic, body, subject, aset, None, None, None, n,
+                            len(body.encode("utf-8", "surrogatepass")) + aset.size)
+                m.ts, m.timestamp = ts, timestamp
+                ms.append(m)
+            self._messages = ms
+        return ms
+
+    def stamp(self, ts: float, timestamp: str) -> None:
+        self.ts, self.timestamp = ts, timestamp
+        for m in self._messages or ():
+            m.ts, m.timestamp = ts, timestamp
+
+    def has_attributes(self) -> bool:
+        return self.sets.count(NO_ATTRIBUTES) != len(self.sets)
+
+    def subset(self, rows: list) -> "Batch":
+        """These rows of the batch (a subset keeps `plain`)."""
+        ms = self._messages
+        sub = Batch(self.topic, list(map(self.numbers.__getitem__, rows)), list(map(self.bodies.__getitem__, rows)),
+                    list(map(self.sets.__getitem__, rows)), self.subject, self.plain,
+                    None if ms is None else list(map(ms.__getitem__, rows)))
+        sub.ts, sub.timestamp = self.ts, self.timestamp
+        return sub
 
     def columns(self) -> tuple[list, list, list]:
         """(numbers, bodies, attribute tails as UTF-8): the per-message fields of the envelope."""
-        c = self._columns
-        if c is None:
-            if self._fields is not None:
-                numbers, bodies, sets = self._fields
-                c = (numbers, bodies, [aset.tail_bytes for aset in sets])
-            else:
-                c = ([m.n for m in self], [m.body for m in self], [m.aset.tail_bytes for m in self])
-            self._columns = c
-        return c
+        tails = self._tails
+        if tails is None:
+            tails = self._tails = list(map(_TAIL_BYTES, self.sets))
+        return self.numbers, self.bodies, tails
+
+
+_TAIL_BYTES = operator.attrgetter("tail_bytes")
+_STR_ONLY = {str}
+_SIZE = operator.attrgetter("size")
 
 
 def validate_message_attributes(attributes: dict) -> tuple[dict, int]:
@@ -727,9 +785,10 @@ class Topic:
                                           dedup=dedup)
         return self.backend.publish_prepared(self, batch)[0]
 
-    def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> list[Message]:
+    def publish_many(self, bodies, *, attributes=None, subject=None, group=None) -> Batch:
         """Publish many messages in one fan-out (each subscription receives them as one batch).
-        `attributes` is one map for all, or a list of maps (one per body), as in `publish`."""
+        `attributes` is one map for all, or a list of maps (one per body), as in `publish`.
+        Returns the messages (a Batch: a sequence of Message)."""
         backend = self.backend
         if bodies.__class__ is not list:
             if isinstance(bodies, (str, bytes, dict)) or not hasattr(bodies, "__iter__"):
@@ -739,25 +798,10 @@ class Topic:
             if len(attributes) != len(bodies):
                 raise ParamValidationError(f"Invalid length for parameter attributes: {len(attributes)} maps for "
                                            f"{len(bodies)} bodies")
-            sets = []
-            append = sets.append
             # Bulk publishers repeat a few attribute maps: one equal to a map resolved lately is
             # not resolved again (an equality test is cheaper than hashing the map's items; maps
             # that compare equal resolve alike, bytes and bytearray values included).
-            recent = []   # (map, AttributeSet), the latest first
-            for given in attributes:
-                if not given:
-                    append(NO_ATTRIBUTES)
-                    continue
-                for seen, aset in recent:
-                    if given == seen:
-                        break
-                else:
-                    aset = attribute_set(native_attributes(given))
-                    if len(recent) == _RECENT_ATTRIBUTE_MAPS:
-                        recent.pop()
-                    recent.insert(0, (given, aset))
-                append(aset)
+            sets = _core.map_recent(_resolve_attributes, attributes, _RECENT_ATTRIBUTE_MAPS)
         else:
             sets = [attribute_set(native_attributes(attributes))] * len(bodies)
         return backend.publish_prepared(self, backend.prepare_many(self, bodies, sets, subject=subject, group=group))
@@ -1365,12 +1409,12 @@ class SNSBackend:
                      group=None, dedup=None) -> Batch:
         """Validate messages sharing everything but their body and attributes (AWS's rules and
         messages); returns them, not yet published. What they share is checked once."""
-        str_ = str
-        for body in bodies:
-            if body.__class__ is not str_ and not isinstance(body, str_):
-                raise native.type_error("Message", body, "<class 'str'>")
-            if not body:
-                raise invalid("Empty message")
+        if set(map(type, bodies)) != _STR_ONLY or not all(bodies):   # (C-speed passes when all is well)
+            for body in bodies:
+                if not isinstance(body, str):
+                    raise native.type_error("Message", body, "<class 'str'>")
+                if not body:
+                    raise invalid("Empty message")
         if subject is not None:
             if not isinstance(subject, str):
                 raise native.type_error("Subject", subject, "<class 'str'>")
@@ -1399,13 +1443,16 @@ class SNSBackend:
                 _check_fifo_id(group, "MessageGroupId")
         numbers = list(itertools.islice(self._ids, len(bodies)))   # one C call: no other publisher interleaves
         size_max = limits.SNS_MESSAGE_SIZE_MAX
-        out = []
-        append = out.append
-        for body, aset, n in zip(bodies, attribute_sets, numbers):
-            size = (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size
-            if size > size_max:
-                raise invalid("Message too long")
-            append(Message(topic, body, subject, aset, None, group, dedup, n, size))
+        # a code point takes at most 4 UTF-8 bytes: bodies are measured only when one could be too long
+        if bodies and max(map(len, bodies)) * 4 + max(map(_SIZE, attribute_sets)) > size_max:
+            for body, aset in zip(bodies, attribute_sets):
+                if (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size > size_max:
+                    raise invalid("Message too long")
+        if structure is None and group is None:   # plain: Message objects only when something reads them
+            return Batch(topic, numbers, bodies, attribute_sets, subject, True)
+        out = [Message(topic, body, subject, aset, None, group, dedup, n,
+                       len(body.encode("utf-8", "surrogatepass")) + aset.size)
+               for body, aset, n in zip(bodies, attribute_sets, numbers)]
         if structure is not None:
             for m in out:
                 m.structure = _parse_structure(m.body)
@@ -1413,7 +1460,7 @@ class SNSBackend:
             for m in out:
                 m.dedup_id = dedup if dedup is not None else \
                     hashlib.sha256(m.body.encode("utf-8", "surrogatepass")).hexdigest()
-        return Batch(out, structure is None and group is None, (numbers, bodies, attribute_sets))
+        return Batch(topic, numbers, bodies, attribute_sets, subject, False, out)
 
     def publish(self, topic: Topic, body, *, attributes: dict | None = None, **kwargs) -> Message:
         """Publish one message; `attributes`: {name: (data_type, string_value, binary_value)}."""
@@ -1457,10 +1504,7 @@ class SNSBackend:
 
     def _stamp_and_fan_out(self, topic: Topic, msgs: Batch) -> Batch:
         now = self.clock.now()
-        ts = delivery.iso_timestamp(now)
-        for m in msgs:
-            m.ts = now
-            m.timestamp = ts
+        msgs.stamp(now, delivery.iso_timestamp(now))
         if not topic.fifo:
             self._fan_out(topic, msgs)
             return msgs
@@ -1472,10 +1516,10 @@ class SNSBackend:
                 rec = seen.get(key)
                 if rec is not None and rec[0] <= now:
                     del seen[key]
-            fresh = []
+            fresh = []   # rows
             window = limits.SNS_DEDUP_WINDOW_S
             per_group = topic.attributes.get("FifoThroughputScope") == "MessageGroup"  # dedup within a group
-            for m in msgs:
+            for k, m in enumerate(msgs):
                 key = (m.group, m.dedup_id) if per_group else m.dedup_id
                 rec = seen.get(key)
                 if rec is not None and rec[0] > now:
@@ -1484,14 +1528,18 @@ class SNSBackend:
                 m.seq = str(next(topic._seq))
                 seen[key] = (now + window, m.id, m.seq)
                 log_.append((now + window, key))
-                fresh.append(m)
+                fresh.append(k)
             if fresh:
                 self._fan_out(topic, msgs if len(fresh) == len(msgs) else msgs.subset(fresh))
         return msgs
 
     @staticmethod
     def _fan_out(topic: Topic, msgs: Batch) -> None:
-        single = msgs[0] if len(msgs) == 1 else None
+        n = len(msgs)
+        if not n:
+            return
+        single = msgs[0] if n == 1 else None
+        distinct = None   # the batch's distinct attribute sets (an attribute filter is matched once per set)
         for sub in topic.active.items:
             if sub is None:
                 continue
@@ -1505,14 +1553,19 @@ class SNSBackend:
                     if values is None or not match(values):
                         continue
                     selected = msgs
-                elif body:
-                    key = sub.content_key
-                    selected = [m for m in msgs if (v := m.body_values(key)) is not None and match(v)]
                 else:
-                    selected = [m for m in msgs if match(m.avals)]
-                if not selected:
-                    continue
-                selected = msgs if len(selected) == len(msgs) else msgs.subset(selected)
+                    if body:
+                        key = sub.content_key
+                        rows = [k for k, m in enumerate(msgs) if (v := m.body_values(key)) is not None and match(v)]
+                    else:
+                        if distinct is None:
+                            distinct = set(msgs.sets)
+                        passing = {aset for aset in distinct if match(aset.filter_values)}
+                        rows = range(n) if len(passing) == len(distinct) else \
+                            list(itertools.compress(range(n), map(passing.__contains__, msgs.sets)))
+                    if not rows:
+                        continue
+                    selected = msgs if len(rows) == n else msgs.subset(rows)
             try:
                 sub.target.deliver(selected)
             except Exception:  # one broken subscription must not stop the fan-out
@@ -1573,8 +1626,8 @@ class SNSBackend:
             except ClientError as err:
                 out.append(err)
         if good:
-            self.publish_prepared(topic, Batch(good, all(m.structure is None and m.group is None and
-                                                         m.subject == good[0].subject for m in good)))
+            self.publish_prepared(topic, Batch.of(good, all(m.structure is None and m.group is None and
+                                                            m.subject == good[0].subject for m in good)))
         return out
 
     def publish_to(self, body, *, topic_arn=None, target_arn=None, phone_number=None, subject=None,

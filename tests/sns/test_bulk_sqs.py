@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from engine.errors import ClientError
 from engine.sns import delivery
 
 
@@ -135,3 +136,38 @@ def test_packed_envelopes_read_back_as_rows(eng, sns):
     assert [r.decode() for r in rows] == [m.envelope("sqs", "https://u") for m in msgs]
     with pytest.raises(IndexError):
         rows[3]
+
+
+def test_many_distinct_attribute_maps_each_arrive_with_their_own(eng, sns, sqs, make_queue, shape):
+    """More distinct maps than a publish compares against, in a cycle, equal maps as new objects:
+    every message still carries its own attributes."""
+    topic_arn = sns.create_topic(Name="t")["TopicArn"]
+    topic = eng.backend("sns").topics[topic_arn]
+    url, qarn = make_queue("q")
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    bodies = [f"m{i}" for i in range(60)]
+    topic.publish_many(bodies, attributes=[{"k": ("String", f"v{i % 7}")} if i % 5 else None for i in range(60)])
+    got = {m["Body"]: m for m in received(sqs, url, shape, 60)}
+    for i, body in enumerate(bodies):
+        m = got[body]
+        if i % 5:
+            assert m["MessageAttributes"] == {"k": {"DataType": "String", "StringValue": f"v{i % 7}"}}
+            assert m["MD5OfMessageAttributes"] == md5_of_attributes(m["MessageAttributes"])
+        else:
+            assert "MessageAttributes" not in m
+
+
+def test_sizes_are_counted_in_utf8_bytes(eng, sns, sqs, make_queue, shape):
+    topic_arn = sns.create_topic(Name="t")["TopicArn"]
+    topic = eng.backend("sns").topics[topic_arn]
+    url, qarn = make_queue("q")
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    largest = "\u00e9" * (256 * 1024 // 2)   # 2 bytes each: exactly the limit
+    with pytest.raises(ClientError, match="Message too long"):
+        topic.publish_many(["fine", largest + "x"])
+    with pytest.raises(ClientError, match="Message too long"):
+        topic.publish_many(["fine", largest[1:]], attributes={"k": ("String", "v")})
+    assert len(topic.publish_many([])) == 0
+    topic.publish_many(["fine", largest])
+    assert sorted(m["Body"] for m in received(sqs, url, shape, 2)) == ["fine", largest]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)

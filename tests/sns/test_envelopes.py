@@ -17,9 +17,8 @@ def published(backend, topic, bodies, subject=None, attributes=None):
     """Messages prepared and stamped as a publish stamps them, not fanned out."""
     sets = [attribute_set(attributes)] * len(bodies) if attributes else [NO_ATTRIBUTES] * len(bodies)
     msgs = backend.prepare_many(topic, bodies, sets, subject=subject)
-    timestamp = delivery.iso_timestamp(backend.clock.now())
-    for m in msgs:
-        m.timestamp = timestamp
+    now = backend.clock.now()
+    msgs.stamp(now, delivery.iso_timestamp(now))
     return msgs
 
 
