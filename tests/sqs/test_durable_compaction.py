@@ -113,3 +113,19 @@ def test_a_message_taken_out_stays_in_the_log_until_its_move_is(tmp_path, small_
     with open_engine(tmp_path, clock) as eng:
         sqs = eng.client("sqs")
         assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["moving"]
+
+
+def test_ids_go_on_after_a_restart_from_an_empty_snapshot_alone(tmp_path, monkeypatch, folds):
+    clock = engine.ManualClock(START)
+    with open_engine(tmp_path, clock) as eng:
+        sqs = eng.client("sqs")
+        url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+        ids_before = round_trips(sqs, url, 3)
+        monkeypatch.setattr(sqs_store, "COMPACT_MIN_BYTES", 1)
+        sqs.purge_queue(QueueUrl=url)        # the last operation: a snapshot is due, the queue empty
+        store = eng.backend("sqs").queues["jobs"]._disk.store
+        assert snapshots(tmp_path, "jobs") == [f"{sqs_store.SNAPSHOT_PREFIX}{store.next_op}"] and folds == []
+    with open_engine(tmp_path, clock) as eng:   # (nothing after the snapshot in the log)
+        sqs = eng.client("sqs")
+        ids_after = round_trips(sqs, url, 3)
+        assert not ids_after & ids_before
