@@ -19,7 +19,6 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import limits
 from .errors import InvalidArgumentException
@@ -285,6 +284,8 @@ def parse_template(text: str, field_name: str, tz: datetime.tzinfo = datetime.ti
 def timezone(name: Optional[str]) -> datetime.tzinfo:
     if not name or name == "UTC":
         return datetime.timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError   # (only a custom time zone needs the tz database)
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
