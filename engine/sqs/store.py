@@ -101,9 +101,10 @@ class Fold:
 
     Applying an operation costs a few calls into C (dict and set updates over its columns), not
     a Python step per message: compaction replays every frame of the sealed segments on a
-    background thread, which holds the GIL the foreground's calls need. So `received` and
-    `handles` keep entries of messages gone since (live() drops them): a receipt handle is never
-    issued twice and operations name only current handles, so a stale entry is never looked up."""
+    background thread, which holds the GIL the foreground's calls need. So `handles` keeps the
+    earlier handles of a message received again, and `received` the messages moved out (live()
+    drops them): a receipt handle is never issued twice and operations name only current
+    handles, so a stale entry is never looked up."""
 
     def __init__(self, window_ms: int):
         self.window_ms = window_ms                 # FIFO deduplication window
