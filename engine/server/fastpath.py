@@ -61,7 +61,7 @@ class FastPath:
             body = self.decoder.decode(request.body)
         except msgspec.DecodeError:   # (ValidationError is one: another member, a type, bad base64)
             return None
-        top = {name: value for name in self.members if (value := getattr(body, name)) is not None}
+        top = {name: value for name in self.members if (value := getattr(body, name)) is not msgspec.UNSET}
         if not self.check(top):
             return None
         return self._run(app, request, body, account, region)
@@ -152,8 +152,9 @@ class _PutRecordsEntry(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 class _PutRecordsBody(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     Records: list[_PutRecordsEntry]
-    StreamName: str | None = None
-    StreamARN: str | None = None
+    # (UNSET when absent: an explicit null is not absent, and the generic path refuses its type)
+    StreamName: str | msgspec.UnsetType = msgspec.UNSET
+    StreamARN: str | msgspec.UnsetType = msgspec.UNSET
 
 
 def put_records(app, request, client, body: _PutRecordsBody, account, region):
@@ -168,11 +169,16 @@ def put_records(app, request, client, body: _PutRecordsBody, account, region):
     except (pa.ArrowException, UnicodeEncodeError):   # (a lone surrogate: the generic path's error)
         return None
     try:
-        stream = client._stream(body.StreamName, body.StreamARN)
+        stream = client._stream(_given(body.StreamName), _given(body.StreamARN))
         result = stream.put_records(data, keys)
     except ClientError:
         return None   # (refused before anything is stored; the generic path judges the entries first)
     return _put_records_response(stream, result.sequence_number, result.shard_index)
+
+
+def _given(value):
+    """A member's value, None when the body left it out."""
+    return None if value is msgspec.UNSET else value
 
 
 _ENTRY_HEAD = b'{"SequenceNumber":"'

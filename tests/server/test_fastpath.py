@@ -118,6 +118,9 @@ BASES = {
         {"StreamName": "s", "Records": [{"Data": "QUJD\n", "PartitionKey": "p"}]},
         {"StreamName": "s", "Records": [{"Data": B64, "PartitionKey": "\ud800"}]},
         {"StreamName": "s", "Records": []},
+        {"StreamName": None, "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+         "Records": [{"Data": "QUJD", "PartitionKey": "p"}]},   # (null is not absent)
+        {"StreamName": "s", "StreamARN": None, "Records": [{"Data": "QUJD", "PartitionKey": "p"}]},
         {"StreamName": "s", "Records": [{"Data": BIG_B64, "PartitionKey": f"p{k}"} for k in range(6)]},
     ],
     "Kinesis_20131202.PutRecord": [
@@ -153,7 +156,10 @@ QUERY_BASES = {
     ],
 }
 QUERY_JUNK = ["", "x", "\u0000", "é", "a" * 300]
-RAW_BODIES = [b"", b"[]", b"{", b"null", b'{"QueueUrl":', b"\xff\xfe", b'"text"', b"{}"]
+RAW_BODIES = [b"", b"[]", b"{", b"null", b'{"QueueUrl":', b"\xff\xfe", b'"text"', b"{}",
+              # (a member twice: the last one counts, for PutRecords' own decoder too)
+              b'{"StreamName":"nope","StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"p","PartitionKey":"q"}]}',
+              b'\xef\xbb\xbf{"StreamName":"s","Records":[{"Data":"QUJD","PartitionKey":"p"}]} ']
 
 
 def _paths(value, path=()):
