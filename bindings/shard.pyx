@@ -264,7 +264,7 @@ cdef class Shard:
             c_shard.en_shard_stats_get(self.s, &st)
         return {"first_seq": st.first_seq, "last_seq": st.last_seq, "records": st.records,
                 "bytes_allocated": st.bytes_allocated, "spare_bytes": st.spare_bytes, "spares": st.n_spares,
-                "chunks": st.n_chunks,
+                "chunks": st.n_chunks, "chunks_mapped": st.chunks_mapped,
                 "last_ts": st.last_ts}
 
 

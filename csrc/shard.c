@@ -234,8 +234,11 @@ static void *prefault_run(void *arg) {
         pthread_mutex_lock(&pf_lock);
         if (c) {
             pthread_mutex_lock(&s->list_lock);
-            if (s->head && s->n_spares == 0) {   /* an emptied shard holds no memory */
+            /* kept even if a trim brought spares meanwhile (its zeroing is paid for), unless
+             * the shard wants no more; an emptied shard holds no memory */
+            if (s->head && s->n_spares < s->spare_want) {
                 s->spares[s->n_spares++] = c;
+                s->chunks_mapped++;
                 c = NULL;
             }
             pthread_mutex_unlock(&s->list_lock);
@@ -422,6 +425,9 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
             region_free(c);
             return NULL;
         }
+        pthread_mutex_lock(&s->list_lock);
+        s->chunks_mapped++;
+        pthread_mutex_unlock(&s->list_lock);
     }
     c->owner = s;   /* the prefault thread's spares come without one */
     s->next_bytes = clamp64(max64(s->next_bytes, c->region_bytes) * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
@@ -493,8 +499,10 @@ static void writer_publish(shard_writer *w) {
     s->last_ts = w->ts_ms;
     pthread_mutex_lock(&s->list_lock);   /* en_shard_trim reads them under list_lock */
     s->batch_first_seq = w->base;
-    /* a batch like this one finds its chunks among the spares (the next trim sheds the rest) */
-    s->spare_want = (int)clamp64(s->batch_chunks + 1, EN_SPARE_CHUNKS_MIN, EN_SPARE_CHUNKS_MAX);
+    /* A batch like this one finds its chunks among the spares: it may take one more than this
+     * one (it starts elsewhere in the tail chunk), and one left over keeps the writer from
+     * asking the prefault thread for a fresh chunk that the next trim makes redundant. */
+    s->spare_want = (int)clamp64(s->batch_chunks + 2, EN_SPARE_CHUNKS_MIN, EN_SPARE_CHUNKS_MAX);
     pthread_mutex_unlock(&s->list_lock);
     STORE(&s->visible_seq, w->base + w->n - 1);   /* publish the whole batch at once */
     pthread_mutex_unlock(&s->write_lock);
@@ -742,6 +750,7 @@ void en_shard_stats_get(en_shard *s, en_shard_stats *out) {
     out->n_spares = s->n_spares;
     out->n_chunks = s->n_chunks;
     out->last_ts = s->last_ts;
+    out->chunks_mapped = s->chunks_mapped;
     pthread_mutex_unlock(&s->list_lock);
 }
 

@@ -13,7 +13,7 @@
  * MADV_HUGEPAGE (where the kernel offers transparent huge pages, a fault then brings in 2 MiB
  * at once) and unmapped when freed, so expired memory goes back to the system. A shard keeps
  * a few spare chunks, resident, for the writer's next chunks: as many as its latest batch took
- * plus one (EN_SPARE_CHUNKS_MIN..EN_SPARE_CHUNKS_MAX), so a stream under retention or a memory
+ * plus two (EN_SPARE_CHUNKS_MIN..EN_SPARE_CHUNKS_MAX), so a stream under retention or a memory
  * cap reuses memory already faulted in, and the rest of what it frees goes back to the system.
  * Spares are chunks trimmed while nothing pins them, chunks whose last reader unpins them after
  * the trim (they point back at their shard, which forgets them when it is destroyed), or one
@@ -33,7 +33,7 @@
 
 /* Chunks this large or larger are huge-page mapped (and sized in whole huge pages). */
 #define EN_HUGE_PAGE_BYTES (INT64_C(2) << 20)
-/* Spare chunks a shard keeps resident for its writer (its latest batch's chunks + 1, within
+/* Spare chunks a shard keeps resident for its writer (its latest batch's chunks + 2, within
  * these bounds); the rest of what it frees is unmapped. */
 #define EN_SPARE_CHUNKS_MIN 2
 #define EN_SPARE_CHUNKS_MAX 4
@@ -84,11 +84,12 @@ typedef struct en_shard {
                                                freed with the last chunk once retention empties
                                                the shard */
     int n_spares;
-    int spare_want;          /* spares kept: the latest batch's new chunks + 1, within bounds */
+    int spare_want;          /* spares kept: the latest batch's new chunks + 2, within bounds */
     int64_t batch_chunks;    /* new chunks the batch being written took (its writer's) */
     int64_t trim_visible;    /* visible_seq at the last trim: unchanged at the next, the shard is
                                 idle and its spares shrink to EN_SPARE_CHUNKS_MIN */
     en_chunk *retired;       /* trimmed chunks a reader still pins (guarded by list_lock) */
+    int64_t chunks_mapped;   /* fresh chunks made for this shard, ever (list_lock) */
     /* the background prefault queue (guarded by its own lock in shard.c) */
     struct en_shard *prefault_next;
     int prefault_queued;
@@ -109,6 +110,7 @@ typedef struct {
     int64_t n_spares;
     int64_t n_chunks;
     int64_t last_ts;
+    int64_t chunks_mapped;   /* fresh chunks made for the shard so far (not reused ones) */
 } en_shard_stats;
 
 en_status en_shard_init(en_shard *s, const en_shard_config *cfg);

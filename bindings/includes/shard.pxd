@@ -39,6 +39,7 @@ cdef extern from "shard.h" nogil:
         int64_t n_spares
         int64_t n_chunks
         int64_t last_ts
+        int64_t chunks_mapped
 
     en_status en_shard_init(en_shard *s, const en_shard_config *cfg)
     void en_shard_destroy(en_shard *s)

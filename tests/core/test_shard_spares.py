@@ -176,3 +176,19 @@ def test_memory_beyond_the_spares_goes_back_to_the_system_when_part_of_a_stream_
     assert spares <= _core.SPARE_CHUNKS_MAX * (16 << 20)        # a few chunks of the largest size
     assert after - before <= held                               # the rest is unmapped, not kept
     assert after - before < (grown - before) / 2
+
+
+def test_a_stream_under_a_memory_cap_maps_no_fresh_chunk_once_warm():
+    """Each batch takes its chunks from the spares that the trim after the previous one gave
+    back: the kernel zeroes no fresh memory in the steady state."""
+    shard, seqs = _core.Shard(max_chunk_bytes=2 << 20), _core.SequenceSource(0)
+    n = 40_000                                                   # ~5 MiB a batch: 2-4 chunks
+    keys, data = [f"k{i}" for i in range(n)], _fixed(n, 100)
+    mapped = []
+    for t in range(16):
+        shard.append(seqs, t, keys, data)
+        shard.trim(0, 4 << 20)                                   # a 4 MiB cap: older chunks go
+        _core.prefault_wait_idle()
+        mapped.append(shard.stats()["chunks_mapped"])
+    assert mapped[5] > 2
+    assert mapped[-1] == mapped[5]
