@@ -39,6 +39,8 @@ from .rules import AttributeValue, NO_LIMIT
 SEGMENT_BYTES = 4 << 20              # a log segment seals at this size ...
 SEGMENT_MS = 3_600_000               # ... or an hour after its first operation
 INDEX_INTERVAL_BYTES = 64 << 10      # (the log is only read from a snapshot's operation on)
+PREALLOCATE_BYTES = 1 << 20          # fsync: the active segment zero-filled this far ahead, so a group
+                                     # commit's fdatasync rewrites allocated blocks (no journal commit)
 COMPACT_MIN_BYTES = 16 << 20         # fold sealed segments into a snapshot once they hold this much
 COMPACT_SNAPSHOT_RATIO = 2           # ... and at least this many times the last snapshot's size
 COMPACT_EMPTY_GRACE = 1.25           # a due fold waits for an empty queue until the log since the
@@ -307,7 +309,7 @@ class QueueStore:
         os.makedirs(os.path.join(directory, LOG_DIR), exist_ok=True)
         self._log = _core.SegmentLog(os.path.join(directory, LOG_DIR), segment_bytes=SEGMENT_BYTES,
                                      segment_ms=SEGMENT_MS, index_interval_bytes=INDEX_INTERVAL_BYTES,
-                                     sync=sync)
+                                     sync=sync, preallocate_bytes=PREALLOCATE_BYTES)
         self.next_op = 1
         self.last_ms = 0                 # the time of the last operation written
         self._since_snapshot = 0         # bytes written since the last snapshot
