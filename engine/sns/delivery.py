@@ -34,6 +34,7 @@ a certificate.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.client
 import json
@@ -60,6 +61,7 @@ ENGINE_CLOSED_CODE = "EngineClosed"
 ENGINE_CLOSED_MESSAGE = "The engine closed before this delivery could be made."
 DEFAULT_CONTENT_TYPE = "text/plain; charset=UTF-8"
 BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
+_ENVELOPE_TEXTS_CACHED = 4096   # subscriptions' constant envelope texts kept (one per subscription and subject)
 
 
 # --- time, ids, signatures ------------------------------------------------------------------
@@ -145,6 +147,18 @@ def notification_tail(attrs: dict | None) -> str:
     return '",\n  "MessageAttributes" : {\n' + ",\n".join(lines) + "\n  }\n}"
 
 
+@functools.lru_cache(maxsize=_ENVELOPE_TEXTS_CACHED)
+def _envelope_texts(id_prefix: str, topic_arn: str, subject: str | None, cert_url: str,
+                    unsubscribe_url: str) -> tuple[bytes, bytes, bytes]:
+    """The constant texts of one subscription's notifications around the MessageId, the Message
+    and the Signature (made once, not per publish)."""
+    subject_line = f'  "Subject" : {_enc(subject)},\n' if subject is not None else ""
+    return (f'{{\n  "Type" : "Notification",\n  "MessageId" : "{id_prefix}'.encode(),
+            f'",\n  "TopicArn" : "{topic_arn}",\n{subject_line}  "Message" : '.encode("utf-8", "surrogatepass"),
+            _SIGNATURE_FILL_BYTES + f'",\n  "SigningCertURL" : "{cert_url}",\n  "UnsubscribeURL" : "'
+            f'{unsubscribe_url}'.encode())
+
+
 def sqs_envelopes(batch, unsubscribe_url: str) -> _core.PackedRows | None:
     """The JSON notifications of a Batch of one publish's messages for one subscription, as UTF-8
     rows built by the core in one pass into one buffer (byte for byte what notification_head +
@@ -153,18 +167,13 @@ def sqs_envelopes(batch, unsubscribe_url: str) -> _core.PackedRows | None:
     topic = batch.topic
     if not batch.plain or topic.fifo:
         return None
-    subject = batch.subject
     backend = topic.backend
     version = topic.signature_version
-    subject_line = f'  "Subject" : {_enc(subject)},\n' if subject is not None else ""
-    texts = [f'{{\n  "Type" : "Notification",\n  "MessageId" : "{backend.id_prefix}'.encode(),
-             f'",\n  "TopicArn" : "{topic.arn}",\n{subject_line}  "Message" : '.encode("utf-8", "surrogatepass"),
-             # every message of one publish shares its timestamp
-             f',\n  "Timestamp" : "{batch.timestamp}",\n  "SignatureVersion" : "{version}",\n  "Signature" : "'
-             .encode(),
-             _SIGNATURE_FILL_BYTES + f'",\n  "SigningCertURL" : "{backend.cert_url}",\n  "UnsubscribeURL" : "'
-             f'{unsubscribe_url}'.encode(),
-             b""]
+    head, after_id, after_signature = _envelope_texts(backend.id_prefix, topic.arn, batch.subject, backend.cert_url,
+                                                      unsubscribe_url)
+    # every message of one publish shares its timestamp
+    texts = [head, after_id, f',\n  "Timestamp" : "{batch.timestamp}",\n  "SignatureVersion" : "{version}",\n'
+             f'  "Signature" : "'.encode(), after_signature, b""]
     numbers, bodies, tails = batch.columns()
     try:
         return _core.packed_rows(texts, [(_core.ROW_HEX12, numbers), (_core.ROW_JSON, bodies),

@@ -1538,7 +1538,6 @@ class SNSBackend:
         n = len(msgs)
         if not n:
             return
-        single = msgs[0] if n == 1 else None
         distinct = None   # the batch's distinct attribute sets (an attribute filter is matched once per set)
         for sub in topic.active.items:
             if sub is None:
@@ -1548,24 +1547,18 @@ class SNSBackend:
                 selected = msgs
             else:
                 match, body = f
-                if single is not None:
-                    values = single.body_values(sub.content_key) if body else single.avals
-                    if values is None or not match(values):
-                        continue
-                    selected = msgs
+                if body:
+                    key = sub.content_key
+                    rows = [k for k, m in enumerate(msgs) if (v := m.body_values(key)) is not None and match(v)]
                 else:
-                    if body:
-                        key = sub.content_key
-                        rows = [k for k, m in enumerate(msgs) if (v := m.body_values(key)) is not None and match(v)]
-                    else:
-                        if distinct is None:
-                            distinct = set(msgs.sets)
-                        passing = {aset for aset in distinct if match(aset.filter_values)}
-                        rows = range(n) if len(passing) == len(distinct) else \
-                            list(itertools.compress(range(n), map(passing.__contains__, msgs.sets)))
-                    if not rows:
-                        continue
-                    selected = msgs if len(rows) == n else msgs.subset(rows)
+                    if distinct is None:
+                        distinct = set(msgs.sets)
+                    passing = {aset for aset in distinct if match(aset.filter_values)}
+                    rows = range(n) if len(passing) == len(distinct) else \
+                        list(itertools.compress(range(n), map(passing.__contains__, msgs.sets)))
+                if not rows:
+                    continue
+                selected = msgs if len(rows) == n else msgs.subset(rows)
             try:
                 sub.target.deliver(selected)
             except Exception:  # one broken subscription must not stop the fan-out
