@@ -159,7 +159,7 @@ def test_ingest_json_lines_in_many_blocks_keeps_every_record_and_lets_the_stream
     from engine.cli import ingest
     from engine.kinesis import models as kinesis_models
 
-    monkeypatch.setattr(ingest, "JSON_BLOCK_BYTES", 4096)          # many blocks and puts
+    monkeypatch.setattr(ingest, "json_block_bytes", lambda shards: 4096)    # many blocks and puts
     kept = []
     real = kinesis_models.Stream.apply_retention
 

@@ -23,7 +23,7 @@ _CHILD = """
 import json, sys
 from engine import limits
 from engine.cli import ingest
-ingest.JSON_BLOCK_BYTES = 256 * 1024
+ingest.JSON_BLOCK_BYTES_PER_SHARD = ingest.JSON_BLOCK_BYTES_MIN = 64 * 1024
 limits.FIREHOSE_BUFFER_SIZE_MAX_MB = limits.FIREHOSE_PARTITIONING_BUFFER_MIN_MB = 2
 summary = ingest.run([sys.argv[1]], stream="ingest", shards=4, partition_key=None, to=sys.argv[2], fmt="parquet",
                      partition_by=["dt", "hour"], compression="snappy", quiet=True)
