@@ -109,11 +109,9 @@ cdef class Router:
         explicit hash key where given (decimal strings, or HashKeys already parsed)."""
         cdef BinaryView view = _view(keys, "partition_keys")
         cdef int64_t n = view.length
-        hi = np.empty(n, dtype=np.uint64)
-        lo = np.empty(n, dtype=np.uint64)
         out = np.empty(n, dtype=np.int32)
-        cdef uint64_t[::1] hi_v = hi
-        cdef uint64_t[::1] lo_v = lo
+        cdef uint64_t[::1] hi_v
+        cdef uint64_t[::1] lo_v
         cdef uint64_t[::1] shi = self._start_hi
         cdef uint64_t[::1] slo = self._start_lo
         cdef int32_t[::1] out_v = out
@@ -124,11 +122,18 @@ cdef class Router:
                 raise CoreValueError("explicit_hash_keys must have one item per partition key")
         if n == 0:
             return out
+        if explicit is None:   # hashed and routed block by block: no digest arrays
+            with nogil:
+                check(c_md5.en_md5_route_threads(&view.view, n, &shi[0], &slo[0], self.size, &out_v[0], threads))
+            return out
+        hi = np.empty(n, dtype=np.uint64)
+        lo = np.empty(n, dtype=np.uint64)
+        hi_v = hi
+        lo_v = lo
         with nogil:
             check(c_md5.en_md5_batch_threads(&view.view, n, &hi_v[0], &lo_v[0], threads))
-        if explicit is not None:
-            hi[explicit.present] = explicit.hi[explicit.present]
-            lo[explicit.present] = explicit.lo[explicit.present]
+        hi[explicit.present] = explicit.hi[explicit.present]
+        lo[explicit.present] = explicit.lo[explicit.present]
         with nogil:
             check(c_hashkey.en_route(&hi_v[0], &lo_v[0], n, &shi[0], &slo[0], self.size, &out_v[0]))
         return out

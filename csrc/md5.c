@@ -169,39 +169,67 @@ en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint
 typedef struct {
     const en_binary_view *keys;
     int64_t n;
-    uint64_t *hi, *lo;
+    uint64_t *hi, *lo;     /* the digests; NULL when routing (each thread's block scratch instead) */
+    const uint64_t *start_hi, *start_lo;   /* routing: range starts, m of them, and out */
+    int64_t m;
+    int32_t *out;
     int64_t next_block;    /* atomic */
     en_status rc;          /* first failure (atomic) */
 } md5_work;
 
+static void md5_work_fail(md5_work *w, en_status rc) {
+    en_status ok = EN_OK;
+    __atomic_compare_exchange_n(&w->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 static void *md5_work_run(void *arg) {
     md5_work *w = arg;
     size_t width = w->keys->wide ? sizeof(int64_t) : sizeof(int32_t);
+    uint64_t *scratch = NULL;   /* routing: a block's digests, routed while still in cache */
+    if (w->out && !(scratch = malloc(sizeof(uint64_t) * 2 * EN_MD5_BLOCK_ROWS))) {
+        md5_work_fail(w, EN_ENOMEM);
+        return NULL;
+    }
     for (;;) {
         int64_t first = __atomic_fetch_add(&w->next_block, 1, __ATOMIC_RELAXED) * EN_MD5_BLOCK_ROWS;
         if (first >= w->n) break;
         int64_t count = w->n - first < EN_MD5_BLOCK_ROWS ? w->n - first : EN_MD5_BLOCK_ROWS;
         en_binary_view part = *w->keys;
         part.offsets = (const uint8_t *)w->keys->offsets + (size_t)first * width;
-        en_status rc = en_md5_batch(&part, count, w->hi + first, w->lo + first);
-        if (rc != EN_OK) {
-            en_status ok = EN_OK;
-            __atomic_compare_exchange_n(&w->rc, &ok, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-        }
+        uint64_t *hi = scratch ? scratch : w->hi + first, *lo = scratch ? scratch + EN_MD5_BLOCK_ROWS : w->lo + first;
+        en_status rc = en_md5_batch(&part, count, hi, lo);
+        if (rc == EN_OK && scratch) rc = en_route(hi, lo, count, w->start_hi, w->start_lo, w->m, w->out + first);
+        if (rc != EN_OK) md5_work_fail(w, rc);
     }
+    free(scratch);
     return NULL;
+}
+
+/* Blocks of w on `threads` threads, the caller one of them; if a thread cannot start, the
+ * others take its blocks. */
+static en_status md5_work_threads(md5_work *w, int threads) {
+    if (threads > EN_MD5_MAX_THREADS) threads = EN_MD5_MAX_THREADS;
+    pthread_t tids[EN_MD5_MAX_THREADS];
+    int started[EN_MD5_MAX_THREADS] = {0};
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tids[t], NULL, md5_work_run, w) == 0;
+    md5_work_run(w);
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tids[t], NULL);
+    return w->rc;
+}
+
+en_status en_md5_route_threads(const en_binary_view *keys, int64_t n, const uint64_t *start_hi,
+                               const uint64_t *start_lo, int64_t m, int32_t *out, int threads) {
+    if (m <= 0) return EN_EINVAL;
+    if (n <= EN_MD5_BLOCK_ROWS) threads = 1;
+    md5_work w = {keys, n, NULL, NULL, start_hi, start_lo, m, out, 0, EN_OK};
+    return md5_work_threads(&w, threads);
 }
 
 en_status en_md5_batch_threads(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo, int threads) {
     if (threads > EN_MD5_MAX_THREADS) threads = EN_MD5_MAX_THREADS;
     if (threads <= 1 || n <= EN_MD5_BLOCK_ROWS) return en_md5_batch(keys, n, hi, lo);
-    md5_work w = {keys, n, hi, lo, 0, EN_OK};
-    pthread_t tids[EN_MD5_MAX_THREADS];
-    int started[EN_MD5_MAX_THREADS] = {0};
-    for (int t = 1; t < threads; t++)   /* if a thread cannot start, the others take its blocks */
-        started[t] = pthread_create(&tids[t], NULL, md5_work_run, &w) == 0;
-    md5_work_run(&w);
-    for (int t = 1; t < threads; t++)
-        if (started[t]) pthread_join(tids[t], NULL);
-    return w.rc;
+    md5_work w = {keys, n, hi, lo, NULL, NULL, 0, NULL, 0, EN_OK};
+    return md5_work_threads(&w, threads);
 }
+

@@ -12,4 +12,10 @@ en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint
 /* The same, the rows split between `threads` threads (the caller is one of them). */
 en_status en_md5_batch_threads(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo, int threads);
 
+/* The range index of each key's digest (as en_route over start_hi/start_lo, m ranges) into
+ * out, hashed and routed block by block on `threads` threads: the digests never leave a
+ * thread's cache-sized scratch. */
+en_status en_md5_route_threads(const en_binary_view *keys, int64_t n, const uint64_t *start_hi,
+                               const uint64_t *start_lo, int64_t m, int32_t *out, int threads);
+
 #endif
