@@ -5,6 +5,11 @@
 * "durability put_records": boto3-shaped put_records of 500 records through eng.client, the same.
 * "durability 4 writers": four threads putting 500-record batches at once (put_batch): memory,
   flush, and fsync, where group commit shares each wave of fdatasyncs among the writers.
+* "durability disk waves": what the disk allows group commit, without the engine around it: four
+  threads each write a frame of 125 records (a 500-record put spread over 4 shards) to each of
+  four segment logs and commit them together, in fsync mode, with the files growing
+  (kind="baseline") or pre-allocated as the Kinesis store keeps them; records per wave and the
+  mean wave time go in extra_info.
 * "durability recovery": opening a data dir that holds RECOVERY_RECORDS records (10M at scale 1)
   in 500-record puts (a frame per put and shard, as put_records leaves them) until the stream
   answers, beside putting the same records into a memory engine in 100,000-record batches.
@@ -12,6 +17,7 @@
 Each row also carries the process CPU seconds of its median round (cpu_s), since wall time on a
 shared machine drifts with the load. Sizes scale with ENGINE_BENCH_SCALE.
 """
+import os
 import shutil
 import tempfile
 import threading
@@ -20,6 +26,8 @@ import time
 import pytest
 
 import engine
+from engine import _core
+from engine.kinesis import store
 from bench.conftest import RECORD_BYTES, fixed_width_binary, random_keys, record_info, scaled
 
 BATCH = 500
@@ -126,6 +134,63 @@ def test_durability_4_writers(benchmark, make_engine, batches, durability):
 
     _info(benchmark, "durability 4 writers", durability, len(batches) * BATCH, f"put_batch x500, {WRITERS} threads")
     timed_rounds(benchmark, run, setup)
+
+
+FRAME_RECORDS = BATCH // SHARDS   # a put's records in each shard's frame
+
+
+@pytest.mark.parametrize("files", ["growing", "pre-allocated"])
+def test_durability_disk_waves(benchmark, files):
+    puts = scaled(2_000, minimum=200) // WRITERS
+    payload = os.urandom(FRAME_RECORDS * (RECORD_BYTES + 16))   # data and a partition key per record
+    benchmark.group = "durability disk waves"
+    records = puts * WRITERS * BATCH
+    record_info(benchmark, records=records, bytes_=records * RECORD_BYTES, shards=SHARDS,
+                kind="baseline" if files == "growing" else "engine",
+                api=f"{WRITERS} threads x {SHARDS} segment logs, fsync, {files} files")
+    made = []
+
+    def setup():
+        root = tempfile.mkdtemp(prefix="bench-waves-")
+        logs = []
+        ahead = 0 if files == "growing" else store.PREALLOCATE_BYTES
+        for shard in range(SHARDS):
+            os.makedirs(os.path.join(root, str(shard)))
+            logs.append(_core.SegmentLog(os.path.join(root, str(shard)), segment_bytes=store.SEGMENT_BYTES,
+                                         segment_ms=store.SEGMENT_MS, index_interval_bytes=store.INDEX_INTERVAL_BYTES,
+                                         sync="fsync", preallocate_bytes=ahead))
+        made.append((root, logs))
+        return (logs,), {}
+
+    waves = []
+
+    def run(logs):
+        seq, lock = [0], threading.Lock()
+
+        def write():
+            for _ in range(puts):
+                with lock:   # frames reach each log in sequence order, as under a stream's persist lock
+                    seq[0] += FRAME_RECORDS
+                    tickets = [(log, log.write(seq[0], seq[0] + FRAME_RECORDS - 1, 0, payload)) for log in logs]
+                _core.commit_many(tickets)
+        before, start = _core.sync_waves(), time.perf_counter()
+        threads = [threading.Thread(target=write) for _ in range(WRITERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        waves.append((_core.sync_waves() - before, time.perf_counter() - start))
+
+    try:
+        timed_rounds(benchmark, run, setup)
+    finally:
+        for root, logs in made:
+            for log in logs:
+                log.close()
+            shutil.rmtree(root, ignore_errors=True)
+    count, seconds = sorted(waves)[len(waves) // 2]
+    benchmark.extra_info["records_per_wave"] = round(records / count)
+    benchmark.extra_info["ms_per_wave"] = round(seconds / count * 1e3, 2)
 
 
 @pytest.fixture(scope="module")

@@ -512,7 +512,8 @@ en_seg_status en_seglog_open(const char *dir, const en_seglog_config *cfg, en_se
     memset(rep, 0, sizeof *rep);
     rep->cut_offset = -1;
     if (strlen(dir) + 32 >= EN_SEG_PATH_MAX || cfg->segment_bytes <= 0 || cfg->segment_ms <= 0 ||
-        cfg->index_interval_bytes <= 0 || cfg->preallocate_bytes < 0 || (cfg->sync != EN_SEG_FLUSH && cfg->sync != EN_SEG_FSYNC))
+        cfg->index_interval_bytes <= 0 || cfg->preallocate_bytes < 0 ||
+        (cfg->sync != EN_SEG_FLUSH && cfg->sync != EN_SEG_FSYNC))
         return EN_SEG_EINVAL;
     en_seglog *log = calloc(1, sizeof *log);
     if (log == NULL) return EN_SEG_ENOMEM;
