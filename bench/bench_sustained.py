@@ -8,7 +8,8 @@ their load, the CPU rate shows whether the work per record grows):
 * Kinesis put_batch into a growing stream with default settings (24 h retention, no memory
   cap): 50M records, 1M per call, 4 shards, 100-byte records, random keys; resident bytes per
   record at the end, and beyond data and key (the overhead; the target is <= 40 B).
-* Reads from the start of that stream against reads from the start of a 1M-record one.
+* Reads from the start of that stream against reads from the start of a 1M-record one; then
+  resident memory as retention expires the older half of the stream, then all of it.
 * boto3-shaped put_records (500-record requests) over 10M records.
 * Firehose with the Kinesis stream as source, delivering snappy Parquet, over 20M records
   (each put read by Firehose right away, as `engine ingest` does): rate and peak RSS per call.
@@ -238,13 +239,30 @@ def test_read_from_start_of_grown_stream(benchmark, grown, put_input):
     boto3_rates = [_get_records_from_start(eng, name, limit) for eng, name in ((small_eng, "small"),
                                                                                (grown["eng"], "grown"))]
     small_eng.close()
+    expiry = retention_expiry_rss(stream)
     release(grown)      # the next workloads measure their memory without this stream's
     record_info(benchmark, records=limit, bytes_=limit * RECORD_BYTES, kind="engine", shards=4, direction="read",
                 api=f"kinesis read from the start of a {total:,}-record stream",
                 small_stream_records_per_s=round(small_rate), vs_small_stream=round(max(rates) / small_rate, 3),
                 get_records_small_stream_records_per_s=round(boto3_rates[0]),
                 get_records_records_per_s=round(boto3_rates[1]),
-                get_records_vs_small_stream=round(boto3_rates[1] / boto3_rates[0], 3), load=load())
+                get_records_vs_small_stream=round(boto3_rates[1] / boto3_rates[0], 3), load=load(), **expiry)
+
+
+def retention_expiry_rss(stream) -> dict:
+    """Resident memory (MiB) of the grown stream, after retention expires its older half (what
+    is freed beyond a few spare chunks per shard goes back to the system), then all of it."""
+    log = stream.shards[0].log
+    middle = log.seq_at_or_after((log.stats()["first_seq"] + log.stats()["last_seq"]) // 2)
+    middle_ms = log.read(middle, 1).column(3)[0].value
+    gc.collect()
+    out = {"rss_grown_mib": resident() >> 20}
+    for name, now in (("half", middle_ms / 1000), ("all", stream.clock.now() + 1)):
+        stream.apply_retention(now + stream.retention_seconds)
+        out[f"rss_{name}_expired_mib"] = resident() >> 20
+        out[f"chunk_mib_held_{name}_expired"] = sum(
+            s.log.stats()["bytes_allocated"] + s.log.stats()["spare_bytes"] for s in stream.shards) >> 20
+    return out
 
 
 def _get_records_from_start(eng, name: str, limit: int) -> float:
