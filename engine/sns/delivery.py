@@ -738,22 +738,26 @@ class SqsTarget(Target):
                 (messages.plain or not any(m.group for m in messages)):
             self._send_plain(q, messages)
             return
-        bodies = [self._text(m) for m in messages]
         try:
-            entries = []
-            for m, body in zip(messages, bodies):
-                attrs = m.sqs_attributes() if raw and m.attrs else None
-                if q.fifo:
-                    entries.append(OutgoingMessage(body, attributes=attrs, group=m.group, dedup=m.dedup_id))
-                else:   # a FIFO topic's group stays in SNS (AWS delivers to standard queues without it)
-                    entries.append(OutgoingMessage(body, attributes=attrs, group=None if m.topic.fifo else m.group))
+            if raw and messages.plain and not q.fifo:   # from the columns; one attribute map per AttributeSet
+                bodies = messages.bodies
+                entries = [OutgoingMessage(body, None, aset.sqs or None) for body, aset in zip(bodies, messages.sets)]
+            else:
+                bodies = [self._text(m) for m in messages]
+                entries = []
+                for m, body in zip(messages, bodies):
+                    attrs = m.sqs_attributes() if raw and m.attrs else None
+                    if q.fifo:
+                        entries.append(OutgoingMessage(body, attributes=attrs, group=m.group, dedup=m.dedup_id))
+                    else:   # a FIFO topic's group stays in SNS (AWS delivers to standard queues without it)
+                        entries.append(OutgoingMessage(body, attributes=attrs, group=None if m.topic.fifo else m.group))
             results = q.send_batch(entries)
         except ClientError as err:  # the queue went away
             results = [err] * len(messages)
-        for m, body, result in zip(messages, bodies, results):
+        for k, result in enumerate(results):
             if isinstance(result, ClientError):
                 e = result.response["Error"]
-                self.dispatcher.fail(sub, m, body, e["Code"], e["Message"])
+                self.dispatcher.fail(sub, messages[k], bodies[k], e["Code"], e["Message"])
 
     def _text(self, m) -> str:
         """What the queue receives for one message: the raw message or the JSON notification."""

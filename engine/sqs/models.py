@@ -418,14 +418,21 @@ class Queue:
         bodies, delays, extras, rows, out = [], [], [], [], []
         any_extra = False
         qdelay = self.delay * 1000
+        shared = {}   # id(attributes) -> (extra, size): entries given one map object share its checks and digest
         for k, m in enumerate(entries):
             try:
                 body, delay, attributes, trace, group, dedup = m = _outgoing(m)
                 if body.__class__ is not str:
                     raise _not_a_body("must be a string")
-                x = None
-                if attributes or trace is not None or group is not None or dedup is not None:
+                x = extra_size = None
+                if attributes and trace is None and group is None and dedup is None:
+                    known = shared.get(id(attributes))   # (the entries keep every map alive: ids are unique)
+                    if known is None:
+                        known = shared[id(attributes)] = self._extra(m)
+                    x, extra_size = known
+                elif attributes or trace is not None or group is not None or dedup is not None:
                     x, extra_size = self._extra(m)
+                if extra_size is not None:
                     if len(body_bytes(body)) + extra_size > self.max_size:
                         raise _message_too_long(self.max_size)
                     any_extra = any_extra or x is not None

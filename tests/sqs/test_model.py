@@ -41,6 +41,29 @@ def test_native_api(backend, clock):
     assert got.groups == ["g"] and len(got.dedups[0]) == 64 and got.seqs == [m.seq]
 
 
+def test_entries_sharing_one_attribute_map_are_each_checked_and_digested(backend, sqs):
+    """send_batch checks and digests a map object given to many entries once: every entry still
+    gets the digest its own attributes have, a message too long with them fails alone, and a map
+    that is not valid refuses every entry that carries it."""
+    url = sqs.create_queue(QueueName="shared", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    q = backend.get_queue("shared")
+    attrs = {"k": AttributeValue("String", "v" * 100)}
+    one = q.send_batch([OutgoingMessage("solo", None, {"k": AttributeValue("String", "v" * 100)})])[0]
+    sent = q.send_batch([OutgoingMessage("a", None, attrs), OutgoingMessage("x" * 1000, None, attrs),
+                         OutgoingMessage("b", None, attrs), OutgoingMessage("c")])
+    assert sent[0].attrs_md5 == sent[2].attrs_md5 == one.attrs_md5 and sent[3].attrs_md5 is None
+    assert sent[1].response["Error"]["Code"] == "InvalidParameterValue"
+    bad = {"k": AttributeValue("Strung", "v")}
+    refused = q.send_batch([OutgoingMessage("d", None, bad), OutgoingMessage("e", None, bad)])
+    assert [r.response["Error"]["Code"] for r in refused] == ["InvalidParameterValue"] * 2
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    assert sorted(m["Body"] for m in got) == ["a", "b", "c", "solo"]
+    for m in got:
+        if m["Body"] != "c":
+            assert m["MessageAttributes"] == {"k": {"DataType": "String", "StringValue": "v" * 100}}
+            assert m["MD5OfMessageAttributes"] == one.attrs_md5
+
+
 def test_store_stays_bounded_behind_a_long_lived_message(backend, clock):
     q = backend.create_queue("bounded")
     q.send_raw(["stuck"])
