@@ -9,7 +9,9 @@
   operation with a fast path (engine.server.fastpath), beside the same requests with the fast
   paths off (the generic codec: the baseline of its line), and SendMessage requests/s from wrk
   (a C load generator) against the engine's server and the do-nothing one, with and without
-  2,000 idle long polls held open.
+  2,000 idle long polls held open, and a plain asyncio responder with the same canned answer
+  (the floor of Python's event loop and this machine's syscalls: what granian itself costs per
+  request is the gap between it and the do-nothing server).
 
     python -m pytest bench/bench_server.py -p no:cacheprovider -o addopts= --benchmark-only
 """
@@ -93,6 +95,37 @@ async def do_nothing(scope, receive, send):
     await send({"type": "http.response.body", "body": _CANNED_BYTES.get(target, b"{}")})
 
 
+# --- the floor under any server: plain asyncio, no HTTP framework -----------------------------------
+_FLOOR_ANSWER = (b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: %d\r\n\r\n"
+                 % len(_CANNED_BYTES["AmazonSQS.SendMessage"]) + _CANNED_BYTES["AmazonSQS.SendMessage"])
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """Answers each keep-alive request wrk sends with the canned SendMessage answer: what Python's
+    event loop and this machine's syscalls cost per request, with no server around them."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.pending = b""
+
+    def data_received(self, data):
+        self.pending += data
+        while (end := self.pending.find(b"\r\n\r\n")) >= 0:
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", self.pending[:end + 2])
+            size = end + 4 + (int(length.group(1)) if length else 0)
+            if len(self.pending) < size:
+                return
+            self.pending = self.pending[size:]
+            self.transport.write(_FLOOR_ANSWER)
+
+
+def serve_floor(port: int) -> None:
+    async def main():
+        server = await asyncio.get_running_loop().create_server(_FloorProtocol, "127.0.0.1", port)
+        await server.serve_forever()
+    asyncio.run(main())
+
+
 # --- servers ---------------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -157,6 +190,13 @@ def nothing_server():
     port = _free_port()
     with _server([sys.executable, "-m", "granian", "--interface", "asgi", "--http", "auto", "--workers", "1",
                   "--port", str(port), "--log-level", "warning", "bench.bench_server:do_nothing"], port) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def floor_server():
+    port = _free_port()
+    with _server([sys.executable, "-c", f"import bench.bench_server as b; b.serve_floor({port})"], port) as url:
         yield url
 
 
@@ -423,7 +463,7 @@ def _idle_polls(url: str, queue: str, n: int):
     return sockets
 
 
-@pytest.mark.parametrize("which,idle", [("engine", 0), ("engine", IDLE_POLLS), ("nothing", 0)])
+@pytest.mark.parametrize("which,idle", [("engine", 0), ("engine", IDLE_POLLS), ("nothing", 0), ("floor", 0)])
 def test_wrk_send_message(benchmark, which, idle, request):
     if shutil.which("wrk") is None:
         pytest.skip("wrk not installed (apt-get install wrk)")
@@ -438,8 +478,10 @@ def test_wrk_send_message(benchmark, which, idle, request):
     if held:
         time.sleep(IDLE_SETTLE_S)
     try:
-        kind, api = ("engine", f"engine serve, {idle:,} idle long polls open") if which == "engine" else \
-            ("baseline", "do-nothing server")
+        kind, api = {"engine": ("engine", f"engine serve, {idle:,} idle long polls open"),
+                     "nothing": ("baseline", "do-nothing server"),
+                     # (granian's own cost per request shows as the gap between this line and the last)
+                     "floor": ("asyncio", "plain asyncio responder, no server framework")}[which]
         benchmark.group = GROUP_WRK
         counted = {}
 
