@@ -10,8 +10,9 @@
   paths off (the generic codec: the baseline of its line), and SendMessage requests/s from wrk
   (a C load generator) against the engine's server and the do-nothing one, with and without
   2,000 idle long polls held open, and a plain asyncio responder with the same canned answer
-  (the floor of Python's event loop and this machine's syscalls: what granian itself costs per
-  request is the gap between it and the do-nothing server).
+  (the floor of Python's event loop and this machine's syscalls: the gap between it and the
+  do-nothing server is what serving a request through an ASGI server costs, framework and
+  protocol; uvicorn with httptools measured the same as granian here).
 
     python -m pytest bench/bench_server.py -p no:cacheprovider -o addopts= --benchmark-only
 """
@@ -480,7 +481,7 @@ def test_wrk_send_message(benchmark, which, idle, request):
     try:
         kind, api = {"engine": ("engine", f"engine serve, {idle:,} idle long polls open"),
                      "nothing": ("baseline", "do-nothing server"),
-                     # (granian's own cost per request shows as the gap between this line and the last)
+                     # (the ASGI server's own cost per request: the gap between this line and the last)
                      "floor": ("asyncio", "plain asyncio responder, no server framework")}[which]
         benchmark.group = GROUP_WRK
         counted = {}
