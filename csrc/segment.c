@@ -612,14 +612,18 @@ static en_seg_status seal_active(en_seglog *log, en_seg_error *err) {
 }
 
 /* Group commit across every log of the process (fsync mode). A write puts its log on the dirty
- * list; a committer whose bytes are not yet synced waits for a wave, or starts one when none is
- * running: the wave takes every dirty log, fdatasyncs them all at once (a thread per log but the
- * first) and wakes every committer. So concurrent writers to any shards of any streams share one
- * round of disk flushes, and a wave in flight never holds a lock that a writer needs. */
+ * list; a committer whose bytes are not yet synced starts a wave when logs are dirty and fewer
+ * than MAX_WAVES run, else waits for one to end: a wave takes every dirty log, fdatasyncs them
+ * all at once (a thread per log but the first) and wakes every committer. So concurrent writers
+ * to any shards of any streams share one round of disk flushes, and a wave in flight never holds
+ * a lock that a writer needs. Two waves may overlap (a log written after a wave took it may be
+ * in both): the writers a wave releases write their next batches while the other wave runs, and
+ * their own wave starts at once instead of after it, so each write waits for one flush, not 1.5. */
+#define MAX_WAVES 2
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t done;        /* a wave ended */
-    int running;
+    int running;                /* waves in flight */
     en_seglog *dirty;           /* logs with bytes no wave has taken yet (linked by dirty_next) */
     int64_t count;              /* waves run so far */
 } waves = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, 0};
@@ -674,7 +678,7 @@ static en_seg_status run_wave(void) {
     int64_t k = 0;
     for (en_seglog *l = waves.dirty; l != NULL; l = l->dirty_next) {
         l->dirty = 0;
-        l->in_wave = 1;
+        l->in_wave++;
         jobs[k++].log = l;
     }
     waves.dirty = NULL;
@@ -682,7 +686,7 @@ static en_seg_status run_wave(void) {
     for (int64_t i = 0; i < n; i++) {
         en_seglog *l = jobs[i].log;
         pthread_mutex_lock(&l->sync_lock);
-        l->syncing = 1;   /* close_active waits: the fd stays this file's */
+        l->syncing++;   /* close_active waits: the fd stays this file's */
         /* target first: bytes written before it are in the file read next, or in one closed
          * (and synced) before it */
         jobs[i].target = LOAD(&l->written_pos);
@@ -696,7 +700,7 @@ static en_seg_status run_wave(void) {
         if (started[i]) pthread_join(threads[i], NULL);
         en_seglog *l = jobs[i].log;
         pthread_mutex_lock(&l->sync_lock);
-        l->syncing = 0;
+        l->syncing--;
         if (jobs[i].fd >= 0) l->syncs++;
         if (jobs[i].err) l->sync_err = jobs[i].err;
         else if (jobs[i].target > l->synced_pos) STORE(&l->synced_pos, jobs[i].target);
@@ -704,7 +708,7 @@ static en_seg_status run_wave(void) {
         pthread_mutex_unlock(&l->sync_lock);
     }
     pthread_mutex_lock(&waves.lock);
-    for (int64_t i = 0; i < n; i++) jobs[i].log->in_wave = 0;
+    for (int64_t i = 0; i < n; i++) jobs[i].log->in_wave--;
     free(jobs);
     free(threads);
     free(started);
@@ -753,13 +757,14 @@ en_seg_status en_seglog_commit_many(en_seglog **logs, const int64_t *tickets, in
             }
         }
         if (rc != EN_SEG_OK || !pending) break;
-        if (waves.running) {
+        /* a pending log is dirty or in a running wave: some wave ends, or starts here */
+        if (waves.dirty == NULL || waves.running >= MAX_WAVES) {
             pthread_cond_wait(&waves.done, &waves.lock);
             continue;
         }
-        waves.running = 1;
+        waves.running++;
         rc = run_wave();
-        waves.running = 0;
+        waves.running--;
         waves.count++;
         pthread_cond_broadcast(&waves.done);
     }

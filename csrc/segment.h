@@ -17,7 +17,7 @@
  * survives the process, not the machine); EN_SEG_FSYNC also returns only once an fdatasync
  * covers the frame. Group commit spans every log of the process: committers waiting together,
  * on any logs, share one wave of fdatasyncs (one per log written since the last wave, run in
- * parallel).
+ * parallel); up to two waves overlap.
  *
  * Pre-allocation (fsync mode, preallocate_bytes > 0): the active file is kept written with
  * zeros ahead of its frames (as PostgreSQL recycles WAL files; fallocate alone would leave
@@ -111,10 +111,10 @@ typedef struct en_seglog {
     int fd;                        /* the active segment's file; -1 when none is open */
     int64_t written_pos;           /* bytes written over the log's life (atomic) */
     int64_t synced_pos;            /* bytes covered by an fdatasync (under sync_lock) */
-    int syncing;                   /* an appender is in fdatasync (under sync_lock) */
+    int syncing;                   /* fdatasyncs in flight on the fd (under sync_lock) */
     int sync_err;                  /* errno of a failed fdatasync: the log refuses appends */
     int64_t syncs;                 /* fdatasync calls made by group commits (under sync_lock) */
-    int dirty, in_wave;            /* on the waves' dirty list / being synced by a wave (waves' lock) */
+    int dirty, in_wave;            /* on the waves' dirty list / waves syncing it (waves' lock) */
     struct en_seglog *dirty_next;
     int64_t active_start;          /* written_pos where the active segment begins */
     int64_t filled_end;            /* the active file's length: frames, then zeros (pre-allocation) */
