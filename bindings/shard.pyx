@@ -63,9 +63,11 @@ cdef class BatchReport:
     cdef readonly int64_t bytes
 
 
-def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_t max_record_bytes):
+def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_t max_record_bytes,
+                int threads=1):
     """Keys well-formed UTF-8 of key_min_chars..key_max_chars code points, and key + data
-    bytes of each record at most max_record_bytes: one pass in C without the GIL."""
+    bytes of each record at most max_record_bytes: one pass in C without the GIL, the rows
+    split between `threads` threads."""
     cdef BinaryView kv = _view(keys, "partition_keys")
     cdef BinaryView dv = _view(data, "data")
     if kv.length != dv.length:
@@ -76,7 +78,7 @@ def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_
     rules.max_record_bytes = max_record_bytes
     cdef c_shard.en_batch_report report
     with nogil:
-        c_shard.en_batch_check(&kv.view, &dv.view, kv.length, &rules, &report)
+        c_shard.en_batch_check_threads(&kv.view, &dv.view, kv.length, &rules, &report, threads)
     cdef BatchReport out = BatchReport.__new__(BatchReport)
     out.fault = report.fault
     out.row = report.row

@@ -202,4 +202,8 @@ typedef struct {
 void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
                     const en_batch_rules *rules, en_batch_report *out);
 
+/* The same, the rows split between `threads` threads (the caller is one of them). */
+void en_batch_check_threads(const en_binary_view *keys, const en_binary_view *data, int64_t n,
+                            const en_batch_rules *rules, en_batch_report *out, int threads);
+
 #endif

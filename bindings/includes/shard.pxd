@@ -90,3 +90,5 @@ cdef extern from "shard.h" nogil:
 
     void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
                         const en_batch_rules *rules, en_batch_report *out)
+    void en_batch_check_threads(const en_binary_view *keys, const en_binary_view *data, int64_t n,
+                                const en_batch_rules *rules, en_batch_report *out, int threads)
