@@ -523,14 +523,17 @@ class Stream:
         n = keys_view.length
         if n == 0:
             return PutResult(np.empty(0, np.int32), np.empty(0, np.int64))
-        self._check_batch(keys_view, data_view, where)
+        threads = self.writer_threads if n >= limits.KINESIS_PUT_PARALLEL_MIN_RECORDS else 1
+        report = _core.check_batch(keys_view, data_view, limits.KINESIS_PARTITION_KEY_MIN,
+                                   limits.KINESIS_PARTITION_KEY_MAX, self.max_record_bytes, threads)
+        if report.fault != _core.BATCH_OK:
+            self._check_batch(keys_view, data_view, where)   # raises the fault's ValidationException
         now = self.clock.now()
         self._layout_lock.acquire_shared()
         try:
             if self.status == "DELETING":
                 raise stream_not_found(self.name, self.backend.account_id)
             layout = self._layout
-            threads = self.writer_threads if n >= limits.KINESIS_PUT_PARALLEL_MIN_RECORDS else 1
             position = layout.router.route(keys_view, explicit, threads)
             throttled = None
             if self.backend.engine.enforce_limits or self.mode == "ON_DEMAND":
