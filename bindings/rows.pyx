@@ -226,3 +226,22 @@ def map_recent(fn, items, Py_ssize_t window):
             values.insert(0, value)
         out[i] = value
     return out
+
+
+def str_length_bounds(items):
+    """(shortest, longest) length in code points of the items of a list that are all exactly str
+    ((0, 0) for none), or None when one is not: what a batch's checks need to know that every
+    text is a non-empty str short enough, in one pass without a Python object per item."""
+    cdef list seq = items if type(items) is list else list(items)
+    cdef Py_ssize_t n = len(seq), i, length, shortest = 0, longest = 0
+    cdef object item
+    for i in range(n):
+        item = seq[i]
+        if type(item) is not str:
+            return None
+        length = len(<str>item)
+        if i == 0 or length < shortest:
+            shortest = length
+        if length > longest:
+            longest = length
+    return shortest, longest

@@ -347,7 +347,6 @@ class Batch:
 
 
 _TAIL_BYTES = operator.attrgetter("tail_bytes")
-_STR_ONLY = {str}
 _SIZE = operator.attrgetter("size")
 
 
@@ -1409,12 +1408,16 @@ class SNSBackend:
                      group=None, dedup=None) -> Batch:
         """Validate messages sharing everything but their body and attributes (AWS's rules and
         messages); returns them, not yet published. What they share is checked once."""
-        if set(map(type, bodies)) != _STR_ONLY or not all(bodies):   # (C-speed passes when all is well)
+        bounds = _core.str_length_bounds(bodies)   # (one C pass when all is well)
+        if bounds is None or not bounds[0]:
             for body in bodies:
                 if not isinstance(body, str):
                     raise native.type_error("Message", body, "<class 'str'>")
                 if not body:
                     raise invalid("Empty message")
+            # str subclasses: published as the plain text they hold (the core and SQS take exact str)
+            bodies = [body if body.__class__ is str else str.__str__(body) for body in bodies]
+            bounds = (1, max(map(len, bodies), default=0))
         if subject is not None:
             if not isinstance(subject, str):
                 raise native.type_error("Subject", subject, "<class 'str'>")
@@ -1444,7 +1447,7 @@ class SNSBackend:
         numbers = list(itertools.islice(self._ids, len(bodies)))   # one C call: no other publisher interleaves
         size_max = limits.SNS_MESSAGE_SIZE_MAX
         # a code point takes at most 4 UTF-8 bytes: bodies are measured only when one could be too long
-        if bodies and max(map(len, bodies)) * 4 + max(map(_SIZE, attribute_sets)) > size_max:
+        if bodies and bounds[1] * 4 + max(map(_SIZE, set(attribute_sets))) > size_max:
             for body, aset in zip(bodies, attribute_sets):
                 if (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size > size_max:
                     raise invalid("Message too long")

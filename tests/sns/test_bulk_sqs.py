@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from engine.errors import ClientError
+from engine.errors import ClientError, ParamValidationError
 from engine.sns import delivery
 
 
@@ -171,3 +171,18 @@ def test_sizes_are_counted_in_utf8_bytes(eng, sns, sqs, make_queue, shape):
     topic.publish_many(["fine", largest])
     assert sorted(m["Body"] for m in received(sqs, url, shape, 2)) == ["fine", largest]
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_str_subclass_bodies_are_published_and_bad_ones_refused(eng, sns, sqs, make_queue, shape):
+    class Text(str):
+        pass
+
+    topic_arn = sns.create_topic(Name="t")["TopicArn"]
+    topic = eng.backend("sns").topics[topic_arn]
+    url, qarn = make_queue("q")
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    for bad, error in (([Text("a"), ""], ClientError), (["a", b"b"], ParamValidationError)):
+        with pytest.raises(error):
+            topic.publish_many(bad)
+    topic.publish_many([Text("a"), "b"])
+    assert sorted(m["Body"] for m in received(sqs, url, shape, 2)) == ["a", "b"]
