@@ -20,9 +20,6 @@ import itertools
 import os
 import tempfile
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 KEY_FILE = "atrest.key"
 KEY_BYTES = 32            # AES-256
 NONCE_BYTES = 12          # GCM's 96-bit nonce, counting up from a random start
@@ -54,6 +51,8 @@ class AtRestKey:
         if len(key) != KEY_BYTES:
             raise AtRestError(f"{path}: an encryption key file holds {KEY_BYTES} bytes, not {len(key)}")
         self.path = path
+        # imported here: a process without a data dir or encryption never loads cryptography
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         self._aead = AESGCM(key)
         self._nonces = itertools.count(int.from_bytes(os.urandom(NONCE_BYTES), "little"))   # (next() is atomic)
 
@@ -77,6 +76,7 @@ class AtRestKey:
         view = _bytes_view(sealed)
         if len(view) < NONCE_BYTES + TAG_BYTES:
             raise AtRestDecryptError(self.path, what)
+        from cryptography.exceptions import InvalidTag
         try:
             return self._aead.decrypt(view[:NONCE_BYTES], view[NONCE_BYTES:], aad)
         except InvalidTag:
@@ -92,7 +92,7 @@ def _create_key_file(path: str) -> bytes:
     """Write a new random key, or read the one a concurrent creator linked first: the key
     appears whole under its name (written to a private file, then hard-linked) or not at all."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    key = os.urandom(KEY_BYTES)   # what AESGCM.generate_key returns
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=KEY_FILE + ".")   # created 0600
     try:
         with os.fdopen(fd, "wb") as f:

@@ -35,6 +35,8 @@ from .policy import check_policy
 from .store import StreamStore, stream_dir_name
 
 RECORD_SCHEMA = _core.RECORD_SCHEMA
+# Arrow batches are immutable, so every empty read shares one.
+EMPTY_BATCH = pa.RecordBatch.from_arrays([pa.array([], f.type) for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
 HASH_KEY_MAX = limits.KINESIS_HASH_KEY_MAX
 # Sequence numbers are 19-digit decimals: fixed width, so string order equals numeric order.
 SEQUENCE_BASE = 10**18
@@ -666,7 +668,7 @@ class Stream:
         position = _read_bound("start_seq", start_seq, 0)
         self._housekeeping(self.clock.now())
         batch = s.log.read(position, _read_bound("limit", limit, 1), _read_bound("max_bytes", max_bytes, 1))
-        return batch if batch is not None else _empty_batch()
+        return batch if batch is not None else EMPTY_BATCH
 
     def read_table(self, shard, start_seq: int | None = None, limit: int | None = None) -> pa.Table:
         """All records from start_seq (up to `limit`) across chunks, as a pyarrow Table
@@ -1099,10 +1101,6 @@ def _disk_failures(error_class: type[ClientError]):
 
 def _encryption_arrays(changes: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray]:
     return np.array([c[0] for c in changes], dtype=np.int64), np.array([c[1] for c in changes], dtype=bool)
-
-
-def _empty_batch() -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
 
 
 def _view(values, name: str):
