@@ -5,15 +5,19 @@ delivery itself lives in delivery.py, mobile push in mobile.py, SMS in sms.py.
 Publishing path (the hot one):
 
 1. `prepare_many` validates messages that share everything but body and attributes (what they
-   share is checked once) and builds a `Batch` of `Message`s; attribute maps are validated and rendered once
-   per distinct map (`AttributeSet`), filter values computed lazily and shared.
+   share is checked once, the bodies in one core pass) and builds a `Batch`: columns of numbers,
+   bodies and attribute sets, `Message` objects made only when something reads them; attribute maps
+   are validated and rendered once per distinct map (`AttributeSet`), filter values computed lazily
+   and shared.
 2. `publish_prepared` stamps the messages (timestamp; FIFO: deduplication within 5 minutes and a
    sequence number, under the topic's lock so that concurrent publishers keep group order) and
    fans them out: for each confirmed subscription (`Topic.active`, read without a lock: see
-   slots.py), the subscription's compiled filter selects the messages, and its delivery target
-   receives them as one batch. Once the backend is closed, publishes are refused.
-3. SQS receives the JSON envelopes built by the core in one pass per subscription and batch
-   (delivery.sqs_envelopes); other protocols render head + UnsubscribeURL + tail per message.
+   slots.py), the subscription's compiled filter selects the messages (an attribute filter is
+   matched once per distinct attribute set), and its delivery target receives them as one batch.
+   Once the backend is closed, publishes are refused.
+3. SQS receives the JSON envelopes built by the core in one pass per subscription and batch into
+   one buffer (delivery.sqs_envelopes), stored by one queue call; other protocols render head +
+   UnsubscribeURL + tail per message.
 
 Control-plane calls cost O(1) (amortized) or O(log n) in the number of topics and subscriptions.
 
