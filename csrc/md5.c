@@ -1,8 +1,10 @@
 /* MD5 after RFC 1321, written for short messages: partition keys are usually one block. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <pthread.h>
 
+#include "hashkey.h"
 #include "md5.h"
 #include "md5_steps.h"
 
