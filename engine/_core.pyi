@@ -53,7 +53,10 @@ class BatchReport:
     bytes: int
 
 def check_batch(keys: Any, data: Any, key_min_chars: int, key_max_chars: int,
-                max_record_bytes: int) -> BatchReport: ...
+                max_record_bytes: int, threads: int = ...) -> BatchReport: ...
+
+SPARE_CHUNKS_MIN: int   # spare chunks a shard keeps for its writer, at least and at most
+SPARE_CHUNKS_MAX: int
 
 class ChunkPin:
     """Keeps a shard chunk's memory alive while Arrow arrays over it exist."""
@@ -77,7 +80,7 @@ class Shard:
     def seq_at_time(self, ts_ms: int) -> int: ...
     def seq_at_or_after(self, seq: int) -> int: ...
     def trim(self, min_ts_ms: int, max_bytes: int = ...) -> None: ...
-    def stats(self) -> dict[str, int]: ...   # first_seq, last_seq, records, bytes_allocated, spare_bytes, spares, chunks, last_ts
+    def stats(self) -> dict[str, int]: ...   # first_seq, last_seq, records, bytes_allocated, spare_bytes, spares, chunks, chunks_mapped, last_ts
     def release(self) -> None: ...   # hide every record, give the memory back now (appends may follow)
 
 def prefault_wait_idle() -> None: ...   # until the background thread has made every spare chunk asked of it

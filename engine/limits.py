@@ -29,6 +29,8 @@ KINESIS_ITERATOR_TTL_S = 300              # shard iterators expire after 5 minut
 KINESIS_RETENTION_DEFAULT_H = 24
 KINESIS_RETENTION_MIN_H = 24
 KINESIS_RETENTION_MAX_H = 8760
+# Retention's timer runs at most this often while expired records remain in a chunk still in use.
+KINESIS_EXPIRY_SWEEP_MIN_S = 60
 KINESIS_SHARD_WRITE_BYTES_PER_S = 1 * MiB
 KINESIS_SHARD_WRITE_RECORDS_PER_S = 1000
 KINESIS_SHARD_READ_BYTES_PER_S = 2 * MiB

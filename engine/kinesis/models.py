@@ -45,6 +45,7 @@ _INT64_MAX = 2**63 - 1
 # carry over to a stream deleted and created again under the same name (even in the same ms).
 _incarnations = itertools.count(1)
 _NO_LOCK = contextlib.nullcontext()
+_EXPIRY_STEP_S = 0.001   # a record expires once strictly older than the retention period
 
 
 def _persists(method):
@@ -326,6 +327,8 @@ class Stream:
         self._data_arrived = threading.Condition(threading.Lock())
         self._waiters = 0
         self._last_trim = float("-inf")
+        self._expiry_timer = None           # retention on the engine clock, armed while records are held
+        self._expiry_lock = threading.Lock()
         self._window_start = self.created
         now = self.created   # shards open with the stream (ListShards AT_TRIM_HORIZON lists them)
         self.shards: list[Shard] = [Shard(i, lo, hi, self._seq.next_value, now)
@@ -574,6 +577,8 @@ class Stream:
             with self._data_arrived:
                 self._data_arrived.notify_all()
         self._housekeeping(now)
+        if self._expiry_timer is None:
+            self._arm_expiry(now + self.retention_seconds + _EXPIRY_STEP_S)
         return PutResult(shard_index, seqs, throttled)
 
     def _check_batch(self, keys_view, data_view, where: str | None = None) -> None:
@@ -642,6 +647,33 @@ class Stream:
             shard.log.trim(cutoff_ms, cap)
             if self._store is not None:
                 self._store.retain(shard.shard_id, cutoff_ms)
+
+    def _arm_expiry(self, when: float) -> None:
+        """Retention also runs on the engine clock, so a stream nobody reads or writes still
+        gives its memory back when its records expire (puts and reads trim as they go)."""
+        with self._expiry_lock:
+            if self._expiry_timer is None:
+                self._expiry_timer = self.clock.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry_timer = None
+        if self.status == "DELETING" or self.backend.engine._closed:
+            return
+        now = self.clock.now()
+        self.apply_retention(now)
+        oldest_ms = self._oldest_arrival_ms()
+        if oldest_ms is not None:   # next when the oldest record left expires
+            self._arm_expiry(max(oldest_ms / 1000 + self.retention_seconds + _EXPIRY_STEP_S,
+                                 now + limits.KINESIS_EXPIRY_SWEEP_MIN_S))
+
+    def _oldest_arrival_ms(self) -> int | None:
+        oldest = None
+        for shard in self.shards:
+            batch = shard.log.read(0, 1)
+            if batch is not None:
+                ts = batch.column(3)[0].value
+                oldest = ts if oldest is None else min(oldest, ts)
+        return oldest
 
     def _scale_on_demand(self, now: float) -> None:
         """Split every open shard whose writes over the last window passed its capacity."""
@@ -1074,6 +1106,7 @@ class Stream:
         stream._store = store
         stream._persist_lock = threading.Lock()
         stream.apply_retention()
+        stream._arm_expiry(stream.clock.now())
         return stream
 
     def delete(self) -> None:

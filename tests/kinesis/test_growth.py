@@ -121,6 +121,29 @@ def test_memory_comes_back_after_retention(kin, backend, clock):
     assert sum(s.log.stats()["records"] for s in stream.shards) == 1
 
 
+def test_a_stream_nobody_touches_gives_its_memory_back_as_its_records_expire(kin, backend, clock):
+    """Retention runs on the engine clock too: no put or read after the records expire is needed."""
+    make_stream(kin, "idle", 2)
+    stream = backend.get_stream("idle")
+    n = 20_000
+    stream.put_batch([b"x" * 1000] * n, [f"old-{i}" for i in range(n)])
+    clock.advance(6 * 3600)
+    stream.put_batch([b"y" * 1000] * n, [f"new-{i}" for i in range(n)])
+    retention = limits.KINESIS_RETENTION_DEFAULT_H * 3600
+
+    def held():
+        return [(st["records"], st["bytes_allocated"] + st["spare_bytes"]) for st in
+                (s.log.stats() for s in stream.shards)]
+
+    clock.advance(retention - 6 * 3600 + 1)          # the first batch has expired, the second not
+    assert all(nbytes > 0 for _, nbytes in held())
+    clock.advance(6 * 3600)                           # now both
+    assert held() == [(0, 0)] * 2
+    records = kin.get_records(ShardIterator=kin.get_shard_iterator(
+        StreamName="idle", ShardId=stream.shards[0].shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"])
+    assert records["Records"] == []
+
+
 def test_closing_an_engine_gives_its_records_memory_back_without_a_garbage_collection():
     import gc
     import weakref
