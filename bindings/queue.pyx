@@ -54,6 +54,31 @@ DEF SMALL_BUF = 16384
 DEF NOGIL_ROWS = 64
 DEF NOGIL_BYTES = 65536
 
+
+cdef c_queue.en_qnew *_batch_alloc(Py_ssize_t n, const uint8_t ***ptrs, int64_t **lens, uint8_t **dig,
+                                   uint8_t **stat) except NULL:
+    """One heap block for a batch of n new messages and the check's scratch (body pointers,
+    lengths, MD5 digests, status bytes), carved in that order; free() the items to free it all."""
+    cdef c_queue.en_qnew *items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
+    if items is NULL:
+        raise CoreMemoryError("cannot allocate a batch")
+    ptrs[0] = <const uint8_t **>(items + n)
+    lens[0] = <int64_t *>(ptrs[0] + n)
+    dig[0] = <uint8_t *>(lens[0] + n)
+    stat[0] = dig[0] + 16 * n
+    return items
+
+
+cdef inline void _fresh_item(c_queue.en_qnew *item, int64_t delay_ms) noexcept:
+    """A new message: not yet numbered, sent, received or tagged."""
+    item.delay_ms = delay_ms
+    item.num = -1
+    item.sent_ms = -1
+    item.rc = 0
+    item.first_ms = -1
+    item.tag = -1
+
+
 cdef const char *_HEX = b"0123456789abcdef"
 
 
@@ -374,28 +399,14 @@ cdef class MessageQueue:
         if (ext is not None and len(ext) != n) or (dl is not None and len(dl) != n):
             raise CoreValueError("bodies, delays and extras differ in length")
         if n > SMALL:
-            items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
-            if items is NULL:
-                raise CoreMemoryError("cannot allocate a batch")
-            ptrs = <const uint8_t **>(items + n)
-            lens = <int64_t *>(ptrs + n)
-            dig = <uint8_t *>(lens + n)
-            stat = dig + 16 * n
+            items = _batch_alloc(n, &ptrs, &lens, &dig, &stat)
         try:
             for i in range(n):
                 if _body_item(rows[i], i, &items[i], &stat[i]):
                     bad += 1
                     continue
                 total += items[i].len
-                if dl is not None and dl[i] is not None:
-                    items[i].delay_ms = dl[i]
-                else:
-                    items[i].delay_ms = delay_ms
-                items[i].num = -1
-                items[i].sent_ms = -1
-                items[i].rc = 0
-                items[i].first_ms = -1
-                items[i].tag = -1
+                _fresh_item(&items[i], dl[i] if dl is not None and dl[i] is not None else delay_ms)
             release = n >= NOGIL_ROWS or total >= NOGIL_BYTES
             k = self._check_tag_push(now_ms, items, stat, ptrs, lens, dig, n, max_len, ext, release)
             bad = n - k
@@ -428,31 +439,20 @@ cdef class MessageQueue:
         cdef int64_t k, total = rows.offsets[n] if n else 0
         cdef const uint8_t *base = <const uint8_t *>PyBytes_AS_STRING(rows.data)
         cdef c_queue.en_qnew *items
-        cdef const uint8_t **ptrs
-        cdef int64_t *lens
-        cdef uint8_t *dig
-        cdef uint8_t *stat
+        cdef const uint8_t **ptrs = NULL
+        cdef int64_t *lens = NULL
+        cdef uint8_t *dig = NULL
+        cdef uint8_t *stat = NULL
         if self.fifo:
             raise CoreValueError("a FIFO queue's messages need group ids (send_fifo)")
         if n == 0:
             return Stored(None, None, None)
-        items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
-        if items is NULL:
-            raise CoreMemoryError("cannot allocate a batch")
-        ptrs = <const uint8_t **>(items + n)
-        lens = <int64_t *>(ptrs + n)
-        dig = <uint8_t *>(lens + n)
-        stat = dig + 16 * n
+        items = _batch_alloc(n, &ptrs, &lens, &dig, &stat)
         try:
             for i in range(n):
                 items[i].body = base + rows.offsets[i]
                 items[i].len = rows.offsets[i + 1] - rows.offsets[i]
-                items[i].delay_ms = delay_ms
-                items[i].num = -1
-                items[i].sent_ms = -1
-                items[i].rc = 0
-                items[i].first_ms = -1
-                items[i].tag = -1
+                _fresh_item(&items[i], delay_ms)
                 stat[i] = 0
             k = self._check_tag_push(now_ms, items, stat, ptrs, lens, dig, n, max_len, None,
                                      n >= NOGIL_ROWS or total >= NOGIL_BYTES)
@@ -496,13 +496,7 @@ cdef class MessageQueue:
         if len(grs) != n or len(dds) != n or (ext is not None and len(ext) != n):
             raise CoreValueError("bodies, groups, dedups and extras differ in length")
         if n > SMALL:
-            items = <c_queue.en_qnew *>malloc((sizeof(c_queue.en_qnew) + sizeof(uint8_t *) + 8 + 16 + 1) * n)
-            if items is NULL:
-                raise CoreMemoryError("cannot allocate a batch")
-            ptrs = <const uint8_t **>(items + n)
-            lens = <int64_t *>(ptrs + n)
-            dig = <uint8_t *>(lens + n)
-            stat = dig + 16 * n
+            items = _batch_alloc(n, &ptrs, &lens, &dig, &stat)
         try:
             for i in range(n):
                 if _body_item(rows[i], i, &items[i], &stat[i]):
@@ -518,12 +512,7 @@ cdef class MessageQueue:
                 elif not _fifo_id(d, &items[i].dedup, &items[i].dlen):
                     stat[i] = Q_BAD_DEDUP
                     continue
-                items[i].delay_ms = 0
-                items[i].num = -1
-                items[i].sent_ms = -1
-                items[i].rc = 0
-                items[i].first_ms = -1
-                items[i].tag = -1
+                _fresh_item(&items[i], 0)
                 items[i].seq = 0
                 items[i].dup = 0
             release = n >= NOGIL_ROWS or total >= NOGIL_BYTES

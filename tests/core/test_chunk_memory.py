@@ -115,14 +115,8 @@ def test_a_put_under_a_memory_cap_reads_back_its_own_records(eng):
             assert table.column("sequence_number").to_numpy().tolist() == mine.tolist()
 
 
-RETENTION_SCRIPT = textwrap.dedent("""
-    import numpy as np, pyarrow as pa, engine
-    from engine import _core
-
-    def rss():
-        with open("/proc/self/status") as status:
-            return next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmRSS"))
-
+# Prefixed to the scripts run in a subprocess below and in test_shard_spares.
+CHUNK_RSS = textwrap.dedent('''
     def chunk_rss():   # resident bytes of huge-page-advised mappings: the engine's large chunks
         total = size = 0
         with open("/proc/self/smaps") as smaps:
@@ -132,6 +126,16 @@ RETENTION_SCRIPT = textwrap.dedent("""
                 elif line.startswith("VmFlags:") and "hg" in line.split():
                     total += size
         return total
+''')
+
+
+RETENTION_SCRIPT = CHUNK_RSS + textwrap.dedent("""
+    import numpy as np, pyarrow as pa, engine
+    from engine import _core
+
+    def rss():
+        with open("/proc/self/status") as status:
+            return next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmRSS"))
 
     clock = engine.ManualClock(start=1_700_000_000.0)
     eng = engine.Engine(clock=clock)

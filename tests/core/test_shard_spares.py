@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from engine import _core
+from tests.core.test_chunk_memory import CHUNK_RSS
 
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
 
@@ -133,19 +134,9 @@ def test_concurrent_reads_and_trims_keep_every_record_readable_until_unpinned():
     assert shard.stats()["spares"] <= _core.SPARE_CHUNKS_MAX
 
 
-PARTIAL_RETENTION_SCRIPT = textwrap.dedent("""
+PARTIAL_RETENTION_SCRIPT = CHUNK_RSS + textwrap.dedent("""
     import numpy as np, pyarrow as pa
     from engine import _core
-
-    def chunk_rss():   # resident bytes of huge-page-advised mappings: the engine's large chunks
-        total = size = 0
-        with open("/proc/self/smaps") as smaps:
-            for line in smaps:
-                if line.startswith("Rss:"):
-                    size = int(line.split()[1]) * 1024
-                elif line.startswith("VmFlags:") and "hg" in line.split():
-                    total += size
-        return total
 
     n = 200_000
     offsets = np.arange(n + 1, dtype=np.int32) * 100
