@@ -14,6 +14,7 @@ import operator
 import os
 import re
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -653,7 +654,9 @@ class Stream:
         gives its memory back when its records expire (puts and reads trim as they go)."""
         with self._expiry_lock:
             if self._expiry_timer is None:
-                self._expiry_timer = self.clock.call_at(when, self._expire)
+                # by weak reference: the clock's timers must not keep a deleted stream's records alive
+                stream = weakref.ref(self)
+                self._expiry_timer = self.clock.call_at(when, lambda: (s := stream()) is not None and s._expire())
 
     def _expire(self) -> None:
         self._expiry_timer = None

@@ -144,6 +144,18 @@ def test_a_stream_nobody_touches_gives_its_memory_back_as_its_records_expire(kin
     assert records["Records"] == []
 
 
+def test_a_deleted_stream_is_not_kept_alive_by_its_retention_timer(kin, backend):
+    import gc
+    import weakref
+
+    make_stream(kin, "gone", 1)
+    stream = weakref.ref(backend.get_stream("gone"))
+    stream().put_batch([b"x" * 100] * 10, [f"k{i}" for i in range(10)])
+    kin.delete_stream(StreamName="gone")
+    gc.collect()
+    assert stream() is None
+
+
 def test_closing_an_engine_gives_its_records_memory_back_without_a_garbage_collection():
     import gc
     import weakref
