@@ -38,7 +38,7 @@ from .errors import (InvalidAttributeName, InvalidAttributeValue, InvalidMessage
                      ReceiptHandleIsInvalid, invalid_value)
 from .md5 import attributes_md5
 from .names import SortedNames
-from .store import DurableQueue, QueueStore, key_source, rebuild
+from .store import TASK_PROGRESS_EVERY, DurableQueue, MoveTaskStore, QueueStore, key_source, rebuild
 from .rules import (ALL_ATTRIBUTES, LABEL, MESSAGE_CONTENT_ERROR, NO_LIMIT, PERMISSION_ACTIONS, AttributeValue,
                     RedrivePolicy, body_bytes, delay_seconds, fifo_id_ok, message_count, normalize_queue_attributes,
                     json_document, parse_redrive_allow_policy, parse_redrive_policy, string_map, validate_fifo_id,
@@ -915,12 +915,13 @@ def _content_dedup_id(body: str) -> str:
 class MoveTask:
     RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"
 
-    def __init__(self, source_arn, destination_arn, rate, started_ms):
-        self.task_id = str(uuid.uuid4())
+    def __init__(self, source_arn, destination_arn, rate, started_ms, serial, task_id=None):
+        self.task_id = task_id or str(uuid.uuid4())
         self.source_arn = source_arn
         self.destination_arn = destination_arn
         self.rate = rate
         self.started_ms = started_ms
+        self.serial = serial            # the backend's start order (durable engines list tasks in it)
         self.status = self.RUNNING
         self.moved = 0
         self.to_move = 0
@@ -928,6 +929,17 @@ class MoveTask:
         self.timer = None
         doc = json.dumps({"taskId": self.task_id, "sourceArn": source_arn}, separators=(",", ":"))
         self.handle = base64.b64encode(doc.encode()).decode()
+
+    def document(self) -> dict:
+        return {"id": self.task_id, "serial": self.serial, "source": self.source_arn,
+                "destination": self.destination_arn, "rate": self.rate, "started_ms": self.started_ms,
+                "status": self.status, "moved": self.moved, "to_move": self.to_move, "failure": self.failure}
+
+    @classmethod
+    def from_document(cls, doc: dict) -> MoveTask:
+        task = cls(doc["source"], doc["destination"], doc["rate"], doc["started_ms"], doc["serial"], doc["id"])
+        task.status, task.moved, task.to_move, task.failure = doc["status"], doc["moved"], doc["to_move"], doc["failure"]
+        return task
 
 
 def decode_task_handle(handle: str) -> tuple[str, str]:
@@ -966,12 +978,18 @@ class SQSBackend:
         self._seq = itertools.count(int(self.clock.now()) * 10**10 + 10**19)
         self.move_tasks: dict[str, MoveTask] = {}
         self._tasks_by_source: dict[str, deque] = {}  # source ARN -> its latest tasks, oldest first
-        # Durable engines keep each queue under <data_dir>/sqs/<account>/<region>/<queue name>/.
+        self._task_serial = itertools.count()
+        # Durable engines keep each queue under <data_dir>/sqs/<account>/<region>/<queue name>/,
+        # and the move tasks beside them; a task running at the last stop runs on.
         self._root = None
+        self._task_store: MoveTaskStore | None = None
+        self._task_lock = threading.Lock()   # a task's document is written from its latest state
         if engine.durability != "memory":
             self._root, self._root_lock = region_root(engine, "sqs", region, self.account_id)
             self._key = key_source(engine.data_dir)
             self._restore()
+            self._task_store = MoveTaskStore(self._root, engine.durability)
+            self._restore_tasks()
 
     def _queue_store(self, name: str) -> QueueStore:
         return QueueStore(os.path.join(self._root, name), self.engine.durability,
@@ -979,7 +997,7 @@ class SQSBackend:
 
     def _restore(self) -> None:
         for name in sorted(os.listdir(self._root)):
-            if name == ".lock":
+            if name.startswith("."):   # the lock and the move tasks (a queue name never starts with '.')
                 continue
             store = self._queue_store(name)
             meta = store.load_meta()
@@ -992,6 +1010,29 @@ class SQSBackend:
             self.by_arn[queue.arn] = queue
             self._names.add(name)
             self._index_redrive(name, None, _redrive_target(queue))
+
+    def _restore_tasks(self) -> None:
+        tasks = sorted(map(MoveTask.from_document, self._task_store.load()), key=lambda t: t.serial)
+        for task in tasks:
+            self.move_tasks[task.task_id] = task
+            self._tasks_by_source.setdefault(task.source_arn, deque()).append(task)
+        self._task_serial = itertools.count(tasks[-1].serial + 1 if tasks else 0)
+        for task in tasks:
+            if task.status == MoveTask.RUNNING:
+                self._run(task)
+
+    def _save_task(self, task: MoveTask) -> None:
+        """Write the task's document as it is now (durable engines); a task no longer kept is not."""
+        if self._task_store is None:
+            return
+        with self._task_lock:
+            if self.move_tasks.get(task.task_id) is task:
+                self._task_store.save(task.task_id, task.document())
+
+    def _drop_task(self, task: MoveTask) -> None:
+        if self._task_store is not None:
+            with self._task_lock:
+                self._task_store.drop(task.task_id)
 
     # --- queues ---------------------------------------------------------------------------
     def create_queue(self, name: str, attributes: dict | None = None, tags: dict | None = None) -> Queue:
@@ -1228,17 +1269,26 @@ class SQSBackend:
             if latest and latest[-1].status in (MoveTask.RUNNING, MoveTask.CANCELLING):
                 raise InvalidParameterValue("There is already a task running. Only one active task is "
                                             "allowed for a source queue arn at a given time.")
-            task = MoveTask(source_arn, destination_arn, rate, int(self.clock.now() * 1000))
+            task = MoveTask(source_arn, destination_arn, rate, int(self.clock.now() * 1000), next(self._task_serial))
             task.to_move = source.approximate_number_of_messages
+            dropped = None
             if len(latest) == limits.SQS_LIST_MOVE_TASKS_MAX:  # only the latest ten are listed or kept
-                del self.move_tasks[latest.popleft().task_id]
+                dropped = latest.popleft()
+                del self.move_tasks[dropped.task_id]
             latest.append(task)
             self.move_tasks[task.task_id] = task
-        if rate is None:
+        self._save_task(task)   # (before any message moves: a restart carries on with it)
+        if dropped is not None:
+            self._drop_task(dropped)
+        self._run(task)
+        return task
+
+    def _run(self, task: MoveTask) -> None:
+        """Start (or, after a restart, resume) a running task's moves."""
+        if task.rate is None:
             self._move_step(task)  # the whole backlog at once
         else:
             task.timer = self.clock.call_later(1.0, lambda: self._move_step(task))
-        return task
 
     def _move_step(self, task: MoveTask) -> None:
         with self._lock:
@@ -1251,10 +1301,14 @@ class SQSBackend:
         budget = task.to_move - task.moved
         if task.rate is not None:
             budget = min(budget, task.rate)
+        saved = task.moved
         while budget > 0:
             with self._lock:
                 if task.status != MoveTask.RUNNING:
                     return
+            if task.moved - saved >= TASK_PROGRESS_EVERY:
+                self._save_task(task)
+                saved = task.moved
             batch = source.take_for_move(min(budget, limits.SQS_MOVE_BATCH))
             if not batch.ids:
                 break
@@ -1282,12 +1336,15 @@ class SQSBackend:
                 task.timer = None
             else:
                 task.timer = self.clock.call_later(1.0, lambda: self._move_step(task))
+        if task.moved != saved or task.status != MoveTask.RUNNING:
+            self._save_task(task)
 
     def _fail(self, task: MoveTask, reason: str) -> None:
         with self._lock:
             task.status = MoveTask.FAILED
             task.failure = reason
             task.timer = None
+        self._save_task(task)
 
     def list_message_move_tasks(self, source_arn: str, max_results: int = 1) -> list[MoveTask]:
         whole_number("MaxResults", max_results, 1, limits.SQS_LIST_MOVE_TASKS_MAX,
@@ -1314,6 +1371,7 @@ class SQSBackend:
             if task.timer is not None:
                 task.timer.cancel()
                 task.timer = None
+        self._save_task(task)
         return task
 
     # --- lifecycle ---------------------------------------------------------------------------------------

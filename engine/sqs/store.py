@@ -7,6 +7,7 @@ to its messages, folded into a snapshot now and then, so disk use tracks the liv
                                   strings and numbers, the fastest stdlib encoding; AES-256-GCM
                                   sealed when the queue asks for server-side encryption)
 <root>/<queue name>/snap-<n>      the fold of every operation before n (marshal, sealed likewise)
+<root>/.move-tasks/<task id>.json a message move task (MoveTaskStore), replaced whole as it changes
 
 An operation records what the native queue did, not what it was asked: the ids, handles,
 deadlines and receive counts it handed out. Folding operations gives each live message's body,
@@ -33,7 +34,7 @@ from typing import NamedTuple
 
 from .. import _core
 from ..atrest import AtRestKey
-from ..datadir import load_document, replace_file, save_document
+from ..datadir import documents, load_document, remove_document, replace_file, save_document
 from .rules import AttributeValue, NO_LIMIT
 
 SEGMENT_BYTES = 4 << 20              # a log segment seals at this size ...
@@ -494,6 +495,34 @@ class QueueStore:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+# --- message move tasks ------------------------------------------------------------------------
+TASKS_DIR = ".move-tasks"            # (a queue name never starts with '.')
+TASK_PROGRESS_EVERY = 1000           # a long step saves its moved count after this many messages
+
+
+class MoveTaskStore:
+    """A region's message move tasks, one document each. A task's messages need no record here:
+    each move is in the queues' logs (the destination logs the copies before the source logs
+    them gone), so the document only says which task runs and how far it got (the count may lag)."""
+
+    def __init__(self, root: str, sync: str):
+        self.directory = os.path.join(root, TASKS_DIR)
+        self.sync = sync
+        os.makedirs(self.directory, exist_ok=True)
+
+    def _path(self, task_id: str) -> str:
+        return os.path.join(self.directory, task_id + ".json")
+
+    def save(self, task_id: str, doc: dict) -> None:
+        save_document(self._path(task_id), doc, self.sync)
+
+    def drop(self, task_id: str) -> None:
+        remove_document(self._path(task_id), self.sync)
+
+    def load(self) -> list[dict]:
+        return list(documents(self.directory))
+
+
 # --- the native queue, logged --------------------------------------------------------------------
 class DurableQueue:
     """engine._core.MessageQueue with every change logged to a QueueStore before it returns:
@@ -746,4 +775,5 @@ def key_source(data_dir: str):
     return get
 
 
-__all__ = ["QueueStore", "DurableQueue", "Fold", "rebuild", "key_source"]
+__all__ = ["QueueStore", "DurableQueue", "Fold", "rebuild", "key_source", "MoveTaskStore", "TASKS_DIR",
+           "TASK_PROGRESS_EVERY"]
