@@ -39,7 +39,7 @@ from ..engine import SERVICES, Engine, _load
 from ..errors import ClientError, ParamValidationError
 from ..request import service_models
 from . import cbor, eventstream, fastpath, routing
-from .auth import AccountEngines, SignedRequest
+from .auth import AccountEngines, AccountUnavailable, SignedRequest
 from .longpoll import LongPolls
 from .protocols import json as json_protocol
 from .protocols import query as query_protocol
@@ -56,6 +56,11 @@ RESET_PATHS = ("/_engine/reset", "/moto-api/reset")
 # The SQS operations whose results carry queue URLs, and the members holding them.
 _QUEUE_URL_OUTPUTS = {"CreateQueue": "QueueUrl", "GetQueueUrl": "QueueUrl", "ListQueues": "QueueUrls",
                       "ListDeadLetterSourceQueues": "queueUrls"}
+# The code each service answers a failure of its own with (HTTP 500), where it is not the common
+# InternalFailure: the services' models (SNS InternalErrorException, Lambda ServiceException, MQ
+# InternalServerErrorException) and Glue's exceptions reference (InternalServiceException).
+_INTERNAL_FAILURE_CODES = {"sns": "InternalError", "glue": "InternalServiceException", "lambda": "ServiceException",
+                           "mq": "InternalServerErrorException"}
 
 
 class Request:
@@ -380,7 +385,12 @@ class EngineApp:
         key = (account, service, region)
         client = self._clients.get(key)
         if client is None:
-            engine = self.engines.get(account)
+            try:
+                engine = self.engines.get(account)
+            except AccountUnavailable as failure:
+                raise wire_error(_INTERNAL_FAILURE_CODES.get(service, "InternalFailure"),
+                                 f"We encountered an internal error: {failure.message}", 500,
+                                 sender_fault=False) from None
             client = self._clients[key] = engine.client(service, region_name=region)
         return client
 

@@ -23,6 +23,7 @@ import dataclasses
 import email.utils
 import hashlib
 import hmac
+import logging
 import os
 import re
 import threading
@@ -31,7 +32,10 @@ from typing import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 from .. import limits
+from ..engine import SERVICES
 from ..errors import ClientError
+
+log = logging.getLogger("engine.server")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -375,12 +379,48 @@ class Authenticator:
         return signing_key
 
 
+class AccountUnavailable(Exception):
+    """An account whose data under the data dir could not be restored. Its requests fail with
+    this message until the server restarts: restoring again on each request would retry on
+    damaged files, and log the same failure per request."""
+
+    def __init__(self, account_id: str, message: str):
+        super().__init__(message)
+        self.account_id = account_id
+        self.message = message
+
+
+def restore_account(engine) -> None:
+    """Open every service and region the account has data for under the data dir
+    (<data_dir>/<service>/<account>/<region>/), so damaged data is found when the account is
+    first used, whole, rather than by whichever later request touches that service."""
+    if engine.durability == "memory":
+        return
+    for service in SERVICES:
+        account_dir = os.path.join(engine.data_dir, service, engine.account_id)
+        try:
+            regions = sorted(os.listdir(account_dir))
+        except FileNotFoundError:
+            continue
+        for region in regions:
+            try:
+                engine.backend(service, region)
+            except Exception as error:
+                raise AccountUnavailable(engine.account_id, (
+                    f"The {service} data of account {engine.account_id} in {region} "
+                    f"({os.path.join(account_dir, region)}) could not be restored: {error}")) from error
+
+
 class AccountEngines:
-    """One Engine per account id, made on first use with the same settings; the default
-    account's Engine is the one given."""
+    """One Engine per account id, made on first use with the same settings and its data restored
+    whole (restore_account); the default account's Engine is the one given, restored on its
+    first use too. An account whose restore fails is closed and answers AccountUnavailable from
+    then on, logged once; the other accounts go on."""
 
     def __init__(self, default, make: Callable[[str], object]):
-        self._engines = {default.account_id: default}
+        self._engines: dict[str, object] = {}     # restored: the lock-free path
+        self._unrestored = {default.account_id: default}
+        self._failures: dict[str, str] = {}       # account id -> why its restore failed
         self._make = make
         self._lock = threading.Lock()
         self.default = default
@@ -388,11 +428,28 @@ class AccountEngines:
     def get(self, account_id: str):
         engine = self._engines.get(account_id)
         if engine is None:
-            with self._lock:
-                engine = self._engines.get(account_id)
-                if engine is None:
-                    engine = self._engines[account_id] = self._make(account_id)
+            engine = self._open(account_id)
         return engine
 
+    def _open(self, account_id: str):
+        with self._lock:
+            engine = self._engines.get(account_id)
+            if engine is not None:
+                return engine
+            if account_id in self._failures:   # (a new exception each time: a raised one keeps its traceback)
+                raise AccountUnavailable(account_id, self._failures[account_id])
+            engine = self._unrestored.pop(account_id, None) or self._make(account_id)
+            try:
+                restore_account(engine)
+            except AccountUnavailable as failure:
+                log.error("%s (every request of account %s answers an internal failure until the server restarts)",
+                          failure.message, account_id, exc_info=failure.__cause__)
+                self._failures[account_id] = failure.message
+                engine.close()   # (what did restore lets go of its files, timers and threads)
+                raise
+            self._engines[account_id] = engine
+            return engine
+
     def all(self) -> list:
-        return list(self._engines.values())
+        with self._lock:
+            return list(self._engines.values()) + list(self._unrestored.values())
