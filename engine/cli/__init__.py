@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,19 @@ from .. import limits
 from ..engine import DURABILITY_MODES
 
 
+# The one-shot commands do no linear algebra: numpy's OpenBLAS need not start a thread per core,
+# whose spin-wait at import costs about 0.1 s of CPU per command (and an idle core's time).
+COMMAND_BLAS_THREADS = 1
+
+
+def _without_blas_threads() -> None:
+    """Before numpy is first imported (the user's own setting wins)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(COMMAND_BLAS_THREADS))
+
+
 def _demo(args) -> int:
+    _without_blas_threads()
     from . import demo
 
     result = demo.run(args.records, args.shards, args.root, bucket=args.bucket, quiet=args.quiet)
@@ -18,6 +31,7 @@ def _demo(args) -> int:
 
 
 def _ingest(args) -> int:
+    _without_blas_threads()
     from . import ingest
 
     try:
