@@ -681,7 +681,8 @@ class Topic:
         self.delivery_version = 0
         self._dedup: dict = {}
         self._dedup_log: deque = deque()
-        self._seq = itertools.count(10**19 + int(backend.clock.now()) * 1000)
+        self.next_seq = 10**19 + int(backend.clock.now()) * 1000   # FIFO: the next sequence number
+        self.seq_reserved = 0    # durable engines: the topic's file covers the numbers below this
         for key, value in attributes.items():
             self._apply(key, value)
 
@@ -1523,21 +1524,35 @@ class SNSBackend:
                 rec = seen.get(key)
                 if rec is not None and rec[0] <= now:
                     del seen[key]
+            store = self.store
+            if store is not None and topic.next_seq + len(msgs) > topic.seq_reserved:
+                store.reserve_sequence_numbers(topic, len(msgs))
             fresh = []   # rows
+            keys = []    # their deduplication keys
             window = limits.SNS_DEDUP_WINDOW_S
             per_group = topic.attributes.get("FifoThroughputScope") == "MessageGroup"  # dedup within a group
+            first_seq = seq = topic.next_seq
             for k, m in enumerate(msgs):
                 key = (m.group, m.dedup_id) if per_group else m.dedup_id
                 rec = seen.get(key)
                 if rec is not None and rec[0] > now:
                     m.id, m.seq, m.duplicate = rec[1], rec[2], True
                     continue
-                m.seq = str(next(topic._seq))
+                m.seq = str(seq)
+                seq += 1
                 seen[key] = (now + window, m.id, m.seq)
                 log_.append((now + window, key))
                 fresh.append(k)
-            if fresh:
-                self._fan_out(topic, msgs if len(fresh) == len(msgs) else msgs.subset(fresh))
+                keys.append(key)
+            topic.next_seq = seq
+            if not fresh:
+                return msgs
+            self._fan_out(topic, msgs if len(fresh) == len(msgs) else msgs.subset(fresh))
+            if store is None:
+                return msgs
+            # after the fan-out: a crash in between may deliver an unrecorded message, never record a lost one
+            ticket = store.dedup.record(topic.key, now, keys, [msgs[k].id for k in fresh], first_seq)
+        store.dedup.commit(ticket)   # (outside the lock: publishers to other topics share the sync)
         return msgs
 
     @staticmethod
@@ -1762,7 +1777,7 @@ class SNSBackend:
             self._drained.wait_for(lambda: not self._inflight, delivery.Dispatcher.CLOSE_TIMEOUT_S)
         self.dispatcher.close()
         if self.store is not None:
-            self.store.journal.close()
+            self.store.close()
             self._root_lock.close()
 
 

@@ -11,6 +11,18 @@
     deliveries.log        the HTTP/S, Lambda and Firehose deliveries handed to a lane and not yet
                           settled: a JSON line when one is handed over (its message, subscription
                           and request), a line when it settles (delivered, or failed for good)
+    dedup/                FIFO topics' deduplication records: a segment log (csrc/segment.h), one
+                          frame per publish call that published something (marshal: the topic's
+                          key, the time, and the keys, message ids and first sequence number of
+                          the messages published); segments roll every DEDUP_SEGMENT_MS and go
+                          whole once every record in them is past the 5-minute window
+
+A FIFO topic's file also holds the end of the sequence numbers reserved for it, rewritten before
+a publish would go past it (every DEDUP_SEQUENCE_BLOCK numbers): a restarted topic goes on from
+there, so its sequence numbers keep growing. A publish's deduplication records are written
+after its fan-out (a crash in between delivers the message, and a retried publish is
+deduplicated by the SQS FIFO queues, which get its deduplication id) and before it returns
+(flush: written to the file; fsync: synced by a group commit).
 
 SNS keeps a message until it is delivered or its retries run out (AWS stores it across zones
 meanwhile): a delivery still queued or waiting for a retry when the engine dies, or when it
@@ -26,9 +38,11 @@ import contextlib
 import functools
 import itertools
 import json
+import marshal
 import os
 import threading
 
+from .. import _core, limits
 from ..datadir import documents, file_name, load_document, remove_document, replace_file, save_document
 from . import delivery
 from . import filter as filters
@@ -40,6 +54,14 @@ SUBSCRIPTIONS_DIR = "subscriptions"
 ACCOUNT_FILE = "account.json"
 DELIVERIES_FILE = "deliveries.log"
 JOURNAL_COMPACT_LINES = 65_536
+DEDUP_DIR = "dedup"
+DEDUP_WINDOW_MS = limits.SNS_DEDUP_WINDOW_S * 1000
+DEDUP_SEGMENT_MS = 60_000            # a dedup segment seals a minute after its first record: the
+                                     # disk holds the window and at most a minute more
+DEDUP_SEGMENT_BYTES = 4 << 20        # ... or at this size
+DEDUP_INDEX_INTERVAL_BYTES = 1 << 20   # (the log is only ever read whole)
+DEDUP_PREALLOCATE_BYTES = 1 << 20    # fsync: zero-filled ahead, as the SQS logs (engine/sqs/store.py)
+DEDUP_SEQUENCE_BLOCK = 1_000_000     # FIFO sequence numbers reserved on disk at a time
 
 # the MobilePush and TextMessaging methods that change what the account file holds
 MOBILE_CHANGES = ("create_application", "set_application_attributes", "delete_application", "create_endpoint",
@@ -163,6 +185,63 @@ class DeliveryJournal:
                 self._commit()
                 self._file.close()
                 self._file = None
+
+
+# --- FIFO deduplication records --------------------------------------------------------------------
+class DedupLog:
+    """dedup/: the deduplication records of every FIFO topic of the region, in publish order.
+    Expired records leave with their segment (retention on the engine clock, at most once per
+    DEDUP_SEGMENT_MS of it), so the log holds about the last window's publishes."""
+
+    def __init__(self, root: str, sync: str):
+        self._fsync = sync == "fsync"
+        os.makedirs(os.path.join(root, DEDUP_DIR), exist_ok=True)
+        self._log = _core.SegmentLog(os.path.join(root, DEDUP_DIR), segment_bytes=DEDUP_SEGMENT_BYTES,
+                                     segment_ms=DEDUP_SEGMENT_MS, index_interval_bytes=DEDUP_INDEX_INTERVAL_BYTES,
+                                     sync=sync, preallocate_bytes=DEDUP_PREALLOCATE_BYTES)
+        segments = self._log.segments()
+        self._next = segments[-1].last_seq + 1 if segments else 1
+        self._lock = threading.Lock()
+        self._retain_after_ms = 0
+
+    def records(self, now_ms: int):
+        """(topic key, expiry in seconds, key, message id, sequence number) of each record still in
+        its window at now_ms, oldest first."""
+        self._retain(now_ms)
+        window_s = limits.SNS_DEDUP_WINDOW_S
+        for frame in self._log.frames():
+            topic_key, now, keys, ids, first_seq = marshal.loads(memoryview(frame.payload).cast("B"))
+            if (now + window_s) * 1000 > now_ms:
+                for k, (key, mid) in enumerate(zip(keys, ids)):
+                    yield topic_key, now + window_s, key, mid, str(first_seq + k)
+
+    def record(self, topic_key: int, now: float, keys: list, ids: list, first_seq: int) -> int:
+        """Append one publish's records (the topic's lock held: a topic's records stay in publish
+        order); returns the ticket commit() takes."""
+        now_ms = int(now * 1000)
+        with self._lock:
+            n = self._next
+            ticket = self._log.write(n, n, now_ms, marshal.dumps([topic_key, now, keys, ids, first_seq]))
+            self._next = n + 1
+            if now_ms >= self._retain_after_ms:
+                self._retain(now_ms)
+        return ticket
+
+    def commit(self, ticket: int) -> None:
+        """fsync: wait for the group commit covering the ticket's frame (flush: written already)."""
+        if self._fsync:
+            self._log.commit(ticket)
+
+    def _retain(self, now_ms: int) -> None:
+        self._log.retain(min_ts=now_ms - DEDUP_WINDOW_MS)
+        self._retain_after_ms = now_ms + DEDUP_SEGMENT_MS
+
+    def size(self) -> int:
+        """Bytes of the log's segments."""
+        return sum(s.size for s in self._log.segments())
+
+    def close(self) -> None:
+        self._log.close()
 
 
 class _Journaled:
@@ -298,6 +377,7 @@ class SnsStore:
         self.journal = DeliveryJournal(root, sync)
         for directory in (TOPICS_DIR, SUBSCRIPTIONS_DIR):
             os.makedirs(os.path.join(root, directory), exist_ok=True)
+        self.dedup = DedupLog(root, sync)
 
     def _topic_path(self, name: str) -> str:
         return os.path.join(self.root, TOPICS_DIR, file_name(name) + ".json")
@@ -313,7 +393,7 @@ class SnsStore:
                 return
             save_document(self._topic_path(topic.name), {
                 "name": topic.name, "fifo": topic.fifo, "key": topic.key, "attributes": topic.attributes,
-                "tags": topic.tags, "deleted_count": topic.deleted_count,
+                "tags": topic.tags, "deleted_count": topic.deleted_count, "seq_reserved": topic.seq_reserved,
                 "tokens": _tokens(topic.backend, lambda t: t.topic_arn == topic.arn and t.kind == "resubscribe")},
                 self.sync)
 
@@ -327,6 +407,11 @@ class SnsStore:
                 "authenticated": sub.authenticated, "auth_on_unsubscribe": sub.auth_on_unsubscribe,
                 "attributes": sub.attributes,
                 "tokens": _tokens(sub.backend, lambda t: t.sub_arn == sub.arn and t.kind == "confirm")}, self.sync)
+
+    def reserve_sequence_numbers(self, topic, count: int) -> None:
+        """Make the topic's file cover its next `count` sequence numbers (topic's lock held)."""
+        topic.seq_reserved = topic.next_seq + count + DEDUP_SEQUENCE_BLOCK
+        self.save_topic(topic)
 
     def remove_subscription(self, sub) -> None:
         remove_document(self._subscription_path(sub.arn), self.sync)
@@ -376,6 +461,8 @@ class SnsStore:
                 topic._apply(name, value)
             topic.key = doc["key"]
             topic.deleted_count = doc["deleted_count"]
+            # every number handed out before is below the reservation; the first publish reserves anew
+            topic.next_seq = topic.seq_reserved = max(topic.next_seq, doc.get("seq_reserved", 0))
             backend.topics[topic.arn] = topic
             backend.topic_roster.append(topic, topic.key)
             backend.topic_counts[topic.fifo] += 1
@@ -404,6 +491,21 @@ class SnsStore:
             backend._token_expiry.append((expires, token))
         keys += self._restore_account(backend)
         backend.keys = itertools.count(max(keys) + 1)
+        self._restore_dedup(backend)
+
+    def _restore_dedup(self, backend) -> None:
+        """The FIFO topics' deduplication records still in their window (those of deleted topics
+        are skipped: a topic made again under the same name has a new key)."""
+        by_key = {t.key: t for t in backend.topics.values() if t.fifo}
+        for topic_key, expiry, key, mid, seq in self.dedup.records(int(backend.clock.now() * 1000)):
+            topic = by_key.get(topic_key)
+            if topic is not None:
+                topic._dedup[key] = (expiry, mid, seq)
+                topic._dedup_log.append((expiry, key))
+
+    def close(self) -> None:
+        self.journal.close()
+        self.dedup.close()
 
     def _restore_account(self, backend) -> list:
         doc = load_document(os.path.join(self.root, ACCOUNT_FILE))
