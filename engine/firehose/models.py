@@ -698,6 +698,9 @@ class DeliveryStream:
         self.stats = {"delivered_records": 0, "delivered_objects": 0, "failed_records": 0, "dropped_records": 0,
                       "retried_attempts": 0, "undeliverable_records": 0, "expired_at_close_records": 0,
                       "in_flight_at_close_records": 0}
+        if disk is not None:   # (restored before anything is delivered: counts go on from there)
+            self.stats.update((name, n) for name, n in disk.stats.items() if name in self.stats)
+        self._count_lock = threading.Lock()       # counts written (durable) and added in one order
         # One lock orders puts, seals and close: a put either lands in a buffer before the seal that
         # close makes, or sees the stream closed and is refused; nothing is left in a buffer no one seals.
         self._lock = threading.Lock()
@@ -1020,17 +1023,22 @@ class DeliveryStream:
         if done and self._disk is not None:
             self._disk.settled(unit.batch.marks, self._positions)
 
-    def _count(self, name: str, n: int) -> None:
-        with self._lock:
-            self.stats[name] += n
+    def _count(self, **counts: int) -> None:
+        """Add to the stream's counters. A durable stream writes the new counts beside its
+        checkpoint before they are added, so a count once read is never lower after a crash."""
+        if not any(counts.values()):
+            return
+        with self._count_lock:
+            if self._disk is not None:
+                self._disk.save_stats({name: n + counts.get(name, 0) for name, n in self.stats.items()})
+            for name, n in counts.items():
+                self.stats[name] += n
 
     def _written(self, unit: _Unit) -> None:
         if isinstance(unit, _Write) and unit.kind == _Write.ERROR:
-            self._count("failed_records", unit.n_records)
+            self._count(failed_records=unit.n_records)
         elif unit.kind in (_Write.DATA, "http", "iceberg"):
-            with self._lock:
-                self.stats["delivered_records"] += unit.n_records
-                self.stats["delivered_objects"] += unit.kind == _Write.DATA
+            self._count(delivered_records=unit.n_records, delivered_objects=int(unit.kind == _Write.DATA))
         self._settle(unit)
 
     def _replace(self, unit: _Unit, fallback: _Unit) -> None:
@@ -1040,7 +1048,7 @@ class DeliveryStream:
         fallback.run(self)
 
     def _undeliverable(self, unit: _Unit, code: str, message: str) -> None:
-        self._count("undeliverable_records", unit.n_records)
+        self._count(undeliverable_records=unit.n_records)
         log.error("Firehose %s: %d records could not be written to any output (%s %s: %s: %s)", self.name,
                   unit.n_records, unit.kind, getattr(unit, "key", ""), code, message)
         self._settle(unit)
@@ -1054,10 +1062,11 @@ class DeliveryStream:
         with self._lock:
             retry = not (unit.final or self._final) and elapsed < unit.retry_s
             if retry:
-                self.stats["retried_attempts"] += 1
                 unit.timer = self.clock.call_later(unit.delay(elapsed), lambda: self._retry(unit))
                 self._parked.add(unit)
-        if not retry:
+        if retry:
+            self._count(retried_attempts=1)
+        else:
             unit.give_up(self, code, message)
 
     def _retry(self, unit: _Unit) -> None:
@@ -1274,7 +1283,7 @@ class DeliveryStream:
                 doc["lambdaArn"] = arn
                 docs.append(doc)
             writes.append(self._docs_write(batch, prefixes.PROCESSING_FAILED, docs))
-        self._count("dropped_records", result.dropped)
+        self._count(dropped_records=result.dropped)
         ok = records.take(result.ok_index)
         ok = _Records(result.data, ok.arrival, ok.meta, ok.shard_ids)
         if ok.meta is not None:
@@ -1656,11 +1665,11 @@ class DeliveryStream:
             running = self._current
         n_late = sum(u.n_records for u in late)
         if running is not None:
-            self._count("in_flight_at_close_records", running.n_records)
+            self._count(in_flight_at_close_records=running.n_records)
             log.warning("Firehose %s: %d records were still being delivered when the close drain time ran out; "
                         "they settle when that delivery returns", self.name, running.n_records)
         if late:
-            self._count("expired_at_close_records", n_late)
+            self._count(expired_at_close_records=n_late)
             log.warning("Firehose %s: the close drain time ran out; %d records go to the error output",
                         self.name, n_late)
         for unit in late:

@@ -3,7 +3,8 @@
 <data_dir>/firehose/<account>/<region>/<stream dir>/
     stream.json       the stream's configuration and tags, replaced whole (write, rename)
     checkpoint.json   what is delivered: every Direct PUT record below `next`, and per Kinesis
-                      source shard every record below its sequence number
+                      source shard every record below its sequence number; and the stream's
+                      counters (`stats`: delivered records and objects, failures, retries...)
     log/              Direct PUT: the segment log (csrc/segment.h), one frame per accepted put
                       holding its records (an Arrow IPC record batch of one binary column) under
                       a range of this stream's own record numbers, written before the put returns
@@ -14,6 +15,10 @@ records all settled, segments wholly below the checkpoint are deleted; a restart
 logged record at or above it back in the buffer with its arrival time, and a Kinesis source is
 read again from its checkpoint: at least once, a record whose delivery was under way when the
 engine died is delivered again.
+
+The counters are written before they change in memory (DeliveryStream._count), so one read is
+never lower after a crash; records delivered again after a restart are counted again, so they
+may count a record more than once (at least once), never less.
 """
 from __future__ import annotations
 
@@ -106,6 +111,7 @@ class StreamStore:
         self._delivered = checkpoint.get("next", 0)                 # Direct PUT: records below are settled
         self.source_positions = {int(k): v for k, v in checkpoint["shards"].items()} \
             if "shards" in checkpoint else None                  # Kinesis: None until the source starts
+        self.stats: dict = checkpoint.get("stats", {})              # the counters as last written
         self._written = dict(checkpoint)
         self._log = _core.SegmentLog(os.path.join(directory, LOG_DIR), segment_bytes=SEGMENT_BYTES,
                                      segment_ms=SEGMENT_MS, index_interval_bytes=INDEX_INTERVAL_BYTES, sync=sync)
@@ -189,13 +195,25 @@ class StreamStore:
                     oldest = lane.oldest() if lane is not None else None
                     shards[str(index)] = position if oldest is None else oldest
                 checkpoint["shards"] = shards
+            checkpoint["stats"] = self.stats
             if checkpoint == self._written:
                 return
-            save_document(os.path.join(self.directory, CHECKPOINT_FILE), checkpoint, self.sync)
-            self._written = checkpoint
+            self._save(checkpoint)
             if checkpoint["next"] > self._delivered:
                 self._delivered = checkpoint["next"]
                 self._log.retain(min_seq=self._delivered)
+
+    def save_stats(self, stats: dict) -> None:
+        """The stream's counters, written beside the last checkpoint (a closed store writes nothing:
+        what settles after the close is delivered again after a restart, and counted then)."""
+        with self._lock:
+            if not self._closed:
+                self.stats = stats
+                self._save({**self._written, "stats": stats})
+
+    def _save(self, checkpoint: dict) -> None:
+        save_document(os.path.join(self.directory, CHECKPOINT_FILE), checkpoint, self.sync)
+        self._written = checkpoint
 
     def close(self) -> None:
         with self._lock:
