@@ -146,24 +146,27 @@ def test_console_module_runs_and_bench_writes_a_report(tmp_path):
     assert (out / "latest.png").stat().st_size > 1000
 
 
-_BLAS_PROBE = """
+_COMMAND_PROBE = """
 import os, sys
 from engine.cli import main
 code = main(sys.argv[1:])
-print(code, os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules)
+import pyarrow
+print(code, os.environ.get("OPENBLAS_NUM_THREADS"), pyarrow.default_memory_pool().backend_name)
 """
 
 
-@pytest.mark.parametrize("preset, expected", [(None, "1"), ("2", "2")])
-def test_ingest_starts_numpy_without_blas_threads_unless_the_user_set_them(tmp_path, preset, expected):
-    """OpenBLAS's threads spin at import (CPU time a command does not use); a user's own setting stands."""
+@pytest.mark.parametrize("preset, expected", [({}, ["1", "system"]),
+                                              ({"OPENBLAS_NUM_THREADS": "2", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"},
+                                               ["2", "mimalloc"])])
+def test_ingest_process_starts_without_blas_threads_and_with_malloc_for_arrow(tmp_path, preset, expected):
+    """OpenBLAS's threads spin at import (CPU time a command does not use) and mimalloc returns
+    freed pages at once (faulted in afresh by the next delivery); a user's own settings stand."""
     (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    if preset:
-        env["OPENBLAS_NUM_THREADS"] = preset
-    proc = subprocess.run([sys.executable, "-c", _BLAS_PROBE, "ingest", str(tmp_path / "in.jsonl"), "--to",
-                           str(tmp_path / "out"), "--quiet"], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.stdout.split()[-3:] == ["0", expected, "True"], proc.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")}
+    proc = subprocess.run([sys.executable, "-c", _COMMAND_PROBE, "ingest", str(tmp_path / "in.jsonl"), "--to",
+                           str(tmp_path / "out"), "--quiet"], env={**env, **preset}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split()[-3:] == ["0", *expected], proc.stderr[-2000:]
 
 
 def test_arrow_json_lines_round_trip_through_json_loads():
