@@ -74,20 +74,7 @@ EN_INLINE void pad_one_block(const uint8_t *msg, size_t len, uint8_t block[64]) 
     for (int i = 0; i < 8; i++) block[56 + i] = (uint8_t)(bits >> (8 * i));
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define EN_HAVE_X8 1
-
-#define VROTL(v, s) _mm256_or_si256(_mm256_slli_epi32((v), (s)), _mm256_srli_epi32((v), 32 - (s)))
-#define VF(x, y, z) _mm256_xor_si256((z), _mm256_and_si256((x), _mm256_xor_si256((y), (z))))
-#define VG(x, y, z) _mm256_xor_si256((y), _mm256_and_si256((z), _mm256_xor_si256((x), (y))))
-#define VH(x, y, z) _mm256_xor_si256(_mm256_xor_si256((x), (y)), (z))
-#define VI(x, y, z) _mm256_xor_si256((y), _mm256_or_si256((x), _mm256_xor_si256((z), ones)))
-#define VSTEP(f, a, b, c, d, xi, t, s) \
-    (a) = _mm256_add_epi32((a), _mm256_add_epi32(f((b), (c), (d)), _mm256_add_epi32((xi), _mm256_set1_epi32((int)(t))))); \
-    (a) = VROTL((a), (s)); \
-    (a) = _mm256_add_epi32((a), (b));
-
+#ifdef EN_MD5_HAVE_X8
 /* Eight one-block messages at once (multi-buffer MD5): words[i*8 + lane] holds word i of
  * lane's padded block; st[j*8 + lane] receives state word j of each lane. */
 __attribute__((target("avx2"))) static void md5_x8(const uint32_t *words, uint32_t *st) {
@@ -104,21 +91,13 @@ __attribute__((target("avx2"))) static void md5_x8(const uint32_t *words, uint32
     _mm256_storeu_si256((__m256i *)(st + 24), _mm256_add_epi32(d, d0));
 }
 
-static int have_avx2(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return cached;
-}
 #endif
 
 en_status en_md5_batch(const en_binary_view *keys, int64_t n, uint64_t *hi, uint64_t *lo) {
     uint32_t st[4];
     int64_t i = 0;
-#ifdef EN_HAVE_X8
-    if (have_avx2()) {
+#ifdef EN_MD5_HAVE_X8
+    if (en_md5_have_avx2()) {
         /* Gather short keys eight at a time; long ones take the scalar path in place. */
         uint32_t words[16 * 8], lanes_st[4 * 8];
         int64_t rows[8];

@@ -38,4 +38,31 @@
     STEP(I, a, b, c, d, x[4], 0xf7537e82, 6)  STEP(I, d, a, b, c, x[11], 0xbd3af235, 10) \
     STEP(I, c, d, a, b, x[2], 0x2ad7d2bb, 15) STEP(I, b, c, d, a, x[9], 0xeb86d391, 21)
 
+/* The AVX2 transform's operations (eight lanes of 32-bit words), for MD5_STEPS(VSTEP, VF, VG, VH,
+ * VI, ...) inside a target("avx2") function that defines `ones` (all bits set). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define EN_MD5_HAVE_X8 1
+
+#define VROTL(v, s) _mm256_or_si256(_mm256_slli_epi32((v), (s)), _mm256_srli_epi32((v), 32 - (s)))
+#define VF(x, y, z) _mm256_xor_si256((z), _mm256_and_si256((x), _mm256_xor_si256((y), (z))))
+#define VG(x, y, z) _mm256_xor_si256((y), _mm256_and_si256((z), _mm256_xor_si256((x), (y))))
+#define VH(x, y, z) _mm256_xor_si256(_mm256_xor_si256((x), (y)), (z))
+#define VI(x, y, z) _mm256_xor_si256((y), _mm256_or_si256((x), _mm256_xor_si256((z), ones)))
+#define VSTEP(f, a, b, c, d, xi, t, s) \
+    (a) = _mm256_add_epi32((a), _mm256_add_epi32(f((b), (c), (d)), _mm256_add_epi32((xi), _mm256_set1_epi32((int)(t))))); \
+    (a) = VROTL((a), (s)); \
+    (a) = _mm256_add_epi32((a), (b));
+
+/* Whether this CPU runs AVX2 (asked once per file that includes this). */
+static inline int en_md5_have_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return cached;
+}
+#endif
+
 #endif
