@@ -9,6 +9,11 @@ In each group (`fanout subs=N`), in the same run:
 - a pure-Python baseline: the same fan-out done the obvious way (interpreted filter dicts,
   json.dumps of the envelope per delivery, a deque per queue).
 
+Group `fifo publish_batch durability`: sns.publish_batch (10 entries, explicit deduplication ids)
+to a FIFO topic with one FIFO SQS subscription, in memory (the baseline) and with a data dir in
+flush and fsync mode, where each call also writes its deduplication records (and the queue its
+messages) before it returns.
+
 Every round starts from empty queues (purged in an untimed setup: a ManualClock moves past
 the 60-second PurgeQueue interval), so rounds measure the same work. Each figure also records
 `cpu_us_per_delivery`, the CPU time per delivery of its cheapest round.
@@ -18,6 +23,8 @@ the 60-second PurgeQueue interval), so rounds measure the same work. Each figure
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -34,6 +41,7 @@ POLICY = {"kind": ["even"]}
 # messages per round, so a round is 10-30 ms of engine work whatever the fan-out
 MESSAGES = {1: scaled(2000, 100), 10: scaled(1000, 100), 100: scaled(200, 20)}
 MOTO_MESSAGES = {1: 40, 10: 10, 100: 2}
+FIFO_MESSAGES = scaled(2000, 100)
 
 
 def deliveries_per_round(subs: int, messages: int) -> int:
@@ -183,6 +191,40 @@ def test_client_publish(benchmark, subs):
 
     run_pedantic(benchmark, fanout, run, per_round)
     fanout.close()
+
+
+@pytest.mark.parametrize("durability", ["memory", "flush", "fsync"])
+def test_fifo_publish_batch_durability(benchmark, durability):
+    root = tempfile.mkdtemp(prefix="bench-sns-fifo-")
+    clock = engine.ManualClock()
+    eng = engine.Engine(clock=clock, data_dir=None if durability == "memory" else root, durability=durability)
+    sns, sqs = eng.client("sns"), eng.client("sqs")
+    arn = sns.create_topic(Name="bench.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+    bodies = make_bodies(FIFO_MESSAGES)
+    rounds = iter(range(1 << 30))
+    benchmark.group = "fifo publish_batch durability"
+    record_info(benchmark, records=FIFO_MESSAGES, bytes_=FIFO_MESSAGES * BODY_BYTES,
+                kind="baseline" if durability == "memory" else "engine",
+                api=f"sns.publish_batch FIFO, durability={durability}")
+
+    def empty():
+        clock.advance(61)
+        sqs.purge_queue(QueueUrl=url)
+
+    def run():
+        r = next(rounds)   # (deduplication ids new in every round)
+        for i in range(0, FIFO_MESSAGES, 10):
+            sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+                {"Id": str(j), "Message": bodies[i + j], "MessageGroupId": str(j % 4),
+                 "MessageDeduplicationId": f"{r}-{i + j}"} for j in range(min(10, FIFO_MESSAGES - i))])
+
+    benchmark.pedantic(cpu_timed(benchmark, run, FIFO_MESSAGES), setup=empty, rounds=ROUNDS, iterations=1,
+                       warmup_rounds=1)
+    eng.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 class PythonFanout:
