@@ -100,6 +100,7 @@ class DeliveryJournal:
         self._file = None
         self._open: dict[int, str] = {}    # id -> its line, while the delivery is under way
         self._lines = 0
+        self._unsynced = False             # lines written since the last commit
 
     def pending(self) -> list[dict]:
         """The deliveries handed over and not settled, in order (a torn last line never was)."""
@@ -172,9 +173,11 @@ class DeliveryJournal:
         if self._file is not None:   # closed: what is left stays for the next start
             self._file.write(line + "\n")
             self._lines += 1
+            self._unsynced = True
 
     def _commit(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self._unsynced:   # (a publish with no such delivery: no sync)
+            self._unsynced = False
             self._file.flush()
             if self.sync == "fsync":
                 os.fdatasync(self._file.fileno())

@@ -272,3 +272,24 @@ def test_a_restored_delivery_goes_on_counting_its_retries(tmp_path):
         clock.advance(120)
         assert backend.drain()
         assert [f["ErrorCode"] for f in backend.failures] == ["Lambda.FunctionError"]
+
+
+def test_fsync_mode_syncs_the_delivery_journal_only_when_a_publish_wrote_to_it(tmp_path, monkeypatch):
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    with _engine(tmp_path, durability="fsync") as eng:
+        fn = eng.register_function("consumer", lambda event, context: None)
+        sns = eng.client("sns")
+        journal = eng.backend("sns").store.journal
+        quiet = sns.create_topic(Name="quiet")["TopicArn"]
+        sns.subscribe(TopicArn=quiet, Protocol="sqs", Endpoint=QUEUE)
+        busy = sns.create_topic(Name="busy")["TopicArn"]
+        sns.subscribe(TopicArn=busy, Protocol="lambda", Endpoint=fn)
+        fd = journal._file.fileno()
+        synced.clear()
+        for _ in range(5):
+            sns.publish(TopicArn=quiet, Message="m")
+        assert fd not in synced              # nothing journaled: nothing to sync
+        sns.publish(TopicArn=busy, Message="m")
+        assert synced.count(fd) == 1         # the Lambda delivery, synced before the publish returned
