@@ -13,11 +13,11 @@ from ..engine import DURABILITY_MODES
 # The one-shot commands do no linear algebra: numpy's OpenBLAS need not start a thread per core,
 # whose spin-wait at import costs about 0.1 s of CPU per command (and an idle core's time).
 COMMAND_BLAS_THREADS = 1
-# Arrow's memory for ingest comes from the C library's malloc: mimalloc, pyarrow's default, hands
-# freed pages back to the kernel within milliseconds, so each delivery's columns and Parquet
-# buffers are faulted in and zeroed afresh (1M events, alternating runs: 2.88 s of CPU against
-# 3.27, peak RSS 520 MB against 590).
-INGEST_ARROW_MEMORY_POOL = "system"
+# Arrow's memory for ingest and the demo comes from the C library's malloc: mimalloc, pyarrow's
+# default, hands freed pages back to the kernel within milliseconds, so each delivery's columns
+# and Parquet buffers are faulted in and zeroed afresh (ingest of 1M events, alternating runs:
+# 2.88 s of CPU against 3.27, peak RSS 520 MB against 590; the demo: RSS 960 MB against 1,060).
+COMMAND_ARROW_MEMORY_POOL = "system"
 
 
 def _before_numpy_and_pyarrow(**environ) -> None:
@@ -30,7 +30,8 @@ def _before_numpy_and_pyarrow(**environ) -> None:
 
 
 def _demo(args) -> int:
-    _before_numpy_and_pyarrow(OPENBLAS_NUM_THREADS=COMMAND_BLAS_THREADS)
+    _before_numpy_and_pyarrow(OPENBLAS_NUM_THREADS=COMMAND_BLAS_THREADS,
+                              ARROW_DEFAULT_MEMORY_POOL=COMMAND_ARROW_MEMORY_POOL)
     from . import demo
 
     result = demo.run(args.records, args.shards, args.root, bucket=args.bucket, quiet=args.quiet)
@@ -40,7 +41,7 @@ def _demo(args) -> int:
 
 def _ingest(args) -> int:
     _before_numpy_and_pyarrow(OPENBLAS_NUM_THREADS=COMMAND_BLAS_THREADS,
-                              ARROW_DEFAULT_MEMORY_POOL=INGEST_ARROW_MEMORY_POOL)
+                              ARROW_DEFAULT_MEMORY_POOL=COMMAND_ARROW_MEMORY_POOL)
     from . import ingest
 
     try:

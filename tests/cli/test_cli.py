@@ -155,17 +155,19 @@ print(code, os.environ.get("OPENBLAS_NUM_THREADS"), pyarrow.default_memory_pool(
 """
 
 
+@pytest.mark.parametrize("command", ["ingest", "demo"])
 @pytest.mark.parametrize("preset, expected", [({}, ["1", "system"]),
                                               ({"OPENBLAS_NUM_THREADS": "2", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"},
                                                ["2", "mimalloc"])])
-def test_ingest_process_starts_without_blas_threads_and_with_malloc_for_arrow(tmp_path, preset, expected):
+def test_command_process_starts_without_blas_threads_and_with_malloc_for_arrow(tmp_path, command, preset, expected):
     """OpenBLAS's threads spin at import (CPU time a command does not use) and mimalloc returns
     freed pages at once (faulted in afresh by the next delivery); a user's own settings stand."""
     (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
+    argv = {"ingest": ["ingest", str(tmp_path / "in.jsonl"), "--to", str(tmp_path / "out"), "--quiet"],
+            "demo": ["demo", "--records", "100", "--root", str(tmp_path / "demo"), "--quiet"]}[command]
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")}
-    proc = subprocess.run([sys.executable, "-c", _COMMAND_PROBE, "ingest", str(tmp_path / "in.jsonl"), "--to",
-                           str(tmp_path / "out"), "--quiet"], env={**env, **preset}, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _COMMAND_PROBE, *argv], env={**env, **preset}, capture_output=True,
+                          text=True, timeout=120)
     assert proc.stdout.split()[-3:] == ["0", *expected], proc.stderr[-2000:]
 
 
