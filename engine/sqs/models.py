@@ -938,7 +938,8 @@ class MoveTask:
     @classmethod
     def from_document(cls, doc: dict) -> MoveTask:
         task = cls(doc["source"], doc["destination"], doc["rate"], doc["started_ms"], doc["serial"], doc["id"])
-        task.status, task.moved, task.to_move, task.failure = doc["status"], doc["moved"], doc["to_move"], doc["failure"]
+        task.status, task.moved, task.to_move = doc["status"], doc["moved"], doc["to_move"]
+        task.failure = doc["failure"]
         return task
 
 
