@@ -452,13 +452,6 @@ class _Records:
                         rows=self.rows[idx] if self.rows is not None else None)
 
 
-def _owned(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """A source read copied into memory of its own. The read's arrays are views pinning the
-    shard's chunk: held in the buffer until delivery, they kept trimmed chunks from going back
-    to the shard's spares, so its writers mapped (and the kernel zeroed) fresh ones."""
-    return pa.RecordBatch.from_arrays([pa.concat_arrays([column]) for column in batch.columns], schema=batch.schema)
-
-
 def _combine(chunks: list[_Chunk]) -> _Records:
     arrival = np.concatenate([np.full(len(c.data), c.arrival, dtype=np.int64) if np.isscalar(c.arrival)
                               else np.asarray(c.arrival, dtype=np.int64) for c in chunks]) \
@@ -1152,8 +1145,7 @@ class DeliveryStream:
                         break
                     seqs = batch.column("sequence_number")
                     first, last = int(seqs[0].as_py()), int(seqs[batch.num_rows - 1].as_py())
-                    users = source_user_records(batch)    # KPL aggregates: their user records
-                    batch = _owned(batch) if users is batch else users
+                    batch = source_user_records(batch)    # KPL aggregates: their user records
                     arrival = batch.column("approximate_arrival_timestamp").cast(pa.int64())
                     arrival = arrival.to_numpy(zero_copy_only=arrival.null_count == 0)
                     chunk = _Chunk(batch.column("data"), arrival, batch, shard.shard_id)
