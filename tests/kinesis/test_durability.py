@@ -4,8 +4,6 @@ told was stored."""
 import os
 import random
 import textwrap
-import threading
-import time
 
 import pytest
 
@@ -13,6 +11,7 @@ import engine
 from engine import _core
 from tests.kinesis.conftest import ShapeCheckedClient
 from tests.killing import run_until_killed
+from tests.powerloss import acknowledged_then_synced, cut_to_synced
 
 KILL_ITERATIONS = int(os.environ.get("ENGINE_KILL_ITERATIONS", "4"))
 
@@ -211,36 +210,17 @@ def test_fsync_mode_keeps_every_acknowledged_record_through_a_simulated_power_lo
     eng = engine.Engine(data_dir=str(tmp_path), durability="fsync")
     eng.client("kinesis").create_stream(StreamName="s", ShardCount=3)
     stream = eng.backend("kinesis").get_stream("s")
-    acked, stop = [], threading.Event()
 
-    def writer(k):
-        n = 0
-        while not stop.is_set():
-            result = stream.put_batch([b"%d-%d" % (k, n + i) for i in range(16)], [f"{k}-{n + i}" for i in range(16)])
-            acked.extend((stream.shards[int(s)].shard_id, int(q))
-                         for s, q in zip(result.shard_index, result.sequence_number))
-            n += 16
+    def put(k, n):
+        result = stream.put_batch([b"%d-%d" % (k, 16 * n + i) for i in range(16)],
+                                  [f"{k}-{16 * n + i}" for i in range(16)])
+        return [(stream.shards[int(s)].shard_id, int(q)) for s, q in zip(result.shard_index, result.sequence_number)]
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    while len(acked) < 3_000:
-        time.sleep(0.01)
-    acknowledged = list(acked)   # first what was acknowledged, then what the disk holds
-    on_disk = {shard_id: {i.base_seq: i for i in log.segments()} for shard_id, log in stream._store._logs.items()}
-    stop.set()
-    for t in threads:
-        t.join()
+    acknowledged, on_disk = acknowledged_then_synced(put, 3_000, lambda: {
+        shard_id: {i.base_seq: i for i in log.segments()} for shard_id, log in stream._store._logs.items()})
     eng.close()
     for shard_id, segments in on_disk.items():
-        shard_dir = os.path.join(stream._store.directory, "shards", shard_id)
-        for name in os.listdir(shard_dir):
-            info = segments.get(int(name.split(".")[0]))
-            path = os.path.join(shard_dir, name)
-            if info is None or (name.endswith(".index") and not info.sealed):
-                os.remove(path)
-            elif name.endswith(".log"):
-                os.truncate(path, info.synced)
+        cut_to_synced(os.path.join(stream._store.directory, "shards", shard_id), segments)
     eng = engine.Engine(data_dir=str(tmp_path), durability="fsync")
     _, records = snapshot(eng.client("kinesis"), "s")
     eng.close()

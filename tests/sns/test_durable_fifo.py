@@ -9,6 +9,7 @@ import pytest
 
 import engine
 from engine.sns import store
+from tests.powerloss import acknowledged_then_synced, cut_to_synced
 
 START = 1_700_000_000.0
 REGION_DIR = ("sns", "000000000000", "us-east-1")
@@ -184,41 +185,22 @@ def test_fsync_mode_keeps_every_acknowledged_record_through_a_simulated_power_lo
     """Threads publish while the 'power goes': each dedup segment is cut to what an fdatasync
     covered at that moment (files made later vanish), then the engine restarts and every
     acknowledged publish, made again, is deduplicated."""
-    import threading
     monkeypatch.setattr(store, "DEDUP_SEGMENT_BYTES", 20_000)   # a few segments seal during the run
     eng = _engine(tmp_path, durability="fsync")
     sns = eng.client("sns")
     topic = sns.create_topic(Name="t.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
     log = eng.backend("sns").store.dedup._log
-    acked, stop = [], threading.Event()
 
-    def writer(k):
-        n = 0
-        while not stop.is_set():
-            got = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
-                {"Id": str(i), "Message": "m", "MessageGroupId": str(k), "MessageDeduplicationId": f"{k}-{n + i}"}
-                for i in range(10)])["Successful"]
-            acked.extend((f"{k}-{n + i}", str(k), r["MessageId"], r["SequenceNumber"]) for i, r in enumerate(got))
-            n += 10
+    def put(k, n):
+        got = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": "m", "MessageGroupId": str(k), "MessageDeduplicationId": f"{k}-{10 * n + i}"}
+            for i in range(10)])["Successful"]
+        return [(f"{k}-{10 * n + i}", str(k), r["MessageId"], r["SequenceNumber"]) for i, r in enumerate(got)]
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    while len(acked) < 2_000:
-        stop.wait(0.01)
-    acknowledged = list(acked)   # first what was acknowledged, then what the disk holds
-    on_disk = {info.base_seq: info for info in log.segments()}
-    stop.set()
-    for t in threads:
-        t.join()
+    acknowledged, on_disk = acknowledged_then_synced(
+        put, 2_000, lambda: {info.base_seq: info for info in log.segments()})
     eng.close()
-    log_dir = tmp_path.joinpath("data", *REGION_DIR, store.DEDUP_DIR)
-    for name in os.listdir(log_dir):
-        info = on_disk.get(int(name.split(".")[0]))
-        if info is None or (name.endswith(".index") and not info.sealed):
-            os.remove(log_dir / name)
-        elif name.endswith(".log"):
-            os.truncate(log_dir / name, info.synced)
+    cut_to_synced(tmp_path.joinpath("data", *REGION_DIR, store.DEDUP_DIR), on_disk)
     assert sum(1 for info in on_disk.values() if info.sealed) > 0
     with _engine(tmp_path, start=START + 1, durability="fsync") as eng:
         sns = eng.client("sns")

@@ -12,6 +12,7 @@ import pytest
 import engine
 from engine.client_base import operation_name
 from engine.sqs import store as sqs_store
+from tests.powerloss import acknowledged_then_synced, cut_to_synced
 from tests.sqs.conftest import redrive
 
 START = 1_700_000_000.0
@@ -320,40 +321,20 @@ def test_without_a_data_dir_nothing_is_written(eng, tmp_path):
 def test_fsync_mode_keeps_every_acknowledged_send_through_a_simulated_power_loss(tmp_path, monkeypatch):
     """Threads send while the 'power goes': each log file is cut to what an fdatasync covered at
     that moment (files made later vanish), then the engine restarts."""
-    import threading
     monkeypatch.setattr(sqs_store, "SEGMENT_BYTES", 100_000)   # a few segments seal during the run
     eng = engine.Engine(data_dir=str(tmp_path), durability="fsync")
     sqs = eng.client("sqs")
     url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
     log = eng.backend("sqs").queues["jobs"]._disk.store._log
-    acked, stop = [], threading.Event()
 
-    def writer(k):
-        n = 0
-        while not stop.is_set():
-            sent = sqs.send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "MessageBody": f"{k}-{n + i}"} for i in range(10)])["Successful"]
-            acked.extend(m["MessageId"] for m in sent)
-            n += 10
+    def put(k, n):
+        return [m["MessageId"] for m in sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"{k}-{10 * n + i}"} for i in range(10)])["Successful"]]
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    while len(acked) < 5_000:
-        stop.wait(0.01)
-    acknowledged = list(acked)   # first what was acknowledged, then what the disk holds
-    on_disk = {info.base_seq: info for info in log.segments()}
-    stop.set()
-    for t in threads:
-        t.join()
+    acknowledged, on_disk = acknowledged_then_synced(
+        put, 5_000, lambda: {info.base_seq: info for info in log.segments()})
     eng.close()
-    log_dir = tmp_path / "sqs" / "000000000000" / "us-east-1" / "jobs" / "log"
-    for name in os.listdir(log_dir):
-        info = on_disk.get(int(name.split(".")[0]))
-        if info is None or (name.endswith(".index") and not info.sealed):
-            os.remove(log_dir / name)
-        elif name.endswith(".log"):
-            os.truncate(log_dir / name, info.synced)
+    cut_to_synced(tmp_path / "sqs" / "000000000000" / "us-east-1" / "jobs" / "log", on_disk)
     with engine.Engine(data_dir=str(tmp_path), durability="fsync") as eng:
         sqs = eng.client("sqs")
         stored = {m["MessageId"] for m in receive_all(sqs, url)}
