@@ -2,6 +2,9 @@ import json
 
 import pytest
 
+import engine
+from engine.client_base import operation_name
+
 
 @pytest.fixture
 def sqs(eng):
@@ -40,3 +43,39 @@ def error_of(excinfo):
     the legacy query code in Code (tests/test_request_layer.py checks both)."""
     err = excinfo.value.response["Error"]
     return err.get("QueryErrorCode", err["Code"]), err["Message"]
+
+
+# --- durable engines (tests/sqs/test_durable*.py) ---
+START = 1_700_000_000.0
+
+
+class Checked:
+    """The SQS client with every response checked against botocore's output shape."""
+
+    def __init__(self, client, shape):
+        self._client, self._shape = client, shape
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+
+        def call(**kwargs):
+            response = method(**kwargs)
+            self._shape("sqs", operation_name(name), response)
+            return response
+        return call
+
+
+@pytest.fixture
+def reopen(tmp_path, shape):
+    """reopen(clock, durability=None): a new engine on the same data dir, closing the last one."""
+    engines = []
+
+    def open_(clock, durability=None):
+        if engines:
+            engines.pop().close()
+        eng = engine.Engine(clock=clock, data_dir=str(tmp_path), durability=durability)
+        engines.append(eng)
+        return Checked(eng.client("sqs"), shape)
+    yield open_
+    for eng in engines:
+        eng.close()

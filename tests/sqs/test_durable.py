@@ -10,45 +10,9 @@ import os
 import pytest
 
 import engine
-from engine.client_base import operation_name
 from engine.sqs import store as sqs_store
 from tests.powerloss import acknowledged_then_synced, cut_to_synced
-from tests.sqs.conftest import redrive
-
-START = 1_700_000_000.0
-
-
-class Checked:
-    """The SQS client with every response checked against botocore's output shape."""
-
-    def __init__(self, client, shape):
-        self._client, self._shape = client, shape
-
-    def __getattr__(self, name):
-        method = getattr(self._client, name)
-
-        def call(**kwargs):
-            response = method(**kwargs)
-            self._shape("sqs", operation_name(name), response)
-            return response
-        return call
-
-
-@pytest.fixture
-def reopen(tmp_path, shape):
-    """reopen(clock, durability=None): a new engine on the same data dir, closing the last one."""
-    engines = []
-
-    def open_(clock, durability=None):
-        if engines:
-            engines.pop().close()
-        eng = engine.Engine(clock=clock, data_dir=str(tmp_path), durability=durability)
-        engines.append(eng)
-        return Checked(eng.client("sqs"), shape)
-    yield open_
-    for eng in engines:
-        eng.close()
-
+from tests.sqs.conftest import START, redrive
 
 def bodies(messages):
     return sorted(m["Body"] for m in messages)

@@ -9,23 +9,7 @@ import pytest
 
 import engine
 from engine.sqs.store import TASKS_DIR
-from tests.sqs.conftest import arn_of, redrive
-from tests.sqs.test_durable import START, Checked
-
-
-@pytest.fixture
-def reopen(tmp_path, shape):
-    """reopen(clock, durability=None): a new engine on the same data dir, closing the last one."""
-    engines = []
-
-    def open_(clock, durability=None):
-        if engines:
-            engines.pop().close()
-        engines.append(engine.Engine(clock=clock, data_dir=str(tmp_path), durability=durability))
-        return Checked(engines[-1].client("sqs"), shape)
-    yield open_
-    for eng in engines:
-        eng.close()
+from tests.sqs.conftest import START, arn_of, redrive
 
 
 def setup_dlq(sqs, n, dest=True):

@@ -18,7 +18,7 @@ import pytest
 import engine
 from engine import limits
 from tests.killing import run_until_killed
-from tests.sqs.test_durable import Checked
+from tests.sqs.conftest import Checked
 
 ITERATIONS = 40 if os.environ.get("ENGINE_SOAK") else 2
 RATE = 500                   # MaxNumberOfMessagesPerSecond of one task in four
