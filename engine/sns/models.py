@@ -1410,9 +1410,11 @@ class SNSBackend:
 
     # --- publishing ---------------------------------------------------------------------------------------
     def prepare_many(self, topic: Topic, bodies: list, attribute_sets: list, *, subject=None, structure=None,
-                     group=None, dedup=None) -> Batch:
+                     group=None, dedup=None, groups=None, dedups=None) -> Batch:
         """Validate messages sharing everything but their body and attributes (AWS's rules and
-        messages); returns them, not yet published. What they share is checked once."""
+        messages); returns them, not yet published. What they share is checked once. `groups` and
+        `dedups` (a batch's entries): each message's own MessageGroupId and MessageDeduplicationId,
+        in place of the shared `group` and `dedup`."""
         bounds = _core.str_length_bounds(bodies)   # (one C pass when all is well)
         if bounds is None or not bounds[0]:
             for body in bodies:
@@ -1433,22 +1435,23 @@ class SNSBackend:
             if structure != "json":
                 raise invalid("MessageStructure")
         fifo = topic.fifo
-        if fifo:
-            if group is None:
-                raise invalid("The MessageGroupId parameter is required for FIFO topics")
-            _check_fifo_id(group, "MessageGroupId")
-            if dedup is None:
-                if not topic.content_dedup:
-                    raise invalid("The topic should either have ContentBasedDeduplication enabled or "
-                                  "MessageDeduplicationId provided explicitly")
+        for group_id, dedup_id in ((group, dedup),) if groups is None else zip(groups, dedups):
+            if fifo:
+                if group_id is None:
+                    raise invalid("The MessageGroupId parameter is required for FIFO topics")
+                _check_fifo_id(group_id, "MessageGroupId")
+                if dedup_id is None:
+                    if not topic.content_dedup:
+                        raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                                      "MessageDeduplicationId provided explicitly")
+                else:
+                    _check_fifo_id(dedup_id, "MessageDeduplicationId")
             else:
-                _check_fifo_id(dedup, "MessageDeduplicationId")
-        else:
-            if dedup is not None:
-                raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter "
-                              "that is not valid for this topic type")
-            if group is not None:
-                _check_fifo_id(group, "MessageGroupId")
+                if dedup_id is not None:
+                    raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId "
+                                  "parameter that is not valid for this topic type")
+                if group_id is not None:
+                    _check_fifo_id(group_id, "MessageGroupId")
         numbers = list(itertools.islice(self._ids, len(bodies)))   # one C call: no other publisher interleaves
         size_max = limits.SNS_MESSAGE_SIZE_MAX
         # a code point takes at most 4 UTF-8 bytes: bodies are measured only when one could be too long
@@ -1456,17 +1459,23 @@ class SNSBackend:
             for body, aset in zip(bodies, attribute_sets):
                 if (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size > size_max:
                     raise invalid("Message too long")
-        if structure is None and group is None:   # plain: Message objects only when something reads them
+        if groups is None:
+            if structure is None and group is None:   # plain: Message objects only when something reads them
+                return Batch(topic, numbers, bodies, attribute_sets, subject, True)
+            groups = itertools.repeat(group)
+            dedups = itertools.repeat(dedup)
+        elif structure is None and groups.count(None) == len(groups):
             return Batch(topic, numbers, bodies, attribute_sets, subject, True)
-        out = [Message(topic, body, subject, aset, None, group, dedup, n,
+        out = [Message(topic, body, subject, aset, None, group_id, dedup_id, n,
                        len(body.encode("utf-8", "surrogatepass")) + aset.size)
-               for body, aset, n in zip(bodies, attribute_sets, numbers)]
+               for body, aset, n, group_id, dedup_id in zip(bodies, attribute_sets, numbers, groups, dedups)]
         if structure is not None:
             for m in out:
                 m.structure = _parse_structure(m.body)
         if fifo:
             for m in out:
-                m.dedup_id = dedup if dedup is not None else \
+                dedup_id = m.dedup
+                m.dedup_id = dedup_id if dedup_id is not None else \
                     hashlib.sha256(m.body.encode("utf-8", "surrogatepass")).hexdigest()
         return Batch(topic, numbers, bodies, attribute_sets, subject, False, out)
 
@@ -1622,14 +1631,16 @@ class SNSBackend:
         if total > limits.SNS_MESSAGE_SIZE_MAX:
             raise BatchRequestTooLong("The length of all the messages put together is more than the limit.")
         first = entries[0]
-        shared = (first.subject, first.structure, first.group, first.dedup)
-        if all((e.subject, e.structure, e.group, e.dedup) == shared for e in entries):
-            try:   # the common batch: prepared together, as publish_many does
+        shared = (first.subject, first.structure)
+        if all((e.subject, e.structure) == shared for e in entries):
+            try:   # the common batch (each entry with its own ids or not): prepared together, as publish_many does
                 out = self.prepare_many(topic, [e.body for e in entries], validated, subject=first.subject,
-                                        structure=first.structure, group=first.group, dedup=first.dedup)
-                return self.publish_prepared(topic, out)
+                                        structure=first.structure, groups=[e.group for e in entries],
+                                        dedups=[e.dedup for e in entries])
             except ClientError:   # some entry is refused: each gets its own answer below
                 pass
+            else:
+                return self.publish_prepared(topic, out)
         out = []
         good = []
         for e, attrs in zip(entries, validated):
