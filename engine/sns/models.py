@@ -1538,21 +1538,25 @@ class SNSBackend:
                 store.reserve_sequence_numbers(topic, len(msgs))
             fresh = []   # rows
             keys = []    # their deduplication keys
-            window = limits.SNS_DEDUP_WINDOW_S
+            ids = []     # and MessageIds
+            expiry = now + limits.SNS_DEDUP_WINDOW_S
             per_group = topic.attributes.get("FifoThroughputScope") == "MessageGroup"  # dedup within a group
             first_seq = seq = topic.next_seq
-            for k, m in enumerate(msgs):
+            # in entry order: an id repeated inside the batch is a duplicate of its first entry (as AWS does)
+            for k, m in enumerate(msgs.messages()):
                 key = (m.group, m.dedup_id) if per_group else m.dedup_id
                 rec = seen.get(key)
                 if rec is not None and rec[0] > now:
                     m.id, m.seq, m.duplicate = rec[1], rec[2], True
                     continue
-                m.seq = str(seq)
+                mid = m.id
+                m.seq = seq_text = str(seq)
                 seq += 1
-                seen[key] = (now + window, m.id, m.seq)
-                log_.append((now + window, key))
+                seen[key] = (expiry, mid, seq_text)
+                log_.append((expiry, key))
                 fresh.append(k)
                 keys.append(key)
+                ids.append(mid)
             topic.next_seq = seq
             if not fresh:
                 return msgs
@@ -1560,7 +1564,7 @@ class SNSBackend:
             if store is None:
                 return msgs
             # after the fan-out: a crash in between may deliver an unrecorded message, never record a lost one
-            ticket = store.dedup.record(topic.key, now, keys, [msgs[k].id for k in fresh], first_seq)
+            ticket = store.dedup.record(topic.key, now, keys, ids, first_seq)
         store.dedup.commit(ticket)   # (outside the lock: publishers to other topics share the sync)
         return msgs
 
