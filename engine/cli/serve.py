@@ -60,10 +60,11 @@ def banner(options: ServeOptions, services) -> str:
 
 def _kept(options: ServeOptions) -> str:
     if options.data_dir is None:
-        return "data: in memory only (gone when the server stops; --data-dir PATH keeps Kinesis streams)"
+        return "data: in memory only (gone when the server stops; --data-dir PATH keeps it)"
     from ..engine import DEFAULT_DURABILITY
 
-    return f"data: Kinesis streams kept in {options.data_dir} (durability {options.durability or DEFAULT_DURABILITY})"
+    return (f"data: streams, queues, topics, delivery streams and tables kept in {options.data_dir} "
+            f"(durability {options.durability or DEFAULT_DURABILITY})")
 
 
 def run(options: ServeOptions) -> int:

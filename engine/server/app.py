@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shutil
 import signal
 import uuid
 from typing import Awaitable, Callable
@@ -204,13 +206,18 @@ class EngineApp:
         return 404, [(b"content-type", b"application/json")], b'{"message": "not found"}'
 
     async def reset(self) -> None:
-        """Every account's resources gone: fresh engines with the same settings."""
+        """Every account's resources gone, from the data dir too: fresh engines with the same
+        settings. The old engines close first (they hold the data dir's locks and files)."""
         old = self.engines
-        self.engines = AccountEngines(self._factory(old.default.account_id), self._factory)
-        self._clients.clear()
         loop = asyncio.get_running_loop()
         for engine in old.all():
             await loop.run_in_executor(None, engine.close)
+        data_dir = old.default.data_dir
+        if data_dir is not None:   # every account's data, also of accounts not opened since the start
+            for service in SERVICES:
+                await loop.run_in_executor(None, shutil.rmtree, os.path.join(data_dir, service), True)
+        self.engines = AccountEngines(self._factory(old.default.account_id), self._factory)
+        self._clients.clear()   # (after the swap: a request during the reset may have cached an old client)
 
     # --- AWS requests ----------------------------------------------------------------------------
     async def handle(self, request: Request, send=None):

@@ -383,7 +383,11 @@ class QueueStore:
         with open(path, "rb") as f:
             data = f.read()
         self._snapshot_bytes = len(data)
-        return Fold.decode(marshal.loads(self._open(data, f"{self.arn}:snapshot:{n}", path)), window_ms)
+        plain = self._open(data, f"{self.arn}:snapshot:{n}", path)
+        try:
+            return Fold.decode(marshal.loads(plain), window_ms)
+        except (ValueError, EOFError, TypeError, IndexError, KeyError) as error:   # (marshal's and the fold's)
+            raise ValueError(f"damaged SQS snapshot {path}: {error}") from error
 
     def _fold(self, upto: int | None, id_prefix: str, window_ms: int) -> tuple[Fold, int]:
         """The newest snapshot and the operations after it (those before `upto` when given);

@@ -130,6 +130,28 @@ def test_health_and_reset(app):
     assert body["StreamNames"] == []
 
 
+def test_reset_drops_what_the_data_dir_holds(tmp_path):
+    """With --data-dir, a reset empties the data dir too: nothing comes back from disk, neither
+    in the server's fresh engines nor in an engine opened on the directory afterwards."""
+    stored = {"data_dir": str(tmp_path / "data"), "s3_root": str(tmp_path / "s3")}
+    app = make_app(engine.Engine(**stored), engine_factory=lambda account_id: engine.Engine(account_id=account_id,
+                                                                                             **stored))
+    _json(app, "Kinesis_20131202.CreateStream", {"StreamName": "s", "ShardCount": 1})
+    status, _, _ = call_app(app, "POST", "/", {"x-amz-target": "AmazonSQS.CreateQueue",
+                                               "content-type": "application/x-amz-json-1.0"}, b'{"QueueName": "q"}')
+    assert status == 200
+    call_app(app, "POST", "/_engine/reset")
+    assert _json(app, "Kinesis_20131202.ListStreams", {})[2]["StreamNames"] == []
+    _, _, out = call_app(app, "POST", "/", {"x-amz-target": "AmazonSQS.ListQueues",
+                                            "content-type": "application/x-amz-json-1.0"}, b"{}")
+    assert "QueueUrls" not in json.loads(out)
+    for eng in app.engines.all():
+        eng.close()
+    with engine.Engine(**stored) as reopened:
+        assert reopened.client("kinesis").list_streams()["StreamNames"] == []
+        assert "QueueUrls" not in reopened.client("sqs").list_queues()
+
+
 # --- long polls -----------------------------------------------------------------------------------
 def _sqs(app, op, body, hang_up=None, **headers):
     return asgi_request(app, "POST", "/", {"x-amz-target": f"AmazonSQS.{op}",

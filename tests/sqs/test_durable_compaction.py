@@ -3,6 +3,7 @@ replayed, and the log it replaces is deleted; a queue that never empties is fold
 background thread; a snapshot never drops a message taken out for another queue before that
 move is logged. Each is checked by a restart on the same data dir."""
 import os
+import re
 
 import pytest
 
@@ -129,3 +130,24 @@ def test_ids_go_on_after_a_restart_from_an_empty_snapshot_alone(tmp_path, monkey
         sqs = eng.client("sqs")
         ids_after = round_trips(sqs, url, 3)
         assert not ids_after & ids_before
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_damaged_snapshot_is_an_error_naming_its_file(tmp_path, small_log, encrypted):
+    """A snapshot whose bytes were changed on disk is never read as fewer messages: opening the
+    queue fails with the snapshot's path in the message (plain: its decoding fails; sealed: its
+    tag does not match)."""
+    clock = engine.ManualClock(START)
+    with open_engine(tmp_path, clock) as eng:
+        sqs = eng.client("sqs")
+        url = sqs.create_queue(QueueName="jobs", Attributes={"SqsManagedSseEnabled": str(encrypted).lower()})[
+            "QueueUrl"]
+        round_trips(sqs, url, 100)
+        sqs.send_message(QueueUrl=url, MessageBody="kept")
+    path = queue_dir(tmp_path, "jobs") / max(snapshots(tmp_path, "jobs"), key=lambda f: int(f.split("-")[1]))
+    data = bytearray(path.read_bytes())
+    data[1:] = b"\x07" * (len(data) - 1)   # (the first byte says sealed or plain: kept)
+    path.write_bytes(bytes(data))
+    with open_engine(tmp_path, clock) as eng:
+        with pytest.raises(Exception, match=re.escape(str(path))):
+            eng.client("sqs").list_queues()
