@@ -41,7 +41,11 @@ def build_app(options: ServeOptions):
     stored = {"data_dir": options.data_dir, "durability": options.durability}
     engine = Engine(s3_root=s3_root, **stored)
     if options.data_dir is not None:
-        engine.backend("kinesis")   # restore now: the first request does not wait for it
+        try:
+            engine.backend("kinesis")   # restore now: the first request does not wait for it
+        except Exception as error:   # (damaged data: one line naming it, not a worker's traceback)
+            engine.close()
+            raise SystemExit(f"engine serve: the data in {options.data_dir} cannot be restored: {error}") from None
     return make_app(engine, authenticator=authenticator,
                     engine_factory=lambda account_id: Engine(account_id=account_id, s3_root=s3_root, **stored))
 

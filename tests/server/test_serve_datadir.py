@@ -13,6 +13,7 @@ import boto3
 import botocore.config
 import pytest
 
+import engine
 from tests.server.wire_server import REPO, START_TIMEOUT_S, STOP_TIMEOUT_S, free_port
 
 
@@ -87,3 +88,26 @@ def test_fsync_without_a_data_dir_is_refused_before_serving():
                              "--durability", "fsync"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--durability fsync needs --data-dir" in result.stderr
+
+
+def test_damaged_data_of_the_default_account_stops_the_start_with_one_line_naming_the_file(tmp_path, monkeypatch):
+    from engine.kinesis import store as kinesis_store
+    monkeypatch.setattr(kinesis_store, "SEGMENT_BYTES", 2_000)   # the first segment seals after a few puts
+    with engine.Engine(data_dir=str(tmp_path)) as eng:
+        kinesis = eng.client("kinesis")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        for _ in range(20):
+            kinesis.put_records(StreamName="s", Records=[{"Data": b"x" * 50, "PartitionKey": "p"}] * 5)
+    shard_dir = tmp_path / "kinesis" / "000000000000" / "us-east-1" / "s-s" / "shards" / "shardId-000000000000"
+    sealed = shard_dir / sorted(f for f in os.listdir(shard_dir) if f.endswith(".log"))[0]
+    data = bytearray(sealed.read_bytes())
+    data[100] ^= 0x10
+    sealed.write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-m", "engine", "serve", "--port", str(free_port()), "--data-dir",
+                             str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=START_TIMEOUT_S)
+    assert result.returncode != 0
+    line = next(x for x in (result.stdout + result.stderr).splitlines() if x.startswith("engine serve: "))
+    assert f"the data in {tmp_path} cannot be restored" in line and str(sealed) in line
+    assert "Traceback" not in result.stdout + result.stderr
