@@ -137,3 +137,21 @@ def test_a_repeated_batch_inside_the_window_is_all_duplicates(sns, sqs, fifo_top
     assert {s["MessageId"] for s in later["Successful"]}.isdisjoint(s["MessageId"] for s in first["Successful"])
     assert [m["Body"] for m in in_queue_order(receive_all(sqs, urls["raw.fifo"]))] == \
         [f"body-{i}" for i in range(10)] * 2
+
+
+def test_a_standard_topic_batch_with_a_group_id_per_entry(sns, sqs, make_queue, shape):
+    arn = sns.create_topic(Name="std")["TopicArn"]
+    url, qarn = make_queue("q")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    out = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "m0", "MessageGroupId": "g0"}, {"Id": "b", "Message": "m1"},
+        {"Id": "c", "Message": "m2", "MessageGroupId": "g2"}])
+    shape("sns", "PublishBatch", out)
+    assert [s["Id"] for s in out["Successful"]] == ["a", "b", "c"] and out["Failed"] == []
+    assert all("SequenceNumber" not in s for s in out["Successful"])
+    got = {m["Body"]: m["Attributes"].get("MessageGroupId") for m in receive_all(sqs, url)}
+    assert got == {"m0": "g0", "m1": None, "m2": "g2"}
+    refused = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "m", "MessageDeduplicationId": "d"}, {"Id": "b", "Message": "m"}])
+    assert [(f["Id"], f["Code"]) for f in refused["Failed"]] == [("a", "InvalidParameter")]
+    assert [s["Id"] for s in refused["Successful"]] == ["b"]
