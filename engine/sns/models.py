@@ -1460,11 +1460,11 @@ class SNSBackend:
                 if (len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))) + aset.size > size_max:
                     raise invalid("Message too long")
         if groups is None:
-            if structure is None and group is None:   # plain: Message objects only when something reads them
-                return Batch(topic, numbers, bodies, attribute_sets, subject, True)
-            groups = itertools.repeat(group)
-            dedups = itertools.repeat(dedup)
-        elif structure is None and groups.count(None) == len(groups):
+            no_group = group is None
+            groups, dedups = itertools.repeat(group), itertools.repeat(dedup)
+        else:
+            no_group = groups.count(None) == len(groups)
+        if structure is None and no_group:   # plain: Message objects only when something reads them
             return Batch(topic, numbers, bodies, attribute_sets, subject, True)
         out = [Message(topic, body, subject, aset, None, group_id, dedup_id, n,
                        len(body.encode("utf-8", "surrogatepass")) + aset.size)
