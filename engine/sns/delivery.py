@@ -3,8 +3,9 @@
 Protocols and where they run:
 
 - sqs: synchronously in the publishing thread, through the SQS model's narrow port (`SqsInbox`:
-  `send_packed` for envelopes the core built into one buffer, `send_raw` for other plain bodies,
-  `send_batch` of OutgoingMessages with attributes or group ids), one call per subscription per
+  `send_packed` for envelopes the core built into one buffer, `send_raw` for other plain bodies
+  (a FIFO topic's with their group and deduplication ids), `send_batch` of OutgoingMessages with
+  attributes), one call per subscription per
   publish call. An in-process
   queue append never blocks on anything slow, and the publisher learns nothing from it (as in
   AWS, Publish succeeds whatever the delivery outcome).
@@ -40,6 +41,7 @@ import hashlib
 import http.client
 import json
 import logging
+import operator
 import ssl
 import threading
 import time
@@ -181,6 +183,40 @@ def sqs_envelopes(batch, unsubscribe_url: str) -> _core.PackedRows | None:
                                          (_core.ROW_NOISE64, numbers, backend.signature_seed(version)),
                                          (_core.ROW_RAW, tails)], len(batch))
     except _core.CoreValueError:   # a body with a lone surrogate: no UTF-8 form, the text path takes it
+        return None
+
+
+_ID = operator.attrgetter("id")   # (a message restored from the journal keeps its own)
+_SEQ = operator.attrgetter("seq")
+_GROUP = operator.attrgetter("group")
+_DEDUP_ID = operator.attrgetter("dedup_id")
+_SUBJECT_AND_TIME = operator.attrgetter("subject", "timestamp")
+
+
+def fifo_sqs_envelopes(batch, unsubscribe_url: str) -> list[bytes] | None:
+    """The JSON notifications of a FIFO topic's Batch for one subscription, as UTF-8 rows built by
+    the core in one pass (byte for byte what notification_head + tail write: no signature, a
+    SequenceNumber); None when the messages differ in subject or timestamp (messages restored from
+    the journal) or a text has no UTF-8 form."""
+    ms = batch.messages()
+    shared = set(map(_SUBJECT_AND_TIME, ms))
+    if len(shared) != 1:
+        return None
+    [(subject, timestamp)] = shared
+    topic = batch.topic
+    subject_line = f'  "Subject" : {_enc(subject)},\n' if subject is not None else ""
+    try:
+        texts = [b'{\n  "Type" : "Notification",\n  "MessageId" : ', b',\n  "SequenceNumber" : ',
+                 f',\n  "TopicArn" : "{topic.arn}",\n{subject_line}  "Message" : '.encode(),
+                 f',\n  "Timestamp" : "{timestamp}",\n  "UnsubscribeURL" : "{unsubscribe_url}'.encode(),
+                 b""]
+        _, bodies, tails = batch.columns()
+        if any(m.structure is not None for m in ms):
+            bodies = [m.content("sqs") for m in ms]
+        fields = [(_core.ROW_JSON, list(map(_ID, ms))), (_core.ROW_JSON, list(map(_SEQ, ms))),
+                  (_core.ROW_JSON, bodies), (_core.ROW_RAW, tails)]
+        return _core.template_rows(texts, fields, len(ms))
+    except (UnicodeEncodeError, _core.CoreValueError):   # a lone surrogate: the text path takes it
         return None
 
 
@@ -677,11 +713,12 @@ class SqsInbox(Protocol):
 
     def send_batch(self, entries: list[OutgoingMessage]) -> list[SentMessage | ClientError]: ...
 
-    def send_raw(self, bodies: list) -> _core.Stored: ...   # standard queues: plain bodies, the queue's defaults
+    # plain bodies with the queue's defaults; a FIFO queue's also with their group and deduplication ids
+    def send_raw(self, bodies: list, groups: list = ..., dedups: list = ...) -> _core.Stored: ...
 
     def send_packed(self, rows: _core.PackedRows) -> bytes | None: ...   # send_raw's bodies in one buffer
 
-    def send_error(self, body, code: int) -> ClientError: ...
+    def send_error(self, body, code: int, group=..., dedup=...) -> ClientError: ...   # (group, dedup: FIFO)
 
 
 def sqs_queue(engine, arn: str) -> SqsInbox | None:
@@ -735,10 +772,13 @@ class SqsTarget(Target):
                 self.dispatcher.fail(sub, m, self._text(m), "AWS.SimpleQueueService.NonExistentQueue",
                                      "The specified queue does not exist.")
             return
-        if not q.fifo and not (raw and messages.has_attributes()) and \
-                (messages.plain or not any(m.group for m in messages)):
-            self._send_plain(q, messages)
-            return
+        if not (raw and messages.has_attributes()):
+            if messages.topic.fifo:
+                self._send_fifo_topic(q, messages)
+                return
+            if not q.fifo and (messages.plain or not any(m.group for m in messages)):
+                self._send_plain(q, messages)
+                return
         try:
             if raw and messages.plain and not q.fifo:   # from the columns; one attribute map per AttributeSet
                 bodies = messages.bodies
@@ -786,6 +826,35 @@ class SqsTarget(Target):
                 if code:
                     e = q.send_error(_as_text(body), code).response["Error"]
                     self.dispatcher.fail(sub, m, _as_text(body), e["Code"], e["Message"])
+
+    def _send_fifo_topic(self, q: SqsInbox, messages) -> None:
+        """A FIFO topic's messages without attributes to deliver as SQS attributes: bodies only
+        (envelopes built by the core) with their group and deduplication ids into a FIFO queue
+        (one call into its core), bodies alone into a standard queue (AWS drops the group there)."""
+        sub = self.sub
+        ms = messages.messages()
+        bodies = [m.content("sqs") for m in ms] if sub.raw else fifo_sqs_envelopes(messages, sub.unsubscribe_url)
+        if bodies is None:
+            bodies = [self._text(m) for m in ms]
+        groups = dedups = None
+        try:
+            if q.fifo:
+                groups, dedups = list(map(_GROUP, ms)), list(map(_DEDUP_ID, ms))
+                status = q.send_raw(bodies, groups, dedups).status
+            else:
+                status = q.send_raw(bodies).status
+        except ClientError as err:   # the queue went away
+            e = err.response["Error"]
+            for m, body in zip(ms, bodies):
+                self.dispatcher.fail(sub, m, _as_text(body), e["Code"], e["Message"])
+            return
+        if status is not None:
+            for k, code in enumerate(status):
+                if code:
+                    body = _as_text(bodies[k])
+                    error = q.send_error(body, code, groups[k], dedups[k]) if q.fifo else q.send_error(body, code)
+                    e = error.response["Error"]
+                    self.dispatcher.fail(sub, ms[k], body, e["Code"], e["Message"])
 
 
 def _as_text(body) -> str:
