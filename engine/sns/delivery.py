@@ -191,6 +191,7 @@ _SEQ = operator.attrgetter("seq")
 _GROUP = operator.attrgetter("group")
 _DEDUP_ID = operator.attrgetter("dedup_id")
 _SUBJECT_AND_TIME = operator.attrgetter("subject", "timestamp")
+_STRUCTURE = operator.attrgetter("structure")
 
 
 def fifo_sqs_envelopes(batch, unsubscribe_url: str) -> list[bytes] | None:
@@ -211,7 +212,7 @@ def fifo_sqs_envelopes(batch, unsubscribe_url: str) -> list[bytes] | None:
                  f',\n  "Timestamp" : "{timestamp}",\n  "UnsubscribeURL" : "{unsubscribe_url}'.encode(),
                  b""]
         _, bodies, tails = batch.columns()
-        if any(m.structure is not None for m in ms):
+        if list(map(_STRUCTURE, ms)).count(None) != len(ms):
             bodies = [m.content("sqs") for m in ms]
         fields = [(_core.ROW_JSON, list(map(_ID, ms))), (_core.ROW_JSON, list(map(_SEQ, ms))),
                   (_core.ROW_JSON, bodies), (_core.ROW_RAW, tails)]
