@@ -3,14 +3,16 @@ and sent with their group and deduplication ids in one call into the queue: byte
 envelopes the Python path writes, for any body, subject, structure and attributes; what the core
 cannot take (messages of one batch with different subjects, a lone surrogate) takes the Python
 path; a body the queue refuses fails alone with the queue's own error."""
+import hashlib
 import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine
 from engine.sns import delivery
-from engine.sns.models import NO_ATTRIBUTES, attribute_set
+from engine.sns.models import NO_ATTRIBUTES, PublishEntry, attribute_set
 
 UNSUB = "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:0:t.fifo:x"
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60)
@@ -83,3 +85,24 @@ def test_a_body_the_fifo_queue_refuses_fails_alone(backend, sns, sqs, make_queue
     assert [m["Body"] for m in receive(url)] == ["first", "third"]   # the group's order kept
     [failure] = backend.failures
     assert (failure["ErrorCode"], failure["Body"]) == ("InvalidMessageContents", "control \x01 character")
+
+
+
+def test_envelopes_in_a_durable_fifo_queue_read_back_the_same_after_a_restart(tmp_path):
+    def opened():
+        return engine.Engine(data_dir=str(tmp_path / "data"), clock=engine.ManualClock(start=1_700_000_000.0))
+
+    with opened() as eng:
+        sns, sqs, backend = eng.client("sns"), eng.client("sqs"), eng.backend("sns")
+        arn = sns.create_topic(Name="t.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+        url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sub_arn = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"]
+        unsubscribe_url = backend.subscriptions[sub_arn].unsubscribe_url
+        sent = backend.publish_batch(backend.topics[arn], [
+            PublishEntry(str(k), f"m{k} \u00e9", group=f"g{k % 2}", dedup=f"d{k}") for k in range(4)])
+        expected = {m.id: m.envelope("sqs", unsubscribe_url) for m in sent}
+    with opened() as eng:
+        got = eng.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert {json.loads(m["Body"])["MessageId"]: m["Body"] for m in got} == expected
+        assert all(hashlib.md5(m["Body"].encode()).hexdigest() == m["MD5OfBody"] for m in got)
