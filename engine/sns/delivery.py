@@ -5,10 +5,9 @@ Protocols and where they run:
 - sqs: synchronously in the publishing thread, through the SQS model's narrow port (`SqsInbox`:
   `send_packed` for envelopes the core built into one buffer, `send_raw` for other plain bodies
   (a FIFO topic's with their group and deduplication ids), `send_batch` of OutgoingMessages with
-  attributes), one call per subscription per
-  publish call. An in-process
-  queue append never blocks on anything slow, and the publisher learns nothing from it (as in
-  AWS, Publish succeeds whatever the delivery outcome).
+  attributes), one call per subscription per publish call. An in-process queue append never
+  blocks on anything slow, and the publisher learns nothing from it (as in AWS, Publish succeeds
+  whatever the delivery outcome).
 - email, email-json, sms, application: appended to `engine.outbox` (no mail or phone can be
   reached from here), synchronously.
 - http/https, lambda, firehose: queued on a *lane*, a small elastic worker pool per protocol.
