@@ -808,24 +808,12 @@ class SqsTarget(Target):
     def _send_plain(self, q: SqsInbox, messages: list) -> None:
         """The bulk path: bodies only (envelopes built by the core when the messages allow), one
         call into the queue's core; a refused body fails alone with the queue's exact error."""
-        sub = self.sub
-        bodies = None if sub.raw else sqs_envelopes(messages, sub.unsubscribe_url)
-        try:
-            if bodies is not None:
-                status = q.send_packed(bodies)
-            else:
-                bodies = [self._text(m) for m in messages]
-                status = q.send_raw(bodies).status
-        except ClientError as err:   # the queue went away
-            e = err.response["Error"]
-            for m, body in zip(messages, bodies):
-                self.dispatcher.fail(sub, m, _as_text(body), e["Code"], e["Message"])
-            return
-        if status is not None:
-            for m, body, code in zip(messages, bodies, status):
-                if code:
-                    e = q.send_error(_as_text(body), code).response["Error"]
-                    self.dispatcher.fail(sub, m, _as_text(body), e["Code"], e["Message"])
+        bodies = None if self.sub.raw else sqs_envelopes(messages, self.sub.unsubscribe_url)
+        if bodies is not None:
+            self._stored(q, messages, bodies, lambda: q.send_packed(bodies))
+        else:
+            bodies = [self._text(m) for m in messages]
+            self._stored(q, messages, bodies, lambda: q.send_raw(bodies).status)
 
     def _send_fifo_topic(self, q: SqsInbox, messages) -> None:
         """A FIFO topic's messages without attributes to deliver as SQS attributes: bodies only
@@ -836,25 +824,31 @@ class SqsTarget(Target):
         bodies = [m.content("sqs") for m in ms] if sub.raw else fifo_sqs_envelopes(messages, sub.unsubscribe_url)
         if bodies is None:
             bodies = [self._text(m) for m in ms]
-        groups = dedups = None
+        if q.fifo:
+            groups, dedups = list(map(_GROUP, ms)), list(map(_DEDUP_ID, ms))
+            self._stored(q, ms, bodies, lambda: q.send_raw(bodies, groups, dedups).status, groups, dedups)
+        else:
+            self._stored(q, ms, bodies, lambda: q.send_raw(bodies).status)
+
+    def _stored(self, q: SqsInbox, messages, bodies, send, groups=None, dedups=None) -> None:
+        """send(): one call into the queue's core, returning a status per body (None: all stored).
+        A body the queue refused fails alone with the queue's exact error (for a FIFO queue, given
+        its group and deduplication ids); every message fails when the queue went away."""
+        sub = self.sub
         try:
-            if q.fifo:
-                groups, dedups = list(map(_GROUP, ms)), list(map(_DEDUP_ID, ms))
-                status = q.send_raw(bodies, groups, dedups).status
-            else:
-                status = q.send_raw(bodies).status
+            status = send()
         except ClientError as err:   # the queue went away
             e = err.response["Error"]
-            for m, body in zip(ms, bodies):
+            for m, body in zip(messages, bodies):
                 self.dispatcher.fail(sub, m, _as_text(body), e["Code"], e["Message"])
             return
         if status is not None:
-            for k, code in enumerate(status):
+            for k, (m, body, code) in enumerate(zip(messages, bodies, status)):
                 if code:
-                    body = _as_text(bodies[k])
-                    error = q.send_error(body, code, groups[k], dedups[k]) if q.fifo else q.send_error(body, code)
-                    e = error.response["Error"]
-                    self.dispatcher.fail(sub, ms[k], body, e["Code"], e["Message"])
+                    body = _as_text(body)
+                    ids = (groups[k], dedups[k]) if groups is not None else ()
+                    e = q.send_error(body, code, *ids).response["Error"]
+                    self.dispatcher.fail(sub, m, body, e["Code"], e["Message"])
 
 
 def _as_text(body) -> str:
