@@ -11,8 +11,7 @@
   (a C load generator) against the engine's server and the do-nothing one, with and without
   2,000 idle long polls held open, and a plain asyncio responder with the same canned answer
   (the floor of Python's event loop and this machine's syscalls: the gap between it and the
-  do-nothing server is what serving a request through an ASGI server costs, framework and
-  protocol; uvicorn with httptools measured the same as granian here).
+  do-nothing server is what serving a request through granian costs, framework and protocol).
 
     python -m pytest bench/bench_server.py -p no:cacheprovider -o addopts= --benchmark-only
 """
@@ -83,17 +82,19 @@ _CANNED = {
 _CANNED_BYTES = {k: json.dumps(v).encode() for k, v in _CANNED.items()}
 
 
-async def do_nothing(scope, receive, send):
-    """Reads the request and answers it from a table, as fast as granian lets an app."""
-    if scope["type"] != "http":
-        return
-    more = True
-    while more:
-        more = (await receive()).get("more_body", False)
-    target = next((v.decode() for k, v in scope["headers"] if k == b"x-amz-target"), "")
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/x-amz-json-1.0")]})
-    await send({"type": "http.response.body", "body": _CANNED_BYTES.get(target, b"{}")})
+class _DoNothing:
+    """Reads the request and answers it from a table, as fast as granian lets an app: the same
+    interface (RSGI) and event loop (uvloop) as `engine serve`."""
+
+    async def __rsgi__(self, scope, proto):
+        if scope.proto != "http":
+            return
+        await proto()
+        proto.response_bytes(200, [("content-type", "application/x-amz-json-1.0")],
+                             _CANNED_BYTES.get(scope.headers.get("x-amz-target", ""), b"{}"))
+
+
+do_nothing = _DoNothing()
 
 
 # --- the floor under any server: plain asyncio, no HTTP framework -----------------------------------
@@ -189,7 +190,7 @@ def engine_server():
 @pytest.fixture(scope="module")
 def nothing_server():
     port = _free_port()
-    with _server([sys.executable, "-m", "granian", "--interface", "asgi", "--http", "auto", "--workers", "1",
+    with _server([sys.executable, "-m", "granian", "--interface", "rsgi", "--loop", "uvloop", "--http", "auto", "--workers", "1",
                   "--port", str(port), "--log-level", "warning", "bench.bench_server:do_nothing"], port) as url:
         yield url
 
@@ -481,7 +482,7 @@ def test_wrk_send_message(benchmark, which, idle, request):
     try:
         kind, api = {"engine": ("engine", f"engine serve, {idle:,} idle long polls open"),
                      "nothing": ("baseline", "do-nothing server"),
-                     # (the ASGI server's own cost per request: the gap between this line and the last)
+                     # (the HTTP server's own cost per request: the gap between this line and the last)
                      "floor": ("asyncio", "plain asyncio responder, no server framework")}[which]
         benchmark.group = GROUP_WRK
         counted = {}

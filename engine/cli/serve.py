@@ -71,9 +71,17 @@ def _kept(options: ServeOptions) -> str:
             f"(durability {options.durability or DEFAULT_DURABILITY})")
 
 
+def _event_loop(loops):
+    """uvloop where it is installed (the server extra brings it, but not on Windows): with
+    asyncio's loop each request costs granian twice the CPU here."""
+    import importlib.util
+
+    return loops.uvloop if importlib.util.find_spec("uvloop") is not None else loops.asyncio
+
+
 def run(options: ServeOptions) -> int:
     try:
-        from granian.constants import HTTPModes, Interfaces
+        from granian.constants import HTTPModes, Interfaces, Loops
         from granian.log import LogLevels
         from granian.server import Server
     except ImportError:
@@ -105,8 +113,10 @@ def run(options: ServeOptions) -> int:
         "engine.server.app:make_app",
         address=options.host,
         port=options.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,   # (granian's own interface: a third less CPU per request than ASGI)
         http=HTTPModes.auto,
+        loop=_event_loop(Loops),
+        websockets=False,
         workers=1,
         backlog=LISTEN_BACKLOG,
         backpressure=CONCURRENT_REQUESTS_MAX,

@@ -1,8 +1,8 @@
-"""The ASGI application behind `engine serve`: every service of an Engine on one endpoint, over
-the AWS wire protocols, onto the same in-process clients (so validation, rules and error codes
-are the request layer's and the models', shared with `eng.client(...)`).
+"""The application behind `engine serve`: every service of an Engine on one endpoint, over the
+AWS wire protocols, onto the same in-process clients (so validation, rules and error codes are
+the request layer's and the models', shared with `eng.client(...)`).
 
-    app = make_app(engine.Engine())          # an ASGI 3 callable; granian serves it
+    app = make_app(engine.Engine())   # an ASGI 3 callable, and an RSGI app (what granian serves)
 
 A request is routed (engine.server.routing), decoded by its protocol's codec into the client's
 keyword arguments, run on the client of its account and region, and the result or error encoded
@@ -29,7 +29,7 @@ import shutil
 import signal
 import uuid
 from typing import Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from botocore import xform_name
 from botocore.model import ServiceModel
@@ -66,30 +66,63 @@ _INTERNAL_FAILURE_CODES = {"sns": "InternalError", "glue": "InternalServiceExcep
 
 
 class Request:
-    """One HTTP request as the app reads it: headers with lower-case names."""
+    """One HTTP request as the app reads it, from either server interface: headers with
+    lower-case names (a repeated header's last value; `signed()` joins them as SigV4 does)."""
 
-    __slots__ = ("scope", "method", "path", "query_string", "headers", "body", "receive")
+    __slots__ = ("method", "path", "raw_path", "query_string", "headers", "header_pairs", "body", "scheme",
+                 "server", "disconnected")
 
-    def __init__(self, scope, headers: dict, body: bytes, receive=None):
-        self.scope = scope
-        self.receive = receive   # (an event stream handler watches it for the client hanging up)
-        self.method = scope["method"]
-        self.path = scope["path"]
-        self.query_string = scope.get("query_string", b"").decode("latin-1")
+    def __init__(self, method: str, path: str, raw_path: str, query_string: str, headers: dict,
+                 header_pairs, body: bytes, scheme: str = "http", server: str = "127.0.0.1:80",
+                 disconnected: Callable[[], Awaitable[None]] | None = None):
+        self.method = method
+        self.path = path
+        self.raw_path = raw_path           # as sent, percent-encoded, without the query
+        self.query_string = query_string
         self.headers = headers
+        self.header_pairs = header_pairs   # (name, value) str pairs, repeats kept
         self.body = body
+        self.scheme = scheme
+        self.server = server               # host:port of the listening socket
+        # returns once the client has hung up (an event stream or long poll watches it)
+        self.disconnected = disconnected
+
+    @classmethod
+    def from_asgi(cls, scope, body: bytes, receive=None) -> Request:
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        raw_path = scope.get("raw_path")
+        server = scope.get("server") or ("127.0.0.1", 80)
+        return cls(scope["method"], scope["path"],
+                   raw_path.decode("latin-1").split("?", 1)[0] if raw_path else _raw_path(scope["path"]),
+                   scope.get("query_string", b"").decode("latin-1"), dict(pairs), pairs, body,
+                   scope.get("scheme", "http"), f"{server[0]}:{server[1]}",
+                   None if receive is None else lambda: _disconnected(receive))
+
+    @classmethod
+    def from_rsgi(cls, scope, body: bytes, proto) -> Request:
+        """granian's RSGI gives the path decoded, and an HTTP/2 request's authority apart from its
+        headers. The raw path is rebuilt the way every AWS SDK encodes a URI label (all but
+        RFC 3986's unreserved characters; no label of a served operation can hold a '/')."""
+        pairs = scope.headers.items()
+        headers = dict(pairs)
+        if "host" not in headers and scope.authority:   # (HTTP/2: the authority, as ASGI servers hand it on)
+            headers["host"] = scope.authority
+            pairs.append(("host", scope.authority))
+        return cls(scope.method, scope.path, _raw_path(scope.path), scope.query_string, headers, pairs, body,
+                   scope.scheme, scope.server, proto.client_disconnect)
 
     @property
     def base_url(self) -> str:
         """scheme://host[:port] as the client addressed this server."""
-        host = self.headers.get("host") or self.headers.get(":authority")
-        if not host:
-            server = self.scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
-        return f"{self.scope.get('scheme', 'http')}://{host}"
+        host = self.headers.get("host") or self.headers.get(":authority") or self.server
+        return f"{self.scheme}://{host}"
 
     def signed(self) -> SignedRequest:
-        return SignedRequest.from_asgi(self.scope, self.body)
+        return SignedRequest.from_pairs(self.method, self.raw_path, self.query_string, self.header_pairs, self.body)
+
+
+def _raw_path(path: str) -> str:
+    return path if path == "/" else quote(path, safe="/~")   # ("/": every JSON and query request)
 
 
 class _Operation:
@@ -105,7 +138,7 @@ class _Operation:
 
 
 class EngineApp:
-    """The ASGI 3 application; see the module docstring."""
+    """The ASGI 3 and RSGI application; see the module docstring."""
 
     def __init__(self, engine: Engine, *, authenticator=None, engine_factory: Callable[[str], Engine] | None = None):
         self._factory = engine_factory or (lambda account_id: Engine(account_id=account_id, s3_root=engine.s3_root))
@@ -183,17 +216,36 @@ class EngineApp:
                 message = await receive()
                 chunks.append(message.get("body", b""))
             body = b"".join(chunks)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        request = Request(scope, headers, body, receive)
+        answer = await self._answer(Request.from_asgi(scope, body, receive), send)
+        if answer is not None:
+            status, headers, out = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": out})
+
+    async def _answer(self, request: Request, send):
+        """(status, headers, body), or None when an event stream's handler answered through `send`."""
         path = request.path
         if path.startswith("/_engine/") or path in RESET_PATHS:
-            status, out_headers, out = await self._admin(request)
-        else:
-            status, out_headers, out = await self.handle(request, send)
-            if status is None:   # (an event stream answered by its handler)
-                return
-        await send({"type": "http.response.start", "status": status, "headers": out_headers})
-        await send({"type": "http.response.body", "body": out})
+            return await self._admin(request)
+        answer = await self.handle(request, send)
+        return None if answer[0] is None else answer
+
+    # --- RSGI: what `engine serve` runs (granian's own interface costs less per request) -------
+    def __rsgi_init__(self, loop) -> None:
+        self._answer_polls_on_stop(loop)
+
+    def __rsgi_del__(self, loop) -> None:
+        loop.run_until_complete(self.close())
+
+    async def __rsgi__(self, scope, proto) -> None:
+        if scope.proto != "http":   # (websockets are not served)
+            return
+        body = await proto()
+        send = _RSGIStream(proto)
+        answer = await self._answer(Request.from_rsgi(scope, body, proto), send)
+        if answer is not None:
+            status, headers, out = answer
+            proto.response_bytes(status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers], out)
 
     # --- admin endpoints -------------------------------------------------------------------------
     async def _admin(self, request: Request):
@@ -314,8 +366,7 @@ class EngineApp:
 
     def _rest(self, request: Request):
         """A rest-json request (Lambda, MQ): routed by method and path against the models' URIs."""
-        raw_path = request.scope.get("raw_path")
-        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else request.path
+        path = request.raw_path
         _, signing_name = routing.credential_scope(request.headers.get("authorization"), request.query_string)
         route, labels = self._routes.match(request.method, path, dict(parse_qsl(request.query_string)),
                                            signing_name)
@@ -431,7 +482,7 @@ class EngineApp:
 
     def _url_prefix(self, request: Request, account: str, region: str) -> tuple[str, str]:
         """(queue URL prefix as the engine names queues, as this request's client addresses them)."""
-        key = (request.headers.get("host"), request.scope.get("scheme"), account, region)
+        key = (request.headers.get("host"), request.scheme, account, region)
         prefixes = self._url_prefixes.get(key)
         if prefixes is None:
             prefixes = self._url_prefixes[key] = (sqs_queue_url(region, account, ""),
@@ -462,7 +513,7 @@ class EngineApp:
                 if err.response["Error"].get("QueryErrorCode") == "OverLimit":  # (a long poll waits instead)
                     return {"ResponseMetadata": err.response["ResponseMetadata"]}
                 raise
-        hung_up = asyncio.ensure_future(_disconnected(request.receive)) if request.receive is not None else None
+        hung_up = asyncio.ensure_future(request.disconnected()) if request.disconnected is not None else None
         try:
             result = await self.polls.receive(queue, client._engine.clock, wait, attempt, hung_up)
         finally:
@@ -504,6 +555,28 @@ async def _disconnected(receive) -> None:
     granian answers one more empty http.request first, then waits for the hang-up)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+class _RSGIStream:
+    """An ASGI `send` over an RSGI protocol, for the event stream handlers: the head goes out
+    with the first body, then the response streams."""
+
+    __slots__ = ("proto", "head", "transport")
+
+    def __init__(self, proto):
+        self.proto = proto
+        self.head = None
+        self.transport = None
+
+    async def __call__(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.head = (message["status"], [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]])
+            return
+        body = message.get("body", b"")
+        if self.transport is None:
+            self.transport = self.proto.response_stream(*self.head)
+        if body:
+            await self.transport.send_bytes(body)
 
 
 def wire_error(code: str, message: str, status: int = 400, sender_fault: bool = True) -> ClientError:

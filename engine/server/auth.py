@@ -170,15 +170,12 @@ class SignedRequest:
     body: bytes
 
     @classmethod
-    def from_asgi(cls, scope: Mapping, body: bytes) -> "SignedRequest":
+    def from_pairs(cls, method: str, raw_path: str, query_string: str, header_pairs, body: bytes) -> "SignedRequest":
         headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        for name, text in header_pairs:
+            key = name.lower()
             headers[key] = f"{headers[key]},{text}" if key in headers else text
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe="/~!$&'()*+,;=:@")
-        return cls(scope["method"], path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"),
-                   headers, body)
+        return cls(method, raw_path, query_string, headers, body)
 
 
 def _query_pairs(query_string: str) -> list[tuple[str, str]]:

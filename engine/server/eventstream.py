@@ -126,12 +126,12 @@ async def subscribe_to_shard(app, request, client, params: dict, send: Send) -> 
     app's to answer (nothing is sent before it returns); then the event stream."""
     result = client.subscribe_to_shard(**params)
     request_id = result["ResponseMetadata"]["RequestId"]
-    await send_shard_events(send, request.receive, result["EventStream"],
+    await send_shard_events(send, request.disconnected, result["EventStream"],
                             Encoding(cbor.is_cbor(request.headers.get("content-type"))),
                             [(b"x-amzn-requestid", request_id.encode())], _WATCHERS)
 
 
-async def send_shard_events(send: Send, receive: Callable[[], Awaitable[dict]], events, encoding: Encoding,
+async def send_shard_events(send: Send, disconnected: Callable[[], Awaitable[None]], events, encoding: Encoding,
                             headers: list[tuple[bytes, bytes]], watchers: StreamWatchers) -> None:
     """Answer a SubscribeToShard call whose client result holds `events` (a ShardEventStream):
     the response head, the initial response, then the events until the stream ends or the
@@ -141,7 +141,7 @@ async def send_shard_events(send: Send, receive: Callable[[], Awaitable[dict]], 
     await send({"type": "http.response.body", "more_body": True,
                 "body": event_message("initial-response", encoding.encode({}), encoding.content_type)})
     pump = asyncio.ensure_future(_pump(send, events, encoding, watchers))
-    gone = asyncio.ensure_future(_disconnect(receive))
+    gone = asyncio.ensure_future(disconnected())
     try:
         await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -150,11 +150,6 @@ async def send_shard_events(send: Send, receive: Callable[[], Awaitable[dict]], 
         events.close()
     if pump.done() and not pump.cancelled():
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _disconnect(receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _pump(send: Send, events, encoding: Encoding, watchers: StreamWatchers) -> None:

@@ -3,6 +3,7 @@ good and bad, and the codes AWS answers per protocol family."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +13,7 @@ from botocore.credentials import Credentials
 
 from engine import limits
 from engine.server import auth
+from engine.server.app import Request
 from engine.server.auth import JSON, QUERY, AccessKey, Authenticator, SignedRequest
 
 KEYS = {"AKIDALICE": AccessKey("AKIDALICE", "alice-secret", "111111111111"),
@@ -175,8 +177,29 @@ def test_keys_from_file_env_and_aws_variables(tmp_path):
 def test_signed_request_from_asgi_scope_joins_repeated_headers():
     scope = {"method": "POST", "path": "/a b", "raw_path": b"/a%20b", "query_string": b"x=1",
              "headers": [(b"Host", b"h"), (b"X-Thing", b"1"), (b"x-thing", b"2")]}
-    request = SignedRequest.from_asgi(scope, b"body")
+    request = Request.from_asgi(scope, b"body").signed()
     assert (request.raw_path, request.query_string, request.headers) == ("/a%20b", "x=1", {"host": "h", "x-thing": "1,2"})
+
+
+class _RsgiHeaders:
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def items(self):
+        return list(self.pairs)
+
+
+def test_signed_request_from_rsgi_rebuilds_the_path_as_sdks_encode_it():
+    """granian's RSGI decodes the path: the signed path is encoded again as AWS SDKs encode a
+    label (all but the unreserved characters), so a Lambda ARN in a path verifies."""
+    scope = SimpleNamespace(method="GET", path="/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:f x/configuration",
+                            query_string="Qualifier=%24LATEST", scheme="http", server="127.0.0.1:4566",
+                            headers=_RsgiHeaders([("host", "h"), ("x-thing", "1"), ("x-thing", "2")]))
+    request = Request.from_rsgi(scope, b"", SimpleNamespace(client_disconnect=None))
+    signed = request.signed()
+    assert signed.raw_path == "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af%20x/configuration"
+    assert (signed.query_string, signed.headers) == ("Qualifier=%24LATEST", {"host": "h", "x-thing": "1,2"})
+    assert request.headers["x-thing"] == "2" and request.base_url == "http://h"
 
 
 def test_one_engine_per_account():

@@ -66,7 +66,7 @@ def kinesis():
 
 
 class _Asgi:
-    """send/receive of one HTTP exchange; the client hangs up when `hang_up` is set."""
+    """send and the hang-up watch of one HTTP exchange; the client hangs up when `hang_up` is set."""
 
     def __init__(self):
         self.messages: list[dict] = []
@@ -76,9 +76,8 @@ class _Asgi:
     async def send(self, message: dict) -> None:
         self.messages.append(message)
 
-    async def receive(self) -> dict:
+    async def disconnected(self) -> None:
         await self.hang_up.wait()
-        return {"type": "http.disconnect"}
 
     @property
     def body(self) -> bytes:
@@ -104,7 +103,7 @@ def test_subscription_streams_records_then_child_shards_as_boto3_reads_them(kine
                        NewStartingHashKey=str(2 ** 127))   # the shard closes: its stream ends
     asgi = _Asgi()
     asyncio.run(asyncio.wait_for(eventstream.send_shard_events(
-        asgi.send, asgi.receive, _subscribe(client, consumer), Encoding(use_cbor=False),
+        asgi.send, asgi.disconnected, _subscribe(client, consumer), Encoding(use_cbor=False),
         [(b"x-amzn-requestid", b"r1")], StreamWatchers()), SAFETY_S))
     start = asgi.messages[0]
     assert start["status"] == 200 and (b"content-type", b"application/vnd.amazon.eventstream") in start["headers"]
@@ -126,7 +125,7 @@ def test_cbor_subscription_payloads_are_cbor_with_millisecond_timestamps(kinesis
     client.split_shard(StreamName="s", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2 ** 127))
     asgi = _Asgi()
     asyncio.run(asyncio.wait_for(eventstream.send_shard_events(
-        asgi.send, asgi.receive, _subscribe(client, consumer), Encoding(use_cbor=True), [], StreamWatchers()),
+        asgi.send, asgi.disconnected, _subscribe(client, consumer), Encoding(use_cbor=True), [], StreamWatchers()),
         SAFETY_S))
     messages = _messages(asgi.body)
     assert {m.headers[":content-type"] for m in messages} == {"application/x-amz-cbor-1.1"}
@@ -142,7 +141,7 @@ def test_a_put_wakes_a_waiting_subscription_and_a_hang_up_ends_it(kinesis):
 
     async def scenario():
         task = asyncio.ensure_future(eventstream.send_shard_events(
-            asgi.send, asgi.receive, events, Encoding(use_cbor=False), [], StreamWatchers()))
+            asgi.send, asgi.disconnected, events, Encoding(use_cbor=False), [], StreamWatchers()))
         while len(asgi.messages) < 2:   # head and initial response sent
             await asyncio.sleep(0)
         client.put_record(StreamName="s", Data=b"woke", PartitionKey="a")
@@ -245,7 +244,7 @@ def test_a_failure_after_the_head_is_an_internal_failure_exception_message(kines
     events.take = broken
     asgi = _Asgi()
     asyncio.run(asyncio.wait_for(eventstream.send_shard_events(
-        asgi.send, asgi.receive, events, Encoding(use_cbor=False), [], StreamWatchers()), SAFETY_S))
+        asgi.send, asgi.disconnected, events, Encoding(use_cbor=False), [], StreamWatchers()), SAFETY_S))
     assert asgi.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     with pytest.raises(EventStreamError) as info:
         list(_boto3_events(asgi.body))
