@@ -255,6 +255,26 @@ def test_wire_resources_are_isolated_per_account(auth_endpoint):
     assert stream_arn == "arn:aws:kinesis:eu-west-1:222222222222:stream/s"   # region from the signature's scope
 
 
+def test_wire_signed_paths_with_encoded_labels_verify(auth_endpoint):
+    """rest-json labels travel percent-encoded (an ARN's ':' as %3A, a space as %20); the server
+    gets the path decoded and must rebuild what the SDK signed."""
+    from botocore.exceptions import ClientError
+
+    lam = _boto3("lambda", auth_endpoint)
+    arn = "arn:aws:lambda:eu-west-1:111111111111:function:absent"
+    with pytest.raises(ClientError) as info:
+        lam.get_function(FunctionName=arn, Qualifier="$LATEST")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    mq = _boto3("mq", auth_endpoint)
+    with pytest.raises(ClientError) as info:
+        mq.list_tags(ResourceArn="arn:aws:mq:eu-west-1:111111111111:broker:b x:b-0000")
+    assert info.value.response["Error"]["Code"] == "NotFoundException"
+    assert mq.list_brokers()["BrokerSummaries"] == []
+    with pytest.raises(ClientError) as info:   # (and a wrong secret is still refused on such a path)
+        _boto3("lambda", auth_endpoint, secret="not-alice").get_function(FunctionName=arn)
+    assert info.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
 @pytest.mark.parametrize("service, call, code, status", [
     ("sns", lambda c: c.list_topics(), "SignatureDoesNotMatch", 403),
     ("kinesis", lambda c: c.list_streams(), "InvalidSignatureException", 400),
