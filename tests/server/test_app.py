@@ -301,3 +301,41 @@ def test_a_reset_answers_waiting_long_polls(app):
         status, _, out = await asyncio.wait_for(poll, 5)
         assert status == 200 and "Messages" not in json.loads(out)
     asyncio.run(scenario())
+
+
+def test_asgi_lifespan_shutdown_answers_long_polls_and_delivers_firehose_buffers(tmp_path):
+    """Served by an ASGI server (engine serve uses RSGI), the app's lifespan shutdown does what a
+    stop of engine serve does: waiting polls answered at once, Firehose buffers delivered."""
+    eng = engine.Engine(s3_root=str(tmp_path / "s3"))
+    app = make_app(eng)
+    firehose = eng.client("firehose")
+    firehose.create_delivery_stream(DeliveryStreamName="held", ExtendedS3DestinationConfiguration={
+        "RoleARN": "arn:aws:iam::000000000000:role/r", "BucketARN": "arn:aws:s3:::held-bucket",
+        "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}})
+    firehose.put_record(DeliveryStreamName="held", Record={"Data": b'{"kept": true}\n'})
+    _, _, body = _json(app, "AmazonSQS.CreateQueue", {"QueueName": "waiting"})
+    url = body["QueueUrl"]
+
+    async def scenario():
+        lifespan = asyncio.Queue()
+        sent = []
+        await lifespan.put({"type": "lifespan.startup"})
+
+        async def send(message):
+            sent.append(message["type"])
+        running = asyncio.ensure_future(app({"type": "lifespan"}, lifespan.get, send))
+        poll = asyncio.ensure_future(asgi_request(app, "POST", "/", {
+            "x-amz-target": "AmazonSQS.ReceiveMessage", "content-type": "application/x-amz-json-1.0"},
+            json.dumps({"QueueUrl": url, "WaitTimeSeconds": 20}).encode()))
+        await asyncio.sleep(0.5)
+        assert not poll.done() and not list((tmp_path / "s3").rglob("*.*"))
+        started = asyncio.get_running_loop().time()
+        await lifespan.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(running, 10)
+        poll_status, _, poll_body = await asyncio.wait_for(poll, 10)
+        return sent, poll_status, json.loads(poll_body), asyncio.get_running_loop().time() - started
+    sent, poll_status, answer, after_s = asyncio.run(scenario())
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert poll_status == 200 and "Messages" not in answer and after_s < 5
+    delivered = [p for p in (tmp_path / "s3" / "held-bucket").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in delivered] == [b'{"kept": true}\n']
