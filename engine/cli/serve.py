@@ -41,8 +41,10 @@ def build_app(options: ServeOptions):
     stored = {"data_dir": options.data_dir, "durability": options.durability}
     engine = Engine(s3_root=s3_root, **stored)
     if options.data_dir is not None:
-        try:
-            engine.backend("kinesis")   # restore now: the first request does not wait for it
+        from ..server.auth import restore_account
+
+        try:   # every service and region now: the first request does not wait, and move tasks run on
+            restore_account(engine)
         except Exception as error:   # (damaged data: one line naming it, not a worker's traceback)
             engine.close()
             raise SystemExit(f"engine serve: the data in {options.data_dir} cannot be restored: {error}") from None

@@ -2,6 +2,7 @@
 records, are there again after the server restarts, whether it was stopped or killed."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -111,3 +112,34 @@ def test_damaged_data_of_the_default_account_stops_the_start_with_one_line_namin
     line = next(x for x in (result.stdout + result.stderr).splitlines() if x.startswith("engine serve: "))
     assert f"the data in {tmp_path} cannot be restored" in line and str(sealed) in line
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_message_move_task_runs_on_after_a_restart_before_any_request(tmp_path):
+    """A move task running when the server was killed goes on moving at once when it starts
+    again, as AWS runs it server-side: not only once a client touches that region."""
+    server = Server(tmp_path)
+    try:
+        sqs = boto3.client("sqs", endpoint_url=server.endpoint, region_name="eu-west-1", aws_access_key_id="test",
+                           aws_secret_access_key="test", config=botocore.config.Config(retries={"max_attempts": 1}))
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        back = sqs.create_queue(QueueName="back", Attributes={"RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})})["QueueUrl"]
+        back_arn = sqs.get_queue_attributes(QueueUrl=back, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for k in range(10):
+            sqs.send_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "MessageBody": f"{k}-{i}"} for i in range(10)])
+        sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=back_arn, MaxNumberOfMessagesPerSecond=10)
+        time.sleep(0.5)
+    finally:
+        server.stop(signal.SIGKILL)
+    server = Server(tmp_path)
+    try:
+        time.sleep(4)   # no request: the task moves on its own (10 a second)
+        sqs = boto3.client("sqs", endpoint_url=server.endpoint, region_name="eu-west-1", aws_access_key_id="test",
+                           aws_secret_access_key="test", config=botocore.config.Config(retries={"max_attempts": 1}))
+        back = sqs.get_queue_url(QueueName="back")["QueueUrl"]
+        moved = int(sqs.get_queue_attributes(QueueUrl=back, AttributeNames=["ApproximateNumberOfMessages"])
+                    ["Attributes"]["ApproximateNumberOfMessages"])
+        assert moved >= 30   # (about 5 before the kill, 40 in the 4 s since the start)
+    finally:
+        server.stop(signal.SIGTERM)
