@@ -4,6 +4,8 @@ their HTTP status, pagination, long polls, and the AWS CLI-style calls of the RE
 from __future__ import annotations
 
 import datetime
+import json
+import socket
 import threading
 import time
 
@@ -228,6 +230,23 @@ def test_a_long_poll_returns_as_soon_as_a_message_arrives(aws, endpoint):
     poller.join(15)
     assert not poller.is_alive()
     assert [m["Body"] for m in got["Messages"]] == ["wake"]
+
+
+def test_a_long_poll_whose_client_hung_up_takes_no_message(aws, endpoint):
+    """A client that closed its connection during a long poll is no longer waiting: a message
+    sent afterwards stays for the next receive instead of going in flight to nobody."""
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="wire-hung-up")["QueueUrl"]
+    body = json.dumps({"QueueUrl": url, "WaitTimeSeconds": 20}).encode()
+    host, port = endpoint.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port))) as gone:
+        gone.sendall(f"POST / HTTP/1.1\r\nHost: {host}:{port}\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n"
+                     f"Content-Type: application/x-amz-json-1.0\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        time.sleep(0.5)   # (the poll is waiting)
+    time.sleep(0.5)       # (the server has seen the hang-up)
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)
+    assert [m["Body"] for m in got.get("Messages", [])] == ["kept"]
 
 
 def test_fifo_and_attributes_round_trip(aws, shape):
