@@ -245,7 +245,7 @@ class EngineApp:
         answer = await self._answer(Request.from_rsgi(scope, body, proto), send)
         if answer is not None:
             status, headers, out = answer
-            proto.response_bytes(status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers], out)
+            proto.response_bytes(status, _text_headers(headers), out)
 
     # --- admin endpoints -------------------------------------------------------------------------
     async def _admin(self, request: Request):
@@ -557,6 +557,11 @@ async def _disconnected(receive) -> None:
         pass
 
 
+def _text_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The app's (bytes, bytes) header pairs as RSGI takes them."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+
+
 class _RSGIStream:
     """An ASGI `send` over an RSGI protocol, for the event stream handlers: the head goes out
     with the first body, then the response streams."""
@@ -570,7 +575,7 @@ class _RSGIStream:
 
     async def __call__(self, message: dict) -> None:
         if message["type"] == "http.response.start":
-            self.head = (message["status"], [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]])
+            self.head = (message["status"], _text_headers(message["headers"]))
             return
         body = message.get("body", b"")
         if self.transport is None:
