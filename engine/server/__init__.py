@@ -1,1 +1,1 @@
-"""engine serve: the AWS wire protocols over HTTP (an ASGI app on granian) in front of the engine's clients."""
+"""engine serve: the AWS wire protocols over HTTP (an RSGI app on granian, also an ASGI app) in front of the engine's clients."""
