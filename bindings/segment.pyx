@@ -10,6 +10,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from includes cimport segment as c_segment
 
 SYNC_MODES = {"flush": c_segment.EN_SEG_FLUSH, "fsync": c_segment.EN_SEG_FSYNC}
+SEG_MAP_FRAME_MAX = c_segment.EN_SEG_MAP_FRAME_MAX   # flush mode: frames up to this size are copied into a mapping
 
 SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries synced sealed")
 Recovery = namedtuple("Recovery", "segments frames kept_bytes cut_bytes cut_offset")
@@ -128,12 +129,12 @@ cdef class SegmentLog:
 
     def append(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, uint32_t flags=0):
         """Write one frame (any bytes-like payload, with the caller's `flags` bits); returns once the log's sync mode promises
-        it (flush: written to the file; fsync: covered by an fdatasync shared with concurrent
+        it (flush: in the file's page cache; fsync: covered by an fdatasync shared with concurrent
         appenders)."""
         self._write(first_seq, last_seq, ts_ms, payload, flags, True)
 
     def write(self, int64_t first_seq, int64_t last_seq, int64_t ts_ms, payload, uint32_t flags=0):
-        """Write one frame (write(2) done on return) and return a ticket for commit(): a caller
+        """Write one frame (in the page cache on return) and return a ticket for commit(): a caller
         orders its writes under its own lock and waits for the disk outside it."""
         return self._write(first_seq, last_seq, ts_ms, payload, flags, False)
 

@@ -164,9 +164,10 @@ static int write_all(int fd, const void *buf, size_t n) {
     return 0;
 }
 
-/* Write zeros over [from, to) of the active file and start their writeback, so that the next
- * fdatasync finds the blocks allocated and written (see preallocate_bytes in segment.h). */
-static int zero_fill(int fd, int64_t from, int64_t to) {
+/* Write zeros over [from, to) of the active file; with `writeback`, start their writeback, so
+ * that the next fdatasync finds the blocks allocated and written (see preallocate_bytes in
+ * segment.h). */
+static int zero_fill(int fd, int64_t from, int64_t to, int writeback) {
     static const uint8_t zeros[ZERO_BLOCK];
     int64_t start = from;
     while (from < to) {
@@ -182,7 +183,7 @@ static int zero_fill(int fd, int64_t from, int64_t to) {
         from += w;
     }
     /* a hint: writeback now, off the commit path (a failure shows at the next fdatasync) */
-    if (sync_file_range(fd, start, to - start, SYNC_FILE_RANGE_WRITE)) { /* nothing to undo */ }
+    if (writeback && sync_file_range(fd, start, to - start, SYNC_FILE_RANGE_WRITE)) { /* nothing to undo */ }
     return 0;
 }
 
@@ -462,10 +463,29 @@ static en_seg_status segment_load(en_seglog *log, en_segment *s, int64_t prev_la
     return EN_SEG_OK;
 }
 
+/* Flush mode with pre-allocation: the active file mapped writable, segment_bytes long (address
+ * space only; what lies past the file's end is never touched). Without a mapping (mmap
+ * refused) every frame is written with write(2). */
+static void map_active(en_seglog *log) {
+    log->map = NULL;
+    log->map_len = 0;
+    if (log->cfg.sync != EN_SEG_FLUSH || log->cfg.preallocate_bytes <= 0) return;
+    void *a = mmap(NULL, (size_t)log->cfg.segment_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, log->fd, 0);
+    if (a == MAP_FAILED) return;
+    log->map = a;
+    log->map_len = log->cfg.segment_bytes;
+}
+
+static void unmap_active(en_seglog *log) {
+    if (log->map != NULL) munmap(log->map, (size_t)log->map_len);
+    log->map = NULL;
+    log->map_len = 0;
+}
+
 static en_seg_status open_active(en_seglog *log, int64_t base, int create, en_seg_error *err) {
     char path[EN_SEG_PATH_MAX];
     seg_path(log->dir, base, "log", path, sizeof path);
-    int fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
     if (fd < 0) {
         set_error(err, path, -1, errno);
         return EN_SEG_EIO;
@@ -480,6 +500,7 @@ static en_seg_status open_active(en_seglog *log, int64_t base, int create, en_se
         }
     }
     log->fd = fd;
+    map_active(log);
     return EN_SEG_OK;
 }
 
@@ -497,6 +518,7 @@ static void leave_waves(en_seglog *log);
 void en_seglog_close(en_seglog *log) {
     if (log == NULL) return;
     leave_waves(log);
+    unmap_active(log);
     if (log->fd >= 0) close(log->fd);
     for (int64_t i = 0; i < log->n_segs; i++) segment_free(&log->segs[i]);
     free(log->segs);
@@ -587,6 +609,7 @@ static en_seg_status close_active(en_seglog *log, int sync, en_seg_error *err) {
     } else {
         STORE(&log->synced_pos, LOAD(&log->written_pos));
     }
+    unmap_active(log);
     close(log->fd);
     log->fd = -1;
     pthread_cond_broadcast(&log->sync_cond);
@@ -779,6 +802,7 @@ static void write_failed(en_seglog *log, en_segment *s, int e, en_seg_error *err
     set_error(err, path, s->size, e);
     if (ftruncate(log->fd, s->size) == 0) log->filled_end = s->size;   /* else the open-time recovery cuts it */
     if (s->frames == 0) {   /* a file named for a frame it does not hold */
+        unmap_active(log);
         close(log->fd);
         log->fd = -1;
         unlink(path);
@@ -837,13 +861,15 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
     }
     struct iovec iov[3] = {{header, EN_SEG_FRAME_HEADER}, {(void *)payload, (size_t)length},
                            {(void *)zeros, (size_t)(bytes - EN_SEG_FRAME_HEADER - length)}};
-    int64_t done = 0, ahead = log->cfg.sync == EN_SEG_FSYNC ? log->cfg.preallocate_bytes : 0;
+    int fsync_mode = log->cfg.sync == EN_SEG_FSYNC;
+    int mapped = log->map != NULL && bytes <= EN_SEG_MAP_FRAME_MAX && s->size + bytes <= log->map_len;
+    int64_t done = 0, ahead = fsync_mode || mapped ? log->cfg.preallocate_bytes : 0;
     if (ahead > 0 && s->size + bytes + ahead / 2 > log->filled_end) {
         /* no zeros past where the segment seals (unless one frame alone is larger) */
         int64_t end = s->size + bytes, cap = end > log->cfg.segment_bytes ? end : log->cfg.segment_bytes;
         end = end + ahead < cap ? end + ahead : cap;
         if (end > log->filled_end) {
-            int e = zero_fill(log->fd, log->filled_end > s->size ? log->filled_end : s->size, end);
+            int e = zero_fill(log->fd, log->filled_end > s->size ? log->filled_end : s->size, end, fsync_mode);
             if (e) {
                 write_failed(log, s, e, err);
                 rc = EN_SEG_EIO;
@@ -851,6 +877,13 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
             }
             log->filled_end = end;
         }
+    }
+    if (mapped) {   /* into the page cache without a system call (the zeros above made room) */
+        uint8_t *at = log->map + s->size;
+        memcpy(at, header, EN_SEG_FRAME_HEADER);
+        memcpy(at + EN_SEG_FRAME_HEADER, payload, (size_t)length);
+        memset(at + EN_SEG_FRAME_HEADER + length, 0, (size_t)(bytes - EN_SEG_FRAME_HEADER - length));
+        done = bytes;
     }
     while (done < bytes) {
         /* skip what a short write already wrote */
@@ -876,6 +909,7 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
         }
         done += w;
     }
+    if (s->size + bytes > log->filled_end) log->filled_end = s->size + bytes;
     frame_header h = {magic, crc, len32, flags, first_seq, last_seq, ts_ms};
     if (!segment_note(s, &h, s->size, log->cfg.index_interval_bytes)) {
         /* the frame is on file; only the in-memory index could not grow */

@@ -13,16 +13,20 @@
  * mapping (Arrow IPC reads them in place). The CRC covers the header after the CRC field and
  * the payload. Sequence numbers grow from frame to frame (first_seq > the previous last_seq).
  *
- * Durability: EN_SEG_FLUSH writes each frame with one write(2) before the append returns (it
- * survives the process, not the machine); EN_SEG_FSYNC also returns only once an fdatasync
- * covers the frame. Group commit spans every log of the process: committers waiting together,
+ * Durability: EN_SEG_FLUSH puts each frame in the page cache before the append returns (it
+ * survives the process, not the machine): a frame of up to EN_SEG_MAP_FRAME_MAX bytes is copied
+ * into a writable shared mapping of the active file, within its zero-filled pre-allocation (no
+ * system call per frame: a kill leaves the kernel the dirty pages; a kill in mid-copy leaves a
+ * torn frame of a call that never returned), a larger one is written with one write(2).
+ * EN_SEG_FSYNC also returns only once an fdatasync covers the frame. Group commit spans every log of the process: committers waiting together,
  * on any logs, share one wave of fdatasyncs (one per log written since the last wave, run in
  * parallel); up to two waves overlap.
  *
- * Pre-allocation (fsync mode, preallocate_bytes > 0): the active file is kept written with
- * zeros ahead of its frames (as PostgreSQL recycles WAL files; fallocate alone would leave
- * unwritten extents, whose first write needs a journal commit), so most fdatasyncs only flush
- * data. A segment is cut to its frames when sealed. A zero tail is not data: recovery ends the
+ * Pre-allocation (preallocate_bytes > 0): the active file is kept written with zeros ahead of
+ * its frames. In fsync mode (as PostgreSQL recycles WAL files; fallocate alone would leave
+ * unwritten extents, whose first write needs a journal commit) most fdatasyncs then only flush
+ * data; in flush mode the mapping's small frames land in blocks the file system has already
+ * allocated (a full disk fails the zero write with ENOSPC, never a copy with SIGBUS). A segment is cut to its frames when sealed. A zero tail is not data: recovery ends the
  * frames where only zeros follow and does not count it as cut.
  *
  * Recovery (en_seglog_open) trusts sealed segments (their CRCs are checked when they are read)
@@ -48,6 +52,7 @@
 #define EN_SEG_FRAME_MAGIC UINT32_C(0x31474553)   /* "SEG1" */
 #define EN_SEG_INDEX_MAGIC UINT32_C(0x31584449)   /* "IDX1" */
 #define EN_SEG_PATH_MAX 4096
+#define EN_SEG_MAP_FRAME_MAX (64 << 10)   /* flush mode: frames up to this size go through the mapping */
 
 typedef enum {
     EN_SEG_OK = 0,
@@ -64,9 +69,10 @@ typedef struct {
     int64_t segment_ms;            /* ... or once its first frame is this much older */
     int64_t index_interval_bytes;  /* an index entry at most every this many bytes */
     en_seg_sync sync;
-    int64_t preallocate_bytes;     /* fsync mode: keep the active file zero-filled this far past
-                                      its frames (0: never), so an fdatasync rewrites blocks in
-                                      place and needs no journal commit of the file's size */
+    int64_t preallocate_bytes;     /* keep the active file zero-filled this far past its frames
+                                      (0: never): fsync mode, so an fdatasync rewrites blocks in
+                                      place and needs no journal commit of the file's size; flush
+                                      mode, for the mapping's frames (0: every frame a write(2)) */
 } en_seglog_config;
 
 /* What went wrong (filled by a failing call): the file, the byte offset in it (-1: none) and
@@ -118,6 +124,9 @@ typedef struct en_seglog {
     struct en_seglog *dirty_next;
     int64_t active_start;          /* written_pos where the active segment begins */
     int64_t filled_end;            /* the active file's length: frames, then zeros (pre-allocation) */
+    uint8_t *map;                  /* flush mode: the active file mapped writable (segment_bytes long;
+                                      written below filled_end only), NULL when not mapped */
+    int64_t map_len;
     int64_t last_seq;              /* -1 when empty */
 } en_seglog;
 

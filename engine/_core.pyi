@@ -237,6 +237,7 @@ class Frame(NamedTuple):
     flags: int
 
 SYNC_MODES: dict[str, int]
+SEG_MAP_FRAME_MAX: int
 
 def crc32c(data: Any, crc: int = ...) -> int: ...
 

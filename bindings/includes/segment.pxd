@@ -3,6 +3,7 @@ from includes.common cimport en_binary_view, en_status
 
 cdef extern from "segment.h" nogil:
     int EN_SEG_PATH_MAX
+    int EN_SEG_MAP_FRAME_MAX
 
     ctypedef enum en_seg_status:
         EN_SEG_OK
