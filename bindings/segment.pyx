@@ -118,10 +118,17 @@ cdef class SegmentLog:
         memset(&err, 0, sizeof(err))
         cdef c_segment.en_seg_status rc
         try:
-            with nogil:
+            if log.cfg.sync == c_segment.EN_SEG_FLUSH and buf.len <= c_segment.EN_SEG_MAP_FRAME_MAX:
+                # a copy into the mapping, which the GIL's release and retake would outlast
                 rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, flags, buf.buf, buf.len, &ticket, &err)
                 if rc == c_segment.EN_SEG_OK and commit:
-                    rc = c_segment.en_seglog_commit(log, ticket, &err)
+                    rc = c_segment.en_seglog_commit(log, ticket, &err)   # (flush: nothing to wait for)
+            else:
+                with nogil:
+                    rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, flags, buf.buf, buf.len, &ticket,
+                                                   &err)
+                    if rc == c_segment.EN_SEG_OK and commit:
+                        rc = c_segment.en_seglog_commit(log, ticket, &err)
         finally:
             PyBuffer_Release(&buf)
         check_seg(rc, &err)
