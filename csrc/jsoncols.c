@@ -96,7 +96,9 @@ static int64_t values_bytes(int kind, int64_t capacity) {
 }
 
 static en_status column_init(en_jc_column *c, int kind, int64_t capacity) {
-    c->validity = calloc((size_t)(capacity + 7) / 8 + 1, 1);
+    /* every row valid until a null clears its bit (commit_row) */
+    c->validity = malloc((size_t)(capacity + 7) / 8 + 1);
+    if (c->validity) memset(c->validity, 0xFF, (size_t)(capacity + 7) / 8 + 1);
     c->values = calloc((size_t)values_bytes(kind, capacity) + 1, 1);
     if (kind == EN_JC_STRING) {
         c->data_cap = 1 << 16;
@@ -462,15 +464,29 @@ typedef struct {
     en_status status;
 } state;
 
+/* Word compares, the last one overlapping the one before (member names are mostly 4-16 bytes). */
 EN_INLINE int same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y) return 0;
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {
+        for (int64_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
     }
-    for (; i < n; i++)
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v) return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (int64_t i = 0; i < n; i++)
         if (a[i] != b[i]) return 0;
     return 1;
 }
@@ -640,19 +656,12 @@ static int commit_row(state *st) {
     if (st->keys_set != plan->nkeys) return ROW_DOUBT;
     for (int f = 0; f < plan->nfields; f++) {
         const en_jc_field *fd = &plan->fields[f];
-        if (fd->key) {
-            en_jc_column *k = &st->cols[2 * f + 1];
-            if (!close_offsets(st, k)) return ROW_FAIL;
-            k->validity[row >> 3] |= bit;
-        }
+        if (fd->key && !close_offsets(st, &st->cols[2 * f + 1])) return ROW_FAIL;   /* (a key is never null) */
         if (fd->kind == EN_JC_NONE) continue;
         en_jc_column *c = &st->cols[2 * f];
         int valid = st->seen[f] == st->gen && st->null_at[f] != st->gen;
         if (fd->kind == EN_JC_STRING && !close_offsets(st, c)) return ROW_FAIL;
-        if (valid) {
-            c->validity[row >> 3] |= bit;
-            continue;
-        }
+        if (valid) continue;      /* (its bit is set from the start) */
         c->validity[row >> 3] &= (uint8_t)~bit;
         c->null_count++;
         switch (fd->kind) {    /* nulls hold zeros */
