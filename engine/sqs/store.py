@@ -343,10 +343,13 @@ class QueueStore:
             return self._key_source(create=False).decrypt(data[1:], aad.encode(), what)
         return data[1:]
 
-    def write(self, op: list) -> int:
-        """Append one operation (the caller holds `lock`); returns the ticket to commit. Only
-        adds carry bodies and attributes, so only they are sealed (receives, deletes and the
-        rest hold ids, handles and times)."""
+    def write(self, op: list) -> int | None:
+        """Append one operation (the caller holds `lock`); returns the ticket to commit (None once
+        the store is closed: a closing queue's last changes are not operations). Only adds carry
+        bodies and attributes, so only they are sealed (receives, deletes and the rest hold ids,
+        handles and times)."""
+        if self.closed:
+            return None
         n = self.next_op
         data = marshal.dumps(op)
         if op[0] == ADD:
@@ -363,10 +366,15 @@ class QueueStore:
         self._since_snapshot += len(payload)
         return ticket
 
-    def commit(self, ticket: int) -> None:
-        if self._fsync:   # (flush: the write(2) was all)
+    def commit(self, ticket: int | None) -> None:
+        """Return once the write that gave `ticket` (None: nothing written) is as durable as the
+        sync mode promises (flush: it is in the page cache already)."""
+        if ticket is None:
+            return
+        if self._fsync:
             self._log.commit(ticket)
-        if self._since_snapshot >= COMPACT_MIN_BYTES and self._since_snapshot >= self._due_bytes():
+        since = self._since_snapshot
+        if since >= COMPACT_MIN_BYTES and since >= COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes:   # (_due_bytes)
             self._snapshot_due()
 
     def _due_bytes(self) -> int:
@@ -552,13 +560,6 @@ class DurableQueue:
         another queue, and (FIFO) no deduplication record, which only the log holds whole."""
         return not self.fifo and not self._taken_out and self._q.counts(self.store.last_ms)[:3] == (0, 0, 0)
 
-    def _logged(self, op: list) -> int | None:
-        return None if self.store.closed else self.store.write(op)
-
-    def _commit(self, ticket) -> None:
-        if ticket is not None:
-            self.store.commit(ticket)
-
     def send(self, now_ms, bodies, delay_ms=0, max_len=-1, delays=None, extras=None):
         bodies = list(bodies)
         store = self.store
@@ -572,9 +573,9 @@ class DurableQueue:
                 ids, md5s, bodies = [ids[i] for i in keep], [md5s[i] for i in keep], [bodies[i] for i in keep]
                 visible = visible if delays is None else [visible[i] for i in keep]
                 xs = None if xs is None else [xs[i] for i in keep]
-            ticket = self._logged([ADD, now_ms, ids, bodies, md5s, now_ms, visible, 0, -1, xs, None, None,
+            ticket = store.write([ADD, now_ms, ids, bodies, md5s, now_ms, visible, 0, -1, xs, None, None,
                                    False, True]) if ids else None
-        self._commit(ticket)
+        store.commit(ticket)
         return stored
 
     def send_fifo(self, now_ms, bodies, groups, dedups, max_len=-1, extras=None):
@@ -590,9 +591,9 @@ class DurableQueue:
                 ids, md5s, bodies = [ids[i] for i in keep], [md5s[i] for i in keep], [bodies[i] for i in keep]
                 groups, dedups = [groups[i] for i in keep], [dedups[i] for i in keep]
                 xs = None if xs is None else [xs[i] for i in keep]
-            ticket = self._logged([ADD, now_ms, ids, bodies, md5s, now_ms, 0, 0, -1, xs, groups, dedups,
+            ticket = store.write([ADD, now_ms, ids, bodies, md5s, now_ms, 0, 0, -1, xs, groups, dedups,
                                    [d is not None for d in dedups], True]) if ids else None
-        self._commit(ticket)
+        store.commit(ticket)
         return stored
 
     def restore(self, now_ms, bodies, md5s, nums=None, sent_ms=None, rcs=None, first_ms=None, extras=None,
@@ -605,12 +606,12 @@ class DurableQueue:
             sent = now_ms if sent_ms is None else [now_ms if t is None else t for t in sent_ms]
             firsts = -1 if first_ms is None else [-1 if t is None else t for t in first_ms]
             recorded = False if seqs is not None or dedups is None else [d is not None for d in dedups]
-            ticket = self._logged([ADD, now_ms, _reported(ids, extras), bodies, md5s, sent, 0,
+            ticket = store.write([ADD, now_ms, _reported(ids, extras), bodies, md5s, sent, 0,
                                    0 if rcs is None else list(rcs), firsts,
                                    None if extras is None else [extra_row(x) for x in extras],
                                    None if groups is None else list(groups),
                                    None if dedups is None else list(dedups), recorded, False]) if ids else None
-        self._commit(ticket)
+        store.commit(ticket)
         return ids
 
     def receive(self, now_ms, max_n, vis_ms, max_rc=NO_LIMIT, inflight_max=NO_LIMIT, remove=False,
@@ -626,58 +627,64 @@ class DurableQueue:
                 self._taken_out += len(got.moved.ids)
             ticket = None
             if got.ids and not remove:
-                ticket = self._logged([RECEIVE, now_ms, _reported(got.ids, got.extras), got.handles,
+                ticket = store.write([RECEIVE, now_ms, _reported(got.ids, got.extras), got.handles,
                                        now_ms + vis_ms, got.receive_counts, got.first_ms])
-        self._commit(ticket)
+        store.commit(ticket)
         return got
 
     def removed(self, now_ms: int, ids: list) -> None:
         """Messages that left the queue for another (after the other logged them: a crash in
         between leaves a copy in both, never in neither)."""
         if ids:
-            with self.store.lock:
-                ticket = self._logged([REMOVE, now_ms, list(ids)])
+            store = self.store
+            with store.lock:
+                ticket = store.write([REMOVE, now_ms, list(ids)])
                 self._taken_out -= len(ids)
-            self._commit(ticket)
+            store.commit(ticket)
 
     def handles_moved(self, now_ms: int, handles: dict) -> None:
         """A restart gave in-flight messages new handles (old -> new)."""
-        with self.store.lock:
-            ticket = self._logged([HANDLES, now_ms, list(handles), list(handles.values())])
-        self._commit(ticket)
+        store = self.store
+        with store.lock:
+            ticket = store.write([HANDLES, now_ms, list(handles), list(handles.values())])
+        store.commit(ticket)
 
     def delete(self, now_ms, handles):
         handles = tuple(handles)
-        with self.store.lock:
+        store = self.store
+        with store.lock:
             res = self._q.delete(now_ms, handles)
             done = list(handles) if res is None else [h for h, r in zip(handles, res) if r == _core.HANDLE_OK]
-            ticket = self._logged([DELETE, now_ms, done]) if done else None
-        self._commit(ticket)
+            ticket = store.write([DELETE, now_ms, done]) if done else None
+        store.commit(ticket)
         return res
 
     def change_visibility(self, now_ms, handles, vis_ms, max_hold_ms):
         handles, vis_ms = tuple(handles), tuple(vis_ms)
-        with self.store.lock:
+        store = self.store
+        with store.lock:
             res = self._q.change_visibility(now_ms, handles, vis_ms, max_hold_ms)
             done = [k for k, r in enumerate(res) if r == _core.HANDLE_OK]
-            ticket = self._logged([VISIBILITY, now_ms, [handles[k] for k in done],
+            ticket = store.write([VISIBILITY, now_ms, [handles[k] for k in done],
                                    [now_ms + vis_ms[k] for k in done]]) if done else None
-        self._commit(ticket)
+        store.commit(ticket)
         return res
 
     def retry(self, now_ms, handles, due_ms, vis_ms):
-        with self.store.lock:
+        store = self.store
+        with store.lock:
             ok = self._q.retry(now_ms, handles, due_ms, vis_ms)
-            ticket = self._logged([VISIBILITY, now_ms, list(handles), now_ms + vis_ms]) if ok else None
-        self._commit(ticket)
+            ticket = store.write([VISIBILITY, now_ms, list(handles), now_ms + vis_ms]) if ok else None
+        store.commit(ticket)
         return ok
 
     def clear(self):
         """PurgeQueue (a closing queue's clear is not an operation: its store is closed first)."""
-        with self.store.lock:
+        store = self.store
+        with store.lock:
             self._q.clear()
-            ticket = self._logged([PURGE, self.store.last_ms])   # (PurgeQueue's time: the native clear takes none)
-        self._commit(ticket)
+            ticket = store.write([PURGE, store.last_ms])   # (PurgeQueue's time: the native clear takes none)
+        store.commit(ticket)
 
 
 # --- rebuilding a queue from its fold ------------------------------------------------------------
