@@ -15,10 +15,16 @@
   answers, beside putting the same records into a memory engine in 100,000-record batches.
 
 Each row also carries the process CPU seconds of its median round (cpu_s), since wall time on a
-shared machine drifts with the load. Sizes scale with ENGINE_BENCH_SCALE.
+shared machine drifts with the load. The rate of a process drifts too (memory mode's put_batch
+follows how fast the kernel hands it fresh pages at that moment), so the put_batch and
+put_records rows of a data-dir mode also carry memory_cpu_ratio: before each of their rounds the
+same puts go into an in-memory engine in the same process (untimed by the benchmark), and the
+median over rounds of (memory CPU seconds / this mode's) compares the two at the same moment.
+Sizes scale with ENGINE_BENCH_SCALE.
 """
 import os
 import shutil
+import statistics
 import tempfile
 import threading
 import time
@@ -68,16 +74,28 @@ def new_stream(make_engine, durability: str):
     return eng
 
 
-def timed_rounds(benchmark, run, setup, rounds=3):
-    """benchmark.pedantic, keeping each round's CPU seconds; the median round's goes in cpu_s."""
-    cpu = []
+def timed_rounds(benchmark, run, setup, rounds=3, paired_setup=None):
+    """benchmark.pedantic, keeping each round's CPU seconds; the median round's goes in cpu_s.
+    With paired_setup (the memory engine's setup), each round is preceded by an untimed run on
+    it, and the median of the rounds' CPU ratios goes in memory_cpu_ratio."""
+    cpu, paired = [], []
+
+    def setup_round():
+        if paired_setup is not None:
+            args, _ = paired_setup()
+            start = time.process_time()
+            run(*args)
+            paired.append(time.process_time() - start)
+        return setup()
 
     def measured(*args):
         start = time.process_time()
         run(*args)
         cpu.append(time.process_time() - start)
-    benchmark.pedantic(measured, setup=setup, rounds=rounds, iterations=1)
-    benchmark.extra_info["cpu_s"] = sorted(cpu)[len(cpu) // 2]
+    benchmark.pedantic(measured, setup=setup_round, rounds=rounds, iterations=1)
+    benchmark.extra_info["cpu_s"] = statistics.median(cpu)
+    if paired:
+        benchmark.extra_info["memory_cpu_ratio"] = round(statistics.median([m / c for m, c in zip(paired, cpu)]), 2)
 
 
 def _info(benchmark, group, durability, n, api):
@@ -88,15 +106,15 @@ def _info(benchmark, group, durability, n, api):
 
 @pytest.mark.parametrize("durability", MODES)
 def test_durability_put_batch(benchmark, make_engine, batches, durability):
-    def setup():
-        return (new_stream(make_engine, durability).backend("kinesis").get_stream("bench"),), {}
+    def setup(mode=durability):
+        return (new_stream(make_engine, mode).backend("kinesis").get_stream("bench"),), {}
 
     def run(stream):
         for data, keys in batches:
             stream.put_batch(data, keys)
 
     _info(benchmark, "durability put_batch", durability, len(batches) * BATCH, "put_batch x500")
-    timed_rounds(benchmark, run, setup)
+    timed_rounds(benchmark, run, setup, paired_setup=None if durability == "memory" else lambda: setup("memory"))
 
 
 @pytest.mark.parametrize("durability", MODES)
@@ -104,15 +122,15 @@ def test_durability_put_records(benchmark, make_engine, batches, durability):
     requests = [[{"Data": d, "PartitionKey": k} for d, k in zip(data.to_pylist(), keys.to_pylist())]
                 for data, keys in batches[:max(1, scaled(50_000) // BATCH)]]
 
-    def setup():
-        return (new_stream(make_engine, durability).client("kinesis"),), {}
+    def setup(mode=durability):
+        return (new_stream(make_engine, mode).client("kinesis"),), {}
 
     def run(kinesis):
         for request in requests:
             kinesis.put_records(StreamName="bench", Records=request)
 
     _info(benchmark, "durability put_records", durability, len(requests) * BATCH, "put_records x500")
-    timed_rounds(benchmark, run, setup)
+    timed_rounds(benchmark, run, setup, paired_setup=None if durability == "memory" else lambda: setup("memory"))
 
 
 @pytest.mark.parametrize("durability", MODES)
