@@ -3,9 +3,11 @@ to its messages, folded into a snapshot now and then, so disk use tracks the liv
 
 <root>/<queue name>/queue.json   the queue's settings (attributes, tags, id prefix), replaced whole
 <root>/<queue name>/log/          a segment log (csrc/segment.h): one frame per operation, numbered
-                                  from 1, holding the operation in columns (marshal: plain lists,
-                                  strings and numbers, the fastest stdlib encoding; AES-256-GCM
-                                  sealed when the queue asks for server-side encryption)
+                                  from 1, holding the operation in columns (plain lists, strings
+                                  and numbers: MessagePack by msgspec, frame flag OP_MSGPACK, about
+                                  twice as fast as marshal; frames without the flag are marshal, as
+                                  data dirs written before hold them; AES-256-GCM sealed when the
+                                  queue asks for server-side encryption)
 <root>/<queue name>/snap-<n>      the fold of every operation before n (marshal, sealed likewise)
 <root>/.move-tasks/<task id>.json a message move task (MoveTaskStore), replaced whole as it changes
 
@@ -25,6 +27,8 @@ otherwise a background thread folds the sealed segments' frames.
 from __future__ import annotations
 
 import marshal
+
+import msgspec
 import os
 import shutil
 import threading
@@ -50,6 +54,9 @@ META_FILE = "queue.json"
 LOG_DIR = "log"
 SNAPSHOT_PREFIX = "snap-"
 PLAIN, SEALED = b"\x00", b"\x01"     # a payload's first byte
+OP_MSGPACK = 1                       # frame flag: the operation is MessagePack (else marshal)
+_encode_op = msgspec.msgpack.Encoder().encode
+_decode_op = msgspec.msgpack.Decoder().decode
 
 # Operations, [kind, now_ms, *columns]; a column is a list (a value per message) or one value
 # for every message (`_column`).
@@ -351,7 +358,7 @@ class QueueStore:
         if self.closed:
             return None
         n = self.next_op
-        data = marshal.dumps(op)
+        data = _encode_op(op)
         if op[0] == ADD:
             payload = self._seal(data, f"{self.arn}:{n}")
             if op[-1]:
@@ -360,7 +367,7 @@ class QueueStore:
                 self._max_num = max(self._max_num, _max_own_num(op[2], self.id_prefix))
         else:
             payload = PLAIN + data
-        ticket = self._log.write(n, n, op[1], payload)
+        ticket = self._log.write(n, n, op[1], payload, OP_MSGPACK)
         self.last_ms = op[1]
         self.next_op = n + 1
         self._since_snapshot += len(payload)
@@ -404,16 +411,16 @@ class QueueStore:
         start = snapshots[-1] if snapshots else 1
         fold = self._load_snapshot(start, window_ms) if snapshots else Fold(window_ms)
         nxt = start
-        apply, loads = fold.apply, marshal.loads
-        for seq, _, _, payload, _ in self._log.frames(start_seq=start):
+        apply = fold.apply
+        for seq, _, _, payload, flags in self._log.frames(start_seq=start):
             if upto is not None and seq >= upto:
                 break
             data = memoryview(payload).cast("B")
-            if data[0] == PLAIN[0]:
-                op = loads(data[1:])
+            if data[0] != PLAIN[0]:
+                data = self._open(data, f"{self.arn}:{seq}", f"{self._log.directory} operation {seq}")
             else:
-                op = loads(self._open(data, f"{self.arn}:{seq}", f"{self._log.directory} operation {seq}"))
-            apply(op, id_prefix)
+                data = data[1:]
+            apply(_decode_op(data) if flags & OP_MSGPACK else marshal.loads(data), id_prefix)
             nxt = seq + 1
         return fold, nxt
 
@@ -483,10 +490,14 @@ class QueueStore:
                 os.unlink(os.path.join(self.directory, f"{SNAPSHOT_PREFIX}{n}"))
 
     def compact(self) -> None:
-        """Fold every sealed segment now and wait (tests, benchmarks)."""
+        """Fold every sealed segment now and wait (tests, benchmarks). A fold already running
+        covers only the segments sealed when it started: it ends first, then one more runs."""
+        running = self._compacting
+        if running is not None:
+            running.join()
         with self.lock:
             self._start_compaction()
-        thread = self._compacting
+            thread = self._compacting
         if thread is not None:
             thread.join()
 

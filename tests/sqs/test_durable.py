@@ -5,6 +5,7 @@ with), FIFO group order and deduplication, dead-letter moves; the log is folded 
 so the files track the live messages; queues that ask for server-side encryption are written
 sealed."""
 import json
+import marshal
 import os
 
 import pytest
@@ -111,6 +112,35 @@ def test_messages_come_back_in_their_state(reopen, durability):
     assert delayed["MessageId"] == sent_delayed["MessageId"]
     clock.advance(302)                                     # past START + 601
     assert bodies(receive_all(sqs, url)) == ["plain 2"]
+
+
+def test_a_log_of_marshal_frames_from_before_folds_on_beside_msgpack_frames(reopen, monkeypatch):
+    """Data dirs written before operations were MessagePack hold marshal frames (no OP_MSGPACK
+    flag): a restart folds them as before, and the frames written after it (MessagePack) fold
+    beside them at the next restart."""
+    clock = engine.ManualClock(START)
+    attrs = {"kind": {"DataType": "String", "StringValue": "order"},
+             "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
+    with monkeypatch.context() as before:
+        before.setattr(sqs_store, "_encode_op", marshal.dumps)
+        before.setattr(sqs_store, "OP_MSGPACK", 0)
+        sqs = reopen(clock)
+        url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+        sent = sqs.send_message(QueueUrl=url, MessageBody="with attributes", MessageAttributes=attrs)
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(3)])
+        taken = receive_all(sqs, url, VisibilityTimeout=100)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle={m["Body"]: m for m in taken}["m0"]["ReceiptHandle"])
+        frames = list(sqs._client._engine.backend("sqs").queues["jobs"]._disk.store._log.frames())
+        assert len(frames) == 4 and not any(f.flags & sqs_store.OP_MSGPACK for f in frames)
+
+    sqs = reopen(clock)
+    sqs.send_message(QueueUrl=url, MessageBody="after")
+    sqs = reopen(clock)
+    clock.advance(100)
+    got = receive_all(sqs, url, MessageAttributeNames=["All"])
+    assert bodies(got) == ["after", "m1", "m2", "with attributes"]
+    again = {m["Body"]: m for m in got}["with attributes"]
+    assert (again["MessageId"], again["MessageAttributes"]) == (sent["MessageId"], attrs)
 
 
 def test_a_second_restart_keeps_what_the_first_rebuilt(reopen):
