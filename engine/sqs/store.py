@@ -27,14 +27,14 @@ otherwise a background thread folds the sealed segments' frames.
 from __future__ import annotations
 
 import marshal
-
-import msgspec
 import os
 import shutil
 import threading
 from collections import deque
 from itertools import compress, repeat
 from typing import NamedTuple
+
+import msgspec
 
 from .. import _core
 from ..atrest import AtRestKey
@@ -585,7 +585,7 @@ class DurableQueue:
                 visible = visible if delays is None else [visible[i] for i in keep]
                 xs = None if xs is None else [xs[i] for i in keep]
             ticket = store.write([ADD, now_ms, ids, bodies, md5s, now_ms, visible, 0, -1, xs, None, None,
-                                   False, True]) if ids else None
+                                  False, True]) if ids else None
         store.commit(ticket)
         return stored
 
@@ -603,7 +603,7 @@ class DurableQueue:
                 groups, dedups = [groups[i] for i in keep], [dedups[i] for i in keep]
                 xs = None if xs is None else [xs[i] for i in keep]
             ticket = store.write([ADD, now_ms, ids, bodies, md5s, now_ms, 0, 0, -1, xs, groups, dedups,
-                                   [d is not None for d in dedups], True]) if ids else None
+                                  [d is not None for d in dedups], True]) if ids else None
         store.commit(ticket)
         return stored
 
@@ -618,10 +618,10 @@ class DurableQueue:
             firsts = -1 if first_ms is None else [-1 if t is None else t for t in first_ms]
             recorded = False if seqs is not None or dedups is None else [d is not None for d in dedups]
             ticket = store.write([ADD, now_ms, _reported(ids, extras), bodies, md5s, sent, 0,
-                                   0 if rcs is None else list(rcs), firsts,
-                                   None if extras is None else [extra_row(x) for x in extras],
-                                   None if groups is None else list(groups),
-                                   None if dedups is None else list(dedups), recorded, False]) if ids else None
+                                  0 if rcs is None else list(rcs), firsts,
+                                  None if extras is None else [extra_row(x) for x in extras],
+                                  None if groups is None else list(groups),
+                                  None if dedups is None else list(dedups), recorded, False]) if ids else None
         store.commit(ticket)
         return ids
 
@@ -639,7 +639,7 @@ class DurableQueue:
             ticket = None
             if got.ids and not remove:
                 ticket = store.write([RECEIVE, now_ms, _reported(got.ids, got.extras), got.handles,
-                                       now_ms + vis_ms, got.receive_counts, got.first_ms])
+                                      now_ms + vis_ms, got.receive_counts, got.first_ms])
         store.commit(ticket)
         return got
 
@@ -677,7 +677,7 @@ class DurableQueue:
             res = self._q.change_visibility(now_ms, handles, vis_ms, max_hold_ms)
             done = [k for k, r in enumerate(res) if r == _core.HANDLE_OK]
             ticket = store.write([VISIBILITY, now_ms, [handles[k] for k in done],
-                                   [now_ms + vis_ms[k] for k in done]]) if done else None
+                                  [now_ms + vis_ms[k] for k in done]]) if done else None
         store.commit(ticket)
         return res
 
