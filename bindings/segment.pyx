@@ -10,7 +10,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from includes cimport segment as c_segment
 
 SYNC_MODES = {"flush": c_segment.EN_SEG_FLUSH, "fsync": c_segment.EN_SEG_FSYNC}
-SEG_MAP_FRAME_MAX = c_segment.EN_SEG_MAP_FRAME_MAX   # flush mode: frames up to this size are copied into a mapping
+SEG_MAP_FRAME_MAX = c_segment.EN_SEG_MAP_FRAME_MAX   # flush mode: payloads up to this size are copied into a mapping
 
 SegmentInfo = namedtuple("SegmentInfo", "base_seq last_seq first_ts max_ts size frames index_entries synced sealed")
 Recovery = namedtuple("Recovery", "segments frames kept_bytes cut_bytes cut_offset")
@@ -118,8 +118,9 @@ cdef class SegmentLog:
         memset(&err, 0, sizeof(err))
         cdef c_segment.en_seg_status rc
         try:
-            if log.cfg.sync == c_segment.EN_SEG_FLUSH and buf.len <= c_segment.EN_SEG_MAP_FRAME_MAX:
-                # a copy into the mapping, which the GIL's release and retake would outlast
+            if log.map is not NULL and buf.len <= c_segment.EN_SEG_MAP_FRAME_MAX:
+                # a copy into the flush mapping (as the core decides), which the GIL's release and
+                # retake would outlast (an unlocked read: a roll in between only costs a write(2))
                 rc = c_segment.en_seglog_write(log, first_seq, last_seq, ts_ms, flags, buf.buf, buf.len, &ticket, &err)
                 if rc == c_segment.EN_SEG_OK and commit:
                     rc = c_segment.en_seglog_commit(log, ticket, &err)   # (flush: nothing to wait for)

@@ -862,7 +862,7 @@ en_seg_status en_seglog_write(en_seglog *log, int64_t first_seq, int64_t last_se
     struct iovec iov[3] = {{header, EN_SEG_FRAME_HEADER}, {(void *)payload, (size_t)length},
                            {(void *)zeros, (size_t)(bytes - EN_SEG_FRAME_HEADER - length)}};
     int fsync_mode = log->cfg.sync == EN_SEG_FSYNC;
-    int mapped = log->map != NULL && bytes <= EN_SEG_MAP_FRAME_MAX && s->size + bytes <= log->map_len;
+    int mapped = log->map != NULL && length <= EN_SEG_MAP_FRAME_MAX && s->size + bytes <= log->map_len;
     int64_t done = 0, ahead = fsync_mode || mapped ? log->cfg.preallocate_bytes : 0;
     if (ahead > 0 && s->size + bytes + ahead / 2 > log->filled_end) {
         /* no zeros past where the segment seals (unless one frame alone is larger) */

@@ -14,20 +14,22 @@
  * the payload. Sequence numbers grow from frame to frame (first_seq > the previous last_seq).
  *
  * Durability: EN_SEG_FLUSH puts each frame in the page cache before the append returns (it
- * survives the process, not the machine): a frame of up to EN_SEG_MAP_FRAME_MAX bytes is copied
- * into a writable shared mapping of the active file, within its zero-filled pre-allocation (no
- * system call per frame: a kill leaves the kernel the dirty pages; a kill in mid-copy leaves a
- * torn frame of a call that never returned), a larger one is written with one write(2).
- * EN_SEG_FSYNC also returns only once an fdatasync covers the frame. Group commit spans every log of the process: committers waiting together,
- * on any logs, share one wave of fdatasyncs (one per log written since the last wave, run in
- * parallel); up to two waves overlap.
+ * survives the process, not the machine): with pre-allocation, a frame whose payload is up to
+ * EN_SEG_MAP_FRAME_MAX bytes is copied into a writable shared mapping of the active file, within
+ * its zeros (no system call per frame: a kill leaves the kernel the dirty pages; a kill in
+ * mid-copy leaves a torn frame of a call that never returned); other frames are written with
+ * one write(2). EN_SEG_FSYNC also returns only once an fdatasync covers the frame. Group commit
+ * spans every log of the process: committers waiting together, on any logs, share one wave of
+ * fdatasyncs (one per log written since the last wave, run in parallel); up to two waves
+ * overlap.
  *
  * Pre-allocation (preallocate_bytes > 0): the active file is kept written with zeros ahead of
  * its frames. In fsync mode (as PostgreSQL recycles WAL files; fallocate alone would leave
  * unwritten extents, whose first write needs a journal commit) most fdatasyncs then only flush
  * data; in flush mode the mapping's small frames land in blocks the file system has already
- * allocated (a full disk fails the zero write with ENOSPC, never a copy with SIGBUS). A segment is cut to its frames when sealed. A zero tail is not data: recovery ends the
- * frames where only zeros follow and does not count it as cut.
+ * allocated (a full disk fails the zero write with ENOSPC, never a copy with SIGBUS). A segment
+ * is cut to its frames when sealed. A zero tail is not data: recovery ends the frames where only
+ * zeros follow and does not count it as cut.
  *
  * Recovery (en_seglog_open) trusts sealed segments (their CRCs are checked when they are read)
  * and checks every frame of the active segment, truncating it after the last whole frame and
@@ -52,7 +54,7 @@
 #define EN_SEG_FRAME_MAGIC UINT32_C(0x31474553)   /* "SEG1" */
 #define EN_SEG_INDEX_MAGIC UINT32_C(0x31584449)   /* "IDX1" */
 #define EN_SEG_PATH_MAX 4096
-#define EN_SEG_MAP_FRAME_MAX (64 << 10)   /* flush mode: frames up to this size go through the mapping */
+#define EN_SEG_MAP_FRAME_MAX (64 << 10)   /* flush mode: payloads up to this size go through the mapping */
 
 typedef enum {
     EN_SEG_OK = 0,

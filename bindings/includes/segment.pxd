@@ -37,7 +37,7 @@ cdef extern from "segment.h" nogil:
 
     ctypedef struct en_seglog:
         int64_t syncs
-        en_seglog_config cfg
+        uint8_t *map
 
     ctypedef struct en_seg_frame:
         int64_t first_seq

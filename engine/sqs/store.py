@@ -380,8 +380,7 @@ class QueueStore:
             return
         if self._fsync:
             self._log.commit(ticket)
-        since = self._since_snapshot
-        if since >= COMPACT_MIN_BYTES and since >= COMPACT_SNAPSHOT_RATIO * self._snapshot_bytes:   # (_due_bytes)
+        if self._since_snapshot >= COMPACT_MIN_BYTES and self._since_snapshot >= self._due_bytes():
             self._snapshot_due()
 
     def _due_bytes(self) -> int:
