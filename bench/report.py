@@ -23,7 +23,7 @@ SHARD_RECORDS_PER_S = 1000
 SHARD_MIB_PER_S = 1.0
 SHARD_READ_MIB_PER_S = 2.0
 NOTE_KEYS = ("overhead_bytes_per_record", "reserved_bytes_per_record", "overhead_bytes_per_message", "peak_rss_mib",
-             "cpu_s", "memory_cpu_ratio")
+             "cpu_s", "memory_cpu_ratio", "paired_ratio")
 README = BENCH_DIR.parent / "README.md"
 SUMMARY_BEGIN = "<!-- bench-summary:begin (written by bench/report.py) -->"
 SUMMARY_END = "<!-- bench-summary:end -->"

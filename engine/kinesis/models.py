@@ -235,7 +235,10 @@ class _Layout:
         self.shards = sorted(open_shards, key=lambda s: s.start_hash)
         self.router = _core.Router([s.start_hash for s in self.shards])
         self.logs = [s.log for s in self.shards]
-        self.shard_index = np.array([s.index for s in self.shards], dtype=np.int32)
+        index = np.array([s.index for s in self.shards], dtype=np.int32)
+        # None while range order is shard order (a stream never resharded): positions are the
+        # shard indexes, and a 1M-record put skips a gather of its positions (~3.5 ms)
+        self.shard_index = None if np.array_equal(index, np.arange(len(index))) else index
 
 
 def even_ranges(count: int) -> list[tuple[int, int]]:
@@ -568,7 +571,7 @@ class Stream:
                 if frames is not None:
                     with _disk_failures(InternalFailureException):
                         tickets = self._store.write(frames, seqs, ts_ms, encrypt=self.encryption_type == "KMS")
-            shard_index = layout.shard_index[position]
+            shard_index = position if layout.shard_index is None else layout.shard_index[position]
         finally:
             self._layout_lock.release_shared()
         if self._store is not None:
