@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ WRK_SECONDS = 5
 WRK_CONNECTIONS = 32
 IDLE_POLLS = 2000
 IDLE_SETTLE_S = 3       # the server takes the idle polls in before wrk starts (they wait 20 s)
+IDLE_PAIRS = 3          # rounds of wrk with the idle polls, each after one without them
 START_TIMEOUT_S = 60
 
 GROUP_PIPELINE = "server: boto3 SQS pipeline (send_batch 10 + receive 10 + delete_batch 10)"
@@ -467,6 +469,10 @@ def _idle_polls(url: str, queue: str, n: int):
 
 @pytest.mark.parametrize("which,idle", [("engine", 0), ("engine", IDLE_POLLS), ("nothing", 0), ("floor", 0)])
 def test_wrk_send_message(benchmark, which, idle, request):
+    """SendMessage from wrk for WRK_SECONDS. The row with idle long polls runs IDLE_PAIRS rounds,
+    each preceded (untimed by the benchmark) by the same wrk run without them on the same server
+    process; paired_ratio is the median over rounds of (requests with / requests without): one
+    server process runs faster or slower than the next, and than itself a minute later, on this VM."""
     if shutil.which("wrk") is None:
         pytest.skip("wrk not installed (apt-get install wrk)")
     url = request.getfixturevalue(f"{which}_server")
@@ -476,27 +482,37 @@ def test_wrk_send_message(benchmark, which, idle, request):
         queue = sqs.create_queue(QueueName="wrk")["QueueUrl"]
         sqs.create_queue(QueueName="idle")
     body = {"QueueUrl": queue, "MessageBody": BODIES[0]}
-    held = _idle_polls(url, url + "/000000000000/idle", idle) if idle else []
-    if held:
-        time.sleep(IDLE_SETTLE_S)
+    held: list = []
+    counts, cpus, without = [], [], []
+
+    def idle_free_first():   # (pedantic's setup: not timed)
+        if idle:
+            for s in held:
+                s.close()
+            held.clear()
+            without.append(_wrk(url, body))
+            held.extend(_idle_polls(url, url + "/000000000000/idle", idle))
+            time.sleep(IDLE_SETTLE_S)
+        return (), {}
+
+    def run():
+        cpu = _session_cpu_s(_SESSIONS[url])
+        counts.append(_wrk(url, body))
+        cpus.append(_session_cpu_s(_SESSIONS[url]) - cpu)
+        return counts[-1]
     try:
         kind, api = {"engine": ("engine", f"engine serve, {idle:,} idle long polls open"),
                      "nothing": ("baseline", "do-nothing server"),
                      # (the HTTP server's own cost per request: the gap between this line and the last)
                      "floor": ("asyncio", "plain asyncio responder, no server framework")}[which]
         benchmark.group = GROUP_WRK
-        counted = {}
-
-        def run():
-            cpu = _session_cpu_s(_SESSIONS[url])
-            counted["n"] = _wrk(url, body)
-            counted["cpu"] = _session_cpu_s(_SESSIONS[url]) - cpu
-            return counted["n"]
-        benchmark.pedantic(run, rounds=1, iterations=1)
+        benchmark.pedantic(run, setup=idle_free_first, rounds=IDLE_PAIRS if idle else 1, iterations=1)
+        n = int(statistics.median(counts))
+        extra = {"paired_ratio": round(statistics.median([w / o for w, o in zip(counts, without)]), 2)} if idle else {}
         # server_cpu_us: the server's CPU µs per request (its requests per CPU second on one worker
         # is 1e6 / server_cpu_us), steadier than the wall rate on a shared machine
-        _info(benchmark, GROUP_WRK, kind, api, counted["n"], counted["n"] * len(BODIES[0]),
-              connections=WRK_CONNECTIONS, server_cpu_us=round(counted["cpu"] / counted["n"] * 1e6, 1))
+        _info(benchmark, GROUP_WRK, kind, api, n, n * len(BODIES[0]), connections=WRK_CONNECTIONS,
+              server_cpu_us=round(statistics.median([c / k for c, k in zip(cpus, counts)]) * 1e6, 1), **extra)
     finally:
         for s in held:
             s.close()
