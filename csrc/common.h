@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EN_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -40,6 +41,34 @@ typedef struct {
 
 EN_INLINE int64_t en_view_start(const en_binary_view *v, int64_t i) {
     return v->wide ? ((const int64_t *)v->offsets)[i] : (int64_t)((const int32_t *)v->offsets)[i];
+}
+
+/* n bytes at a and b equal: in overlapping words, inline (short names and keys: a call to
+ * memcmp costs more than the compare). */
+EN_INLINE int en_same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {
+        for (int64_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v) return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
 }
 
 #endif

@@ -53,7 +53,7 @@ static int same_tuple(const en_gk_column *cols, int ncols, int64_t x, int64_t y)
         }
         int64_t ax = en_view_start(&col->view, x), bx = en_view_start(&col->view, x + 1);
         int64_t ay = en_view_start(&col->view, y), by = en_view_start(&col->view, y + 1);
-        if (bx - ax != by - ay || memcmp(col->view.data + ax, col->view.data + ay, (size_t)(bx - ax)) != 0) return 0;
+        if (bx - ax != by - ay || !en_same_bytes(col->view.data + ax, col->view.data + ay, bx - ax)) return 0;
     }
     return 1;
 }

@@ -464,37 +464,10 @@ typedef struct {
     en_status status;
 } state;
 
-/* Word compares, the last one overlapping the one before (member names are mostly 4-16 bytes). */
-EN_INLINE int same_bytes(const uint8_t *a, const uint8_t *b, int64_t n) {
-    uint64_t x, y;
-    uint32_t u, v;
-    if (n >= 8) {
-        for (int64_t i = 0; i + 8 < n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y) return 0;
-        }
-        memcpy(&x, a + n - 8, 8);
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        memcpy(&u, a, 4);
-        memcpy(&v, b, 4);
-        if (u != v) return 0;
-        memcpy(&u, a + n - 4, 4);
-        memcpy(&v, b + n - 4, 4);
-        return u == v;
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (a[i] != b[i]) return 0;
-    return 1;
-}
-
 static int find_field(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
     for (int f = plan->head[bucket_of(k, n)]; f >= 0; f = plan->next[f]) {
         const en_jc_field *fd = &plan->fields[f];
-        if (fd->name_len == n && same_bytes(fd->name, k, n)) return f;
+        if (fd->name_len == n && en_same_bytes(fd->name, k, n)) return f;
     }
     return -1;
 }
@@ -505,7 +478,7 @@ static int case_twin(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
     if (n > plan->max_name || n > (int64_t)sizeof(low)) return 0;
     for (int64_t i = 0; i < n; i++) low[i] = ascii_lower(k[i]);
     for (int f = plan->lower_head[bucket_of(low, n)]; f >= 0; f = plan->lower_next[f]) {
-        if (plan->fields[f].name_len == n && same_bytes(plan->lower[f], low, n)) return 1;
+        if (plan->fields[f].name_len == n && en_same_bytes(plan->lower[f], low, n)) return 1;
     }
     return 0;
 }
@@ -515,7 +488,7 @@ static int case_twin(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
  * position in the record before is tried first. */
 EN_INLINE int member_field(state *st, int at, const uint8_t *k, int64_t n) {
     name_slot *slot = at < NAME_CACHE ? &st->names[at] : NULL;
-    if (slot && slot->len == n && slot->name && same_bytes(slot->name, k, n)) return slot->field;
+    if (slot && slot->len == n && slot->name && en_same_bytes(slot->name, k, n)) return slot->field;
     int f = find_field(st->plan, k, n);
     if (f < 0 && case_twin(st->plan, k, n)) f = -2;
     if (slot) {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -91,6 +91,11 @@ class Parsed:
     table: Optional[pa.Table]
     row_of: np.ndarray
     keys: dict
+    # the records grouped by their key members' values, [(values in key_names order, record
+    # positions)] in the order of each group's first record, when the parse ahead grouped every
+    # chunk (each record taken, each key a non-empty string); else None
+    groups: Optional[list] = None
+    key_names: list = field(default_factory=list)    # the key members, in the order of groups' values
 
     @property
     def doubtful(self) -> np.ndarray:
@@ -123,6 +128,7 @@ class FastReader:
             fields[index[name]][3] = True
             self._keys.append((name, index[name]))
         self._plan = _core.JsonColumns([tuple(f) for f in fields])
+        self.key_names = [name for name, _ in self._keys]
 
     @staticmethod
     def supports(schema: Optional[pa.Schema]) -> bool:
@@ -143,6 +149,8 @@ class FastReader:
         else:   # the started ones are waited for while the others are parsed here
             done = dict(zip(pending, parallel_map(self.parse_chunk, [chunks[i] for i in pending])))
             parts = [done[i] if i in done else ahead[i].result() for i in range(len(chunks))]
+        groups = _merge_groups(parts)
+        parts = [part[:3] for part in parts]
         doubt = np.concatenate([doubt for _, _, doubt in parts]) if parts else np.zeros(0, dtype=np.uint8)
         taken = doubt == 0
         row_of = np.full(n, -1, dtype=np.int64)
@@ -156,12 +164,29 @@ class FastReader:
             table = pa.Table.from_arrays([column(position, 0, t) for position, t in self._columns],
                                          schema=self.schema)
         keys = {name: column(position, 1, pa.string()) for name, position in self._keys}
-        return Parsed(table, row_of, keys)
-
+        return Parsed(table, row_of, keys, groups, self.key_names)
 
     def parse_chunk(self, chunk: pa.Array) -> tuple:
-        """The core's output for one chunk (what read() takes from a parse_ahead future)."""
-        return self._plan.parse([chunk], 0, len(chunk))
+        """The core's output for one chunk and its records' groups by key (what read() takes from
+        a parse_ahead future): a buffer's partitioning is then mostly done on the threads that
+        parse ahead, not after its last chunk."""
+        part = self._plan.parse([chunk], 0, len(chunk))
+        return part + (self._group(part),)
+
+    def _group(self, part: tuple) -> Optional[list]:
+        """[(key values, row positions)] of one chunk's rows, or None unless every record was
+        taken and every key is a non-empty string (the cases the buffer's own pass decides)."""
+        columns, rows, doubt = part
+        if not self._keys or rows != len(doubt):
+            return None
+        keys = [_array(pa.string(), columns[position][1], rows) for _, position in self._keys]
+        if any(k.null_count or (rows and not (np.diff(_offsets(k)) > 0).all()) for k in keys):
+            return None
+        if not rows:
+            return []
+        order, bounds, firsts = _core.group_keys(keys)
+        return [(tuple(k[int(first)].as_py() for k in keys), order[bounds[g]:bounds[g + 1]])
+                for g, first in enumerate(firsts)]
 
 
 _ahead_pool: list = []
@@ -179,6 +204,20 @@ def parse_ahead(reader: FastReader, chunk: pa.Array) -> Optional[Future]:
         return _ahead_pool[0].submit(reader.parse_chunk, chunk)
     except RuntimeError:
         return None
+
+
+def _merge_groups(parts: list) -> Optional[list]:
+    """The chunks' groups as one buffer's (positions offset by the rows before), or None unless
+    every part was grouped."""
+    if not parts or any(len(part) < 4 or part[3] is None for part in parts):
+        return None
+    merged: dict = {}
+    offset = 0
+    for _, rows, _, groups in parts:
+        for values, rows_of_group in groups:
+            merged.setdefault(values, []).append(rows_of_group + offset)
+        offset += rows
+    return [(values, np.concatenate(runs)) for values, runs in merged.items()]
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:

@@ -1362,7 +1362,9 @@ class DeliveryStream:
         parsed = self._parse_fast(plan, records)
         groups = [(None, np.arange(len(records), dtype=np.int64))]
         partitioning_failed: list[dict] = []      # one error object per buffer, as AWS writes them
-        if plan.dynamic:
+        if plan.dynamic and (grouped := self._groups_parsed(plan, parsed)) is not None:
+            groups = grouped
+        elif plan.dynamic:
             keys, ok, why = self._partition_keys(plan, records, lambda_keys, parsed)
             if not ok.all():
                 bad = np.flatnonzero(~ok)
@@ -1488,6 +1490,23 @@ class DeliveryStream:
         except InvalidObjectKey as err:
             return f"The object key can't be stored: {err}"
         return None
+
+    @staticmethod
+    def _groups_parsed(plan: _Plan, parsed: Optional[fastjson.Parsed]) -> Optional[list]:
+        """The buffer's partitions as the parse ahead grouped them ([({key: value}, record
+        positions)], what _partition_keys and group_indices give), when its keys are top-level
+        members taken as they are (no filter, no Lambda keys); else None."""
+        if parsed is None or parsed.groups is None or plan.lambda_keys or not plan.fast_key_names:
+            return None
+        queries = {q.key: q for q in plan.wanted_queries}
+        names = list(dict.fromkeys(plan.key_names))
+        if any(name not in queries or queries[name].filters for name in names):
+            return None
+        member = {m: i for i, m in enumerate(parsed.key_names)}
+        if any(queries[name].path[0] not in member for name in names):
+            return None
+        at = [member[queries[name].path[0]] for name in names]
+        return [({name: values[i] for name, i in zip(names, at)}, rows) for values, rows in parsed.groups]
 
     def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys, parsed: Optional[fastjson.Parsed]):
         """-> (keys {name: string array}, ok mask, why not ok) for dynamic partitioning."""

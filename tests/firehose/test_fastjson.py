@@ -189,27 +189,30 @@ COLUMNS = [{"Name": "id", "Type": "bigint"}, {"Name": "name", "Type": "string"},
            {"Name": "ok", "Type": "boolean"}, {"Name": "at", "Type": "timestamp"}, {"Name": "day", "Type": "date"}]
 
 
-def _deliver(eng, records):
+def _deliver(eng, records, query="{r: .region | ascii_upcase}", prefix="out/region=!{partitionKeyFromQuery:r}/",
+             puts=1):
     glue, fh = eng.client("glue"), eng.client("firehose")
     glue.create_database(DatabaseInput={"Name": "db"})
     glue.create_table(DatabaseName="db", TableInput={"Name": "t", "StorageDescriptor": {"Columns": COLUMNS}})
     fh.create_delivery_stream(DeliveryStreamName="d", ExtendedS3DestinationConfiguration=s3_config(
-        BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 60}, Prefix="out/region=!{partitionKeyFromQuery:r}/",
+        BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 60}, Prefix=prefix,
         ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
         DynamicPartitioningConfiguration={"Enabled": True},
         ProcessingConfiguration={"Enabled": True, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
-            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{r: .region | ascii_upcase}"},
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": query},
             {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
         DataFormatConversionConfiguration={
             "Enabled": True, "SchemaConfiguration": {"DatabaseName": "db", "TableName": "t", "RoleARN": ROLE},
             "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
             "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}}))
-    eng.backend("firehose").get("d").put_batch(records)
-    eng.backend("firehose").get("d").flush()
+    stream = eng.backend("firehose").get("d")
+    for k in range(puts):     # a chunk per put, parsed ahead on its own
+        stream.put_batch(records[k * len(records) // puts:(k + 1) * len(records) // puts])
+    stream.flush()
     store = store_for(eng)
     rows = {}
     for key in keys(eng, "out/"):
-        part = key.split("/")[1]
+        part = "/".join(key.split("/")[1:-1])
         table = ds.dataset(store.path("bucket", key), filesystem=store.filesystem, format="parquet").to_table()
         rows.setdefault(part, []).extend(table.to_pylist())
     errors = {}
@@ -240,6 +243,35 @@ def test_a_delivery_writes_the_same_objects_whichever_path_reads_each_record(mak
     assert fast == ahead == complete
     assert sum(len(v) for v in fast[0].values()) > 300
     assert set(fast[1]) == {"partitioning-failed", "format-conversion-failed"}
+
+
+@pytest.mark.parametrize("odd", [None, b'{"id": 6, "region": "", "day": "2024-01-02"}', b'not json'],
+                         ids=["every record grouped ahead", "an empty key", "a record left to the complete reader"])
+def test_partitions_grouped_while_parsing_ahead_are_the_buffers_own(make_engine, monkeypatch, odd):
+    """Keys taken as they are (no filter): each chunk parsed ahead is grouped by its keys on the
+    parsing threads and the buffer's partitions merged from those; a chunk the shortcut can't
+    take (an empty key, a record the C pass leaves) sends the buffer through the usual pass."""
+    records = [json.dumps({"id": i, "name": f"n{i}", "day": ["2024-01-02", "2024-01-03"][(i // 50) % 2],
+                           "region": ["eu", "us", "ap", "sa"][(i * 7) % 4 if i < 150 else i % 2]}).encode()
+               for i in range(400)]
+    if odd is not None:
+        records[260] = odd
+    query, prefix = "{r: .region, d: .day}", "out/d=!{partitionKeyFromQuery:d}/r=!{partitionKeyFromQuery:r}/"
+    monkeypatch.setattr(limits, "FIREHOSE_PARSE_AHEAD_MIN_BYTES", 1)     # parsed while it waits for the flush
+    grouped = []
+    merge = fastjson._merge_groups
+    monkeypatch.setattr(fastjson, "_merge_groups", lambda parts: grouped.append(merge(parts)) or grouped[-1])
+    ahead = _deliver(make_engine(), records, query, prefix, puts=5)
+    assert (grouped[-1] is not None) == (odd is None)
+    monkeypatch.setattr(models._Plan, "fast_reader", lambda self, schema, mapping: None)
+    complete = _deliver(make_engine(), records, query, prefix, puts=5)
+    assert ahead == complete
+    assert sorted(ahead[0]) == sorted(f"d={d}/r={r}" for d in ("2024-01-02", "2024-01-03")
+                                      for r in ("eu", "us", "ap", "sa"))
+    # each partition holds its records in arrival order
+    assert all([row["id"] for row in rows] == sorted(row["id"] for row in rows) for rows in ahead[0].values())
+    assert sum(len(v) for v in ahead[0].values()) == 400 - (odd is not None)
+    assert set(ahead[1]) == (set() if odd is None else {"partitioning-failed"})
 
 
 def test_parallel_map_starts_the_costliest_first_and_keeps_the_order():
