@@ -74,7 +74,8 @@ def value_bytes(arr: pa.Array) -> int:
 
 
 def offsets(arr: pa.Array) -> np.ndarray:
-    width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+    """A binary or string array's offsets (its own slice of them), as numpy, zero-copy."""
+    width = np.int64 if pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type) else np.int32
     return np.frombuffer(arr.buffers()[1], dtype=width, count=len(arr) + 1, offset=arr.offset * width().itemsize)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import _core, limits
+from .export import offsets
 
 _SCALAR_KINDS = {
     pa.string(): _core.JC_STRING, pa.int8(): _core.JC_INT8, pa.int16(): _core.JC_INT16,
@@ -142,7 +143,7 @@ class FastReader:
         ahead = ahead or [None] * len(chunks)
         pending = [i for i, future in enumerate(ahead) if future is None or future.cancel()]
         if len(pending) == len(chunks):
-            sizes = np.concatenate([np.diff(_offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
+            sizes = np.concatenate([np.diff(offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
             bounds = _split(sizes, parallelism())
             parts = parallel_map(lambda run: self._plan.parse(chunks, run[0], run[1] - run[0]),
                                  list(zip(bounds[:-1], bounds[1:])))
@@ -180,7 +181,7 @@ class FastReader:
         if not self._keys or rows != len(doubt):
             return None
         keys = [_array(pa.string(), columns[position][1], rows) for _, position in self._keys]
-        if any(k.null_count or (rows and not (np.diff(_offsets(k)) > 0).all()) for k in keys):
+        if any(k.null_count or (rows and not (np.diff(offsets(k)) > 0).all()) for k in keys):
             return None
         if not rows:
             return []
@@ -218,11 +219,6 @@ def _merge_groups(parts: list) -> Optional[list]:
             merged.setdefault(values, []).append(rows_of_group + offset)
         offset += rows
     return [(values, np.concatenate(runs)) for values, runs in merged.items()]
-
-
-def _offsets(arr: pa.Array) -> np.ndarray:
-    width = np.int64 if pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type) else np.int32
-    return np.frombuffer(arr.buffers()[1], dtype=width, count=len(arr) + 1, offset=arr.offset * width().itemsize)
 
 
 def _split(sizes: np.ndarray, parts: int) -> list[int]:
