@@ -108,7 +108,8 @@ class FastReader:
     it, else its own name) and, as text, the top-level members `key_names`, for records whose
     every key member holds a JSON string or an integer."""
 
-    def __init__(self, schema: Optional[pa.Schema], key_mapping: dict, key_names: list[str]):
+    def __init__(self, schema: Optional[pa.Schema], key_mapping: dict, key_names: list[str],
+                 group_keys: bool = False):
         self.schema = schema
         fields: list[list] = []
         index: dict[str, int] = {}
@@ -130,6 +131,7 @@ class FastReader:
             self._keys.append((name, index[name]))
         self._plan = _core.JsonColumns([tuple(f) for f in fields])
         self.key_names = [name for name, _ in self._keys]
+        self.group_keys = group_keys     # parse_chunk also groups the chunk's records by key_names
 
     @staticmethod
     def supports(schema: Optional[pa.Schema]) -> bool:
@@ -178,7 +180,7 @@ class FastReader:
         """[(key values, row positions)] of one chunk's rows, or None unless every record was
         taken and every key is a non-empty string (the cases the buffer's own pass decides)."""
         columns, rows, doubt = part
-        if not self._keys or rows != len(doubt):
+        if not self.group_keys or not self._keys or rows != len(doubt):
             return None
         keys = [_array(pa.string(), columns[position][1], rows) for _, position in self._keys]
         if any(k.null_count or (rows and not (np.diff(offsets(k)) > 0).all()) for k in keys):

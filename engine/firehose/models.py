@@ -317,6 +317,12 @@ class _Plan:
         self._reader_key = None
         self._reader: Optional[fastjson.FastReader] = None
         self.lambda_keys = [k for k in self.prefixes.prefix.keys(prefixes.FROM_LAMBDA)]
+        # Partitions the parse ahead can group (each prefix key a member taken as it is, no jq
+        # filter, no Lambda key): {prefix key: member}, in prefix order; else None.
+        queries = {q.key: q for q in self.wanted_queries}
+        names = list(dict.fromkeys(self.key_names))
+        self.key_members = {name: queries[name].path[0] for name in names} if names and self.fast_key_names and \
+            not self.lambda_keys and all(name in queries and not queries[name].filters for name in names) else None
         self.backup_prefixes = None
         if isinstance(dest, ExtendedS3) and dest.backup_mode == "Enabled":
             b = dest.backup            # FirehoseBackend.validate made sure there is one
@@ -371,7 +377,8 @@ class _Plan:
                 if schema is None and not names:
                     break
                 try:
-                    self._reader = fastjson.FastReader(schema, mapping, names)
+                    self._reader = fastjson.FastReader(schema, mapping, names,
+                                                       group_keys=bool(names) and self.key_members is not None)
                     break
                 except ValueError:
                     continue
@@ -1495,18 +1502,14 @@ class DeliveryStream:
     def _groups_parsed(plan: _Plan, parsed: Optional[fastjson.Parsed]) -> Optional[list]:
         """The buffer's partitions as the parse ahead grouped them ([({key: value}, record
         positions)], what _partition_keys and group_indices give), when its keys are top-level
-        members taken as they are (no filter, no Lambda keys); else None."""
-        if parsed is None or parsed.groups is None or plan.lambda_keys or not plan.fast_key_names:
+        members taken as they are (plan.key_members) and every chunk was grouped; else None."""
+        if parsed is None or parsed.groups is None or plan.key_members is None:
             return None
-        queries = {q.key: q for q in plan.wanted_queries}
-        names = list(dict.fromkeys(plan.key_names))
-        if any(name not in queries or queries[name].filters for name in names):
+        at = {member: i for i, member in enumerate(parsed.key_names)}
+        if any(member not in at for member in plan.key_members.values()):
             return None
-        member = {m: i for i, m in enumerate(parsed.key_names)}
-        if any(queries[name].path[0] not in member for name in names):
-            return None
-        at = [member[queries[name].path[0]] for name in names]
-        return [({name: values[i] for name, i in zip(names, at)}, rows) for values, rows in parsed.groups]
+        pick = [(name, at[member]) for name, member in plan.key_members.items()]
+        return [({name: values[i] for name, i in pick}, rows) for values, rows in parsed.groups]
 
     def _partition_keys(self, plan: _Plan, records: _Records, lambda_keys, parsed: Optional[fastjson.Parsed]):
         """-> (keys {name: string array}, ok mask, why not ok) for dynamic partitioning."""
