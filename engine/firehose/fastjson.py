@@ -147,7 +147,7 @@ class FastReader:
         if len(pending) == len(chunks):
             sizes = np.concatenate([np.diff(offsets(c)) for c in chunks]) if n else np.zeros(0, dtype=np.int64)
             bounds = _split(sizes, parallelism())
-            parts = parallel_map(lambda run: self._plan.parse(chunks, run[0], run[1] - run[0]),
+            parts = parallel_map(lambda run: self._parse_run(chunks, run[0], run[1] - run[0]),
                                  list(zip(bounds[:-1], bounds[1:])))
         else:   # the started ones are waited for while the others are parsed here
             done = dict(zip(pending, parallel_map(self.parse_chunk, [chunks[i] for i in pending])))
@@ -170,10 +170,13 @@ class FastReader:
         return Parsed(table, row_of, keys, groups, self.key_names)
 
     def parse_chunk(self, chunk: pa.Array) -> tuple:
-        """The core's output for one chunk and its records' groups by key (what read() takes from
-        a parse_ahead future): a buffer's partitioning is then mostly done on the threads that
-        parse ahead, not after its last chunk."""
-        part = self._plan.parse([chunk], 0, len(chunk))
+        """The core's output for one chunk (what read() takes from a parse_ahead future)."""
+        return self._parse_run([chunk], 0, len(chunk))
+
+    def _parse_run(self, chunks: list[pa.Array], start: int, count: int) -> tuple:
+        """The core's output for `count` records from `start` and, with group_keys, their groups by
+        key: a buffer's partitioning is then done on the threads that parse, ahead or at once."""
+        part = self._plan.parse(chunks, start, count)
         return part + (self._group(part),)
 
     def _group(self, part: tuple) -> Optional[list]:
@@ -212,7 +215,7 @@ def parse_ahead(reader: FastReader, chunk: pa.Array) -> Optional[Future]:
 def _merge_groups(parts: list) -> Optional[list]:
     """The chunks' groups as one buffer's (positions offset by the rows before), or None unless
     every part was grouped."""
-    if not parts or any(len(part) < 4 or part[3] is None for part in parts):
+    if not parts or any(part[3] is None for part in parts):
         return None
     merged: dict = {}
     offset = 0

@@ -161,6 +161,43 @@ def test_chunks_parsed_ahead_give_what_one_read_gives(monkeypatch):
     assert list(parsed.row_of) == list(whole.row_of)
 
 
+_KEY_VALUES = st.one_of(st.sampled_from(["eu", "us", "é", 'a\\"b']), st.integers(-3, 3))
+_SPOILERS = st.sampled_from(["", None, ..., "not json"])   # an empty, null or missing key; a record left
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_KEY_VALUES, _KEY_VALUES), min_size=1, max_size=40), st.lists(st.integers(1, 9), max_size=6),
+       st.one_of(st.none(), st.tuples(st.integers(0, 39), _SPOILERS)))
+def test_chunks_grouped_ahead_give_the_groups_of_the_whole_buffer(values, cuts, spoiler):
+    """Each chunk grouped on its own, the groups merged: the same groups, in the same order,
+    with the same records, as grouping the buffer's key columns at once; None whenever a record
+    was left to the complete reader or a key is missing, null or empty."""
+    docs = [{"i64": i, "region": r, "day": d} for i, (r, d) in enumerate(values)]
+    if spoiler is not None:
+        at, value = spoiler[0] % len(docs), spoiler[1]
+        if value is ...:
+            del docs[at]["region"]
+        elif value != "not json":
+            docs[at]["day"] = value
+    docs = [json.dumps(doc).encode() for doc in docs]
+    if spoiler is not None and spoiler[1] == "not json":
+        docs[spoiler[0] % len(docs)] = b'{"region": "eu", "day": '
+    bounds = sorted({0, len(docs), *(min(c * 3, len(docs)) for c in cuts)})
+    chunks = [pa.array(docs[a:b], pa.binary()) for a, b in zip(bounds[:-1], bounds[1:])]
+    reader = fastjson.FastReader(SCHEMA, {}, ["region", "day"], group_keys=True)
+    parsed = reader.read(chunks, [fastjson.parse_ahead(reader, c) for c in chunks])
+    whole = fastjson.FastReader(SCHEMA, {}, ["region", "day"]).read(chunks)
+    keys = {name: whole.keys[name].combine_chunks() for name in ("region", "day")}
+    usable = (whole.row_of >= 0).all() and all(
+        k.null_count == 0 and all(len(v) for v in k.to_pylist()) for k in keys.values())
+    if not usable:
+        assert parsed.groups is None
+        return
+    want = export.group_indices(keys, ["region", "day"])
+    assert [(values, list(rows)) for values, rows in parsed.groups] == \
+        [((v["region"], v["day"]), list(rows)) for v, rows in want]
+
+
 def test_keys_from_columns_apply_the_query_filters_and_merge_the_records_left():
     data = pa.array([b'{"k":"AbC"}', b'{"k":7}', b'{"k":""}', b'{"k":"x"}'], pa.binary())
     parsed = fastjson.FastReader(None, {}, ["k"]).read([data])
