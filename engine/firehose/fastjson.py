@@ -190,7 +190,10 @@ class FastReader:
             return None
         if not rows:
             return []
-        order, bounds, firsts = _core.group_keys(keys)
+        try:
+            order, bounds, firsts = _core.group_keys(keys)
+        except MemoryError:   # the grouping only saves the buffer's own pass: never a failure of its own
+            return None
         return [(tuple(k[int(first)].as_py() for k in keys), order[bounds[g]:bounds[g + 1]])
                 for g, first in enumerate(firsts)]
 

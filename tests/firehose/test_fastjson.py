@@ -311,6 +311,25 @@ def test_partitions_grouped_while_parsing_ahead_are_the_buffers_own(make_engine,
     assert set(ahead[1]) == (set() if odd is None else {"partitioning-failed"})
 
 
+def test_a_chunk_that_cannot_be_grouped_ahead_leaves_the_buffer_to_its_own_pass(make_engine, monkeypatch):
+    records = [json.dumps({"id": i, "name": f"n{i}", "day": "2024-01-02", "region": ["eu", "us"][i % 2]}).encode()
+               for i in range(200)]
+    query, prefix = "{r: .region}", "out/r=!{partitionKeyFromQuery:r}/"
+    monkeypatch.setattr(limits, "FIREHOSE_PARSE_AHEAD_MIN_BYTES", 1)
+    expected = _deliver(make_engine(), records, query, prefix, puts=3)
+    group_keys, calls = fastjson._core.group_keys, []
+
+    def out_of_memory_once(columns):
+        calls.append(len(columns[0]))
+        if len(calls) == 2:
+            raise fastjson._core.CoreMemoryError("cannot allocate a grouping")
+        return group_keys(columns)
+
+    monkeypatch.setattr(fastjson._core, "group_keys", out_of_memory_once)
+    assert _deliver(make_engine(), records, query, prefix, puts=3) == expected
+    assert len(calls) >= 2 and sum(len(v) for v in expected[0].values()) == 200
+
+
 def test_parallel_map_starts_the_costliest_first_and_keeps_the_order():
     started = []
 
