@@ -1505,9 +1505,8 @@ class DeliveryStream:
         members taken as they are (plan.key_members) and every chunk was grouped; else None."""
         if parsed is None or parsed.groups is None or plan.key_members is None:
             return None
+        # (the reader groups only when built with the plan's members: each one is among its keys)
         at = {member: i for i, member in enumerate(parsed.key_names)}
-        if any(member not in at for member in plan.key_members.values()):
-            return None
         pick = [(name, at[member]) for name, member in plan.key_members.items()]
         return [({name: values[i] for name, i in pick}, rows) for values, rows in parsed.groups]
 
