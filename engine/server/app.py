@@ -55,6 +55,7 @@ QUERY = "query"
 FORM_TYPE = "application/x-www-form-urlencoded"
 HEALTH_PATH = "/_engine/health"
 RESET_PATHS = ("/_engine/reset", "/moto-api/reset")
+_CONTENT_TYPES_KEPT = 16   # the JSON content types the RSGI entry remembers (clients send a few)
 # The SQS operations whose results carry queue URLs, and the members holding them.
 _QUEUE_URL_OUTPUTS = {"CreateQueue": "QueueUrl", "GetQueueUrl": "QueueUrl", "ListQueues": "QueueUrls",
                       "ListDeadLetterSourceQueues": "queueUrls"}
@@ -157,6 +158,13 @@ class EngineApp:
         self._url_prefixes: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.polls = LongPolls()
         self.fast_paths = fastpath.fast_paths()
+        # "AmazonSQS.SendMessage" -> ("sqs", "SendMessage") for the operations with a fast path (the
+        # RSGI entry's lean answers)
+        self._fast_targets = {f"{prefix}.{operation}": (service, operation)
+                              for prefix, service in self._targets.items()
+                              for key_service, operation in self.fast_paths if key_service == service}
+        self._text_content_types = {name: value.decode() for name, value in self._content_types.items()}
+        self._json_content_types: set[str] = set()
         self.query_fast_paths = fastpath.query_fast_paths()
         self.codecs: dict[str, object] = {cbor.CONTENT_TYPE: cbor}
         self.streams: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {
@@ -241,11 +249,51 @@ class EngineApp:
         if scope.proto != "http":   # (websockets are not served)
             return
         body = await proto()
+        headers = scope.headers
+        fast = self.fast_paths.get(self._fast_targets.get(headers.get("x-amz-target")))
+        if fast is not None and self.authenticator is None and scope.path == "/":
+            answer = self._lean(fast, scope, headers, body)
+            if answer is not None:
+                proto.response_bytes(*answer)
+                return
         send = _RSGIStream(proto)
         answer = await self._answer(Request.from_rsgi(scope, body, proto), send)
         if answer is not None:
             status, headers, out = answer
             proto.response_bytes(status, _text_headers(headers), out)
+
+    def _lean(self, fast: fastpath.FastPath, scope, headers, body: bytes):
+        """A hot JSON operation's answer (status, text headers, body) straight from granian's
+        request, or None: `handle` answers. What `handle` would do for it, without its Request
+        (headers copied), routing and protocol dispatch; only where no signature is verified and the
+        body is JSON (not CBOR) sent to a Host."""
+        content_type = headers.get("content-type")
+        if content_type is not None and content_type not in self._json_content_types:
+            if self.codecs.get(content_type.split(";", 1)[0].strip()) is not None:
+                return None
+            if len(self._json_content_types) < _CONTENT_TYPES_KEPT:
+                self._json_content_types.add(content_type)
+        if "host" not in headers:
+            return None   # (HTTP/2 names the authority apart: Request.from_rsgi adds it as the Host)
+        request = Request(scope.method, "/", "/", scope.query_string, headers, None, body, scope.scheme, scope.server)
+        region, _ = routing.credential_scope(headers.get("authorization"), scope.query_string)
+        account = self.engines.default.account_id
+        try:
+            if fast.decoder is not None:
+                out = fast.answer_body(self, request, account, region)
+            else:
+                try:
+                    params = json_protocol.parse(body)
+                except ValueError:
+                    return None   # (handle's SerializationException)
+                out = fast.answer(self, request, params, account, region)
+        except ClientError as err:
+            status, error_headers, out = self._error(request, fast.service, JSON, None, err)
+            return status, _text_headers(error_headers), out
+        if out is None:
+            return None
+        return 200, [("content-type", self._text_content_types[fast.service]),
+                     ("x-amzn-requestid", response_metadata()["RequestId"])], out
 
     # --- admin endpoints -------------------------------------------------------------------------
     async def _admin(self, request: Request):

@@ -9,9 +9,12 @@ engine's native API (SendMessage, PutRecords: the body straight into the store's
 the client's own method without its wrapper (the batch and read operations, already columnar
 inside; SNS Publish from a query form), and the result is encoded as the generic path encodes it.
 
-PutRecords reads its body itself: msgspec decodes the JSON straight into typed entries, each
-Data base64-decoded in C (strictly, as the generic codec decodes it), so no dict per entry and
-no Python-level base64 call.
+PutRecords and SendMessage read their bodies themselves: msgspec decodes the JSON straight into
+typed members (PutRecords' entries each with its Data base64-decoded in C, strictly, as the
+generic codec decodes it), so no dict per entry and no Python-level base64 call.
+
+`engine serve` (the app's RSGI entry) hands the hot operations to their paths before it builds
+its Request or routes anything (EngineApp._lean), where no signature is to be verified.
 
 Anything else (another member, a doubtful value, a FIFO queue, a long poll, a row the native
 API refuses) answers None before anything is stored, and the request takes the generic path,
@@ -64,7 +67,10 @@ class FastPath:
         top = {name: value for name in self.members if (value := getattr(body, name)) is not msgspec.UNSET}
         if not self.check(top):
             return None
-        return self._run(app, request, body, account, region)
+        result = self._run(app, request, body, account, region)
+        if result is None or result.__class__ is bytes:
+            return result
+        return json_protocol.encode(result)
 
     def answer(self, app, request, params: dict, account: str, region: str) -> bytes | None:
         """The JSON response body, or None: the generic path answers."""
@@ -105,10 +111,9 @@ def _unwrapped(method_name: str):
 
 
 # --- SQS -------------------------------------------------------------------------------------------
-def _queue_url(app, request, params: dict, account: str, region: str) -> str:
+def _queue_url(app, request, url: str, account: str, region: str) -> str:
     """The request's queue URL as the engine names it (clients name it by this endpoint's Host)."""
     engine_prefix, wire_prefix = app._url_prefix(request, account, region)
-    url = params["QueueUrl"]
     return engine_prefix + url[len(wire_prefix):] if url.startswith(wire_prefix) else url
 
 
@@ -116,17 +121,22 @@ def _sqs_unwrapped(method_name: str):
     method = _unwrapped(method_name)
 
     def call(app, request, client, params, account, region):
-        params["QueueUrl"] = _queue_url(app, request, params, account, region)
+        params["QueueUrl"] = _queue_url(app, request, params["QueueUrl"], account, region)
         return method(app, request, client, params, account, region)
     return call
 
 
-def send_message(app, request, client, params, account, region):
+class _SendMessageBody(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    QueueUrl: str
+    MessageBody: str
+
+
+def send_message(app, request, client, body: _SendMessageBody, account, region):
     """A standard queue's message straight into the store."""
-    queue = client._by_url.get(_queue_url(app, request, params, account, region))
+    queue = client._by_url.get(_queue_url(app, request, body.QueueUrl, account, region))
     if queue is None or queue.fifo or queue.deleted:
         return None
-    stored = queue.send_raw((params["MessageBody"],))
+    stored = queue.send_raw((body.MessageBody,))
     if stored.status is not None:   # (refused, nothing stored: the generic path says why)
         return None
     return {"MessageId": stored.ids[0], "MD5OfMessageBody": stored.md5s[0]}
@@ -134,7 +144,7 @@ def send_message(app, request, client, params, account, region):
 
 def receive_message(app, request, client, params, account, region):
     """A receive that waits for nothing (a long poll is the generic path's, on the event loop)."""
-    url = _queue_url(app, request, params, account, region)
+    url = _queue_url(app, request, params["QueueUrl"], account, region)
     queue = client._by_url.get(url)
     if queue is None or params.get("WaitTimeSeconds", queue.wait_time):
         return None
@@ -202,7 +212,7 @@ def _put_records_response(stream, sequence_numbers: np.ndarray, shard_index: np.
 def fast_paths() -> dict[tuple[str, str], FastPath]:
     """{(service, operation): FastPath} for the JSON protocol."""
     paths = [
-        FastPath("sqs", "SendMessage", ("QueueUrl", "MessageBody"), send_message),
+        FastPath("sqs", "SendMessage", ("QueueUrl", "MessageBody"), send_message, body_type=_SendMessageBody),
         FastPath("sqs", "SendMessageBatch", ("QueueUrl", "Entries"), _sqs_unwrapped("send_message_batch")),
         FastPath("sqs", "ReceiveMessage", ("QueueUrl", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds"),
                  receive_message),

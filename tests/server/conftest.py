@@ -65,3 +65,61 @@ async def asgi_request(app, method, path, headers=None, body=b"", query=b"", han
     start = sent[0]
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, \
         b"".join(m.get("body", b"") for m in sent[1:])
+
+
+class RSGIHeaders:
+    """granian's RSGIHeaders as the app uses them (lower-case names; a repeated header's last
+    value from get)."""
+
+    def __init__(self, pairs):
+        self.pairs = list(pairs)
+
+    def get(self, key, default=None):
+        found = [v for k, v in self.pairs if k == key]
+        return found[-1] if found else default
+
+    def __contains__(self, key):
+        return any(k == key for k, _ in self.pairs)
+
+    def items(self):
+        return list(self.pairs)
+
+
+class _Body:
+    """`await proto()`: the request body, at once (granian reads it before the app awaits)."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def __await__(self):
+        return self.body
+        yield   # (a generator: awaitable)
+
+
+class _RSGIProtocol:
+    def __init__(self, body: bytes):
+        self.body = body
+        self.response = None
+
+    def __call__(self):
+        return _Body(self.body)
+
+    def response_bytes(self, status, headers, body):
+        self.response = (status, headers, body)
+
+    async def client_disconnect(self):
+        await asyncio.Event().wait()
+
+
+def rsgi_request(app, method: str, path: str, headers: dict | None = None, body: bytes = b"",
+                 query: str = "") -> tuple[int, dict, bytes]:
+    """One request through the app's RSGI entry (what `engine serve` runs): (status, headers, body)."""
+    from types import SimpleNamespace
+
+    pairs = [(k.lower(), v) for k, v in {"host": "127.0.0.1:4566", **(headers or {})}.items()]
+    scope = SimpleNamespace(proto="http", method=method, path=path, query_string=query, scheme="http",
+                            server="127.0.0.1:4566", authority=None, headers=RSGIHeaders(pairs))
+    proto = _RSGIProtocol(body)
+    asyncio.run(app.__rsgi__(scope, proto))
+    status, out_headers, out = proto.response
+    return status, dict(out_headers), out

@@ -19,7 +19,7 @@ import pytest
 
 import engine
 from engine.server.app import make_app
-from tests.server.conftest import call_app
+from tests.server.conftest import call_app, rsgi_request
 
 SEED = 12
 MUTANTS_PER_OPERATION = 150
@@ -55,9 +55,12 @@ def _app(fast: bool, s3_root):
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
+    """(app with fast paths, its ids), the same driven through its RSGI entry (what `engine
+    serve` runs: the hot operations' lean answers), and the generic app."""
     fast, fast_engine, fast_ctx = _app(True, tmp_path_factory.mktemp("fast"))
+    lean, lean_engine, lean_ctx = _app(True, tmp_path_factory.mktemp("lean"))
     generic, generic_engine, generic_ctx = _app(False, tmp_path_factory.mktemp("generic"))
-    yield (fast, fast_ctx), (generic, generic_ctx)
+    yield (fast, fast_ctx), (lean, lean_ctx), (generic, generic_ctx)
     fast_engine.close()
     generic_engine.close()
 
@@ -252,7 +255,7 @@ def _notifications(app) -> list:
     return found
 
 
-def _send(app, ctx, target: str, params) -> tuple[int, dict, bytes]:
+def _send(app, ctx, target: str, params, call=call_app) -> tuple[int, dict, bytes]:
     if isinstance(params, bytes):
         body = params
     else:
@@ -261,14 +264,14 @@ def _send(app, ctx, target: str, params) -> tuple[int, dict, bytes]:
             text = text.replace(f"{{H{k}}}", handle)
         body = text.replace("{I}", ctx["I"]).encode()
     content_type = "application/x-amz-json-1.0" if target.startswith("AmazonSQS") else "application/x-amz-json-1.1"
-    status, headers, out = call_app(app, "POST", "/", {"x-amz-target": target, "content-type": content_type,
-                                                       "x-amzn-query-mode": "true"}, body)
+    status, headers, out = call(app, "POST", "/", {"x-amz-target": target, "content-type": content_type,
+                                                   "x-amzn-query-mode": "true"}, body)
     headers.pop("x-amzn-requestid")
     return status, headers, _RANDOM_IDS.sub(rb'"\1":"*"', out)
 
 
 def test_fast_paths_answer_as_the_generic_codec(apps, monkeypatch):
-    (fast, fast_ctx), (generic, generic_ctx) = apps
+    (fast, fast_ctx), (lean, lean_ctx), (generic, generic_ctx) = apps
     answered = {key: 0 for key in [*fast.fast_paths, *fast.query_fast_paths]}
     for key, path in [*fast.fast_paths.items(), *fast.query_fast_paths.items()]:
         def counting(*args, _handler=path.handler, _key=key):
@@ -276,15 +279,26 @@ def test_fast_paths_answer_as_the_generic_codec(apps, monkeypatch):
             answered[_key] += result is not None
             return result
         monkeypatch.setattr(path, "handler", counting)
+    lean_answered = {key: 0 for key in lean.fast_paths}
+    lean_answer = lean._lean
+
+    def counting_lean(path, *args):
+        answer = lean_answer(path, *args)
+        lean_answered[path.service, path.operation] += answer is not None
+        return answer
+    monkeypatch.setattr(lean, "_lean", counting_lean)
     for target, params in _requests():
         got = _send(fast, fast_ctx, target, params)
         expected = _send(generic, generic_ctx, target, params)
         assert got == expected, (target, params if isinstance(params, bytes) else json.dumps(params)[:300])
+        got = _send(lean, lean_ctx, target, params, rsgi_request)
+        assert got == expected, ("rsgi", target, params if isinstance(params, bytes) else json.dumps(params)[:300])
     for action, form in _query_requests():
         assert _send_query(fast, action, form) == _send_query(generic, action, form), (action, form)
         # (and what the publish fanned out to the subscribed queue n)
         assert _notifications(fast) == _notifications(generic), (action, form)
     assert all(answered.values()), answered
+    assert all(lean_answered.values()), lean_answered
 
 
 def test_every_fast_path_is_exercised():
@@ -294,5 +308,35 @@ def test_every_fast_path_is_exercised():
         prefixes = {"sqs": "AmazonSQS", "kinesis": "Kinesis_20131202", "firehose": "Firehose_20150804"}
         assert {f"{prefixes[service]}.{op}" for service, op in app.fast_paths} == set(BASES)
         assert {op for _, op in app.query_fast_paths} == set(QUERY_BASES)
+    finally:
+        app.engines.default.close()
+
+
+def test_the_rsgi_entry_answers_in_the_signers_region_and_leaves_signed_requests_to_verification():
+    """The lean answers of the RSGI entry name the queue by the credential scope's region, as the
+    generic path does, and a server that verifies signatures refuses an unsigned hot request."""
+    from engine.server.auth import Authenticator, parse_keys
+
+    app = make_app(engine.Engine())
+    try:
+        app.engines.default.client("sqs", region_name="eu-west-1").create_queue(QueueName="r")
+        body = json.dumps({"QueueUrl": "http://127.0.0.1:4566/000000000000/r", "MessageBody": "hello"}).encode()
+
+        def send(region: str):
+            return rsgi_request(app, "POST", "/", {
+                "x-amz-target": "AmazonSQS.SendMessage", "content-type": "application/x-amz-json-1.0",
+                "authorization": f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/sqs/aws4_request, "
+                                 "SignedHeaders=host, Signature=0"}, body)
+        status, _, out = send("eu-west-1")
+        assert status == 200 and json.loads(out)["MD5OfMessageBody"] == "5d41402abc4b2a76b9719d911017c592"
+        queue = app.engines.default.client("sqs", region_name="eu-west-1").get_queue_url(QueueName="r")["QueueUrl"]
+        assert app.engines.default.client("sqs", region_name="eu-west-1").receive_message(
+            QueueUrl=queue)["Messages"][0]["Body"] == "hello"
+        status, _, out = send("us-east-1")
+        assert (status, json.loads(out)["__type"]) == (400, "QueueDoesNotExist")
+        app.authenticator = Authenticator(parse_keys("AKIDALICE alice-secret 111111111111", "test"))
+        status, _, out = send("eu-west-1")
+        assert (status, json.loads(out)["__type"]) == (400, "IncompleteSignatureException")   # (no X-Amz-Date)
+        assert app.engines.default.backend("sqs", "eu-west-1").get_queue("r").approximate_number_of_messages == 0
     finally:
         app.engines.default.close()
