@@ -290,6 +290,10 @@ class EngineApp:
         except ClientError as err:
             status, error_headers, out = self._error(request, fast.service, JSON, None, err)
             return status, _text_headers(error_headers), out
+        except Exception:
+            log.exception("%s.%s failed", fast.service, fast.operation)
+            status, error_headers, out = self._error(request, fast.service, JSON, None, _internal_failure())
+            return status, _text_headers(error_headers), out
         if out is None:
             return None
         return 200, [("content-type", self._text_content_types[fast.service]),
@@ -398,9 +402,7 @@ class EngineApp:
             return self._error(request, service, protocol, codec, _invalid_request(service, protocol, err))
         except Exception:
             log.exception("%s.%s failed", service, action)
-            return self._error(request, service, protocol, codec,
-                               wire_error("InternalFailure", "We encountered an internal error. Please try again.",
-                                          500, sender_fault=False))
+            return self._error(request, service, protocol, codec, _internal_failure())
         request_id = result.pop("ResponseMetadata")["RequestId"]
         # (no x-amz-crc32: AWS sends it for DynamoDB only, and the .NET SDK checks it wherever it appears)
         if protocol == JSON:
@@ -637,6 +639,11 @@ def wire_error(code: str, message: str, status: int = 400, sender_fault: bool = 
     err = ClientError(message, code=code, status=status)
     err.response["Error"]["Type"] = "Sender" if sender_fault else "Receiver"
     return err
+
+
+def _internal_failure() -> ClientError:
+    return wire_error("InternalFailure", "We encountered an internal error. Please try again.", 500,
+                      sender_fault=False)
 
 
 def _unknown_operation(action: str, protocol: str) -> ClientError:

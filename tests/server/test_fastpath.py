@@ -340,3 +340,20 @@ def test_the_rsgi_entry_answers_in_the_signers_region_and_leaves_signed_requests
         assert app.engines.default.backend("sqs", "eu-west-1").get_queue("r").approximate_number_of_messages == 0
     finally:
         app.engines.default.close()
+
+
+def test_a_fast_path_that_fails_answers_internal_failure_through_either_entry(monkeypatch):
+    app = make_app(engine.Engine())
+    try:
+        url = app.engines.default.client("sqs").create_queue(QueueName="q")["QueueUrl"]
+
+        def broken(*args):
+            raise RuntimeError("a bug")
+        monkeypatch.setattr(app.fast_paths["sqs", "SendMessage"], "handler", broken)
+        headers = {"x-amz-target": "AmazonSQS.SendMessage", "content-type": "application/x-amz-json-1.0"}
+        body = json.dumps({"QueueUrl": url, "MessageBody": "m"}).encode()
+        for call in (rsgi_request, call_app):
+            status, _, out = call(app, "POST", "/", headers, body)
+            assert (status, json.loads(out)["__type"]) == (500, "InternalFailure"), call
+    finally:
+        app.engines.default.close()
