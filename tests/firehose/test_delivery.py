@@ -51,6 +51,29 @@ def test_size_threshold_delivers_without_waiting(eng, fh):
     assert len(get(eng, key)) == 1_100_000
 
 
+def test_record_ids_are_firehose_shaped_and_never_repeat(eng, fh):
+    """RecordIds are opaque 224-character base64-alphabet tokens, distinct across calls and
+    threads (each request takes its own range of the process's counter)."""
+    import re
+    import threading
+
+    fh.create_delivery_stream(DeliveryStreamName="s", ExtendedS3DestinationConfiguration=s3_config())
+    ids = []
+
+    def put():
+        for _ in range(20):
+            got = fh.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"x"}] * 50)["RequestResponses"]
+            ids.extend(r["RecordId"] for r in got)
+    threads = [threading.Thread(target=put) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids.append(fh.put_record(DeliveryStreamName="s", Record={"Data": b"y"})["RecordId"])
+    assert len(ids) == 4 * 20 * 50 + 1 == len(set(ids))
+    assert all(re.fullmatch(r"[A-Za-z0-9=]{224}", i) for i in ids)
+
+
 def test_no_record_lost_or_duplicated_across_flush_boundaries(eng, fh, clock):
     fh.create_delivery_stream(DeliveryStreamName="n", ExtendedS3DestinationConfiguration=s3_config(
         BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 5}, Prefix="n/"))
