@@ -15,6 +15,7 @@ from engine import limits
 from engine.server import auth
 from engine.server.app import Request
 from engine.server.auth import JSON, QUERY, AccessKey, Authenticator, SignedRequest
+from tests.server.conftest import RSGIHeaders
 
 KEYS = {"AKIDALICE": AccessKey("AKIDALICE", "alice-secret", "111111111111"),
         "AKIDBOB": AccessKey("AKIDBOB", "bob-secret", "222222222222")}
@@ -181,20 +182,12 @@ def test_signed_request_from_asgi_scope_joins_repeated_headers():
     assert (request.raw_path, request.query_string, request.headers) == ("/a%20b", "x=1", {"host": "h", "x-thing": "1,2"})
 
 
-class _RsgiHeaders:
-    def __init__(self, pairs):
-        self.pairs = pairs
-
-    def items(self):
-        return list(self.pairs)
-
-
 def test_signed_request_from_rsgi_rebuilds_the_path_as_sdks_encode_it():
     """granian's RSGI decodes the path: the signed path is encoded again as AWS SDKs encode a
     label (all but the unreserved characters), so a Lambda ARN in a path verifies."""
     scope = SimpleNamespace(method="GET", path="/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:f x/configuration",
                             query_string="Qualifier=%24LATEST", scheme="http", server="127.0.0.1:4566",
-                            headers=_RsgiHeaders([("host", "h"), ("x-thing", "1"), ("x-thing", "2")]))
+                            headers=RSGIHeaders([("host", "h"), ("x-thing", "1"), ("x-thing", "2")]))
     request = Request.from_rsgi(scope, b"", SimpleNamespace(client_disconnect=None))
     signed = request.signed()
     assert signed.raw_path == "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af%20x/configuration"
