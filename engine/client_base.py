@@ -24,9 +24,13 @@ def operation_name(method_name: str) -> str:
     return "".join(part.capitalize() for part in method_name.split("_"))
 
 
+def new_request_id() -> str:
+    return f"00000000-0000-4000-8000-{next(_request_ids):012x}"
+
+
 def response_metadata(status: int = 200) -> dict:
     return {
-        "RequestId": f"00000000-0000-4000-8000-{next(_request_ids):012x}",
+        "RequestId": new_request_id(),
         "HTTPStatusCode": status,
         "HTTPHeaders": {},
         "RetryAttempts": 0,

@@ -36,7 +36,7 @@ from botocore.model import ServiceModel
 
 from .. import __version__, limits
 from ..arn import sqs_queue_url
-from ..client_base import response_metadata
+from ..client_base import new_request_id
 from ..engine import SERVICES, Engine, _load
 from ..errors import ClientError, ParamValidationError
 from ..request import service_models
@@ -297,7 +297,7 @@ class EngineApp:
         if out is None:
             return None
         return 200, [("content-type", self._text_content_types[fast.service]),
-                     ("x-amzn-requestid", response_metadata()["RequestId"])], out
+                     ("x-amzn-requestid", new_request_id())], out
 
     # --- admin endpoints -------------------------------------------------------------------------
     async def _admin(self, request: Request):
@@ -358,7 +358,7 @@ class EngineApp:
                 fast = self.query_fast_paths.get((service, action))
                 result = fast.result(self, request, form, account, region) if fast is not None else None
                 if result is not None:
-                    request_id = response_metadata()["RequestId"]
+                    request_id = new_request_id()
                     return 200, [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())], \
                         query_protocol.encode(self._query_model(service, operation), result, request_id)
             fast = self.fast_paths.get((service, action)) if protocol == JSON and codec is None else None
@@ -366,7 +366,7 @@ class EngineApp:
                 body = fast.answer_body(self, request, account, region)
                 if body is not None:
                     return 200, [(b"content-type", self._content_type(service)),
-                                 (b"x-amzn-requestid", response_metadata()["RequestId"].encode())], body
+                                 (b"x-amzn-requestid", new_request_id().encode())], body
                 fast = None
             try:
                 if protocol == QUERY:
@@ -381,7 +381,7 @@ class EngineApp:
                 body = fast.answer(self, request, params, account, region)
                 if body is not None:
                     return 200, [(b"content-type", self._content_type(service)),
-                                 (b"x-amzn-requestid", response_metadata()["RequestId"].encode())], body
+                                 (b"x-amzn-requestid", new_request_id().encode())], body
             if protocol == JSON and codec is None:
                 try:
                     params = operation.json.params(params)

@@ -57,6 +57,8 @@ class FastPath:
                                         entries_checked) if entries_checked else validator_for(service, operation).fast
         self.handler = handler
         self.decoder = None if body_type is None else msgspec.json.Decoder(body_type)
+        if body_type is not None and _decoding_proves_valid(body_type, service, operation):
+            self.check = None   # (the Struct's required str members are all the model asks)
         # Base64 blobs (and epoch timestamps) converted by the codec's own converter before the
         # check (the check takes text for a blob, as boto3 does), unless msgspec decodes them.
         self.blobs = None if body_type is not None else \
@@ -69,9 +71,10 @@ class FastPath:
             body = self.decoder.decode(request.body)
         except msgspec.DecodeError:   # (ValidationError is one: another member, a type, bad base64)
             return None
-        top = {name: value for name in self.members if (value := getattr(body, name)) is not msgspec.UNSET}
-        if not self.check(top):
-            return None
+        if self.check is not None:
+            top = {name: value for name in self.members if (value := getattr(body, name)) is not msgspec.UNSET}
+            if not self.check(top):
+                return None
         result = self._run(app, request, body, account, region)
         if result is None or result.__class__ is bytes:
             return result
@@ -106,6 +109,20 @@ class FastPath:
             return self.handler(app, request, client, params, account, region)
         except ClientError as err:
             raise wire_error(err.with_operation(self.operation), self.service) from None
+
+
+def _decoding_proves_valid(body_type, service: str, operation: str) -> bool:
+    """Whether a body msgspec decoded into `body_type` is valid by the model without a check:
+    every field a required str member with no constraint, and every required member a field
+    (the Struct refuses unknown members and wrong types itself)."""
+    shape = service_models.operation_model(service, operation).input_shape
+    fields = msgspec.structs.fields(body_type)
+    for field in fields:
+        member = shape.members.get(field.name)
+        if member is None or member.type_name != "string" or member.metadata or field.type is not str \
+                or field.required is False:
+            return False
+    return set(shape.required_members) <= {field.name for field in fields}
 
 
 def _unwrapped(method_name: str):
