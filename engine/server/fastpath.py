@@ -51,14 +51,18 @@ class FastPath:
         self.service = service
         self.operation = operation
         self.members = frozenset(members)
-        # entries_checked: list members whose entries the handler checks itself (the check here
-        # takes only the list's type and length)
-        self.check = compile_fast_check(service, service_models.operation_model(service, operation).input_shape,
-                                        entries_checked) if entries_checked else validator_for(service, operation).fast
+        # The model's compiled check, None where the typed decode already proves it (the Struct's
+        # required str members are all the model asks); entries_checked: list members whose
+        # entries the handler checks itself (the check takes only the list's type and length).
+        if body_type is not None and _decoding_proves_valid(body_type, service, operation):
+            self.check = None
+        elif entries_checked:
+            self.check = compile_fast_check(service, service_models.operation_model(service, operation).input_shape,
+                                            entries_checked)
+        else:
+            self.check = validator_for(service, operation).fast
         self.handler = handler
         self.decoder = None if body_type is None else msgspec.json.Decoder(body_type)
-        if body_type is not None and _decoding_proves_valid(body_type, service, operation):
-            self.check = None   # (the Struct's required str members are all the model asks)
         # Base64 blobs (and epoch timestamps) converted by the codec's own converter before the
         # check (the check takes text for a blob, as boto3 does), unless msgspec decodes them.
         self.blobs = None if body_type is not None else \
