@@ -410,6 +410,8 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
         }
     }
     spares_left = s->n_spares;
+    if (s->drained && s->bytes_allocated >= EN_PREFAULT_REGROW_BYTES) s->drained = 0;
+    int drained = s->drained;
     pthread_mutex_unlock(&s->list_lock);
     s->batch_chunks++;
     if (!c) {
@@ -431,7 +433,7 @@ static en_chunk *next_chunk(en_shard *s, int64_t first_seq, int64_t n_left, int6
     }
     c->owner = s;   /* the prefault thread's spares come without one */
     s->next_bytes = clamp64(max64(s->next_bytes, c->region_bytes) * 2, cfg->min_chunk_bytes, cfg->max_chunk_bytes);
-    if (spares_left == 0 && s->next_bytes >= EN_HUGE_PAGE_BYTES) prefault_request(s, s->next_bytes);
+    if (spares_left == 0 && !drained && s->next_bytes >= EN_HUGE_PAGE_BYTES) prefault_request(s, s->next_bytes);
     return c;
 }
 
@@ -707,6 +709,7 @@ void en_shard_trim(en_shard *s, int64_t min_ts_ms, int64_t max_bytes) {
             while (s->head) unlink_head(s);
             free_spares(s);
             s->next_bytes = s->cfg.min_chunk_bytes;   /* an idle shard starts small again */
+            s->drained = 1;
         }
         pthread_mutex_unlock(&s->write_lock);
     }

@@ -37,6 +37,10 @@
  * these bounds); the rest of what it frees is unmapped. */
 #define EN_SPARE_CHUNKS_MIN 2
 #define EN_SPARE_CHUNKS_MAX 4
+/* A shard that retention emptied asks for no prefaulted chunk until it holds this much again: a
+ * consumer that drains it between puts (`engine ingest`) would have the spare freed unused at
+ * the next trim, its zeroing wasted. */
+#define EN_PREFAULT_REGROW_BYTES (INT64_C(8) << 20)
 
 struct en_shard;
 
@@ -88,6 +92,8 @@ typedef struct en_shard {
     int64_t batch_chunks;    /* new chunks the batch being written took (its writer's) */
     int64_t trim_visible;    /* visible_seq at the last trim: unchanged at the next, the shard is
                                 idle and its spares shrink to EN_SPARE_CHUNKS_MIN */
+    int drained;             /* a trim emptied the shard, and it has not grown to EN_PREFAULT_REGROW_BYTES
+                                since: no prefault (list_lock) */
     en_chunk *retired;       /* trimmed chunks a reader still pins (guarded by list_lock) */
     int64_t chunks_mapped;   /* fresh chunks made for this shard, ever (list_lock) */
     /* the background prefault queue (guarded by its own lock in shard.c) */

@@ -183,3 +183,28 @@ def test_a_stream_under_a_memory_cap_maps_no_fresh_chunk_once_warm():
         mapped.append(shard.stats()["chunks_mapped"])
     assert mapped[5] > 2
     assert mapped[-1] == mapped[5]
+
+
+def test_a_shard_drained_between_puts_asks_for_no_prefaulted_chunk_until_it_grows_again():
+    """`engine ingest` lets the stream go after each put (Firehose has read it): a chunk
+    prefaulted for such a shard would be freed unused by the next trim, its zeroing wasted.
+    Once the shard holds EN_PREFAULT_REGROW_BYTES again, it is growing: prefaults resume."""
+    shard, seqs = _core.Shard(), _core.SequenceSource(0)
+    n = 20_000
+    keys, data = ["k"] * n, _fixed(n, 150)                       # ~3 MiB a put: chunks reach 2 MiB
+    shard.append(seqs, 0, keys, data)
+    _core.prefault_wait_idle()
+    assert shard.stats()["spares"] == 1                          # a growing shard gets its spare
+    for t in range(1, 6):
+        shard.trim(t)                                            # everything read: the shard empties
+        assert (shard.stats()["bytes_allocated"], shard.stats()["spares"]) == (0, 0)
+        mapped = shard.stats()["chunks_mapped"]
+        shard.append(seqs, t, keys, data)
+        _core.prefault_wait_idle()
+        stats = shard.stats()
+        assert stats["spares"] == 0                              # none made for it
+        assert stats["chunks_mapped"] - mapped == stats["chunks"]   # only the writer's own
+    while shard.stats()["bytes_allocated"] < 24 << 20:           # it grows again
+        shard.append(seqs, 9, keys, data)
+    _core.prefault_wait_idle()
+    assert shard.stats()["spares"] >= 1
