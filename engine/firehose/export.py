@@ -447,16 +447,23 @@ class ColumnarFormat:
         if self.options.get("EnableDictionaryCompression") is not None:
             kwargs["use_dictionary"] = bool(self.options["EnableDictionaryCompression"])
         else:
-            kwargs["use_dictionary"] = dictionary_columns(table.schema)
+            kwargs["use_dictionary"] = dictionary_columns(table)
         if self.options.get("WriterVersion") == "V2":
             kwargs["data_page_version"] = "2.0"
         pq.write_table(table, out, **kwargs)
 
 
-def dictionary_columns(schema: pa.Schema) -> list[str]:
+DICTIONARY_SAMPLE_ROWS = 4096     # a string column's first rows, looked at for how often values repeat
+DICTIONARY_SAMPLE_MIN = 1024      # fewer values than this: the column's type decides alone
+DICTIONARY_DISTINCT_MAX = 0.5     # more distinct values than this share of the sample: no dictionary
+
+
+def dictionary_columns(table: pa.Table) -> list[str]:
     """Columns worth a Parquet dictionary when the serializer leaves it to the writer: all but
-    timestamps and floating point, whose values rarely repeat (a dictionary there costs time
-    to build and makes the file larger, not smaller)."""
+    timestamps and floating point, whose values rarely repeat, and string columns whose first
+    rows rarely repeat (event times as text, ids): a dictionary there costs time to build, is
+    abandoned at its page limit, and makes the file larger, not smaller."""
+    schema = table.schema
     def leaves(path: str, t: pa.DataType):
         # Parquet's column paths, as pyarrow names them (compliant nested types)
         if pa.types.is_struct(t):
@@ -470,7 +477,14 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
         elif not (pa.types.is_timestamp(t) or pa.types.is_floating(t)):
             yield path
 
-    return [leaf for f in schema for leaf in leaves(f.name, f.type)]
+    def repeats(f: pa.Field) -> bool:
+        if not (pa.types.is_string(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_string(f.type)):
+            return True
+        sample = table.column(f.name).slice(0, DICTIONARY_SAMPLE_ROWS)
+        values = len(sample) - sample.null_count
+        return values < DICTIONARY_SAMPLE_MIN or pc.count_distinct(sample).as_py() <= DICTIONARY_DISTINCT_MAX * values
+
+    return [leaf for f in schema if repeats(f) for leaf in leaves(f.name, f.type)]
 
 
 # --- dynamic partition keys ------------------------------------------------------------

@@ -99,6 +99,21 @@ def test_parquet_dictionary_compression(eng, fh, events_table, enable, dictionar
     plain = {c.path_in_schema.split(".")[0] for c in columns if c.dictionary_page_offset is None}
     assert plain == ({c.path_in_schema.split(".")[0] for c in columns} if dictionary_free == "all" else dictionary_free)
 
+def test_parquet_dictionary_left_out_of_text_columns_whose_values_rarely_repeat(eng, fh, events_table):
+    """Left to the writer, a string column whose first rows are mostly distinct (ids, times as
+    text) gets no dictionary; one whose values repeat keeps it (tables of a thousand rows and more)."""
+    _create(fh, DataFormatConversionConfiguration=conversion(serializer={"ParquetSerDe": {}}))
+    put_json(fh, "conv", [event(i) for i in range(2000)])
+    eng.backend("firehose").get("conv").flush()
+    (key,) = keys(eng, "conv/")
+    parquet = pq.ParquetFile(store_for(eng).path("bucket", key))
+    group = parquet.metadata.row_group(0)
+    plain = {group.column(i).path_in_schema.split(".")[0] for i in range(group.num_columns)
+             if group.column(i).dictionary_page_offset is None}
+    assert plain == {"score", "at", "ok", "name"}            # "name" is n0, n1, ...: every value new
+    assert parquet.read().column("name").to_pylist() == [f"n{i}" for i in range(2000)]
+
+
 def test_orc_output(eng, fh, events_table):
     import pyarrow.orc as orc
     _create(fh, DataFormatConversionConfiguration=conversion(serializer={"OrcSerDe": {"Compression": "ZLIB"}}))
