@@ -477,14 +477,14 @@ def dictionary_columns(table: pa.Table) -> list[str]:
         elif not (pa.types.is_timestamp(t) or pa.types.is_floating(t)):
             yield path
 
-    def repeats(f: pa.Field) -> bool:
+    def repeats(i: int, f: pa.Field) -> bool:
         if not (pa.types.is_string(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_string(f.type)):
             return True
-        sample = table.column(f.name).slice(0, DICTIONARY_SAMPLE_ROWS)
+        sample = table.column(i).slice(0, DICTIONARY_SAMPLE_ROWS)   # (by position: names may repeat)
         values = len(sample) - sample.null_count
         return values < DICTIONARY_SAMPLE_MIN or pc.count_distinct(sample).as_py() <= DICTIONARY_DISTINCT_MAX * values
 
-    return [leaf for f in schema if repeats(f) for leaf in leaves(f.name, f.type)]
+    return [leaf for i, f in enumerate(schema) if repeats(i, f) for leaf in leaves(f.name, f.type)]
 
 
 # --- dynamic partition keys ------------------------------------------------------------
