@@ -2,6 +2,7 @@
 already faulted in), freed when the shard is gone or released; spares kept within a bound, so
 what retention frees beyond it goes back to the system. Run under ASan by .ci/sanitize."""
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -185,26 +186,48 @@ def test_a_stream_under_a_memory_cap_maps_no_fresh_chunk_once_warm():
     assert mapped[-1] == mapped[5]
 
 
-def test_a_shard_drained_between_puts_asks_for_no_prefaulted_chunk_until_it_grows_again():
-    """`engine ingest` lets the stream go after each put (Firehose has read it): a chunk
-    prefaulted for such a shard would be freed unused by the next trim, its zeroing wasted.
-    Once the shard holds EN_PREFAULT_REGROW_BYTES again, it is growing: prefaults resume."""
+DRAINED_SCRIPT = textwrap.dedent("""
+    import json
+    import numpy as np, pyarrow as pa
+    from engine import _core
+
+    n = 20_000                                                   # ~3 MiB a put: chunks reach 2 MiB
+    offsets = np.arange(n + 1, dtype=np.int32) * 150
+    data = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                 pa.py_buffer(np.full(n * 150, 7, np.uint8))])
+    keys = ["k"] * n
     shard, seqs = _core.Shard(), _core.SequenceSource(0)
-    n = 20_000
-    keys, data = ["k"] * n, _fixed(n, 150)                       # ~3 MiB a put: chunks reach 2 MiB
     shard.append(seqs, 0, keys, data)
     _core.prefault_wait_idle()
-    assert shard.stats()["spares"] == 1                          # a growing shard gets its spare
+    out = {"growing": shard.stats()["spares"], "drained": []}
     for t in range(1, 6):
         shard.trim(t)                                            # everything read: the shard empties
-        assert (shard.stats()["bytes_allocated"], shard.stats()["spares"]) == (0, 0)
-        mapped = shard.stats()["chunks_mapped"]
+        emptied = shard.stats()
+        mapped = emptied["chunks_mapped"]
         shard.append(seqs, t, keys, data)
         _core.prefault_wait_idle()
         stats = shard.stats()
-        assert stats["spares"] == 0                              # none made for it
-        assert stats["chunks_mapped"] - mapped == stats["chunks"]   # only the writer's own
+        out["drained"].append([emptied["bytes_allocated"], emptied["spares"], stats["spares"],
+                               stats["chunks_mapped"] - mapped, stats["chunks"]])
     while shard.stats()["bytes_allocated"] < 24 << 20:           # it grows again
         shard.append(seqs, 9, keys, data)
     _core.prefault_wait_idle()
-    assert shard.stats()["spares"] >= 1
+    out["regrown"] = shard.stats()["spares"]
+    print(json.dumps(out))
+""")
+
+
+def test_a_shard_drained_between_puts_asks_for_no_prefaulted_chunk_until_it_grows_again():
+    """`engine ingest` lets the stream go after each put (Firehose has read it): a chunk
+    prefaulted for such a shard would be freed unused by the next trim, its zeroing wasted.
+    Once the shard holds EN_PREFAULT_REGROW_BYTES again, it is growing: prefaults resume. (In a
+    fresh process: the prefault thread is one per process, and this counts what it made.)"""
+    out = subprocess.run([sys.executable, "-c", DRAINED_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["growing"] == 1                                # a growing shard gets its spare
+    for emptied_bytes, emptied_spares, spares, mapped, chunks in result["drained"]:
+        assert (emptied_bytes, emptied_spares) == (0, 0)
+        assert spares == 0                                       # none made for a drained shard
+        assert mapped == chunks                                  # only the writer's own chunks
+    assert result["regrown"] >= 1
