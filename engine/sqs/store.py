@@ -55,7 +55,7 @@ LOG_DIR = "log"
 SNAPSHOT_PREFIX = "snap-"
 PLAIN, SEALED = b"\x00", b"\x01"     # a payload's first byte
 OP_MSGPACK = 1                       # frame flag: the operation is MessagePack (else marshal)
-_encode_op = msgspec.msgpack.Encoder().encode
+_encode_op_into = msgspec.msgpack.Encoder().encode_into
 _decode_op = msgspec.msgpack.Decoder().decode
 
 # Operations, [kind, now_ms, *columns]; a column is a list (a value per message) or one value
@@ -327,6 +327,7 @@ class QueueStore:
         self._compacting: threading.Thread | None = None
         self.encrypts = lambda: False
         self.drained = lambda: False     # the queue holds nothing a snapshot would keep (lock held)
+        self._op_buffer = bytearray()    # each operation is encoded into it (under `lock`): the log copies it
 
     # --- metadata --------------------------------------------------------------------------------
     def save_meta(self, meta: dict) -> None:
@@ -337,12 +338,13 @@ class QueueStore:
 
     # --- operations ------------------------------------------------------------------------------
     def _seal(self, data: bytes, aad: str) -> bytes:
-        if self.encrypts():
-            key = self._key
-            if key is None:
-                key = self._key = self._key_source()
-            return key.encrypt(data, aad.encode(), SEALED)
-        return PLAIN + data
+        return self._sealed(data, aad) if self.encrypts() else PLAIN + data
+
+    def _sealed(self, data, aad: str) -> bytes:
+        key = self._key
+        if key is None:
+            key = self._key = self._key_source()
+        return key.encrypt(data, aad.encode(), SEALED)
 
     def _open(self, payload, aad: str, what: str):
         data = memoryview(payload).cast("B")
@@ -358,15 +360,19 @@ class QueueStore:
         if self.closed:
             return None
         n = self.next_op
-        data = _encode_op(op)
+        buffer = self._op_buffer
+        if op[0] == ADD and self.encrypts():
+            _encode_op_into(op, buffer)
+            payload = self._sealed(buffer, f"{self.arn}:{n}")
+        else:
+            _encode_op_into(op, buffer, 1)
+            buffer[0] = PLAIN[0]
+            payload = buffer
         if op[0] == ADD:
-            payload = self._seal(data, f"{self.arn}:{n}")
             if op[-1]:
                 self._newest_ids = op[2]
             else:
                 self._max_num = max(self._max_num, _max_own_num(op[2], self.id_prefix))
-        else:
-            payload = PLAIN + data
         ticket = self._log.write(n, n, op[1], payload, OP_MSGPACK)
         self.last_ms = op[1]
         self.next_op = n + 1
@@ -571,7 +577,8 @@ class DurableQueue:
         return not self.fifo and not self._taken_out and self._q.counts(self.store.last_ms)[:3] == (0, 0, 0)
 
     def send(self, now_ms, bodies, delay_ms=0, max_len=-1, delays=None, extras=None):
-        bodies = list(bodies)
+        if bodies.__class__ is not list:
+            bodies = list(bodies)
         store = self.store
         with store.lock:
             stored = self._q.send(now_ms, bodies, delay_ms, max_len, delays, extras)
@@ -664,7 +671,7 @@ class DurableQueue:
         store = self.store
         with store.lock:
             res = self._q.delete(now_ms, handles)
-            done = list(handles) if res is None else [h for h, r in zip(handles, res) if r == _core.HANDLE_OK]
+            done = handles if res is None else [h for h, r in zip(handles, res) if r == _core.HANDLE_OK]
             ticket = store.write([DELETE, now_ms, done]) if done else None
         store.commit(ticket)
         return res

@@ -122,7 +122,8 @@ def test_a_log_of_marshal_frames_from_before_folds_on_beside_msgpack_frames(reop
     attrs = {"kind": {"DataType": "String", "StringValue": "order"},
              "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}}
     with monkeypatch.context() as before:
-        before.setattr(sqs_store, "_encode_op", marshal.dumps)
+        before.setattr(sqs_store, "_encode_op_into",
+                       lambda op, buffer, offset=0: buffer.__setitem__(slice(offset, None), marshal.dumps(op)))
         before.setattr(sqs_store, "OP_MSGPACK", 0)
         sqs = reopen(clock)
         url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
