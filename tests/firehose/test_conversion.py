@@ -99,6 +99,7 @@ def test_parquet_dictionary_compression(eng, fh, events_table, enable, dictionar
     plain = {c.path_in_schema.split(".")[0] for c in columns if c.dictionary_page_offset is None}
     assert plain == ({c.path_in_schema.split(".")[0] for c in columns} if dictionary_free == "all" else dictionary_free)
 
+
 def test_parquet_dictionary_left_out_of_text_columns_whose_values_rarely_repeat(eng, fh, events_table):
     """Left to the writer, a string column whose first rows are mostly distinct (ids, times as
     text) gets no dictionary; one whose values repeat keeps it (tables of a thousand rows and more)."""
