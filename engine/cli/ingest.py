@@ -113,8 +113,14 @@ def json_line_blocks(path: str, block_bytes: int):
         raise IngestError(f"{path}: {exc.strerror or exc}") from None
 
 
+# Text that Firehose's timestamp columns (Glue `timestamp`: milliseconds) take as they are.
+TIMESTAMP_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z?$"
+
+
 def infer_json_schema(path: str, records: pa.Array) -> pa.Schema:
-    """The schema pyarrow infers from the first SCHEMA_SAMPLE_BYTES of lines."""
+    """The schema pyarrow infers from the first SCHEMA_SAMPLE_BYTES of lines, with text that is
+    a date and time in every sampled line typed timestamp, as DuckDB's read_json infers it
+    (pyarrow does so for whole seconds only, not for the milliseconds event times carry)."""
     import pyarrow.json as pj
 
     ends = np.frombuffer(records.buffers()[1], dtype=np.int64, count=len(records) + 1, offset=records.offset * 8)
@@ -122,9 +128,27 @@ def infer_json_schema(path: str, records: pa.Array) -> pa.Schema:
     sample = records.slice(0, count)
     body = records.buffers()[2].slice(int(ends[0]), int(ends[len(sample)] - ends[0]))
     try:
-        return pj.read_json(pa.BufferReader(body)).schema
+        table = pj.read_json(pa.BufferReader(body))
     except pa.ArrowInvalid:
         raise IngestError(f"{path}: {first_bad_json_line(path) or 'unreadable JSON'}") from None
+    schema = table.schema
+    for i, field in enumerate(schema):
+        if pa.types.is_string(field.type) and _all_timestamps(table.column(i)):
+            schema = schema.set(i, field.with_type(pa.timestamp("ms")))
+    return schema
+
+
+def _all_timestamps(column: pa.ChunkedArray) -> bool:
+    """Every value (nulls aside, at least one) YYYY-MM-DD[T ]hh:mm:ss[.fff][Z] and a real date and time."""
+    if column.length() == column.null_count:
+        return False
+    if not pc.all(pc.match_substring_regex(column, TIMESTAMP_TEXT)).as_py():
+        return False
+    try:
+        pc.cast(pc.replace_substring_regex(column, "Z$", ""), pa.timestamp("ms"))   # 2026-02-30 is refused here
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def read_batches(path: str, batch_size: int):

@@ -218,3 +218,31 @@ def test_ingest_names_the_first_malformed_line_after_delivering_the_rest(tmp_pat
     assert "late.jsonl: line 151:" in err and "1 records not delivered" in err
     table = ds.dataset(tmp_path / "out", format="parquet", ignore_prefixes=[".", "_", "errors"]).to_table()
     assert table.num_rows == 199
+
+
+def test_ingest_types_dates_and_times_as_timestamps_as_duckdb_reads_them(tmp_path, capsys):
+    """Text that is a date and time in every sampled line becomes a timestamp column (as
+    DuckDB's read_json infers it); text that is not, or not always, or finer than Glue's
+    milliseconds, stays text. DuckDB reads the timestamps back as the same instants."""
+    import datetime
+
+    rows = [{"at": f"2026-11-28 06:{i // 60:02d}:{i % 60:02d}.{i % 1000:03d}", "iso": f"2026-11-28T07:00:{i % 60:02d}Z",
+             "mixed": "n/a" if i == 3 else "2026-11-28 06:00:00", "micros": "2026-11-28 06:00:00.123456",
+             "id": i} for i in range(300)]
+    rows[5]["at"] = None
+    path = tmp_path / "times.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert main(["ingest", str(path), "--to", str(tmp_path / "out"), "--quiet"]) == 0, capsys.readouterr()
+    table = ds.dataset(tmp_path / "out", format="parquet", ignore_prefixes=[".", "_", "errors"]).to_table()
+    types = {f.name: f.type for f in table.schema}
+    assert types["at"] == pa.timestamp("ms") and types["iso"] == pa.timestamp("ms")
+    assert types["mixed"] == pa.string() and types["micros"] == pa.string()
+    got = {r["id"]: r for r in table.to_pylist()}
+    assert len(got) == 300 and got[5]["at"] is None
+    assert got[61]["at"] == datetime.datetime(2026, 11, 28, 6, 1, 1, 61_000)
+    assert got[7]["iso"] == datetime.datetime(2026, 11, 28, 7, 0, 7)
+    import duckdb
+
+    pattern = f"{tmp_path}/out/**/*.parquet"
+    assert duckdb.sql(f"SELECT count(*), min(\"at\"), max(iso) FROM read_parquet('{pattern}')").fetchall()[0] == (
+        300, datetime.datetime(2026, 11, 28, 6, 0, 0), datetime.datetime(2026, 11, 28, 7, 0, 59))
