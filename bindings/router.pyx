@@ -19,11 +19,24 @@ def md5_hash_keys(keys):
 
 cdef class HashKeys:
     """Parsed explicit hash keys: 128-bit values as `hi`/`lo` uint64 arrays, and `present`
-    (bool) false for rows without one. `text` is the array they were parsed from."""
+    (bool) false for rows without one (None: every row has one). `text` is the array they were
+    parsed from (None when built from values)."""
     cdef readonly object hi, lo, present, text
 
     def __len__(self):
         return len(self.hi)
+
+
+def hash_keys(hi, lo):
+    """HashKeys for every row from 128-bit values already computed (e.g. the MD5 of partition
+    keys a caller puts again and again): routing then hashes nothing."""
+    hi = np.ascontiguousarray(hi, dtype=np.uint64)
+    lo = np.ascontiguousarray(lo, dtype=np.uint64)
+    if hi.ndim != 1 or lo.shape != hi.shape:
+        raise CoreValueError("hi and lo must be one-dimensional and of the same length")
+    cdef HashKeys out = HashKeys.__new__(HashKeys)
+    out.hi, out.lo, out.present, out.text = hi, lo, None, None
+    return out
 
 
 def parse_hash_keys(values):
@@ -126,6 +139,8 @@ cdef class Router:
             with nogil:
                 check(c_md5.en_md5_route_threads(&view.view, n, &shi[0], &slo[0], self.size, &out_v[0], threads))
             return out
+        if explicit.present is None:   # every row has its hash key: nothing to hash
+            return self.route_hashes(explicit.hi, explicit.lo)
         hi = np.empty(n, dtype=np.uint64)
         lo = np.empty(n, dtype=np.uint64)
         hi_v = hi

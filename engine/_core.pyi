@@ -22,13 +22,15 @@ class BinaryView:
     length: int
 
 class HashKeys:
-    """Explicit hash keys parsed to 128-bit halves; `present` marks the rows that had one."""
+    """Explicit hash keys parsed to 128-bit halves; `present` marks the rows that had one
+    (None: every row)."""
     hi: np.ndarray
     lo: np.ndarray
-    present: np.ndarray
-    text: list[str | None]
+    present: np.ndarray | None
+    text: pa.Array | None
 
 def parse_hash_keys(values: Any) -> HashKeys: ...
+def hash_keys(hi: np.ndarray, lo: np.ndarray) -> HashKeys: ...
 
 class Router:
     size: int

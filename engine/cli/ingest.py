@@ -291,7 +291,7 @@ class _Feed:
     def put_lines(self, path: str, records: pa.Array) -> None:
         if self.pipeline is None:
             self._create(infer_json_schema(path, records), path)
-        self._put(records, self._line_keys(records))
+        self._put(records, *self._line_keys(records))
 
     def put_batch(self, path: str, batch: pa.RecordBatch) -> None:
         self._create(batch.schema, path)
@@ -300,12 +300,12 @@ class _Feed:
         data = batch_to_json_lines(batch)
         if self.fmt == "json":   # Firehose concatenates records as they are: one line each
             data = pc.binary_join_element_wise(data, "\n", "")
-        keys = _spread_keys(self.records, batch.num_rows) if self.partition_key is None else \
-            _keys_as_text(pack_partition_keys(batch.column(batch.schema.get_field_index(self.partition_key))))
-        self._put(data, keys)
+        keys, hashes = _spread_keys(self.records, batch.num_rows) if self.partition_key is None else \
+            (_keys_as_text(pack_partition_keys(batch.column(batch.schema.get_field_index(self.partition_key)))), None)
+        self._put(data, keys, hashes)
 
-    def _put(self, data: pa.Array, keys: pa.Array) -> None:
-        self.pipeline.put(data, keys)
+    def _put(self, data: pa.Array, keys: pa.Array, hashes=None) -> None:
+        self.pipeline.put(data, keys, hashes)
         self.records += len(data)
         put_at = self.eng.clock.now()
         delivery = self.pipeline.delivery()
@@ -316,8 +316,9 @@ class _Feed:
         stream = self.eng.backend("kinesis").get_stream(self.pipeline.stream_name)
         stream.apply_retention(put_at + stream.retention_seconds)
 
-    def _line_keys(self, records: pa.Array) -> pa.Array:
-        """The --partition-key member of each line as text (spread evenly without one)."""
+    def _line_keys(self, records: pa.Array) -> tuple[pa.Array, object]:
+        """The --partition-key member of each line as text (spread evenly without one), and
+        the keys' hash keys where known already (else None: the stream hashes them)."""
         if self.partition_key is None:
             return _spread_keys(self.records, len(records))
         from ..firehose.fastjson import FastReader
@@ -331,7 +332,7 @@ class _Feed:
             slow = pa.array([_key_text(records[int(i)].as_py(), self.partition_key) for i in doubtful], pa.string())
             order = np.argsort(np.concatenate([np.flatnonzero(parsed.row_of >= 0), doubtful]), kind="stable")
             keys = pa.concat_arrays([keys, slow]).take(pa.array(order))
-        return _keys_as_text(keys)
+        return _keys_as_text(keys), None
 
 
 def _key_text(line: bytes, member: str) -> str | None:
@@ -348,14 +349,18 @@ SPREAD_KEYS = 4096      # distinct partition keys taken in turn when the user na
 _spread_pool: list = []
 
 
-def _spread_keys(offset: int, n: int) -> pa.Array:
+def _spread_keys(offset: int, n: int) -> tuple[pa.Array, _core.HashKeys]:
     """Keys that spread records evenly over the shards, as a random key would: the record's
     number modulo SPREAD_KEYS, as a zero-copy slice of the key strings repeated (built once,
-    long enough for the largest block seen)."""
+    long enough for the largest block seen); and their MD5s, the hash keys the stream would
+    compute from them, computed once (the put then routes without hashing)."""
     if not _spread_pool or len(_spread_pool[0]) < n + SPREAD_KEYS:
         repeats = -(-(n + SPREAD_KEYS) // SPREAD_KEYS)
-        _spread_pool[:] = [pa.array([str(i) for i in range(SPREAD_KEYS)] * repeats, pa.string())]
-    return _spread_pool[0].slice(offset % SPREAD_KEYS, n)
+        keys = pa.array([str(i) for i in range(SPREAD_KEYS)] * repeats, pa.string())
+        _spread_pool[:] = [keys, *_core.md5_hash_keys(keys)]
+    keys, hi, lo = _spread_pool
+    start = offset % SPREAD_KEYS
+    return keys.slice(start, n), _core.hash_keys(hi[start:start + n], lo[start:start + n])
 
 
 def _keys_as_text(keys: pa.Array) -> pa.Array:

@@ -102,9 +102,9 @@ class Pipeline:
             self.delivery_name, destination, stream_type="KinesisStreamAsSource",
             kinesis_source=fh.KinesisSource(stream.arn, ROLE))
 
-    def put(self, data: pa.Array, partition_keys: pa.Array) -> None:
+    def put(self, data: pa.Array, partition_keys: pa.Array, explicit_hash_keys=None) -> None:
         """Put one batch of records into the stream through the native bulk API."""
-        self.eng.backend("kinesis").get_stream(self.stream_name).put_batch(data, partition_keys)
+        self.eng.backend("kinesis").get_stream(self.stream_name).put_batch(data, partition_keys, explicit_hash_keys)
 
     def delivery(self):
         """The Firehose delivery stream (native API)."""

@@ -246,3 +246,17 @@ def test_ingest_types_dates_and_times_as_timestamps_as_duckdb_reads_them(tmp_pat
     pattern = f"{tmp_path}/out/**/*.parquet"
     assert duckdb.sql(f"SELECT count(*), min(\"at\"), max(iso) FROM read_parquet('{pattern}')").fetchall()[0] == (
         300, datetime.datetime(2026, 11, 28, 6, 0, 0), datetime.datetime(2026, 11, 28, 7, 0, 59))
+
+
+@pytest.mark.parametrize("offset,n", [(0, 10), (4090, 20), (123_456, 5000)])
+def test_ingest_spread_keys_carry_their_own_md5_so_puts_route_as_the_keys_would(offset, n):
+    """Without --partition-key, ingest spreads records over keys "0".."4095" and hands the
+    stream their MD5s as hash keys (computed once): each record lands on the shard its key
+    would pick."""
+    from engine import _core
+    from engine.cli.ingest import SPREAD_KEYS, _spread_keys
+
+    keys, hashes = _spread_keys(offset, n)
+    assert keys.to_pylist() == [str((offset + i) % SPREAD_KEYS) for i in range(n)]
+    router = _core.Router([0, 2**126, 2**127, 3 * 2**126, 2**128 - 2**100])
+    assert router.route(keys, hashes).tolist() == router.route(keys).tolist()

@@ -62,6 +62,27 @@ def test_explicit_hash_keys_override_md5(explicit):
     assert got == expected
 
 
+@given(st.lists(st.integers(min_value=0, max_value=2**128 - 1), min_size=1, max_size=50))
+@settings(max_examples=100, deadline=None)
+def test_hash_keys_from_values_route_as_the_same_keys_parsed(values):
+    """HashKeys built from 128-bit values a caller computed (every row has one: nothing is hashed)
+    route as the same values given as decimal text."""
+    starts = [0, 2**64, 2**127, 2**127 + 5]
+    router = _core.Router(starts)
+    keys = [f"key{i}" for i in range(len(values))]
+    built = _core.hash_keys(np.array([v >> 64 for v in values], np.uint64), np.array([v & (2**64 - 1) for v in values], np.uint64))
+    assert router.route(keys, built).tolist() == router.route(keys, [str(v) for v in values]).tolist() == \
+        [bisect.bisect_right(starts, v) - 1 for v in values]
+    assert _core.parse_hash_keys(built) is built and len(built) == len(values)
+
+
+def test_hash_keys_refuses_halves_of_other_shapes():
+    with pytest.raises(_core.CoreValueError):
+        _core.hash_keys(np.zeros(3, np.uint64), np.zeros(2, np.uint64))
+    with pytest.raises(_core.CoreValueError):
+        _core.hash_keys(np.zeros((2, 2), np.uint64), np.zeros((2, 2), np.uint64))
+
+
 @pytest.mark.parametrize("bad,error", [("01", _core.CoreValueError), ("", _core.CoreValueError),
                                         ("12a", _core.CoreValueError), (str(2**128), _core.CoreRangeError),
                                         ("9" * 40, _core.CoreValueError)])
