@@ -556,7 +556,9 @@ class Lane:
                 log.exception("SNS %s delivery failed", self.name)
             with lock:
                 self._busy.discard(key)
-                if q:
+                if self._closed:
+                    pass   # close() handed back what q still holds: never run it here too
+                elif q:
                     self._ready.append(key)
                 elif self._queues.get(key) is q:
                     del self._queues[key]
