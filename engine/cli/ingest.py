@@ -304,7 +304,7 @@ class _Feed:
             (_keys_as_text(pack_partition_keys(batch.column(batch.schema.get_field_index(self.partition_key)))), None)
         self._put(data, keys, hashes)
 
-    def _put(self, data: pa.Array, keys: pa.Array, hashes=None) -> None:
+    def _put(self, data: pa.Array, keys: pa.Array, hashes: _core.HashKeys | None = None) -> None:
         self.pipeline.put(data, keys, hashes)
         self.records += len(data)
         put_at = self.eng.clock.now()
@@ -316,7 +316,7 @@ class _Feed:
         stream = self.eng.backend("kinesis").get_stream(self.pipeline.stream_name)
         stream.apply_retention(put_at + stream.retention_seconds)
 
-    def _line_keys(self, records: pa.Array) -> tuple[pa.Array, object]:
+    def _line_keys(self, records: pa.Array) -> tuple[pa.Array, _core.HashKeys | None]:
         """The --partition-key member of each line as text (spread evenly without one), and
         the keys' hash keys where known already (else None: the stream hashes them)."""
         if self.partition_key is None:

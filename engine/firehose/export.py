@@ -478,7 +478,8 @@ def dictionary_columns(table: pa.Table) -> list[str]:
             yield path
 
     def repeats(i: int, f: pa.Field) -> bool:
-        if not (pa.types.is_string(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_string(f.type)):
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_binary(f.type)
+                or pa.types.is_large_binary(f.type)):
             return True
         sample = table.column(i).slice(0, DICTIONARY_SAMPLE_ROWS)   # (by position: names may repeat)
         values = len(sample) - sample.null_count

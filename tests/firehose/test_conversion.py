@@ -256,3 +256,21 @@ def test_converted_objects_carry_the_format_extension(eng, fh, clock, events_tab
     clock.advance(60)
     (key,) = keys(eng, "ext2/")
     assert key.endswith(".pq")
+
+
+def test_dictionary_columns_sample_every_text_and_binary_type():
+    """The writer's rule for each kind of text column: mostly distinct first values, no
+    dictionary; repeating ones, a dictionary; fewer than DICTIONARY_SAMPLE_MIN values, the type decides."""
+    from engine.firehose.export import DICTIONARY_SAMPLE_MIN, dictionary_columns
+
+    n = 5000
+    unique, repeating = [f"v{i}" for i in range(n)], ["x", "y"] * (n // 2)
+    columns = {}
+    for kind in (pa.string(), pa.large_string(), pa.binary(), pa.large_binary()):
+        columns[f"unique_{kind}"] = pa.array(unique, pa.string()).cast(kind)
+        columns[f"repeating_{kind}"] = pa.array(repeating, pa.string()).cast(kind)
+    columns["number"] = pa.array(range(n))
+    chosen = dictionary_columns(pa.table(columns))
+    assert sorted(chosen) == sorted([name for name in columns if not name.startswith("unique_")])
+    small = pa.table({k: v.slice(0, DICTIONARY_SAMPLE_MIN - 1) for k, v in columns.items()})
+    assert sorted(dictionary_columns(small)) == sorted(columns)
