@@ -171,6 +171,35 @@ def test_command_process_starts_without_blas_threads_and_with_malloc_for_arrow(t
     assert proc.stdout.split()[-3:] == ["0", *expected], proc.stderr[-2000:]
 
 
+_HEAP_PROBE = """
+import ctypes, sys
+from engine.cli import main
+code = main(sys.argv[1:])
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+block = libc.malloc(16 << 20)   # a block the size of a delivery's column
+heap = [line.split()[0].split("-") for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]")]
+print(code, any(int(lo, 16) <= block < int(hi, 16) for lo, hi in heap))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="mallopt's thresholds are glibc's")
+@pytest.mark.parametrize("command", ["ingest", "demo"])
+def test_command_process_serves_large_blocks_from_malloc_heap_not_fresh_mappings(tmp_path, command):
+    """glibc maps blocks over its threshold afresh (faulted in and zeroed at every use, unmapped at
+    free); the commands raise it so a block of 16 MiB comes from the heap that keeps what is freed."""
+    (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
+    argv = {"ingest": ["ingest", str(tmp_path / "in.jsonl"), "--to", str(tmp_path / "out"), "--quiet"],
+            "demo": ["demo", "--records", "100", "--root", str(tmp_path / "demo"), "--quiet"]}[command]
+    proc = subprocess.run([sys.executable, "-c", _HEAP_PROBE, *argv], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split()[-2:] == ["0", "True"], proc.stderr[-2000:]
+    # the same block in a process that ran no command: a fresh mapping, outside the heap
+    plain = subprocess.run([sys.executable, "-c", _HEAP_PROBE.replace("code = main(sys.argv[1:])", "code = 0")],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.stdout.split() == ["0", "False"], plain.stderr[-2000:]
+
+
 def test_arrow_json_lines_round_trip_through_json_loads():
     batch = pa.record_batch({"s": ["a\"b\\", None, "é\n\t\x01"], "i": [1, None, -3], "f": [1.5, float("nan"), None],
                              "b": [True, False, None], "l": [[1], None, [2, 3]]})
