@@ -58,18 +58,21 @@ BATCH_RECORD_SIZE = c_shard.EN_BATCH_RECORD_SIZE
 
 
 cdef class BatchReport:
-    """What check_batch found: `fault` (a BATCH_* value) at `row` (-1: none), and the
-    key + data bytes of the rows before it (all rows when the batch passed)."""
+    """What check_batch found: `fault` (a BATCH_* value) at `row` (-1: none), the key + data
+    bytes of the rows before it (all rows when the batch passed), and how many of those rows'
+    data begins with the `mark` asked for (0 without one)."""
     cdef readonly int fault
     cdef readonly int64_t row
     cdef readonly int64_t bytes
+    cdef readonly int64_t marked
 
 
 def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_t max_record_bytes,
-                int threads=1):
+                int threads=1, bytes mark=None):
     """Keys well-formed UTF-8 of key_min_chars..key_max_chars code points, and key + data
     bytes of each record at most max_record_bytes: one pass in C without the GIL, the rows
-    split between `threads` threads."""
+    split between `threads` threads. With `mark`, the records whose data begins with it are
+    counted in the same pass."""
     cdef BinaryView kv = _view(keys, "partition_keys")
     cdef BinaryView dv = _view(data, "data")
     if kv.length != dv.length:
@@ -78,6 +81,8 @@ def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_
     rules.key_min_chars = key_min_chars
     rules.key_max_chars = key_max_chars
     rules.max_record_bytes = max_record_bytes
+    rules.mark = <const uint8_t *>mark if mark else NULL
+    rules.mark_len = len(mark) if mark else 0
     cdef c_shard.en_batch_report report
     with nogil:
         c_shard.en_batch_check_threads(&kv.view, &dv.view, kv.length, &rules, &report, threads)
@@ -85,6 +90,7 @@ def check_batch(keys, data, int64_t key_min_chars, int64_t key_max_chars, int64_
     out.fault = report.fault
     out.row = report.row
     out.bytes = report.bytes
+    out.marked = report.marked
     return out
 
 

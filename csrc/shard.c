@@ -782,10 +782,15 @@ void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int6
                     const en_batch_rules *rules, en_batch_report *out) {
     out->fault = EN_BATCH_OK;
     out->row = -1;
-    int64_t total = 0;
+    int64_t total = 0, marked = 0;
+    const uint8_t *mark = rules->mark;
+    int64_t mark_len = mark ? rules->mark_len : 0;
     for (int64_t i = 0; i < n; i++) {
         int64_t kstart = en_view_start(keys, i), klen = en_view_start(keys, i + 1) - kstart;
-        int64_t dlen = en_view_start(data, i + 1) - en_view_start(data, i);
+        int64_t dstart = en_view_start(data, i), dlen = en_view_start(data, i + 1) - dstart;
+        if (mark_len > 0 && dlen >= mark_len && data->data[dstart] == mark[0] &&
+            en_same_bytes(data->data + dstart, mark, mark_len))
+            marked++;
         en_batch_fault fault = EN_BATCH_OK;
         int64_t chars = en_utf8_count(keys->data + kstart, (size_t)klen);
         if (chars < 0) fault = EN_BATCH_KEY_TEXT;
@@ -799,6 +804,7 @@ void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int6
         total += klen + dlen;
     }
     out->bytes = total;
+    out->marked = marked;
 }
 
 /* The batch split in `threads` row ranges checked at once: the first range with a fault holds
@@ -837,7 +843,7 @@ void en_batch_check_threads(const en_binary_view *keys, const en_binary_view *da
     int started[EN_CHECK_MAX_THREADS] = {0};
     for (int t = 0; t < threads; t++) {
         int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
-        parts[t] = (check_part){keys, data, rules, lo, hi - lo, {EN_BATCH_OK, -1, 0}};
+        parts[t] = (check_part){keys, data, rules, lo, hi - lo, {EN_BATCH_OK, -1, 0, 0}};
     }
     for (int t = 1; t < threads; t++) started[t] = pthread_create(&tids[t], NULL, check_part_run, &parts[t]) == 0;
     check_part_run(&parts[0]);
@@ -848,8 +854,10 @@ void en_batch_check_threads(const en_binary_view *keys, const en_binary_view *da
     out->fault = EN_BATCH_OK;
     out->row = -1;
     out->bytes = 0;
+    out->marked = 0;
     for (int t = 0; t < threads; t++) {
         out->bytes += parts[t].report.bytes;
+        out->marked += parts[t].report.marked;
         if (parts[t].report.fault != EN_BATCH_OK) {
             out->fault = parts[t].report.fault;
             out->row = parts[t].report.row;

@@ -191,18 +191,23 @@ en_status en_view_check(const en_binary_view *v, int64_t n, int64_t data_len, in
 
 /* The checks a batch passes before it is appended: keys are well-formed UTF-8 of
  * key_min_chars..key_max_chars code points; a record (key bytes + data bytes) is at most
- * max_record_bytes. The report names the first row at fault (row order) and sums the bytes. */
+ * max_record_bytes. The report names the first row at fault (row order) and sums the bytes;
+ * with a `mark` (mark_len > 0) it also counts the records whose data begins with it (the
+ * caller's own kind of record, noticed while the data is at hand). */
 typedef enum { EN_BATCH_OK = 0, EN_BATCH_KEY_TEXT, EN_BATCH_KEY_LENGTH, EN_BATCH_RECORD_SIZE } en_batch_fault;
 
 typedef struct {
     int64_t key_min_chars, key_max_chars;
     int64_t max_record_bytes;
+    const uint8_t *mark;
+    int64_t mark_len;
 } en_batch_rules;
 
 typedef struct {
     en_batch_fault fault;
     int64_t row;             /* first row at fault; -1 when none */
     int64_t bytes;           /* key + data bytes of the rows checked */
+    int64_t marked;          /* rows checked whose data begins with the rules' mark */
 } en_batch_report;
 
 void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,

@@ -53,9 +53,10 @@ class BatchReport:
     fault: int
     row: int
     bytes: int
+    marked: int   # rows whose data begins with check_batch's `mark`
 
 def check_batch(keys: Any, data: Any, key_min_chars: int, key_max_chars: int,
-                max_record_bytes: int, threads: int = ...) -> BatchReport: ...
+                max_record_bytes: int, threads: int = ..., mark: bytes | None = ...) -> BatchReport: ...
 
 SPARE_CHUNKS_MIN: int   # spare chunks a shard keeps for its writer, at least and at most
 SPARE_CHUNKS_MAX: int

@@ -82,11 +82,14 @@ cdef extern from "shard.h" nogil:
         int64_t key_min_chars
         int64_t key_max_chars
         int64_t max_record_bytes
+        const uint8_t *mark
+        int64_t mark_len
 
     ctypedef struct en_batch_report:
         en_batch_fault fault
         int64_t row
         int64_t bytes
+        int64_t marked
 
     void en_batch_check(const en_binary_view *keys, const en_binary_view *data, int64_t n,
                         const en_batch_rules *rules, en_batch_report *out)

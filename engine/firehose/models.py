@@ -1152,7 +1152,8 @@ class DeliveryStream:
                         break
                     seqs = batch.column("sequence_number")
                     first, last = int(seqs[0].as_py()), int(seqs[batch.num_rows - 1].as_py())
-                    batch = source_user_records(batch)    # KPL aggregates: their user records
+                    if stream.may_hold_aggregates:
+                        batch = source_user_records(batch)    # KPL aggregates: their user records
                     arrival = batch.column("approximate_arrival_timestamp").cast(pa.int64())
                     arrival = arrival.to_numpy(zero_copy_only=arrival.null_count == 0)
                     chunk = _Chunk(batch.column("data"), arrival, batch, shard.shard_id)

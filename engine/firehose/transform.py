@@ -176,13 +176,12 @@ def run_lambda(engine, *, arn: str, retries: int, buffer_bytes: int, stream_arn:
 
 
 # --- deaggregation (issue 15): KPL aggregates of a Kinesis source, the RecordDeAggregation processor ---
-KPL_MAGIC = b"\xf3\x89\x9a\xc2"
 
 
 def source_user_records(batch: pa.RecordBatch) -> pa.RecordBatch:
     """A Kinesis source read with every KPL aggregate replaced by its user records (Firehose
     deaggregates them before transformation and delivery); the same batch when none is one."""
-    from ..kinesis.kpl import deaggregate_batch   # (only Kinesis sources need it)
+    from ..kinesis.kpl import MAGIC as KPL_MAGIC, deaggregate_batch   # (only Kinesis sources need it)
 
     data = batch.column("data")
     if not pc.any(pc.starts_with(data, KPL_MAGIC)).as_py():   # (a bitmap; slicing would copy)

@@ -32,6 +32,7 @@ from .errors import (InternalFailureException, InvalidArgumentException, LimitEx
                      ResourceInUseException, ResourceNotFoundException, ValidationException, shard_not_found,
                      stream_not_found)
 from .account import AccountSettings
+from .kpl import MAGIC as KPL_MAGIC
 from .policy import check_policy
 from .store import StreamStore, stream_dir_name
 
@@ -330,6 +331,9 @@ class Stream:
         self._admin_lock = threading.RLock()
         self._data_arrived = threading.Condition(threading.Lock())
         self._waiters = 0
+        # Whether a record put here may be a KPL aggregate (its data begins with the magic):
+        # readers that deaggregate skip the look at every record while none ever was.
+        self.may_hold_aggregates = False
         self._last_trim = float("-inf")
         self._expiry_timer = None           # retention on the engine clock, armed while records are held
         self._expiry_lock = threading.Lock()
@@ -534,9 +538,11 @@ class Stream:
             return PutResult(np.empty(0, np.int32), np.empty(0, np.int64))
         threads = self.writer_threads if n >= limits.KINESIS_PUT_PARALLEL_MIN_RECORDS else 1
         report = _core.check_batch(keys_view, data_view, limits.KINESIS_PARTITION_KEY_MIN,
-                                   limits.KINESIS_PARTITION_KEY_MAX, self.max_record_bytes, threads)
+                                   limits.KINESIS_PARTITION_KEY_MAX, self.max_record_bytes, threads, KPL_MAGIC)
         if report.fault != _core.BATCH_OK:
             self._check_batch(keys_view, data_view, where)   # raises the fault's ValidationException
+        if report.marked:   # (set before the records are visible to any reader)
+            self.may_hold_aggregates = True
         now = self.clock.now()
         self._layout_lock.acquire_shared()
         try:
@@ -1094,6 +1100,8 @@ class Stream:
             for ref in (shard.parent, shard.adjacent_parent):
                 if ref is not None:
                     stream.shards[parse_shard_id(ref)].children.append(shard)
+        stream.may_hold_aggregates = True   # (records read back from disk are not looked at)
+
         def reload(shard: Shard) -> int:
             """Append the shard's frames again; returns the sequence number after its last."""
             after = -1

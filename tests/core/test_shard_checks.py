@@ -43,3 +43,19 @@ def test_threads_find_the_first_fault_and_sum_the_bytes_before_it(threads, bad_r
     assert one[:2] == ((bad[1] if bad else _core.BATCH_OK), expected_row)
     rows = range(expected_row if bad_rows else N)
     assert one[2] == sum(len(keys[i].encode()) + len(data[i]) for i in rows)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_mark_counts_the_records_whose_data_begins_with_it(threads):
+    mark = b"\xf3\x89\x9a\xc2"
+    data = [b"x" * (i % 5) for i in range(N)]
+    for row in (0, 17, 5_000, N - 1):
+        data[row] = mark + b"rest"
+    data[18] = mark[:3]                          # shorter than the mark
+    data[19] = b"." + mark                       # the mark, not at the start
+    data[20] = mark[:3] + b"\x00"                # its first bytes only
+    keys, values = pa.array(["key"] * N), pa.array(data, pa.binary())
+    report = _core.check_batch(keys, values, 1, 8, 20, threads, mark)
+    assert (report.fault, report.marked) == (_core.BATCH_OK, 4)
+    assert _core.check_batch(keys, values, 1, 8, 20, threads).marked == 0       # no mark asked for
+    assert _core.check_batch(keys, values, 1, 8, 20, threads, b"x").marked == sum(1 for d in data if d[:1] == b"x")
