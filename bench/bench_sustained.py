@@ -10,9 +10,10 @@ their load, the CPU rate shows whether the work per record grows):
   record at the end, and beyond data and key (the overhead; the target is <= 40 B).
 * Reads from the start of that stream against reads from the start of a 1M-record one; then
   resident memory as retention expires the older half of the stream, then all of it.
-* boto3-shaped put_records (500-record requests) over 10M records.
+* boto3-shaped put_records (500-record requests) over 10M records, a point per million.
 * Firehose with the Kinesis stream as source, delivering snappy Parquet, over 20M records
-  (each put read by Firehose right away, as `engine ingest` does): rate and peak RSS per call.
+  (each put read by Firehose right away, as `engine ingest` does): rate per four calls (as many
+  deliveries in each), peak RSS per call.
 * SQS: native bulk sends into a backlog growing to 10M messages, then send -> receive ->
   delete rounds at that backlog.
 
@@ -45,9 +46,14 @@ PUT_TOTAL = 50_000_000
 PUT_CALL = 1_000_000
 BOTO3_TOTAL = 10_000_000
 BOTO3_REQUEST = 500                 # PutRecords' maximum
-BOTO3_WINDOW = 100                  # requests per point of the series
+# requests per point of the series: a million records, as one put_batch call of the row above
+# (at 50,000 records a point lasted ~50 ms, and the hold measured the 2 vCPUs' scheduling jitter)
+BOTO3_WINDOW = PUT_CALL // BOTO3_REQUEST
 FIREHOSE_TOTAL = 20_000_000
 FIREHOSE_CALL_SECONDS = 1.0         # engine time between puts (a ManualClock: no interval flush)
+# calls per point of the series: a call either waits for a delivery or not (4M records of 100 B
+# fill three 128 MiB buffers), so single calls ran at 0.4-7M/s in turn however flat the stream
+FIREHOSE_WINDOW_CALLS = 4
 SQS_BACKLOG = 10_000_000
 SQS_SEND_CALL = 100_000
 SQS_ROUND = 10_000                  # messages per send -> receive -> delete round
@@ -318,21 +324,24 @@ def test_firehose_kinesis_to_parquet(benchmark, put_input):
             stream, delivery = _kinesis_delivery(eng, "sustained")
 
             def run():
-                meter, peaks = Meter(), []
+                peaks, put, window = [], 0, 0
                 gc.collect()    # see test_put_batch_growing_stream
                 reset_peak()
                 out["start"] = resident()
-                while meter.done < total:
-                    n = min(len(data), total - meter.done)
-                    meter.start()
-                    stream.put_batch(data.slice(0, n), key_pools[(meter.done // len(data)) % KEY_POOLS].slice(0, n))
+                meter = Meter()
+                while put < total:
+                    n = min(len(data), total - put)
+                    stream.put_batch(data.slice(0, n), key_pools[(put // len(data)) % KEY_POOLS].slice(0, n))
                     put_at = eng.clock.now()
                     while delivery.read_source():       # Firehose has it all before the next put
                         delivery.wait_for_room()
                     stream.apply_retention(put_at + stream.retention_seconds)   # what was read may go
                     eng.clock.advance(FIREHOSE_CALL_SECONDS)    # the next put arrives later
-                    meter.lap(n)
+                    put, window = put + n, window + n
                     peaks.append(peak())
+                    if len(peaks) % FIREHOSE_WINDOW_CALLS == 0 or put >= total:
+                        meter.lap(window)
+                        window = 0
                 delivery.flush()
                 out["series"], out["peaks"] = meter.series, peaks
 
