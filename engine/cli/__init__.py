@@ -20,8 +20,8 @@ COMMAND_BLAS_THREADS = 1
 COMMAND_ARROW_MEMORY_POOL = "system"
 # ... and that malloc keeps what it frees for the next block rather than handing it back: glibc
 # maps each block over its dynamic threshold afresh and trims its heaps at 128 KiB, so the same
-# sizes are faulted in and zeroed again and again (ingest of 5M events, alternating runs: 145k
-# page faults against 215-240k, 0.65-0.79 s of system time against 1.15-1.33). Blocks up to
+# sizes are faulted in and zeroed again and again (ingest of 5M events, alternating runs: 140-150k
+# page faults against 210-230k, 0.87-1.01 s of system time against 1.10-1.18). Blocks up to
 # 32 MiB (glibc's ceiling) come from the heaps, which keep up to 256 MiB free at their tops.
 COMMAND_MALLOC_MMAP_THRESHOLD = 32 << 20
 COMMAND_MALLOC_TRIM_THRESHOLD = 256 << 20
