@@ -20,6 +20,10 @@ struct en_jc_plan {
     int64_t max_name;
     int16_t head[BUCKETS], lower_head[BUCKETS];
     int16_t *next, *lower_next;
+    int *valued;               /* the fields with a column (kind not EN_JC_NONE) */
+    int nvalued;
+    int *offsets;              /* the columns (2f, 2f + 1) whose offsets each row closes */
+    int noffsets;
 };
 
 EN_INLINE unsigned bucket_of(const uint8_t *s, int64_t n) {
@@ -37,7 +41,9 @@ en_jc_plan *en_jc_plan_new(const en_jc_field *fields, int nfields) {
     plan->lower = calloc((size_t)nfields + 1, sizeof(uint8_t *));
     plan->next = malloc(((size_t)nfields + 1) * sizeof(int16_t));
     plan->lower_next = malloc(((size_t)nfields + 1) * sizeof(int16_t));
-    if (!plan->fields || !plan->lower || !plan->next || !plan->lower_next) goto fail;
+    plan->valued = malloc(((size_t)nfields + 1) * sizeof(int));
+    plan->offsets = malloc((2 * (size_t)nfields + 1) * sizeof(int));
+    if (!plan->fields || !plan->lower || !plan->next || !plan->lower_next || !plan->valued || !plan->offsets) goto fail;
     for (int b = 0; b < BUCKETS; b++) plan->head[b] = plan->lower_head[b] = -1;
     for (int f = 0; f < nfields; f++) {
         en_jc_field *fd = &plan->fields[f];
@@ -54,6 +60,9 @@ en_jc_plan *en_jc_plan_new(const en_jc_field *fields, int nfields) {
         for (int64_t i = 0; i < n; i++) low[i] = ascii_lower(name[i]);
         if (n > plan->max_name) plan->max_name = n;
         if (fd->key) plan->nkeys++;
+        if (fd->kind != EN_JC_NONE) plan->valued[plan->nvalued++] = f;
+        if (fd->kind == EN_JC_STRING) plan->offsets[plan->noffsets++] = 2 * f;
+        if (fd->key) plan->offsets[plan->noffsets++] = 2 * f + 1;
         unsigned b = bucket_of(name, n);
         plan->next[f] = plan->head[b];
         plan->head[b] = (int16_t)f;
@@ -77,6 +86,8 @@ void en_jc_plan_free(en_jc_plan *plan) {
     free(plan->lower);
     free(plan->next);
     free(plan->lower_next);
+    free(plan->valued);
+    free(plan->offsets);
     free(plan);
 }
 
@@ -187,13 +198,36 @@ EN_INLINE int64_t plain_run(const uint8_t *p, int64_t n) {
     return n;
 }
 
+/* plain_run that also copies the run to out, 16 bytes at a time (a block's bytes past the run
+ * are stored too: out has room for n bytes). */
+EN_INLINE int64_t copy_plain_run(const uint8_t *p, int64_t n, uint8_t *out) {
+    int64_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        _mm_storeu_si128((__m128i *)(out + i), x);
+        __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                                       _mm_cmplt_epi8(x, space));
+        int mask = _mm_movemask_epi8(special);
+        if (mask) return i + __builtin_ctz((unsigned)mask);
+    }
+#endif
+    for (; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return i;
+        out[i] = c;
+    }
+    return n;
+}
+
 /* The string whose opening quote is just before p: decoded into out (when not NULL, room for
- * end - p bytes), its length in *len. Returns the byte after the closing quote, NULL if doubtful. */
+ * end - p bytes: what is decoded never outgrows what is read), its length in *len. Returns the
+ * byte after the closing quote, NULL if doubtful. */
 static const uint8_t *string_body(const uint8_t *p, const uint8_t *end, uint8_t *out, int64_t *len) {
     int64_t n = 0;
     for (;;) {
-        int64_t run = plain_run(p, end - p);
-        if (out) memcpy(out + n, p, (size_t)run);
+        int64_t run = out ? copy_plain_run(p, end - p, out + n) : plain_run(p, end - p);
         n += run;
         p += run;
         if (p >= end) return NULL;
@@ -460,6 +494,7 @@ typedef struct {
     uint32_t *seen;          /* per field: gen of the record that set it */
     uint32_t *null_at;       /* per field: gen of the record where it was null */
     int keys_set;            /* key fields given a value in this record */
+    int valued_set;          /* fields with a column given a value (not null) in this record */
     name_slot names[NAME_CACHE];
     en_status status;
 } state;
@@ -484,11 +519,10 @@ static int case_twin(const en_jc_plan *plan, const uint8_t *k, int64_t n) {
 }
 
 /* The field of the member name k[0..n) at position `at` of its record (-1: none; -2: a case
- * twin, doubtful). Records of one producer repeat their member order, so the name seen at this
- * position in the record before is tried first. */
+ * twin, doubtful), remembered for that position: records of one producer repeat their member
+ * order, so parse_record tries the name of the record before first. */
 EN_INLINE int member_field(state *st, int at, const uint8_t *k, int64_t n) {
     name_slot *slot = at < NAME_CACHE ? &st->names[at] : NULL;
-    if (slot && slot->len == n && slot->name && en_same_bytes(slot->name, k, n)) return slot->field;
     int f = find_field(st->plan, k, n);
     if (f < 0 && case_twin(st->plan, k, n)) f = -2;
     if (slot) {
@@ -621,20 +655,20 @@ EN_INLINE int close_offsets(state *st, en_jc_column *c) {
     return 1;
 }
 
-/* Close the row: keys all there, nulls for the fields not set, validity bits, string offsets. */
+/* Close the row: keys all there, string offsets, nulls for the fields not set (validity bits). */
 static int commit_row(state *st) {
     const en_jc_plan *plan = st->plan;
     int64_t row = st->row;
     uint8_t bit = (uint8_t)(1u << (row & 7));
     if (st->keys_set != plan->nkeys) return ROW_DOUBT;
-    for (int f = 0; f < plan->nfields; f++) {
+    for (int i = 0; i < plan->noffsets; i++)     /* (a key is never null) */
+        if (!close_offsets(st, &st->cols[plan->offsets[i]])) return ROW_FAIL;
+    if (st->valued_set == plan->nvalued) return ROW_OK;      /* every bit is set from the start */
+    for (int i = 0; i < plan->nvalued; i++) {
+        int f = plan->valued[i];
         const en_jc_field *fd = &plan->fields[f];
-        if (fd->key && !close_offsets(st, &st->cols[2 * f + 1])) return ROW_FAIL;   /* (a key is never null) */
-        if (fd->kind == EN_JC_NONE) continue;
         en_jc_column *c = &st->cols[2 * f];
-        int valid = st->seen[f] == st->gen && st->null_at[f] != st->gen;
-        if (fd->kind == EN_JC_STRING && !close_offsets(st, c)) return ROW_FAIL;
-        if (valid) continue;      /* (its bit is set from the start) */
+        if (st->seen[f] == st->gen && st->null_at[f] != st->gen) continue;
         c->validity[row >> 3] &= (uint8_t)~bit;
         c->null_count++;
         switch (fd->kind) {    /* nulls hold zeros */
@@ -663,6 +697,7 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
         st->gen = 1;
     }
     st->keys_set = 0;
+    st->valued_set = 0;
     p = skip_ws(p, end);
     if (p >= end || *p != '{') return ROW_DOUBT;
     p = skip_ws(p + 1, end);
@@ -672,26 +707,35 @@ static int parse_record(state *st, const uint8_t *p, const uint8_t *end) {
         for (int at = 0;; at++) {
             if (p >= end || *p != '"') return ROW_DOUBT;
             const uint8_t *key = ++p;
-            int64_t klen = plain_run(p, end - p);
-            p += klen;
-            if (p >= end || *p != '"') {
-                /* non-ASCII (checked as UTF-8) or an escape: a name with an escape is never matched */
-                int64_t len;
-                p = string_body(key, end, NULL, &len);
-                if (!p || memchr(key, '\\', (size_t)(p - 1 - key))) return ROW_DOUBT;
-                klen = p - 1 - key;
-                p--;      /* at the closing quote, as on the plain path */
+            int f;
+            name_slot *slot = at < NAME_CACHE ? &st->names[at] : NULL;
+            if (slot && slot->name && slot->len < end - p && p[slot->len] == '"' &&
+                en_same_bytes(slot->name, p, slot->len)) {
+                p += slot->len;   /* the name at this position in the record before, to the byte */
+                f = slot->field;
+            } else {
+                int64_t klen = plain_run(p, end - p);
+                p += klen;
+                if (p >= end || *p != '"') {
+                    /* non-ASCII (checked as UTF-8) or an escape: a name with an escape is never matched */
+                    int64_t len;
+                    p = string_body(key, end, NULL, &len);
+                    if (!p || memchr(key, '\\', (size_t)(p - 1 - key))) return ROW_DOUBT;
+                    klen = p - 1 - key;
+                    p--;      /* at the closing quote, as on the plain path */
+                }
+                f = member_field(st, at, key, klen);
             }
             p = skip_ws(p + 1, end);
             if (p >= end || *p != ':') return ROW_DOUBT;
             p = skip_ws(p + 1, end);
             if (p >= end) return ROW_DOUBT;
-            int f = member_field(st, at, key, klen);
             if (f >= 0) {
                 if (st->seen[f] == st->gen) return ROW_DOUBT;     /* repeated */
                 st->seen[f] = st->gen;
                 p = field_value(st, f, p, end);
                 if (!p) return st->status != EN_OK ? ROW_FAIL : ROW_DOUBT;
+                st->valued_set += plan->fields[f].kind != EN_JC_NONE && st->null_at[f] != st->gen;
             } else {
                 if (f == -2) return ROW_DOUBT;
                 p = skip_value(p, end, 1);

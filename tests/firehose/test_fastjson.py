@@ -134,6 +134,41 @@ def test_what_the_pass_leaves_to_the_complete_readers():
                                            "x": 100.0}
 
 
+def test_member_names_that_change_at_a_position_are_read_as_the_complete_reader_reads_them():
+    """The pass first tries, at each position, the name the record before had there: a name that
+    extends it, shortens it, differs in case or is escaped must not be taken for it."""
+    batch = [b'{"i32":1,"s":"a","k":"v"}', b'{"i32 ":2,"s":"b","k":"v"}', b'{"i3":3,"s":"c","k":"v"}',
+             b'{"i32":4,"S":"d","k":"v"}', b'{"i32":5,"s":"e","k":"v"}', b'{"\\u0069\\u0033\\u0032":6,"k":"v"}',
+             b'{"i32":7,"k":"v","s":"g"}', b'{"k":"v","i32":8}', b'{"i32":9,"s":"i","k":"v"}', b'{"i32"',
+             b'{"i32":null,"s":"k","k":"v"}', b'{"\xc3\xa9":1,"k":"v"}', b'{"\xc3\xa9":1,"k":"v","i32":12}']
+    converter = export.JsonConverter(SCHEMA)
+    parsed = fastjson.FastReader(SCHEMA, {}, ["k"]).read([pa.array(batch, pa.binary())])
+    table = parsed.table.to_pylist()
+    taken = [i for i, row in enumerate(parsed.row_of) if row >= 0]
+    assert taken == [0, 1, 2, 4, 6, 7, 8, 10, 11, 12]     # a case twin, an escaped name, a cut record: left
+    for i in taken:
+        assert table[parsed.row_of[i]] == _one(converter, batch[i]), batch[i]
+    assert [table[parsed.row_of[i]]["i32"] for i in taken] == [1, None, None, 5, 7, 8, 9, None, None, 12]
+
+
+@pytest.mark.parametrize("at", [0, 1, 14, 15, 16, 17, 31, 32, 33, 47])
+@pytest.mark.parametrize("special", ['\\"', "\\\\", "\\n", "\\u00e9", "\u00e9", "\U0001F600"])
+def test_long_strings_read_as_the_complete_reader_reads_them_wherever_an_escape_falls(at, special):
+    """Strings are copied in 16-byte blocks while they are scanned: an escape or a non-ASCII
+    character at or around a block's edge ends the block there."""
+    text = "x" * at + special + "y" * (40 - at)
+    batch = [json.dumps({"s": text, "k": text[:at + 8]}, ensure_ascii=False).encode().replace(b"\\\\u", b"\\u"),
+             json.dumps({"k": "v", "s": text}, ensure_ascii=False).encode().replace(b"\\\\u", b"\\u")]
+    converter = export.JsonConverter(SCHEMA)
+    parsed = fastjson.FastReader(SCHEMA, {}, ["k"]).read([pa.array(batch, pa.binary())])
+    assert list(parsed.row_of) == [0, 1]
+    table = parsed.table.to_pylist()
+    for row, data in enumerate(batch):
+        assert table[row] == _one(converter, data)
+        assert table[row]["s"] == json.loads(data)["s"]
+    assert parsed.keys["k"].to_pylist() == [json.loads(batch[0])["k"], "v"]
+
+
 def test_runs_parsed_on_several_threads_give_one_table_in_record_order(monkeypatch):
     monkeypatch.setattr(limits, "FIREHOSE_PARSE_RUN_MIN_BYTES", 64)
     monkeypatch.setattr(fastjson, "parallelism", lambda: 3)
