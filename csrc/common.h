@@ -10,10 +10,12 @@
 #define EN_LIKELY(x) __builtin_expect(!!(x), 1)
 #define EN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define EN_INLINE static inline __attribute__((always_inline))
+#define EN_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define EN_LIKELY(x) (x)
 #define EN_UNLIKELY(x) (x)
 #define EN_INLINE static inline
+#define EN_PREFETCH(p) ((void)(p))
 #endif
 
 #ifdef EN_DEBUG

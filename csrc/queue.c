@@ -255,11 +255,6 @@ static en_status push_standard(en_queue *q, int64_t now, en_qnew *items, int64_t
 }
 
 #define PREFETCH 16
-#if defined(__GNUC__) || defined(__clang__)
-#define EN_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define EN_PREFETCH(p) ((void)(p))
-#endif
 
 static en_status push_fifo(en_queue *q, int64_t now, en_qnew *items, int64_t n) {
     now = send_time(q, now);
