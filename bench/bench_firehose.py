@@ -17,11 +17,13 @@
 
 report.py turns the timings into records/s, MiB/s and ratios. Sizes scale with ENGINE_BENCH_SCALE.
 """
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -450,30 +452,55 @@ def ingest_file(request, demo_lines, tmp_path_factory):
     return str(big), len(lines) * request.param, "~1 GB"
 
 
-def _ingest_bench(benchmark, argv_for, ingest_file, kind, api, tmp_path, spawner):
+INGEST_ROUNDS = 3
+INGEST_PAIRED_ROUNDS = 5     # engine rounds, each just after DuckDB's command on the same file
+
+
+def _duckdb_argv(path, out):
+    script = ("import sys, duckdb; duckdb.sql(f\"COPY (SELECT * FROM read_json('{sys.argv[1]}')) TO "
+              "'{sys.argv[2]}' (FORMAT parquet, PARTITION_BY (dt, hour))\")")
+    return [sys.executable, "-c", script, path, str(out)]
+
+
+def _ingest_bench(benchmark, argv_for, ingest_file, kind, api, tmp_path, spawner, peer_argv_for=None):
+    """Whole commands, timed by the benchmark. With peer_argv_for, each round is preceded by the
+    peer's command (untimed by the benchmark, timed here), and paired_ratio is the median over
+    rounds of (peer's wall time / this round's): the machine's speed drifts by up to 2x from one
+    minute to the next here, and separate rows inherit that drift (see bench_kinesis PAIRED_NOTE)."""
     path, n, _label = ingest_file
     rounds = iter(range(1000))
-    usage = []
+    usage, peer_s, own_s = [], [], []
+
+    def peer_first():   # (pedantic's setup)
+        if peer_argv_for is not None:
+            start = time.perf_counter()
+            _run_command(spawner, peer_argv_for(path, tmp_path / f"peer{next(rounds)}"))
+            peer_s.append(time.perf_counter() - start)
+        return (), {}
 
     def run():
+        start = time.perf_counter()
         usage.append(_run_command(spawner, argv_for(path, tmp_path / f"out{next(rounds)}")))
+        own_s.append(time.perf_counter() - start)
 
     benchmark.group = f"{INGEST_GROUP}, {n / 1e6:g}M events ({os.path.getsize(path) / 2**20:,.0f} MiB)"
     record_info(benchmark, records=n, bytes_=os.path.getsize(path), kind=kind, api=api)
-    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.pedantic(run, setup=peer_first, rounds=INGEST_PAIRED_ROUNDS if peer_argv_for else INGEST_ROUNDS,
+                       iterations=1)
     benchmark.extra_info["peak_rss_mib"] = round(max(peak for peak, _ in usage))
     benchmark.extra_info["cpu_s"] = round(float(np.median([cpu for _, cpu in usage])), 2)
+    if peer_s:
+        benchmark.extra_info["paired_ratio"] = round(float(np.median([p / o for p, o in zip(peer_s, own_s)])), 2)
 
 
 def test_ingest_engine_command(benchmark, ingest_file, tmp_path, spawner):
     _ingest_bench(benchmark, lambda path, out: [sys.executable, "-m", "engine", "ingest", path, "--to", str(out),
                                                 "--partition-by", "dt,hour", "--quiet"],
-                  ingest_file, "engine", "python -m engine ingest --partition-by dt,hour", tmp_path, spawner)
+                  ingest_file, "engine", "python -m engine ingest --partition-by dt,hour", tmp_path, spawner,
+                  peer_argv_for=_duckdb_argv if importlib.util.find_spec("duckdb") else None)
 
 
 def test_ingest_duckdb_command(benchmark, ingest_file, tmp_path, spawner):
     pytest.importorskip("duckdb")
-    script = ("import sys, duckdb; duckdb.sql(f\"COPY (SELECT * FROM read_json('{sys.argv[1]}')) TO "
-              "'{sys.argv[2]}' (FORMAT parquet, PARTITION_BY (dt, hour))\")")
-    _ingest_bench(benchmark, lambda path, out: [sys.executable, "-c", script, path, str(out)],
-                  ingest_file, "peer", "DuckDB COPY ... PARTITION_BY (dt, hour) (python -c)", tmp_path, spawner)
+    _ingest_bench(benchmark, _duckdb_argv, ingest_file, "peer", "DuckDB COPY ... PARTITION_BY (dt, hour) (python -c)",
+                  tmp_path, spawner)
