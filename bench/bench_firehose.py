@@ -11,6 +11,10 @@
 * "firehose demo json->parquet dt/hour": the demo's Firehose stage (1M clickstream events from a
   4-shard Kinesis stream, MetadataExtraction dt/hour, Glue-typed snappy Parquet) against DuckDB's
   COPY ... PARTITION_BY (dt, hour) and pyarrow's read_json + write_dataset on the same lines.
+* "firehose C pass json->columns (one thread)": the pass Firehose runs over each chunk it parses
+  ahead (the demo's records in ~1.5 MiB chunks: the Glue table's columns, the dt/hour keys, the
+  chunk's records grouped by them) against pyarrow's JSON reader given the same schema, both on
+  one thread.
 * "ingest json lines (whole commands)": `python -m engine ingest` against DuckDB's COPY run as a
   command, on the same file (1M events, and that file five times over, ~1 GB); wall time, and the
   peak RSS and CPU time (user + system) of each process.
@@ -389,6 +393,51 @@ def test_demo_pyarrow_pipeline(benchmark, demo_lines, tmp_path):
     record_info(benchmark, records=len(lines), bytes_=os.path.getsize(path), kind="peer",
                 api="pyarrow read_json + write_dataset (hive dt/hour)")
     benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+# --- the C pass alone: JSON records -> typed columns and partition keys, one thread ------------
+PARSE_GROUP = "firehose C pass json->columns (one thread)"
+PARSE_CHUNK_BYTES = 3 << 19       # about a shard's share of an ingest block, as Firehose parses ahead
+
+
+@pytest.fixture(scope="module")
+def demo_chunks(demo_lines):
+    """The demo's lines in chunks of PARSE_CHUNK_BYTES, the schema its Glue table gives them
+    (partition columns aside) and each chunk's bytes joined, for pyarrow's reader."""
+    table, lines, _, _ = demo_lines
+    sizes = np.diff(export.offsets(lines))
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(PARSE_CHUNK_BYTES, int(sizes.sum()), PARSE_CHUNK_BYTES))
+    bounds = [0, *sorted(set(int(c) for c in cuts)), len(lines)]
+    chunks = [lines.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:])]
+    schema = pa.schema([f for f in table.schema if f.name not in ("dt", "hour")])
+    return chunks, schema, [pa.py_buffer(export.concatenated(c)) for c in chunks]
+
+
+def test_parse_c_pass(benchmark, demo_chunks):
+    """The C pass Firehose runs over each chunk parsed ahead: the Glue table's columns and the
+    dt/hour keys, with the chunk's records grouped by key, on one thread."""
+    from engine.firehose.fastjson import FastReader
+
+    chunks, schema, _ = demo_chunks
+    reader = FastReader(schema, {}, ["dt", "hour"], group_keys=True)
+    benchmark.group = PARSE_GROUP
+    n = sum(len(c) for c in chunks)
+    record_info(benchmark, records=n, bytes_=sum(c.nbytes for c in chunks), kind="engine",
+                api="FastReader.parse_chunk (columns + dt/hour keys, grouped)")
+    benchmark.pedantic(lambda: [reader.parse_chunk(c) for c in chunks], rounds=5, iterations=1)
+
+
+def test_parse_pyarrow_read_json(benchmark, demo_chunks):
+    """pyarrow's JSON reader on the same chunks' bytes with the same explicit schema, one thread
+    (its columns only: no keys, no grouping)."""
+    chunks, schema, joined = demo_chunks
+    options = pajson.ReadOptions(use_threads=False, block_size=PARSE_CHUNK_BYTES * 2)
+    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    benchmark.group = PARSE_GROUP
+    record_info(benchmark, records=sum(len(c) for c in chunks), bytes_=sum(c.nbytes for c in chunks),
+                kind="baseline", api="pyarrow.json.read_json, explicit schema (use_threads=False)")
+    benchmark.pedantic(lambda: [pajson.read_json(pa.BufferReader(b), read_options=options, parse_options=parse)
+                                for b in joined], rounds=5, iterations=1)
 
 
 # --- ingest as whole commands: wall time and peak memory of each process ----------------------
