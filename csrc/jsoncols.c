@@ -177,13 +177,17 @@ EN_INLINE int hex4(const uint8_t *p, uint32_t *out) {
     return 1;
 }
 
-/* Offset of the first byte in p[0..n) that is '"', '\\', a control character or >= 0x80. */
-EN_INLINE int64_t plain_run(const uint8_t *p, int64_t n) {
+/* Offset of the first byte in p[0..n) that is '"', '\\', a control character or >= 0x80. With
+ * out, the bytes before it are also copied there, 16 at a time as they are scanned (a block's
+ * bytes past the run are stored too: out has room for n bytes). Inlined, the copy is compiled
+ * away where out is NULL. */
+EN_INLINE int64_t scan_plain(const uint8_t *p, int64_t n, uint8_t *out) {
     int64_t i = 0;
 #ifdef __SSE2__
     const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
     for (; i + 16 <= n; i += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        if (out) _mm_storeu_si128((__m128i *)(out + i), x);
         /* signed compare: bytes >= 0x80 are negative, so "< 0x20" also catches them */
         __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
                                        _mm_cmplt_epi8(x, space));
@@ -194,32 +198,12 @@ EN_INLINE int64_t plain_run(const uint8_t *p, int64_t n) {
     for (; i < n; i++) {
         uint8_t c = p[i];
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return i;
+        if (out) out[i] = c;
     }
     return n;
 }
 
-/* plain_run that also copies the run to out, 16 bytes at a time (a block's bytes past the run
- * are stored too: out has room for n bytes). */
-EN_INLINE int64_t copy_plain_run(const uint8_t *p, int64_t n, uint8_t *out) {
-    int64_t i = 0;
-#ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        _mm_storeu_si128((__m128i *)(out + i), x);
-        __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
-                                       _mm_cmplt_epi8(x, space));
-        int mask = _mm_movemask_epi8(special);
-        if (mask) return i + __builtin_ctz((unsigned)mask);
-    }
-#endif
-    for (; i < n; i++) {
-        uint8_t c = p[i];
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return i;
-        out[i] = c;
-    }
-    return n;
-}
+EN_INLINE int64_t plain_run(const uint8_t *p, int64_t n) { return scan_plain(p, n, NULL); }
 
 /* The string whose opening quote is just before p: decoded into out (when not NULL, room for
  * end - p bytes: what is decoded never outgrows what is read), its length in *len. Returns the
@@ -227,7 +211,7 @@ EN_INLINE int64_t copy_plain_run(const uint8_t *p, int64_t n, uint8_t *out) {
 static const uint8_t *string_body(const uint8_t *p, const uint8_t *end, uint8_t *out, int64_t *len) {
     int64_t n = 0;
     for (;;) {
-        int64_t run = out ? copy_plain_run(p, end - p, out + n) : plain_run(p, end - p);
+        int64_t run = out ? scan_plain(p, end - p, out + n) : plain_run(p, end - p);
         n += run;
         p += run;
         if (p >= end) return NULL;
