@@ -402,9 +402,11 @@ PARSE_CHUNK_BYTES = 3 << 19       # about a shard's share of an ingest block, as
 
 @pytest.fixture(scope="module")
 def demo_chunks(demo_lines):
-    """The demo's lines in chunks of PARSE_CHUNK_BYTES, the schema its Glue table gives them
-    (partition columns aside) and each chunk's bytes joined, for pyarrow's reader."""
+    """The demo's lines, each with its line end (as `engine ingest` puts them), in chunks of
+    PARSE_CHUNK_BYTES, the schema its Glue table gives them (partition columns aside) and each
+    chunk's bytes, for pyarrow's reader."""
     table, lines, _, _ = demo_lines
+    lines = pc.binary_join_element_wise(lines, "", "\n")
     sizes = np.diff(export.offsets(lines))
     cuts = np.searchsorted(np.cumsum(sizes), np.arange(PARSE_CHUNK_BYTES, int(sizes.sum()), PARSE_CHUNK_BYTES))
     bounds = [0, *sorted(set(int(c) for c in cuts)), len(lines)]
@@ -424,7 +426,8 @@ def test_parse_c_pass(benchmark, demo_chunks):
     n = sum(len(c) for c in chunks)
     record_info(benchmark, records=n, bytes_=sum(c.nbytes for c in chunks), kind="engine",
                 api="FastReader.parse_chunk (columns + dt/hour keys, grouped)")
-    benchmark.pedantic(lambda: [reader.parse_chunk(c) for c in chunks], rounds=5, iterations=1)
+    parts = benchmark.pedantic(lambda: [reader.parse_chunk(c) for c in chunks], rounds=5, iterations=1)
+    assert sum(rows for _, rows, _, _ in parts) == n     # every record taken by the pass
 
 
 def test_parse_pyarrow_read_json(benchmark, demo_chunks):
@@ -436,8 +439,9 @@ def test_parse_pyarrow_read_json(benchmark, demo_chunks):
     benchmark.group = PARSE_GROUP
     record_info(benchmark, records=sum(len(c) for c in chunks), bytes_=sum(c.nbytes for c in chunks),
                 kind="baseline", api="pyarrow.json.read_json, explicit schema (use_threads=False)")
-    benchmark.pedantic(lambda: [pajson.read_json(pa.BufferReader(b), read_options=options, parse_options=parse)
-                                for b in joined], rounds=5, iterations=1)
+    tables = benchmark.pedantic(lambda: [pajson.read_json(pa.BufferReader(b), read_options=options,
+                                                          parse_options=parse) for b in joined], rounds=5, iterations=1)
+    assert sum(t.num_rows for t in tables) == sum(len(c) for c in chunks)
 
 
 # --- ingest as whole commands: wall time and peak memory of each process ----------------------
