@@ -16,6 +16,8 @@
 #define EN_INDEX_BYTES_PER_RECORD 24
 /* Buffers inside a chunk start on this boundary (int64 arrays; Arrow asks for 8 at least). */
 #define EN_BUFFER_ALIGN 8
+/* What two threads must not both write to. */
+#define EN_CACHE_LINE 64
 /* Faulting in a spare chunk: one write per page of this size when MADV_POPULATE_WRITE is missing. */
 #define EN_TOUCH_STRIDE 4096
 
@@ -447,7 +449,11 @@ typedef struct {
     int64_t ts_ms;
     en_chunk *old_tail, *c;
     int64_t old_count, cnt;
+    /* each on cache lines of its own: a writer's fields change with every row, and the writers
+     * of one batch are fed by different threads */
+    char pad[EN_CACHE_LINE - (11 * 8) % EN_CACHE_LINE];
 } shard_writer;
+typedef char shard_writer_fills_whole_lines[sizeof(shard_writer) % EN_CACHE_LINE == 0 ? 1 : -1];
 
 /* Called with s->write_lock held; on failure the caller still holds it. */
 static en_status writer_begin(shard_writer *w, en_shard *s, int64_t *seq_counter, int64_t ts_ms, int64_t n,
@@ -955,12 +961,12 @@ en_status en_append_routed(const en_routed_batch *batch, int threads) {
     if (threads < 1) threads = 1;
     /* one allocation: rows, data and key bytes per shard, owners, writers */
     size_t sums = sizeof(int64_t) * 3 * (size_t)m;
-    uint8_t *mem = calloc(1, sums + sizeof(int) * (size_t)m + EN_BUFFER_ALIGN + sizeof(shard_writer) * (size_t)m);
+    uint8_t *mem = calloc(1, sums + sizeof(int) * (size_t)m + EN_CACHE_LINE + sizeof(shard_writer) * (size_t)m);
     if (!mem) return EN_ENOMEM;
     int64_t *rows = (int64_t *)(void *)mem, *data_bytes = rows + m, *key_bytes = data_bytes + m;
     int *owner = (int *)(void *)(mem + sums);
-    shard_writer *writers = (shard_writer *)(void *)(mem + align_up((int64_t)(sums + sizeof(int) * (size_t)m),
-                                                                     EN_BUFFER_ALIGN));
+    shard_writer *writers = (shard_writer *)(uintptr_t)align_up(
+        (int64_t)(uintptr_t)(mem + sums + sizeof(int) * (size_t)m), EN_CACHE_LINE);
     en_status rc = EN_OK;
     /* a shard listed twice would get two writers (or wait on its own lock) */
     en_shard **sorted = (en_shard **)(void *)writers;   /* writers are not in use yet: room for m pointers */
