@@ -11,11 +11,13 @@
 #define EN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define EN_INLINE static inline __attribute__((always_inline))
 #define EN_PREFETCH(p) __builtin_prefetch(p)
+#define EN_ALIGNED(n) __attribute__((aligned(n)))
 #else
 #define EN_LIKELY(x) (x)
 #define EN_UNLIKELY(x) (x)
 #define EN_INLINE static inline
 #define EN_PREFETCH(p) ((void)(p))
+#define EN_ALIGNED(n)
 #endif
 
 #ifdef EN_DEBUG

@@ -449,11 +449,8 @@ typedef struct {
     int64_t ts_ms;
     en_chunk *old_tail, *c;
     int64_t old_count, cnt;
-    /* each on cache lines of its own: a writer's fields change with every row, and the writers
-     * of one batch are fed by different threads */
-    char pad[EN_CACHE_LINE - (11 * 8) % EN_CACHE_LINE];
-} shard_writer;
-typedef char shard_writer_fills_whole_lines[sizeof(shard_writer) % EN_CACHE_LINE == 0 ? 1 : -1];
+} EN_ALIGNED(EN_CACHE_LINE) shard_writer;   /* on lines of its own: its fields change with every
+                                             * row, and one batch's writers are fed by different threads */
 
 /* Called with s->write_lock held; on failure the caller still holds it. */
 static en_status writer_begin(shard_writer *w, en_shard *s, int64_t *seq_counter, int64_t ts_ms, int64_t n,
